@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the local stack needs, idempotently: Debian packages (PostgreSQL, openssl)
+# and a project-local Python venv with the pinned moto server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MOTO_SPEC='moto[server]==5.2.5'
+VENV=.venv
+
+need_apt=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "bootstrap: installing Debian packages: ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+if [ "$(cat "$VENV/.moto-spec" 2>/dev/null)" != "$MOTO_SPEC" ]; then
+  echo "bootstrap: installing $MOTO_SPEC into $VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "$MOTO_SPEC"
+  echo "$MOTO_SPEC" > "$VENV/.moto-spec"
+fi

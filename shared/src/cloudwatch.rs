@@ -1,0 +1,106 @@
+//! CloudWatch reads: alarms still firing for a database, and its latest metric values.
+
+use std::time::Duration;
+
+use aws_sdk_cloudwatch::types::{Dimension, StateValue, Statistic};
+use chrono::{DateTime, Utc};
+
+use crate::aws::describe_sdk_error;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("CloudWatch {operation} failed: {detail}")]
+pub struct CloudWatchError {
+    pub operation: &'static str,
+    pub detail: String,
+}
+
+#[allow(async_fn_in_trait)]
+pub trait AlarmWatch {
+    /// Names of metric alarms in ALARM with a dimension equal to one of `db_ids`, all pages.
+    async fn alarms_firing_for(&self, db_ids: &[String]) -> Result<Vec<String>, CloudWatchError>;
+    /// The highest `AWS/RDS` value of `metric` for the dimension over the last `window`.
+    async fn latest_rds_metric(
+        &self,
+        metric: &str,
+        dimension: (&str, &str),
+        window: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<f64>, CloudWatchError>;
+}
+
+pub struct CloudWatchReader {
+    pub client: aws_sdk_cloudwatch::Client,
+}
+
+const DB_DIMENSIONS: [&str; 2] = ["DBInstanceIdentifier", "DBClusterIdentifier"];
+
+impl AlarmWatch for CloudWatchReader {
+    async fn alarms_firing_for(&self, db_ids: &[String]) -> Result<Vec<String>, CloudWatchError> {
+        let mut pages = self
+            .client
+            .describe_alarms()
+            .state_value(StateValue::Alarm)
+            .into_paginator()
+            .send();
+        let mut firing = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| CloudWatchError {
+                operation: "DescribeAlarms",
+                detail: describe_sdk_error(&e),
+            })?;
+            for alarm in page.metric_alarms() {
+                // Guard against endpoints that ignore the state filter.
+                if alarm.state_value() != Some(&StateValue::Alarm) {
+                    continue;
+                }
+                let names_db = alarm.dimensions().iter().any(|d| {
+                    DB_DIMENSIONS.contains(&d.name().unwrap_or_default())
+                        && d.value()
+                            .is_some_and(|v| db_ids.iter().any(|id| id.eq_ignore_ascii_case(v)))
+                });
+                if names_db {
+                    firing.push(alarm.alarm_name().unwrap_or("(unnamed)").to_string());
+                }
+            }
+        }
+        Ok(firing)
+    }
+
+    async fn latest_rds_metric(
+        &self,
+        metric: &str,
+        (name, value): (&str, &str),
+        window: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<f64>, CloudWatchError> {
+        let start = now
+            - chrono::Duration::from_std(window).unwrap_or_else(|_| chrono::Duration::minutes(10));
+        let out = self
+            .client
+            .get_metric_statistics()
+            .namespace("AWS/RDS")
+            .metric_name(metric)
+            .dimensions(Dimension::builder().name(name).value(value).build())
+            .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_millis(
+                start.timestamp_millis(),
+            ))
+            .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_millis(
+                now.timestamp_millis() + 60_000,
+            ))
+            .period(60)
+            .statistics(Statistic::Maximum)
+            .send()
+            .await
+            .map_err(|e| CloudWatchError {
+                operation: "GetMetricStatistics",
+                detail: describe_sdk_error(&e),
+            })?;
+        let latest = out
+            .datapoints()
+            .iter()
+            .filter_map(|d| Some((d.timestamp()?.to_millis().ok()?, d.maximum()?)))
+            .max_by_key(|(t, _)| *t)
+            .map(|(_, v)| v);
+        Ok(latest)
+    }
+}

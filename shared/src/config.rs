@@ -1,0 +1,354 @@
+//! Configuration from environment variables: read once at start, failing fast with the name.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A variable that is missing or breaks its rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {var} {rule}")]
+pub struct ConfigError {
+    pub var: String,
+    pub rule: String,
+}
+
+/// The environment, captured once so configuration is testable without touching the process.
+#[derive(Debug, Clone, Default)]
+pub struct Env(HashMap<String, String>);
+
+impl Env {
+    pub fn from_process() -> Self {
+        Self(std::env::vars().collect())
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    /// The value, treating an empty string as absent.
+    pub fn optional(&self, var: &str) -> Option<&str> {
+        self.0
+            .get(var)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    pub fn required(&self, var: &str) -> Result<&str, ConfigError> {
+        self.optional(var).ok_or_else(|| ConfigError {
+            var: var.into(),
+            rule: "is required".into(),
+        })
+    }
+
+    pub fn parse_or<T: FromStr>(
+        &self,
+        var: &str,
+        default: T,
+        rule: &str,
+    ) -> Result<T, ConfigError> {
+        match self.optional(var) {
+            None => Ok(default),
+            Some(raw) => raw.trim().parse().map_err(|_| ConfigError {
+                var: var.into(),
+                rule: format!("{rule}, got {raw:?}"),
+            }),
+        }
+    }
+
+    pub fn list(&self, var: &str) -> Vec<String> {
+        self.optional(var)
+            .map(|raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// What every function needs: where reports go and where the ledger lives.
+#[derive(Debug, Clone)]
+pub struct CommonConfig {
+    pub region: String,
+    pub report_topic_arn: String,
+    pub report_bucket: String,
+    pub ledger_table: String,
+    pub metrics_namespace: String,
+    /// Events older than this are reported and skipped; `None` disables the check.
+    pub max_event_age: Option<Duration>,
+}
+
+impl CommonConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let max_age_secs: u64 = env.parse_or(
+            "MAX_EVENT_AGE_SECONDS",
+            3600,
+            "must be a whole number of seconds (0 disables)",
+        )?;
+        Ok(Self {
+            region: env.required("AWS_REGION")?.to_string(),
+            report_topic_arn: env.required("REPORT_TOPIC_ARN")?.to_string(),
+            report_bucket: env.required("REPORT_BUCKET")?.to_string(),
+            ledger_table: env.required("LEDGER_TABLE")?.to_string(),
+            metrics_namespace: env
+                .optional("METRICS_NAMESPACE")
+                .unwrap_or("RdsResponder")
+                .to_string(),
+            max_event_age: (max_age_secs > 0).then(|| Duration::from_secs(max_age_secs)),
+        })
+    }
+}
+
+/// How the responder proves who it is to the database.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DbAuth {
+    /// RDS IAM authentication: a signed token, valid 15 minutes, per connection.
+    Iam,
+    /// A password from configuration: for local runs against the local stack.
+    Password(String),
+}
+
+impl fmt::Debug for DbAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DbAuth::Iam => f.write_str("Iam"),
+            DbAuth::Password(_) => f.write_str("Password(<redacted>)"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbTls {
+    /// Verify the server certificate chain and host name against the CA bundle.
+    VerifyFull { ca_bundle: PathBuf },
+    /// Plain TCP: local stack only.
+    Disable,
+}
+
+/// `host:port` standing in for an instance's RDS endpoint (local runs and tests only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointOverride {
+    pub host: String,
+    pub port: u16,
+}
+
+/// Database connection settings.
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    pub user: String,
+    pub database: String,
+    pub auth: DbAuth,
+    pub tls: DbTls,
+    pub connect_timeout: Duration,
+    /// DB identifier -> local endpoint. RDS endpoints in moto do not resolve.
+    pub endpoint_overrides: BTreeMap<String, EndpointOverride>,
+}
+
+impl DbConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let auth = match env.optional("DB_AUTH").unwrap_or("iam") {
+            "iam" => DbAuth::Iam,
+            "password" => DbAuth::Password(env.required("DB_PASSWORD")?.to_string()),
+            other => {
+                return Err(ConfigError {
+                    var: "DB_AUTH".into(),
+                    rule: format!("must be \"iam\" or \"password\", got {other:?}"),
+                })
+            }
+        };
+        let tls = match env.optional("DB_TLS").unwrap_or("verify-full") {
+            "verify-full" => {
+                let default_bundle = env
+                    .optional("LAMBDA_TASK_ROOT")
+                    .map(|root| PathBuf::from(root).join("rds-ca-bundle.pem"))
+                    .unwrap_or_else(|| PathBuf::from("rds-ca-bundle.pem"));
+                DbTls::VerifyFull {
+                    ca_bundle: env
+                        .optional("DB_CA_BUNDLE")
+                        .map(PathBuf::from)
+                        .unwrap_or(default_bundle),
+                }
+            }
+            "disable" => DbTls::Disable,
+            other => {
+                return Err(ConfigError {
+                    var: "DB_TLS".into(),
+                    rule: format!("must be \"verify-full\" or \"disable\", got {other:?}"),
+                })
+            }
+        };
+        let timeout_ms: u64 = env.parse_or(
+            "DB_CONNECT_TIMEOUT_MS",
+            5000,
+            "must be a whole number of milliseconds",
+        )?;
+        Ok(Self {
+            user: env.required("DB_USER")?.to_string(),
+            database: env.optional("DB_NAME").unwrap_or("postgres").to_string(),
+            auth,
+            tls,
+            connect_timeout: Duration::from_millis(timeout_ms),
+            endpoint_overrides: parse_overrides(
+                env.optional("DB_ENDPOINT_OVERRIDES").unwrap_or(""),
+            )?,
+        })
+    }
+}
+
+/// `orders-db=127.0.0.1:5433,orders-aurora=127.0.0.1:5434`
+fn parse_overrides(raw: &str) -> Result<BTreeMap<String, EndpointOverride>, ConfigError> {
+    let bad = |entry: &str| ConfigError {
+        var: "DB_ENDPOINT_OVERRIDES".into(),
+        rule: format!(
+            "must be a comma-separated list of <db-identifier>=<host>:<port>, got entry {entry:?}"
+        ),
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|entry| {
+            let (id, addr) = entry.split_once('=').ok_or_else(|| bad(entry))?;
+            let (host, port) = addr.rsplit_once(':').ok_or_else(|| bad(entry))?;
+            let port = port.parse().map_err(|_| bad(entry))?;
+            if id.is_empty() || host.is_empty() {
+                return Err(bad(entry));
+            }
+            Ok((
+                id.to_ascii_lowercase(),
+                EndpointOverride {
+                    host: host.to_string(),
+                    port,
+                },
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("AWS_REGION", "us-east-1"),
+            (
+                "REPORT_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:123456789012:reports",
+            ),
+            ("REPORT_BUCKET", "reports"),
+            ("LEDGER_TABLE", "ledger"),
+            ("DB_USER", "rds_responder"),
+        ]
+    }
+
+    #[test]
+    fn fails_fast_naming_the_missing_variable() {
+        let env = Env::from_pairs(base().into_iter().filter(|(k, _)| *k != "LEDGER_TABLE"));
+        let err = CommonConfig::from_env(&env).unwrap_err();
+        assert_eq!(err.var, "LEDGER_TABLE");
+        assert_eq!(
+            err.to_string(),
+            "environment variable LEDGER_TABLE is required"
+        );
+    }
+
+    #[test]
+    fn defaults_to_iam_auth_and_verified_tls_in_the_task_root() {
+        let mut pairs = base();
+        pairs.push(("LAMBDA_TASK_ROOT", "/var/task"));
+        let db = DbConfig::from_env(&Env::from_pairs(pairs)).unwrap();
+        assert_eq!(db.auth, DbAuth::Iam);
+        assert_eq!(
+            db.tls,
+            DbTls::VerifyFull {
+                ca_bundle: PathBuf::from("/var/task/rds-ca-bundle.pem")
+            }
+        );
+        assert_eq!(db.database, "postgres");
+    }
+
+    #[test]
+    fn password_auth_needs_a_password_and_never_prints_it() {
+        let mut pairs = base();
+        pairs.push(("DB_AUTH", "password"));
+        let err = DbConfig::from_env(&Env::from_pairs(pairs.clone())).unwrap_err();
+        assert_eq!(err.var, "DB_PASSWORD");
+        pairs.push(("DB_PASSWORD", "s3cret-value"));
+        let db = DbConfig::from_env(&Env::from_pairs(pairs)).unwrap();
+        assert!(!format!("{db:?}").contains("s3cret-value"));
+    }
+
+    #[test]
+    fn reads_endpoint_overrides_and_refuses_malformed_ones() {
+        let mut pairs = base();
+        pairs.push((
+            "DB_ENDPOINT_OVERRIDES",
+            "Orders-DB=127.0.0.1:5433, orders-aurora=localhost:6000",
+        ));
+        let db = DbConfig::from_env(&Env::from_pairs(pairs)).unwrap();
+        assert_eq!(
+            db.endpoint_overrides["orders-db"],
+            EndpointOverride {
+                host: "127.0.0.1".into(),
+                port: 5433
+            }
+        );
+        assert_eq!(db.endpoint_overrides["orders-aurora"].port, 6000);
+
+        for bad in [
+            "orders-db",
+            "orders-db=127.0.0.1",
+            "orders-db=host:notaport",
+            "=h:1",
+        ] {
+            let mut pairs = base();
+            pairs.push(("DB_ENDPOINT_OVERRIDES", bad));
+            let err = DbConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
+            assert_eq!(err.var, "DB_ENDPOINT_OVERRIDES", "{bad}");
+        }
+    }
+
+    #[test]
+    fn refuses_unknown_modes_and_bad_numbers() {
+        for (var, value) in [
+            ("DB_AUTH", "kerberos"),
+            ("DB_TLS", "prefer"),
+            ("DB_CONNECT_TIMEOUT_MS", "soon"),
+        ] {
+            let mut pairs = base();
+            pairs.push((var, value));
+            let err = DbConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
+            assert_eq!(err.var, var);
+            assert!(err.rule.contains(value));
+        }
+        let mut pairs = base();
+        pairs.push(("MAX_EVENT_AGE_SECONDS", "-1"));
+        assert_eq!(
+            CommonConfig::from_env(&Env::from_pairs(pairs))
+                .unwrap_err()
+                .var,
+            "MAX_EVENT_AGE_SECONDS"
+        );
+    }
+
+    #[test]
+    fn zero_disables_the_event_age_limit() {
+        let mut pairs = base();
+        pairs.push(("MAX_EVENT_AGE_SECONDS", "0"));
+        assert_eq!(
+            CommonConfig::from_env(&Env::from_pairs(pairs))
+                .unwrap()
+                .max_event_age,
+            None
+        );
+    }
+}

@@ -1,0 +1,15 @@
+//! rds-responder: what every function shares. See DESIGN.md for the picture.
+
+pub mod aws;
+pub mod cloudwatch;
+pub mod config;
+pub mod dns;
+pub mod ledger;
+pub mod logging;
+pub mod publish;
+pub mod rds;
+pub mod report;
+pub mod runner;
+pub mod sql;
+pub mod tables;
+pub mod trigger;

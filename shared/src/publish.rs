@@ -1,0 +1,171 @@
+//! Delivers a report: SNS (with filterable message attributes), S3 archive, CloudWatch metrics.
+
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sns::types::MessageAttributeValue;
+
+use crate::aws::describe_sdk_error;
+use crate::report::{Outcome, Report};
+
+/// Which delivery failed, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("delivering the report to {sink} failed: {detail}")]
+pub struct PublishError {
+    pub sink: &'static str,
+    pub detail: String,
+}
+
+/// Where reports go. The AWS implementation is [`AwsReportSink`].
+#[allow(async_fn_in_trait)]
+pub trait ReportSink {
+    /// Delivers to every destination; fails if any of them failed, naming them all.
+    async fn deliver(&self, report: &Report) -> Result<(), Vec<PublishError>>;
+}
+
+pub struct AwsReportSink {
+    pub sns: aws_sdk_sns::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub topic_arn: String,
+    pub bucket: String,
+    pub namespace: String,
+}
+
+fn attribute(value: &str) -> Result<MessageAttributeValue, PublishError> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(|e| PublishError {
+            sink: "sns",
+            detail: e.to_string(),
+        })
+}
+
+/// The message attributes subscribers filter on.
+pub fn message_attributes(report: &Report) -> Vec<(&'static str, String)> {
+    let mut attributes = vec![
+        ("function", report.function.clone()),
+        ("outcome", report.status.as_str().to_string()),
+        ("severity", report.status.severity().to_string()),
+    ];
+    if let Some(db) = report.db_identifier() {
+        attributes.push(("db_identifier", db.to_string()));
+    }
+    attributes
+}
+
+/// The metrics every run emits.
+pub fn metric_data(report: &Report) -> Vec<MetricDatum> {
+    let dim = |name: &str, value: &str| Dimension::builder().name(name).value(value).build();
+    let function = dim("Function", &report.function);
+    let failed = report
+        .checks
+        .iter()
+        .filter(|c| c.outcome == Outcome::Fail)
+        .count();
+    let datum = |name: &str, value: f64, unit: StandardUnit, dims: Vec<Dimension>| {
+        MetricDatum::builder()
+            .metric_name(name)
+            .value(value)
+            .unit(unit)
+            .set_dimensions(Some(dims))
+            .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_millis(
+                report.finished_at.timestamp_millis(),
+            ))
+            .build()
+    };
+    vec![
+        datum(
+            "Runs",
+            1.0,
+            StandardUnit::Count,
+            vec![function.clone(), dim("Outcome", report.status.as_str())],
+        ),
+        datum(
+            "FailedChecks",
+            failed as f64,
+            StandardUnit::Count,
+            vec![function.clone()],
+        ),
+        datum(
+            "Duration",
+            report.duration_ms as f64,
+            StandardUnit::Milliseconds,
+            vec![function],
+        ),
+    ]
+}
+
+impl AwsReportSink {
+    async fn to_sns(&self, report: &Report, body: &str) -> Result<(), PublishError> {
+        let mut request = self
+            .sns
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(report.subject())
+            .message(body);
+        for (name, value) in message_attributes(report) {
+            request = request.message_attributes(name, attribute(&value)?);
+        }
+        request.send().await.map(|_| ()).map_err(|e| PublishError {
+            sink: "sns",
+            detail: describe_sdk_error(&e),
+        })
+    }
+
+    async fn to_s3(&self, report: &Report, body: &str) -> Result<(), PublishError> {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(report.archive_key())
+            .content_type("application/json")
+            .body(ByteStream::from(body.as_bytes().to_vec()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| PublishError {
+                sink: "s3",
+                detail: describe_sdk_error(&e),
+            })
+    }
+
+    async fn to_cloudwatch(&self, report: &Report) -> Result<(), PublishError> {
+        self.cloudwatch
+            .put_metric_data()
+            .namespace(&self.namespace)
+            .set_metric_data(Some(metric_data(report)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| PublishError {
+                sink: "cloudwatch",
+                detail: describe_sdk_error(&e),
+            })
+    }
+}
+
+impl ReportSink for AwsReportSink {
+    async fn deliver(&self, report: &Report) -> Result<(), Vec<PublishError>> {
+        let body = serde_json::to_string_pretty(report).map_err(|e| {
+            vec![PublishError {
+                sink: "json",
+                detail: e.to_string(),
+            }]
+        })?;
+        let (sns, s3, metrics) = tokio::join!(
+            self.to_sns(report, &body),
+            self.to_s3(report, &body),
+            self.to_cloudwatch(report)
+        );
+        let errors: Vec<_> = [sns, s3, metrics]
+            .into_iter()
+            .filter_map(Result::err)
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}

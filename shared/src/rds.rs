@@ -1,0 +1,215 @@
+//! RDS reads the functions base decisions on: instance, cluster, recent events.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::aws::describe_sdk_error;
+use crate::trigger::RdsIdentifier;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceInfo {
+    pub id: String,
+    pub status: String,
+    pub engine: String,
+    pub endpoint: Option<Endpoint>,
+    pub cluster_id: Option<String>,
+    pub multi_az: bool,
+    pub availability_zone: Option<String>,
+    pub secondary_availability_zone: Option<String>,
+    pub iam_auth: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterMember {
+    pub instance_id: String,
+    pub is_writer: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterInfo {
+    pub id: String,
+    pub status: String,
+    pub engine: String,
+    /// The cluster (writer) endpoint.
+    pub endpoint: Option<Endpoint>,
+    pub members: Vec<ClusterMember>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRecord {
+    pub time: Option<DateTime<Utc>>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RdsError {
+    #[error("{kind} {id} not found")]
+    NotFound { kind: &'static str, id: String },
+    #[error("RDS {operation} failed: {detail}")]
+    Api {
+        operation: &'static str,
+        detail: String,
+    },
+}
+
+#[allow(async_fn_in_trait)]
+pub trait DbInventory {
+    async fn describe_instance(&self, id: &RdsIdentifier) -> Result<InstanceInfo, RdsError>;
+    async fn describe_cluster(&self, id: &RdsIdentifier) -> Result<ClusterInfo, RdsError>;
+    /// Events for one source over the last `minutes`, oldest first, all pages.
+    async fn recent_events(
+        &self,
+        source_type: &str,
+        id: &RdsIdentifier,
+        minutes: i32,
+    ) -> Result<Vec<EventRecord>, RdsError>;
+}
+
+pub struct RdsInventory {
+    pub client: aws_sdk_rds::Client,
+}
+
+fn to_chrono(t: &aws_sdk_rds::primitives::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(t.to_millis().ok()?)
+}
+
+impl DbInventory for RdsInventory {
+    async fn describe_instance(&self, id: &RdsIdentifier) -> Result<InstanceInfo, RdsError> {
+        let out = self
+            .client
+            .describe_db_instances()
+            .db_instance_identifier(id.as_str())
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_db_instance_not_found_fault())
+                {
+                    RdsError::NotFound {
+                        kind: "DB instance",
+                        id: id.to_string(),
+                    }
+                } else {
+                    RdsError::Api {
+                        operation: "DescribeDBInstances",
+                        detail: describe_sdk_error(&e),
+                    }
+                }
+            })?;
+        let db = out
+            .db_instances()
+            .first()
+            .ok_or_else(|| RdsError::NotFound {
+                kind: "DB instance",
+                id: id.to_string(),
+            })?;
+        Ok(InstanceInfo {
+            id: db
+                .db_instance_identifier()
+                .unwrap_or(id.as_str())
+                .to_string(),
+            status: db.db_instance_status().unwrap_or("unknown").to_string(),
+            engine: db.engine().unwrap_or("unknown").to_string(),
+            endpoint: db.endpoint().and_then(|e| {
+                Some(Endpoint {
+                    host: e.address()?.to_string(),
+                    port: u16::try_from(e.port()?).ok()?,
+                })
+            }),
+            cluster_id: db.db_cluster_identifier().map(str::to_string),
+            multi_az: db.multi_az().unwrap_or(false),
+            availability_zone: db.availability_zone().map(str::to_string),
+            secondary_availability_zone: db.secondary_availability_zone().map(str::to_string),
+            iam_auth: db.iam_database_authentication_enabled().unwrap_or(false),
+        })
+    }
+
+    async fn describe_cluster(&self, id: &RdsIdentifier) -> Result<ClusterInfo, RdsError> {
+        let out = self
+            .client
+            .describe_db_clusters()
+            .db_cluster_identifier(id.as_str())
+            .send()
+            .await
+            .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_db_cluster_not_found_fault())
+                {
+                    RdsError::NotFound {
+                        kind: "DB cluster",
+                        id: id.to_string(),
+                    }
+                } else {
+                    RdsError::Api {
+                        operation: "DescribeDBClusters",
+                        detail: describe_sdk_error(&e),
+                    }
+                }
+            })?;
+        let cluster = out
+            .db_clusters()
+            .first()
+            .ok_or_else(|| RdsError::NotFound {
+                kind: "DB cluster",
+                id: id.to_string(),
+            })?;
+        let port = cluster.port().and_then(|p| u16::try_from(p).ok());
+        Ok(ClusterInfo {
+            id: cluster
+                .db_cluster_identifier()
+                .unwrap_or(id.as_str())
+                .to_string(),
+            status: cluster.status().unwrap_or("unknown").to_string(),
+            engine: cluster.engine().unwrap_or("unknown").to_string(),
+            endpoint: cluster.endpoint().zip(port).map(|(host, port)| Endpoint {
+                host: host.to_string(),
+                port,
+            }),
+            members: cluster
+                .db_cluster_members()
+                .iter()
+                .filter_map(|m| {
+                    Some(ClusterMember {
+                        instance_id: m.db_instance_identifier()?.to_string(),
+                        is_writer: m.is_cluster_writer().unwrap_or(false),
+                    })
+                })
+                .collect(),
+        })
+    }
+
+    async fn recent_events(
+        &self,
+        source_type: &str,
+        id: &RdsIdentifier,
+        minutes: i32,
+    ) -> Result<Vec<EventRecord>, RdsError> {
+        let source_type = aws_sdk_rds::types::SourceType::from(source_type);
+        let mut pages = self
+            .client
+            .describe_events()
+            .source_type(source_type)
+            .source_identifier(id.as_str())
+            .duration(minutes)
+            .into_paginator()
+            .send();
+        let mut events = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| RdsError::Api {
+                operation: "DescribeEvents",
+                detail: describe_sdk_error(&e),
+            })?;
+            events.extend(page.events().iter().map(|e| EventRecord {
+                time: e.date().and_then(to_chrono),
+                message: e.message().unwrap_or_default().to_string(),
+            }));
+        }
+        Ok(events)
+    }
+}

@@ -1,0 +1,315 @@
+//! The one result every function returns, publishes, archives and counts.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::trigger::{DbTarget, TriggerSummary};
+
+/// How one check or action went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Pass,
+    /// Worth a look, not a failure (e.g. connections outside the normal range).
+    Warn,
+    Fail,
+    /// Not run, with the reason in the detail.
+    Skipped,
+    /// Would have acted: dry run.
+    Planned,
+}
+
+/// Overall result of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Ok,
+    Degraded,
+    Failed,
+    Skipped,
+    DryRun,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Degraded => "degraded",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+            Status::DryRun => "dry-run",
+        }
+    }
+
+    /// For SNS subscription filter policies.
+    pub fn severity(self) -> &'static str {
+        match self {
+            Status::Failed => "critical",
+            Status::Degraded => "warning",
+            Status::Ok | Status::Skipped | Status::DryRun => "info",
+        }
+    }
+
+    /// Failed beats degraded beats planned beats ok; nothing but skips is skipped.
+    pub fn from_checks(checks: &[Check]) -> Self {
+        let has = |o: Outcome| checks.iter().any(|c| c.outcome == o);
+        if has(Outcome::Fail) {
+            Status::Failed
+        } else if has(Outcome::Warn) {
+            Status::Degraded
+        } else if has(Outcome::Planned) {
+            Status::DryRun
+        } else if has(Outcome::Pass) {
+            Status::Ok
+        } else {
+            Status::Skipped
+        }
+    }
+}
+
+/// One check or action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    pub outcome: Outcome,
+    pub detail: String,
+    #[serde(default)]
+    pub duration_ms: u64,
+    /// Structured facts (latency, addresses, counts) for machines reading the report.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub data: Value,
+}
+
+impl Check {
+    pub fn new(name: impl Into<String>, outcome: Outcome, detail: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            outcome,
+            detail: detail.into(),
+            duration_ms: 0,
+            data: Value::Null,
+        }
+    }
+
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = data;
+        self
+    }
+
+    pub fn timed(mut self, started: std::time::Instant) -> Self {
+        self.duration_ms = started.elapsed().as_millis() as u64;
+        self
+    }
+}
+
+/// What a function decided and did; the runner adds trigger, ids and timings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Findings {
+    pub target: Option<DbTarget>,
+    pub checks: Vec<Check>,
+    /// One line a human reads first.
+    pub summary: String,
+    /// Set when the status does not follow from the checks (a skip, a dry run).
+    pub status: Option<Status>,
+}
+
+impl Findings {
+    pub fn skipped(target: Option<DbTarget>, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        Self {
+            target,
+            checks: vec![],
+            summary: reason,
+            status: Some(Status::Skipped),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub id: String,
+    pub function: String,
+    pub status: Status,
+    pub summary: String,
+    pub trigger: Value,
+    #[serde(default)]
+    pub target: Option<Value>,
+    pub checks: Vec<Check>,
+    pub idempotency_key: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub duration_ms: u64,
+    /// Set on the copy returned for a duplicate delivery: the request that did the work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
+}
+
+impl Report {
+    #[allow(clippy::too_many_arguments)]
+    pub fn assemble(
+        id: &str,
+        function: &str,
+        trigger: &TriggerSummary,
+        idempotency_key: &str,
+        findings: Findings,
+        started_at: DateTime<Utc>,
+        finished_at: DateTime<Utc>,
+    ) -> Self {
+        let status = findings
+            .status
+            .unwrap_or_else(|| Status::from_checks(&findings.checks));
+        Self {
+            id: id.to_string(),
+            function: function.to_string(),
+            status,
+            summary: findings.summary,
+            trigger: serde_json::to_value(trigger).unwrap_or(Value::Null),
+            target: findings
+                .target
+                .as_ref()
+                .and_then(|t| serde_json::to_value(t).ok()),
+            checks: findings.checks,
+            idempotency_key: idempotency_key.to_string(),
+            started_at,
+            finished_at,
+            duration_ms: (finished_at - started_at).num_milliseconds().max(0) as u64,
+            duplicate_of: None,
+        }
+    }
+
+    /// The DB identifier the report is about, if any.
+    pub fn db_identifier(&self) -> Option<&str> {
+        self.target.as_ref()?.get("id")?.as_str()
+    }
+
+    /// A human subject for SNS: under 100 characters, always.
+    pub fn subject(&self) -> String {
+        let db = self.db_identifier().unwrap_or("-");
+        let failed = self
+            .checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Fail)
+            .count();
+        let tail = if failed > 0 {
+            format!(" ({failed} failed)")
+        } else {
+            String::new()
+        };
+        let subject = format!(
+            "[{}] {} {}{}",
+            self.status.as_str().to_uppercase(),
+            self.function,
+            db,
+            tail
+        );
+        truncate_chars(&subject, 99)
+    }
+
+    /// `reports/<function>/<YYYY-MM-DD>/<id>.json`
+    pub fn archive_key(&self) -> String {
+        format!(
+            "reports/{}/{}/{}.json",
+            self.function,
+            self.started_at.format("%Y-%m-%d"),
+            self.id
+        )
+    }
+
+    pub fn started_at_text(&self) -> String {
+        self.started_at.to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+}
+
+fn truncate_chars(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max - 1).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trigger::{RdsIdentifier, ResourceKind};
+
+    fn check(outcome: Outcome) -> Check {
+        Check::new("x", outcome, "")
+    }
+
+    #[test]
+    fn status_follows_the_worst_check() {
+        use Outcome::*;
+        assert_eq!(
+            Status::from_checks(&[check(Pass), check(Fail), check(Warn)]),
+            Status::Failed
+        );
+        assert_eq!(
+            Status::from_checks(&[check(Pass), check(Warn)]),
+            Status::Degraded
+        );
+        assert_eq!(
+            Status::from_checks(&[check(Pass), check(Skipped)]),
+            Status::Ok
+        );
+        assert_eq!(
+            Status::from_checks(&[check(Planned), check(Pass)]),
+            Status::DryRun
+        );
+        assert_eq!(Status::from_checks(&[check(Skipped)]), Status::Skipped);
+        assert_eq!(Status::from_checks(&[]), Status::Skipped);
+    }
+
+    fn report(db: &str) -> Report {
+        let target =
+            DbTarget::Instance(RdsIdentifier::parse(db, ResourceKind::DbInstance).unwrap());
+        let t = DateTime::parse_from_rfc3339("2026-11-22T03:12:09.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        Report::assemble(
+            "req-1",
+            "failover-check",
+            &TriggerSummary::SubscriptionNotice,
+            "k",
+            Findings {
+                target: Some(target),
+                checks: vec![check(Outcome::Fail), check(Outcome::Pass)],
+                summary: "s".into(),
+                status: None,
+            },
+            t,
+            t + chrono::Duration::milliseconds(250),
+        )
+    }
+
+    #[test]
+    fn subject_is_human_and_under_100_characters() {
+        let r = report("orders-db");
+        assert_eq!(r.subject(), "[FAILED] failover-check orders-db (1 failed)");
+        let long = report(&format!("a{}", "b".repeat(62)));
+        assert!(long.subject().chars().count() < 100);
+        let mut longer = long.clone();
+        longer.function = "f".repeat(120);
+        assert_eq!(longer.subject().chars().count(), 99);
+    }
+
+    #[test]
+    fn archive_key_is_dated_by_start() {
+        let r = report("orders-db");
+        assert_eq!(
+            r.archive_key(),
+            "reports/failover-check/2026-11-22/req-1.json"
+        );
+        assert_eq!(r.duration_ms, 250);
+        assert_eq!(r.db_identifier(), Some("orders-db"));
+    }
+
+    #[test]
+    fn report_round_trips_through_json() {
+        let r = report("orders-db");
+        let back: Report = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+    }
+}

@@ -1,0 +1,201 @@
+//! Database sessions: connecting the way RDS expects (IAM token or password, TLS verify-full)
+//! and the probes and actions the functions run.
+
+pub mod postgres;
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use serde::Serialize;
+
+use crate::config::{DbAuth, DbConfig, DbTls};
+use crate::rds::Endpoint;
+
+/// The database engine family, from the RDS `Engine` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Engine {
+    Postgres,
+    MySql,
+}
+
+impl Engine {
+    pub fn from_rds(engine: &str) -> Option<Self> {
+        match engine {
+            "postgres" | "aurora-postgresql" => Some(Engine::Postgres),
+            "mysql" | "mariadb" | "aurora-mysql" | "aurora" => Some(Engine::MySql),
+            _ => None,
+        }
+    }
+}
+
+/// Where to connect, and the RDS endpoint the credentials are for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectTarget {
+    /// The endpoint RDS reports: IAM tokens are signed for it.
+    pub rds_endpoint: Endpoint,
+    /// Where the socket goes: the RDS endpoint, or a local stand-in from DB_ENDPOINT_OVERRIDES.
+    pub address: Endpoint,
+    pub overridden: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("could not connect to {host}:{port}: {detail}")]
+    Connect {
+        host: String,
+        port: u16,
+        detail: String,
+    },
+    #[error("query failed: {0}")]
+    Query(String),
+    #[error("TLS set-up failed: {0}")]
+    Tls(String),
+    #[error("could not create an RDS IAM auth token: {0}")]
+    Token(String),
+    #[error("engine {0} is not supported by this probe")]
+    Unsupported(String),
+    #[error("timed out after {0} ms")]
+    Timeout(u128),
+}
+
+/// What a connection probe saw.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeResult {
+    pub connect_ms: f64,
+    pub select_one_ms: f64,
+    /// True on a replica / standby: not a writer.
+    pub in_recovery: bool,
+    pub server_version: String,
+}
+
+#[allow(async_fn_in_trait)]
+pub trait DbProbe {
+    fn target_for(&self, db_id: &str, rds_endpoint: &Endpoint) -> ConnectTarget;
+    async fn probe(&self, engine: Engine, target: &ConnectTarget) -> Result<ProbeResult, DbError>;
+}
+
+/// Connection settings plus what they need at run time (TLS roots, the SDK config for tokens).
+#[derive(Clone)]
+pub struct DbConnector {
+    pub config: DbConfig,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    sdk: SdkConfig,
+}
+
+impl DbConnector {
+    /// Loads the CA bundle once, at start: a missing or empty bundle fails here, not per alarm.
+    pub fn new(config: DbConfig, sdk: SdkConfig) -> Result<Self, DbError> {
+        let tls = match &config.tls {
+            DbTls::Disable => None,
+            DbTls::VerifyFull { ca_bundle } => Some(Arc::new(tls_config(ca_bundle)?)),
+        };
+        Ok(Self { config, tls, sdk })
+    }
+
+    /// The password for one connection: a fresh IAM token, or the configured password.
+    pub async fn password_for(&self, rds_endpoint: &Endpoint) -> Result<String, DbError> {
+        match &self.config.auth {
+            DbAuth::Password(password) => Ok(password.clone()),
+            DbAuth::Iam => {
+                let token_config = aws_sdk_rds::auth_token::Config::builder()
+                    .hostname(&rds_endpoint.host)
+                    .port(u64::from(rds_endpoint.port))
+                    .username(&self.config.user)
+                    .build()
+                    .map_err(|e| DbError::Token(e.to_string()))?;
+                aws_sdk_rds::auth_token::AuthTokenGenerator::new(token_config)
+                    .auth_token(&self.sdk)
+                    .await
+                    .map(|t| t.as_str().to_string())
+                    .map_err(|e| DbError::Token(e.to_string()))
+            }
+        }
+    }
+
+    pub fn tls(&self) -> Option<Arc<rustls::ClientConfig>> {
+        self.tls.clone()
+    }
+}
+
+impl DbProbe for DbConnector {
+    fn target_for(&self, db_id: &str, rds_endpoint: &Endpoint) -> ConnectTarget {
+        match self
+            .config
+            .endpoint_overrides
+            .get(&db_id.to_ascii_lowercase())
+        {
+            Some(local) => ConnectTarget {
+                rds_endpoint: rds_endpoint.clone(),
+                address: Endpoint {
+                    host: local.host.clone(),
+                    port: local.port,
+                },
+                overridden: true,
+            },
+            None => ConnectTarget {
+                rds_endpoint: rds_endpoint.clone(),
+                address: rds_endpoint.clone(),
+                overridden: false,
+            },
+        }
+    }
+
+    async fn probe(&self, engine: Engine, target: &ConnectTarget) -> Result<ProbeResult, DbError> {
+        match engine {
+            Engine::Postgres => postgres::probe(self, target).await,
+            Engine::MySql => Err(DbError::Unsupported("mysql".into())),
+        }
+    }
+}
+
+fn tls_config(ca_bundle: &std::path::Path) -> Result<rustls::ClientConfig, DbError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(ca_bundle).map_err(|e| {
+        DbError::Tls(format!(
+            "cannot read CA bundle {}: {e}",
+            ca_bundle.display()
+        ))
+    })?;
+    for cert in certs {
+        let cert = cert.map_err(|e| {
+            DbError::Tls(format!("bad certificate in {}: {e}", ca_bundle.display()))
+        })?;
+        roots.add(cert).map_err(|e| {
+            DbError::Tls(format!(
+                "unusable certificate in {}: {e}",
+                ca_bundle.display()
+            ))
+        })?;
+    }
+    if roots.is_empty() {
+        return Err(DbError::Tls(format!(
+            "CA bundle {} holds no certificates",
+            ca_bundle.display()
+        )));
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| DbError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// An error with its causes, one line.
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,67 @@
+//! DynamoDB table health: the table and every global secondary index ACTIVE.
+
+use crate::aws::describe_sdk_error;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableHealth {
+    pub status: String,
+    /// (index name, index status)
+    pub indexes: Vec<(String, String)>,
+}
+
+impl TableHealth {
+    /// The table and indexes that are not ACTIVE.
+    pub fn not_active(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.status != "ACTIVE" {
+            out.push(format!("table is {}", self.status));
+        }
+        out.extend(
+            self.indexes
+                .iter()
+                .filter(|(_, status)| status != "ACTIVE")
+                .map(|(name, status)| format!("index {name} is {status}")),
+        );
+        out
+    }
+}
+
+#[allow(async_fn_in_trait)]
+pub trait TableInspector {
+    async fn table_health(&self, table: &str) -> Result<TableHealth, String>;
+}
+
+pub struct DynamoTables {
+    pub client: aws_sdk_dynamodb::Client,
+}
+
+impl TableInspector for DynamoTables {
+    async fn table_health(&self, table: &str) -> Result<TableHealth, String> {
+        let out = self
+            .client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| describe_sdk_error(&e))?;
+        let description = out.table().ok_or("DescribeTable returned no table")?;
+        Ok(TableHealth {
+            status: description
+                .table_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "UNKNOWN".into()),
+            indexes: description
+                .global_secondary_indexes()
+                .iter()
+                .map(|g| {
+                    (
+                        g.index_name().unwrap_or("(unnamed)").to_string(),
+                        g.index_status()
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_else(|| "UNKNOWN".into()),
+                    )
+                })
+                .collect(),
+        })
+    }
+}

@@ -1,0 +1,315 @@
+//! CloudWatch alarm state changes: EventBridge, Lambda alarm action, and SNS shapes.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{
+    parse_aws_time, parse_identifier, DbTarget, Delivery, Origin, ResourceKind, TriggerError,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AlarmState {
+    Ok,
+    Alarm,
+    InsufficientData,
+}
+
+impl AlarmState {
+    fn parse(field: &str, raw: &str) -> Result<Self, TriggerError> {
+        match raw {
+            "OK" => Ok(Self::Ok),
+            "ALARM" => Ok(Self::Alarm),
+            "INSUFFICIENT_DATA" => Ok(Self::InsufficientData),
+            other => Err(TriggerError::invalid(
+                field,
+                format!("must be OK, ALARM or INSUFFICIENT_DATA, got {other:?}"),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetricRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmChange {
+    pub name: String,
+    pub arn: Option<String>,
+    pub new_state: AlarmState,
+    pub previous_state: Option<AlarmState>,
+    pub reason: Option<String>,
+    pub description: Option<String>,
+    pub metric: Option<MetricRef>,
+    pub dimensions: BTreeMap<String, String>,
+    /// When the alarm entered its new state: part of the idempotency key.
+    pub time: DateTime<Utc>,
+    pub delivery: Delivery,
+}
+
+impl AlarmChange {
+    /// The DB instance or cluster named by the alarm's dimensions (validated at parse time).
+    pub fn db_target(&self) -> Option<DbTarget> {
+        if let Some(id) = self.dimensions.get("DBInstanceIdentifier") {
+            return parse_identifier("", id, ResourceKind::DbInstance)
+                .ok()
+                .map(DbTarget::Instance);
+        }
+        self.dimensions
+            .get("DBClusterIdentifier")
+            .and_then(|id| parse_identifier("", id, ResourceKind::DbCluster).ok())
+            .map(DbTarget::Cluster)
+    }
+
+    pub fn is_into_alarm(&self) -> bool {
+        self.new_state == AlarmState::Alarm
+    }
+}
+
+// The detail shape shared by EventBridge (`detail`) and the Lambda alarm action (`alarmData`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AlarmData {
+    alarm_name: String,
+    state: StateData,
+    #[serde(default)]
+    previous_state: Option<StateData>,
+    #[serde(default)]
+    configuration: Option<Configuration>,
+}
+
+#[derive(Deserialize)]
+struct StateData {
+    value: String,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    timestamp: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Configuration {
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    metrics: Vec<MetricQuery>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MetricQuery {
+    #[serde(default)]
+    metric_stat: Option<MetricStat>,
+}
+
+#[derive(Deserialize)]
+struct MetricStat {
+    metric: MetricData,
+}
+
+#[derive(Deserialize)]
+struct MetricData {
+    namespace: String,
+    name: String,
+    #[serde(default)]
+    dimensions: BTreeMap<String, String>,
+}
+
+fn from_alarm_data(
+    data: AlarmData,
+    arn: Option<String>,
+    envelope_time: Option<DateTime<Utc>>,
+    field_prefix: &str,
+    delivery: Delivery,
+) -> Result<AlarmChange, TriggerError> {
+    let new_state = AlarmState::parse(&format!("{field_prefix}.state.value"), &data.state.value)?;
+    let previous_state = data
+        .previous_state
+        .as_ref()
+        .map(|p| AlarmState::parse(&format!("{field_prefix}.previousState.value"), &p.value))
+        .transpose()?;
+    let time = match data.state.timestamp.as_deref() {
+        Some(raw) => parse_aws_time(raw).ok_or_else(|| {
+            TriggerError::invalid(
+                format!("{field_prefix}.state.timestamp"),
+                format!("must be a timestamp, got {raw:?}"),
+            )
+        })?,
+        None => envelope_time.ok_or_else(|| {
+            TriggerError::invalid(format!("{field_prefix}.state.timestamp"), "is required")
+        })?,
+    };
+    let (description, metric) = match data.configuration {
+        Some(config) => {
+            let metric = config
+                .metrics
+                .into_iter()
+                .find_map(|q| q.metric_stat)
+                .map(|s| s.metric);
+            (config.description, metric)
+        }
+        None => (None, None),
+    };
+    let (metric, dimensions) = match metric {
+        Some(m) => (
+            Some(MetricRef {
+                namespace: m.namespace,
+                name: m.name,
+            }),
+            m.dimensions,
+        ),
+        None => (None, BTreeMap::new()),
+    };
+    finish(AlarmChange {
+        name: data.alarm_name,
+        arn,
+        new_state,
+        previous_state,
+        reason: data.state.reason,
+        description,
+        metric,
+        dimensions,
+        time,
+        delivery,
+    })
+}
+
+/// Refuses a DB dimension that breaks the identifier rules rather than ignoring it.
+fn finish(change: AlarmChange) -> Result<AlarmChange, TriggerError> {
+    if let Some(id) = change.dimensions.get("DBInstanceIdentifier") {
+        parse_identifier(
+            "dimensions.DBInstanceIdentifier",
+            id,
+            ResourceKind::DbInstance,
+        )?;
+    }
+    if let Some(id) = change.dimensions.get("DBClusterIdentifier") {
+        parse_identifier(
+            "dimensions.DBClusterIdentifier",
+            id,
+            ResourceKind::DbCluster,
+        )?;
+    }
+    Ok(change)
+}
+
+pub(super) fn from_eventbridge(
+    detail: Value,
+    alarm_arn: Option<String>,
+    time: Option<DateTime<Utc>>,
+) -> Result<AlarmChange, TriggerError> {
+    let data: AlarmData =
+        serde_json::from_value(detail).map_err(|source| TriggerError::Malformed {
+            shape: "CloudWatch alarm detail",
+            source,
+        })?;
+    from_alarm_data(data, alarm_arn, time, "detail", Delivery::EventBridge)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AlarmAction {
+    alarm_arn: String,
+    #[serde(default)]
+    account_id: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    time: Option<String>,
+    alarm_data: AlarmData,
+}
+
+pub(super) fn parse_alarm_action(
+    event: Value,
+    origin: &Origin,
+) -> Result<AlarmChange, TriggerError> {
+    let action: AlarmAction =
+        serde_json::from_value(event).map_err(|source| TriggerError::Malformed {
+            shape: "CloudWatch alarm action",
+            source,
+        })?;
+    origin.check_arn("alarmArn", &action.alarm_arn)?;
+    if let Some(account) = action.account_id.as_deref() {
+        origin.check_account("accountId", account)?;
+    }
+    if let Some(region) = action.region.as_deref() {
+        origin.check_region("region", region)?;
+    }
+    let time = action.time.as_deref().and_then(parse_aws_time);
+    from_alarm_data(
+        action.alarm_data,
+        Some(action.alarm_arn),
+        time,
+        "alarmData",
+        Delivery::AlarmAction,
+    )
+}
+
+pub(super) fn from_sns(
+    message: Map<String, Value>,
+    origin: &Origin,
+) -> Result<AlarmChange, TriggerError> {
+    let text = |key: &str| message.get(key).and_then(Value::as_str);
+    let required = |key: &'static str| {
+        text(key).ok_or_else(|| {
+            TriggerError::invalid(format!("Message.{key}"), "is required and must be a string")
+        })
+    };
+    let arn = required("AlarmArn")?;
+    origin.check_arn("Message.AlarmArn", arn)?;
+    if let Some(account) = text("AWSAccountId") {
+        origin.check_account("Message.AWSAccountId", account)?;
+    }
+    // `Region` here is a display name ("US East (N. Virginia)"): the ARN above carried the code.
+    let raw_time = required("StateChangeTime")?;
+    let time = parse_aws_time(raw_time).ok_or_else(|| {
+        TriggerError::invalid(
+            "Message.StateChangeTime",
+            format!("must be a timestamp, got {raw_time:?}"),
+        )
+    })?;
+    let trigger = message.get("Trigger").and_then(Value::as_object);
+    let metric = trigger.and_then(|t| {
+        Some(MetricRef {
+            namespace: t.get("Namespace")?.as_str()?.to_string(),
+            name: t.get("MetricName")?.as_str()?.to_string(),
+        })
+    });
+    let mut dimensions = BTreeMap::new();
+    for dim in trigger
+        .and_then(|t| t.get("Dimensions"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        // CloudWatch writes these keys in lower case in SNS messages; accept both.
+        let get = |lower: &str, upper: &str| {
+            dim.get(lower)
+                .or_else(|| dim.get(upper))
+                .and_then(Value::as_str)
+        };
+        if let (Some(name), Some(value)) = (get("name", "Name"), get("value", "Value")) {
+            dimensions.insert(name.to_string(), value.to_string());
+        }
+    }
+    finish(AlarmChange {
+        name: required("AlarmName")?.to_string(),
+        arn: Some(arn.to_string()),
+        new_state: AlarmState::parse("Message.NewStateValue", required("NewStateValue")?)?,
+        previous_state: text("OldStateValue")
+            .map(|s| AlarmState::parse("Message.OldStateValue", s))
+            .transpose()?,
+        reason: text("NewStateReason").map(str::to_string),
+        description: text("AlarmDescription").map(str::to_string),
+        metric,
+        dimensions,
+        time,
+        delivery: Delivery::Sns,
+    })
+}

@@ -1,0 +1,518 @@
+//! Every inbound shape (EventBridge, SNS, alarm action, schedule, manual) -> one typed [`Trigger`].
+//!
+//! Parsing is tolerant of the variations AWS really sends and strict about what matters: the
+//! account and region must be the function's own, the source must be known, identifiers must obey
+//! the RDS rules, and manual payloads must match the function's schema exactly.
+
+mod alarm;
+mod ident;
+mod rds_event;
+mod time;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sns::SnsEvent;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use alarm::{AlarmChange, AlarmState, MetricRef};
+pub use ident::{IdentifierRule, RdsIdentifier, ResourceKind};
+pub use rds_event::{RdsEvent, RdsEventId};
+pub use time::parse_aws_time;
+
+/// Who the function is: events must come from this account and region.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub account_id: String,
+    pub region: String,
+}
+
+impl Origin {
+    /// Takes the account from the invoked function ARN (`arn:aws:lambda:<region>:<account>:function:<name>`).
+    pub fn from_function_arn(arn: &str, region: &str) -> Result<Self, TriggerError> {
+        let parsed = Arn::parse(arn).ok_or_else(|| TriggerError::InvalidField {
+            field: "invoked_function_arn".into(),
+            rule: "must be an ARN of the form arn:<partition>:lambda:<region>:<account>:function:<name>".into(),
+        })?;
+        Ok(Self {
+            account_id: parsed.account.to_string(),
+            region: region.to_string(),
+        })
+    }
+
+    /// Refuses an ARN from another account or region.
+    fn check_arn(&self, field: &str, arn: &str) -> Result<(), TriggerError> {
+        let parsed = Arn::parse(arn).ok_or_else(|| TriggerError::InvalidField {
+            field: field.into(),
+            rule: format!("must be an ARN, got {arn:?}"),
+        })?;
+        self.check_account(field, parsed.account)?;
+        // Some ARNs (S3, IAM) carry no region; every ARN we read here does.
+        self.check_region(field, parsed.region)
+    }
+
+    fn check_account(&self, field: &str, account: &str) -> Result<(), TriggerError> {
+        if account == self.account_id {
+            Ok(())
+        } else {
+            Err(TriggerError::ForeignAccount {
+                field: field.into(),
+                expected: self.account_id.clone(),
+                got: account.into(),
+            })
+        }
+    }
+
+    fn check_region(&self, field: &str, region: &str) -> Result<(), TriggerError> {
+        if region == self.region {
+            Ok(())
+        } else {
+            Err(TriggerError::ForeignRegion {
+                field: field.into(),
+                expected: self.region.clone(),
+                got: region.into(),
+            })
+        }
+    }
+}
+
+/// The parts of an ARN we check.
+pub(crate) struct Arn<'a> {
+    pub region: &'a str,
+    pub account: &'a str,
+}
+
+impl<'a> Arn<'a> {
+    pub(crate) fn parse(raw: &'a str) -> Option<Self> {
+        let mut parts = raw.splitn(6, ':');
+        if parts.next()? != "arn" {
+            return None;
+        }
+        let _partition = parts.next().filter(|p| !p.is_empty())?;
+        let _service = parts.next().filter(|s| !s.is_empty())?;
+        let region = parts.next()?;
+        let account = parts.next()?;
+        let _resource = parts.next().filter(|r| !r.is_empty())?;
+        Some(Self { region, account })
+    }
+}
+
+/// How the trigger reached the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Delivery {
+    EventBridge,
+    Sns,
+    AlarmAction,
+    Manual,
+}
+
+/// A DB instance or cluster the function works on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", content = "id", rename_all = "kebab-case")]
+pub enum DbTarget {
+    Instance(RdsIdentifier),
+    Cluster(RdsIdentifier),
+}
+
+impl DbTarget {
+    pub fn id(&self) -> &RdsIdentifier {
+        match self {
+            DbTarget::Instance(id) | DbTarget::Cluster(id) => id,
+        }
+    }
+}
+
+impl fmt::Display for DbTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DbTarget::Instance(id) => write!(f, "db-instance {id}"),
+            DbTarget::Cluster(id) => write!(f, "db-cluster {id}"),
+        }
+    }
+}
+
+/// An EventBridge scheduled event; the rule's constant input may carry a target list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Schedule {
+    pub rule: Option<String>,
+    pub time: DateTime<Utc>,
+    pub targets: Vec<DbTarget>,
+}
+
+/// One inbound event, whatever shape it arrived in. `M` is the function's manual payload.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger<M> {
+    RdsEvent(RdsEvent),
+    Alarm(AlarmChange),
+    Schedule(Schedule),
+    Manual(M),
+    /// The plain-text message SNS sends first after a subscription: acknowledged, nothing to do.
+    SubscriptionNotice(String),
+}
+
+/// A function's manual payload: a strict schema (unknown fields rejected) and field validation.
+pub trait ManualPayload: Sized {
+    fn from_value(value: Value) -> Result<Self, TriggerError>;
+    /// The caller's request id, used as the idempotency key when present.
+    fn request_id(&self) -> Option<&str>;
+}
+
+/// Why an event was refused. Every variant names the field and the rule.
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error("{shape} payload is malformed: {source}")]
+    Malformed {
+        shape: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("field `{field}` {rule}")]
+    InvalidField { field: String, rule: String },
+    #[error("field `{field}` names account {got}, but this function only accepts events from its own account {expected}")]
+    ForeignAccount {
+        field: String,
+        expected: String,
+        got: String,
+    },
+    #[error("field `{field}` names region {got}, but this function only accepts events from its own region {expected}")]
+    ForeignRegion {
+        field: String,
+        expected: String,
+        got: String,
+    },
+    #[error("field `{field}` is {got:?}: unknown event source, accepted: {accepted}")]
+    UnknownSource {
+        field: &'static str,
+        got: String,
+        accepted: &'static str,
+    },
+}
+
+impl TriggerError {
+    pub(crate) fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        TriggerError::InvalidField {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+
+    /// A short machine-readable kind, used as the Lambda error type.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TriggerError::Malformed { .. } => "MalformedEvent",
+            TriggerError::InvalidField { .. } => "InvalidField",
+            TriggerError::ForeignAccount { .. } => "ForeignAccount",
+            TriggerError::ForeignRegion { .. } => "ForeignRegion",
+            TriggerError::UnknownSource { .. } => "UnknownSource",
+        }
+    }
+}
+
+/// Validates an identifier from a named field.
+pub fn parse_identifier(
+    field: &str,
+    raw: &str,
+    kind: ResourceKind,
+) -> Result<RdsIdentifier, TriggerError> {
+    RdsIdentifier::parse(raw, kind).map_err(|rule| {
+        TriggerError::invalid(
+            field,
+            format!("{rule} (RDS {kind} identifier rules), got {raw:?}"),
+        )
+    })
+}
+
+/// A target named in a manual payload or a schedule input: exactly one of the two keys.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDbTarget {
+    #[serde(default)]
+    pub db_instance: Option<String>,
+    #[serde(default)]
+    pub db_cluster: Option<String>,
+}
+
+impl RawDbTarget {
+    pub fn validate(&self, field: &str) -> Result<DbTarget, TriggerError> {
+        match (&self.db_instance, &self.db_cluster) {
+            (Some(id), None) => Ok(DbTarget::Instance(parse_identifier(
+                &format!("{field}db_instance"),
+                id,
+                ResourceKind::DbInstance,
+            )?)),
+            (None, Some(id)) => Ok(DbTarget::Cluster(parse_identifier(
+                &format!("{field}db_cluster"),
+                id,
+                ResourceKind::DbCluster,
+            )?)),
+            _ => Err(TriggerError::invalid(
+                format!("{field}db_instance|{field}db_cluster"),
+                "exactly one of the two is required",
+            )),
+        }
+    }
+}
+
+const ACCEPTED_SOURCES: &str = "aws.rds, aws.cloudwatch, aws.events";
+
+/// Parses any inbound event into a [`Trigger`], refusing foreign or unknown ones before any AWS call.
+pub fn parse_trigger<M: ManualPayload>(
+    event: Value,
+    origin: &Origin,
+) -> Result<Trigger<M>, TriggerError> {
+    let Some(object) = event.as_object() else {
+        return Err(TriggerError::invalid("(payload)", "must be a JSON object"));
+    };
+    if object.contains_key("Records") {
+        parse_sns(event, origin)
+    } else if object.contains_key("alarmArn") {
+        alarm::parse_alarm_action(event, origin).map(Trigger::Alarm)
+    } else if object.contains_key("detail-type") {
+        parse_eventbridge(event, origin)
+    } else {
+        M::from_value(event).map(Trigger::Manual)
+    }
+}
+
+fn parse_eventbridge<M>(event: Value, origin: &Origin) -> Result<Trigger<M>, TriggerError> {
+    let envelope: EventBridgeEvent<Value> =
+        serde_json::from_value(event).map_err(|source| TriggerError::Malformed {
+            shape: "EventBridge",
+            source,
+        })?;
+    // Check the source first: an unknown source is refused whatever else it carries.
+    if !matches!(
+        envelope.source.as_str(),
+        "aws.rds" | "aws.cloudwatch" | "aws.events"
+    ) {
+        return Err(TriggerError::UnknownSource {
+            field: "source",
+            got: envelope.source,
+            accepted: ACCEPTED_SOURCES,
+        });
+    }
+    let account = envelope
+        .account
+        .as_deref()
+        .ok_or_else(|| TriggerError::invalid("account", "is required on EventBridge events"))?;
+    origin.check_account("account", account)?;
+    let region = envelope
+        .region
+        .as_deref()
+        .ok_or_else(|| TriggerError::invalid("region", "is required on EventBridge events"))?;
+    origin.check_region("region", region)?;
+    for (i, resource) in envelope.resources.iter().flatten().enumerate() {
+        origin.check_arn(&format!("resources[{i}]"), resource)?;
+    }
+    let time = envelope.time;
+    match envelope.source.as_str() {
+        "aws.rds" => {
+            rds_event::from_eventbridge(&envelope.detail_type, envelope.detail, time, origin)
+                .map(Trigger::RdsEvent)
+        }
+        "aws.cloudwatch" => {
+            if envelope.detail_type != "CloudWatch Alarm State Change" {
+                return Err(TriggerError::invalid(
+                    "detail-type",
+                    format!(
+                        "must be \"CloudWatch Alarm State Change\" for source aws.cloudwatch, got {:?}",
+                        envelope.detail_type
+                    ),
+                ));
+            }
+            let alarm_arn = envelope.resources.iter().flatten().next().cloned();
+            alarm::from_eventbridge(envelope.detail, alarm_arn, time).map(Trigger::Alarm)
+        }
+        _ => parse_schedule(
+            &envelope.detail_type,
+            envelope.detail,
+            envelope.resources,
+            time,
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleInput {
+    #[serde(default)]
+    targets: Vec<RawDbTarget>,
+}
+
+fn parse_schedule<M>(
+    detail_type: &str,
+    detail: Value,
+    resources: Option<Vec<String>>,
+    time: Option<DateTime<Utc>>,
+) -> Result<Trigger<M>, TriggerError> {
+    if detail_type != "Scheduled Event" {
+        return Err(TriggerError::invalid(
+            "detail-type",
+            format!("must be \"Scheduled Event\" for source aws.events, got {detail_type:?}"),
+        ));
+    }
+    let input: ScheduleInput = if detail.is_null() {
+        ScheduleInput { targets: vec![] }
+    } else {
+        serde_json::from_value(detail).map_err(|source| TriggerError::Malformed {
+            shape: "schedule detail",
+            source,
+        })?
+    };
+    let targets = input
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| t.validate(&format!("detail.targets[{i}].")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Trigger::Schedule(Schedule {
+        rule: resources.and_then(|r| r.into_iter().next()),
+        time: time
+            .ok_or_else(|| TriggerError::invalid("time", "is required on scheduled events"))?,
+        targets,
+    }))
+}
+
+fn parse_sns<M>(event: Value, origin: &Origin) -> Result<Trigger<M>, TriggerError> {
+    let envelope: SnsEvent =
+        serde_json::from_value(event).map_err(|source| TriggerError::Malformed {
+            shape: "SNS",
+            source,
+        })?;
+    let [record] = <[_; 1]>::try_from(envelope.records).map_err(|records: Vec<_>| {
+        TriggerError::invalid(
+            "Records",
+            format!("must hold exactly one SNS record, got {}", records.len()),
+        )
+    })?;
+    let sns = record.sns;
+    origin.check_arn("Records[0].Sns.TopicArn", &sns.topic_arn)?;
+    let message = match serde_json::from_str::<Value>(&sns.message) {
+        Ok(Value::Object(map)) => map,
+        // Anything that is not a JSON object is the subscription notice RDS sends first.
+        _ => return Ok(Trigger::SubscriptionNotice(sns.message)),
+    };
+    if message.contains_key("Event Source") {
+        rds_event::from_sns(message, origin).map(Trigger::RdsEvent)
+    } else if message.contains_key("AlarmName") {
+        alarm::from_sns(message, origin).map(Trigger::Alarm)
+    } else {
+        Err(TriggerError::UnknownSource {
+            field: "Records[0].Sns.Message",
+            got: "a JSON message that is neither an RDS event nor a CloudWatch alarm".into(),
+            accepted:
+                "RDS event notifications (\"Event Source\") and CloudWatch alarms (\"AlarmName\")",
+        })
+    }
+}
+
+impl<M: ManualPayload> Trigger<M> {
+    /// The semantic key under which the ledger records this trigger; `fallback_id` (the Lambda
+    /// request id) stands in for a manual request without its own id.
+    pub fn idempotency_key(&self, fallback_id: &str) -> String {
+        let ts = |t: &DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+        match self {
+            Trigger::Alarm(a) => format!(
+                "alarm#{}#{}",
+                a.arn.as_deref().unwrap_or(&a.name),
+                ts(&a.time)
+            ),
+            Trigger::RdsEvent(e) => format!(
+                "rds#{}#{}#{}",
+                e.source_id,
+                e.event_id
+                    .map(|id| id.to_string())
+                    .unwrap_or_else(|| "no-event-id".into()),
+                ts(&e.time)
+            ),
+            Trigger::Schedule(s) => format!(
+                "schedule#{}#{}",
+                s.rule.as_deref().unwrap_or("-"),
+                ts(&s.time)
+            ),
+            Trigger::Manual(m) => format!("manual#{}", m.request_id().unwrap_or(fallback_id)),
+            Trigger::SubscriptionNotice(_) => format!("notice#{fallback_id}"),
+        }
+    }
+
+    /// When the event happened, where the event says so (manual requests happen now).
+    pub fn event_time(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Trigger::RdsEvent(e) => Some(e.time),
+            Trigger::Alarm(a) => Some(a.time),
+            Trigger::Schedule(s) => Some(s.time),
+            Trigger::Manual(_) | Trigger::SubscriptionNotice(_) => None,
+        }
+    }
+}
+
+/// What a report says about the trigger: serializable, without the manual payload's type.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum TriggerSummary {
+    RdsEvent {
+        event_id: Option<String>,
+        source_type: String,
+        source_id: String,
+        time: DateTime<Utc>,
+        message: String,
+        delivery: Delivery,
+    },
+    Alarm {
+        name: String,
+        new_state: AlarmState,
+        metric: Option<String>,
+        dimensions: BTreeMap<String, String>,
+        time: DateTime<Utc>,
+        delivery: Delivery,
+    },
+    Schedule {
+        rule: Option<String>,
+        time: DateTime<Utc>,
+    },
+    Manual {
+        request: Value,
+    },
+    SubscriptionNotice,
+}
+
+impl<M: ManualPayload + Serialize> Trigger<M> {
+    pub fn summary(&self) -> TriggerSummary {
+        match self {
+            Trigger::RdsEvent(e) => TriggerSummary::RdsEvent {
+                event_id: e.event_id.map(|id| id.to_string()),
+                source_type: e.source_type.clone(),
+                source_id: e.source_id.clone(),
+                time: e.time,
+                message: e.message.clone(),
+                delivery: e.delivery,
+            },
+            Trigger::Alarm(a) => TriggerSummary::Alarm {
+                name: a.name.clone(),
+                new_state: a.new_state,
+                metric: a
+                    .metric
+                    .as_ref()
+                    .map(|m| format!("{}/{}", m.namespace, m.name)),
+                dimensions: a.dimensions.clone(),
+                time: a.time,
+                delivery: a.delivery,
+            },
+            Trigger::Schedule(s) => TriggerSummary::Schedule {
+                rule: s.rule.clone(),
+                time: s.time,
+            },
+            Trigger::Manual(m) => TriggerSummary::Manual {
+                request: serde_json::to_value(m).unwrap_or(Value::Null),
+            },
+            Trigger::SubscriptionNotice(_) => TriggerSummary::SubscriptionNotice,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,370 @@
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct Manual {
+    target: DbTarget,
+    request_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManual {
+    #[serde(flatten)]
+    target: RawDbTarget,
+    #[serde(default)]
+    request_id: Option<String>,
+}
+
+impl ManualPayload for Manual {
+    fn from_value(value: Value) -> Result<Self, TriggerError> {
+        let raw: RawManual =
+            serde_json::from_value(value).map_err(|source| TriggerError::Malformed {
+                shape: "manual request",
+                source,
+            })?;
+        Ok(Self {
+            target: raw.target.validate("")?,
+            request_id: raw.request_id,
+        })
+    }
+    fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+}
+
+fn origin() -> Origin {
+    Origin::from_function_arn(
+        "arn:aws:lambda:us-east-1:123456789012:function:failover-check",
+        "us-east-1",
+    )
+    .unwrap()
+}
+
+fn sample(name: &str) -> Value {
+    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn parse(event: Value) -> Result<Trigger<Manual>, TriggerError> {
+    parse_trigger(event, &origin())
+}
+
+fn rds_event(name: &str) -> RdsEvent {
+    match parse(sample(name)).unwrap() {
+        Trigger::RdsEvent(e) => e,
+        other => panic!("expected an RDS event, got {other:?}"),
+    }
+}
+
+fn alarm(name: &str) -> AlarmChange {
+    match parse(sample(name)).unwrap() {
+        Trigger::Alarm(a) => a,
+        other => panic!("expected an alarm, got {other:?}"),
+    }
+}
+
+#[test]
+fn reads_rds_instance_event_from_eventbridge_and_strips_rds_prefix() {
+    let e = rds_event("rds-instance-failover-completed.eventbridge.json");
+    assert_eq!(e.event_id, Some(RdsEventId(49)));
+    assert_eq!(e.source_id, "orders-db");
+    assert_eq!(e.source_kind, Some(ResourceKind::DbInstance));
+    assert_eq!(e.delivery, Delivery::EventBridge);
+    assert_eq!(e.time.to_rfc3339(), "2026-11-22T03:12:08.912+00:00");
+}
+
+#[test]
+fn reads_rds_event_without_event_id() {
+    let e = rds_event("rds-instance-event-without-id.eventbridge.json");
+    assert_eq!(e.event_id, None);
+    assert_eq!(e.message, "Multi-AZ instance failover completed.");
+}
+
+#[test]
+fn reads_rds_cluster_event() {
+    let e = rds_event("rds-cluster-failover-completed.eventbridge.json");
+    assert_eq!(e.event_id, Some(RdsEventId(71)));
+    assert_eq!(e.source_kind, Some(ResourceKind::DbCluster));
+    assert_eq!(e.source_id, "orders-aurora");
+}
+
+#[test]
+fn reads_rds_event_from_sns_with_url_event_id_and_plain_event_time() {
+    let e = rds_event("rds-instance-failover-completed.sns.json");
+    assert_eq!(e.event_id, Some(RdsEventId(15)));
+    assert_eq!(e.source_id, "orders-db");
+    assert_eq!(e.delivery, Delivery::Sns);
+    assert_eq!(e.time.to_rfc3339(), "2026-11-22T03:12:08.912+00:00");
+}
+
+#[test]
+fn acknowledges_plain_text_subscription_notice() {
+    match parse(sample("sns-subscription-notice.json")).unwrap() {
+        Trigger::SubscriptionNotice(text) => assert!(text.contains("subscription")),
+        other => panic!("expected a notice, got {other:?}"),
+    }
+}
+
+#[test]
+fn reads_alarm_in_all_three_shapes_alike() {
+    let shapes = [
+        "alarm.eventbridge.json",
+        "alarm.action.json",
+        "alarm.sns.json",
+    ];
+    let parsed: Vec<_> = shapes.iter().map(|s| alarm(s)).collect();
+    for a in &parsed {
+        assert_eq!(a.name, "orders-db-failover");
+        assert_eq!(a.new_state, AlarmState::Alarm);
+        assert_eq!(a.previous_state, Some(AlarmState::Ok));
+        assert_eq!(
+            a.db_target(),
+            Some(DbTarget::Instance(
+                RdsIdentifier::parse("orders-db", ResourceKind::DbInstance).unwrap()
+            ))
+        );
+        assert_eq!(
+            a.metric.as_ref().map(|m| m.name.as_str()),
+            Some("DatabaseConnections")
+        );
+        assert_eq!(a.time.to_rfc3339(), "2026-11-22T03:12:30.412+00:00");
+        assert_eq!(
+            a.arn.as_deref(),
+            Some("arn:aws:cloudwatch:us-east-1:123456789012:alarm:orders-db-failover")
+        );
+    }
+    // The same state change gets the same idempotency key whichever way it arrived.
+    let keys: Vec<_> = shapes
+        .iter()
+        .map(|s| parse(sample(s)).unwrap().idempotency_key("req"))
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] == w[1]), "{keys:?}");
+}
+
+#[test]
+fn reads_alarm_without_description() {
+    let a = alarm("alarm.sns.json");
+    assert_eq!(a.description, None);
+}
+
+#[test]
+fn reads_alarm_leaving_alarm_state() {
+    let a = alarm("alarm-ok.eventbridge.json");
+    assert_eq!(a.new_state, AlarmState::Ok);
+    assert!(!a.is_into_alarm());
+}
+
+#[test]
+fn reads_schedule_with_targets() {
+    match parse(sample("schedule.eventbridge.json")).unwrap() {
+        Trigger::Schedule(s) => {
+            assert_eq!(s.targets.len(), 1);
+            assert_eq!(s.targets[0].id().as_str(), "orders-db");
+            assert!(s
+                .rule
+                .unwrap()
+                .ends_with("rds-responder-failover-check-daily"));
+        }
+        other => panic!("expected a schedule, got {other:?}"),
+    }
+}
+
+#[test]
+fn reads_manual_request() {
+    match parse(sample("manual.failover-check.json")).unwrap() {
+        Trigger::Manual(m) => {
+            assert_eq!(m.target.id().as_str(), "orders-db");
+            assert_eq!(m.request_id.as_deref(), Some("chg-4711-post-maintenance"));
+        }
+        other => panic!("expected manual, got {other:?}"),
+    }
+    let key = parse(sample("manual.failover-check.json"))
+        .unwrap()
+        .idempotency_key("lambda-req");
+    assert_eq!(key, "manual#chg-4711-post-maintenance");
+    let key = parse(sample("manual.failover-check.cluster.json"))
+        .unwrap()
+        .idempotency_key("lambda-req");
+    assert_eq!(key, "manual#lambda-req");
+}
+
+#[test]
+fn refuses_event_from_foreign_account() {
+    let err = parse(sample("foreign-account.eventbridge.json")).unwrap_err();
+    assert!(
+        matches!(err, TriggerError::ForeignAccount { ref field, .. } if field == "account"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("999999999999"));
+}
+
+#[test]
+fn refuses_foreign_account_hidden_in_source_arn() {
+    let mut event = sample("rds-instance-failover-completed.eventbridge.json");
+    event["detail"]["SourceArn"] = json!("arn:aws:rds:us-east-1:999999999999:db:orders-db");
+    let err = parse(event).unwrap_err();
+    assert!(
+        matches!(err, TriggerError::ForeignAccount { ref field, .. } if field == "detail.SourceArn"),
+        "{err}"
+    );
+}
+
+#[test]
+fn refuses_event_from_foreign_region() {
+    let mut event = sample("alarm.eventbridge.json");
+    event["region"] = json!("eu-west-1");
+    let err = parse(event).unwrap_err();
+    assert!(
+        matches!(err, TriggerError::ForeignRegion { ref field, .. } if field == "region"),
+        "{err}"
+    );
+
+    let mut sns = sample("alarm.sns.json");
+    let mut message: Value =
+        serde_json::from_str(sns["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+    message["AlarmArn"] =
+        json!("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:orders-db-failover");
+    sns["Records"][0]["Sns"]["Message"] = json!(message.to_string());
+    let err = parse(sns).unwrap_err();
+    assert!(
+        matches!(err, TriggerError::ForeignRegion { ref field, .. } if field == "Message.AlarmArn"),
+        "{err}"
+    );
+}
+
+#[test]
+fn refuses_foreign_alarm_action() {
+    let mut event = sample("alarm.action.json");
+    event["alarmArn"] = json!("arn:aws:cloudwatch:us-east-1:999999999999:alarm:x");
+    let err = parse(event).unwrap_err();
+    assert_eq!(err.kind(), "ForeignAccount");
+}
+
+#[test]
+fn refuses_sns_from_foreign_topic() {
+    let mut event = sample("rds-instance-failover-completed.sns.json");
+    event["Records"][0]["Sns"]["TopicArn"] = json!("arn:aws:sns:us-east-1:999999999999:rds-events");
+    let err = parse(event).unwrap_err();
+    assert_eq!(err.kind(), "ForeignAccount");
+}
+
+#[test]
+fn refuses_unknown_source() {
+    let err = parse(sample("unknown-source.eventbridge.json")).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TriggerError::UnknownSource {
+                field: "source",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("custom.rds"));
+}
+
+#[test]
+fn refuses_unknown_json_message_over_sns() {
+    let mut event = sample("alarm.sns.json");
+    event["Records"][0]["Sns"]["Message"] = json!("{\"hello\":\"world\"}");
+    assert_eq!(parse(event).unwrap_err().kind(), "UnknownSource");
+}
+
+#[test]
+fn refuses_manual_payload_with_unknown_field() {
+    let err = parse(sample("manual.unknown-field.json")).unwrap_err();
+    assert!(err.to_string().contains("unknown field `force`"), "{err}");
+}
+
+#[test]
+fn refuses_invalid_identifier_naming_field_and_rule() {
+    let err = parse(sample("manual.invalid-identifier.json")).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("db_instance") && text.contains("two consecutive hyphens"),
+        "{text}"
+    );
+
+    let mut event = sample("rds-instance-failover-completed.eventbridge.json");
+    event["detail"]["SourceIdentifier"] = json!("rds:1-bad");
+    let text = parse(event).unwrap_err().to_string();
+    assert!(
+        text.contains("detail.SourceIdentifier") && text.contains("start with a letter"),
+        "{text}"
+    );
+
+    let mut event = sample("alarm.eventbridge.json");
+    event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]
+        ["DBInstanceIdentifier"] = json!("bad_name");
+    let text = parse(event).unwrap_err().to_string();
+    assert!(text.contains("dimensions.DBInstanceIdentifier"), "{text}");
+}
+
+#[test]
+fn refuses_manual_payload_naming_both_or_neither_target() {
+    for payload in [json!({}), json!({"db_instance": "a", "db_cluster": "b"})] {
+        let text = parse(payload).unwrap_err().to_string();
+        assert!(text.contains("exactly one"), "{text}");
+    }
+}
+
+#[test]
+fn refuses_bad_event_id_and_time() {
+    let mut event = sample("rds-instance-failover-completed.eventbridge.json");
+    event["detail"]["EventID"] = json!("EVENT-49");
+    assert!(parse(event)
+        .unwrap_err()
+        .to_string()
+        .contains("detail.EventID"));
+
+    let mut event = sample("rds-instance-failover-completed.eventbridge.json");
+    event["detail"]["Date"] = json!("last tuesday");
+    assert!(parse(event)
+        .unwrap_err()
+        .to_string()
+        .contains("detail.Date"));
+}
+
+#[test]
+fn refuses_payload_that_is_not_an_object() {
+    assert!(parse(json!([1, 2]))
+        .unwrap_err()
+        .to_string()
+        .contains("JSON object"));
+}
+
+#[test]
+fn keeps_rds_prefix_of_automated_snapshot_names() {
+    let mut event = sample("rds-instance-failover-completed.eventbridge.json");
+    event["detail-type"] = json!("RDS DB Snapshot Event");
+    event["detail"]["SourceType"] = json!("SNAPSHOT");
+    event["detail"]["SourceArn"] =
+        json!("arn:aws:rds:us-east-1:123456789012:snapshot:rds:orders-db-2026-11-22-03-00");
+    event["detail"]["SourceIdentifier"] = json!("rds:orders-db-2026-11-22-03-00");
+    match parse(event).unwrap() {
+        Trigger::RdsEvent(e) => assert_eq!(e.source_id, "rds:orders-db-2026-11-22-03-00"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn rds_event_ids_parse_from_code_or_url() {
+    assert_eq!(RdsEventId::parse("RDS-EVENT-0049"), Some(RdsEventId(49)));
+    assert_eq!(
+        RdsEventId::parse("http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#RDS-EVENT-0015"),
+        Some(RdsEventId(15))
+    );
+    assert_eq!(RdsEventId::parse("RDS-EVENT-"), None);
+    assert_eq!(RdsEventId::parse("RDS-EVENT-00x9"), None);
+    assert_eq!(RdsEventId(71).to_string(), "RDS-EVENT-0071");
+}
+
+#[test]
+fn function_arn_gives_the_account() {
+    assert_eq!(origin().account_id, "123456789012");
+    assert!(Origin::from_function_arn("not-an-arn", "us-east-1").is_err());
+}
