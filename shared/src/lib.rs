@@ -12,4 +12,6 @@ pub mod report;
 pub mod runner;
 pub mod sql;
 pub mod tables;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 pub mod trigger;

@@ -1,0 +1,88 @@
+//! failover-check's own settings (the shared ones live in `rds_responder::config`).
+
+use std::time::Duration;
+
+use rds_responder::config::{ConfigError, Env};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailoverConfig {
+    /// `DatabaseConnections` outside this range after a failover is worth a warning.
+    pub connections_normal: Option<(f64, f64)>,
+    /// DynamoDB tables whose table and GSIs must be ACTIVE (the seed runbook's GSI check).
+    pub dynamodb_tables: Vec<String>,
+    pub recent_events_minutes: i32,
+    /// Longest wait for status `available`; the invocation deadline bounds it too.
+    pub available_wait: Duration,
+    /// Time kept back from the deadline for the remaining checks and publishing.
+    pub deadline_reserve: Duration,
+}
+
+impl FailoverConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            connections_normal: env
+                .optional("CONNECTIONS_NORMAL_RANGE")
+                .map(|raw| parse_range("CONNECTIONS_NORMAL_RANGE", raw))
+                .transpose()?,
+            dynamodb_tables: env.list("CHECK_DYNAMODB_TABLES"),
+            recent_events_minutes: env.parse_or(
+                "RECENT_EVENTS_MINUTES",
+                60,
+                "must be a whole number of minutes",
+            )?,
+            available_wait: Duration::from_secs(env.parse_or(
+                "AVAILABLE_WAIT_SECONDS",
+                600,
+                "must be a whole number of seconds",
+            )?),
+            deadline_reserve: Duration::from_secs(env.parse_or(
+                "DEADLINE_RESERVE_SECONDS",
+                10,
+                "must be a whole number of seconds",
+            )?),
+        })
+    }
+}
+
+/// `min-max`, both numbers, min <= max.
+fn parse_range(var: &str, raw: &str) -> Result<(f64, f64), ConfigError> {
+    let bad = || ConfigError {
+        var: var.into(),
+        rule: format!("must be <min>-<max> with 0 <= min <= max, got {raw:?}"),
+    };
+    let (min, max) = raw.split_once('-').ok_or_else(bad)?;
+    let min: f64 = min.trim().parse().map_err(|_| bad())?;
+    let max: f64 = max.trim().parse().map_err(|_| bad())?;
+    if !(0.0..=max).contains(&min) {
+        return Err(bad());
+    }
+    Ok((min, max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_range_tables_and_defaults() {
+        let env = Env::from_pairs([
+            ("CONNECTIONS_NORMAL_RANGE", "1-400"),
+            ("CHECK_DYNAMODB_TABLES", "orders, sessions"),
+        ]);
+        let config = FailoverConfig::from_env(&env).unwrap();
+        assert_eq!(config.connections_normal, Some((1.0, 400.0)));
+        assert_eq!(config.dynamodb_tables, vec!["orders", "sessions"]);
+        assert_eq!(config.recent_events_minutes, 60);
+        assert_eq!(config.available_wait, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn refuses_a_backwards_or_malformed_range() {
+        for raw in ["400-1", "a-b", "12", "-5-3"] {
+            let err =
+                FailoverConfig::from_env(&Env::from_pairs([("CONNECTIONS_NORMAL_RANGE", raw)]))
+                    .unwrap_err();
+            assert_eq!(err.var, "CONNECTIONS_NORMAL_RANGE", "{raw}");
+        }
+    }
+}
