@@ -1,0 +1,289 @@
+//! A Lambda Runtime API endpoint (the protocol AWS speaks to a custom runtime), serving events to
+//! a function binary started as a child process, and collecting its responses and errors.
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+use tokio::sync::{oneshot, Notify};
+
+/// What the function answered.
+#[derive(Debug, Clone)]
+pub enum Invoked {
+    Response(Value),
+    Error {
+        error_type: String,
+        error_message: String,
+    },
+}
+
+impl Invoked {
+    pub fn response(self) -> Value {
+        match self {
+            Invoked::Response(v) => v,
+            Invoked::Error {
+                error_type,
+                error_message,
+            } => {
+                panic!("expected a response, got error {error_type}: {error_message}")
+            }
+        }
+    }
+
+    pub fn error(self) -> (String, String) {
+        match self {
+            Invoked::Error {
+                error_type,
+                error_message,
+            } => (error_type, error_message),
+            Invoked::Response(v) => panic!("expected an error, got response {v}"),
+        }
+    }
+}
+
+struct Pending {
+    request_id: String,
+    deadline_ms: i64,
+    body: Vec<u8>,
+}
+
+struct State {
+    function_arn: String,
+    queue: Mutex<VecDeque<Pending>>,
+    arrived: Notify,
+    waiting: Mutex<HashMap<String, oneshot::Sender<Invoked>>>,
+    init_error: Mutex<Option<String>>,
+}
+
+const FUNCTION_ARN_PREFIX: &str = "arn:aws:lambda:us-east-1:123456789012:function:";
+
+/// A function binary running under the Runtime API.
+pub struct FunctionProcess {
+    name: String,
+    state: Arc<State>,
+    child: Child,
+    logs: Arc<Mutex<String>>,
+    counter: u64,
+    /// How long each invocation may run (sent as `Lambda-Runtime-Deadline-Ms`).
+    pub timeout: Duration,
+}
+
+/// Where cargo put the binaries (`make test` builds them before the tests run).
+pub fn binary(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = target.join("debug").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it first (`cargo build -p {name}`; `make test` does)",
+        path.display()
+    );
+    path
+}
+
+impl FunctionProcess {
+    /// Starts the Runtime API and the binary with exactly these environment variables (plus PATH).
+    pub async fn start(name: &str, env: &[(String, String)]) -> Self {
+        let state = Arc::new(State {
+            function_arn: format!("{FUNCTION_ARN_PREFIX}{name}"),
+            queue: Mutex::default(),
+            arrived: Notify::new(),
+            waiting: Mutex::default(),
+            init_error: Mutex::default(),
+        });
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind runtime API");
+        let addr = listener.local_addr().expect("runtime API address");
+        let served = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let state = served.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| handle(req, state.clone()));
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+
+        let mut command = Command::new(binary(name));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "e2e")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("start function binary");
+        let logs = Arc::new(Mutex::new(String::new()));
+        for mut stream in [
+            Box::new(child.stdout.take().expect("stdout"))
+                as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let logs = logs.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    logs.lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+        }
+        Self {
+            name: name.to_string(),
+            state,
+            child,
+            logs,
+            counter: 0,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    pub fn function_arn(&self) -> &str {
+        &self.state.function_arn
+    }
+
+    /// Everything the function wrote to stdout and stderr so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Invokes with a fresh request id; returns the request id and the answer.
+    pub async fn invoke(&mut self, event: &Value) -> (String, Invoked) {
+        self.counter += 1;
+        let request_id = format!("{}-{:04}-{}", self.name, self.counter, std::process::id());
+        let deadline_ms = chrono::Utc::now().timestamp_millis() + self.timeout.as_millis() as i64;
+        let (tx, rx) = oneshot::channel();
+        self.state
+            .waiting
+            .lock()
+            .unwrap()
+            .insert(request_id.clone(), tx);
+        self.state.queue.lock().unwrap().push_back(Pending {
+            request_id: request_id.clone(),
+            deadline_ms,
+            body: serde_json::to_vec(event).expect("event JSON"),
+        });
+        self.state.arrived.notify_one();
+
+        let limit = self.timeout + Duration::from_secs(10);
+        tokio::select! {
+            answer = rx => (request_id, answer.expect("runtime API dropped the invocation")),
+            status = self.child.wait() => panic!(
+                "{} exited ({status:?}) during invocation; init error: {:?}\nlogs:\n{}",
+                self.name,
+                self.state.init_error.lock().unwrap(),
+                self.logs()
+            ),
+            _ = tokio::time::sleep(limit) => panic!(
+                "{} did not answer within {limit:?}\nlogs:\n{}",
+                self.name,
+                self.logs()
+            ),
+        }
+    }
+}
+
+fn reply(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    state: Arc<State>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match (method, parts.as_slice()) {
+        (Method::GET, ["2018-06-01", "runtime", "invocation", "next"]) => loop {
+            let notified = state.arrived.notified();
+            if let Some(next) = state.queue.lock().unwrap().pop_front() {
+                let mut response = reply(StatusCode::OK, next.body);
+                let headers = response.headers_mut();
+                let set = |v: String| v.parse().expect("header value");
+                headers.insert("lambda-runtime-aws-request-id", set(next.request_id));
+                headers.insert(
+                    "lambda-runtime-deadline-ms",
+                    set(next.deadline_ms.to_string()),
+                );
+                headers.insert(
+                    "lambda-runtime-invoked-function-arn",
+                    set(state.function_arn.clone()),
+                );
+                headers.insert(
+                    "lambda-runtime-trace-id",
+                    set("Root=1-00000000-000000000000000000000000".into()),
+                );
+                headers.insert("content-type", set("application/json".into()));
+                return Ok(response);
+            }
+            notified.await;
+        },
+        (
+            Method::POST,
+            ["2018-06-01", "runtime", "invocation", id, kind @ ("response" | "error")],
+        ) => {
+            let answer = if *kind == "response" {
+                Invoked::Response(serde_json::from_slice(&body).unwrap_or(Value::Null))
+            } else {
+                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                Invoked::Error {
+                    error_type: v["errorType"].as_str().unwrap_or_default().to_string(),
+                    error_message: v["errorMessage"].as_str().unwrap_or_default().to_string(),
+                }
+            };
+            if let Some(tx) = state.waiting.lock().unwrap().remove(*id) {
+                let _ = tx.send(answer);
+            }
+            Ok(reply(StatusCode::ACCEPTED, b"{\"status\":\"OK\"}".to_vec()))
+        }
+        (Method::POST, ["2018-06-01", "runtime", "init", "error"]) => {
+            *state.init_error.lock().unwrap() = Some(String::from_utf8_lossy(&body).into_owned());
+            Ok(reply(StatusCode::ACCEPTED, b"{\"status\":\"OK\"}".to_vec()))
+        }
+        _ => Ok(reply(
+            StatusCode::NOT_FOUND,
+            format!("no route {path}").into_bytes(),
+        )),
+    }
+}
