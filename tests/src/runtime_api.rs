@@ -5,6 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -76,7 +77,6 @@ pub struct FunctionProcess {
     state: Arc<State>,
     child: Child,
     logs: Arc<Mutex<String>>,
-    counter: u64,
     /// How long each invocation may run (sent as `Lambda-Runtime-Deadline-Ms`).
     pub timeout: Duration,
 }
@@ -165,7 +165,6 @@ impl FunctionProcess {
             state,
             child,
             logs,
-            counter: 0,
             timeout: Duration::from_secs(30),
         }
     }
@@ -181,8 +180,11 @@ impl FunctionProcess {
 
     /// Invokes with a fresh request id; returns the request id and the answer.
     pub async fn invoke(&mut self, event: &Value) -> (String, Invoked) {
-        self.counter += 1;
-        let request_id = format!("{}-{:04}-{}", self.name, self.counter, std::process::id());
+        // Unique across processes and runs: reports are archived under the request id.
+        static INVOCATIONS: AtomicU64 = AtomicU64::new(0);
+        let n = INVOCATIONS.fetch_add(1, Ordering::SeqCst);
+        let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        let request_id = format!("{}-{:x}-{:x}-{n}", self.name, std::process::id(), nanos % 0xffff_ffff);
         let deadline_ms = chrono::Utc::now().timestamp_millis() + self.timeout.as_millis() as i64;
         let (tx, rx) = oneshot::channel();
         self.state

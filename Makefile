@@ -1,0 +1,69 @@
+# The one entry point. `make demo` and `make test` work on a fresh machine: they install what
+# they need (Debian packages, a Python venv with moto) and start/stop the local stack themselves.
+
+CARGO ?= cargo
+FUNCTIONS := failover-check
+# SAM's makefile build method calls build-<LogicalId> with ARTIFACTS_DIR set.
+ARTIFACTS_DIR ?= target/lambda
+
+.PHONY: demo test unit e2e lint fmt build bench invoke stack-up stack-down package deploy clean \
+        build-FailoverCheckFunction
+
+## demo: start the local stack, play failover scenarios through the real binaries, tear down
+demo:
+	$(CARGO) build --workspace --bins
+	scripts/with-stack.sh $(CARGO) run -q -p e2e --bin demo
+
+## test: formatting, clippy, unit tests, then end-to-end tests against the local stack
+test: lint unit e2e
+
+unit:
+	$(CARGO) test --workspace --exclude e2e
+
+e2e:
+	$(CARGO) build --workspace --bins
+	scripts/with-stack.sh $(CARGO) test -p e2e
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	scripts/bootstrap.sh
+	.venv/bin/cfn-lint template.yaml
+
+fmt:
+	$(CARGO) fmt --all
+
+## build: optimized binaries (opt-level s, LTO, one codegen unit, stripped)
+build:
+	$(CARGO) build --release $(addprefix -p ,$(FUNCTIONS))
+
+## invoke: run one sample event through a function against a fresh local stack
+##   make invoke FUNCTION=failover-check EVENT=events/manual.failover-check.json
+FUNCTION ?= failover-check
+EVENT ?= events/manual.failover-check.json
+invoke:
+	$(CARGO) build --workspace --bins
+	scripts/with-stack.sh $(CARGO) run -q -p e2e --bin invoke -- $(FUNCTION) $(EVENT)
+
+stack-up:
+	scripts/bootstrap.sh
+	scripts/stack.sh up
+stack-down:
+	scripts/stack.sh down
+
+## package / deploy: Lambda zip layout (bootstrap + RDS CA bundle), then AWS SAM
+RDS_CA_BUNDLE_URL ?= https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+build-FailoverCheckFunction:
+	$(CARGO) build --release -p failover-check
+	mkdir -p $(ARTIFACTS_DIR)
+	cp target/release/failover-check $(ARTIFACTS_DIR)/bootstrap
+	curl -fsSL $(RDS_CA_BUNDLE_URL) -o $(ARTIFACTS_DIR)/rds-ca-bundle.pem
+
+package:
+	sam build
+deploy: package
+	sam deploy --guided
+
+clean:
+	scripts/stack.sh down
+	$(CARGO) clean

@@ -1,0 +1,92 @@
+//! `make demo`: plays failover scenarios through the real failover-check binary against the local
+//! stack, printing each report and what reached the SNS topic.
+
+use std::time::Duration;
+
+use e2e::{Fixture, FunctionProcess, Invoked, Stack};
+use serde_json::{json, Value};
+
+fn print_report(report: &Value) {
+    println!(
+        "  report: {} · {}",
+        report["status"].as_str().unwrap_or("?").to_uppercase(),
+        report["summary"].as_str().unwrap_or_default()
+    );
+    if let Some(earlier) = report["duplicate_of"].as_str() {
+        println!("  (duplicate delivery: this is the report of {earlier}; nothing was done again)");
+    }
+    for check in report["checks"].as_array().into_iter().flatten() {
+        println!(
+            "    {:<8} {:<16} {}",
+            check["outcome"].as_str().unwrap_or("?"),
+            check["name"].as_str().unwrap_or("?"),
+            check["detail"].as_str().unwrap_or_default()
+        );
+    }
+}
+
+async fn play(fixture: &Fixture, function: &mut FunctionProcess, title: &str, event: Value) {
+    println!("\n== {title}");
+    match function.invoke(&event).await.1 {
+        Invoked::Response(report) => print_report(&report),
+        Invoked::Error { error_type, error_message } => {
+            println!("  refused: {error_type}: {error_message}")
+        }
+    }
+    let published = fixture.published(0, Duration::from_millis(300)).await;
+    if published.is_empty() {
+        println!("  SNS: nothing published");
+    }
+    for message in published {
+        let attrs: Vec<String> = message["MessageAttributes"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!("{k}={}", v["Value"].as_str().unwrap_or_default()))
+            .collect();
+        println!("  SNS: {:?} [{}]", message["Subject"].as_str().unwrap_or_default(), attrs.join(", "));
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let fixture = Fixture::new().await;
+    fixture.create_cluster().await;
+    fixture.put_connections(&fixture.db, 41.0).await;
+    fixture
+        .aws
+        .rds
+        .failover_db_cluster()
+        .db_cluster_identifier(&fixture.cluster)
+        .target_db_instance_identifier(format!("{}-2", fixture.cluster))
+        .send()
+        .await
+        .expect("failover the demo cluster");
+    println!(
+        "local stack: moto at {}, PostgreSQL primary on {} (TLS), replica on {}",
+        fixture.stack.moto_endpoint, fixture.stack.pg_port, fixture.stack.pg_replica_port
+    );
+    println!("DB instance {} and Aurora cluster {} exist in moto", fixture.db, fixture.cluster);
+
+    let mut function = FunctionProcess::start("failover-check", &fixture.function_env(&[])).await;
+    play(&fixture, &mut function, "Multi-AZ failover started (RDS-EVENT-0013, EventBridge)", fixture.event("rds-instance-failover-started.eventbridge.json")).await;
+    play(&fixture, &mut function, "Multi-AZ failover completed (RDS-EVENT-0049, EventBridge)", fixture.event("rds-instance-failover-completed.eventbridge.json")).await;
+    play(&fixture, &mut function, "The same event delivered again", fixture.event("rds-instance-failover-completed.eventbridge.json")).await;
+    play(&fixture, &mut function, "Aurora failover completed (RDS-EVENT-0071)", fixture.event("rds-cluster-failover-completed.eventbridge.json")).await;
+    play(&fixture, &mut function, "Failover alarm via SNS", fixture.event("alarm.sns.json")).await;
+    play(&fixture, &mut function, "Event from another account", fixture.event("foreign-account.eventbridge.json")).await;
+    play(&fixture, &mut function, "Manual request with a typo", fixture.event("manual.unknown-field.json")).await;
+
+    let replica = format!("{}=localhost:{}", fixture.db, fixture.stack.pg_replica_port);
+    let mut stale_dns = FunctionProcess::start("failover-check", &fixture.function_env(&[("DB_ENDPOINT_OVERRIDES", &replica)])).await;
+    play(&fixture, &mut stale_dns, "Endpoint still reaches the old primary, now a replica (manual check)", json!({"db_instance": fixture.db, "request_id": "demo-replica"})).await;
+
+    let closed = format!("{}=localhost:{}", fixture.db, Stack::closed_port());
+    let mut unreachable = FunctionProcess::start("failover-check", &fixture.function_env(&[("DB_ENDPOINT_OVERRIDES", &closed)])).await;
+    play(&fixture, &mut unreachable, "Database unreachable (manual check)", json!({"db_instance": fixture.db, "request_id": "demo-unreachable"})).await;
+
+    println!("\nreports archived in s3://{}:", fixture.bucket);
+    for key in fixture.archive_keys().await {
+        println!("  {key}");
+    }
+}
