@@ -184,7 +184,12 @@ impl FunctionProcess {
         static INVOCATIONS: AtomicU64 = AtomicU64::new(0);
         let n = INVOCATIONS.fetch_add(1, Ordering::SeqCst);
         let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
-        let request_id = format!("{}-{:x}-{:x}-{n}", self.name, std::process::id(), nanos % 0xffff_ffff);
+        let request_id = format!(
+            "{}-{:x}-{:x}-{n}",
+            self.name,
+            std::process::id(),
+            nanos % 0xffff_ffff
+        );
         let deadline_ms = chrono::Utc::now().timestamp_millis() + self.timeout.as_millis() as i64;
         let (tx, rx) = oneshot::channel();
         self.state

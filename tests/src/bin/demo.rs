@@ -29,7 +29,10 @@ async fn play(fixture: &Fixture, function: &mut FunctionProcess, title: &str, ev
     println!("\n== {title}");
     match function.invoke(&event).await.1 {
         Invoked::Response(report) => print_report(&report),
-        Invoked::Error { error_type, error_message } => {
+        Invoked::Error {
+            error_type,
+            error_message,
+        } => {
             println!("  refused: {error_type}: {error_message}")
         }
     }
@@ -44,7 +47,11 @@ async fn play(fixture: &Fixture, function: &mut FunctionProcess, title: &str, ev
             .flatten()
             .map(|(k, v)| format!("{k}={}", v["Value"].as_str().unwrap_or_default()))
             .collect();
-        println!("  SNS: {:?} [{}]", message["Subject"].as_str().unwrap_or_default(), attrs.join(", "));
+        println!(
+            "  SNS: {:?} [{}]",
+            message["Subject"].as_str().unwrap_or_default(),
+            attrs.join(", ")
+        );
     }
 }
 
@@ -66,24 +73,89 @@ async fn main() {
         "local stack: moto at {}, PostgreSQL primary on {} (TLS), replica on {}",
         fixture.stack.moto_endpoint, fixture.stack.pg_port, fixture.stack.pg_replica_port
     );
-    println!("DB instance {} and Aurora cluster {} exist in moto", fixture.db, fixture.cluster);
+    println!(
+        "DB instance {} and Aurora cluster {} exist in moto",
+        fixture.db, fixture.cluster
+    );
 
     let mut function = FunctionProcess::start("failover-check", &fixture.function_env(&[])).await;
-    play(&fixture, &mut function, "Multi-AZ failover started (RDS-EVENT-0013, EventBridge)", fixture.event("rds-instance-failover-started.eventbridge.json")).await;
-    play(&fixture, &mut function, "Multi-AZ failover completed (RDS-EVENT-0049, EventBridge)", fixture.event("rds-instance-failover-completed.eventbridge.json")).await;
-    play(&fixture, &mut function, "The same event delivered again", fixture.event("rds-instance-failover-completed.eventbridge.json")).await;
-    play(&fixture, &mut function, "Aurora failover completed (RDS-EVENT-0071)", fixture.event("rds-cluster-failover-completed.eventbridge.json")).await;
-    play(&fixture, &mut function, "Failover alarm via SNS", fixture.event("alarm.sns.json")).await;
-    play(&fixture, &mut function, "Event from another account", fixture.event("foreign-account.eventbridge.json")).await;
-    play(&fixture, &mut function, "Manual request with a typo", fixture.event("manual.unknown-field.json")).await;
+    play(
+        &fixture,
+        &mut function,
+        "Multi-AZ failover started (RDS-EVENT-0013, EventBridge)",
+        fixture.event("rds-instance-failover-started.eventbridge.json"),
+    )
+    .await;
+    play(
+        &fixture,
+        &mut function,
+        "Multi-AZ failover completed (RDS-EVENT-0049, EventBridge)",
+        fixture.event("rds-instance-failover-completed.eventbridge.json"),
+    )
+    .await;
+    play(
+        &fixture,
+        &mut function,
+        "The same event delivered again",
+        fixture.event("rds-instance-failover-completed.eventbridge.json"),
+    )
+    .await;
+    play(
+        &fixture,
+        &mut function,
+        "Aurora failover completed (RDS-EVENT-0071)",
+        fixture.event("rds-cluster-failover-completed.eventbridge.json"),
+    )
+    .await;
+    play(
+        &fixture,
+        &mut function,
+        "Failover alarm via SNS",
+        fixture.event("alarm.sns.json"),
+    )
+    .await;
+    play(
+        &fixture,
+        &mut function,
+        "Event from another account",
+        fixture.event("foreign-account.eventbridge.json"),
+    )
+    .await;
+    play(
+        &fixture,
+        &mut function,
+        "Manual request with a typo",
+        fixture.event("manual.unknown-field.json"),
+    )
+    .await;
 
     let replica = format!("{}=localhost:{}", fixture.db, fixture.stack.pg_replica_port);
-    let mut stale_dns = FunctionProcess::start("failover-check", &fixture.function_env(&[("DB_ENDPOINT_OVERRIDES", &replica)])).await;
-    play(&fixture, &mut stale_dns, "Endpoint still reaches the old primary, now a replica (manual check)", json!({"db_instance": fixture.db, "request_id": "demo-replica"})).await;
+    let mut stale_dns = FunctionProcess::start(
+        "failover-check",
+        &fixture.function_env(&[("DB_ENDPOINT_OVERRIDES", &replica)]),
+    )
+    .await;
+    play(
+        &fixture,
+        &mut stale_dns,
+        "Endpoint still reaches the old primary, now a replica (manual check)",
+        json!({"db_instance": fixture.db, "request_id": "demo-replica"}),
+    )
+    .await;
 
     let closed = format!("{}=localhost:{}", fixture.db, Stack::closed_port());
-    let mut unreachable = FunctionProcess::start("failover-check", &fixture.function_env(&[("DB_ENDPOINT_OVERRIDES", &closed)])).await;
-    play(&fixture, &mut unreachable, "Database unreachable (manual check)", json!({"db_instance": fixture.db, "request_id": "demo-unreachable"})).await;
+    let mut unreachable = FunctionProcess::start(
+        "failover-check",
+        &fixture.function_env(&[("DB_ENDPOINT_OVERRIDES", &closed)]),
+    )
+    .await;
+    play(
+        &fixture,
+        &mut unreachable,
+        "Database unreachable (manual check)",
+        json!({"db_instance": fixture.db, "request_id": "demo-unreachable"}),
+    )
+    .await;
 
     println!("\nreports archived in s3://{}:", fixture.bucket);
     for key in fixture.archive_keys().await {

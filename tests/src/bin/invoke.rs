@@ -19,10 +19,19 @@ async fn main() {
     let event = fixture.event(name);
     let mut process = FunctionProcess::start(&function, &fixture.function_env(&[])).await;
     match process.invoke(&event).await.1 {
-        Invoked::Response(report) => println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default()),
-        Invoked::Error { error_type, error_message } => println!("error {error_type}: {error_message}"),
+        Invoked::Response(report) => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ),
+        Invoked::Error {
+            error_type,
+            error_message,
+        } => println!("error {error_type}: {error_message}"),
     }
     for message in fixture.published(0, Duration::from_millis(300)).await {
-        println!("SNS subject: {}", message["Subject"].as_str().unwrap_or_default());
+        println!(
+            "SNS subject: {}",
+            message["Subject"].as_str().unwrap_or_default()
+        );
     }
 }
