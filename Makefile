@@ -2,7 +2,7 @@
 # they need (Debian packages, a Python venv with moto) and start/stop the local stack themselves.
 
 CARGO ?= cargo
-FUNCTIONS := failover-check
+FUNCTIONS := failover-check idle-reaper
 # SAM's makefile build method calls build-<LogicalId> with ARTIFACTS_DIR set.
 ARTIFACTS_DIR ?= target/lambda
 
@@ -14,8 +14,11 @@ demo:
 	$(CARGO) build --workspace --bins
 	scripts/with-stack.sh $(CARGO) run -q -p e2e --bin demo
 
-## test: formatting, clippy, unit tests, then end-to-end tests against the local stack
-test: lint unit e2e
+## test: formatting, clippy, cfn-lint, then unit and end-to-end tests against the local stack
+# One feature set for the whole workspace, so nothing is compiled twice.
+test: lint
+	$(CARGO) build --workspace --bins
+	scripts/with-stack.sh $(CARGO) test --workspace
 
 unit:
 	$(CARGO) test --workspace --exclude e2e

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the local stack needs, idempotently: Debian packages (PostgreSQL, openssl)
+# Installs what the local stack needs, idempotently: Debian packages (PostgreSQL, MariaDB, openssl)
 # and a project-local Python venv with the pinned moto server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,7 @@ VENV=.venv
 need_apt=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v mariadbd >/dev/null 2>&1 || need_apt+=(mariadb-server)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing Debian packages: ${need_apt[*]}"

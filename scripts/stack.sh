@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The local stack: moto server (AWS APIs) and PostgreSQL (a primary with TLS, and a streaming
-# replica), on loopback, on free ports, in a fresh temporary directory.
+# The local stack: moto server (AWS APIs), PostgreSQL (a primary with TLS, and a streaming
+# replica) and MariaDB (TLS), on loopback, on free ports, in a fresh temporary directory.
 #
 #   scripts/stack.sh up     starts everything; prints the path of the env file to source
 #   scripts/stack.sh down   stops everything started by `up` and removes its directory
@@ -98,6 +98,30 @@ SQL
     > "$dir/basebackup.log" 2>&1
   as_pg "$bin/pg_ctl" -D "$dir/pg-replica" -l "$dir/pg-replica.log" -o "-p $replica_port" -w start >/dev/null
 
+  # MariaDB, as the mysql user when we are root; root logs in over the socket without a password.
+  local my_port
+  my_port=$(free_port)
+  mkdir -p "$dir/mariadb"
+  cp "$dir/tls/server.key" "$dir/tls/mariadb.key"
+  if [ "$(id -u)" = 0 ]; then
+    chown -R mysql:mysql "$dir/mariadb"
+    chown mysql "$dir/tls/mariadb.key"
+  fi
+  local my_user=()
+  [ "$(id -u)" = 0 ] && my_user=(--user=mysql)
+  mariadb-install-db --no-defaults --datadir="$dir/mariadb" --auth-root-authentication-method=normal \
+    --skip-test-db "${my_user[@]}" > "$dir/mariadb-install.log" 2>&1
+  mariadbd --no-defaults --datadir="$dir/mariadb" --socket="$dir/sock/mysqld.sock" --port="$my_port" \
+    --bind-address=127.0.0.1 --pid-file="$dir/mariadb.pid" --log-error="$dir/mariadb.log" \
+    --ssl-cert="$dir/tls/server.pem" --ssl-key="$dir/tls/mariadb.key" --ssl-ca="$dir/tls/ca.pem" \
+    --max-connections=400 --skip-log-bin --innodb-buffer-pool-size=16M "${my_user[@]}" \
+    > "$dir/mariadb.out" 2>&1 &
+  wait_for "MariaDB" 60 mariadb-admin --no-defaults -S "$dir/sock/mysqld.sock" -u root ping
+  mariadb --no-defaults -S "$dir/sock/mysqld.sock" -u root <<SQL
+CREATE USER 'rds_responder'@'%' IDENTIFIED BY '$password';
+GRANT PROCESS, CONNECTION ADMIN ON *.* TO 'rds_responder'@'%';
+SQL
+
   wait_for "moto server" 30 python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$moto_port/moto-api/reset', data=b'')"
 
   cat > "$dir/env" <<ENV
@@ -111,6 +135,8 @@ export PG_BIN='$bin'
 export PG_RESPONDER_USER='rds_responder'
 export PG_RESPONDER_PASSWORD='$password'
 export PG_CA_BUNDLE='$dir/tls/ca.pem'
+export MYSQL_PORT='$my_port'
+export MYSQL_SOCKET='$dir/sock/mysqld.sock'
 ENV
   echo "$dir/env"
 }
@@ -125,6 +151,10 @@ down() {
       [ -d "$dir/$cluster" ] && as_pg "$bin/pg_ctl" -D "$dir/$cluster" -m immediate -w stop >/dev/null 2>&1 || true
     done
     [ -f "$dir/moto.pid" ] && kill "$(cat "$dir/moto.pid")" 2>/dev/null || true
+    if [ -f "$dir/mariadb.pid" ]; then
+      kill "$(cat "$dir/mariadb.pid")" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$(cat "$dir/mariadb.pid" 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done
+    fi
     rm -rf "$dir"
   fi
   rm -f "$POINTER"

@@ -23,6 +23,7 @@ pub struct InstanceInfo {
     pub availability_zone: Option<String>,
     pub secondary_availability_zone: Option<String>,
     pub iam_auth: bool,
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -127,6 +128,16 @@ impl DbInventory for RdsInventory {
             availability_zone: db.availability_zone().map(str::to_string),
             secondary_availability_zone: db.secondary_availability_zone().map(str::to_string),
             iam_auth: db.iam_database_authentication_enabled().unwrap_or(false),
+            tags: db
+                .tag_list()
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect(),
         })
     }
 

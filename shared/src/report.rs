@@ -112,16 +112,26 @@ pub struct Findings {
     pub summary: String,
     /// Set when the status does not follow from the checks (a skip, a dry run).
     pub status: Option<Status>,
+    /// Set when the run could not do its job for a reason a retry may fix (the database refused
+    /// a connection): the report is still delivered, then the invocation fails so Lambda retries.
+    pub retry: Option<String>,
 }
 
 impl Findings {
-    pub fn skipped(target: Option<DbTarget>, reason: impl Into<String>) -> Self {
-        let reason = reason.into();
+    pub fn new(target: Option<DbTarget>, checks: Vec<Check>, summary: impl Into<String>) -> Self {
         Self {
             target,
-            checks: vec![],
-            summary: reason,
+            checks,
+            summary: summary.into(),
+            status: None,
+            retry: None,
+        }
+    }
+
+    pub fn skipped(target: Option<DbTarget>, reason: impl Into<String>) -> Self {
+        Self {
             status: Some(Status::Skipped),
+            ..Self::new(target, vec![], reason)
         }
     }
 }
@@ -273,12 +283,11 @@ mod tests {
             "failover-check",
             &TriggerSummary::SubscriptionNotice,
             "k",
-            Findings {
-                target: Some(target),
-                checks: vec![check(Outcome::Fail), check(Outcome::Pass)],
-                summary: "s".into(),
-                status: None,
-            },
+            Findings::new(
+                Some(target),
+                vec![check(Outcome::Fail), check(Outcome::Pass)],
+                "s",
+            ),
             t,
             t + chrono::Duration::milliseconds(250),
         )

@@ -64,6 +64,8 @@ pub enum HandlerError {
     InProgress { key: String, until: DateTime<Utc> },
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Publish(Vec<PublishError>),
+    #[error("report {report_id} delivered; failing so Lambda retries: {reason}")]
+    Retry { report_id: String, reason: String },
 }
 
 impl HandlerError {
@@ -73,6 +75,7 @@ impl HandlerError {
             HandlerError::Ledger(_) => "LedgerUnavailable",
             HandlerError::InProgress { .. } => "DuplicateInProgress",
             HandlerError::Publish(_) => "PublishFailed",
+            HandlerError::Retry { .. } => "RetryRequested",
         }
     }
 }
@@ -153,6 +156,7 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
             Some(reason) => Findings::skipped(None, reason),
             None => self.responder.respond(&trigger, invocation).await,
         };
+        let retry = findings.retry.clone();
         let report = report(findings, Utc::now().max(invocation.now));
         tracing::info!(%key, status = report.status.as_str(), summary = %report.summary, "run finished");
 
@@ -162,6 +166,14 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
                 tracing::error!(error = %e, "could not release the ledger claim");
             }
             return Err(HandlerError::Publish(errors));
+        }
+        if let Some(reason) = retry {
+            // Not done: the claim goes back so the retry can act.
+            self.ledger.release(&key, &invocation.request_id).await?;
+            return Err(HandlerError::Retry {
+                report_id: report.id,
+                reason,
+            });
         }
         self.ledger.complete(&key, &report).await?;
         Ok(report)
@@ -178,5 +190,42 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
                 limit.as_secs()
             )
         })
+    }
+}
+
+impl<R: Responder> Runner<R, crate::ledger::DynamoLedger, crate::publish::AwsReportSink> {
+    /// The production wiring: DynamoDB ledger, SNS + S3 + CloudWatch delivery.
+    pub fn on_aws(responder: R, aws: &crate::aws::AwsClients, common: CommonConfig) -> Self {
+        Self {
+            responder,
+            ledger: crate::ledger::DynamoLedger {
+                client: aws.dynamodb.clone(),
+                table: common.ledger_table.clone(),
+                retention: Duration::days(14),
+            },
+            sink: crate::publish::AwsReportSink {
+                sns: aws.sns.clone(),
+                s3: aws.s3.clone(),
+                cloudwatch: aws.cloudwatch.clone(),
+                topic_arn: common.report_topic_arn.clone(),
+                bucket: common.report_bucket.clone(),
+                namespace: common.metrics_namespace.clone(),
+            },
+            common,
+        }
+    }
+}
+
+impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
+    /// Serves invocations from the Lambda Runtime API until the process ends.
+    pub async fn serve(&self) -> Result<(), lambda_runtime::Error> {
+        lambda_runtime::run(lambda_runtime::service_fn(
+            move |event: lambda_runtime::LambdaEvent<Value>| async move {
+                let invocation =
+                    Invocation::from_context(&event.context, &self.common.region, Utc::now())?;
+                self.handle(event.payload, &invocation).await
+            },
+        ))
+        .await
     }
 }

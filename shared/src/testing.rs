@@ -32,6 +32,7 @@ pub fn instance(id: &str, status: &str) -> InstanceInfo {
         availability_zone: Some("us-east-1b".into()),
         secondary_availability_zone: Some("us-east-1a".into()),
         iam_auth: true,
+        tags: BTreeMap::new(),
     }
 }
 
@@ -278,5 +279,80 @@ impl ReportSink for RecordingSink {
         }
         self.delivered.borrow_mut().push(report.clone());
         Ok(())
+    }
+}
+
+/// Serves a canned snapshot; "terminates" what the decision returns, sparing `spare` ids.
+pub struct FakeReaper {
+    pub snapshot: Result<crate::sql::sessions::SessionSnapshot, String>,
+    pub spare: Vec<i64>,
+    pub terminate_calls: RefCell<Vec<Vec<i64>>>,
+}
+
+impl FakeReaper {
+    pub fn with(snapshot: crate::sql::sessions::SessionSnapshot) -> Self {
+        Self {
+            snapshot: Ok(snapshot),
+            spare: vec![],
+            terminate_calls: RefCell::default(),
+        }
+    }
+}
+
+impl DbProbe for FakeReaper {
+    fn target_for(&self, _: &str, rds_endpoint: &Endpoint) -> ConnectTarget {
+        ConnectTarget {
+            rds_endpoint: rds_endpoint.clone(),
+            address: rds_endpoint.clone(),
+            overridden: false,
+        }
+    }
+
+    async fn probe(&self, _: Engine, _: &ConnectTarget) -> Result<ProbeResult, DbError> {
+        Err(DbError::Unsupported("fake".into()))
+    }
+}
+
+impl crate::sql::SessionReaper for FakeReaper {
+    async fn reap<F>(
+        &self,
+        _: Engine,
+        target: &ConnectTarget,
+        decide: F,
+    ) -> Result<
+        (
+            crate::sql::sessions::SessionSnapshot,
+            Option<crate::sql::sessions::Termination>,
+        ),
+        DbError,
+    >
+    where
+        F: FnOnce(&crate::sql::sessions::SessionSnapshot) -> Vec<crate::sql::sessions::Session>,
+    {
+        let snapshot = self.snapshot.clone().map_err(|detail| DbError::Connect {
+            host: target.address.host.clone(),
+            port: target.address.port,
+            detail,
+        })?;
+        let planned = decide(&snapshot);
+        if planned.is_empty() {
+            return Ok((snapshot, None));
+        }
+        self.terminate_calls
+            .borrow_mut()
+            .push(planned.iter().map(|s| s.id).collect());
+        let (spared, terminated): (Vec<_>, Vec<_>) = planned
+            .into_iter()
+            .partition(|s| self.spare.contains(&s.id));
+        let after = snapshot.total_connections - terminated.len() as u64;
+        Ok((
+            snapshot,
+            Some(crate::sql::sessions::Termination {
+                terminated,
+                spared,
+                connections_after: after,
+                method: "fake".into(),
+            }),
+        ))
     }
 }

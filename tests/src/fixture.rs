@@ -25,6 +25,8 @@ pub struct Stack {
     pub pg_user: String,
     pub pg_password: String,
     pub pg_ca_bundle: String,
+    pub mysql_port: u16,
+    pub mysql_socket: String,
 }
 
 fn var(name: &str) -> String {
@@ -44,6 +46,8 @@ impl Stack {
             pg_user: var("PG_RESPONDER_USER"),
             pg_password: var("PG_RESPONDER_PASSWORD"),
             pg_ca_bundle: var("PG_CA_BUNDLE"),
+            mysql_port: var("MYSQL_PORT").parse().expect("MYSQL_PORT"),
+            mysql_socket: var("MYSQL_SOCKET"),
         }
     }
 
@@ -146,7 +150,7 @@ impl Fixture {
             .await
             .expect("create bucket");
         self.create_table(&self.table.clone(), None).await;
-        self.create_instance(&self.db.clone()).await;
+        self.create_instance(&self.db.clone(), "postgres").await;
         self
     }
 
@@ -193,13 +197,19 @@ impl Fixture {
         request.send().await.expect("create table");
     }
 
-    pub async fn create_instance(&self, id: &str) {
+    /// A DB instance of `engine` (`postgres`, `mysql`, `mariadb`).
+    pub async fn create_instance(&self, id: &str, engine: &str) {
+        let version = match engine {
+            "postgres" => "16.4",
+            "mariadb" => "10.11.9",
+            _ => "8.0.39",
+        };
         self.aws
             .rds
             .create_db_instance()
             .db_instance_identifier(id)
-            .engine("postgres")
-            .engine_version("16.4")
+            .engine(engine)
+            .engine_version(version)
             .db_instance_class("db.t3.micro")
             .allocated_storage(20)
             .master_username("admin_user")

@@ -359,12 +359,7 @@ where
                         checks.len()
                     )
                 };
-                Findings {
-                    target: Some(target),
-                    checks,
-                    summary,
-                    status: None,
-                }
+                Findings::new(Some(target), checks, summary)
             }
         }
     }

@@ -1,7 +1,9 @@
 //! Database sessions: connecting the way RDS expects (IAM token or password, TLS verify-full)
 //! and the probes and actions the functions run.
 
+pub mod mysql;
 pub mod postgres;
+pub mod sessions;
 
 use std::sync::Arc;
 
@@ -10,6 +12,7 @@ use serde::Serialize;
 
 use crate::config::{DbAuth, DbConfig, DbTls};
 use crate::rds::Endpoint;
+use sessions::{Session, SessionSnapshot, Termination};
 
 /// The database engine family, from the RDS `Engine` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -67,6 +70,62 @@ pub struct ProbeResult {
     /// True on a replica / standby: not a writer.
     pub in_recovery: bool,
     pub server_version: String,
+}
+
+/// Lists sessions, lets the caller decide, and terminates what was decided, on one connection.
+#[allow(async_fn_in_trait)]
+pub trait SessionReaper {
+    /// `decide` sees the snapshot and returns the sessions to terminate (empty: act on nothing).
+    async fn reap<F>(
+        &self,
+        engine: Engine,
+        target: &ConnectTarget,
+        decide: F,
+    ) -> Result<(SessionSnapshot, Option<Termination>), DbError>
+    where
+        F: FnOnce(&SessionSnapshot) -> Vec<Session>;
+}
+
+impl SessionReaper for DbConnector {
+    async fn reap<F>(
+        &self,
+        engine: Engine,
+        target: &ConnectTarget,
+        decide: F,
+    ) -> Result<(SessionSnapshot, Option<Termination>), DbError>
+    where
+        F: FnOnce(&SessionSnapshot) -> Vec<Session>,
+    {
+        match engine {
+            Engine::Postgres => {
+                let sessions = postgres::PgSessions::open(self, target).await?;
+                let snapshot = sessions.snapshot().await?;
+                let planned = decide(&snapshot);
+                if planned.is_empty() {
+                    return Ok((snapshot, None));
+                }
+                let done = sessions.terminate(&planned).await?;
+                Ok((snapshot, Some(done)))
+            }
+            Engine::MySql => {
+                let mut sessions = mysql::MySqlSessions::open(self, target).await?;
+                let result = async {
+                    let snapshot = sessions.snapshot().await?;
+                    let planned = decide(&snapshot);
+                    if planned.is_empty() {
+                        return Ok((snapshot, None));
+                    }
+                    let done = sessions
+                        .terminate(&planned, snapshot.rds_kill_available)
+                        .await?;
+                    Ok((snapshot, Some(done)))
+                }
+                .await;
+                sessions.close().await;
+                result
+            }
+        }
+    }
 }
 
 #[allow(async_fn_in_trait)]

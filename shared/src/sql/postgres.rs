@@ -2,9 +2,11 @@
 
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, NoTls};
 
+use super::sessions::{Session, SessionSnapshot, SessionState, Termination};
 use super::{error_chain, ConnectTarget, DbConnector, DbError, ProbeResult};
 
 /// Opens a session as the responder's role; the connection task runs on the current runtime.
@@ -93,4 +95,175 @@ pub async fn probe(
     tokio::time::timeout(limit, work)
         .await
         .unwrap_or(Err(DbError::Timeout(limit.as_millis())))
+}
+
+/// A session of the responder used to list and terminate other sessions.
+pub struct PgSessions {
+    client: Client,
+}
+
+const LIST_SESSIONS: &str = "
+SELECT a.pid, a.usename::text, a.datname::text, a.application_name, host(a.client_addr), a.state,
+       EXTRACT(EPOCH FROM (clock_timestamp() - a.state_change))::float8,
+       COALESCE(r.rolsuper, false), COALESCE(r.rolreplication, false),
+       a.backend_start, a.state_change, a.backend_type
+FROM pg_stat_activity a
+LEFT JOIN pg_roles r ON r.oid = a.usesysid
+WHERE a.backend_type IN ('client backend', 'walsender')
+  AND a.pid <> pg_backend_pid()";
+
+// One statement per batch: a planned session is terminated only if it is still the same backend
+// (pid AND backend_start), in the same state since the same moment (state_change). A session that
+// ran anything in between has a new state_change and is spared; a reused pid has a new
+// backend_start. MATERIALIZED keeps pg_terminate_backend from running before the re-check.
+const TERMINATE_BATCH: &str = "
+WITH planned AS (
+  SELECT * FROM unnest($1::int4[], $2::timestamptz[], $3::timestamptz[], $4::text[])
+           AS p(pid, backend_start, state_change, state)
+), still_eligible AS MATERIALIZED (
+  SELECT a.pid
+  FROM pg_stat_activity a
+  JOIN planned p ON a.pid = p.pid AND a.backend_start = p.backend_start
+                AND a.state_change = p.state_change AND a.state = p.state
+  WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
+)
+SELECT pid FROM still_eligible WHERE pg_terminate_backend(pid)";
+
+const COUNT_CLIENTS: &str =
+    "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'";
+
+/// Sessions per terminating statement: big enough for one round trip at 1,000 sessions.
+const BATCH: usize = 1000;
+
+fn query_error(e: tokio_postgres::Error) -> DbError {
+    DbError::Query(error_chain(&e))
+}
+
+impl PgSessions {
+    pub async fn open(connector: &DbConnector, target: &ConnectTarget) -> Result<Self, DbError> {
+        Ok(Self::from_client(connect(connector, target).await?))
+    }
+
+    pub fn from_client(client: Client) -> Self {
+        Self { client }
+    }
+
+    pub async fn count_connections(&self) -> Result<u64, DbError> {
+        let row = self
+            .client
+            .query_one(COUNT_CLIENTS, &[])
+            .await
+            .map_err(query_error)?;
+        Ok(row.try_get::<_, i64>(0).map_err(query_error)?.max(0) as u64)
+    }
+
+    pub async fn snapshot(&self) -> Result<SessionSnapshot, DbError> {
+        let rows = self
+            .client
+            .query(LIST_SESSIONS, &[])
+            .await
+            .map_err(query_error)?;
+        let mut sessions = Vec::with_capacity(rows.len());
+        for row in rows {
+            let get_text = |i: usize| row.try_get::<_, Option<String>>(i).map_err(query_error);
+            let backend_type = get_text(11)?;
+            sessions.push(Session {
+                id: i64::from(row.try_get::<_, i32>(0).map_err(query_error)?),
+                user: get_text(1)?,
+                database: get_text(2)?,
+                application: get_text(3)?.filter(|a| !a.is_empty()),
+                client_addr: get_text(4)?.and_then(|a| a.parse().ok()),
+                state: SessionState::from_pg(get_text(5)?.as_deref()),
+                idle_seconds: row.try_get(6).map_err(query_error)?,
+                superuser: row.try_get(7).map_err(query_error)?,
+                replication: backend_type.as_deref() == Some("walsender")
+                    || row.try_get(8).map_err(query_error)?,
+                command: backend_type,
+                backend_start: row.try_get(9).map_err(query_error)?,
+                state_change: row.try_get(10).map_err(query_error)?,
+            });
+        }
+        let clients = sessions
+            .iter()
+            .filter(|s| s.command.as_deref() == Some("client backend"))
+            .count();
+        Ok(SessionSnapshot {
+            total_connections: clients as u64 + 1,
+            sessions,
+            rds_kill_available: false,
+        })
+    }
+
+    /// Terminates what still matches the plan; waits briefly for the backends to exit.
+    pub async fn terminate(&self, planned: &[Session]) -> Result<Termination, DbError> {
+        let mut terminated_ids = Vec::new();
+        for batch in planned.chunks(BATCH) {
+            // A session without backend_start/state_change/state cannot be re-checked: never sent.
+            let checkable: Vec<&Session> = batch
+                .iter()
+                .filter(|s| {
+                    s.backend_start.is_some()
+                        && s.state_change.is_some()
+                        && s.state.as_pg().is_some()
+                })
+                .collect();
+            let pids: Vec<i32> = checkable
+                .iter()
+                .filter_map(|s| i32::try_from(s.id).ok())
+                .collect();
+            let starts: Vec<DateTime<Utc>> =
+                checkable.iter().filter_map(|s| s.backend_start).collect();
+            let changes: Vec<DateTime<Utc>> =
+                checkable.iter().filter_map(|s| s.state_change).collect();
+            let states: Vec<String> = checkable
+                .iter()
+                .filter_map(|s| s.state.as_pg().map(str::to_string))
+                .collect();
+            let rows = self
+                .client
+                .query(TERMINATE_BATCH, &[&pids, &starts, &changes, &states])
+                .await
+                .map_err(query_error)?;
+            for row in rows {
+                terminated_ids.push(i64::from(row.try_get::<_, i32>(0).map_err(query_error)?));
+            }
+        }
+        self.wait_gone(&terminated_ids).await?;
+        let (terminated, spared) = planned
+            .iter()
+            .cloned()
+            .partition(|s| terminated_ids.contains(&s.id));
+        Ok(Termination {
+            terminated,
+            spared,
+            connections_after: self.count_connections().await?,
+            method: "pg_terminate_backend".into(),
+        })
+    }
+
+    /// pg_terminate_backend only signals; give the backends up to 2 s to leave.
+    async fn wait_gone(&self, ids: &[i64]) -> Result<(), DbError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let pids: Vec<i32> = ids
+            .iter()
+            .filter_map(|id| i32::try_from(*id).ok())
+            .collect();
+        for _ in 0..40 {
+            let row = self
+                .client
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
+                    &[&pids],
+                )
+                .await
+                .map_err(query_error)?;
+            if row.try_get::<_, i64>(0).map_err(query_error)? == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
 }

@@ -1,0 +1,109 @@
+//! idle-reaper's own settings (the shared ones live in `rds_responder::config`).
+
+use std::time::Duration;
+
+use rds_responder::config::{ConfigError, Env};
+
+use crate::policy::{Cidr, Policy};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReaperConfig {
+    pub policy: Policy,
+    /// Alarm- and schedule-triggered runs only plan when set.
+    pub automatic_dry_run: bool,
+    /// Tag on the DB instance that turns the reaper off for it (values off/disabled/false/no).
+    pub opt_out_tag: String,
+}
+
+fn minutes(env: &Env, var: &str, default: u64) -> Result<Duration, ConfigError> {
+    let m: u64 = env.parse_or(var, default, "must be a whole number of minutes")?;
+    Ok(Duration::from_secs(m * 60))
+}
+
+impl ReaperConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let idle_in_transaction = match env.optional("IDLE_IN_TRANSACTION_MINUTES") {
+            None => None,
+            Some(_) => Some(minutes(env, "IDLE_IN_TRANSACTION_MINUTES", 0)?),
+        };
+        let fraction: f64 = env.parse_or(
+            "MAX_FRACTION_OF_CONNECTIONS",
+            0.5,
+            "must be a number between 0 and 1",
+        )?;
+        if !(0.0..=1.0).contains(&fraction) {
+            return Err(ConfigError {
+                var: "MAX_FRACTION_OF_CONNECTIONS".into(),
+                rule: format!("must be a number between 0 and 1, got {fraction}"),
+            });
+        }
+        let networks = env
+            .list("PROTECTED_NETWORKS")
+            .iter()
+            .map(|raw| {
+                Cidr::parse(raw).ok_or_else(|| ConfigError {
+                    var: "PROTECTED_NETWORKS".into(),
+                    rule: format!("must be comma-separated CIDRs like 10.0.0.0/8, got {raw:?}"),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let automatic_dry_run = match env.optional("AUTOMATIC_DRY_RUN").unwrap_or("false") {
+            "true" => true,
+            "false" => false,
+            other => {
+                return Err(ConfigError {
+                    var: "AUTOMATIC_DRY_RUN".into(),
+                    rule: format!("must be true or false, got {other:?}"),
+                })
+            }
+        };
+        Ok(Self {
+            policy: Policy {
+                idle: minutes(env, "IDLE_MINUTES", 10)?,
+                idle_in_transaction,
+                max_sessions: env.parse_or(
+                    "MAX_SESSIONS_PER_RUN",
+                    100,
+                    "must be a whole number",
+                )?,
+                max_fraction: fraction,
+                protected_users: env.list("PROTECTED_USERS"),
+                protected_databases: env.list("PROTECTED_DATABASES"),
+                protected_applications: env.list("PROTECTED_APPLICATIONS"),
+                protected_networks: networks,
+            },
+            automatic_dry_run,
+            opt_out_tag: env
+                .optional("OPT_OUT_TAG")
+                .unwrap_or("rds-responder:idle-reaper")
+                .to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_conservative() {
+        let config = ReaperConfig::from_env(&Env::default()).unwrap();
+        assert_eq!(config.policy.idle, Duration::from_secs(600));
+        assert_eq!(config.policy.idle_in_transaction, None);
+        assert_eq!(config.policy.max_sessions, 100);
+        assert!(!config.automatic_dry_run);
+    }
+
+    #[test]
+    fn refuses_bad_values_naming_the_variable() {
+        for (var, value) in [
+            ("MAX_FRACTION_OF_CONNECTIONS", "1.5"),
+            ("PROTECTED_NETWORKS", "10.0.0.0/40"),
+            ("IDLE_MINUTES", "ten"),
+            ("AUTOMATIC_DRY_RUN", "yes"),
+        ] {
+            let err = ReaperConfig::from_env(&Env::from_pairs([(var, value)])).unwrap_err();
+            assert_eq!(err.var, var);
+        }
+    }
+}

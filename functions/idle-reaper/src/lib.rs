@@ -1,0 +1,5 @@
+//! idle-reaper: on a too-many-connections alarm, terminate idle sessions, safely.
+
+pub mod config;
+pub mod handler;
+pub mod policy;

@@ -1,0 +1,447 @@
+//! Which sessions may be terminated: pure, so every rule is unit-tested.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use rds_responder::sql::sessions::{Session, SessionSnapshot, SessionState};
+
+/// RDS's own users: never touched, whatever else is configured.
+pub const SYSTEM_USERS: [&str; 6] = [
+    "rdsadmin",
+    "rdsrepladmin",
+    "rdstopmgr",
+    "rdsproxyadmin",
+    "event_scheduler",
+    "system user",
+];
+
+/// The application name our own sessions carry (a concurrent failover-check must not be reaped).
+pub const RESPONDER_APPLICATION: &str = "rds-responder";
+
+/// A client network, `10.0.0.0/8` or `2001:db8::/32`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (addr, prefix) = raw.trim().split_once('/')?;
+        let network: IpAddr = addr.parse().ok()?;
+        let prefix: u8 = prefix.parse().ok()?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        (prefix <= max).then_some(Self { network, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let (net, ip, bits) = match (self.network, ip) {
+            (IpAddr::V4(n), IpAddr::V4(i)) => (
+                u128::from(u32::from(n)) << 96,
+                u128::from(u32::from(i)) << 96,
+                self.prefix,
+            ),
+            (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i), self.prefix),
+            _ => return false,
+        };
+        let mask = if bits == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(bits))
+        };
+        net & mask == ip & mask
+    }
+}
+
+/// `*` matches any run of characters; everything else literally.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let mut rest = text;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            let Some(at) = rest.find(part) else {
+                return false;
+            };
+            rest = &rest[at + part.len()..];
+        }
+    }
+    true
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub idle: Duration,
+    /// `idle in transaction` sessions are considered only when set.
+    pub idle_in_transaction: Option<Duration>,
+    pub max_sessions: u64,
+    /// Of current connections, the largest share one run may terminate.
+    pub max_fraction: f64,
+    pub protected_users: Vec<String>,
+    pub protected_databases: Vec<String>,
+    pub protected_applications: Vec<String>,
+    pub protected_networks: Vec<Cidr>,
+}
+
+/// The decision for one snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Oldest first.
+    pub eligible: Vec<Session>,
+    /// Reason -> how many sessions were left alone for it.
+    pub skipped: BTreeMap<String, u64>,
+    pub cap: u64,
+    pub cap_exceeded: bool,
+    pub total_connections: u64,
+}
+
+impl Plan {
+    /// What to terminate: nothing on a dry run or when the cap is exceeded.
+    pub fn to_terminate(&self, dry_run: bool) -> Vec<Session> {
+        if dry_run || self.cap_exceeded {
+            vec![]
+        } else {
+            self.eligible.clone()
+        }
+    }
+}
+
+fn minutes(d: Duration) -> String {
+    let m = d.as_secs_f64() / 60.0;
+    if m.fract() == 0.0 {
+        format!("{m:.0} min")
+    } else {
+        format!("{m:.1} min")
+    }
+}
+
+/// Why a session must be left alone, or `None` if it may be terminated.
+pub fn skip_reason(session: &Session, policy: &Policy) -> Option<String> {
+    let user = session.user.as_deref().unwrap_or_default();
+    if session.replication && session.command.as_deref() != Some("client backend") {
+        return Some("replication connection".into());
+    }
+    if session
+        .application
+        .as_deref()
+        .is_some_and(|a| a.starts_with(RESPONDER_APPLICATION))
+    {
+        return Some("another rds-responder session".into());
+    }
+    if SYSTEM_USERS.iter().any(|s| s.eq_ignore_ascii_case(user)) {
+        return Some("RDS or system user".into());
+    }
+    if session.superuser {
+        return Some("superuser".into());
+    }
+    if session.replication {
+        return Some("replication role".into());
+    }
+    if policy.protected_users.iter().any(|p| p == user) {
+        return Some("protected user".into());
+    }
+    if let Some(db) = &session.database {
+        if policy.protected_databases.iter().any(|p| p == db) {
+            return Some("protected database".into());
+        }
+    }
+    if let Some(app) = &session.application {
+        if policy
+            .protected_applications
+            .iter()
+            .any(|p| glob_match(p, app))
+        {
+            return Some("protected application".into());
+        }
+    }
+    if let Some(addr) = session.client_addr {
+        if policy.protected_networks.iter().any(|n| n.contains(addr)) {
+            return Some("protected client network".into());
+        }
+    }
+    let idle_for = Duration::from_secs_f64(session.idle_seconds.unwrap_or(0.0).max(0.0));
+    match &session.state {
+        SessionState::Idle if idle_for > policy.idle => None,
+        SessionState::Idle => Some(format!("idle for less than {}", minutes(policy.idle))),
+        SessionState::IdleInTransaction | SessionState::IdleInTransactionAborted => {
+            match policy.idle_in_transaction {
+                None => Some("idle in transaction (not requested)".into()),
+                Some(limit) if idle_for > limit => None,
+                Some(limit) => Some(format!(
+                    "idle in transaction for less than {}",
+                    minutes(limit)
+                )),
+            }
+        }
+        SessionState::Active => Some("active".into()),
+        SessionState::Unknown => {
+            Some("state not visible (the role lacks pg_read_all_stats)".into())
+        }
+        SessionState::Other(state) => Some(format!("state {state}")),
+    }
+}
+
+pub fn plan(snapshot: &SessionSnapshot, policy: &Policy) -> Plan {
+    let mut eligible = Vec::new();
+    let mut skipped: BTreeMap<String, u64> = BTreeMap::new();
+    for session in &snapshot.sessions {
+        match skip_reason(session, policy) {
+            None => eligible.push(session.clone()),
+            Some(reason) => *skipped.entry(reason).or_default() += 1,
+        }
+    }
+    eligible.sort_by(|a, b| {
+        b.idle_seconds
+            .unwrap_or(0.0)
+            .total_cmp(&a.idle_seconds.unwrap_or(0.0))
+            .then(a.id.cmp(&b.id))
+    });
+    let by_fraction = (policy.max_fraction * snapshot.total_connections as f64).floor() as u64;
+    let cap = policy.max_sessions.min(by_fraction);
+    Plan {
+        cap_exceeded: eligible.len() as u64 > cap,
+        eligible,
+        skipped,
+        cap,
+        total_connections: snapshot.total_connections,
+    }
+}
+
+/// Counts by a session attribute (user, database, application, client address).
+pub fn group_by(
+    sessions: &[Session],
+    key: impl Fn(&Session) -> Option<String>,
+) -> BTreeMap<String, u64> {
+    let mut groups = BTreeMap::new();
+    for s in sessions {
+        *groups
+            .entry(key(s).unwrap_or_else(|| "(none)".into()))
+            .or_default() += 1;
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(id: i64, user: &str, state: SessionState, idle_minutes: f64) -> Session {
+        Session {
+            id,
+            user: Some(user.into()),
+            database: Some("app".into()),
+            application: Some("web".into()),
+            client_addr: Some("10.1.2.3".parse().unwrap()),
+            state,
+            idle_seconds: Some(idle_minutes * 60.0),
+            superuser: false,
+            replication: false,
+            command: Some("client backend".into()),
+            backend_start: None,
+            state_change: None,
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            idle: Duration::from_secs(600),
+            idle_in_transaction: None,
+            max_sessions: 100,
+            max_fraction: 0.5,
+            protected_users: vec!["batch".into()],
+            protected_databases: vec!["billing".into()],
+            protected_applications: vec!["pg_dump*".into(), "*migrat*".into()],
+            protected_networks: vec![Cidr::parse("192.168.0.0/16").unwrap()],
+        }
+    }
+
+    fn snapshot(sessions: Vec<Session>, total: u64) -> SessionSnapshot {
+        SessionSnapshot {
+            total_connections: total,
+            sessions,
+            rds_kill_available: false,
+        }
+    }
+
+    #[test]
+    fn only_sessions_idle_past_the_threshold_are_eligible() {
+        let s = snapshot(
+            vec![
+                session(1, "app", SessionState::Idle, 30.0),
+                session(2, "app", SessionState::Idle, 5.0),
+                session(3, "app", SessionState::Active, 60.0),
+                session(4, "app", SessionState::IdleInTransaction, 60.0),
+                session(5, "app", SessionState::Unknown, 60.0),
+            ],
+            100,
+        );
+        let plan = plan(&s, &policy());
+        assert_eq!(plan.eligible.iter().map(|s| s.id).collect::<Vec<_>>(), [1]);
+        assert_eq!(plan.skipped["idle for less than 10 min"], 1);
+        assert_eq!(plan.skipped["active"], 1);
+        assert_eq!(plan.skipped["idle in transaction (not requested)"], 1);
+        assert_eq!(
+            plan.skipped["state not visible (the role lacks pg_read_all_stats)"],
+            1
+        );
+    }
+
+    #[test]
+    fn idle_in_transaction_only_when_asked_and_past_its_own_threshold() {
+        let mut p = policy();
+        p.idle_in_transaction = Some(Duration::from_secs(1800));
+        let s = snapshot(
+            vec![
+                session(1, "app", SessionState::IdleInTransaction, 45.0),
+                session(2, "app", SessionState::IdleInTransactionAborted, 20.0),
+            ],
+            100,
+        );
+        let plan = plan(&s, &p);
+        assert_eq!(plan.eligible.iter().map(|s| s.id).collect::<Vec<_>>(), [1]);
+        assert_eq!(plan.skipped["idle in transaction for less than 30 min"], 1);
+    }
+
+    #[test]
+    fn never_touches_system_superuser_replication_or_protected_sessions() {
+        let mut superuser = session(2, "master", SessionState::Idle, 60.0);
+        superuser.superuser = true;
+        let mut replication_role = session(3, "repl", SessionState::Idle, 60.0);
+        replication_role.replication = true;
+        let mut walsender = session(4, "repl", SessionState::Active, 60.0);
+        walsender.replication = true;
+        walsender.command = Some("walsender".into());
+        let mut protected_db = session(6, "app", SessionState::Idle, 60.0);
+        protected_db.database = Some("billing".into());
+        let mut dump = session(7, "app", SessionState::Idle, 60.0);
+        dump.application = Some("pg_dump 16".into());
+        let mut migration = session(8, "app", SessionState::Idle, 60.0);
+        migration.application = Some("flyway-migrate".into());
+        let mut office = session(9, "app", SessionState::Idle, 60.0);
+        office.client_addr = Some("192.168.7.7".parse().unwrap());
+        let s = snapshot(
+            vec![
+                session(1, "rdsadmin", SessionState::Idle, 60.0),
+                superuser,
+                replication_role,
+                walsender,
+                session(5, "batch", SessionState::Idle, 60.0),
+                protected_db,
+                dump,
+                migration,
+                office,
+                session(
+                    10,
+                    "event_scheduler",
+                    SessionState::Other("Daemon".into()),
+                    60.0,
+                ),
+            ],
+            100,
+        );
+        let plan = plan(&s, &policy());
+        assert!(plan.eligible.is_empty(), "{:?}", plan.eligible);
+        let expected: BTreeMap<String, u64> = [
+            ("RDS or system user", 2),
+            ("superuser", 1),
+            ("replication role", 1),
+            ("replication connection", 1),
+            ("protected user", 1),
+            ("protected database", 1),
+            ("protected application", 2),
+            ("protected client network", 1),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(plan.skipped, expected);
+    }
+
+    #[test]
+    fn oldest_first() {
+        let s = snapshot(
+            vec![
+                session(1, "app", SessionState::Idle, 11.0),
+                session(2, "app", SessionState::Idle, 90.0),
+                session(3, "app", SessionState::Idle, 30.0),
+            ],
+            100,
+        );
+        assert_eq!(
+            plan(&s, &policy())
+                .eligible
+                .iter()
+                .map(|s| s.id)
+                .collect::<Vec<_>>(),
+            [2, 3, 1]
+        );
+    }
+
+    #[test]
+    fn cap_is_the_smaller_of_absolute_and_fraction_and_aborts_when_exceeded() {
+        let idle: Vec<Session> = (1..=6)
+            .map(|i| session(i, "app", SessionState::Idle, 60.0))
+            .collect();
+        let mut p = policy();
+        p.max_sessions = 5;
+        let plan_a = plan(&snapshot(idle.clone(), 100), &p);
+        assert_eq!(plan_a.cap, 5);
+        assert!(plan_a.cap_exceeded);
+        assert!(plan_a.to_terminate(false).is_empty());
+
+        p.max_sessions = 100;
+        let plan_b = plan(&snapshot(idle.clone(), 10), &p);
+        assert_eq!(plan_b.cap, 5, "half of 10 connections");
+        assert!(plan_b.cap_exceeded);
+
+        let plan_c = plan(&snapshot(idle, 20), &p);
+        assert!(!plan_c.cap_exceeded);
+        assert_eq!(plan_c.to_terminate(false).len(), 6);
+        assert!(
+            plan_c.to_terminate(true).is_empty(),
+            "dry run terminates nothing"
+        );
+    }
+
+    #[test]
+    fn cidr_and_glob_rules() {
+        let net = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(net.contains("10.200.1.1".parse().unwrap()));
+        assert!(!net.contains("11.0.0.1".parse().unwrap()));
+        assert!(!net.contains("::1".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        assert!(Cidr::parse("2001:db8::/32")
+            .unwrap()
+            .contains("2001:db8::5".parse().unwrap()));
+        assert_eq!(Cidr::parse("10.0.0.0/33"), None);
+        assert_eq!(Cidr::parse("10.0.0.0"), None);
+        assert!(glob_match("pg_dump*", "pg_dump 16"));
+        assert!(glob_match("*migrat*", "flyway-migrate"));
+        assert!(glob_match("exact", "exact"));
+        assert!(!glob_match("exact", "exactly"));
+        assert!(!glob_match("a*b", "ac"));
+    }
+
+    #[test]
+    fn groups_terminated_sessions() {
+        let mut other = session(2, "reporting", SessionState::Idle, 60.0);
+        other.application = None;
+        let groups = group_by(&[session(1, "app", SessionState::Idle, 60.0), other], |s| {
+            s.application.clone()
+        });
+        assert_eq!(groups["web"], 1);
+        assert_eq!(groups["(none)"], 1);
+    }
+}

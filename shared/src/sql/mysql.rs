@@ -1,0 +1,213 @@
+//! MySQL / MariaDB: list sleeping sessions and kill them (`mysql.rds_kill` on RDS, else `KILL`),
+//! re-checking each session right before its kill.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, OptsBuilder, SslOpts};
+
+use super::sessions::{Session, SessionSnapshot, SessionState, Termination};
+use super::{error_chain, ConnectTarget, DbConnector, DbError};
+use crate::config::{DbAuth, DbTls};
+
+pub struct MySqlSessions {
+    conn: Conn,
+}
+
+fn query_error(e: mysql_async::Error) -> DbError {
+    DbError::Query(error_chain(&e))
+}
+
+const LIST_SESSIONS: &str = "SELECT ID, USER, HOST, DB, COMMAND, TIME \
+     FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()";
+
+/// Splits `10.0.0.5:51234` (or `[::1]:5123`, or `localhost`) into an address.
+fn client_addr(host: Option<&str>) -> Option<std::net::IpAddr> {
+    let host = host?;
+    let bare = match host.rsplit_once(':') {
+        Some((addr, port)) if port.chars().all(|c| c.is_ascii_digit()) => addr,
+        _ => host,
+    };
+    bare.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+impl MySqlSessions {
+    pub async fn open(connector: &DbConnector, target: &ConnectTarget) -> Result<Self, DbError> {
+        let config = &connector.config;
+        let password = connector.password_for(&target.rds_endpoint).await?;
+        let mut opts = OptsBuilder::default()
+            .ip_or_hostname(target.address.host.clone())
+            .tcp_port(target.address.port)
+            .user(Some(config.user.clone()))
+            .pass(Some(password))
+            .prefer_socket(false)
+            // RDS IAM tokens travel as cleartext passwords, which is why TLS is required with them.
+            .enable_cleartext_plugin(config.auth == DbAuth::Iam);
+        if let DbTls::VerifyFull { ca_bundle } = &config.tls {
+            opts = opts.ssl_opts(Some(
+                SslOpts::default().with_root_certs(vec![ca_bundle.clone().into()]),
+            ));
+        }
+        let connect = Conn::new(opts);
+        let conn = tokio::time::timeout(config.connect_timeout, connect)
+            .await
+            .map_err(|_| DbError::Timeout(config.connect_timeout.as_millis()))?
+            .map_err(|e| DbError::Connect {
+                host: target.address.host.clone(),
+                port: target.address.port,
+                detail: error_chain(&e),
+            })?;
+        Ok(Self { conn })
+    }
+
+    pub async fn count_connections(&mut self) -> Result<u64, DbError> {
+        let row: Option<(String, String)> = self
+            .conn
+            .query_first("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
+            .await
+            .map_err(query_error)?;
+        row.and_then(|(_, v)| v.parse().ok())
+            .ok_or_else(|| DbError::Query("Threads_connected not reported".into()))
+    }
+
+    pub async fn snapshot(&mut self) -> Result<SessionSnapshot, DbError> {
+        type Row = (
+            u64,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+        );
+        let rows: Vec<Row> = self.conn.query(LIST_SESSIONS).await.map_err(query_error)?;
+        let rds_kill: Option<i64> = self
+            .conn
+            .query_first(
+                "SELECT COUNT(*) FROM information_schema.ROUTINES \
+                 WHERE ROUTINE_SCHEMA = 'mysql' AND ROUTINE_NAME = 'rds_kill'",
+            )
+            .await
+            .map_err(query_error)?;
+        let sessions = rows
+            .into_iter()
+            .map(|(id, user, host, db, command, time)| {
+                let state = match command.as_deref() {
+                    Some("Sleep") => SessionState::Idle,
+                    Some("Query") | Some("Execute") => SessionState::Active,
+                    Some(other) => SessionState::Other(other.to_string()),
+                    None => SessionState::Unknown,
+                };
+                Session {
+                    id: id as i64,
+                    replication: matches!(
+                        command.as_deref(),
+                        Some("Binlog Dump") | Some("Binlog Dump GTID")
+                    ),
+                    client_addr: client_addr(host.as_deref()),
+                    user,
+                    database: db,
+                    application: None,
+                    state,
+                    idle_seconds: time.map(|t| t as f64),
+                    superuser: false,
+                    command,
+                    backend_start: None,
+                    state_change: None,
+                }
+            })
+            .collect();
+        Ok(SessionSnapshot {
+            total_connections: self.count_connections().await?,
+            sessions,
+            rds_kill_available: rds_kill.unwrap_or(0) > 0,
+        })
+    }
+
+    /// Kills each planned session that is, right now, still the same user sleeping at least as
+    /// long as when it was listed (a session that ran a statement since has a smaller TIME).
+    pub async fn terminate(
+        &mut self,
+        planned: &[Session],
+        use_rds_kill: bool,
+    ) -> Result<Termination, DbError> {
+        let mut terminated = Vec::new();
+        let mut spared = Vec::new();
+        for session in planned {
+            let now: Option<(Option<String>, Option<String>, Option<i64>)> = self
+                .conn
+                .exec_first(
+                    "SELECT USER, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID = ?",
+                    (session.id,),
+                )
+                .await
+                .map_err(query_error)?;
+            let still_idle = matches!(&now, Some((user, Some(command), Some(time)))
+                if command == "Sleep"
+                    && *user == session.user
+                    && (*time as f64) >= session.idle_seconds.unwrap_or(f64::MAX));
+            if !still_idle {
+                spared.push(session.clone());
+                continue;
+            }
+            let killed = if use_rds_kill {
+                self.conn
+                    .exec_drop("CALL mysql.rds_kill(?)", (session.id,))
+                    .await
+            } else {
+                self.conn
+                    .query_drop(format!("KILL CONNECTION {}", session.id))
+                    .await
+            };
+            match killed {
+                Ok(()) => terminated.push(session.clone()),
+                // Gone between the re-check and the kill ("Unknown thread id"): nothing to do.
+                Err(mysql_async::Error::Server(e)) if e.code == 1094 => {
+                    spared.push(session.clone())
+                }
+                Err(e) => return Err(query_error(e)),
+            }
+        }
+        // KILL returns before the connection is gone from the processlist.
+        tokio::time::sleep(std::time::Duration::from_millis(if terminated.is_empty() {
+            0
+        } else {
+            100
+        }))
+        .await;
+        Ok(Termination {
+            terminated,
+            spared,
+            connections_after: self.count_connections().await?,
+            method: if use_rds_kill {
+                "mysql.rds_kill"
+            } else {
+                "KILL"
+            }
+            .into(),
+        })
+    }
+
+    pub async fn close(self) {
+        let _ = self.conn.disconnect().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_addr;
+
+    #[test]
+    fn reads_client_addresses_from_processlist_host() {
+        assert_eq!(
+            client_addr(Some("10.0.0.5:51234")),
+            Some("10.0.0.5".parse().unwrap())
+        );
+        assert_eq!(
+            client_addr(Some("[::1]:5123")),
+            Some("::1".parse().unwrap())
+        );
+        assert_eq!(client_addr(Some("localhost")), None);
+        assert_eq!(client_addr(None), None);
+    }
+}

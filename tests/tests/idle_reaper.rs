@@ -1,0 +1,488 @@
+//! idle-reaper end to end: the real binary under the Runtime API against moto, PostgreSQL and
+//! MariaDB with real sessions in every state. Tests that reap server-wide run one at a time.
+
+use std::time::Duration;
+
+use e2e::db::{self, APP_PASSWORD, SERVER_WIDE};
+use e2e::{Fixture, FunctionProcess};
+use mysql_async::prelude::Queryable;
+use serde_json::{json, Value};
+
+const FUNCTION: &str = "idle-reaper";
+
+fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
+}
+
+struct PgScene {
+    admin: tokio_postgres::Client,
+    eligible: Vec<i32>,
+    survivors: Vec<i32>,
+    _clients: Vec<tokio_postgres::Client>,
+}
+
+/// Idle sessions from two users and applications (eligible), plus an active query, an idle
+/// transaction, a superuser session and a protected user's session (survivors).
+async fn pg_scene(fixture: &Fixture) -> PgScene {
+    let stack = &fixture.stack;
+    let admin = db::pg_admin(stack).await;
+    let (app_a, app_b, guarded, dba) = (
+        format!("app_a_{}", fixture.suffix),
+        format!("app_b_{}", fixture.suffix),
+        format!("guarded_{}", fixture.suffix),
+        format!("dba_{}", fixture.suffix),
+    );
+    for role in [&app_a, &app_b, &guarded] {
+        db::pg_role(&admin, role, false).await;
+    }
+    db::pg_role(&admin, &dba, true).await;
+
+    let mut clients = Vec::new();
+    let mut eligible = Vec::new();
+    for (user, app) in [(&app_a, "web"), (&app_a, "web"), (&app_b, "worker")] {
+        let (client, pid) = db::pg_session(stack, user, app).await;
+        clients.push(client);
+        eligible.push(pid);
+    }
+    let mut survivors = Vec::new();
+    let (active, pid) = db::pg_session(stack, &app_a, "report").await;
+    tokio::spawn(async move {
+        let _ = active.batch_execute("SELECT pg_sleep(8)").await;
+    });
+    survivors.push(pid);
+    let (in_tx, pid) = db::pg_session(stack, &app_b, "worker").await;
+    in_tx
+        .batch_execute("BEGIN; SELECT 1")
+        .await
+        .expect("open transaction");
+    clients.push(in_tx);
+    survivors.push(pid);
+    for user in [&dba, &guarded] {
+        let (client, pid) = db::pg_session(stack, user, "psql").await;
+        clients.push(client);
+        survivors.push(pid);
+    }
+    // Let the active query start before anyone looks.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    PgScene {
+        admin,
+        eligible,
+        survivors,
+        _clients: clients,
+    }
+}
+
+fn reaper_env(fixture: &Fixture, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let guarded = format!("guarded_{}", fixture.suffix);
+    let mut overrides: Vec<(&str, &str)> = vec![
+        ("PROTECTED_USERS", &guarded),
+        ("MAX_FRACTION_OF_CONNECTIONS", "1"),
+    ];
+    overrides.extend_from_slice(extra);
+    fixture.function_env(&overrides)
+}
+
+#[tokio::test]
+async fn postgres_terminates_exactly_the_eligible_sessions() {
+    let _serial = SERVER_WIDE.lock().await;
+    let fixture = Fixture::new().await;
+    let scene = pg_scene(&fixture).await;
+    let mut function = FunctionProcess::start(FUNCTION, &reaper_env(&fixture, &[])).await;
+
+    let report = function
+        .invoke(&json!({"db": fixture.db, "idle_minutes": 0, "dry_run": false}))
+        .await
+        .1
+        .response();
+    assert_eq!(report["status"], "ok", "{report:#}");
+
+    let mut all: Vec<i32> = scene
+        .eligible
+        .iter()
+        .chain(&scene.survivors)
+        .copied()
+        .collect();
+    all.sort();
+    let mut survivors = scene.survivors.clone();
+    survivors.sort();
+    assert_eq!(db::pg_alive(&scene.admin, &all).await, survivors);
+
+    let terminate = check(&report, "terminate");
+    assert_eq!(terminate["data"]["terminated"], 3, "{report:#}");
+    assert_eq!(terminate["data"]["method"], "pg_terminate_backend");
+    let groups = &terminate["data"]["groups"];
+    assert_eq!(groups["by_user"][format!("app_a_{}", fixture.suffix)], 2);
+    assert_eq!(groups["by_user"][format!("app_b_{}", fixture.suffix)], 1);
+    assert_eq!(groups["by_application"]["web"], 2);
+    assert_eq!(groups["by_client_address"]["127.0.0.1"], 3);
+    let skipped = &check(&report, "candidates")["data"]["skipped"];
+    for reason in [
+        "superuser",
+        "protected user",
+        "active",
+        "idle in transaction (not requested)",
+        "replication connection",
+    ] {
+        assert!(
+            skipped[reason].as_u64().unwrap_or(0) >= 1,
+            "{reason} not skipped: {skipped:#}"
+        );
+    }
+    let after = &check(&report, "connections-after")["data"];
+    assert!(after["after"].as_u64().unwrap() < after["before"].as_u64().unwrap());
+    assert!(
+        !serde_json::to_string(&report).unwrap().contains("pg_sleep"),
+        "no query text in reports"
+    );
+
+    let published = fixture.published(1, Duration::from_secs(5)).await;
+    assert_eq!(published.len(), 1);
+    assert_eq!(
+        published[0]["MessageAttributes"]["function"]["Value"],
+        FUNCTION
+    );
+}
+
+#[tokio::test]
+async fn idle_transactions_are_reaped_only_when_asked() {
+    let _serial = SERVER_WIDE.lock().await;
+    let fixture = Fixture::new().await;
+    let scene = pg_scene(&fixture).await;
+    let mut function = FunctionProcess::start(FUNCTION, &reaper_env(&fixture, &[])).await;
+    let report = function
+        .invoke(&json!({"db": fixture.db, "idle_minutes": 0, "idle_in_transaction_minutes": 0, "dry_run": false}))
+        .await
+        .1
+        .response();
+    assert_eq!(
+        check(&report, "terminate")["data"]["terminated"],
+        4,
+        "{report:#}"
+    );
+    let in_transaction = scene.survivors[1];
+    assert!(db::pg_alive(&scene.admin, &[in_transaction])
+        .await
+        .is_empty());
+}
+
+#[tokio::test]
+async fn dry_run_kills_nothing_and_reports_the_plan() {
+    let _serial = SERVER_WIDE.lock().await;
+    let fixture = Fixture::new().await;
+    let scene = pg_scene(&fixture).await;
+    let mut function = FunctionProcess::start(FUNCTION, &reaper_env(&fixture, &[])).await;
+    let report = function
+        .invoke(&json!({"db": fixture.db, "idle_minutes": 0}))
+        .await
+        .1
+        .response();
+    assert_eq!(report["status"], "dry-run", "{report:#}");
+    assert_eq!(check(&report, "terminate")["outcome"], "planned");
+    assert!(check(&report, "terminate")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("would terminate 3"));
+    assert_eq!(db::pg_alive(&scene.admin, &scene.eligible).await.len(), 3);
+}
+
+#[tokio::test]
+async fn cap_exceeded_aborts_before_terminating() {
+    let _serial = SERVER_WIDE.lock().await;
+    let fixture = Fixture::new().await;
+    let scene = pg_scene(&fixture).await;
+    let mut function = FunctionProcess::start(
+        FUNCTION,
+        &reaper_env(&fixture, &[("MAX_SESSIONS_PER_RUN", "2")]),
+    )
+    .await;
+    let report = function
+        .invoke(&json!({"db": fixture.db, "idle_minutes": 0, "dry_run": false}))
+        .await
+        .1
+        .response();
+    assert_eq!(report["status"], "failed", "{report:#}");
+    assert_eq!(check(&report, "cap")["outcome"], "fail");
+    assert_eq!(db::pg_alive(&scene.admin, &scene.eligible).await.len(), 3);
+    let published = fixture.published(1, Duration::from_secs(5)).await;
+    assert_eq!(
+        published[0]["MessageAttributes"]["severity"]["Value"],
+        "critical"
+    );
+}
+
+#[tokio::test]
+async fn duplicate_alarm_delivery_terminates_once() {
+    let _serial = SERVER_WIDE.lock().await;
+    let fixture = Fixture::new().await;
+    let scene = pg_scene(&fixture).await;
+    let mut function =
+        FunctionProcess::start(FUNCTION, &reaper_env(&fixture, &[("IDLE_MINUTES", "0")])).await;
+    let alarm = fixture.event("alarm.eventbridge.json");
+
+    let (first_id, first) = function.invoke(&alarm).await;
+    assert_eq!(
+        check(&first.response(), "terminate")["data"]["terminated"],
+        3
+    );
+
+    // New idle sessions after the first run: a duplicate delivery must not touch them.
+    let (_late, late_pid) =
+        db::pg_session(&fixture.stack, &format!("app_a_{}", fixture.suffix), "web").await;
+    let second = function
+        .invoke(&fixture.event("alarm.sns.json"))
+        .await
+        .1
+        .response();
+    assert_eq!(second["duplicate_of"], first_id.as_str());
+    assert_eq!(
+        db::pg_alive(&scene.admin, &[late_pid]).await,
+        vec![late_pid]
+    );
+
+    let ok = function
+        .invoke(&fixture.event("alarm-ok.eventbridge.json"))
+        .await
+        .1
+        .response();
+    assert_eq!(ok["status"], "skipped");
+    assert!(ok["summary"].as_str().unwrap().contains("not into ALARM"));
+    assert_eq!(
+        db::pg_alive(&scene.admin, &[late_pid]).await,
+        vec![late_pid]
+    );
+}
+
+#[tokio::test]
+async fn a_session_that_turns_active_between_listing_and_terminating_survives() {
+    use rds_responder::config::{DbConfig, Env};
+    use rds_responder::rds::Endpoint;
+    use rds_responder::sql::postgres::PgSessions;
+    use rds_responder::sql::{ConnectTarget, DbConnector};
+
+    let _serial = SERVER_WIDE.lock().await;
+    let fixture = Fixture::new().await;
+    let stack = &fixture.stack;
+    let scene = pg_scene(&fixture).await;
+    let port = stack.pg_port.to_string();
+    let config = DbConfig::from_env(&Env::from_pairs([
+        ("DB_USER", stack.pg_user.as_str()),
+        ("DB_AUTH", "password"),
+        ("DB_PASSWORD", stack.pg_password.as_str()),
+        ("DB_TLS", "verify-full"),
+        ("DB_CA_BUNDLE", stack.pg_ca_bundle.as_str()),
+    ]))
+    .expect("db config");
+    let connector = DbConnector::new(config, fixture.aws.sdk.clone()).expect("connector");
+    let endpoint = Endpoint {
+        host: "localhost".into(),
+        port: port.parse().unwrap(),
+    };
+    let target = ConnectTarget {
+        rds_endpoint: endpoint.clone(),
+        address: endpoint,
+        overridden: true,
+    };
+    let reaper = PgSessions::open(&connector, &target)
+        .await
+        .expect("open reaper session");
+
+    let snapshot = reaper.snapshot().await.expect("snapshot");
+    let planned: Vec<_> = snapshot
+        .sessions
+        .iter()
+        .filter(|s| scene.eligible.contains(&(s.id as i32)))
+        .cloned()
+        .collect();
+    assert_eq!(planned.len(), 3);
+
+    // Between listing and terminating: one session runs a long query (active), another runs a
+    // quick one and is idle again (new state_change). Only the third is still the listed session.
+    let (busy_user_client, quick_client) = (&scene._clients[0], &scene._clients[1]);
+    quick_client
+        .batch_execute("SELECT 1")
+        .await
+        .expect("quick query");
+    let busy = busy_user_client.batch_execute("SELECT pg_sleep(1)");
+    let terminate = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        reaper.terminate(&planned).await
+    };
+    let (busy_result, done) = tokio::join!(busy, terminate);
+    let done = done.expect("terminate");
+    assert!(
+        busy_result.is_ok(),
+        "the session that turned active was killed: {busy_result:?}"
+    );
+    assert_eq!(done.terminated.len(), 1, "{done:#?}");
+    assert_eq!(done.terminated[0].id as i32, scene.eligible[2]);
+    assert_eq!(done.spared.len(), 2);
+    let alive = db::pg_alive(&scene.admin, &scene.eligible).await;
+    assert_eq!(alive, vec![scene.eligible[0], scene.eligible[1]]);
+}
+
+#[tokio::test]
+async fn database_full_gives_a_clear_error_and_a_retry() {
+    let _serial = SERVER_WIDE.lock().await;
+    let fixture = Fixture::new().await;
+    let closed = e2e::Stack::closed_port();
+    let overrides = format!("{}=localhost:{closed}", fixture.db);
+    let mut function = FunctionProcess::start(
+        FUNCTION,
+        &reaper_env(&fixture, &[("DB_ENDPOINT_OVERRIDES", &overrides)]),
+    )
+    .await;
+    let (error_type, message) = function
+        .invoke(&json!({"db": fixture.db, "dry_run": false, "request_id": "full-db"}))
+        .await
+        .1
+        .error();
+    assert_eq!(error_type, "RetryRequested");
+    assert!(
+        message.contains("Lambda retries") || message.contains("could not connect"),
+        "{message}"
+    );
+    // The failed attempt was reported, and the claim released so the retry can act.
+    let published = fixture.published(1, Duration::from_secs(5)).await;
+    assert_eq!(published.len(), 1);
+    assert!(fixture.ledger().await.is_empty());
+}
+
+struct MySqlScene {
+    admin: mysql_async::Conn,
+    eligible: Vec<u64>,
+    survivors: Vec<u64>,
+    _conns: Vec<mysql_async::Conn>,
+}
+
+async fn mysql_scene(fixture: &Fixture) -> MySqlScene {
+    let stack = &fixture.stack;
+    let mut admin = db::mysql_admin(stack).await;
+    let (app_a, app_b, guarded) = (
+        format!("app_a_{}", fixture.suffix),
+        format!("app_b_{}", fixture.suffix),
+        format!("guarded_{}", fixture.suffix),
+    );
+    for user in [&app_a, &app_b, &guarded] {
+        admin
+            .query_drop(format!(
+                "CREATE USER '{user}'@'%' IDENTIFIED BY '{APP_PASSWORD}'"
+            ))
+            .await
+            .expect("create user");
+    }
+    let mut conns = Vec::new();
+    let mut eligible = Vec::new();
+    for user in [&app_a, &app_a, &app_b] {
+        let (conn, id) = db::mysql_session(stack, user).await;
+        conns.push(conn);
+        eligible.push(id);
+    }
+    let mut survivors = Vec::new();
+    let (mut active, id) = db::mysql_session(stack, &app_a).await;
+    tokio::spawn(async move {
+        let _ = active.query_drop("SELECT SLEEP(8)").await;
+    });
+    survivors.push(id);
+    let (conn, id) = db::mysql_session(stack, &guarded).await;
+    conns.push(conn);
+    survivors.push(id);
+    survivors.push(admin.id() as u64);
+    // MySQL counts idle time in whole seconds: let the idle ones pass "more than 0 s".
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    MySqlScene {
+        admin,
+        eligible,
+        survivors,
+        _conns: conns,
+    }
+}
+
+async fn mysql_fixture() -> Fixture {
+    let mut fixture = Fixture::new().await;
+    fixture.db = format!("my-{}", fixture.suffix);
+    fixture.create_instance(&fixture.db.clone(), "mysql").await;
+    fixture
+}
+
+fn mysql_env(fixture: &Fixture) -> Vec<(String, String)> {
+    let overrides = format!("{}=localhost:{}", fixture.db, fixture.stack.mysql_port);
+    let guarded = format!("guarded_{},root", fixture.suffix);
+    fixture.function_env(&[
+        ("DB_ENDPOINT_OVERRIDES", &overrides),
+        ("PROTECTED_USERS", &guarded),
+        ("MAX_FRACTION_OF_CONNECTIONS", "1"),
+    ])
+}
+
+#[tokio::test]
+async fn mariadb_kills_exactly_the_sleeping_eligible_sessions() {
+    let _serial = SERVER_WIDE.lock().await;
+    let fixture = mysql_fixture().await;
+    let mut scene = mysql_scene(&fixture).await;
+    let mut function = FunctionProcess::start(FUNCTION, &mysql_env(&fixture)).await;
+
+    let report = function
+        .invoke(&json!({"db": fixture.db, "idle_minutes": 0, "dry_run": false}))
+        .await
+        .1
+        .response();
+    assert_eq!(report["status"], "ok", "{report:#}");
+    let terminate = check(&report, "terminate");
+    assert_eq!(terminate["data"]["method"], "KILL");
+    assert_eq!(terminate["data"]["terminated"], 3, "{report:#}");
+
+    let all: Vec<u64> = scene
+        .eligible
+        .iter()
+        .chain(&scene.survivors)
+        .copied()
+        .collect();
+    let mut survivors = scene.survivors.clone();
+    survivors.sort();
+    let mut alive = db::mysql_alive(&mut scene.admin, &all).await;
+    alive.sort();
+    assert_eq!(alive, survivors);
+}
+
+#[tokio::test]
+async fn mariadb_uses_rds_kill_where_it_exists() {
+    let _serial = SERVER_WIDE.lock().await;
+    let fixture = mysql_fixture().await;
+    let mut scene = mysql_scene(&fixture).await;
+    // What RDS ships: a definer-rights procedure the master user may call.
+    scene
+        .admin
+        .query_drop(
+            "CREATE OR REPLACE DEFINER='root'@'localhost' PROCEDURE mysql.rds_kill(IN thread BIGINT) \
+             SQL SECURITY DEFINER BEGIN KILL thread; END",
+        )
+        .await
+        .expect("create rds_kill");
+    scene
+        .admin
+        .query_drop("GRANT EXECUTE ON PROCEDURE mysql.rds_kill TO 'rds_responder'@'%'")
+        .await
+        .expect("grant rds_kill");
+    let mut function = FunctionProcess::start(FUNCTION, &mysql_env(&fixture)).await;
+    let report = function
+        .invoke(&json!({"db": fixture.db, "idle_minutes": 0, "dry_run": false}))
+        .await
+        .1
+        .response();
+    scene
+        .admin
+        .query_drop("DROP PROCEDURE mysql.rds_kill")
+        .await
+        .expect("drop rds_kill");
+    let terminate = check(&report, "terminate");
+    assert_eq!(terminate["data"]["method"], "mysql.rds_kill", "{report:#}");
+    assert_eq!(terminate["data"]["terminated"], 3);
+    assert!(db::mysql_alive(&mut scene.admin, &scene.eligible)
+        .await
+        .is_empty());
+}
