@@ -101,23 +101,22 @@ SQL
   # MariaDB, as the mysql user when we are root; root logs in over the socket without a password.
   local my_port
   my_port=$(free_port)
-  mkdir -p "$dir/mariadb"
-  cp "$dir/tls/server.key" "$dir/tls/mariadb.key"
-  if [ "$(id -u)" = 0 ]; then
-    chown -R mysql:mysql "$dir/mariadb"
-    chown mysql "$dir/tls/mariadb.key"
-  fi
+  local my="$dir/mysql"
+  mkdir -p "$my/data"
+  cp "$dir/tls/server.key" "$my/server.key"
+  chmod 600 "$my/server.key"
+  [ "$(id -u)" = 0 ] && chown -R mysql:mysql "$my"
   local my_user=()
   [ "$(id -u)" = 0 ] && my_user=(--user=mysql)
-  mariadb-install-db --no-defaults --datadir="$dir/mariadb" --auth-root-authentication-method=normal \
+  mariadb-install-db --no-defaults --datadir="$my/data" --auth-root-authentication-method=normal \
     --skip-test-db "${my_user[@]}" > "$dir/mariadb-install.log" 2>&1
-  mariadbd --no-defaults --datadir="$dir/mariadb" --socket="$dir/sock/mysqld.sock" --port="$my_port" \
-    --bind-address=127.0.0.1 --pid-file="$dir/mariadb.pid" --log-error="$dir/mariadb.log" \
-    --ssl-cert="$dir/tls/server.pem" --ssl-key="$dir/tls/mariadb.key" --ssl-ca="$dir/tls/ca.pem" \
+  mariadbd --no-defaults --datadir="$my/data" --socket="$my/mysqld.sock" --port="$my_port" \
+    --bind-address=127.0.0.1 --pid-file="$my/mariadb.pid" --log-error="$my/mariadb.log" \
+    --ssl-cert="$dir/tls/server.pem" --ssl-key="$my/server.key" --ssl-ca="$dir/tls/ca.pem" \
     --max-connections=400 --skip-log-bin --innodb-buffer-pool-size=16M "${my_user[@]}" \
     > "$dir/mariadb.out" 2>&1 &
-  wait_for "MariaDB" 60 mariadb-admin --no-defaults -S "$dir/sock/mysqld.sock" -u root ping
-  mariadb --no-defaults -S "$dir/sock/mysqld.sock" -u root <<SQL
+  wait_for "MariaDB" 60 mariadb-admin --no-defaults -S "$my/mysqld.sock" -u root ping
+  mariadb --no-defaults -S "$my/mysqld.sock" -u root <<SQL
 CREATE USER 'rds_responder'@'%' IDENTIFIED BY '$password';
 GRANT PROCESS, CONNECTION ADMIN ON *.* TO 'rds_responder'@'%';
 SQL
@@ -136,7 +135,7 @@ export PG_RESPONDER_USER='rds_responder'
 export PG_RESPONDER_PASSWORD='$password'
 export PG_CA_BUNDLE='$dir/tls/ca.pem'
 export MYSQL_PORT='$my_port'
-export MYSQL_SOCKET='$dir/sock/mysqld.sock'
+export MYSQL_SOCKET='$dir/mysql/mysqld.sock'
 ENV
   echo "$dir/env"
 }
@@ -151,9 +150,11 @@ down() {
       [ -d "$dir/$cluster" ] && as_pg "$bin/pg_ctl" -D "$dir/$cluster" -m immediate -w stop >/dev/null 2>&1 || true
     done
     [ -f "$dir/moto.pid" ] && kill "$(cat "$dir/moto.pid")" 2>/dev/null || true
-    if [ -f "$dir/mariadb.pid" ]; then
-      kill "$(cat "$dir/mariadb.pid")" 2>/dev/null || true
-      for _ in $(seq 1 50); do kill -0 "$(cat "$dir/mariadb.pid" 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done
+    local my_pid
+    my_pid=$(cat "$dir/mysql/mariadb.pid" 2>/dev/null || true)
+    if [ -n "$my_pid" ]; then
+      kill "$my_pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$my_pid" 2>/dev/null || break; sleep 0.1; done
     fi
     rm -rf "$dir"
   fi

@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 scripts/stack.sh down
-env_file=$(scripts/stack.sh up)
 trap 'scripts/stack.sh down' EXIT
+env_file=$(scripts/stack.sh up)
 # shellcheck disable=SC1090
 . "$env_file"
 "$@"
