@@ -7,7 +7,7 @@ FUNCTIONS := failover-check idle-reaper
 ARTIFACTS_DIR ?= target/lambda
 
 .PHONY: demo test unit e2e lint fmt build bench invoke stack-up stack-down package deploy clean \
-        build-FailoverCheckFunction
+        build-FailoverCheckFunction build-IdleReaperFunction
 
 ## demo: start the local stack, play failover scenarios through the real binaries, tear down
 demo:
@@ -40,6 +40,12 @@ fmt:
 build:
 	$(CARGO) build --release $(addprefix -p ,$(FUNCTIONS))
 
+## bench: idle-reaper reaping 1,000 idle PostgreSQL sessions, release build (target < 1 s)
+bench:
+	$(CARGO) build --release -p idle-reaper
+	$(CARGO) build -p e2e --bin bench
+	scripts/with-stack.sh target/debug/bench target/release/idle-reaper
+
 ## invoke: run one sample event through a function against a fresh local stack
 ##   make invoke FUNCTION=failover-check EVENT=events/manual.failover-check.json
 FUNCTION ?= failover-check
@@ -60,6 +66,12 @@ build-FailoverCheckFunction:
 	$(CARGO) build --release -p failover-check
 	mkdir -p $(ARTIFACTS_DIR)
 	cp target/release/failover-check $(ARTIFACTS_DIR)/bootstrap
+	curl -fsSL $(RDS_CA_BUNDLE_URL) -o $(ARTIFACTS_DIR)/rds-ca-bundle.pem
+
+build-IdleReaperFunction:
+	$(CARGO) build --release -p idle-reaper
+	mkdir -p $(ARTIFACTS_DIR)
+	cp target/release/idle-reaper $(ARTIFACTS_DIR)/bootstrap
 	curl -fsSL $(RDS_CA_BUNDLE_URL) -o $(ARTIFACTS_DIR)/rds-ca-bundle.pem
 
 package:

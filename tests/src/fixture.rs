@@ -154,6 +154,19 @@ impl Fixture {
         self
     }
 
+    /// A fixture whose DB instance is a MySQL one, served locally by the stack's MariaDB.
+    pub async fn new_mysql() -> Self {
+        let mut fixture = Self::new().await;
+        fixture.db = format!("my-{}", fixture.suffix);
+        fixture.create_instance(&fixture.db.clone(), "mysql").await;
+        fixture
+    }
+
+    /// `DB_ENDPOINT_OVERRIDES` sending this fixture's instance to the local MariaDB.
+    pub fn mysql_override(&self) -> String {
+        format!("{}=localhost:{}", self.db, self.stack.mysql_port)
+    }
+
     /// A table keyed by `pk`, optionally with one GSI.
     pub async fn create_table(&self, name: &str, gsi: Option<&str>) {
         let key = |name: &str| {

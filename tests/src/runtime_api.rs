@@ -96,8 +96,17 @@ pub fn binary(name: &str) -> PathBuf {
 }
 
 impl FunctionProcess {
-    /// Starts the Runtime API and the binary with exactly these environment variables (plus PATH).
+    /// Starts the Runtime API and the debug binary with exactly these variables (plus PATH).
     pub async fn start(name: &str, env: &[(String, String)]) -> Self {
+        Self::start_binary(name, &binary(name), env).await
+    }
+
+    /// The same for a binary at `path` (the benchmark runs the release build).
+    pub async fn start_binary(
+        name: &str,
+        path: &std::path::Path,
+        env: &[(String, String)],
+    ) -> Self {
         let state = Arc::new(State {
             function_arn: format!("{FUNCTION_ARN_PREFIX}{name}"),
             queue: Mutex::default(),
@@ -125,7 +134,7 @@ impl FunctionProcess {
             }
         });
 
-        let mut command = Command::new(binary(name));
+        let mut command = Command::new(path);
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())

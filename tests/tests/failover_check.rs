@@ -512,3 +512,45 @@ async fn wrong_password_and_untrusted_tls_are_connection_failures_without_secret
     assert!(!everything.contains("definitely-wrong-password"));
     assert!(!everything.contains(&fixture.stack.pg_password));
 }
+
+#[tokio::test]
+async fn mysql_failover_checks_connection_and_read_only_role() {
+    use mysql_async::prelude::Queryable;
+    // read_only is server-wide: no other test may run against MariaDB meanwhile.
+    let _serial = e2e::db::SERVER_WIDE.lock().await;
+    let fixture = Fixture::new_mysql().await;
+    let overrides = fixture.mysql_override();
+    let mut function = start(&fixture, &[("DB_ENDPOINT_OVERRIDES", &overrides)]).await;
+
+    let report = function
+        .invoke(&json!({"db_instance": fixture.db}))
+        .await
+        .1
+        .response();
+    assert_eq!(outcome(&report, "connection"), "pass", "{report:#}");
+    assert!(check(&report, "connection")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("MariaDB"));
+    assert_eq!(outcome(&report, "writer-role"), "pass");
+
+    let mut admin = e2e::db::mysql_admin(&fixture.stack).await;
+    admin
+        .query_drop("SET GLOBAL read_only = ON")
+        .await
+        .expect("read_only on");
+    let report = function
+        .invoke(&json!({"db_instance": fixture.db, "request_id": "read-only"}))
+        .await
+        .1
+        .response();
+    admin
+        .query_drop("SET GLOBAL read_only = OFF")
+        .await
+        .expect("read_only off");
+    assert_eq!(outcome(&report, "writer-role"), "fail", "{report:#}");
+    assert!(check(&report, "writer-role")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("read-only"));
+}

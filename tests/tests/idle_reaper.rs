@@ -402,15 +402,8 @@ async fn mysql_scene(fixture: &Fixture) -> MySqlScene {
     }
 }
 
-async fn mysql_fixture() -> Fixture {
-    let mut fixture = Fixture::new().await;
-    fixture.db = format!("my-{}", fixture.suffix);
-    fixture.create_instance(&fixture.db.clone(), "mysql").await;
-    fixture
-}
-
 fn mysql_env(fixture: &Fixture) -> Vec<(String, String)> {
-    let overrides = format!("{}=localhost:{}", fixture.db, fixture.stack.mysql_port);
+    let overrides = fixture.mysql_override();
     let guarded = format!("guarded_{},root", fixture.suffix);
     fixture.function_env(&[
         ("DB_ENDPOINT_OVERRIDES", &overrides),
@@ -422,7 +415,7 @@ fn mysql_env(fixture: &Fixture) -> Vec<(String, String)> {
 #[tokio::test]
 async fn mariadb_kills_exactly_the_sleeping_eligible_sessions() {
     let _serial = SERVER_WIDE.lock().await;
-    let fixture = mysql_fixture().await;
+    let fixture = Fixture::new_mysql().await;
     let mut scene = mysql_scene(&fixture).await;
     let mut function = FunctionProcess::start(FUNCTION, &mysql_env(&fixture)).await;
 
@@ -452,7 +445,7 @@ async fn mariadb_kills_exactly_the_sleeping_eligible_sessions() {
 #[tokio::test]
 async fn mariadb_uses_rds_kill_where_it_exists() {
     let _serial = SERVER_WIDE.lock().await;
-    let fixture = mysql_fixture().await;
+    let fixture = Fixture::new_mysql().await;
     let mut scene = mysql_scene(&fixture).await;
     // What RDS ships: a definer-rights procedure the master user may call.
     scene

@@ -529,7 +529,7 @@ where
         let started = Instant::now();
         let probed = self.probe.probe(engine, &connect_to).await;
         checks.push(connection_check(&connect_to, &probed).timed(started));
-        checks.push(writer_role_check(&probed));
+        checks.push(writer_role_check(engine, &probed));
         checks
     }
 
@@ -781,17 +781,21 @@ fn connection_check(target: &ConnectTarget, probed: &Result<ProbeResult, DbError
     }
 }
 
-fn writer_role_check(probed: &Result<ProbeResult, DbError>) -> Check {
+fn writer_role_check(engine: Engine, probed: &Result<ProbeResult, DbError>) -> Check {
+    let probe = match engine {
+        Engine::Postgres => "pg_is_in_recovery() is",
+        Engine::MySql => "@@read_only / @@innodb_read_only say",
+    };
     match probed {
         Ok(p) if !p.in_recovery => Check::new(
             "writer-role",
             Outcome::Pass,
-            "pg_is_in_recovery() is false: the endpoint reaches the writer",
+            format!("{probe} writable: the endpoint reaches the writer"),
         ),
         Ok(_) => Check::new(
             "writer-role",
             Outcome::Fail,
-            "pg_is_in_recovery() is true: the endpoint reaches a read-only replica (stale DNS or a failed promotion)",
+            format!("{probe} read-only: the endpoint reaches a replica (stale DNS or a failed promotion)"),
         ),
         Err(_) => Check::new("writer-role", Outcome::Skipped, "no connection, so the role could not be read"),
     }

@@ -203,7 +203,7 @@ impl DbProbe for DbConnector {
     async fn probe(&self, engine: Engine, target: &ConnectTarget) -> Result<ProbeResult, DbError> {
         match engine {
             Engine::Postgres => postgres::probe(self, target).await,
-            Engine::MySql => Err(DbError::Unsupported("mysql".into())),
+            Engine::MySql => mysql::probe(self, target).await,
         }
     }
 }

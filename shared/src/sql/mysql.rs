@@ -5,7 +5,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, SslOpts};
 
 use super::sessions::{Session, SessionSnapshot, SessionState, Termination};
-use super::{error_chain, ConnectTarget, DbConnector, DbError};
+use super::{error_chain, ConnectTarget, DbConnector, DbError, ProbeResult};
 use crate::config::{DbAuth, DbTls};
 
 pub struct MySqlSessions {
@@ -191,6 +191,47 @@ impl MySqlSessions {
     pub async fn close(self) {
         let _ = self.conn.disconnect().await;
     }
+}
+
+/// Connect, `SELECT 1`, and the writer role: a read-only server (a replica, an Aurora reader)
+/// is not the writer.
+pub async fn probe(
+    connector: &DbConnector,
+    target: &ConnectTarget,
+) -> Result<ProbeResult, DbError> {
+    let limit = connector.config.connect_timeout * 2;
+    let work = async {
+        let started = std::time::Instant::now();
+        let mut sessions = MySqlSessions::open(connector, target).await?;
+        let connect_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let started = std::time::Instant::now();
+        let one: Option<i64> = sessions
+            .conn
+            .query_first("SELECT 1")
+            .await
+            .map_err(query_error)?;
+        let select_one_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if one != Some(1) {
+            return Err(DbError::Query(format!("SELECT 1 returned {one:?}")));
+        }
+        let role: Option<(i64, i64, String)> = sessions
+            .conn
+            .query_first("SELECT @@global.read_only, @@global.innodb_read_only, VERSION()")
+            .await
+            .map_err(query_error)?;
+        sessions.close().await;
+        let (read_only, innodb_read_only, version) =
+            role.ok_or_else(|| DbError::Query("no answer for the read-only settings".into()))?;
+        Ok(ProbeResult {
+            connect_ms,
+            select_one_ms,
+            in_recovery: read_only != 0 || innodb_read_only != 0,
+            server_version: version,
+        })
+    };
+    tokio::time::timeout(limit, work)
+        .await
+        .unwrap_or(Err(DbError::Timeout(limit.as_millis())))
 }
 
 #[cfg(test)]

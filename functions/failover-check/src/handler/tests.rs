@@ -252,6 +252,7 @@ async fn replica_behind_the_endpoint_fails_writer_role() {
     assert_eq!(outcome(&findings, "connection"), Outcome::Pass);
     assert_eq!(outcome(&findings, "writer-role"), Outcome::Fail);
     assert!(detail(&findings, "writer-role").contains("replica"));
+    assert!(detail(&findings, "writer-role").contains("pg_is_in_recovery"));
 }
 
 #[tokio::test]

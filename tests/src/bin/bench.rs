@@ -1,0 +1,112 @@
+//! `make bench`: time for idle-reaper to reap 1,000 idle PostgreSQL sessions end to end, with the
+//! release binary under the Runtime API against the local stack. Target: under 1 s of handler time.
+
+use std::time::Instant;
+
+use e2e::db;
+use e2e::{Fixture, FunctionProcess};
+use serde_json::{json, Value};
+use tokio_postgres::NoTls;
+
+const SESSIONS: usize = 1000;
+const ROUNDS: usize = 3;
+
+async fn open_idle_sessions(fixture: &Fixture, role: &str) -> Vec<tokio_postgres::Client> {
+    let mut clients = Vec::with_capacity(SESSIONS);
+    let mut pending = Vec::new();
+    for _ in 0..SESSIONS {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host_path(&fixture.stack.pg_socket_dir)
+            .port(fixture.stack.pg_port)
+            .user(role)
+            .dbname("postgres")
+            .application_name("bench-app");
+        pending.push(tokio::spawn(async move {
+            let (client, connection) = config.connect(NoTls).await.expect("bench session");
+            tokio::spawn(connection);
+            client
+        }));
+        if pending.len() == 50 {
+            for handle in pending.drain(..) {
+                clients.push(handle.await.expect("join"));
+            }
+        }
+    }
+    for handle in pending {
+        clients.push(handle.await.expect("join"));
+    }
+    clients
+}
+
+fn check_ms(report: &Value, name: &str) -> u64 {
+    report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == name)
+        .and_then(|c| c["duration_ms"].as_u64())
+        .unwrap_or_default()
+}
+
+#[tokio::main]
+async fn main() {
+    let binary = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "target/release/idle-reaper".into());
+    let fixture = Fixture::new().await;
+    let admin = db::pg_admin(&fixture.stack).await;
+    let role = format!("bench_{}", fixture.suffix);
+    admin
+        .batch_execute(&format!("CREATE ROLE {role} LOGIN"))
+        .await
+        .expect("bench role");
+
+    let env = fixture.function_env(&[
+        ("MAX_SESSIONS_PER_RUN", "5000"),
+        ("MAX_FRACTION_OF_CONNECTIONS", "1"),
+        ("RUST_LOG", "warn"),
+    ]);
+    let mut function =
+        FunctionProcess::start_binary("idle-reaper", std::path::Path::new(&binary), &env).await;
+
+    println!(
+        "idle-reaper bench: {SESSIONS} idle PostgreSQL sessions per round, release binary {binary}"
+    );
+    let mut handler_ms = Vec::new();
+    for round in 1..=ROUNDS {
+        let clients = open_idle_sessions(&fixture, &role).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let started = Instant::now();
+        let (_, answer) = function
+            .invoke(&json!({"db": fixture.db, "idle_minutes": 0, "dry_run": false, "request_id": format!("bench-{}-{round}", fixture.suffix)}))
+            .await;
+        let wall = started.elapsed();
+        let report = answer.response();
+        let terminated = report["checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["name"] == "terminate")
+            .and_then(|c| c["data"]["terminated"].as_u64())
+            .unwrap_or_default();
+        assert_eq!(
+            terminated as usize, SESSIONS,
+            "round {round} did not reap them all: {report:#}"
+        );
+        let handler = report["duration_ms"].as_u64().unwrap_or_default();
+        handler_ms.push(handler);
+        println!(
+            "round {round}: terminated {terminated} in {handler} ms handler time (terminate step {} ms), {} ms invoke round trip incl. publishing",
+            check_ms(&report, "terminate"),
+            wall.as_millis()
+        );
+        drop(clients);
+    }
+    handler_ms.sort();
+    let median = handler_ms[handler_ms.len() / 2];
+    println!(
+        "median handler time: {median} ms for {SESSIONS} sessions (target < 1000 ms: {})",
+        if median < 1000 { "met" } else { "MISSED" }
+    );
+}
