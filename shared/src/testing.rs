@@ -352,6 +352,8 @@ impl crate::sql::SessionReaper for FakeReaper {
                 spared,
                 connections_after: after,
                 method: "fake".into(),
+                statement_ms: 0,
+                exit_wait_ms: 0,
             }),
         ))
     }

@@ -493,6 +493,8 @@ fn report_checks(
                     "terminated": done.terminated.len(),
                     "spared": done.spared.len(),
                     "method": done.method,
+                    "statement_ms": done.statement_ms,
+                    "exit_wait_ms": done.exit_wait_ms,
                     "groups": groups(&done.terminated),
                 }))
                 .timed(started),

@@ -133,6 +133,7 @@ impl MySqlSessions {
     ) -> Result<Termination, DbError> {
         let mut terminated = Vec::new();
         let mut spared = Vec::new();
+        let started = std::time::Instant::now();
         for session in planned {
             let now: Option<(Option<String>, Option<String>, Option<i64>)> = self
                 .conn
@@ -168,13 +169,11 @@ impl MySqlSessions {
                 Err(e) => return Err(query_error(e)),
             }
         }
+        let statement_ms = started.elapsed().as_millis() as u64;
         // KILL returns before the connection is gone from the processlist.
-        tokio::time::sleep(std::time::Duration::from_millis(if terminated.is_empty() {
-            0
-        } else {
-            100
-        }))
-        .await;
+        let exit_wait =
+            std::time::Duration::from_millis(if terminated.is_empty() { 0 } else { 100 });
+        tokio::time::sleep(exit_wait).await;
         Ok(Termination {
             terminated,
             spared,
@@ -185,6 +184,8 @@ impl MySqlSessions {
                 "KILL"
             }
             .into(),
+            statement_ms,
+            exit_wait_ms: exit_wait.as_millis() as u64,
         })
     }
 

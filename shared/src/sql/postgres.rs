@@ -197,6 +197,7 @@ impl PgSessions {
     /// Terminates what still matches the plan; waits briefly for the backends to exit.
     pub async fn terminate(&self, planned: &[Session]) -> Result<Termination, DbError> {
         let mut terminated_ids = Vec::new();
+        let started = Instant::now();
         for batch in planned.chunks(BATCH) {
             // A session without backend_start/state_change/state cannot be re-checked: never sent.
             let checkable: Vec<&Session> = batch
@@ -228,16 +229,19 @@ impl PgSessions {
                 terminated_ids.push(i64::from(row.try_get::<_, i32>(0).map_err(query_error)?));
             }
         }
+        let statement_ms = started.elapsed().as_millis() as u64;
+        let started = Instant::now();
         self.wait_gone(&terminated_ids).await?;
-        let (terminated, spared) = planned
-            .iter()
-            .cloned()
-            .partition(|s| terminated_ids.contains(&s.id));
+        let exit_wait_ms = started.elapsed().as_millis() as u64;
+        let ids: std::collections::HashSet<i64> = terminated_ids.into_iter().collect();
+        let (terminated, spared) = planned.iter().cloned().partition(|s| ids.contains(&s.id));
         Ok(Termination {
             terminated,
             spared,
             connections_after: self.count_connections().await?,
             method: "pg_terminate_backend".into(),
+            statement_ms,
+            exit_wait_ms,
         })
     }
 

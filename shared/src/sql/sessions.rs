@@ -85,4 +85,7 @@ pub struct Termination {
     pub connections_after: u64,
     /// `pg_terminate_backend`, `mysql.rds_kill` or `KILL`.
     pub method: String,
+    /// Time in the terminating statements, and waiting for the sessions to leave.
+    pub statement_ms: u64,
+    pub exit_wait_ms: u64,
 }

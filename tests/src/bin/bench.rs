@@ -39,14 +39,13 @@ async fn open_idle_sessions(fixture: &Fixture, role: &str) -> Vec<tokio_postgres
     clients
 }
 
-fn check_ms(report: &Value, name: &str) -> u64 {
+fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["checks"]
         .as_array()
         .into_iter()
         .flatten()
         .find(|c| c["name"] == name)
-        .and_then(|c| c["duration_ms"].as_u64())
-        .unwrap_or_default()
+        .unwrap_or(&Value::Null)
 }
 
 #[tokio::main]
@@ -83,13 +82,8 @@ async fn main() {
             .await;
         let wall = started.elapsed();
         let report = answer.response();
-        let terminated = report["checks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|c| c["name"] == "terminate")
-            .and_then(|c| c["data"]["terminated"].as_u64())
-            .unwrap_or_default();
+        let terminate = check(&report, "terminate");
+        let terminated = terminate["data"]["terminated"].as_u64().unwrap_or_default();
         assert_eq!(
             terminated as usize, SESSIONS,
             "round {round} did not reap them all: {report:#}"
@@ -97,8 +91,9 @@ async fn main() {
         let handler = report["duration_ms"].as_u64().unwrap_or_default();
         handler_ms.push(handler);
         println!(
-            "round {round}: terminated {terminated} in {handler} ms handler time (terminate step {} ms), {} ms invoke round trip incl. publishing",
-            check_ms(&report, "terminate"),
+            "round {round}: terminated {terminated} in {handler} ms handler time (terminating statement {} ms, waiting for exits {} ms), {} ms invoke round trip incl. publishing",
+            terminate["data"]["statement_ms"],
+            terminate["data"]["exit_wait_ms"],
             wall.as_millis()
         );
         drop(clients);
