@@ -388,6 +388,13 @@ async fn mysql_scene(fixture: &Fixture) -> MySqlScene {
         let _ = active.query_drop("SELECT SLEEP(8)").await;
     });
     survivors.push(id);
+    let (mut in_tx, id) = db::mysql_session(stack, &app_b).await;
+    in_tx
+        .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        .await
+        .expect("open transaction");
+    conns.push(in_tx);
+    survivors.push(id);
     let (conn, id) = db::mysql_session(stack, &guarded).await;
     conns.push(conn);
     survivors.push(id);
@@ -428,6 +435,17 @@ async fn mariadb_kills_exactly_the_sleeping_eligible_sessions() {
     let terminate = check(&report, "terminate");
     assert_eq!(terminate["data"]["method"], "KILL");
     assert_eq!(terminate["data"]["terminated"], 3, "{report:#}");
+    let skipped = &check(&report, "candidates")["data"]["skipped"];
+    for reason in [
+        "protected user",
+        "active",
+        "idle in transaction (not requested)",
+    ] {
+        assert!(
+            skipped[reason].as_u64().unwrap_or(0) >= 1,
+            "{reason} not skipped: {skipped:#}"
+        );
+    }
 
     let all: Vec<u64> = scene
         .eligible

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use rds_responder::config::{ConfigError, Env};
+use rds_responder::trigger::{RdsIdentifier, ResourceKind};
 
 use crate::policy::{Cidr, Policy};
 
@@ -13,6 +14,9 @@ pub struct ReaperConfig {
     pub automatic_dry_run: bool,
     /// Tag on the DB instance that turns the reaper off for it (values off/disabled/false/no).
     pub opt_out_tag: String,
+    /// The instance an alarm without a DB dimension is about (a log-metric "too many
+    /// connections" alarm carries none).
+    pub default_instance: Option<RdsIdentifier>,
 }
 
 fn minutes(env: &Env, var: &str, default: u64) -> Result<Duration, ConfigError> {
@@ -77,6 +81,17 @@ impl ReaperConfig {
                 .optional("OPT_OUT_TAG")
                 .unwrap_or("rds-responder:idle-reaper")
                 .to_string(),
+            default_instance: env
+                .optional("DEFAULT_DB_INSTANCE")
+                .map(|raw| {
+                    RdsIdentifier::parse(raw, ResourceKind::DbInstance).map_err(|rule| {
+                        ConfigError {
+                            var: "DEFAULT_DB_INSTANCE".into(),
+                            rule: format!("{rule} (RDS DB instance identifier rules), got {raw:?}"),
+                        }
+                    })
+                })
+                .transpose()?,
         })
     }
 }
@@ -101,6 +116,7 @@ mod tests {
             ("PROTECTED_NETWORKS", "10.0.0.0/40"),
             ("IDLE_MINUTES", "ten"),
             ("AUTOMATIC_DRY_RUN", "yes"),
+            ("DEFAULT_DB_INSTANCE", "1-bad"),
         ] {
             let err = ReaperConfig::from_env(&Env::from_pairs([(var, value)])).unwrap_err();
             assert_eq!(err.var, var);

@@ -114,7 +114,9 @@ pub fn decide(trigger: &Trigger<ManualReap>, config: &ReaperConfig) -> Decision 
     };
     match trigger {
         Trigger::Alarm(alarm) => {
-            let target = alarm.db_target();
+            let target = alarm
+                .db_target()
+                .or_else(|| config.default_instance.clone().map(DbTarget::Instance));
             if !alarm.is_into_alarm() {
                 return Decision::Skip {
                     target,
@@ -125,7 +127,10 @@ pub fn decide(trigger: &Trigger<ManualReap>, config: &ReaperConfig) -> Decision 
                 Some(target) => automatic(target),
                 None => Decision::Skip {
                     target: None,
-                    reason: format!("alarm {} names no DBInstanceIdentifier or DBClusterIdentifier", alarm.name),
+                    reason: format!(
+                        "alarm {} names no DBInstanceIdentifier or DBClusterIdentifier and DEFAULT_DB_INSTANCE is not set",
+                        alarm.name
+                    ),
                 },
             }
         }

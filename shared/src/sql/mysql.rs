@@ -89,10 +89,21 @@ impl MySqlSessions {
             )
             .await
             .map_err(query_error)?;
+        // A sleeping session may hold an open transaction: killing it rolls that back.
+        let in_transaction: std::collections::HashSet<u64> = self
+            .conn
+            .query("SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX")
+            .await
+            .map_err(query_error)?
+            .into_iter()
+            .collect();
         let sessions = rows
             .into_iter()
             .map(|(id, user, host, db, command, time)| {
                 let state = match command.as_deref() {
+                    Some("Sleep") if in_transaction.contains(&id) => {
+                        SessionState::IdleInTransaction
+                    }
                     Some("Sleep") => SessionState::Idle,
                     Some("Query") | Some("Execute") => SessionState::Active,
                     Some(other) => SessionState::Other(other.to_string()),

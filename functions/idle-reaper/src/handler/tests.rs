@@ -325,3 +325,25 @@ async fn unavailable_instance_is_left_alone() {
     assert_eq!(Status::from_checks(&findings.checks), Status::Failed);
     assert!(r.reaper.terminate_calls.borrow().is_empty());
 }
+
+#[test]
+fn log_metric_alarm_without_dimension_uses_the_default_instance() {
+    let mut event = sample("alarm.eventbridge.json");
+    event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"] = json!({
+        "namespace": "LogMetrics", "name": "TooManyConnections", "dimensions": {}
+    });
+    let without = decide(&trigger(event.clone()), &config());
+    assert!(
+        matches!(without, Decision::Skip { ref reason, .. } if reason.contains("DEFAULT_DB_INSTANCE")),
+        "{without:?}"
+    );
+    let mut with_default = config();
+    with_default.default_instance = Some(
+        rds_responder::trigger::RdsIdentifier::parse("orders-db", ResourceKind::DbInstance)
+            .unwrap(),
+    );
+    match decide(&trigger(event), &with_default) {
+        Decision::Reap { target, .. } => assert_eq!(target.id().as_str(), "orders-db"),
+        other => panic!("{other:?}"),
+    }
+}
