@@ -18,7 +18,7 @@ demo:
 # One feature set for the whole workspace, so nothing is compiled twice.
 test: lint
 	$(CARGO) build --workspace --bins
-	scripts/with-stack.sh $(CARGO) test --workspace
+	scripts/with-stack.sh scripts/run-tests.sh
 
 unit:
 	$(CARGO) test --workspace --exclude e2e

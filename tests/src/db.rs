@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls};
 
-use crate::Stack;
+use mysql_async::prelude::Queryable;
+
+use crate::{Fixture, Stack};
 
 /// Serializes tests that terminate sessions server-wide, so they cannot reap each other's.
 pub static SERVER_WIDE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -94,11 +96,127 @@ pub async fn mysql_session(stack: &Stack, user: &str) -> (mysql_async::Conn, u64
 
 /// Connection ids still present, among `ids`.
 pub async fn mysql_alive(admin: &mut mysql_async::Conn, ids: &[u64]) -> Vec<u64> {
-    use mysql_async::prelude::Queryable;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let all: Vec<u64> = admin
         .query("SELECT ID FROM information_schema.PROCESSLIST ORDER BY ID")
         .await
         .expect("processlist");
     all.into_iter().filter(|id| ids.contains(id)).collect()
+}
+
+pub struct PgScene {
+    pub admin: tokio_postgres::Client,
+    pub eligible: Vec<i32>,
+    pub survivors: Vec<i32>,
+    /// Held open: dropping a client closes its session.
+    pub clients: Vec<tokio_postgres::Client>,
+}
+
+/// Idle sessions from two users and applications (eligible), plus an active query, an idle
+/// transaction, a superuser session and a protected user's session (survivors).
+pub async fn pg_scene(fixture: &Fixture) -> PgScene {
+    let stack = &fixture.stack;
+    let admin = pg_admin(stack).await;
+    let (app_a, app_b, guarded, dba) = (
+        format!("app_a_{}", fixture.suffix),
+        format!("app_b_{}", fixture.suffix),
+        format!("guarded_{}", fixture.suffix),
+        format!("dba_{}", fixture.suffix),
+    );
+    for role in [&app_a, &app_b, &guarded] {
+        pg_role(&admin, role, false).await;
+    }
+    pg_role(&admin, &dba, true).await;
+
+    let mut clients = Vec::new();
+    let mut eligible = Vec::new();
+    for (user, app) in [(&app_a, "web"), (&app_a, "web"), (&app_b, "worker")] {
+        let (client, pid) = pg_session(stack, user, app).await;
+        clients.push(client);
+        eligible.push(pid);
+    }
+    let mut survivors = Vec::new();
+    let (active, pid) = pg_session(stack, &app_a, "report").await;
+    tokio::spawn(async move {
+        let _ = active.batch_execute("SELECT pg_sleep(8)").await;
+    });
+    survivors.push(pid);
+    let (in_tx, pid) = pg_session(stack, &app_b, "worker").await;
+    in_tx
+        .batch_execute("BEGIN; SELECT 1")
+        .await
+        .expect("open transaction");
+    clients.push(in_tx);
+    survivors.push(pid);
+    for user in [&dba, &guarded] {
+        let (client, pid) = pg_session(stack, user, "psql").await;
+        clients.push(client);
+        survivors.push(pid);
+    }
+    // Let the active query start before anyone looks.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    PgScene {
+        admin,
+        eligible,
+        survivors,
+        clients,
+    }
+}
+
+pub struct MySqlScene {
+    pub admin: mysql_async::Conn,
+    pub eligible: Vec<u64>,
+    pub survivors: Vec<u64>,
+    /// Held open: dropping a connection closes its session.
+    pub conns: Vec<mysql_async::Conn>,
+}
+
+pub async fn mysql_scene(fixture: &Fixture) -> MySqlScene {
+    let stack = &fixture.stack;
+    let mut admin = mysql_admin(stack).await;
+    let (app_a, app_b, guarded) = (
+        format!("app_a_{}", fixture.suffix),
+        format!("app_b_{}", fixture.suffix),
+        format!("guarded_{}", fixture.suffix),
+    );
+    for user in [&app_a, &app_b, &guarded] {
+        admin
+            .query_drop(format!(
+                "CREATE USER '{user}'@'%' IDENTIFIED BY '{APP_PASSWORD}'"
+            ))
+            .await
+            .expect("create user");
+    }
+    let mut conns = Vec::new();
+    let mut eligible = Vec::new();
+    for user in [&app_a, &app_a, &app_b] {
+        let (conn, id) = mysql_session(stack, user).await;
+        conns.push(conn);
+        eligible.push(id);
+    }
+    let mut survivors = Vec::new();
+    let (mut active, id) = mysql_session(stack, &app_a).await;
+    tokio::spawn(async move {
+        let _ = active.query_drop("SELECT SLEEP(8)").await;
+    });
+    survivors.push(id);
+    let (mut in_tx, id) = mysql_session(stack, &app_b).await;
+    in_tx
+        .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        .await
+        .expect("open transaction");
+    conns.push(in_tx);
+    survivors.push(id);
+    let (conn, id) = mysql_session(stack, &guarded).await;
+    conns.push(conn);
+    survivors.push(id);
+    survivors.push(admin.id() as u64);
+    // MySQL counts idle time in whole seconds: let the idle ones pass "more than 0 s".
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    MySqlScene {
+        admin,
+        eligible,
+        survivors,
+        conns,
+    }
 }

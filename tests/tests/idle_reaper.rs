@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use e2e::db::{self, APP_PASSWORD, SERVER_WIDE};
+use e2e::db::{self, SERVER_WIDE};
 use e2e::{Fixture, FunctionProcess};
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
@@ -17,64 +17,6 @@ fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
-}
-
-struct PgScene {
-    admin: tokio_postgres::Client,
-    eligible: Vec<i32>,
-    survivors: Vec<i32>,
-    _clients: Vec<tokio_postgres::Client>,
-}
-
-/// Idle sessions from two users and applications (eligible), plus an active query, an idle
-/// transaction, a superuser session and a protected user's session (survivors).
-async fn pg_scene(fixture: &Fixture) -> PgScene {
-    let stack = &fixture.stack;
-    let admin = db::pg_admin(stack).await;
-    let (app_a, app_b, guarded, dba) = (
-        format!("app_a_{}", fixture.suffix),
-        format!("app_b_{}", fixture.suffix),
-        format!("guarded_{}", fixture.suffix),
-        format!("dba_{}", fixture.suffix),
-    );
-    for role in [&app_a, &app_b, &guarded] {
-        db::pg_role(&admin, role, false).await;
-    }
-    db::pg_role(&admin, &dba, true).await;
-
-    let mut clients = Vec::new();
-    let mut eligible = Vec::new();
-    for (user, app) in [(&app_a, "web"), (&app_a, "web"), (&app_b, "worker")] {
-        let (client, pid) = db::pg_session(stack, user, app).await;
-        clients.push(client);
-        eligible.push(pid);
-    }
-    let mut survivors = Vec::new();
-    let (active, pid) = db::pg_session(stack, &app_a, "report").await;
-    tokio::spawn(async move {
-        let _ = active.batch_execute("SELECT pg_sleep(8)").await;
-    });
-    survivors.push(pid);
-    let (in_tx, pid) = db::pg_session(stack, &app_b, "worker").await;
-    in_tx
-        .batch_execute("BEGIN; SELECT 1")
-        .await
-        .expect("open transaction");
-    clients.push(in_tx);
-    survivors.push(pid);
-    for user in [&dba, &guarded] {
-        let (client, pid) = db::pg_session(stack, user, "psql").await;
-        clients.push(client);
-        survivors.push(pid);
-    }
-    // Let the active query start before anyone looks.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    PgScene {
-        admin,
-        eligible,
-        survivors,
-        _clients: clients,
-    }
 }
 
 fn reaper_env(fixture: &Fixture, extra: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -91,7 +33,7 @@ fn reaper_env(fixture: &Fixture, extra: &[(&str, &str)]) -> Vec<(String, String)
 async fn postgres_terminates_exactly_the_eligible_sessions() {
     let _serial = SERVER_WIDE.lock().await;
     let fixture = Fixture::new().await;
-    let scene = pg_scene(&fixture).await;
+    let scene = db::pg_scene(&fixture).await;
     let mut function = FunctionProcess::start(FUNCTION, &reaper_env(&fixture, &[])).await;
 
     let report = function
@@ -152,7 +94,7 @@ async fn postgres_terminates_exactly_the_eligible_sessions() {
 async fn idle_transactions_are_reaped_only_when_asked() {
     let _serial = SERVER_WIDE.lock().await;
     let fixture = Fixture::new().await;
-    let scene = pg_scene(&fixture).await;
+    let scene = db::pg_scene(&fixture).await;
     let mut function = FunctionProcess::start(FUNCTION, &reaper_env(&fixture, &[])).await;
     let report = function
         .invoke(&json!({"db": fixture.db, "idle_minutes": 0, "idle_in_transaction_minutes": 0, "dry_run": false}))
@@ -174,7 +116,7 @@ async fn idle_transactions_are_reaped_only_when_asked() {
 async fn dry_run_kills_nothing_and_reports_the_plan() {
     let _serial = SERVER_WIDE.lock().await;
     let fixture = Fixture::new().await;
-    let scene = pg_scene(&fixture).await;
+    let scene = db::pg_scene(&fixture).await;
     let mut function = FunctionProcess::start(FUNCTION, &reaper_env(&fixture, &[])).await;
     let report = function
         .invoke(&json!({"db": fixture.db, "idle_minutes": 0}))
@@ -194,7 +136,7 @@ async fn dry_run_kills_nothing_and_reports_the_plan() {
 async fn cap_exceeded_aborts_before_terminating() {
     let _serial = SERVER_WIDE.lock().await;
     let fixture = Fixture::new().await;
-    let scene = pg_scene(&fixture).await;
+    let scene = db::pg_scene(&fixture).await;
     let mut function = FunctionProcess::start(
         FUNCTION,
         &reaper_env(&fixture, &[("MAX_SESSIONS_PER_RUN", "2")]),
@@ -219,7 +161,7 @@ async fn cap_exceeded_aborts_before_terminating() {
 async fn duplicate_alarm_delivery_terminates_once() {
     let _serial = SERVER_WIDE.lock().await;
     let fixture = Fixture::new().await;
-    let scene = pg_scene(&fixture).await;
+    let scene = db::pg_scene(&fixture).await;
     let mut function =
         FunctionProcess::start(FUNCTION, &reaper_env(&fixture, &[("IDLE_MINUTES", "0")])).await;
     let alarm = fixture.event("alarm.eventbridge.json");
@@ -267,7 +209,7 @@ async fn a_session_that_turns_active_between_listing_and_terminating_survives() 
     let _serial = SERVER_WIDE.lock().await;
     let fixture = Fixture::new().await;
     let stack = &fixture.stack;
-    let scene = pg_scene(&fixture).await;
+    let scene = db::pg_scene(&fixture).await;
     let port = stack.pg_port.to_string();
     let config = DbConfig::from_env(&Env::from_pairs([
         ("DB_USER", stack.pg_user.as_str()),
@@ -302,7 +244,7 @@ async fn a_session_that_turns_active_between_listing_and_terminating_survives() 
 
     // Between listing and terminating: one session runs a long query (active), another runs a
     // quick one and is idle again (new state_change). Only the third is still the listed session.
-    let (busy_user_client, quick_client) = (&scene._clients[0], &scene._clients[1]);
+    let (busy_user_client, quick_client) = (&scene.clients[0], &scene.clients[1]);
     quick_client
         .batch_execute("SELECT 1")
         .await
@@ -352,63 +294,6 @@ async fn database_full_gives_a_clear_error_and_a_retry() {
     assert!(fixture.ledger().await.is_empty());
 }
 
-struct MySqlScene {
-    admin: mysql_async::Conn,
-    eligible: Vec<u64>,
-    survivors: Vec<u64>,
-    _conns: Vec<mysql_async::Conn>,
-}
-
-async fn mysql_scene(fixture: &Fixture) -> MySqlScene {
-    let stack = &fixture.stack;
-    let mut admin = db::mysql_admin(stack).await;
-    let (app_a, app_b, guarded) = (
-        format!("app_a_{}", fixture.suffix),
-        format!("app_b_{}", fixture.suffix),
-        format!("guarded_{}", fixture.suffix),
-    );
-    for user in [&app_a, &app_b, &guarded] {
-        admin
-            .query_drop(format!(
-                "CREATE USER '{user}'@'%' IDENTIFIED BY '{APP_PASSWORD}'"
-            ))
-            .await
-            .expect("create user");
-    }
-    let mut conns = Vec::new();
-    let mut eligible = Vec::new();
-    for user in [&app_a, &app_a, &app_b] {
-        let (conn, id) = db::mysql_session(stack, user).await;
-        conns.push(conn);
-        eligible.push(id);
-    }
-    let mut survivors = Vec::new();
-    let (mut active, id) = db::mysql_session(stack, &app_a).await;
-    tokio::spawn(async move {
-        let _ = active.query_drop("SELECT SLEEP(8)").await;
-    });
-    survivors.push(id);
-    let (mut in_tx, id) = db::mysql_session(stack, &app_b).await;
-    in_tx
-        .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-        .await
-        .expect("open transaction");
-    conns.push(in_tx);
-    survivors.push(id);
-    let (conn, id) = db::mysql_session(stack, &guarded).await;
-    conns.push(conn);
-    survivors.push(id);
-    survivors.push(admin.id() as u64);
-    // MySQL counts idle time in whole seconds: let the idle ones pass "more than 0 s".
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    MySqlScene {
-        admin,
-        eligible,
-        survivors,
-        _conns: conns,
-    }
-}
-
 fn mysql_env(fixture: &Fixture) -> Vec<(String, String)> {
     let overrides = fixture.mysql_override();
     let guarded = format!("guarded_{},root", fixture.suffix);
@@ -423,7 +308,7 @@ fn mysql_env(fixture: &Fixture) -> Vec<(String, String)> {
 async fn mariadb_kills_exactly_the_sleeping_eligible_sessions() {
     let _serial = SERVER_WIDE.lock().await;
     let fixture = Fixture::new_mysql().await;
-    let mut scene = mysql_scene(&fixture).await;
+    let mut scene = db::mysql_scene(&fixture).await;
     let mut function = FunctionProcess::start(FUNCTION, &mysql_env(&fixture)).await;
 
     let report = function
@@ -464,7 +349,7 @@ async fn mariadb_kills_exactly_the_sleeping_eligible_sessions() {
 async fn mariadb_uses_rds_kill_where_it_exists() {
     let _serial = SERVER_WIDE.lock().await;
     let fixture = Fixture::new_mysql().await;
-    let mut scene = mysql_scene(&fixture).await;
+    let mut scene = db::mysql_scene(&fixture).await;
     // What RDS ships: a definer-rights procedure the master user may call.
     scene
         .admin

@@ -103,8 +103,9 @@ pub fn decide(trigger: &Trigger<ManualCheck>) -> Decision {
                 return Decision::Skip {
                     target,
                     reason: format!(
-                        "alarm {} moved to {:?}, not into ALARM: nothing to verify",
-                        alarm.name, alarm.new_state
+                        "alarm {} moved to {}, not into ALARM: nothing to verify",
+                        alarm.name,
+                        alarm.new_state.as_str()
                     ),
                 };
             }

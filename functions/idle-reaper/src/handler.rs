@@ -120,7 +120,7 @@ pub fn decide(trigger: &Trigger<ManualReap>, config: &ReaperConfig) -> Decision 
             if !alarm.is_into_alarm() {
                 return Decision::Skip {
                     target,
-                    reason: format!("alarm {} moved to {:?}, not into ALARM: nothing to do", alarm.name, alarm.new_state),
+                    reason: format!("alarm {} moved to {}, not into ALARM: nothing to do", alarm.name, alarm.new_state.as_str()),
                 };
             }
             match target {

@@ -258,3 +258,117 @@ pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Env;
+
+    fn connector(sdk: SdkConfig, auth: &str) -> DbConnector {
+        let env = Env::from_pairs([
+            ("DB_USER", "rds_responder"),
+            ("DB_AUTH", auth),
+            ("DB_PASSWORD", "local-password"),
+            ("DB_TLS", "disable"),
+            ("DB_ENDPOINT_OVERRIDES", "orders-db=127.0.0.1:6543"),
+        ]);
+        DbConnector::new(DbConfig::from_env(&env).unwrap(), sdk).unwrap()
+    }
+
+    async fn sdk() -> SdkConfig {
+        use aws_sdk_rds::config::{BehaviorVersion, Credentials, Region};
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("eu-central-1"))
+            .credentials_provider(Credentials::new(
+                "AKIDEXAMPLE",
+                "example-secret-key",
+                None,
+                None,
+                "test",
+            ))
+            .load()
+            .await
+    }
+
+    fn endpoint() -> Endpoint {
+        Endpoint {
+            host: "orders-db.abc123.eu-central-1.rds.amazonaws.com".into(),
+            port: 5432,
+        }
+    }
+
+    #[tokio::test]
+    async fn iam_token_is_a_presigned_connect_request_for_the_rds_endpoint() {
+        let token = connector(sdk().await, "iam")
+            .password_for(&endpoint())
+            .await
+            .unwrap();
+        assert!(
+            token.starts_with("orders-db.abc123.eu-central-1.rds.amazonaws.com:5432/?Action=connect&DBUser=rds_responder"),
+            "{token}"
+        );
+        for part in [
+            "X-Amz-Signature=",
+            "X-Amz-Expires=900",
+            "eu-central-1%2Frds-db%2Faws4_request",
+        ] {
+            assert!(token.contains(part), "{part} missing from {token}");
+        }
+        assert!(!token.contains("example-secret-key"));
+    }
+
+    #[tokio::test]
+    async fn password_auth_uses_the_configured_password() {
+        assert_eq!(
+            connector(sdk().await, "password")
+                .password_for(&endpoint())
+                .await
+                .unwrap(),
+            "local-password"
+        );
+    }
+
+    #[tokio::test]
+    async fn overrides_change_where_to_connect_not_what_the_token_is_for() {
+        let c = connector(sdk().await, "iam");
+        let target = c.target_for("Orders-DB", &endpoint());
+        assert!(target.overridden);
+        assert_eq!(
+            target.address,
+            Endpoint {
+                host: "127.0.0.1".into(),
+                port: 6543
+            }
+        );
+        assert_eq!(target.rds_endpoint, endpoint());
+        assert!(!c.target_for("other-db", &endpoint()).overridden);
+    }
+
+    #[test]
+    fn missing_or_empty_ca_bundle_fails_at_start() {
+        let dir = std::env::temp_dir().join(format!("ca-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        for path in [dir.join("missing.pem"), empty] {
+            let env = Env::from_pairs([("DB_USER", "u"), ("DB_CA_BUNDLE", path.to_str().unwrap())]);
+            let config = DbConfig::from_env(&env).unwrap();
+            let err = DbConnector::new(config, SdkConfig::builder().build())
+                .err()
+                .unwrap();
+            assert!(matches!(err, DbError::Tls(_)), "{err}");
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn engines_map_from_rds_names() {
+        assert_eq!(
+            Engine::from_rds("aurora-postgresql"),
+            Some(Engine::Postgres)
+        );
+        assert_eq!(Engine::from_rds("mariadb"), Some(Engine::MySql));
+        assert_eq!(Engine::from_rds("aurora-mysql"), Some(Engine::MySql));
+        assert_eq!(Engine::from_rds("sqlserver-ee"), None);
+    }
+}

@@ -19,6 +19,14 @@ pub enum AlarmState {
 }
 
 impl AlarmState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmState::Ok => "OK",
+            AlarmState::Alarm => "ALARM",
+            AlarmState::InsufficientData => "INSUFFICIENT_DATA",
+        }
+    }
+
     fn parse(field: &str, raw: &str) -> Result<Self, TriggerError> {
         match raw {
             "OK" => Ok(Self::Ok),

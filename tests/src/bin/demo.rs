@@ -157,6 +157,74 @@ async fn main() {
     )
     .await;
 
+    // idle-reaper: real sessions on PostgreSQL and MariaDB.
+    let scene = e2e::db::pg_scene(&fixture).await;
+    println!(
+        "\nidle-reaper: opened {} idle PostgreSQL sessions (web, worker) plus an active query, an idle \
+         transaction, a superuser and a protected user's session",
+        scene.eligible.len()
+    );
+    let guarded = format!("guarded_{}", fixture.suffix);
+    let reaper_env = fixture.function_env(&[
+        ("PROTECTED_USERS", &guarded),
+        ("IDLE_MINUTES", "0"),
+        ("MAX_FRACTION_OF_CONNECTIONS", "1"),
+    ]);
+    let mut reaper = FunctionProcess::start("idle-reaper", &reaper_env).await;
+    play(
+        &fixture,
+        &mut reaper,
+        "idle-reaper: manual request (dry run by default)",
+        json!({"db": fixture.db, "idle_minutes": 0}),
+    )
+    .await;
+    play(
+        &fixture,
+        &mut reaper,
+        "idle-reaper: too-many-connections alarm (EventBridge)",
+        fixture.event("alarm.eventbridge.json"),
+    )
+    .await;
+    play(
+        &fixture,
+        &mut reaper,
+        "idle-reaper: the same alarm state change via SNS",
+        fixture.event("alarm.sns.json"),
+    )
+    .await;
+    play(
+        &fixture,
+        &mut reaper,
+        "idle-reaper: alarm back to OK",
+        fixture.event("alarm-ok.eventbridge.json"),
+    )
+    .await;
+    let alive = e2e::db::pg_alive(&scene.admin, &scene.survivors).await;
+    println!(
+        "  PostgreSQL sessions that had to survive and did: {} of {}",
+        alive.len(),
+        scene.survivors.len()
+    );
+    drop(scene);
+
+    let mysql = Fixture::new_mysql().await;
+    let my_scene = e2e::db::mysql_scene(&mysql).await;
+    let guarded = format!("guarded_{},root", mysql.suffix);
+    let mysql_env = mysql.function_env(&[
+        ("DB_ENDPOINT_OVERRIDES", &mysql.mysql_override()),
+        ("PROTECTED_USERS", &guarded),
+        ("MAX_FRACTION_OF_CONNECTIONS", "1"),
+    ]);
+    let mut my_reaper = FunctionProcess::start("idle-reaper", &mysql_env).await;
+    play(
+        &mysql,
+        &mut my_reaper,
+        "idle-reaper on MariaDB: manual run",
+        json!({"db": mysql.db, "idle_minutes": 0, "dry_run": false}),
+    )
+    .await;
+    drop(my_scene);
+
     println!("\nreports archived in s3://{}:", fixture.bucket);
     for key in fixture.archive_keys().await {
         println!("  {key}");
