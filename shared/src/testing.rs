@@ -18,6 +18,33 @@ use crate::sql::{ConnectTarget, DbError, DbProbe, Engine, ProbeResult};
 use crate::tables::{TableHealth, TableInspector};
 use crate::trigger::RdsIdentifier;
 
+/// The origin of a function in the sample account and region.
+pub fn origin(function: &str) -> crate::trigger::Origin {
+    crate::trigger::Origin::from_function_arn(
+        &format!("arn:aws:lambda:us-east-1:123456789012:function:{function}"),
+        "us-east-1",
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// An invocation starting now with a minute to run.
+pub fn invocation(function: &str) -> crate::runner::Invocation {
+    let now = Utc::now();
+    crate::runner::Invocation {
+        request_id: "req-1".into(),
+        deadline: now + chrono::Duration::seconds(60),
+        now,
+        origin: origin(function),
+    }
+}
+
+/// A sample payload from the repository's `events/`.
+pub fn sample(name: &str) -> serde_json::Value {
+    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 pub fn instance(id: &str, status: &str) -> InstanceInfo {
     InstanceInfo {
         id: id.into(),

@@ -260,6 +260,18 @@ impl Fixture {
         }
     }
 
+    /// Fails the cluster over to member `<cluster>-<member>`, as RDS-EVENT-0071 would report.
+    pub async fn fail_over_cluster_to(&self, member: u32) {
+        self.aws
+            .rds
+            .failover_db_cluster()
+            .db_cluster_identifier(&self.cluster)
+            .target_db_instance_identifier(format!("{}-{member}", self.cluster))
+            .send()
+            .await
+            .expect("fail over the cluster");
+    }
+
     /// A sample from `events/`, with the sample names swapped for this test's resources.
     pub fn event(&self, name: &str) -> Value {
         let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));

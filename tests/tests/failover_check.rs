@@ -3,22 +3,13 @@
 
 use std::time::Duration;
 
-use e2e::{Fixture, FunctionProcess, Stack};
+use e2e::{check, Fixture, FunctionProcess, Stack};
 use serde_json::{json, Value};
 
 const FUNCTION: &str = "failover-check";
 
 async fn start(fixture: &Fixture, overrides: &[(&str, &str)]) -> FunctionProcess {
     FunctionProcess::start(FUNCTION, &fixture.function_env(overrides)).await
-}
-
-fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
 }
 
 fn outcome(report: &Value, name: &str) -> String {
@@ -379,15 +370,7 @@ async fn malformed_input_gets_an_error_naming_field_and_rule() {
 async fn aurora_failover_checks_the_promoted_writer() {
     let fixture = Fixture::new().await;
     fixture.create_cluster().await;
-    fixture
-        .aws
-        .rds
-        .failover_db_cluster()
-        .db_cluster_identifier(&fixture.cluster)
-        .target_db_instance_identifier(format!("{}-2", fixture.cluster))
-        .send()
-        .await
-        .expect("failover cluster");
+    fixture.fail_over_cluster_to(2).await;
     let mut function = start(&fixture, &[]).await;
 
     let report = function

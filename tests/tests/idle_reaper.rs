@@ -4,20 +4,11 @@
 use std::time::Duration;
 
 use e2e::db::{self, SERVER_WIDE};
-use e2e::{Fixture, FunctionProcess};
+use e2e::{check, Fixture, FunctionProcess};
 use mysql_async::prelude::Queryable;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const FUNCTION: &str = "idle-reaper";
-
-fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
-}
 
 fn reaper_env(fixture: &Fixture, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let guarded = format!("guarded_{}", fixture.suffix);

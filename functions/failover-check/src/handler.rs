@@ -15,7 +15,8 @@ use rds_responder::runner::{Invocation, Responder};
 use rds_responder::sql::{ConnectTarget, DbError, DbProbe, Engine, ProbeResult};
 use rds_responder::tables::TableInspector;
 use rds_responder::trigger::{
-    DbTarget, ManualPayload, RawDbTarget, RdsEvent, ResourceKind, Trigger, TriggerError,
+    check_request_id, DbTarget, ManualPayload, RawDbTarget, RdsEvent, ResourceKind, Trigger,
+    TriggerError,
 };
 
 use crate::config::FailoverConfig;
@@ -45,14 +46,7 @@ impl ManualPayload for ManualCheck {
                 shape: "failover-check manual request",
                 source,
             })?;
-        if let Some(id) = raw.request_id.as_deref() {
-            if id.is_empty() || id.len() > 128 {
-                return Err(TriggerError::InvalidField {
-                    field: "request_id".into(),
-                    rule: "must be 1-128 characters".into(),
-                });
-            }
-        }
+        check_request_id(raw.request_id.as_deref())?;
         let target = RawDbTarget {
             db_instance: raw.db_instance,
             db_cluster: raw.db_cluster,
@@ -156,90 +150,89 @@ pub fn decide(trigger: &Trigger<ManualCheck>) -> Decision {
     }
 }
 
-fn decide_rds_event(event: &RdsEvent) -> Decision {
-    let Some((kind, id)) = event.resource() else {
-        return Decision::Skip {
-            target: None,
-            reason: format!(
-                "RDS event from a {} is not about a failover",
-                event.source_type
+/// The event ids that mean "finished" and "started" for one kind of source, and the message
+/// words that stand in for them on older events without an id.
+struct FailoverEvents {
+    finished: &'static [u16],
+    started: &'static [u16],
+    finished_words: &'static [&'static str],
+}
+
+const INSTANCE_EVENTS: FailoverEvents = FailoverEvents {
+    finished: &INSTANCE_FAILOVER_COMPLETED,
+    started: &INSTANCE_FAILOVER_STARTED,
+    finished_words: &["complete"],
+};
+
+const CLUSTER_EVENTS: FailoverEvents = FailoverEvents {
+    finished: &CLUSTER_FAILOVER_FINISHED,
+    started: &CLUSTER_FAILOVER_STARTED,
+    finished_words: &["complete", "fail"],
+};
+
+enum Phase {
+    Finished,
+    Started,
+    Other,
+}
+
+impl FailoverEvents {
+    fn phase(&self, event: &RdsEvent) -> Phase {
+        let message = event.message.to_ascii_lowercase();
+        let failover = message.contains("failover");
+        let (finished, started) = match event.event_id {
+            Some(id) => (self.finished.contains(&id.0), self.started.contains(&id.0)),
+            // Older events carry no id: read the message.
+            None => (
+                failover && self.finished_words.iter().any(|w| message.contains(w)),
+                failover && message.contains("start"),
             ),
         };
-    };
-    let message = event.message.to_ascii_lowercase();
-    let mentions_failover = message.contains("failover");
-    let code = event.event_id.map(|e| e.0);
+        match (finished, started) {
+            (true, _) => Phase::Finished,
+            (false, true) => Phase::Started,
+            _ => Phase::Other,
+        }
+    }
+}
+
+fn decide_rds_event(event: &RdsEvent) -> Decision {
     let label = event
         .event_id
         .map(|e| e.to_string())
         .unwrap_or_else(|| "event without an id".into());
-    match kind {
-        ResourceKind::DbInstance => {
-            let target = DbTarget::Instance(id);
-            let completed = match code {
-                Some(c) => INSTANCE_FAILOVER_COMPLETED.contains(&c),
-                // Older events carry no id: read the message.
-                None => mentions_failover && message.contains("complete"),
-            };
-            let started = match code {
-                Some(c) => INSTANCE_FAILOVER_STARTED.contains(&c),
-                None => mentions_failover && message.contains("start"),
-            };
-            if completed {
-                Decision::Verify {
-                    target,
-                    expected_writer: None,
-                    triggering_alarm: None,
-                }
-            } else if started {
-                Decision::Skip {
-                    target: Some(target),
-                    reason: format!(
-                        "{label}: failover started; acknowledged, verification runs when it completes"
-                    ),
-                }
-            } else {
-                Decision::Skip {
-                    target: Some(target),
-                    reason: format!("{label} is not a failover-completed event"),
-                }
+    let (target, events, expected_writer) = match event.resource() {
+        Some((ResourceKind::DbInstance, id)) => (DbTarget::Instance(id), INSTANCE_EVENTS, None),
+        Some((ResourceKind::DbCluster, id)) => (
+            DbTarget::Cluster(id),
+            CLUSTER_EVENTS,
+            promoted_instance(&event.message),
+        ),
+        _ => {
+            return Decision::Skip {
+                target: None,
+                reason: format!(
+                    "{label} from a {} is not about a failover",
+                    event.source_type
+                ),
             }
         }
-        ResourceKind::DbCluster => {
-            let target = DbTarget::Cluster(id);
-            let finished = match code {
-                Some(c) => CLUSTER_FAILOVER_FINISHED.contains(&c),
-                None => {
-                    mentions_failover && (message.contains("complete") || message.contains("fail"))
-                }
-            };
-            let started = match code {
-                Some(c) => CLUSTER_FAILOVER_STARTED.contains(&c),
-                None => mentions_failover && message.contains("start"),
-            };
-            if finished {
-                Decision::Verify {
-                    target,
-                    expected_writer: promoted_instance(&event.message),
-                    triggering_alarm: None,
-                }
-            } else if started {
-                Decision::Skip {
-                    target: Some(target),
-                    reason: format!(
-                        "{label}: cluster failover started; acknowledged, verification runs when it completes"
-                    ),
-                }
-            } else {
-                Decision::Skip {
-                    target: Some(target),
-                    reason: format!("{label} is not a failover-completed event"),
-                }
-            }
-        }
-        ResourceKind::DbSnapshot | ResourceKind::DbClusterSnapshot => Decision::Skip {
-            target: None,
-            reason: format!("{label} is a snapshot event, not a failover"),
+    };
+    match events.phase(event) {
+        Phase::Finished => Decision::Verify {
+            target,
+            expected_writer,
+            triggering_alarm: None,
+        },
+        Phase::Started => Decision::Skip {
+            reason: format!(
+                "{label}: {target} failover started; acknowledged, verification runs when it completes"
+            ),
+            target: Some(target),
+        },
+        Phase::Other => Decision::Skip {
+            reason: format!("{label} is not a failover-completed event"),
+            target: Some(target),
         },
     }
 }

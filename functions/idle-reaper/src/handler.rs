@@ -10,7 +10,8 @@ use rds_responder::runner::{Invocation, Responder};
 use rds_responder::sql::sessions::{Session, SessionSnapshot, Termination};
 use rds_responder::sql::{DbProbe, Engine, SessionReaper};
 use rds_responder::trigger::{
-    parse_identifier, DbTarget, ManualPayload, ResourceKind, Trigger, TriggerError,
+    check_request_id, parse_identifier, DbTarget, ManualPayload, ResourceKind, Trigger,
+    TriggerError,
 };
 
 use crate::config::ReaperConfig;
@@ -71,13 +72,7 @@ impl ManualPayload for ManualReap {
         if raw.max_sessions == Some(0) {
             return Err(invalid("max_sessions", "must be at least 1"));
         }
-        if raw
-            .request_id
-            .as_deref()
-            .is_some_and(|id| id.is_empty() || id.len() > 128)
-        {
-            return Err(invalid("request_id", "must be 1-128 characters"));
-        }
+        check_request_id(raw.request_id.as_deref())?;
         Ok(Self {
             db: DbTarget::Instance(parse_identifier("db", &raw.db, ResourceKind::DbInstance)?),
             idle_minutes: raw.idle_minutes,

@@ -226,6 +226,17 @@ pub fn parse_identifier(
     })
 }
 
+/// A caller's `request_id`: 1-128 characters when given.
+pub fn check_request_id(id: Option<&str>) -> Result<(), TriggerError> {
+    match id {
+        Some(id) if id.is_empty() || id.chars().count() > 128 => Err(TriggerError::invalid(
+            "request_id",
+            "must be 1-128 characters",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A target named in a manual payload or a schedule input: exactly one of the two keys.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

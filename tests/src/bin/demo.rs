@@ -60,15 +60,7 @@ async fn main() {
     let fixture = Fixture::new().await;
     fixture.create_cluster().await;
     fixture.put_connections(&fixture.db, 41.0).await;
-    fixture
-        .aws
-        .rds
-        .failover_db_cluster()
-        .db_cluster_identifier(&fixture.cluster)
-        .target_db_instance_identifier(format!("{}-2", fixture.cluster))
-        .send()
-        .await
-        .expect("failover the demo cluster");
+    fixture.fail_over_cluster_to(2).await;
     println!(
         "local stack: moto at {}, PostgreSQL primary on {} (TLS), replica on {}",
         fixture.stack.moto_endpoint, fixture.stack.pg_port, fixture.stack.pg_replica_port

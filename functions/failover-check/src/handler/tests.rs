@@ -11,9 +11,11 @@ use rds_responder::report::{Outcome, Status};
 use rds_responder::runner::{Invocation, Responder, Runner};
 use rds_responder::tables::TableHealth;
 use rds_responder::testing::*;
-use rds_responder::trigger::{parse_trigger, Origin};
+use rds_responder::trigger::parse_trigger;
 
 use super::*;
+
+const FUNCTION: &str = "failover-check";
 
 type Fakes = FailoverCheck<FakeInventory, FakeProbe, FakeWatch, FakeTables, FakeResolver>;
 
@@ -38,31 +40,8 @@ fn healthy() -> Fakes {
     }
 }
 
-fn origin() -> Origin {
-    Origin::from_function_arn(
-        "arn:aws:lambda:us-east-1:123456789012:function:failover-check",
-        "us-east-1",
-    )
-    .unwrap()
-}
-
-fn invocation() -> Invocation {
-    let now = Utc::now();
-    Invocation {
-        request_id: "req-1".into(),
-        deadline: now + chrono::Duration::seconds(60),
-        now,
-        origin: origin(),
-    }
-}
-
-fn sample(name: &str) -> Value {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 fn trigger(event: Value) -> Trigger<ManualCheck> {
-    parse_trigger(event, &origin()).unwrap()
+    parse_trigger(event, &origin(FUNCTION)).unwrap()
 }
 
 fn manual_instance() -> Trigger<ManualCheck> {
@@ -199,7 +178,9 @@ fn schedule_verifies_its_single_target() {
 #[tokio::test]
 async fn healthy_failover_passes_every_check() {
     let check = healthy();
-    let findings = check.respond(&manual_instance(), &invocation()).await;
+    let findings = check
+        .respond(&manual_instance(), &invocation(FUNCTION))
+        .await;
     let names: Vec<&str> = findings.checks.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
@@ -229,7 +210,9 @@ async fn unreachable_database_fails_connection_but_runs_the_other_checks() {
         probe: FakeProbe::refusing("Connection refused (os error 111)"),
         ..healthy()
     };
-    let findings = check.respond(&manual_instance(), &invocation()).await;
+    let findings = check
+        .respond(&manual_instance(), &invocation(FUNCTION))
+        .await;
     assert_eq!(outcome(&findings, "connection"), Outcome::Fail);
     assert!(detail(&findings, "connection").contains("Connection refused"));
     assert_eq!(outcome(&findings, "writer-role"), Outcome::Skipped);
@@ -248,7 +231,9 @@ async fn replica_behind_the_endpoint_fails_writer_role() {
         probe: FakeProbe::answering(true),
         ..healthy()
     };
-    let findings = check.respond(&manual_instance(), &invocation()).await;
+    let findings = check
+        .respond(&manual_instance(), &invocation(FUNCTION))
+        .await;
     assert_eq!(outcome(&findings, "connection"), Outcome::Pass);
     assert_eq!(outcome(&findings, "writer-role"), Outcome::Fail);
     assert!(detail(&findings, "writer-role").contains("replica"));
@@ -264,7 +249,9 @@ async fn waits_for_available_with_backoff() {
         ]),
         ..healthy()
     };
-    let findings = check.respond(&manual_instance(), &invocation()).await;
+    let findings = check
+        .respond(&manual_instance(), &invocation(FUNCTION))
+        .await;
     assert_eq!(outcome(&findings, "status"), Outcome::Pass);
     assert_eq!(*check.inventory.describe_calls.borrow(), 2);
 }
@@ -275,7 +262,9 @@ async fn instance_not_available_within_the_budget_fails_status() {
         inventory: FakeInventory::with_instances(vec![Ok(instance("orders-db", "stopped"))]),
         ..healthy()
     };
-    let findings = check.respond(&manual_instance(), &invocation()).await;
+    let findings = check
+        .respond(&manual_instance(), &invocation(FUNCTION))
+        .await;
     assert_eq!(outcome(&findings, "status"), Outcome::Fail);
     assert!(detail(&findings, "status").contains("\"stopped\""));
     // The wait is bounded: 0.5 s then 1 s would exceed the 1.2 s budget.
@@ -293,7 +282,7 @@ async fn the_deadline_bounds_the_wait() {
         },
         ..healthy()
     };
-    let mut inv = invocation();
+    let mut inv = invocation(FUNCTION);
     inv.deadline = Utc::now() + chrono::Duration::seconds(10);
     let findings = check.respond(&manual_instance(), &inv).await;
     assert_eq!(outcome(&findings, "status"), Outcome::Fail);
@@ -309,7 +298,9 @@ async fn missing_instance_fails_status_and_skips_database_checks() {
         })]),
         ..healthy()
     };
-    let findings = check.respond(&manual_instance(), &invocation()).await;
+    let findings = check
+        .respond(&manual_instance(), &invocation(FUNCTION))
+        .await;
     assert_eq!(outcome(&findings, "status"), Outcome::Fail);
     assert_eq!(outcome(&findings, "connection"), Outcome::Skipped);
     assert!(check.probe.probed.borrow().is_empty());
@@ -321,7 +312,9 @@ async fn dns_failure_is_its_own_failed_check() {
         resolver: FakeResolver(Err("Name or service not known".into())),
         ..healthy()
     };
-    let findings = check.respond(&manual_instance(), &invocation()).await;
+    let findings = check
+        .respond(&manual_instance(), &invocation(FUNCTION))
+        .await;
     assert_eq!(outcome(&findings, "endpoint-dns"), Outcome::Fail);
 }
 
@@ -336,7 +329,9 @@ async fn override_is_reported_in_the_dns_check() {
         },
     );
     let check = FailoverCheck { probe, ..healthy() };
-    let findings = check.respond(&manual_instance(), &invocation()).await;
+    let findings = check
+        .respond(&manual_instance(), &invocation(FUNCTION))
+        .await;
     assert!(detail(&findings, "endpoint-dns").contains("DB_ENDPOINT_OVERRIDES"));
     assert_eq!(check.probe.probed.borrow()[0].address.port, 6543);
 }
@@ -351,7 +346,10 @@ async fn other_alarms_still_firing_degrade_but_the_trigger_alarm_does_not() {
         ..healthy()
     };
     let findings = check
-        .respond(&trigger(sample("alarm.eventbridge.json")), &invocation())
+        .respond(
+            &trigger(sample("alarm.eventbridge.json")),
+            &invocation(FUNCTION),
+        )
         .await;
     assert_eq!(outcome(&findings, "alarms"), Outcome::Warn);
     let text = detail(&findings, "alarms");
@@ -367,7 +365,10 @@ async fn other_alarms_still_firing_degrade_but_the_trigger_alarm_does_not() {
         ..healthy()
     };
     let findings = only_trigger
-        .respond(&trigger(sample("alarm.eventbridge.json")), &invocation())
+        .respond(
+            &trigger(sample("alarm.eventbridge.json")),
+            &invocation(FUNCTION),
+        )
         .await;
     assert_eq!(outcome(&findings, "alarms"), Outcome::Pass);
 }
@@ -394,7 +395,9 @@ async fn connections_outside_range_or_missing_warn_and_errors_fail() {
             },
             ..healthy()
         };
-        let findings = check.respond(&manual_instance(), &invocation()).await;
+        let findings = check
+            .respond(&manual_instance(), &invocation(FUNCTION))
+            .await;
         assert_eq!(outcome(&findings, "connections"), expected, "{value:?}");
     }
 }
@@ -408,13 +411,17 @@ async fn troubling_recent_events_warn() {
             "Amazon RDS is not attempting a requested failover because a failover recently occurred"
                 .into(),
     }]);
-    let findings = check.respond(&manual_instance(), &invocation()).await;
+    let findings = check
+        .respond(&manual_instance(), &invocation(FUNCTION))
+        .await;
     assert_eq!(outcome(&findings, "recent-events"), Outcome::Warn);
     check.inventory.events = Err(RdsError::Api {
         operation: "DescribeEvents",
         detail: "denied".into(),
     });
-    let findings = check.respond(&manual_instance(), &invocation()).await;
+    let findings = check
+        .respond(&manual_instance(), &invocation(FUNCTION))
+        .await;
     assert_eq!(outcome(&findings, "recent-events"), Outcome::Fail);
 }
 
@@ -443,7 +450,9 @@ async fn dynamodb_tables_need_every_index_active() {
         },
         ..healthy()
     };
-    let findings = check.respond(&manual_instance(), &invocation()).await;
+    let findings = check
+        .respond(&manual_instance(), &invocation(FUNCTION))
+        .await;
     assert_eq!(outcome(&findings, "dynamodb-table:orders"), Outcome::Pass);
     assert_eq!(outcome(&findings, "dynamodb-table:sessions"), Outcome::Fail);
     assert!(detail(&findings, "dynamodb-table:sessions").contains("by-user is CREATING"));
@@ -474,12 +483,12 @@ async fn aurora_failover_checks_the_named_writer() {
     let event = trigger(sample("rds-cluster-failover-completed.eventbridge.json"));
     let mut check = healthy();
     check.inventory.cluster = Some(cluster("orders-aurora-2"));
-    let findings = check.respond(&event, &invocation()).await;
+    let findings = check.respond(&event, &invocation(FUNCTION)).await;
     assert_eq!(outcome(&findings, "cluster-writer"), Outcome::Pass);
     assert_eq!(outcome(&findings, "writer-role"), Outcome::Pass);
 
     check.inventory.cluster = Some(cluster("orders-aurora-1"));
-    let findings = check.respond(&event, &invocation()).await;
+    let findings = check.respond(&event, &invocation(FUNCTION)).await;
     assert_eq!(outcome(&findings, "cluster-writer"), Outcome::Fail);
     assert!(detail(&findings, "cluster-writer").contains("promoted orders-aurora-2"));
 }
@@ -490,7 +499,7 @@ async fn started_event_is_skipped_without_any_call() {
     let findings = check
         .respond(
             &trigger(sample("rds-instance-failover-started.eventbridge.json")),
-            &invocation(),
+            &invocation(FUNCTION),
         )
         .await;
     assert_eq!(findings.status, Some(Status::Skipped));
@@ -520,7 +529,7 @@ fn invocation_at(now: DateTime<Utc>, request_id: &str) -> Invocation {
         request_id: request_id.into(),
         deadline: now + chrono::Duration::seconds(60),
         now,
-        origin: origin(),
+        origin: origin(FUNCTION),
     }
 }
 

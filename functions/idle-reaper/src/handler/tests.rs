@@ -1,34 +1,17 @@
 use std::time::Duration;
 
-use chrono::Utc;
 use serde_json::json;
 
 use rds_responder::rds::RdsError;
 use rds_responder::report::{Findings, Outcome, Status};
-use rds_responder::runner::{Invocation, Responder};
+use rds_responder::runner::Responder;
 use rds_responder::sql::sessions::{Session, SessionSnapshot, SessionState};
 use rds_responder::testing::*;
-use rds_responder::trigger::{parse_trigger, Origin};
+use rds_responder::trigger::parse_trigger;
 
 use super::*;
 
-fn origin() -> Origin {
-    Origin::from_function_arn(
-        "arn:aws:lambda:us-east-1:123456789012:function:idle-reaper",
-        "us-east-1",
-    )
-    .unwrap()
-}
-
-fn invocation() -> Invocation {
-    let now = Utc::now();
-    Invocation {
-        request_id: "req-1".into(),
-        deadline: now + chrono::Duration::seconds(60),
-        now,
-        origin: origin(),
-    }
-}
+const FUNCTION: &str = "idle-reaper";
 
 fn config() -> ReaperConfig {
     ReaperConfig::from_env(&rds_responder::config::Env::from_pairs([(
@@ -38,13 +21,8 @@ fn config() -> ReaperConfig {
     .unwrap()
 }
 
-fn sample(name: &str) -> Value {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 fn trigger(event: Value) -> Trigger<ManualReap> {
-    parse_trigger(event, &origin()).unwrap()
+    parse_trigger(event, &origin(FUNCTION)).unwrap()
 }
 
 fn idle(id: i64, user: &str, minutes: f64) -> Session {
@@ -117,7 +95,7 @@ fn manual_requests_are_dry_runs_unless_told_otherwise() {
 
 #[test]
 fn manual_schema_is_strict() {
-    let origin = origin();
+    let origin = origin(FUNCTION);
     for (payload, needle) in [
         (
             json!({"db": "orders-db", "kill_all": true}),
@@ -181,7 +159,7 @@ async fn terminates_eligible_sessions_and_reports_groups() {
     let findings = r
         .respond(
             &manual(json!({"db": "orders-db", "dry_run": false})),
-            &invocation(),
+            &invocation(FUNCTION),
         )
         .await;
     assert_eq!(Status::from_checks(&findings.checks), Status::Ok);
@@ -213,7 +191,7 @@ async fn terminates_eligible_sessions_and_reports_groups() {
 async fn dry_run_terminates_nothing_and_reports_the_plan() {
     let r = reaper(vec![idle(1, "app", 30.0)], 40);
     let findings = r
-        .respond(&manual(json!({"db": "orders-db"})), &invocation())
+        .respond(&manual(json!({"db": "orders-db"})), &invocation(FUNCTION))
         .await;
     assert!(r.reaper.terminate_calls.borrow().is_empty());
     assert_eq!(outcome(&findings, "terminate"), Outcome::Planned);
@@ -227,7 +205,7 @@ async fn cap_exceeded_aborts_before_acting() {
     let findings = r
         .respond(
             &manual(json!({"db": "orders-db", "dry_run": false})),
-            &invocation(),
+            &invocation(FUNCTION),
         )
         .await;
     assert!(r.reaper.terminate_calls.borrow().is_empty());
@@ -243,7 +221,7 @@ async fn sessions_that_changed_before_termination_are_reported_as_spared() {
     let findings = r
         .respond(
             &manual(json!({"db": "orders-db", "dry_run": false})),
-            &invocation(),
+            &invocation(FUNCTION),
         )
         .await;
     let terminate = findings
@@ -268,7 +246,7 @@ async fn describe_failure_stops_before_connecting() {
     let findings = r
         .respond(
             &manual(json!({"db": "orders-db", "dry_run": false})),
-            &invocation(),
+            &invocation(FUNCTION),
         )
         .await;
     assert_eq!(outcome(&findings, "describe"), Outcome::Fail);
@@ -286,7 +264,7 @@ async fn opt_out_tag_means_do_nothing() {
     let findings = r
         .respond(
             &manual(json!({"db": "orders-db", "dry_run": false})),
-            &invocation(),
+            &invocation(FUNCTION),
         )
         .await;
     assert_eq!(findings.status, Some(Status::Skipped));
@@ -301,7 +279,7 @@ async fn unreachable_database_asks_for_a_retry() {
     let findings = r
         .respond(
             &manual(json!({"db": "orders-db", "dry_run": false})),
-            &invocation(),
+            &invocation(FUNCTION),
         )
         .await;
     assert_eq!(outcome(&findings, "connect"), Outcome::Fail);
@@ -319,7 +297,7 @@ async fn unavailable_instance_is_left_alone() {
     let findings = r
         .respond(
             &manual(json!({"db": "orders-db", "dry_run": false})),
-            &invocation(),
+            &invocation(FUNCTION),
         )
         .await;
     assert_eq!(Status::from_checks(&findings.checks), Status::Failed);
