@@ -40,11 +40,11 @@ fmt:
 build:
 	$(CARGO) build --release $(addprefix -p ,$(FUNCTIONS))
 
-## bench: idle-reaper reaping 1,000 idle PostgreSQL sessions, release build (target < 1 s)
+## bench: idle-reaper reaping 1,000 idle PostgreSQL sessions (target < 1 s); cold starts; release builds
 bench:
-	$(CARGO) build --release -p idle-reaper
+	$(CARGO) build --release -p idle-reaper -p failover-check
 	$(CARGO) build -p e2e --bin bench
-	scripts/with-stack.sh target/debug/bench target/release/idle-reaper
+	scripts/with-stack.sh target/debug/bench target/release/idle-reaper target/release/failover-check
 
 ## invoke: run one sample event through a function against a fresh local stack
 ##   make invoke FUNCTION=failover-check EVENT=events/manual.failover-check.json

@@ -67,6 +67,8 @@ struct State {
     arrived: Notify,
     waiting: Mutex<HashMap<String, oneshot::Sender<Invoked>>>,
     init_error: Mutex<Option<String>>,
+    /// When the function first asked for work: the end of its init phase.
+    first_poll: Mutex<Option<std::time::Instant>>,
 }
 
 const FUNCTION_ARN_PREFIX: &str = "arn:aws:lambda:us-east-1:123456789012:function:";
@@ -77,6 +79,7 @@ pub struct FunctionProcess {
     state: Arc<State>,
     child: Child,
     logs: Arc<Mutex<String>>,
+    spawned_at: std::time::Instant,
     /// How long each invocation may run (sent as `Lambda-Runtime-Deadline-Ms`).
     pub timeout: Duration,
 }
@@ -113,6 +116,7 @@ impl FunctionProcess {
             arrived: Notify::new(),
             waiting: Mutex::default(),
             init_error: Mutex::default(),
+            first_poll: Mutex::default(),
         });
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -149,6 +153,7 @@ impl FunctionProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        let spawned_at = std::time::Instant::now();
         let mut child = command.spawn().expect("start function binary");
         let logs = Arc::new(Mutex::new(String::new()));
         for mut stream in [
@@ -174,8 +179,20 @@ impl FunctionProcess {
             state,
             child,
             logs,
+            spawned_at,
             timeout: Duration::from_secs(30),
         }
+    }
+
+    /// Process start to first `/next` poll: what Lambda bills as init. Waits up to 10 s for it.
+    pub async fn init_duration(&self) -> Option<Duration> {
+        for _ in 0..1000 {
+            if let Some(at) = *self.state.first_poll.lock().unwrap() {
+                return Some(at - self.spawned_at);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        None
     }
 
     pub fn function_arn(&self) -> &str {
@@ -252,6 +269,11 @@ async fn handle(
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method, parts.as_slice()) {
         (Method::GET, ["2018-06-01", "runtime", "invocation", "next"]) => loop {
+            state
+                .first_poll
+                .lock()
+                .unwrap()
+                .get_or_insert_with(std::time::Instant::now);
             let notified = state.arrived.notified();
             if let Some(next) = state.queue.lock().unwrap().pop_front() {
                 let mut response = reply(StatusCode::OK, next.body);

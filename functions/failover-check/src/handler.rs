@@ -15,8 +15,8 @@ use rds_responder::runner::{Invocation, Responder};
 use rds_responder::sql::{ConnectTarget, DbError, DbProbe, Engine, ProbeResult};
 use rds_responder::tables::TableInspector;
 use rds_responder::trigger::{
-    check_request_id, DbTarget, ManualPayload, RawDbTarget, RdsEvent, ResourceKind, Trigger,
-    TriggerError,
+    check_request_id, manual_schema, DbTarget, ManualPayload, RawDbTarget, RdsEvent, ResourceKind,
+    Trigger, TriggerError,
 };
 
 use crate::config::FailoverConfig;
@@ -41,11 +41,7 @@ struct RawManualCheck {
 
 impl ManualPayload for ManualCheck {
     fn from_value(value: Value) -> Result<Self, TriggerError> {
-        let raw: RawManualCheck =
-            serde_json::from_value(value).map_err(|source| TriggerError::Malformed {
-                shape: "failover-check manual request",
-                source,
-            })?;
+        let raw: RawManualCheck = manual_schema(value, "failover-check manual request")?;
         check_request_id(raw.request_id.as_deref())?;
         let target = RawDbTarget {
             db_instance: raw.db_instance,

@@ -10,8 +10,8 @@ use rds_responder::runner::{Invocation, Responder};
 use rds_responder::sql::sessions::{Session, SessionSnapshot, Termination};
 use rds_responder::sql::{DbProbe, Engine, SessionReaper};
 use rds_responder::trigger::{
-    check_request_id, parse_identifier, DbTarget, ManualPayload, ResourceKind, Trigger,
-    TriggerError,
+    check_request_id, manual_schema, parse_identifier, DbTarget, ManualPayload, ResourceKind,
+    Trigger, TriggerError,
 };
 
 use crate::config::ReaperConfig;
@@ -49,11 +49,7 @@ const MAX_MINUTES: u32 = 7 * 24 * 60;
 
 impl ManualPayload for ManualReap {
     fn from_value(value: Value) -> Result<Self, TriggerError> {
-        let raw: RawManualReap =
-            serde_json::from_value(value).map_err(|source| TriggerError::Malformed {
-                shape: "idle-reaper manual request",
-                source,
-            })?;
+        let raw: RawManualReap = manual_schema(value, "idle-reaper manual request")?;
         let invalid = |field: &str, rule: &str| TriggerError::InvalidField {
             field: field.into(),
             rule: rule.into(),

@@ -226,6 +226,14 @@ pub fn parse_identifier(
     })
 }
 
+/// Reads a manual payload into its raw schema type (which should deny unknown fields).
+pub fn manual_schema<T: serde::de::DeserializeOwned>(
+    value: Value,
+    shape: &'static str,
+) -> Result<T, TriggerError> {
+    serde_json::from_value(value).map_err(|source| TriggerError::Malformed { shape, source })
+}
+
 /// A caller's `request_id`: 1-128 characters when given.
 pub fn check_request_id(id: Option<&str>) -> Result<(), TriggerError> {
     match id {

@@ -20,11 +20,7 @@ struct RawManual {
 
 impl ManualPayload for Manual {
     fn from_value(value: Value) -> Result<Self, TriggerError> {
-        let raw: RawManual =
-            serde_json::from_value(value).map_err(|source| TriggerError::Malformed {
-                shape: "manual request",
-                source,
-            })?;
+        let raw: RawManual = manual_schema(value, "manual request")?;
         Ok(Self {
             target: raw.target.validate("")?,
             request_id: raw.request_id,

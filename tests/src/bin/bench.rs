@@ -1,5 +1,6 @@
 //! `make bench`: time for idle-reaper to reap 1,000 idle PostgreSQL sessions end to end, with the
-//! release binary under the Runtime API against the local stack. Target: under 1 s of handler time.
+//! release binary under the Runtime API against the local stack (target: under 1 s of handler
+//! time); and the cold start of both release binaries (init, then a first real invocation).
 
 use std::time::Instant;
 
@@ -53,6 +54,9 @@ async fn main() {
     let binary = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "target/release/idle-reaper".into());
+    let failover_binary = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| "target/release/failover-check".into());
     let fixture = Fixture::new().await;
     let admin = db::pg_admin(&fixture.stack).await;
     let role = format!("bench_{}", fixture.suffix);
@@ -98,10 +102,38 @@ async fn main() {
         );
         drop(clients);
     }
+    cold_failover_check(&fixture, &failover_binary).await;
+
     handler_ms.sort();
     let median = handler_ms[handler_ms.len() / 2];
     println!(
         "median handler time: {median} ms for {SESSIONS} sessions (target < 1000 ms: {})",
         if median < 1000 { "met" } else { "MISSED" }
+    );
+}
+
+/// failover-check release binary: init, then one full verification on fresh connections.
+async fn cold_failover_check(fixture: &Fixture, binary: &str) {
+    fixture.put_connections(&fixture.db, 10.0).await;
+    let env = fixture.function_env(&[("RUST_LOG", "warn")]);
+    let mut function =
+        FunctionProcess::start_binary("failover-check", std::path::Path::new(binary), &env).await;
+    let init = function
+        .init_duration()
+        .await
+        .expect("failover-check never polled for work");
+    let started = Instant::now();
+    let report = function
+        .invoke(&json!({"db_instance": fixture.db}))
+        .await
+        .1
+        .response();
+    assert_eq!(report["status"], "ok", "{report:#}");
+    println!(
+        "failover-check cold start: init {} ms; first verification {} ms handler time (connection check {} ms incl. TLS + auth), {} ms round trip",
+        init.as_millis(),
+        report["duration_ms"],
+        check(&report, "connection")["duration_ms"],
+        started.elapsed().as_millis()
     );
 }

@@ -325,3 +325,26 @@ fn log_metric_alarm_without_dimension_uses_the_default_instance() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn sample_manual_payloads_parse() {
+    match decide(&trigger(sample("manual.idle-reaper.json")), &config()) {
+        Decision::Reap {
+            dry_run, policy, ..
+        } => {
+            assert!(dry_run);
+            assert_eq!(policy.idle, Duration::from_secs(15 * 60));
+        }
+        other => panic!("{other:?}"),
+    }
+    match decide(&trigger(sample("manual.idle-reaper.apply.json")), &config()) {
+        Decision::Reap {
+            dry_run, policy, ..
+        } => {
+            assert!(!dry_run);
+            assert_eq!(policy.idle_in_transaction, Some(Duration::from_secs(3600)));
+            assert_eq!(policy.max_sessions, 50);
+        }
+        other => panic!("{other:?}"),
+    }
+}
