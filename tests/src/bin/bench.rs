@@ -72,6 +72,14 @@ async fn main() {
     ]);
     let mut function =
         FunctionProcess::start_binary("idle-reaper", std::path::Path::new(&binary), &env).await;
+    let init = function
+        .init_duration()
+        .await
+        .expect("idle-reaper never polled for work");
+    println!(
+        "idle-reaper cold start: init {} ms (process start to first /next poll)",
+        init.as_millis()
+    );
 
     println!(
         "idle-reaper bench: {SESSIONS} idle PostgreSQL sessions per round, release binary {binary}"
