@@ -213,7 +213,7 @@ impl Report {
             db,
             tail
         );
-        truncate_chars(&subject, 99)
+        sns_subject(&subject, 99)
     }
 
     /// `reports/<function>/<YYYY-MM-DD>/<id>.json`
@@ -231,13 +231,22 @@ impl Report {
     }
 }
 
-fn truncate_chars(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
+/// SNS subjects must be ASCII without control characters and under 100 characters.
+fn sns_subject(text: &str, max: usize) -> String {
+    let ascii: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if ascii.len() <= max {
+        return ascii;
     }
-    let mut cut: String = text.chars().take(max - 1).collect();
-    cut.push('…');
-    cut
+    format!("{}...", &ascii[..max - 3])
 }
 
 #[cfg(test)]
@@ -301,7 +310,11 @@ mod tests {
         assert!(long.subject().chars().count() < 100);
         let mut longer = long.clone();
         longer.function = "f".repeat(120);
-        assert_eq!(longer.subject().chars().count(), 99);
+        assert_eq!(longer.subject().len(), 99);
+        assert!(longer.subject().ends_with("..."));
+        longer.function = "r\u{e9}aper\nline".into();
+        let subject = longer.subject();
+        assert!(subject.is_ascii() && !subject.contains('\n'), "{subject}");
     }
 
     #[test]
