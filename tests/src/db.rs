@@ -73,6 +73,43 @@ pub async fn pg_alive(admin: &Client, pids: &[i32]) -> Vec<i32> {
     rows.iter().map(|r| r.get(0)).collect()
 }
 
+/// Waits (up to 10 s) until the backend runs a query, so a loaded machine cannot make the test
+/// look at an "active" session before its query started.
+pub async fn pg_wait_active(admin: &Client, pid: i32) {
+    for _ in 0..200 {
+        let row = admin
+            .query_opt(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'",
+                &[&pid],
+            )
+            .await
+            .expect("pg_stat_activity");
+        if row.is_some() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("backend {pid} never became active");
+}
+
+/// The same for a MariaDB connection.
+pub async fn mysql_wait_active(admin: &mut mysql_async::Conn, id: u64) {
+    for _ in 0..200 {
+        let command: Option<String> = admin
+            .exec_first(
+                "SELECT COMMAND FROM information_schema.PROCESSLIST WHERE ID = ?",
+                (id,),
+            )
+            .await
+            .expect("processlist");
+        if command.as_deref() == Some("Query") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("connection {id} never became active");
+}
+
 /// MariaDB root over the stack's socket.
 pub async fn mysql_admin(stack: &Stack) -> mysql_async::Conn {
     let opts = mysql_async::OptsBuilder::default()
@@ -136,11 +173,11 @@ pub async fn pg_scene(fixture: &Fixture) -> PgScene {
         eligible.push(pid);
     }
     let mut survivors = Vec::new();
-    let (active, pid) = pg_session(stack, &app_a, "report").await;
+    let (active, active_pid) = pg_session(stack, &app_a, "report").await;
     tokio::spawn(async move {
         let _ = active.batch_execute("SELECT pg_sleep(8)").await;
     });
-    survivors.push(pid);
+    survivors.push(active_pid);
     let (in_tx, pid) = pg_session(stack, &app_b, "worker").await;
     in_tx
         .batch_execute("BEGIN; SELECT 1")
@@ -153,8 +190,7 @@ pub async fn pg_scene(fixture: &Fixture) -> PgScene {
         clients.push(client);
         survivors.push(pid);
     }
-    // Let the active query start before anyone looks.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    pg_wait_active(&admin, active_pid).await;
     PgScene {
         admin,
         eligible,
@@ -195,11 +231,11 @@ pub async fn mysql_scene(fixture: &Fixture) -> MySqlScene {
         eligible.push(id);
     }
     let mut survivors = Vec::new();
-    let (mut active, id) = mysql_session(stack, &app_a).await;
+    let (mut active, active_id) = mysql_session(stack, &app_a).await;
     tokio::spawn(async move {
         let _ = active.query_drop("SELECT SLEEP(8)").await;
     });
-    survivors.push(id);
+    survivors.push(active_id);
     let (mut in_tx, id) = mysql_session(stack, &app_b).await;
     in_tx
         .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
@@ -211,6 +247,7 @@ pub async fn mysql_scene(fixture: &Fixture) -> MySqlScene {
     conns.push(conn);
     survivors.push(id);
     survivors.push(admin.id() as u64);
+    mysql_wait_active(&mut admin, active_id).await;
     // MySQL counts idle time in whole seconds: let the idle ones pass "more than 0 s".
     tokio::time::sleep(Duration::from_millis(1500)).await;
     MySqlScene {

@@ -242,7 +242,7 @@ async fn a_session_that_turns_active_between_listing_and_terminating_survives() 
         .expect("quick query");
     let busy = busy_user_client.batch_execute("SELECT pg_sleep(1)");
     let terminate = async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        db::pg_wait_active(&scene.admin, scene.eligible[0]).await;
         reaper.terminate(&planned).await
     };
     let (busy_result, done) = tokio::join!(busy, terminate);
