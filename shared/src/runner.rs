@@ -229,3 +229,40 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
         .await
     }
 }
+
+/// What every function's `main` reads once at start: logging, the environment, the shared and
+/// database configuration, and the AWS clients. Fails fast naming the variable at fault.
+pub struct Startup {
+    pub env: crate::config::Env,
+    pub common: CommonConfig,
+    pub db: crate::config::DbConfig,
+    pub aws: crate::aws::AwsClients,
+}
+
+impl Startup {
+    pub async fn load() -> Self {
+        crate::logging::init();
+        let env = crate::config::Env::from_process();
+        let common = init_or_exit(CommonConfig::from_env(&env));
+        let db = init_or_exit(crate::config::DbConfig::from_env(&env));
+        let aws = crate::aws::AwsClients::from_env().await;
+        Self {
+            env,
+            common,
+            db,
+            aws,
+        }
+    }
+}
+
+/// Ends the process during init with the error's own words (Lambda records an init failure and
+/// keeps the message in the function's log): a misconfigured function never takes an event.
+pub fn init_or_exit<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => {
+            eprintln!("init failed: {e}");
+            std::process::exit(1)
+        }
+    }
+}

@@ -184,6 +184,16 @@ impl FunctionProcess {
         }
     }
 
+    /// Waits for the process to end (a failed init), and for its last output to be read.
+    pub async fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let status = tokio::time::timeout(limit, self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} still running after {limit:?}", self.name))
+            .expect("wait for the function process");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        status
+    }
+
     /// Process start to first `/next` poll: what Lambda bills as init. Waits up to 10 s for it.
     pub async fn init_duration(&self) -> Option<Duration> {
         for _ in 0..1000 {

@@ -537,3 +537,35 @@ async fn mysql_failover_checks_connection_and_read_only_role() {
         .unwrap()
         .contains("read-only"));
 }
+
+#[tokio::test]
+async fn missing_configuration_stops_init_naming_the_variable() {
+    let fixture = Fixture::new().await;
+    // Unset, or (the CA bundle of verify-full) pointing at nothing.
+    for (var, value, expected) in [
+        (
+            "LEDGER_TABLE",
+            None,
+            "environment variable LEDGER_TABLE is required",
+        ),
+        (
+            "DB_CA_BUNDLE",
+            Some("/nonexistent/rds-ca-bundle.pem"),
+            "cannot read CA bundle",
+        ),
+    ] {
+        let mut env = fixture.function_env(&[]);
+        env.retain(|(k, _)| k != var);
+        if let Some(value) = value {
+            env.push((var.into(), value.into()));
+        }
+        let mut function = FunctionProcess::start(FUNCTION, &env).await;
+        let status = function.wait_exit(Duration::from_secs(20)).await;
+        assert!(!status.success(), "{var}: started anyway");
+        assert!(
+            function.logs().contains(expected),
+            "{var}: {}",
+            function.logs()
+        );
+    }
+}
