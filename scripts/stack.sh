@@ -126,7 +126,6 @@ SQL
   cat > "$dir/env" <<ENV
 export STACK_DIR='$dir'
 export MOTO_ENDPOINT='http://127.0.0.1:$moto_port'
-export PG_HOST='127.0.0.1'
 export PG_PORT='$pg_port'
 export PG_REPLICA_PORT='$replica_port'
 export PG_SOCKET_DIR='$dir/sock'

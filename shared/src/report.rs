@@ -1,6 +1,6 @@
 //! The one result every function returns, publishes, archives and counts.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -224,10 +224,6 @@ impl Report {
             self.started_at.format("%Y-%m-%d"),
             self.id
         )
-    }
-
-    pub fn started_at_text(&self) -> String {
-        self.started_at.to_rfc3339_opts(SecondsFormat::Millis, true)
     }
 }
 

@@ -18,7 +18,6 @@ use serde_json::Value;
 #[derive(Debug, Clone)]
 pub struct Stack {
     pub moto_endpoint: String,
-    pub pg_host: String,
     pub pg_port: u16,
     pub pg_replica_port: u16,
     pub pg_socket_dir: String,
@@ -39,7 +38,6 @@ impl Stack {
     pub fn from_env() -> Self {
         Self {
             moto_endpoint: var("MOTO_ENDPOINT"),
-            pg_host: var("PG_HOST"),
             pg_port: var("PG_PORT").parse().expect("PG_PORT"),
             pg_replica_port: var("PG_REPLICA_PORT").parse().expect("PG_REPLICA_PORT"),
             pg_socket_dir: var("PG_SOCKET_DIR"),

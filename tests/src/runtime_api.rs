@@ -205,10 +205,6 @@ impl FunctionProcess {
         None
     }
 
-    pub fn function_arn(&self) -> &str {
-        &self.state.function_arn
-    }
-
     /// Everything the function wrote to stdout and stderr so far.
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()

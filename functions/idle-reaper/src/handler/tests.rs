@@ -55,12 +55,25 @@ fn reaper(sessions: Vec<Session>, total: u64) -> IdleReaper<FakeInventory, FakeR
 }
 
 fn outcome(findings: &Findings, name: &str) -> Outcome {
+    check(findings, name).outcome
+}
+
+/// A check of the findings by name.
+fn check<'a>(findings: &'a Findings, name: &str) -> &'a rds_responder::report::Check {
     findings
         .checks
         .iter()
         .find(|c| c.name == name)
         .unwrap_or_else(|| panic!("no {name}: {:?}", findings.checks))
-        .outcome
+}
+
+/// A manual request that really terminates, against `r`.
+async fn apply(r: &IdleReaper<FakeInventory, FakeReaper>) -> Findings {
+    r.respond(
+        &manual(json!({"db": "orders-db", "dry_run": false})),
+        &invocation(FUNCTION),
+    )
+    .await
 }
 
 fn manual(payload: Value) -> Trigger<ManualReap> {
@@ -156,23 +169,14 @@ async fn terminates_eligible_sessions_and_reports_groups() {
         ],
         40,
     );
-    let findings = r
-        .respond(
-            &manual(json!({"db": "orders-db", "dry_run": false})),
-            &invocation(FUNCTION),
-        )
-        .await;
+    let findings = apply(&r).await;
     assert_eq!(Status::from_checks(&findings.checks), Status::Ok);
     assert_eq!(
         *r.reaper.terminate_calls.borrow(),
         vec![vec![2, 1]],
         "oldest first, protected and young spared"
     );
-    let terminate = findings
-        .checks
-        .iter()
-        .find(|c| c.name == "terminate")
-        .unwrap();
+    let terminate = check(&findings, "terminate");
     assert!(
         terminate.detail.contains("terminated 2 sessions"),
         "{}",
@@ -202,12 +206,7 @@ async fn dry_run_terminates_nothing_and_reports_the_plan() {
 async fn cap_exceeded_aborts_before_acting() {
     let sessions: Vec<Session> = (1..=30).map(|i| idle(i, "app", 30.0)).collect();
     let r = reaper(sessions, 40);
-    let findings = r
-        .respond(
-            &manual(json!({"db": "orders-db", "dry_run": false})),
-            &invocation(FUNCTION),
-        )
-        .await;
+    let findings = apply(&r).await;
     assert!(r.reaper.terminate_calls.borrow().is_empty());
     assert_eq!(outcome(&findings, "cap"), Outcome::Fail);
     assert_eq!(Status::from_checks(&findings.checks), Status::Failed);
@@ -218,17 +217,8 @@ async fn cap_exceeded_aborts_before_acting() {
 async fn sessions_that_changed_before_termination_are_reported_as_spared() {
     let mut r = reaper(vec![idle(1, "app", 30.0), idle(2, "app", 30.0)], 40);
     r.reaper.spare = vec![2];
-    let findings = r
-        .respond(
-            &manual(json!({"db": "orders-db", "dry_run": false})),
-            &invocation(FUNCTION),
-        )
-        .await;
-    let terminate = findings
-        .checks
-        .iter()
-        .find(|c| c.name == "terminate")
-        .unwrap();
+    let findings = apply(&r).await;
+    let terminate = check(&findings, "terminate");
     assert!(
         terminate.detail.contains("1 spared"),
         "{}",
@@ -243,12 +233,7 @@ async fn describe_failure_stops_before_connecting() {
         operation: "DescribeDBInstances",
         detail: "AccessDenied".into(),
     })]);
-    let findings = r
-        .respond(
-            &manual(json!({"db": "orders-db", "dry_run": false})),
-            &invocation(FUNCTION),
-        )
-        .await;
+    let findings = apply(&r).await;
     assert_eq!(outcome(&findings, "describe"), Outcome::Fail);
     assert!(r.reaper.terminate_calls.borrow().is_empty());
 }
@@ -261,12 +246,7 @@ async fn opt_out_tag_means_do_nothing() {
         .insert("rds-responder:idle-reaper".into(), "disabled".into());
     let mut r = reaper(vec![idle(1, "app", 30.0)], 40);
     r.inventory = FakeInventory::with_instances(vec![Ok(tagged)]);
-    let findings = r
-        .respond(
-            &manual(json!({"db": "orders-db", "dry_run": false})),
-            &invocation(FUNCTION),
-        )
-        .await;
+    let findings = apply(&r).await;
     assert_eq!(findings.status, Some(Status::Skipped));
     assert!(findings.summary.contains("opted out"));
     assert!(r.reaper.terminate_calls.borrow().is_empty());
@@ -276,12 +256,7 @@ async fn opt_out_tag_means_do_nothing() {
 async fn unreachable_database_asks_for_a_retry() {
     let mut r = reaper(vec![], 0);
     r.reaper.snapshot = Err("FATAL: sorry, too many clients already".into());
-    let findings = r
-        .respond(
-            &manual(json!({"db": "orders-db", "dry_run": false})),
-            &invocation(FUNCTION),
-        )
-        .await;
+    let findings = apply(&r).await;
     assert_eq!(outcome(&findings, "connect"), Outcome::Fail);
     assert!(findings
         .retry
@@ -294,12 +269,7 @@ async fn unreachable_database_asks_for_a_retry() {
 async fn unavailable_instance_is_left_alone() {
     let mut r = reaper(vec![idle(1, "app", 30.0)], 40);
     r.inventory = FakeInventory::with_instances(vec![Ok(instance("orders-db", "rebooting"))]);
-    let findings = r
-        .respond(
-            &manual(json!({"db": "orders-db", "dry_run": false})),
-            &invocation(FUNCTION),
-        )
-        .await;
+    let findings = apply(&r).await;
     assert_eq!(Status::from_checks(&findings.checks), Status::Failed);
     assert!(r.reaper.terminate_calls.borrow().is_empty());
 }
