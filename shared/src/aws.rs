@@ -36,7 +36,114 @@ impl AwsClients {
     }
 }
 
-/// An SDK error with its whole cause chain, for reports and logs.
-pub fn describe_sdk_error(err: &(dyn std::error::Error + 'static)) -> String {
-    aws_sdk_rds::error::DisplayErrorContext(err).to_string()
+/// Any SDK call's error type (the same type in every SDK crate).
+pub type SdkError<E> = aws_sdk_rds::error::SdkError<E, aws_sdk_rds::config::http::HttpResponse>;
+
+/// The longest error text a report or log line carries.
+pub const MAX_ERROR_TEXT: usize = 600;
+
+/// An SDK error as one short line: service, error code, message and request id for a service
+/// error; what failed and why for a timeout or a transport failure. Never the debug dump of the
+/// raw response (kilobytes, with headers).
+pub fn describe_sdk_error<E>(service: &str, err: &SdkError<E>) -> String
+where
+    E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_sdk_rds::error::ProvideErrorMetadata;
+    use aws_sdk_rds::operation::RequestId;
+    let text = match err {
+        aws_sdk_rds::error::SdkError::ServiceError(_) => {
+            let code = err.code().unwrap_or("UnknownError");
+            let message = err.message().unwrap_or("no message");
+            match err.request_id() {
+                Some(id) => format!("{service} {code}: {message} (request id {id})"),
+                None => format!("{service} {code}: {message}"),
+            }
+        }
+        aws_sdk_rds::error::SdkError::TimeoutError(_) => format!("{service}: timed out"),
+        aws_sdk_rds::error::SdkError::DispatchFailure(_) => {
+            format!("{service}: request not sent: {}", error_chain(err))
+        }
+        aws_sdk_rds::error::SdkError::ResponseError(_) => {
+            format!("{service}: unreadable response: {}", error_chain(err))
+        }
+        _ => format!("{service}: {}", error_chain(err)),
+    };
+    one_line(&text)
+}
+
+/// An error with its causes, one line, bounded.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    one_line(&text)
+}
+
+/// Control characters become spaces; past [`MAX_ERROR_TEXT`] bytes the text is cut, marked.
+pub fn one_line(text: &str) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if flat.len() <= MAX_ERROR_TEXT {
+        return flat;
+    }
+    let mut cut = MAX_ERROR_TEXT;
+    while !flat.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}... [cut at {MAX_ERROR_TEXT} bytes]", &flat[..cut])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_rds::error::ErrorMetadata;
+    use aws_sdk_rds::operation::describe_db_instances::DescribeDBInstancesError;
+
+    fn response(body: &str) -> aws_sdk_rds::config::http::HttpResponse {
+        let status = aws_smithy_runtime_api::http::StatusCode::try_from(403u16).expect("status");
+        let mut response = aws_sdk_rds::config::http::HttpResponse::new(
+            status,
+            aws_smithy_types::body::SdkBody::from(body.to_string()),
+        );
+        response
+            .headers_mut()
+            .insert("x-amzn-requestid", "req-abc-123");
+        response
+    }
+
+    #[test]
+    fn service_errors_are_one_line_with_code_message_and_request_id() {
+        let source = DescribeDBInstancesError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDenied")
+                .message("User: arn:aws:sts::1:assumed-role/x is not authorized\nto perform")
+                .build(),
+        );
+        let err = SdkError::service_error(source, response(&"<Error>".repeat(2000)));
+        let text = describe_sdk_error("RDS DescribeDBInstances", &err);
+        assert!(
+            text.starts_with("RDS DescribeDBInstances AccessDenied: User:"),
+            "{text}"
+        );
+        assert!(text.ends_with("(request id req-abc-123)"), "{text}");
+        assert!(!text.contains('\n') && !text.contains("<Error>"), "{text}");
+        assert!(text.len() < 200, "{text}");
+    }
+
+    #[test]
+    fn long_texts_are_cut_on_a_character_boundary() {
+        let text = one_line(&"\u{e9}".repeat(1000));
+        assert!(text.ends_with("[cut at 600 bytes]"));
+        assert!(text.len() < MAX_ERROR_TEXT + 30);
+    }
 }

@@ -46,7 +46,7 @@ impl AlarmWatch for CloudWatchReader {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| CloudWatchError {
                 operation: "DescribeAlarms",
-                detail: describe_sdk_error(&e),
+                detail: describe_sdk_error("CloudWatch", &e),
             })?;
             for alarm in page.metric_alarms() {
                 // Guard against endpoints that ignore the state filter.
@@ -93,7 +93,7 @@ impl AlarmWatch for CloudWatchReader {
             .await
             .map_err(|e| CloudWatchError {
                 operation: "GetMetricStatistics",
-                detail: describe_sdk_error(&e),
+                detail: describe_sdk_error("CloudWatch", &e),
             })?;
         let latest = out
             .datapoints()

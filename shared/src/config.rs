@@ -62,6 +62,51 @@ impl Env {
         }
     }
 
+    /// A number within `range` (inclusive): out-of-range values are refused, never wrapped.
+    pub fn ranged<T>(
+        &self,
+        var: &str,
+        default: T,
+        range: std::ops::RangeInclusive<T>,
+        unit: &str,
+    ) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + fmt::Display + Copy,
+    {
+        let rule = || {
+            format!(
+                "must be a number of {unit} from {} to {}",
+                range.start(),
+                range.end()
+            )
+        };
+        let value = self.parse_or(var, default, &rule())?;
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError {
+                var: var.into(),
+                rule: format!("{}, got {value}", rule()),
+            })
+        }
+    }
+
+    /// `true` or `false` (any case); anything else is refused.
+    pub fn flag(&self, var: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.optional(var).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if v == "true" => Ok(true),
+            Some(v) if v == "false" => Ok(false),
+            Some(_) => Err(ConfigError {
+                var: var.into(),
+                rule: format!(
+                    "must be true or false, got {:?}",
+                    self.optional(var).unwrap_or_default()
+                ),
+            }),
+        }
+    }
+
     pub fn list(&self, var: &str) -> Vec<String> {
         self.optional(var)
             .map(|raw| {
@@ -89,11 +134,9 @@ pub struct CommonConfig {
 
 impl CommonConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let max_age_secs: u64 = env.parse_or(
-            "MAX_EVENT_AGE_SECONDS",
-            3600,
-            "must be a whole number of seconds (0 disables)",
-        )?;
+        // 0 disables; at most a week.
+        let max_age_secs: u64 =
+            env.ranged("MAX_EVENT_AGE_SECONDS", 3600, 0..=604_800, "seconds")?;
         Ok(Self {
             region: env.required("AWS_REGION")?.to_string(),
             report_topic_arn: env.required("REPORT_TOPIC_ARN")?.to_string(),
@@ -186,20 +229,33 @@ impl DbConfig {
                 })
             }
         };
-        let timeout_ms: u64 = env.parse_or(
-            "DB_CONNECT_TIMEOUT_MS",
-            5000,
-            "must be a whole number of milliseconds",
-        )?;
+        let timeout_ms: u64 =
+            env.ranged("DB_CONNECT_TIMEOUT_MS", 5000, 100..=60_000, "milliseconds")?;
+        let endpoint_overrides =
+            parse_overrides(env.optional("DB_ENDPOINT_OVERRIDES").unwrap_or(""))?;
+        // An IAM token is signed for the RDS endpoint: sending it to another host hands that host
+        // a credential. Overrides exist for local runs, which use a password.
+        if !endpoint_overrides.is_empty() && auth == DbAuth::Iam {
+            return Err(ConfigError {
+                var: "DB_ENDPOINT_OVERRIDES".into(),
+                rule: "is only allowed with DB_AUTH=password (an IAM token must never go to another host than the RDS endpoint it is signed for)".into(),
+            });
+        }
+        // MySQL sends IAM tokens with the cleartext plugin: never over an unencrypted connection.
+        if auth == DbAuth::Iam && tls == DbTls::Disable {
+            return Err(ConfigError {
+                var: "DB_TLS".into(),
+                rule: "must be verify-full with DB_AUTH=iam (the IAM token would travel in clear)"
+                    .into(),
+            });
+        }
         Ok(Self {
             user: env.required("DB_USER")?.to_string(),
             database: env.optional("DB_NAME").unwrap_or("postgres").to_string(),
             auth,
             tls,
             connect_timeout: Duration::from_millis(timeout_ms),
-            endpoint_overrides: parse_overrides(
-                env.optional("DB_ENDPOINT_OVERRIDES").unwrap_or(""),
-            )?,
+            endpoint_overrides,
         })
     }
 }
@@ -290,6 +346,8 @@ mod tests {
     #[test]
     fn reads_endpoint_overrides_and_refuses_malformed_ones() {
         let mut pairs = base();
+        pairs.push(("DB_AUTH", "password"));
+        pairs.push(("DB_PASSWORD", "p"));
         pairs.push((
             "DB_ENDPOINT_OVERRIDES",
             "Orders-DB=127.0.0.1:5433, orders-aurora=localhost:6000",
@@ -311,6 +369,8 @@ mod tests {
             "=h:1",
         ] {
             let mut pairs = base();
+            pairs.push(("DB_AUTH", "password"));
+            pairs.push(("DB_PASSWORD", "p"));
             pairs.push(("DB_ENDPOINT_OVERRIDES", bad));
             let err = DbConfig::from_env(&Env::from_pairs(pairs)).unwrap_err();
             assert_eq!(err.var, "DB_ENDPOINT_OVERRIDES", "{bad}");
@@ -338,6 +398,77 @@ mod tests {
                 .var,
             "MAX_EVENT_AGE_SECONDS"
         );
+    }
+
+    #[test]
+    fn refuses_overrides_unless_password_auth() {
+        let mut pairs = base();
+        pairs.push(("DB_ENDPOINT_OVERRIDES", "orders-db=127.0.0.1:5433"));
+        let err = DbConfig::from_env(&Env::from_pairs(pairs.clone())).unwrap_err();
+        assert_eq!(err.var, "DB_ENDPOINT_OVERRIDES");
+        assert!(err.rule.contains("DB_AUTH=password"), "{}", err.rule);
+        pairs.push(("DB_AUTH", "password"));
+        pairs.push(("DB_PASSWORD", "p"));
+        assert_eq!(
+            DbConfig::from_env(&Env::from_pairs(pairs))
+                .unwrap()
+                .endpoint_overrides
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn refuses_iam_tokens_over_plain_connections() {
+        let mut pairs = base();
+        pairs.push(("DB_TLS", "disable"));
+        let err = DbConfig::from_env(&Env::from_pairs(pairs.clone())).unwrap_err();
+        assert_eq!(err.var, "DB_TLS");
+        assert!(err.rule.contains("DB_AUTH=iam"), "{}", err.rule);
+        pairs.push(("DB_AUTH", "password"));
+        pairs.push(("DB_PASSWORD", "p"));
+        assert_eq!(
+            DbConfig::from_env(&Env::from_pairs(pairs)).unwrap().tls,
+            DbTls::Disable
+        );
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused_at_the_edges() {
+        let env = |v: &str| Env::from_pairs([("N", v)]);
+        assert_eq!(env("10").ranged("N", 5u64, 1..=10, "things"), Ok(10));
+        assert_eq!(env("1").ranged("N", 5u64, 1..=10, "things"), Ok(1));
+        assert_eq!(Env::default().ranged("N", 5u64, 1..=10, "things"), Ok(5));
+        for bad in ["11", "0", "-1", "18446744073709551616", "1e3", "ten"] {
+            let err = env(bad).ranged("N", 5u64, 1..=10, "things").unwrap_err();
+            assert_eq!(err.var, "N");
+            assert!(err.rule.contains("from 1 to 10"), "{bad}: {}", err.rule);
+        }
+        let mut pairs = base();
+        pairs.push(("MAX_EVENT_AGE_SECONDS", "604801"));
+        assert_eq!(
+            CommonConfig::from_env(&Env::from_pairs(pairs))
+                .unwrap_err()
+                .var,
+            "MAX_EVENT_AGE_SECONDS"
+        );
+        let mut pairs = base();
+        pairs.push(("DB_CONNECT_TIMEOUT_MS", "99"));
+        assert_eq!(
+            DbConfig::from_env(&Env::from_pairs(pairs)).unwrap_err().var,
+            "DB_CONNECT_TIMEOUT_MS"
+        );
+    }
+
+    #[test]
+    fn flags_are_true_or_false_only() {
+        let env = |v: &str| Env::from_pairs([("F", v)]);
+        assert_eq!(env("TRUE").flag("F", false), Ok(true));
+        assert_eq!(env("false").flag("F", true), Ok(false));
+        assert_eq!(Env::default().flag("F", true), Ok(true));
+        for bad in ["yes", "1", "on"] {
+            assert_eq!(env(bad).flag("F", false).unwrap_err().var, "F");
+        }
     }
 
     #[test]

@@ -1,23 +1,75 @@
-//! DynamoDB idempotency ledger: one record per trigger, claimed with a conditional write.
+//! DynamoDB idempotency ledger and per-database locks, in one table keyed by `pk`.
 //!
-//! Item: `pk` (`<function>#<semantic key>`), `state` (IN_PROGRESS | COMPLETED), `request_id`,
-//! `expires_at` (epoch seconds; also the table's TTL attribute), `report` (JSON, when completed).
+//! A trigger's record (`pk` = `<function>#<semantic key>`) moves through
+//! `IN_PROGRESS` (claimed; taken over once its holder's deadline passed) -> `ACTING` (the holder
+//! is about to act: never taken over again) -> `ACTED` (what was done, with the report, written
+//! before delivery) -> `COMPLETED` (delivered). A retry that finds `ACTED` only delivers the
+//! stored report again; one that finds `ACTING` past its deadline reports an unknown outcome and
+//! acts on nothing. `payload_digest` (manual requests) catches a request id reused for another
+//! request. A lock (`pk` = `lock#<resource>`) lets one destructive run act on a database at a
+//! time; it expires at its holder's deadline. `expires_at` is the table's TTL attribute.
+
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
 
-use crate::aws::describe_sdk_error;
+use crate::aws::{describe_sdk_error, SdkError};
 use crate::report::Report;
+
+/// The DynamoDB item limit is 400 KB; the report gets this much of it.
+pub const MAX_STORED_REPORT_BYTES: usize = 300_000;
 
 /// The answer to "may I handle this trigger?"
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
     /// Ours: go ahead.
     Acquired,
-    /// Handled before: here is what was reported.
+    /// Handled and delivered before: here is what was reported.
     Completed(Box<Report>),
-    /// Another invocation holds it until then.
+    /// Acted before; delivery may not have happened: deliver this report again, act on nothing.
+    Acted(Box<Report>),
+    /// Another invocation holds it until then and has not acted yet.
     InProgress { until: DateTime<Utc> },
+    /// Another invocation began acting and has not recorded the outcome.
+    Acting {
+        request_id: String,
+        since: Option<DateTime<Utc>>,
+        until: DateTime<Utc>,
+    },
+    /// The key was used for a different request (payload digests differ).
+    Conflict,
+}
+
+/// Who holds a lock on a resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LockHolder {
+    pub function: String,
+    pub request_id: String,
+    /// The idempotency key of the holder's trigger.
+    pub trigger_key: String,
+    pub until: DateTime<Utc>,
+}
+
+impl std::fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} run {} (trigger {}) until {}",
+            self.function,
+            self.request_id,
+            self.trigger_key,
+            self.until
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LockOutcome {
+    Acquired,
+    HeldBy(LockHolder),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,12 +85,47 @@ pub trait Ledger {
         &self,
         key: &str,
         request_id: &str,
+        digest: Option<&str>,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Claim, LedgerError>;
+    /// Our claim becomes `ACTING`, right before the first destructive call: from here on no
+    /// retry or duplicate may act for this trigger.
+    async fn begin_acting(
+        &self,
+        key: &str,
+        request_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError>;
+    /// What was done, before delivery is tried.
+    async fn record_acted(
+        &self,
+        key: &str,
+        request_id: &str,
+        report: &Report,
+    ) -> Result<(), LedgerError>;
     async fn complete(&self, key: &str, report: &Report) -> Result<(), LedgerError>;
-    /// Gives a claim back after a failed run, so a retry can do the work.
+    /// Gives a claim back after a run that did not act, so a retry can do the work.
     async fn release(&self, key: &str, request_id: &str) -> Result<(), LedgerError>;
+    async fn lock(
+        &self,
+        resource: &str,
+        holder: &LockHolder,
+        now: DateTime<Utc>,
+    ) -> Result<LockOutcome, LedgerError>;
+    async fn unlock(&self, resource: &str, request_id: &str) -> Result<(), LedgerError>;
+}
+
+/// SHA-256 of a payload, hex: what the ledger remembers of a manual request.
+pub fn payload_digest(payload: &serde_json::Value) -> String {
+    let canonical = serde_json::to_string(payload).unwrap_or_default();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The ledger key of a lock on `resource`.
+pub fn lock_key(resource: &str) -> String {
+    format!("lock#{resource}")
 }
 
 pub struct DynamoLedger {
@@ -49,6 +136,8 @@ pub struct DynamoLedger {
 }
 
 const IN_PROGRESS: &str = "IN_PROGRESS";
+const ACTING: &str = "ACTING";
+const ACTED: &str = "ACTED";
 const COMPLETED: &str = "COMPLETED";
 
 fn s(value: &str) -> AttributeValue {
@@ -59,15 +148,57 @@ fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn err(operation: &'static str) -> impl Fn(&(dyn std::error::Error + 'static)) -> LedgerError {
+fn err<E>(operation: &'static str) -> impl Fn(SdkError<E>) -> LedgerError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
     move |e| LedgerError {
         operation,
-        detail: describe_sdk_error(e),
+        detail: describe_sdk_error("DynamoDB", &e),
     }
 }
 
+fn conditional_failed<E>(e: &SdkError<E>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+    e.code() == Some("ConditionalCheckFailedException")
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+fn time(item: &Item, name: &str) -> Option<DateTime<Utc>> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .and_then(|secs| DateTime::from_timestamp(secs, 0))
+}
+
+fn stored_report(item: &Item, key: &str) -> Result<Box<Report>, LedgerError> {
+    let raw = text(item, "report").ok_or_else(|| LedgerError {
+        operation: "read",
+        detail: format!("record {key} has no report"),
+    })?;
+    serde_json::from_str(raw).map_err(|e| LedgerError {
+        operation: "read",
+        detail: format!("record {key} holds an unreadable report: {e}"),
+    })
+}
+
+/// The report as stored: bounded so the item stays under DynamoDB's limit.
+fn report_body(report: &Report) -> String {
+    report.fitted_json(MAX_STORED_REPORT_BYTES, false)
+}
+
 impl DynamoLedger {
-    async fn read(&self, key: &str) -> Result<Option<Claim>, LedgerError> {
+    async fn read(&self, key: &str) -> Result<Option<Item>, LedgerError> {
         let out = self
             .client
             .get_item()
@@ -76,37 +207,27 @@ impl DynamoLedger {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| err("read")(&e))?;
-        let Some(item) = out.item else {
-            return Ok(None);
-        };
-        let text = |name: &str| {
-            item.get(name)
-                .and_then(|v| v.as_s().ok())
-                .map(String::as_str)
-        };
-        match text("state") {
-            Some(COMPLETED) => {
-                let raw = text("report").ok_or_else(|| LedgerError {
-                    operation: "read",
-                    detail: format!("completed record {key} has no report"),
-                })?;
-                let report = serde_json::from_str(raw).map_err(|e| LedgerError {
-                    operation: "read",
-                    detail: format!("completed record {key} holds an unreadable report: {e}"),
-                })?;
-                Ok(Some(Claim::Completed(Box::new(report))))
-            }
-            _ => {
-                let until = item
-                    .get("expires_at")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .and_then(|secs| DateTime::from_timestamp(secs, 0))
-                    .unwrap_or_default();
-                Ok(Some(Claim::InProgress { until }))
+            .map_err(err("read"))?;
+        Ok(out.item)
+    }
+
+    fn claim_from(item: &Item, key: &str, digest: Option<&str>) -> Result<Claim, LedgerError> {
+        if let (Some(mine), Some(theirs)) = (digest, text(item, "payload_digest")) {
+            if mine != theirs {
+                return Ok(Claim::Conflict);
             }
         }
+        let until = time(item, "expires_at").unwrap_or_default();
+        Ok(match text(item, "state") {
+            Some(COMPLETED) => Claim::Completed(stored_report(item, key)?),
+            Some(ACTED) => Claim::Acted(stored_report(item, key)?),
+            Some(ACTING) => Claim::Acting {
+                request_id: text(item, "request_id").unwrap_or("unknown").to_string(),
+                since: time(item, "acting_since"),
+                until,
+            },
+            _ => Claim::InProgress { until },
+        })
     }
 }
 
@@ -115,11 +236,13 @@ impl Ledger for DynamoLedger {
         &self,
         key: &str,
         request_id: &str,
+        digest: Option<&str>,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Claim, LedgerError> {
-        // A claim whose holder ran past its deadline (crash, timeout) may be taken over.
-        let written = self
+        // A claim whose holder ran past its deadline before acting (crash, timeout) may be taken
+        // over; one that began acting may not.
+        let mut request = self
             .client
             .put_item()
             .table_name(&self.table)
@@ -132,45 +255,101 @@ impl Ledger for DynamoLedger {
             )
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":now", n(now.timestamp()))
-            .send()
-            .await;
-        match written {
+            .expression_attribute_values(":now", n(now.timestamp()));
+        if let Some(digest) = digest {
+            request = request.item("payload_digest", s(digest));
+        }
+        match request.send().await {
             Ok(_) => Ok(Claim::Acquired),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                // The record may have expired or been released between the write and this read:
-                // then nobody holds it, and the caller may simply be retried.
-                Ok(self
-                    .read(key)
-                    .await?
-                    .unwrap_or(Claim::InProgress { until: now }))
-            }
-            Err(e) => Err(err("claim")(&e)),
+            Err(e) if conditional_failed(&e) => match self.read(key).await? {
+                Some(item) => Self::claim_from(&item, key, digest),
+                // Released or expired between the write and the read: the caller may retry.
+                None => Ok(Claim::InProgress { until: now }),
+            },
+            Err(e) => Err(err("claim")(e)),
         }
     }
 
-    async fn complete(&self, key: &str, report: &Report) -> Result<(), LedgerError> {
-        let body = serde_json::to_string(report).map_err(|e| LedgerError {
-            operation: "complete",
-            detail: e.to_string(),
-        })?;
-        let keep_until = report.finished_at + self.retention;
+    async fn begin_acting(
+        &self,
+        key: &str,
+        request_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
         self.client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .item("pk", s(key))
-            .item("state", s(COMPLETED))
-            .item("request_id", s(&report.id))
-            .item("expires_at", n(keep_until.timestamp()))
-            .item("status", s(report.status.as_str()))
-            .item("report", s(&body))
+            .key("pk", s(key))
+            .update_expression("SET #state = :acting, acting_since = :now")
+            .condition_expression("request_id = :me AND #state IN (:in_progress, :acting)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":acting", s(ACTING))
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":me", s(request_id))
+            .expression_attribute_values(":now", n(now.timestamp()))
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| err("complete")(&e))
+            .map_err(|e| {
+                if conditional_failed(&e) {
+                    LedgerError {
+                        operation: "begin-acting",
+                        detail: format!("the claim on {key} is no longer ours"),
+                    }
+                } else {
+                    err("begin-acting")(e)
+                }
+            })
+    }
+
+    async fn record_acted(
+        &self,
+        key: &str,
+        request_id: &str,
+        report: &Report,
+    ) -> Result<(), LedgerError> {
+        let keep_until = report.finished_at + self.retention;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .update_expression(
+                "SET #state = :acted, report = :report, #status = :status, expires_at = :until",
+            )
+            .condition_expression("request_id = :me")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":acted", s(ACTED))
+            .expression_attribute_values(":report", s(&report_body(report)))
+            .expression_attribute_values(":status", s(report.status.as_str()))
+            .expression_attribute_values(":until", n(keep_until.timestamp()))
+            .expression_attribute_values(":me", s(request_id))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(err("record-acted"))
+    }
+
+    async fn complete(&self, key: &str, report: &Report) -> Result<(), LedgerError> {
+        let keep_until = report.finished_at + self.retention;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .update_expression(
+                "SET #state = :completed, report = :report, #status = :status, expires_at = :until, request_id = if_not_exists(request_id, :id)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":completed", s(COMPLETED))
+            .expression_attribute_values(":report", s(&report_body(report)))
+            .expression_attribute_values(":status", s(report.status.as_str()))
+            .expression_attribute_values(":until", n(keep_until.timestamp()))
+            .expression_attribute_values(":id", s(&report.id))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(err("complete"))
     }
 
     async fn release(&self, key: &str, request_id: &str) -> Result<(), LedgerError> {
@@ -187,14 +366,84 @@ impl Ledger for DynamoLedger {
             .await;
         match result {
             Ok(_) => Ok(()),
-            // Not ours any more: nothing to give back.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(err("release")(&e)),
+            // Not ours any more, or acting: nothing to give back.
+            Err(e) if conditional_failed(&e) => Ok(()),
+            Err(e) => Err(err("release")(e)),
         }
+    }
+
+    async fn lock(
+        &self,
+        resource: &str,
+        holder: &LockHolder,
+        now: DateTime<Utc>,
+    ) -> Result<LockOutcome, LedgerError> {
+        let key = lock_key(resource);
+        let written = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&key))
+            .item("state", s("LOCKED"))
+            .item("function", s(&holder.function))
+            .item("request_id", s(&holder.request_id))
+            .item("trigger_key", s(&holder.trigger_key))
+            .item("expires_at", n(holder.until.timestamp()))
+            .condition_expression(
+                "attribute_not_exists(pk) OR expires_at < :now OR request_id = :me",
+            )
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .expression_attribute_values(":me", s(&holder.request_id))
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(LockOutcome::Acquired),
+            Err(e) if conditional_failed(&e) => {
+                let item = self.read(&key).await?.unwrap_or_default();
+                Ok(LockOutcome::HeldBy(LockHolder {
+                    function: text(&item, "function").unwrap_or("unknown").to_string(),
+                    request_id: text(&item, "request_id").unwrap_or("unknown").to_string(),
+                    trigger_key: text(&item, "trigger_key").unwrap_or("unknown").to_string(),
+                    until: time(&item, "expires_at").unwrap_or(now),
+                }))
+            }
+            Err(e) => Err(err("lock")(e)),
+        }
+    }
+
+    async fn unlock(&self, resource: &str, request_id: &str) -> Result<(), LedgerError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(&lock_key(resource)))
+            .condition_expression("request_id = :me")
+            .expression_attribute_values(":me", s(request_id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if conditional_failed(&e) => Ok(()),
+            Err(e) => Err(err("unlock")(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_are_stable_and_tell_payloads_apart() {
+        let a = payload_digest(&serde_json::json!({"db": "orders-db", "dry_run": true}));
+        assert_eq!(a.len(), 64);
+        assert_eq!(
+            a,
+            payload_digest(&serde_json::json!({"dry_run": true, "db": "orders-db"}))
+        );
+        assert_ne!(
+            a,
+            payload_digest(&serde_json::json!({"db": "orders-db", "dry_run": false}))
+        );
     }
 }

@@ -4,6 +4,7 @@ pub mod aws;
 pub mod cloudwatch;
 pub mod config;
 pub mod dns;
+pub mod guard;
 pub mod ledger;
 pub mod logging;
 pub mod publish;

@@ -31,6 +31,9 @@ pub struct AwsReportSink {
     pub namespace: String,
 }
 
+/// SNS takes 256 KiB per message, attributes and subject included: the body gets this much.
+pub const MAX_SNS_MESSAGE_BYTES: usize = 240_000;
+
 fn attribute(value: &str) -> Result<MessageAttributeValue, PublishError> {
     MessageAttributeValue::builder()
         .data_type("String")
@@ -98,19 +101,19 @@ pub fn metric_data(report: &Report) -> Vec<MetricDatum> {
 }
 
 impl AwsReportSink {
-    async fn to_sns(&self, report: &Report, body: &str) -> Result<(), PublishError> {
+    async fn to_sns(&self, report: &Report) -> Result<(), PublishError> {
         let mut request = self
             .sns
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(report.subject())
-            .message(body);
+            .message(report.fitted_json(MAX_SNS_MESSAGE_BYTES, true));
         for (name, value) in message_attributes(report) {
             request = request.message_attributes(name, attribute(&value)?);
         }
         request.send().await.map(|_| ()).map_err(|e| PublishError {
             sink: "sns",
-            detail: describe_sdk_error(&e),
+            detail: describe_sdk_error("SNS Publish", &e),
         })
     }
 
@@ -126,7 +129,7 @@ impl AwsReportSink {
             .map(|_| ())
             .map_err(|e| PublishError {
                 sink: "s3",
-                detail: describe_sdk_error(&e),
+                detail: describe_sdk_error("S3 PutObject", &e),
             })
     }
 
@@ -140,7 +143,7 @@ impl AwsReportSink {
             .map(|_| ())
             .map_err(|e| PublishError {
                 sink: "cloudwatch",
-                detail: describe_sdk_error(&e),
+                detail: describe_sdk_error("CloudWatch PutMetricData", &e),
             })
     }
 }
@@ -154,7 +157,7 @@ impl ReportSink for AwsReportSink {
             }]
         })?;
         let (sns, s3, metrics) = tokio::join!(
-            self.to_sns(report, &body),
+            self.to_sns(report),
             self.to_s3(report, &body),
             self.to_cloudwatch(report)
         );

@@ -99,7 +99,7 @@ impl DbInventory for RdsInventory {
                 } else {
                     RdsError::Api {
                         operation: "DescribeDBInstances",
-                        detail: describe_sdk_error(&e),
+                        detail: describe_sdk_error("RDS", &e),
                     }
                 }
             })?;
@@ -159,7 +159,7 @@ impl DbInventory for RdsInventory {
                 } else {
                     RdsError::Api {
                         operation: "DescribeDBClusters",
-                        detail: describe_sdk_error(&e),
+                        detail: describe_sdk_error("RDS", &e),
                     }
                 }
             })?;
@@ -214,7 +214,7 @@ impl DbInventory for RdsInventory {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| RdsError::Api {
                 operation: "DescribeEvents",
-                detail: describe_sdk_error(&e),
+                detail: describe_sdk_error("RDS", &e),
             })?;
             events.extend(page.events().iter().map(|e| EventRecord {
                 time: e.date().and_then(to_chrono),

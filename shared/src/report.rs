@@ -153,6 +153,9 @@ pub struct Report {
     /// Set on the copy returned for a duplicate delivery: the request that did the work.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<String>,
+    /// Set on a copy shortened to fit a channel's size limit (SNS, the ledger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<String>,
 }
 
 impl Report {
@@ -185,6 +188,86 @@ impl Report {
             finished_at,
             duration_ms: (finished_at - started_at).num_milliseconds().max(0) as u64,
             duplicate_of: None,
+            truncated: None,
+        }
+    }
+
+    /// The report as JSON of at most `limit` bytes: long texts are cut (each with a note), then
+    /// check data dropped, then trailing checks, until it fits. The S3 archive keeps it whole.
+    pub fn fitted_json(&self, limit: usize, pretty: bool) -> String {
+        let render = |value: &Value| {
+            if pretty {
+                serde_json::to_string_pretty(value)
+            } else {
+                serde_json::to_string(value)
+            }
+            .unwrap_or_default()
+        };
+        let text = if pretty {
+            serde_json::to_string_pretty(self)
+        } else {
+            serde_json::to_string(self)
+        }
+        .unwrap_or_default();
+        if text.len() <= limit {
+            return text;
+        }
+        let Ok(full) = serde_json::to_value(self) else {
+            return String::new();
+        };
+        let note = format!(
+            "shortened from {} bytes to fit a {limit}-byte channel; the S3 archive {} holds the whole report",
+            text.len(),
+            self.archive_key()
+        );
+        let shortened = |max_text: usize, drop_data: bool, keep_checks: Option<usize>| {
+            let mut value = full.clone();
+            for field in ["summary", "trigger", "target", "checks"] {
+                if let Some(part) = value.get_mut(field) {
+                    cut_strings(part, max_text);
+                }
+            }
+            if let Some(checks) = value.get_mut("checks").and_then(Value::as_array_mut) {
+                if let Some(keep) = keep_checks {
+                    let dropped = checks.len().saturating_sub(keep);
+                    checks.truncate(keep);
+                    if dropped > 0 {
+                        checks.push(serde_json::json!({
+                            "name": "truncated", "outcome": "skipped",
+                            "detail": format!("{dropped} more checks are in the S3 archive"),
+                        }));
+                    }
+                }
+                if drop_data {
+                    for check in checks.iter_mut() {
+                        if let Some(data) = check.get_mut("data") {
+                            *data = serde_json::json!({"truncated": true});
+                        }
+                    }
+                }
+            }
+            if drop_data {
+                if let Some(trigger) = value.get_mut("trigger").and_then(Value::as_object_mut) {
+                    trigger.retain(|k, _| k == "type" || k == "time" || k == "name");
+                    trigger.insert("truncated".into(), Value::Bool(true));
+                }
+            }
+            value["truncated"] = Value::String(note.clone());
+            render(&value)
+        };
+        for max_text in [8192, 2048, 512, 128] {
+            let text = shortened(max_text, false, None);
+            if text.len() <= limit {
+                return text;
+            }
+        }
+        let mut keep = self.checks.len();
+        loop {
+            let text = shortened(128, true, Some(keep));
+            if text.len() <= limit || keep == 0 {
+                return text;
+            }
+            keep /= 2;
         }
     }
 
@@ -224,6 +307,26 @@ impl Report {
             self.started_at.format("%Y-%m-%d"),
             self.id
         )
+    }
+}
+
+/// Cuts every string in `value` longer than `max` bytes, saying how long it was.
+fn cut_strings(value: &mut Value, max: usize) {
+    match value {
+        Value::String(text) if text.len() > max => {
+            let mut cut = max;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            *text = format!(
+                "{}... [truncated, {} bytes in all]",
+                &text[..cut],
+                text.len()
+            );
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| cut_strings(v, max)),
+        Value::Object(map) => map.values_mut().for_each(|v| cut_strings(v, max)),
+        _ => {}
     }
 }
 
@@ -322,6 +425,49 @@ mod tests {
         );
         assert_eq!(r.duration_ms, 250);
         assert_eq!(r.db_identifier(), Some("orders-db"));
+    }
+
+    #[test]
+    fn oversized_reports_fit_their_channel_and_say_so() {
+        let mut r = report("orders-db");
+        r.trigger = serde_json::json!({"type": "rds-event", "message": "x".repeat(5_000_000)});
+        r.checks[0].detail = "\u{e9}".repeat(100_000);
+        let whole = serde_json::to_string(&r).unwrap();
+        assert!(whole.len() > 5_000_000);
+        for limit in [240_000, 4_000] {
+            let text = r.fitted_json(limit, true);
+            assert!(text.len() <= limit, "{} > {limit}", text.len());
+            let back: Report = serde_json::from_str(&text).unwrap();
+            assert_eq!(back.id, r.id);
+            assert_eq!(back.status, r.status);
+            assert!(back
+                .truncated
+                .as_deref()
+                .unwrap()
+                .contains("reports/failover-check/2026-11-22/req-1.json"));
+        }
+        let small = report("orders-db");
+        let text = small.fitted_json(240_000, false);
+        assert_eq!(text, serde_json::to_string(&small).unwrap());
+    }
+
+    #[test]
+    fn many_checks_with_big_data_still_fit() {
+        let mut r = report("orders-db");
+        let data: serde_json::Map<String, Value> = (0..20_000)
+            .map(|i| (format!("user{i}"), Value::from(i)))
+            .collect();
+        r.checks = (0..50)
+            .map(|i| {
+                Check::new(format!("c{i}"), Outcome::Pass, "d")
+                    .with_data(Value::Object(data.clone()))
+            })
+            .collect();
+        let text = r.fitted_json(100_000, false);
+        assert!(text.len() <= 100_000, "{}", text.len());
+        let back: Report = serde_json::from_str(&text).unwrap();
+        assert!(back.truncated.is_some());
+        assert_eq!(back.checks[0].name, "c0");
     }
 
     #[test]

@@ -1,15 +1,20 @@
 //! The path every invocation takes: event -> `Trigger` -> ledger claim -> the function's
-//! decision and actions -> `Report` -> SNS + S3 + metrics -> ledger completion -> response.
+//! decision and actions (through the [`ActionGuard`]) -> `Report` -> ledger `ACTED` when the run
+//! acted -> SNS + S3 + metrics -> ledger `COMPLETED` -> response.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::CommonConfig;
-use crate::ledger::{Claim, Ledger, LedgerError};
+use crate::guard::ActionGuard;
+use crate::ledger::{payload_digest, Claim, Ledger, LedgerError};
 use crate::publish::{PublishError, ReportSink};
-use crate::report::{Findings, Report};
+use crate::report::{Check, Findings, Outcome, Report};
 use crate::trigger::{parse_trigger, ManualPayload, Origin, Trigger, TriggerError};
+
+/// How far in the future an event's time may be (clock skew) before it is refused.
+pub const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
 
 /// Facts about this invocation, passed in so decisions are deterministic under test.
 #[derive(Debug, Clone)]
@@ -51,7 +56,14 @@ pub trait Responder {
     type Manual: ManualPayload + Serialize;
     const FUNCTION: &'static str;
     /// Decides and acts. Failures of individual checks or actions are findings, not errors.
-    async fn respond(&self, trigger: &Trigger<Self::Manual>, invocation: &Invocation) -> Findings;
+    /// Every destructive call is preceded by `guard.before_acting(..)`; a refusal means: report
+    /// why and do not act.
+    async fn respond<L: Ledger>(
+        &self,
+        trigger: &Trigger<Self::Manual>,
+        invocation: &Invocation,
+        guard: &ActionGuard<'_, L>,
+    ) -> Findings;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +101,24 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
     }
 }
 
+/// The invocation payload as the runtime hands it over: a JSON value, or why it is not one
+/// (not JSON, or nested past serde_json's 128 levels), so that too is refused as
+/// `MalformedEvent` by the runner and not by the runtime's own deserializer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    Event(Value),
+    Unreadable(String),
+}
+
+impl<'de> Deserialize<'de> for Incoming {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Value::deserialize(deserializer) {
+            Ok(value) => Incoming::Event(value),
+            Err(e) => Incoming::Unreadable(crate::aws::one_line(&e.to_string())),
+        })
+    }
+}
+
 /// Wires a responder to the ledger and the report sink.
 pub struct Runner<R, L, S> {
     pub responder: R,
@@ -103,8 +133,9 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
         event: Value,
         invocation: &Invocation,
     ) -> Result<Report, HandlerError> {
-        let trigger: Trigger<R::Manual> =
-            parse_trigger(event, &invocation.origin).inspect_err(|e| {
+        let trigger: Trigger<R::Manual> = parse_trigger(event, &invocation.origin)
+            .and_then(|t| refuse_future(t, invocation.now))
+            .inspect_err(|e| {
                 tracing::warn!(error = %e, kind = e.kind(), "event refused");
             })?;
         let key = format!(
@@ -126,18 +157,26 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
         };
 
         if let Trigger::SubscriptionNotice(text) = &trigger {
-            tracing::info!(notice = %text, "SNS subscription notice acknowledged");
+            tracing::info!(notice = %crate::aws::one_line(text), "SNS subscription notice acknowledged");
             return Ok(report(
                 Findings::skipped(None, "SNS subscription notice acknowledged; nothing to do"),
                 Utc::now(),
             ));
         }
 
+        // A manual request id names one request: the same id with another payload is refused.
+        let digest = match &trigger {
+            Trigger::Manual(m) if m.request_id().is_some() => Some(payload_digest(
+                &serde_json::to_value(m).unwrap_or(Value::Null),
+            )),
+            _ => None,
+        };
         match self
             .ledger
             .claim(
                 &key,
                 &invocation.request_id,
+                digest.as_deref(),
                 invocation.now,
                 invocation.deadline,
             )
@@ -149,19 +188,61 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
                 earlier.duplicate_of = Some(earlier.id.clone());
                 return Ok(*earlier);
             }
+            Claim::Acted(earlier) => return self.redeliver(&key, *earlier).await,
             Claim::InProgress { until } => return Err(HandlerError::InProgress { key, until }),
+            Claim::Acting { until, .. } if until >= invocation.now => {
+                return Err(HandlerError::InProgress { key, until })
+            }
+            Claim::Acting {
+                request_id, since, ..
+            } => {
+                let findings = outcome_unknown(&request_id, since);
+                return self
+                    .finish_acted(&key, report(findings, Utc::now().max(invocation.now)))
+                    .await;
+            }
+            Claim::Conflict => {
+                return Err(HandlerError::Refused(TriggerError::InvalidField {
+                    field: "request_id".into(),
+                    rule: "was already used for a different request (the payload differs from the one first sent with it); send a new request_id".into(),
+                }))
+            }
         }
 
+        let guard = ActionGuard::new(
+            &self.ledger,
+            R::FUNCTION,
+            &key,
+            &invocation.request_id,
+            invocation.deadline,
+        );
         let findings = match self.stale(&trigger, invocation.now) {
             Some(reason) => Findings::skipped(None, reason),
-            None => self.responder.respond(&trigger, invocation).await,
+            None => self.responder.respond(&trigger, invocation, &guard).await,
         };
         let retry = findings.retry.clone();
         let report = report(findings, Utc::now().max(invocation.now));
-        tracing::info!(%key, status = report.status.as_str(), summary = %report.summary, "run finished");
+        tracing::info!(%key, status = report.status.as_str(), summary = %crate::aws::one_line(&report.summary), acted = guard.acted(), "run finished");
+
+        if guard.acted() {
+            // Recorded before delivery: whatever fails from here, a retry only re-delivers.
+            if let Err(e) = self
+                .ledger
+                .record_acted(&key, &invocation.request_id, &report)
+                .await
+            {
+                // The claim stays ACTING, which no retry ever acts on.
+                tracing::error!(error = %e, %key, "acted, but the ledger did not take the report");
+            }
+            guard.release_locks().await;
+            if let Some(reason) = retry {
+                tracing::warn!(%reason, "retry not requested: this run already acted");
+            }
+            return self.finish_acted(&key, report).await;
+        }
 
         if let Err(errors) = self.sink.deliver(&report).await {
-            // Undelivered means not done: give the claim back so Lambda's retry reports again.
+            // Undelivered and nothing done: give the claim back so Lambda's retry runs again.
             if let Err(e) = self.ledger.release(&key, &invocation.request_id).await {
                 tracing::error!(error = %e, "could not release the ledger claim");
             }
@@ -179,6 +260,28 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
         Ok(report)
     }
 
+    /// Delivers the report of a run that acted, then marks it completed. A failed delivery is
+    /// an error (Lambda retries, and the retry re-delivers); a failed completion is only logged,
+    /// since the `ACTED` record already keeps any retry from acting.
+    async fn finish_acted(&self, key: &str, report: Report) -> Result<Report, HandlerError> {
+        self.sink
+            .deliver(&report)
+            .await
+            .map_err(HandlerError::Publish)?;
+        if let Err(e) = self.ledger.complete(key, &report).await {
+            tracing::error!(error = %e, %key, "report delivered; completion not recorded, a duplicate will re-deliver it");
+        }
+        Ok(report)
+    }
+
+    /// A retry of a run that acted: the same report again, no new action.
+    async fn redeliver(&self, key: &str, earlier: Report) -> Result<Report, HandlerError> {
+        tracing::info!(%key, earlier = %earlier.id, "the earlier run acted: delivering its report again, acting on nothing");
+        let mut report = self.finish_acted(key, earlier).await?;
+        report.duplicate_of = Some(report.id.clone());
+        Ok(report)
+    }
+
     fn stale(&self, trigger: &Trigger<R::Manual>, now: DateTime<Utc>) -> Option<String> {
         let limit = self.common.max_event_age?;
         let happened = trigger.event_time()?;
@@ -191,6 +294,45 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
             )
         })
     }
+}
+
+/// An event dated further ahead than clock skew explains is forged or broken: refused.
+fn refuse_future<M: ManualPayload>(
+    trigger: Trigger<M>,
+    now: DateTime<Utc>,
+) -> Result<Trigger<M>, TriggerError> {
+    match trigger.event_time() {
+        Some(t) if t > now + Duration::seconds(MAX_CLOCK_SKEW_SECONDS) => {
+            Err(TriggerError::InvalidField {
+                field: trigger.time_field().into(),
+                rule: format!(
+                    "must not be more than {MAX_CLOCK_SKEW_SECONDS} s in the future, got {} (now {})",
+                    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            })
+        }
+        _ => Ok(trigger),
+    }
+}
+
+/// What a retry reports when an earlier run began acting and vanished without a record.
+fn outcome_unknown(request_id: &str, since: Option<DateTime<Utc>>) -> Findings {
+    let since = since
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| "an unknown time".into());
+    Findings::new(
+        None,
+        vec![Check::new(
+            "earlier-run",
+            Outcome::Fail,
+            format!(
+                "run {request_id} began acting at {since} and ended without recording what it did; \
+                 not acting again: check the database and the function's logs for that run"
+            ),
+        )],
+        format!("outcome of run {request_id} unknown; not repeated"),
+    )
 }
 
 impl<R: Responder> Runner<R, crate::ledger::DynamoLedger, crate::publish::AwsReportSink> {
@@ -220,10 +362,17 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
     /// Serves invocations from the Lambda Runtime API until the process ends.
     pub async fn serve(&self) -> Result<(), lambda_runtime::Error> {
         lambda_runtime::run(lambda_runtime::service_fn(
-            move |event: lambda_runtime::LambdaEvent<Value>| async move {
+            move |event: lambda_runtime::LambdaEvent<Incoming>| async move {
                 let invocation =
                     Invocation::from_context(&event.context, &self.common.region, Utc::now())?;
-                self.handle(event.payload, &invocation).await
+                match event.payload {
+                    Incoming::Event(value) => self.handle(value, &invocation).await,
+                    Incoming::Unreadable(detail) => {
+                        let refusal = TriggerError::Unreadable { detail };
+                        tracing::warn!(error = %refusal, kind = refusal.kind(), "event refused");
+                        Err(refusal.into())
+                    }
+                }
             },
         ))
         .await

@@ -43,7 +43,7 @@ impl TableInspector for DynamoTables {
             .table_name(table)
             .send()
             .await
-            .map_err(|e| describe_sdk_error(&e))?;
+            .map_err(|e| describe_sdk_error("DynamoDB DescribeTable", &e))?;
         let description = out.table().ok_or("DescribeTable returned no table")?;
         Ok(TableHealth {
             status: description

@@ -10,11 +10,14 @@ use chrono::{DateTime, Utc};
 
 use crate::cloudwatch::{AlarmWatch, CloudWatchError};
 use crate::dns::Resolver;
-use crate::ledger::{Claim, Ledger, LedgerError};
+use crate::ledger::{Claim, Ledger, LedgerError, LockHolder, LockOutcome};
 use crate::publish::{PublishError, ReportSink};
 use crate::rds::{ClusterInfo, DbInventory, Endpoint, EventRecord, InstanceInfo, RdsError};
 use crate::report::Report;
-use crate::sql::{ConnectTarget, DbError, DbProbe, Engine, ProbeResult};
+use crate::sql::sessions::{Session, SessionSnapshot, Termination};
+use crate::sql::{
+    ConnectTarget, DbError, DbProbe, Engine, ProbeResult, ReapSession, SessionReaper,
+};
 use crate::tables::{TableHealth, TableInspector};
 use crate::trigger::RdsIdentifier;
 
@@ -66,6 +69,8 @@ pub fn instance(id: &str, status: &str) -> InstanceInfo {
 /// Statuses are served in order (the last repeats), so waits can be exercised.
 pub struct FakeInventory {
     pub instance_statuses: RefCell<VecDeque<Result<InstanceInfo, RdsError>>>,
+    /// When an instance is listed here, it is served by its id (before the queue).
+    pub instances_by_id: BTreeMap<String, InstanceInfo>,
     pub cluster: Option<ClusterInfo>,
     pub events: Result<Vec<EventRecord>, RdsError>,
     pub describe_calls: RefCell<u32>,
@@ -75,6 +80,7 @@ impl FakeInventory {
     pub fn with_instances(statuses: Vec<Result<InstanceInfo, RdsError>>) -> Self {
         Self {
             instance_statuses: RefCell::new(statuses.into()),
+            instances_by_id: BTreeMap::new(),
             cluster: None,
             events: Ok(vec![]),
             describe_calls: RefCell::new(0),
@@ -85,6 +91,9 @@ impl FakeInventory {
 impl DbInventory for FakeInventory {
     async fn describe_instance(&self, id: &RdsIdentifier) -> Result<InstanceInfo, RdsError> {
         *self.describe_calls.borrow_mut() += 1;
+        if let Some(info) = self.instances_by_id.get(id.as_str()) {
+            return Ok(info.clone());
+        }
         let mut queue = self.instance_statuses.borrow_mut();
         let next = if queue.len() > 1 {
             queue.pop_front()
@@ -227,15 +236,82 @@ pub enum LedgerRecord {
     InProgress {
         request_id: String,
         until: DateTime<Utc>,
+        digest: Option<String>,
     },
-    Completed(Box<Report>),
+    Acting {
+        request_id: String,
+        until: DateTime<Utc>,
+        digest: Option<String>,
+    },
+    Acted {
+        report: Box<Report>,
+        digest: Option<String>,
+    },
+    Completed {
+        report: Box<Report>,
+        digest: Option<String>,
+    },
 }
 
-/// A ledger with DynamoDB's conditional-write semantics, in memory.
+impl LedgerRecord {
+    fn digest(&self) -> Option<&str> {
+        match self {
+            LedgerRecord::InProgress { digest, .. }
+            | LedgerRecord::Acting { digest, .. }
+            | LedgerRecord::Acted { digest, .. }
+            | LedgerRecord::Completed { digest, .. } => digest.as_deref(),
+        }
+    }
+
+    fn request_id(&self) -> Option<&str> {
+        match self {
+            LedgerRecord::InProgress { request_id, .. }
+            | LedgerRecord::Acting { request_id, .. } => Some(request_id),
+            LedgerRecord::Acted { report, .. } | LedgerRecord::Completed { report, .. } => {
+                Some(&report.id)
+            }
+        }
+    }
+}
+
+/// A ledger with DynamoDB's conditional-write semantics, in memory. `fail` makes the named
+/// operations (`claim`, `begin-acting`, `record-acted`, `complete`, `release`, `lock`,
+/// `unlock`) fail, each as many times as it is listed.
 #[derive(Default)]
 pub struct MemoryLedger {
     pub records: RefCell<BTreeMap<String, LedgerRecord>>,
-    pub fail_with: Option<String>,
+    pub locks: RefCell<BTreeMap<String, LockHolder>>,
+    pub fail: RefCell<Vec<&'static str>>,
+    /// Every operation asked, in order.
+    pub calls: RefCell<Vec<&'static str>>,
+}
+
+impl MemoryLedger {
+    pub fn failing(operations: &[&'static str]) -> Self {
+        Self {
+            fail: RefCell::new(operations.to_vec()),
+            ..Self::default()
+        }
+    }
+
+    fn check(&self, operation: &'static str) -> Result<(), LedgerError> {
+        self.calls.borrow_mut().push(operation);
+        let mut fail = self.fail.borrow_mut();
+        match fail.iter().position(|o| *o == operation) {
+            Some(at) => {
+                fail.remove(at);
+                Err(LedgerError {
+                    operation,
+                    detail: "ProvisionedThroughputExceededException (injected)".into(),
+                })
+            }
+            None => Ok(()),
+        }
+    }
+
+    pub fn record(&self, key: &str) -> Option<LedgerRecord> {
+        self.records.borrow().get(key).cloned()
+    }
 }
 
 impl Ledger for MemoryLedger {
@@ -243,43 +319,129 @@ impl Ledger for MemoryLedger {
         &self,
         key: &str,
         request_id: &str,
+        digest: Option<&str>,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Claim, LedgerError> {
-        if let Some(detail) = &self.fail_with {
-            return Err(LedgerError {
-                operation: "claim",
-                detail: detail.clone(),
-            });
-        }
+        self.check("claim")?;
         let mut records = self.records.borrow_mut();
-        match records.get(key) {
-            Some(LedgerRecord::Completed(report)) => Ok(Claim::Completed(report.clone())),
-            Some(LedgerRecord::InProgress { until: held, .. }) if *held >= now => {
-                Ok(Claim::InProgress { until: *held })
+        if let Some(record) = records.get(key) {
+            if let (Some(mine), Some(theirs)) = (digest, record.digest()) {
+                if mine != theirs {
+                    return Ok(Claim::Conflict);
+                }
             }
-            _ => {
+        }
+        match records.get(key) {
+            Some(LedgerRecord::Completed { report, .. }) => {
+                return Ok(Claim::Completed(report.clone()))
+            }
+            Some(LedgerRecord::Acted { report, .. }) => return Ok(Claim::Acted(report.clone())),
+            Some(LedgerRecord::Acting {
+                request_id, until, ..
+            }) => {
+                return Ok(Claim::Acting {
+                    request_id: request_id.clone(),
+                    since: None,
+                    until: *until,
+                })
+            }
+            Some(LedgerRecord::InProgress { until: held, .. }) if *held >= now => {
+                return Ok(Claim::InProgress { until: *held })
+            }
+            _ => {}
+        }
+        records.insert(
+            key.into(),
+            LedgerRecord::InProgress {
+                request_id: request_id.into(),
+                until,
+                digest: digest.map(str::to_string),
+            },
+        );
+        Ok(Claim::Acquired)
+    }
+
+    async fn begin_acting(
+        &self,
+        key: &str,
+        request_id: &str,
+        _: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        self.check("begin-acting")?;
+        let mut records = self.records.borrow_mut();
+        match records.get(key).cloned() {
+            Some(LedgerRecord::InProgress {
+                request_id: r,
+                until,
+                digest,
+            })
+            | Some(LedgerRecord::Acting {
+                request_id: r,
+                until,
+                digest,
+            }) if r == request_id => {
                 records.insert(
                     key.into(),
-                    LedgerRecord::InProgress {
-                        request_id: request_id.into(),
+                    LedgerRecord::Acting {
+                        request_id: r,
                         until,
+                        digest,
                     },
                 );
-                Ok(Claim::Acquired)
+                Ok(())
             }
+            _ => Err(LedgerError {
+                operation: "begin-acting",
+                detail: format!("the claim on {key} is no longer ours"),
+            }),
         }
     }
 
-    async fn complete(&self, key: &str, report: &Report) -> Result<(), LedgerError> {
-        self.records.borrow_mut().insert(
+    async fn record_acted(
+        &self,
+        key: &str,
+        request_id: &str,
+        report: &Report,
+    ) -> Result<(), LedgerError> {
+        self.check("record-acted")?;
+        let mut records = self.records.borrow_mut();
+        let record = records.get(key).cloned();
+        if record.as_ref().and_then(LedgerRecord::request_id) != Some(request_id) {
+            return Err(LedgerError {
+                operation: "record-acted",
+                detail: "ConditionalCheckFailedException".into(),
+            });
+        }
+        let digest = record.and_then(|r| r.digest().map(str::to_string));
+        records.insert(
             key.into(),
-            LedgerRecord::Completed(Box::new(report.clone())),
+            LedgerRecord::Acted {
+                report: Box::new(report.clone()),
+                digest,
+            },
+        );
+        Ok(())
+    }
+
+    async fn complete(&self, key: &str, report: &Report) -> Result<(), LedgerError> {
+        self.check("complete")?;
+        let mut records = self.records.borrow_mut();
+        let digest = records
+            .get(key)
+            .and_then(|r| r.digest().map(str::to_string));
+        records.insert(
+            key.into(),
+            LedgerRecord::Completed {
+                report: Box::new(report.clone()),
+                digest,
+            },
         );
         Ok(())
     }
 
     async fn release(&self, key: &str, request_id: &str) -> Result<(), LedgerError> {
+        self.check("release")?;
         let mut records = self.records.borrow_mut();
         if matches!(records.get(key), Some(LedgerRecord::InProgress { request_id: r, .. }) if r == request_id)
         {
@@ -287,18 +449,82 @@ impl Ledger for MemoryLedger {
         }
         Ok(())
     }
+
+    async fn lock(
+        &self,
+        resource: &str,
+        holder: &LockHolder,
+        now: DateTime<Utc>,
+    ) -> Result<LockOutcome, LedgerError> {
+        self.check("lock")?;
+        let mut locks = self.locks.borrow_mut();
+        match locks.get(resource) {
+            Some(held) if held.until >= now && held.request_id != holder.request_id => {
+                Ok(LockOutcome::HeldBy(held.clone()))
+            }
+            _ => {
+                locks.insert(resource.into(), holder.clone());
+                Ok(LockOutcome::Acquired)
+            }
+        }
+    }
+
+    async fn unlock(&self, resource: &str, request_id: &str) -> Result<(), LedgerError> {
+        self.check("unlock")?;
+        let mut locks = self.locks.borrow_mut();
+        if locks
+            .get(resource)
+            .is_some_and(|h| h.request_id == request_id)
+        {
+            locks.remove(resource);
+        }
+        Ok(())
+    }
 }
 
-/// Keeps every delivered report; fails every delivery when `fail` is set.
+/// A guard over `ledger` for one test invocation, whose trigger `test#key` it has claimed.
+pub fn guard<'a>(
+    ledger: &'a MemoryLedger,
+    invocation: &crate::runner::Invocation,
+) -> crate::guard::ActionGuard<'a, MemoryLedger> {
+    ledger
+        .records
+        .borrow_mut()
+        .entry("test#key".into())
+        .or_insert_with(|| LedgerRecord::InProgress {
+            request_id: invocation.request_id.clone(),
+            until: invocation.deadline,
+            digest: None,
+        });
+    crate::guard::ActionGuard::new(
+        ledger,
+        "test",
+        "test#key",
+        &invocation.request_id,
+        invocation.deadline,
+    )
+}
+
+/// Keeps every delivered report; refuses the first `fail_first` deliveries.
 #[derive(Default)]
 pub struct RecordingSink {
     pub delivered: RefCell<Vec<Report>>,
-    pub fail: bool,
+    pub fail_first: std::cell::Cell<u32>,
+}
+
+impl RecordingSink {
+    pub fn refusing(times: u32) -> Self {
+        Self {
+            fail_first: std::cell::Cell::new(times),
+            ..Self::default()
+        }
+    }
 }
 
 impl ReportSink for RecordingSink {
     async fn deliver(&self, report: &Report) -> Result<(), Vec<PublishError>> {
-        if self.fail {
+        if self.fail_first.get() > 0 {
+            self.fail_first.set(self.fail_first.get() - 1);
             return Err(vec![PublishError {
                 sink: "sns",
                 detail: "AuthorizationError".into(),
@@ -309,19 +535,30 @@ impl ReportSink for RecordingSink {
     }
 }
 
-/// Serves a canned snapshot; "terminates" what the decision returns, sparing `spare` ids.
+/// Serves a canned snapshot and "terminates" what it is asked to, sparing `spare` ids; with
+/// `fail_after` = (n, text) it terminates at most n sessions and then fails with `text`.
 pub struct FakeReaper {
-    pub snapshot: Result<crate::sql::sessions::SessionSnapshot, String>,
+    pub snapshot: Result<SessionSnapshot, String>,
+    /// RDS endpoint hosts whose database refuses connections.
+    pub unreachable: Vec<String>,
+    /// Where `DB_ENDPOINT_OVERRIDES` would send every connection.
+    pub override_address: Option<Endpoint>,
     pub spare: Vec<i64>,
+    pub fail_after: Option<(usize, String)>,
     pub terminate_calls: RefCell<Vec<Vec<i64>>>,
+    pub opened: RefCell<Vec<ConnectTarget>>,
 }
 
 impl FakeReaper {
-    pub fn with(snapshot: crate::sql::sessions::SessionSnapshot) -> Self {
+    pub fn with(snapshot: SessionSnapshot) -> Self {
         Self {
             snapshot: Ok(snapshot),
+            unreachable: vec![],
+            override_address: None,
             spare: vec![],
+            fail_after: None,
             terminate_calls: RefCell::default(),
+            opened: RefCell::default(),
         }
     }
 }
@@ -330,8 +567,11 @@ impl DbProbe for FakeReaper {
     fn target_for(&self, _: &str, rds_endpoint: &Endpoint) -> ConnectTarget {
         ConnectTarget {
             rds_endpoint: rds_endpoint.clone(),
-            address: rds_endpoint.clone(),
-            overridden: false,
+            address: self
+                .override_address
+                .clone()
+                .unwrap_or_else(|| rds_endpoint.clone()),
+            overridden: self.override_address.is_some(),
         }
     }
 
@@ -340,48 +580,79 @@ impl DbProbe for FakeReaper {
     }
 }
 
-impl crate::sql::SessionReaper for FakeReaper {
-    async fn reap<F>(
-        &self,
-        _: Engine,
-        target: &ConnectTarget,
-        decide: F,
-    ) -> Result<
-        (
-            crate::sql::sessions::SessionSnapshot,
-            Option<crate::sql::sessions::Termination>,
-        ),
-        DbError,
-    >
-    where
-        F: FnOnce(&crate::sql::sessions::SessionSnapshot) -> Vec<crate::sql::sessions::Session>,
-    {
+pub struct FakeSession<'a> {
+    reaper: &'a FakeReaper,
+    snapshot: SessionSnapshot,
+}
+
+impl SessionReaper for FakeReaper {
+    type Session<'a> = FakeSession<'a>;
+
+    async fn open(&self, _: Engine, target: &ConnectTarget) -> Result<FakeSession<'_>, DbError> {
+        self.opened.borrow_mut().push(target.clone());
+        if self.unreachable.contains(&target.rds_endpoint.host) {
+            return Err(DbError::Connect {
+                host: target.address.host.clone(),
+                port: target.address.port,
+                detail: "FATAL: sorry, too many clients already".into(),
+            });
+        }
         let snapshot = self.snapshot.clone().map_err(|detail| DbError::Connect {
             host: target.address.host.clone(),
             port: target.address.port,
             detail,
         })?;
-        let planned = decide(&snapshot);
-        if planned.is_empty() {
-            return Ok((snapshot, None));
-        }
-        self.terminate_calls
+        Ok(FakeSession {
+            reaper: self,
+            snapshot,
+        })
+    }
+}
+
+impl ReapSession for FakeSession<'_> {
+    async fn snapshot(&mut self) -> Result<SessionSnapshot, DbError> {
+        Ok(self.snapshot.clone())
+    }
+
+    async fn terminate(&mut self, planned: &[Session]) -> Result<Termination, DbError> {
+        self.reaper
+            .terminate_calls
             .borrow_mut()
             .push(planned.iter().map(|s| s.id).collect());
-        let (spared, terminated): (Vec<_>, Vec<_>) = planned
-            .into_iter()
-            .partition(|s| self.spare.contains(&s.id));
-        let after = snapshot.total_connections - terminated.len() as u64;
-        Ok((
-            snapshot,
-            Some(crate::sql::sessions::Termination {
-                terminated,
-                spared,
-                connections_after: after,
-                method: "fake".into(),
-                statement_ms: 0,
-                exit_wait_ms: 0,
-            }),
-        ))
+        let mut terminated = Vec::new();
+        let mut spared = Vec::new();
+        let mut failure = None;
+        for (i, session) in planned.iter().enumerate() {
+            if let Some((limit, text)) = &self.reaper.fail_after {
+                if terminated.len() == *limit {
+                    if terminated.is_empty() {
+                        return Err(DbError::Query(text.clone()));
+                    }
+                    failure = Some(text.clone());
+                    spared.extend(planned[i..].iter().cloned());
+                    break;
+                }
+            }
+            if self.reaper.spare.contains(&session.id) {
+                spared.push(session.clone());
+            } else {
+                terminated.push(session.clone());
+            }
+        }
+        let after = self
+            .snapshot
+            .total_connections
+            .saturating_sub(terminated.len() as u64);
+        Ok(Termination {
+            terminated,
+            spared,
+            connections_after: Some(after),
+            method: "fake".into(),
+            statement_ms: 0,
+            exit_wait_ms: 0,
+            failure,
+        })
     }
+
+    async fn close(self) {}
 }

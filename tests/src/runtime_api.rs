@@ -212,6 +212,12 @@ impl FunctionProcess {
 
     /// Invokes with a fresh request id; returns the request id and the answer.
     pub async fn invoke(&mut self, event: &Value) -> (String, Invoked) {
+        self.invoke_raw(serde_json::to_vec(event).expect("event JSON"))
+            .await
+    }
+
+    /// Invokes with these exact payload bytes (which need not be JSON).
+    pub async fn invoke_raw(&mut self, body: Vec<u8>) -> (String, Invoked) {
         // Unique across processes and runs: reports are archived under the request id.
         static INVOCATIONS: AtomicU64 = AtomicU64::new(0);
         let n = INVOCATIONS.fetch_add(1, Ordering::SeqCst);
@@ -232,7 +238,7 @@ impl FunctionProcess {
         self.state.queue.lock().unwrap().push_back(Pending {
             request_id: request_id.clone(),
             deadline_ms,
-            body: serde_json::to_vec(event).expect("event JSON"),
+            body,
         });
         self.state.arrived.notify_one();
 

@@ -25,20 +25,25 @@ impl FailoverConfig {
                 .map(|raw| parse_range("CONNECTIONS_NORMAL_RANGE", raw))
                 .transpose()?,
             dynamodb_tables: env.list("CHECK_DYNAMODB_TABLES"),
-            recent_events_minutes: env.parse_or(
+            // DescribeEvents looks back at most 14 days.
+            recent_events_minutes: env.ranged(
                 "RECENT_EVENTS_MINUTES",
                 60,
-                "must be a whole number of minutes",
+                1..=20_160,
+                "minutes",
             )?,
-            available_wait: Duration::from_secs(env.parse_or(
+            // Lambda runs for at most 15 minutes.
+            available_wait: Duration::from_secs(env.ranged(
                 "AVAILABLE_WAIT_SECONDS",
                 600,
-                "must be a whole number of seconds",
+                0..=900,
+                "seconds",
             )?),
-            deadline_reserve: Duration::from_secs(env.parse_or(
+            deadline_reserve: Duration::from_secs(env.ranged(
                 "DEADLINE_RESERVE_SECONDS",
                 10,
-                "must be a whole number of seconds",
+                1..=300,
+                "seconds",
             )?),
         })
     }
@@ -74,6 +79,20 @@ mod tests {
         assert_eq!(config.dynamodb_tables, vec!["orders", "sessions"]);
         assert_eq!(config.recent_events_minutes, 60);
         assert_eq!(config.available_wait, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn refuses_numbers_outside_their_range() {
+        for (var, value) in [
+            ("RECENT_EVENTS_MINUTES", "0"),
+            ("RECENT_EVENTS_MINUTES", "20161"),
+            ("AVAILABLE_WAIT_SECONDS", "901"),
+            ("DEADLINE_RESERVE_SECONDS", "0"),
+            ("DEADLINE_RESERVE_SECONDS", "99999999999999999999"),
+        ] {
+            let err = FailoverConfig::from_env(&Env::from_pairs([(var, value)])).unwrap_err();
+            assert_eq!(err.var, var, "{value}");
+        }
     }
 
     #[test]

@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 
 use rds_responder::cloudwatch::AlarmWatch;
 use rds_responder::dns::Resolver;
+use rds_responder::guard::ActionGuard;
+use rds_responder::ledger::Ledger;
 use rds_responder::rds::{ClusterInfo, DbInventory, Endpoint, InstanceInfo, RdsError};
 use rds_responder::report::{Check, Findings, Outcome};
 use rds_responder::runner::{Invocation, Responder};
@@ -308,7 +310,27 @@ where
     type Manual = ManualCheck;
     const FUNCTION: &'static str = "failover-check";
 
-    async fn respond(&self, trigger: &Trigger<ManualCheck>, invocation: &Invocation) -> Findings {
+    /// failover-check only reads: it never goes through the guard.
+    async fn respond<L: Ledger>(
+        &self,
+        trigger: &Trigger<ManualCheck>,
+        invocation: &Invocation,
+        _: &ActionGuard<'_, L>,
+    ) -> Findings {
+        self.check(trigger, invocation).await
+    }
+}
+
+impl<I, P, W, T, D> FailoverCheck<I, P, W, T, D>
+where
+    I: DbInventory,
+    P: DbProbe,
+    W: AlarmWatch,
+    T: TableInspector,
+    D: Resolver,
+{
+    /// The decision and the verification for one trigger.
+    pub async fn check(&self, trigger: &Trigger<ManualCheck>, invocation: &Invocation) -> Findings {
         match decide(trigger) {
             Decision::Skip { target, reason } => Findings::skipped(target, reason),
             Decision::Verify {

@@ -1,4 +1,6 @@
 //! failover-check: after a Multi-AZ or Aurora failover, verify the database end to end.
+// The runner's future nests the whole run (trigger, guard, checks): deeper than rustc's default.
+#![recursion_limit = "256"]
 
 use failover_check::config::FailoverConfig;
 use failover_check::handler::FailoverCheck;

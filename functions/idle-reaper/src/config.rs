@@ -14,13 +14,18 @@ pub struct ReaperConfig {
     pub automatic_dry_run: bool,
     /// Tag on the DB instance that turns the reaper off for it (values off/disabled/false/no).
     pub opt_out_tag: String,
-    /// The instance an alarm without a DB dimension is about (a log-metric "too many
-    /// connections" alarm carries none).
+    /// The instance an allow-listed alarm without a DB dimension is about (a log-metric "too
+    /// many connections" alarm carries none).
     pub default_instance: Option<RdsIdentifier>,
+    /// Alarm names (`*` wildcards) acted on besides `AWS/RDS` `DatabaseConnections` alarms.
+    pub allowed_alarms: Vec<String>,
 }
 
+/// Minutes, 0 to one week: longer is a typo, and `minutes * 60` can then never overflow.
+pub const MAX_MINUTES: u64 = 7 * 24 * 60;
+
 fn minutes(env: &Env, var: &str, default: u64) -> Result<Duration, ConfigError> {
-    let m: u64 = env.parse_or(var, default, "must be a whole number of minutes")?;
+    let m: u64 = env.ranged(var, default, 0..=MAX_MINUTES, "minutes")?;
     Ok(Duration::from_secs(m * 60))
 }
 
@@ -51,25 +56,12 @@ impl ReaperConfig {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let automatic_dry_run = match env.optional("AUTOMATIC_DRY_RUN").unwrap_or("false") {
-            "true" => true,
-            "false" => false,
-            other => {
-                return Err(ConfigError {
-                    var: "AUTOMATIC_DRY_RUN".into(),
-                    rule: format!("must be true or false, got {other:?}"),
-                })
-            }
-        };
+        let automatic_dry_run = env.flag("AUTOMATIC_DRY_RUN", false)?;
         Ok(Self {
             policy: Policy {
                 idle: minutes(env, "IDLE_MINUTES", 10)?,
                 idle_in_transaction,
-                max_sessions: env.parse_or(
-                    "MAX_SESSIONS_PER_RUN",
-                    100,
-                    "must be a whole number",
-                )?,
+                max_sessions: env.ranged("MAX_SESSIONS_PER_RUN", 100, 1..=10_000, "sessions")?,
                 max_fraction: fraction,
                 protected_users: env.list("PROTECTED_USERS"),
                 protected_databases: env.list("PROTECTED_DATABASES"),
@@ -81,6 +73,7 @@ impl ReaperConfig {
                 .optional("OPT_OUT_TAG")
                 .unwrap_or("rds-responder:idle-reaper")
                 .to_string(),
+            allowed_alarms: env.list("ALLOWED_ALARMS"),
             default_instance: env
                 .optional("DEFAULT_DB_INSTANCE")
                 .map(|raw| {
@@ -107,6 +100,13 @@ mod tests {
         assert_eq!(config.policy.idle_in_transaction, None);
         assert_eq!(config.policy.max_sessions, 100);
         assert!(!config.automatic_dry_run);
+        let edge = ReaperConfig::from_env(&Env::from_pairs([
+            ("IDLE_MINUTES", "10080"),
+            ("MAX_SESSIONS_PER_RUN", "1"),
+        ]))
+        .unwrap();
+        assert_eq!(edge.policy.idle, Duration::from_secs(10080 * 60));
+        assert_eq!(edge.policy.max_sessions, 1);
     }
 
     #[test]
@@ -115,6 +115,11 @@ mod tests {
             ("MAX_FRACTION_OF_CONNECTIONS", "1.5"),
             ("PROTECTED_NETWORKS", "10.0.0.0/40"),
             ("IDLE_MINUTES", "ten"),
+            ("IDLE_MINUTES", "10081"),
+            ("IDLE_MINUTES", "307445734561825861"),
+            ("IDLE_IN_TRANSACTION_MINUTES", "-5"),
+            ("MAX_SESSIONS_PER_RUN", "0"),
+            ("MAX_SESSIONS_PER_RUN", "10001"),
             ("AUTOMATIC_DRY_RUN", "yes"),
             ("DEFAULT_DB_INSTANCE", "1-bad"),
         ] {

@@ -1,5 +1,6 @@
 //! idle-reaper: on a too-many-connections alarm, terminate idle sessions, safely.
 
+pub mod checks;
 pub mod config;
 pub mod handler;
 pub mod policy;

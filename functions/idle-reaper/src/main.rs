@@ -1,4 +1,6 @@
 //! idle-reaper: on a too-many-connections alarm, terminate idle sessions, safely.
+// The runner's future nests the whole run (trigger, guard, checks): deeper than rustc's default.
+#![recursion_limit = "256"]
 
 use idle_reaper::config::ReaperConfig;
 use idle_reaper::handler::IdleReaper;

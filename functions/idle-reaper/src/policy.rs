@@ -5,6 +5,12 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use rds_responder::sql::sessions::{Session, SessionSnapshot, SessionState};
+use rds_responder::trigger::{
+    AlarmChange, AlarmKind, DbTarget, RdsIdentifier, ResourceKind, Trigger,
+};
+
+use crate::config::ReaperConfig;
+use crate::handler::ManualReap;
 
 /// RDS's own users: never touched, whatever else is configured.
 pub const SYSTEM_USERS: [&str; 6] = [
@@ -229,6 +235,228 @@ pub fn group_by(
             .or_default() += 1;
     }
     groups
+}
+
+/// The databases one run reaps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Instance(RdsIdentifier),
+    /// The cluster's writer instance (`Role=WRITER`, or no `Role`).
+    ClusterWriter(RdsIdentifier),
+    /// Every reader instance of the cluster, each within its own caps (`Role=READER`).
+    ClusterReaders(RdsIdentifier),
+}
+
+impl Scope {
+    pub fn target(&self) -> DbTarget {
+        match self {
+            Scope::Instance(id) => DbTarget::Instance(id.clone()),
+            Scope::ClusterWriter(id) | Scope::ClusterReaders(id) => DbTarget::Cluster(id.clone()),
+        }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::Instance(id) => write!(f, "db-instance {id}"),
+            Scope::ClusterWriter(id) => write!(f, "the writer of db-cluster {id}"),
+            Scope::ClusterReaders(id) => write!(f, "the readers of db-cluster {id}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Reap {
+        scope: Scope,
+        dry_run: bool,
+        policy: Policy,
+    },
+    Skip {
+        target: Option<DbTarget>,
+        reason: String,
+    },
+}
+
+/// The metric idle-reaper answers without being told: connections of one RDS database.
+pub const CONNECTIONS_NAMESPACE: &str = "AWS/RDS";
+pub const CONNECTIONS_METRIC: &str = "DatabaseConnections";
+
+/// The database named by a metric's dimensions: `DBInstanceIdentifier`, else
+/// `DBClusterIdentifier` with `Role` (`READER`: the readers; `WRITER` or none: the writer).
+fn scope_of(dimensions: &BTreeMap<String, String>) -> Result<Option<Scope>, String> {
+    let parse = |raw: &str, kind| RdsIdentifier::parse(raw, kind).map_err(|r| r.to_string());
+    if let Some(id) = dimensions.get("DBInstanceIdentifier") {
+        return Ok(Some(Scope::Instance(parse(id, ResourceKind::DbInstance)?)));
+    }
+    let Some(id) = dimensions.get("DBClusterIdentifier") else {
+        return Ok(None);
+    };
+    let cluster = parse(id, ResourceKind::DbCluster)?;
+    match dimensions
+        .get("Role")
+        .map(|r| r.to_ascii_uppercase())
+        .as_deref()
+    {
+        None | Some("WRITER") => Ok(Some(Scope::ClusterWriter(cluster))),
+        Some("READER") => Ok(Some(Scope::ClusterReaders(cluster))),
+        Some(_) => Err(format!(
+            "dimension Role={:?} of cluster {cluster} is neither WRITER nor READER",
+            dimensions
+                .get("Role")
+                .map(String::as_str)
+                .unwrap_or_default()
+        )),
+    }
+}
+
+/// Which databases an alarm moving into ALARM means, or why it means none. Acts on `AWS/RDS`
+/// `DatabaseConnections` alarms naming one database; on any other alarm only when its name is
+/// allow-listed (`ALLOWED_ALARMS`), and then `DEFAULT_DB_INSTANCE` stands in for a missing
+/// database; metric-math and composite alarms only when allow-listed and resolving to exactly
+/// one database.
+pub fn alarm_scope(
+    alarm: &AlarmChange,
+    allowed_alarms: &[String],
+    default_instance: Option<&RdsIdentifier>,
+) -> Result<Scope, String> {
+    let name = &alarm.name;
+    let listed = allowed_alarms.iter().any(|p| glob_match(p, name));
+    let not_listed = |what: &str| {
+        format!(
+            "alarm {name} is {what} and is not in ALLOWED_ALARMS: idle-reaper does not act on it"
+        )
+    };
+    let fallback = || {
+        match default_instance {
+        Some(id) => Ok(Scope::Instance(id.clone())),
+        None => Err(format!(
+            "alarm {name} is in ALLOWED_ALARMS but names no database, and DEFAULT_DB_INSTANCE is not set"
+        )),
+    }
+    };
+    match alarm.kind() {
+        AlarmKind::Composite if !listed => Err(not_listed("a composite alarm")),
+        AlarmKind::Composite => fallback(),
+        AlarmKind::MetricMath if !listed => {
+            Err(not_listed("a metric-math or Metrics Insights alarm"))
+        }
+        AlarmKind::MetricMath => {
+            let mut scopes: Vec<Scope> = Vec::new();
+            for metric in &alarm.metrics {
+                if let Some(scope) = scope_of(&metric.dimensions)? {
+                    if !scopes.contains(&scope) {
+                        scopes.push(scope);
+                    }
+                }
+            }
+            match scopes.as_slice() {
+                [] => fallback(),
+                [one] => Ok(one.clone()),
+                many => Err(format!(
+                    "alarm {name} resolves to {} databases ({}); idle-reaper acts only on an alarm about exactly one",
+                    many.len(),
+                    many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                )),
+            }
+        }
+        AlarmKind::SingleMetric(metric) => {
+            let connections =
+                metric.namespace == CONNECTIONS_NAMESPACE && metric.name == CONNECTIONS_METRIC;
+            if !connections && !listed {
+                return Err(not_listed(&format!(
+                    "about {}/{}, not {CONNECTIONS_NAMESPACE}/{CONNECTIONS_METRIC},",
+                    metric.namespace, metric.name
+                )));
+            }
+            match scope_of(&metric.dimensions)? {
+                Some(scope) => Ok(scope),
+                None if listed => fallback(),
+                None => Err(format!(
+                    "alarm {name} watches {CONNECTIONS_METRIC} without a DBInstanceIdentifier or DBClusterIdentifier dimension (an aggregate of several databases) and is not in ALLOWED_ALARMS"
+                )),
+            }
+        }
+        AlarmKind::Unknown if listed => fallback(),
+        AlarmKind::Unknown => Err(not_listed("without a metric configuration")),
+    }
+}
+
+/// What a trigger means for idle-reaper.
+pub fn decide(trigger: &Trigger<ManualReap>, config: &ReaperConfig) -> Decision {
+    let automatic = |scope: Scope| Decision::Reap {
+        scope,
+        dry_run: config.automatic_dry_run,
+        policy: config.policy.clone(),
+    };
+    match trigger {
+        Trigger::Alarm(alarm) if !alarm.is_into_alarm() => Decision::Skip {
+            target: alarm.db_target(),
+            reason: format!(
+                "alarm {} moved to {}, not into ALARM: nothing to do",
+                alarm.name,
+                alarm.new_state.as_str()
+            ),
+        },
+        Trigger::Alarm(alarm) => {
+            match alarm_scope(
+                alarm,
+                &config.allowed_alarms,
+                config.default_instance.as_ref(),
+            ) {
+                Ok(scope) => automatic(scope),
+                Err(reason) => Decision::Skip {
+                    target: alarm.db_target(),
+                    reason,
+                },
+            }
+        }
+        Trigger::Schedule(schedule) => match schedule.targets.as_slice() {
+            [DbTarget::Instance(id)] => automatic(Scope::Instance(id.clone())),
+            [DbTarget::Cluster(id)] => automatic(Scope::ClusterWriter(id.clone())),
+            targets => Decision::Skip {
+                target: None,
+                reason: format!(
+                    "a scheduled run needs exactly one target in detail.targets, got {}",
+                    targets.len()
+                ),
+            },
+        },
+        Trigger::Manual(request) => {
+            let mut policy = config.policy.clone();
+            if let Some(m) = request.idle_minutes {
+                policy.idle = Duration::from_secs(u64::from(m) * 60);
+            }
+            if let Some(m) = request.idle_in_transaction_minutes {
+                policy.idle_in_transaction = Some(Duration::from_secs(u64::from(m) * 60));
+            }
+            // A request may lower the cap, never raise it above the configured one.
+            if let Some(max) = request.max_sessions {
+                policy.max_sessions = policy.max_sessions.min(u64::from(max));
+            }
+            Decision::Reap {
+                scope: Scope::Instance(request.db.id().clone()),
+                dry_run: request.dry_run,
+                policy,
+            }
+        }
+        Trigger::RdsEvent(event) => Decision::Skip {
+            target: None,
+            reason: format!(
+                "idle-reaper acts on connection alarms, schedules and manual requests; {} from {} ignored",
+                event
+                    .event_id
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "an RDS event".into()),
+                event.source_id
+            ),
+        },
+        Trigger::SubscriptionNotice(_) => Decision::Skip {
+            target: None,
+            reason: "SNS subscription notice".into(),
+        },
+    }
 }
 
 #[cfg(test)]

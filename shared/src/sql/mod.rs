@@ -72,59 +72,67 @@ pub struct ProbeResult {
     pub server_version: String,
 }
 
-/// Lists sessions, lets the caller decide, and terminates what was decided, on one connection.
+/// The responder's session on one database: list, decide (the caller), terminate, close.
+#[allow(async_fn_in_trait)]
+pub trait ReapSession {
+    async fn snapshot(&mut self) -> Result<SessionSnapshot, DbError>;
+    /// Terminates what still matches the plan. An error means nothing was terminated; once
+    /// anything was, a later failure is reported in [`Termination::failure`] instead.
+    async fn terminate(&mut self, planned: &[Session]) -> Result<Termination, DbError>;
+    async fn close(self);
+}
+
+/// Opens [`ReapSession`]s.
 #[allow(async_fn_in_trait)]
 pub trait SessionReaper {
-    /// `decide` sees the snapshot and returns the sessions to terminate (empty: act on nothing).
-    async fn reap<F>(
+    type Session<'a>: ReapSession
+    where
+        Self: 'a;
+    async fn open(
         &self,
         engine: Engine,
         target: &ConnectTarget,
-        decide: F,
-    ) -> Result<(SessionSnapshot, Option<Termination>), DbError>
-    where
-        F: FnOnce(&SessionSnapshot) -> Vec<Session>;
+    ) -> Result<Self::Session<'_>, DbError>;
+}
+
+/// A real session, PostgreSQL or MySQL.
+pub enum OpenSession {
+    Postgres(postgres::PgSessions),
+    MySql(mysql::MySqlSessions),
+}
+
+impl ReapSession for OpenSession {
+    async fn snapshot(&mut self) -> Result<SessionSnapshot, DbError> {
+        match self {
+            OpenSession::Postgres(s) => s.snapshot().await,
+            OpenSession::MySql(s) => s.snapshot().await,
+        }
+    }
+
+    async fn terminate(&mut self, planned: &[Session]) -> Result<Termination, DbError> {
+        match self {
+            OpenSession::Postgres(s) => s.terminate(planned).await,
+            OpenSession::MySql(s) => s.terminate(planned).await,
+        }
+    }
+
+    async fn close(self) {
+        if let OpenSession::MySql(s) = self {
+            s.close().await;
+        }
+    }
 }
 
 impl SessionReaper for DbConnector {
-    async fn reap<F>(
-        &self,
-        engine: Engine,
-        target: &ConnectTarget,
-        decide: F,
-    ) -> Result<(SessionSnapshot, Option<Termination>), DbError>
-    where
-        F: FnOnce(&SessionSnapshot) -> Vec<Session>,
-    {
-        match engine {
+    type Session<'a> = OpenSession;
+
+    async fn open(&self, engine: Engine, target: &ConnectTarget) -> Result<OpenSession, DbError> {
+        Ok(match engine {
             Engine::Postgres => {
-                let sessions = postgres::PgSessions::open(self, target).await?;
-                let snapshot = sessions.snapshot().await?;
-                let planned = decide(&snapshot);
-                if planned.is_empty() {
-                    return Ok((snapshot, None));
-                }
-                let done = sessions.terminate(&planned).await?;
-                Ok((snapshot, Some(done)))
+                OpenSession::Postgres(postgres::PgSessions::open(self, target).await?)
             }
-            Engine::MySql => {
-                let mut sessions = mysql::MySqlSessions::open(self, target).await?;
-                let result = async {
-                    let snapshot = sessions.snapshot().await?;
-                    let planned = decide(&snapshot);
-                    if planned.is_empty() {
-                        return Ok((snapshot, None));
-                    }
-                    let done = sessions
-                        .terminate(&planned, snapshot.rds_kill_available)
-                        .await?;
-                    Ok((snapshot, Some(done)))
-                }
-                .await;
-                sessions.close().await;
-                result
-            }
-        }
+            Engine::MySql => OpenSession::MySql(mysql::MySqlSessions::open(self, target).await?),
+        })
     }
 }
 
@@ -244,35 +252,26 @@ fn tls_config(ca_bundle: &std::path::Path) -> Result<rustls::ClientConfig, DbErr
         .with_no_client_auth())
 }
 
-/// An error with its causes, one line.
-pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Env;
 
     fn connector(sdk: SdkConfig, auth: &str) -> DbConnector {
-        let env = Env::from_pairs([
+        let mut pairs = vec![
             ("DB_USER", "rds_responder"),
             ("DB_AUTH", auth),
             ("DB_PASSWORD", "local-password"),
-            ("DB_TLS", "disable"),
-            ("DB_ENDPOINT_OVERRIDES", "orders-db=127.0.0.1:6543"),
-        ]);
-        DbConnector::new(DbConfig::from_env(&env).unwrap(), sdk).unwrap()
+        ];
+        if auth == "password" {
+            pairs.push(("DB_TLS", "disable"));
+            pairs.push(("DB_ENDPOINT_OVERRIDES", "orders-db=127.0.0.1:6543"));
+        }
+        let mut config =
+            DbConfig::from_env(&Env::from_pairs(pairs)).unwrap_or_else(|e| panic!("{e}"));
+        // No connection is made here: no CA bundle to load.
+        config.tls = DbTls::Disable;
+        DbConnector::new(config, sdk).unwrap()
     }
 
     async fn sdk() -> SdkConfig {
@@ -329,8 +328,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn overrides_change_where_to_connect_not_what_the_token_is_for() {
-        let c = connector(sdk().await, "iam");
+    async fn overrides_change_where_to_connect_not_what_the_credentials_are_for() {
+        let c = connector(sdk().await, "password");
         let target = c.target_for("Orders-DB", &endpoint());
         assert!(target.overridden);
         assert_eq!(

@@ -5,11 +5,14 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, SslOpts};
 
 use super::sessions::{Session, SessionSnapshot, SessionState, Termination};
-use super::{error_chain, ConnectTarget, DbConnector, DbError, ProbeResult};
+use super::{ConnectTarget, DbConnector, DbError, ProbeResult};
+use crate::aws::error_chain;
 use crate::config::{DbAuth, DbTls};
 
 pub struct MySqlSessions {
     conn: Conn,
+    /// `mysql.rds_kill` exists (seen by the last snapshot): RDS MySQL.
+    rds_kill: bool,
 }
 
 fn query_error(e: mysql_async::Error) -> DbError {
@@ -58,7 +61,10 @@ impl MySqlSessions {
                 port: target.address.port,
                 detail: error_chain(&e),
             })?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            rds_kill: false,
+        })
     }
 
     pub async fn count_connections(&mut self) -> Result<u64, DbError> {
@@ -128,56 +134,36 @@ impl MySqlSessions {
                 }
             })
             .collect();
+        self.rds_kill = rds_kill.unwrap_or(0) > 0;
         Ok(SessionSnapshot {
             total_connections: self.count_connections().await?,
             sessions,
-            rds_kill_available: rds_kill.unwrap_or(0) > 0,
+            rds_kill_available: self.rds_kill,
         })
     }
 
     /// Kills each planned session that is, right now, still the same user sleeping at least as
     /// long as when it was listed (a session that ran a statement since has a smaller TIME).
-    pub async fn terminate(
-        &mut self,
-        planned: &[Session],
-        use_rds_kill: bool,
-    ) -> Result<Termination, DbError> {
+    /// Fails only while nothing was killed; after that, errors go into `failure`.
+    pub async fn terminate(&mut self, planned: &[Session]) -> Result<Termination, DbError> {
         let mut terminated = Vec::new();
         let mut spared = Vec::new();
+        let mut failure = None;
         let started = std::time::Instant::now();
-        for session in planned {
-            let now: Option<(Option<String>, Option<String>, Option<i64>)> = self
-                .conn
-                .exec_first(
-                    "SELECT USER, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID = ?",
-                    (session.id,),
-                )
-                .await
-                .map_err(query_error)?;
-            let still_idle = matches!(&now, Some((user, Some(command), Some(time)))
-                if command == "Sleep"
-                    && *user == session.user
-                    && (*time as f64) >= session.idle_seconds.unwrap_or(f64::MAX));
-            if !still_idle {
-                spared.push(session.clone());
-                continue;
-            }
-            let killed = if use_rds_kill {
-                self.conn
-                    .exec_drop("CALL mysql.rds_kill(?)", (session.id,))
-                    .await
-            } else {
-                self.conn
-                    .query_drop(format!("KILL CONNECTION {}", session.id))
-                    .await
-            };
-            match killed {
-                Ok(()) => terminated.push(session.clone()),
-                // Gone between the re-check and the kill ("Unknown thread id"): nothing to do.
-                Err(mysql_async::Error::Server(e)) if e.code == 1094 => {
-                    spared.push(session.clone())
+        for (i, session) in planned.iter().enumerate() {
+            match self.kill_if_still_idle(session).await {
+                Ok(true) => terminated.push(session.clone()),
+                Ok(false) => spared.push(session.clone()),
+                Err(e) if terminated.is_empty() => return Err(e),
+                Err(e) => {
+                    failure = Some(format!(
+                        "session {} could not be killed, {} left untouched: {e}",
+                        session.id,
+                        planned.len() - i - 1
+                    ));
+                    spared.extend(planned[i..].iter().cloned());
+                    break;
                 }
-                Err(e) => return Err(query_error(e)),
             }
         }
         let statement_ms = started.elapsed().as_millis() as u64;
@@ -185,11 +171,18 @@ impl MySqlSessions {
         let exit_wait =
             std::time::Duration::from_millis(if terminated.is_empty() { 0 } else { 100 });
         tokio::time::sleep(exit_wait).await;
+        let connections_after = match self.count_connections().await {
+            Ok(n) => Some(n),
+            Err(e) => {
+                failure.get_or_insert(format!("counting connections afterwards failed: {e}"));
+                None
+            }
+        };
         Ok(Termination {
             terminated,
             spared,
-            connections_after: self.count_connections().await?,
-            method: if use_rds_kill {
+            connections_after,
+            method: if self.rds_kill {
                 "mysql.rds_kill"
             } else {
                 "KILL"
@@ -197,7 +190,42 @@ impl MySqlSessions {
             .into(),
             statement_ms,
             exit_wait_ms: exit_wait.as_millis() as u64,
+            failure,
         })
+    }
+
+    /// Re-reads one session and kills it if it is still the listed idle session: true if killed.
+    async fn kill_if_still_idle(&mut self, session: &Session) -> Result<bool, DbError> {
+        let now: Option<(Option<String>, Option<String>, Option<i64>)> = self
+            .conn
+            .exec_first(
+                "SELECT USER, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID = ?",
+                (session.id,),
+            )
+            .await
+            .map_err(query_error)?;
+        let still_idle = matches!(&now, Some((user, Some(command), Some(time)))
+            if command == "Sleep"
+                && *user == session.user
+                && (*time as f64) >= session.idle_seconds.unwrap_or(f64::MAX));
+        if !still_idle {
+            return Ok(false);
+        }
+        let killed = if self.rds_kill {
+            self.conn
+                .exec_drop("CALL mysql.rds_kill(?)", (session.id,))
+                .await
+        } else {
+            self.conn
+                .query_drop(format!("KILL CONNECTION {}", session.id))
+                .await
+        };
+        match killed {
+            Ok(()) => Ok(true),
+            // Gone between the re-check and the kill ("Unknown thread id"): nothing to do.
+            Err(mysql_async::Error::Server(e)) if e.code == 1094 => Ok(false),
+            Err(e) => Err(query_error(e)),
+        }
     }
 
     pub async fn close(self) {

@@ -7,7 +7,8 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, NoTls};
 
 use super::sessions::{Session, SessionSnapshot, SessionState, Termination};
-use super::{error_chain, ConnectTarget, DbConnector, DbError, ProbeResult};
+use super::{ConnectTarget, DbConnector, DbError, ProbeResult};
+use crate::aws::error_chain;
 
 /// Opens a session as the responder's role; the connection task runs on the current runtime.
 pub async fn connect(connector: &DbConnector, target: &ConnectTarget) -> Result<Client, DbError> {
@@ -194,55 +195,75 @@ impl PgSessions {
         })
     }
 
-    /// Terminates what still matches the plan; waits briefly for the backends to exit.
+    /// Terminates what still matches the plan; waits briefly for the backends to exit. Fails
+    /// only while nothing was terminated; after that, errors go into `failure`.
     pub async fn terminate(&self, planned: &[Session]) -> Result<Termination, DbError> {
         let mut terminated_ids = Vec::new();
+        let mut failure = None;
         let started = Instant::now();
         for batch in planned.chunks(BATCH) {
-            // A session without backend_start/state_change/state cannot be re-checked: never sent.
-            let checkable: Vec<&Session> = batch
-                .iter()
-                .filter(|s| {
-                    s.backend_start.is_some()
-                        && s.state_change.is_some()
-                        && s.state.as_pg().is_some()
-                })
-                .collect();
-            let pids: Vec<i32> = checkable
-                .iter()
-                .filter_map(|s| i32::try_from(s.id).ok())
-                .collect();
-            let starts: Vec<DateTime<Utc>> =
-                checkable.iter().filter_map(|s| s.backend_start).collect();
-            let changes: Vec<DateTime<Utc>> =
-                checkable.iter().filter_map(|s| s.state_change).collect();
-            let states: Vec<String> = checkable
-                .iter()
-                .filter_map(|s| s.state.as_pg().map(str::to_string))
-                .collect();
-            let rows = self
-                .client
-                .query(TERMINATE_BATCH, &[&pids, &starts, &changes, &states])
-                .await
-                .map_err(query_error)?;
-            for row in rows {
-                terminated_ids.push(i64::from(row.try_get::<_, i32>(0).map_err(query_error)?));
+            match self.terminate_batch(batch).await {
+                Ok(ids) => terminated_ids.extend(ids),
+                Err(e) if terminated_ids.is_empty() => return Err(e),
+                Err(e) => {
+                    failure = Some(format!("terminating the next batch failed: {e}"));
+                    break;
+                }
             }
         }
         let statement_ms = started.elapsed().as_millis() as u64;
         let started = Instant::now();
-        self.wait_gone(&terminated_ids).await?;
+        if let Err(e) = self.wait_gone(&terminated_ids).await {
+            failure.get_or_insert(format!("waiting for the sessions to exit failed: {e}"));
+        }
         let exit_wait_ms = started.elapsed().as_millis() as u64;
+        let connections_after = match self.count_connections().await {
+            Ok(n) => Some(n),
+            Err(e) => {
+                failure.get_or_insert(format!("counting connections afterwards failed: {e}"));
+                None
+            }
+        };
         let ids: std::collections::HashSet<i64> = terminated_ids.into_iter().collect();
         let (terminated, spared) = planned.iter().cloned().partition(|s| ids.contains(&s.id));
         Ok(Termination {
             terminated,
             spared,
-            connections_after: self.count_connections().await?,
+            connections_after,
             method: "pg_terminate_backend".into(),
             statement_ms,
             exit_wait_ms,
+            failure,
         })
+    }
+
+    /// One terminating statement; returns the pids it terminated.
+    async fn terminate_batch(&self, batch: &[Session]) -> Result<Vec<i64>, DbError> {
+        // A session without backend_start/state_change/state cannot be re-checked: never sent.
+        let checkable: Vec<&Session> = batch
+            .iter()
+            .filter(|s| {
+                s.backend_start.is_some() && s.state_change.is_some() && s.state.as_pg().is_some()
+            })
+            .collect();
+        let pids: Vec<i32> = checkable
+            .iter()
+            .filter_map(|s| i32::try_from(s.id).ok())
+            .collect();
+        let starts: Vec<DateTime<Utc>> = checkable.iter().filter_map(|s| s.backend_start).collect();
+        let changes: Vec<DateTime<Utc>> = checkable.iter().filter_map(|s| s.state_change).collect();
+        let states: Vec<String> = checkable
+            .iter()
+            .filter_map(|s| s.state.as_pg().map(str::to_string))
+            .collect();
+        let rows = self
+            .client
+            .query(TERMINATE_BATCH, &[&pids, &starts, &changes, &states])
+            .await
+            .map_err(query_error)?;
+        rows.iter()
+            .map(|row| Ok(i64::from(row.try_get::<_, i32>(0).map_err(query_error)?)))
+            .collect()
     }
 
     /// pg_terminate_backend only signals; give the backends up to 2 s to leave.

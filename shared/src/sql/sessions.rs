@@ -82,10 +82,14 @@ pub struct Termination {
     pub terminated: Vec<Session>,
     /// Planned but no longer eligible at that moment (turned active, pid reused, gone).
     pub spared: Vec<Session>,
-    pub connections_after: u64,
+    /// Client connections afterwards, when they could be counted.
+    pub connections_after: Option<u64>,
     /// `pg_terminate_backend`, `mysql.rds_kill` or `KILL`.
     pub method: String,
     /// Time in the terminating statements, and waiting for the sessions to leave.
     pub statement_ms: u64,
     pub exit_wait_ms: u64,
+    /// What went wrong after sessions were already terminated (a later batch, the exit wait,
+    /// the count): the terminations above stand, and are reported.
+    pub failure: Option<String>,
 }

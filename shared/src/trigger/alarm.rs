@@ -46,6 +46,27 @@ pub struct MetricRef {
     pub name: String,
 }
 
+/// One metric an alarm reads (a `metricStat` entry), with its dimensions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlarmMetric {
+    pub namespace: String,
+    pub name: String,
+    pub dimensions: BTreeMap<String, String>,
+}
+
+/// What an alarm watches, which decides whether a function may act on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlarmKind<'a> {
+    /// One metric, compared to a threshold (an anomaly-detection band over it counts too).
+    SingleMetric(&'a AlarmMetric),
+    /// Metric math or a Metrics Insights query: what it resolves to is not one metric.
+    MetricMath,
+    /// A rule over other alarms: no metric at all.
+    Composite,
+    /// The event carried no metric configuration.
+    Unknown,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlarmChange {
     pub name: String,
@@ -54,8 +75,15 @@ pub struct AlarmChange {
     pub previous_state: Option<AlarmState>,
     pub reason: Option<String>,
     pub description: Option<String>,
+    /// The first metric read, for reports; `metrics` has them all.
     pub metric: Option<MetricRef>,
     pub dimensions: BTreeMap<String, String>,
+    /// Every metric the alarm reads.
+    pub metrics: Vec<AlarmMetric>,
+    /// Metric-math or Metrics Insights expressions.
+    pub expressions: Vec<String>,
+    /// A composite alarm (an `alarmRule` over other alarms).
+    pub composite: bool,
     /// When the alarm entered its new state: part of the idempotency key.
     pub time: DateTime<Utc>,
     pub delivery: Delivery,
@@ -77,6 +105,19 @@ impl AlarmChange {
 
     pub fn is_into_alarm(&self) -> bool {
         self.new_state == AlarmState::Alarm
+    }
+
+    pub fn kind(&self) -> AlarmKind<'_> {
+        let anomaly_band_only = self
+            .expressions
+            .iter()
+            .all(|e| e.trim_start().starts_with("ANOMALY_DETECTION_BAND("));
+        match (self.composite, self.metrics.as_slice()) {
+            (true, _) => AlarmKind::Composite,
+            (false, [metric]) if anomaly_band_only => AlarmKind::SingleMetric(metric),
+            (false, []) if self.expressions.is_empty() => AlarmKind::Unknown,
+            _ => AlarmKind::MetricMath,
+        }
     }
 }
 
@@ -102,11 +143,14 @@ struct StateData {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Configuration {
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
     metrics: Vec<MetricQuery>,
+    #[serde(default)]
+    alarm_rule: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -114,6 +158,8 @@ struct Configuration {
 struct MetricQuery {
     #[serde(default)]
     metric_stat: Option<MetricStat>,
+    #[serde(default)]
+    expression: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -153,27 +199,24 @@ fn from_alarm_data(
             TriggerError::invalid(format!("{field_prefix}.state.timestamp"), "is required")
         })?,
     };
-    let (description, metric) = match data.configuration {
-        Some(config) => {
-            let metric = config
-                .metrics
-                .into_iter()
-                .find_map(|q| q.metric_stat)
-                .map(|s| s.metric);
-            (config.description, metric)
+    let mut description = None;
+    let mut metrics = Vec::new();
+    let mut expressions = Vec::new();
+    let mut composite = false;
+    if let Some(config) = data.configuration {
+        description = config.description;
+        composite = config.alarm_rule.is_some();
+        for query in config.metrics {
+            if let Some(stat) = query.metric_stat {
+                metrics.push(AlarmMetric {
+                    namespace: stat.metric.namespace,
+                    name: stat.metric.name,
+                    dimensions: stat.metric.dimensions,
+                });
+            }
+            expressions.extend(query.expression);
         }
-        None => (None, None),
-    };
-    let (metric, dimensions) = match metric {
-        Some(m) => (
-            Some(MetricRef {
-                namespace: m.namespace,
-                name: m.name,
-            }),
-            m.dimensions,
-        ),
-        None => (None, BTreeMap::new()),
-    };
+    }
     finish(AlarmChange {
         name: data.alarm_name,
         arn,
@@ -181,28 +224,34 @@ fn from_alarm_data(
         previous_state,
         reason: data.state.reason,
         description,
-        metric,
-        dimensions,
+        metric: None,
+        dimensions: BTreeMap::new(),
+        metrics,
+        expressions,
+        composite,
         time,
         delivery,
     })
 }
 
-/// Refuses a DB dimension that breaks the identifier rules rather than ignoring it.
-fn finish(change: AlarmChange) -> Result<AlarmChange, TriggerError> {
-    if let Some(id) = change.dimensions.get("DBInstanceIdentifier") {
-        parse_identifier(
-            "dimensions.DBInstanceIdentifier",
-            id,
-            ResourceKind::DbInstance,
-        )?;
+/// Refuses a DB dimension that breaks the identifier rules rather than ignoring it, in every
+/// metric the alarm reads; the first metric becomes `metric` / `dimensions`.
+fn finish(mut change: AlarmChange) -> Result<AlarmChange, TriggerError> {
+    for (i, metric) in change.metrics.iter().enumerate() {
+        let field = |name: &str| format!("metrics[{i}].dimensions.{name}");
+        if let Some(id) = metric.dimensions.get("DBInstanceIdentifier") {
+            parse_identifier(&field("DBInstanceIdentifier"), id, ResourceKind::DbInstance)?;
+        }
+        if let Some(id) = metric.dimensions.get("DBClusterIdentifier") {
+            parse_identifier(&field("DBClusterIdentifier"), id, ResourceKind::DbCluster)?;
+        }
     }
-    if let Some(id) = change.dimensions.get("DBClusterIdentifier") {
-        parse_identifier(
-            "dimensions.DBClusterIdentifier",
-            id,
-            ResourceKind::DbCluster,
-        )?;
+    if let Some(first) = change.metrics.first() {
+        change.metric = Some(MetricRef {
+            namespace: first.namespace.clone(),
+            name: first.name.clone(),
+        });
+        change.dimensions = first.dimensions.clone();
     }
     Ok(change)
 }
@@ -283,27 +332,30 @@ pub(super) fn from_sns(
         )
     })?;
     let trigger = message.get("Trigger").and_then(Value::as_object);
-    let metric = trigger.and_then(|t| {
-        Some(MetricRef {
-            namespace: t.get("Namespace")?.as_str()?.to_string(),
-            name: t.get("MetricName")?.as_str()?.to_string(),
-        })
-    });
-    let mut dimensions = BTreeMap::new();
-    for dim in trigger
-        .and_then(|t| t.get("Dimensions"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        // CloudWatch writes these keys in lower case in SNS messages; accept both.
-        let get = |lower: &str, upper: &str| {
-            dim.get(lower)
-                .or_else(|| dim.get(upper))
-                .and_then(Value::as_str)
-        };
-        if let (Some(name), Some(value)) = (get("name", "Name"), get("value", "Value")) {
-            dimensions.insert(name.to_string(), value.to_string());
+    let mut metrics = Vec::new();
+    let mut expressions = Vec::new();
+    if let Some(trigger) = trigger {
+        // A single-metric alarm names its metric here; metric math lists queries in `Metrics`.
+        if let Some(metric) = sns_metric(trigger, "Namespace", "MetricName") {
+            metrics.push(metric);
+        }
+        for query in trigger
+            .get("Metrics")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(expression) = query.get("Expression").and_then(Value::as_str) {
+                expressions.push(expression.to_string());
+            }
+            if let Some(metric) = query
+                .get("MetricStat")
+                .and_then(|s| s.get("Metric"))
+                .and_then(Value::as_object)
+                .and_then(|m| sns_metric(m, "Namespace", "MetricName"))
+            {
+                metrics.push(metric);
+            }
         }
     }
     finish(AlarmChange {
@@ -315,9 +367,38 @@ pub(super) fn from_sns(
             .transpose()?,
         reason: text("NewStateReason").map(str::to_string),
         description: text("AlarmDescription").map(str::to_string),
-        metric,
-        dimensions,
+        metric: None,
+        dimensions: BTreeMap::new(),
+        metrics,
+        expressions,
+        composite: message.contains_key("AlarmRule"),
         time,
         delivery: Delivery::Sns,
+    })
+}
+
+/// A metric in an SNS alarm message: namespace, name and `Dimensions` as a list of name/value
+/// pairs (lower case keys as CloudWatch writes them; upper case accepted).
+fn sns_metric(object: &Map<String, Value>, namespace: &str, name: &str) -> Option<AlarmMetric> {
+    let mut dimensions = BTreeMap::new();
+    for dim in object
+        .get("Dimensions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let get = |lower: &str, upper: &str| {
+            dim.get(lower)
+                .or_else(|| dim.get(upper))
+                .and_then(Value::as_str)
+        };
+        if let (Some(name), Some(value)) = (get("name", "Name"), get("value", "Value")) {
+            dimensions.insert(name.to_string(), value.to_string());
+        }
+    }
+    Some(AlarmMetric {
+        namespace: object.get(namespace)?.as_str()?.to_string(),
+        name: object.get(name)?.as_str()?.to_string(),
+        dimensions,
     })
 }

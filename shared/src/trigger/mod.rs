@@ -18,7 +18,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use alarm::{AlarmChange, AlarmState, MetricRef};
+pub use alarm::{AlarmChange, AlarmKind, AlarmMetric, AlarmState, MetricRef};
 pub use ident::{IdentifierRule, RdsIdentifier, ResourceKind};
 pub use rds_event::{RdsEvent, RdsEventId};
 pub use time::parse_aws_time;
@@ -170,6 +170,8 @@ pub enum TriggerError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("payload is not a readable JSON document (at most 128 levels deep): {detail}")]
+    Unreadable { detail: String },
     #[error("field `{field}` {rule}")]
     InvalidField { field: String, rule: String },
     #[error("field `{field}` names account {got}, but this function only accepts events from its own account {expected}")]
@@ -203,7 +205,7 @@ impl TriggerError {
     /// A short machine-readable kind, used as the Lambda error type.
     pub fn kind(&self) -> &'static str {
         match self {
-            TriggerError::Malformed { .. } => "MalformedEvent",
+            TriggerError::Malformed { .. } | TriggerError::Unreadable { .. } => "MalformedEvent",
             TriggerError::InvalidField { .. } => "InvalidField",
             TriggerError::ForeignAccount { .. } => "ForeignAccount",
             TriggerError::ForeignRegion { .. } => "ForeignRegion",
@@ -412,7 +414,17 @@ fn parse_sns<M>(event: Value, origin: &Origin) -> Result<Trigger<M>, TriggerErro
     origin.check_arn("Records[0].Sns.TopicArn", &sns.topic_arn)?;
     let message = match serde_json::from_str::<Value>(&sns.message) {
         Ok(Value::Object(map)) => map,
-        // Anything that is not a JSON object is the subscription notice RDS sends first.
+        // A message meant as JSON that does not parse is broken, not a notice.
+        Err(e) if sns.message.trim_start().starts_with('{') => {
+            return Err(TriggerError::invalid(
+                "Records[0].Sns.Message",
+                format!(
+                    "must be a JSON object (at most 128 levels deep) or plain text: {}",
+                    crate::aws::one_line(&e.to_string())
+                ),
+            ))
+        }
+        // Anything else that is not a JSON object is the subscription notice RDS sends first.
         _ => return Ok(Trigger::SubscriptionNotice(sns.message)),
     };
     if message.contains_key("Event Source") {
@@ -455,6 +467,21 @@ impl<M: ManualPayload> Trigger<M> {
             ),
             Trigger::Manual(m) => format!("manual#{}", m.request_id().unwrap_or(fallback_id)),
             Trigger::SubscriptionNotice(_) => format!("notice#{fallback_id}"),
+        }
+    }
+
+    /// The field that carried [`Self::event_time`], for refusals that name it.
+    pub fn time_field(&self) -> &'static str {
+        match self {
+            Trigger::RdsEvent(e) if e.delivery == Delivery::Sns => "Message.Event Time",
+            Trigger::RdsEvent(_) => "detail.Date (or time)",
+            Trigger::Alarm(a) => match a.delivery {
+                Delivery::Sns => "Message.StateChangeTime",
+                Delivery::AlarmAction => "alarmData.state.timestamp",
+                _ => "detail.state.timestamp",
+            },
+            Trigger::Schedule(_) => "time",
+            Trigger::Manual(_) | Trigger::SubscriptionNotice(_) => "(none)",
         }
     }
 

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use rds_responder::cloudwatch::CloudWatchError;
 use rds_responder::rds::{ClusterInfo, ClusterMember, Endpoint, EventRecord, RdsError};
 use rds_responder::report::{Outcome, Status};
-use rds_responder::runner::{Invocation, Responder, Runner};
+use rds_responder::runner::{Invocation, Runner};
 use rds_responder::tables::TableHealth;
 use rds_responder::testing::*;
 use rds_responder::trigger::parse_trigger;
@@ -178,9 +178,7 @@ fn schedule_verifies_its_single_target() {
 #[tokio::test]
 async fn healthy_failover_passes_every_check() {
     let check = healthy();
-    let findings = check
-        .respond(&manual_instance(), &invocation(FUNCTION))
-        .await;
+    let findings = check.check(&manual_instance(), &invocation(FUNCTION)).await;
     let names: Vec<&str> = findings.checks.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
@@ -210,9 +208,7 @@ async fn unreachable_database_fails_connection_but_runs_the_other_checks() {
         probe: FakeProbe::refusing("Connection refused (os error 111)"),
         ..healthy()
     };
-    let findings = check
-        .respond(&manual_instance(), &invocation(FUNCTION))
-        .await;
+    let findings = check.check(&manual_instance(), &invocation(FUNCTION)).await;
     assert_eq!(outcome(&findings, "connection"), Outcome::Fail);
     assert!(detail(&findings, "connection").contains("Connection refused"));
     assert_eq!(outcome(&findings, "writer-role"), Outcome::Skipped);
@@ -231,9 +227,7 @@ async fn replica_behind_the_endpoint_fails_writer_role() {
         probe: FakeProbe::answering(true),
         ..healthy()
     };
-    let findings = check
-        .respond(&manual_instance(), &invocation(FUNCTION))
-        .await;
+    let findings = check.check(&manual_instance(), &invocation(FUNCTION)).await;
     assert_eq!(outcome(&findings, "connection"), Outcome::Pass);
     assert_eq!(outcome(&findings, "writer-role"), Outcome::Fail);
     assert!(detail(&findings, "writer-role").contains("replica"));
@@ -249,9 +243,7 @@ async fn waits_for_available_with_backoff() {
         ]),
         ..healthy()
     };
-    let findings = check
-        .respond(&manual_instance(), &invocation(FUNCTION))
-        .await;
+    let findings = check.check(&manual_instance(), &invocation(FUNCTION)).await;
     assert_eq!(outcome(&findings, "status"), Outcome::Pass);
     assert_eq!(*check.inventory.describe_calls.borrow(), 2);
 }
@@ -262,9 +254,7 @@ async fn instance_not_available_within_the_budget_fails_status() {
         inventory: FakeInventory::with_instances(vec![Ok(instance("orders-db", "stopped"))]),
         ..healthy()
     };
-    let findings = check
-        .respond(&manual_instance(), &invocation(FUNCTION))
-        .await;
+    let findings = check.check(&manual_instance(), &invocation(FUNCTION)).await;
     assert_eq!(outcome(&findings, "status"), Outcome::Fail);
     assert!(detail(&findings, "status").contains("\"stopped\""));
     // The wait is bounded: 0.5 s then 1 s would exceed the 1.2 s budget.
@@ -284,7 +274,7 @@ async fn the_deadline_bounds_the_wait() {
     };
     let mut inv = invocation(FUNCTION);
     inv.deadline = Utc::now() + chrono::Duration::seconds(10);
-    let findings = check.respond(&manual_instance(), &inv).await;
+    let findings = check.check(&manual_instance(), &inv).await;
     assert_eq!(outcome(&findings, "status"), Outcome::Fail);
     assert_eq!(*check.inventory.describe_calls.borrow(), 1);
 }
@@ -298,9 +288,7 @@ async fn missing_instance_fails_status_and_skips_database_checks() {
         })]),
         ..healthy()
     };
-    let findings = check
-        .respond(&manual_instance(), &invocation(FUNCTION))
-        .await;
+    let findings = check.check(&manual_instance(), &invocation(FUNCTION)).await;
     assert_eq!(outcome(&findings, "status"), Outcome::Fail);
     assert_eq!(outcome(&findings, "connection"), Outcome::Skipped);
     assert!(check.probe.probed.borrow().is_empty());
@@ -312,9 +300,7 @@ async fn dns_failure_is_its_own_failed_check() {
         resolver: FakeResolver(Err("Name or service not known".into())),
         ..healthy()
     };
-    let findings = check
-        .respond(&manual_instance(), &invocation(FUNCTION))
-        .await;
+    let findings = check.check(&manual_instance(), &invocation(FUNCTION)).await;
     assert_eq!(outcome(&findings, "endpoint-dns"), Outcome::Fail);
 }
 
@@ -329,9 +315,7 @@ async fn override_is_reported_in_the_dns_check() {
         },
     );
     let check = FailoverCheck { probe, ..healthy() };
-    let findings = check
-        .respond(&manual_instance(), &invocation(FUNCTION))
-        .await;
+    let findings = check.check(&manual_instance(), &invocation(FUNCTION)).await;
     assert!(detail(&findings, "endpoint-dns").contains("DB_ENDPOINT_OVERRIDES"));
     assert_eq!(check.probe.probed.borrow()[0].address.port, 6543);
 }
@@ -346,7 +330,7 @@ async fn other_alarms_still_firing_degrade_but_the_trigger_alarm_does_not() {
         ..healthy()
     };
     let findings = check
-        .respond(
+        .check(
             &trigger(sample("alarm.eventbridge.json")),
             &invocation(FUNCTION),
         )
@@ -365,7 +349,7 @@ async fn other_alarms_still_firing_degrade_but_the_trigger_alarm_does_not() {
         ..healthy()
     };
     let findings = only_trigger
-        .respond(
+        .check(
             &trigger(sample("alarm.eventbridge.json")),
             &invocation(FUNCTION),
         )
@@ -395,9 +379,7 @@ async fn connections_outside_range_or_missing_warn_and_errors_fail() {
             },
             ..healthy()
         };
-        let findings = check
-            .respond(&manual_instance(), &invocation(FUNCTION))
-            .await;
+        let findings = check.check(&manual_instance(), &invocation(FUNCTION)).await;
         assert_eq!(outcome(&findings, "connections"), expected, "{value:?}");
     }
 }
@@ -411,17 +393,13 @@ async fn troubling_recent_events_warn() {
             "Amazon RDS is not attempting a requested failover because a failover recently occurred"
                 .into(),
     }]);
-    let findings = check
-        .respond(&manual_instance(), &invocation(FUNCTION))
-        .await;
+    let findings = check.check(&manual_instance(), &invocation(FUNCTION)).await;
     assert_eq!(outcome(&findings, "recent-events"), Outcome::Warn);
     check.inventory.events = Err(RdsError::Api {
         operation: "DescribeEvents",
         detail: "denied".into(),
     });
-    let findings = check
-        .respond(&manual_instance(), &invocation(FUNCTION))
-        .await;
+    let findings = check.check(&manual_instance(), &invocation(FUNCTION)).await;
     assert_eq!(outcome(&findings, "recent-events"), Outcome::Fail);
 }
 
@@ -450,9 +428,7 @@ async fn dynamodb_tables_need_every_index_active() {
         },
         ..healthy()
     };
-    let findings = check
-        .respond(&manual_instance(), &invocation(FUNCTION))
-        .await;
+    let findings = check.check(&manual_instance(), &invocation(FUNCTION)).await;
     assert_eq!(outcome(&findings, "dynamodb-table:orders"), Outcome::Pass);
     assert_eq!(outcome(&findings, "dynamodb-table:sessions"), Outcome::Fail);
     assert!(detail(&findings, "dynamodb-table:sessions").contains("by-user is CREATING"));
@@ -483,12 +459,12 @@ async fn aurora_failover_checks_the_named_writer() {
     let event = trigger(sample("rds-cluster-failover-completed.eventbridge.json"));
     let mut check = healthy();
     check.inventory.cluster = Some(cluster("orders-aurora-2"));
-    let findings = check.respond(&event, &invocation(FUNCTION)).await;
+    let findings = check.check(&event, &invocation(FUNCTION)).await;
     assert_eq!(outcome(&findings, "cluster-writer"), Outcome::Pass);
     assert_eq!(outcome(&findings, "writer-role"), Outcome::Pass);
 
     check.inventory.cluster = Some(cluster("orders-aurora-1"));
-    let findings = check.respond(&event, &invocation(FUNCTION)).await;
+    let findings = check.check(&event, &invocation(FUNCTION)).await;
     assert_eq!(outcome(&findings, "cluster-writer"), Outcome::Fail);
     assert!(detail(&findings, "cluster-writer").contains("promoted orders-aurora-2"));
 }
@@ -497,7 +473,7 @@ async fn aurora_failover_checks_the_named_writer() {
 async fn started_event_is_skipped_without_any_call() {
     let check = healthy();
     let findings = check
-        .respond(
+        .check(
             &trigger(sample("rds-instance-failover-started.eventbridge.json")),
             &invocation(FUNCTION),
         )
@@ -574,10 +550,7 @@ async fn refused_event_touches_neither_ledger_nor_sink() {
 
 #[tokio::test]
 async fn failed_delivery_releases_the_claim_so_a_retry_reports() {
-    let failing = runner(RecordingSink {
-        fail: true,
-        ..Default::default()
-    });
+    let failing = runner(RecordingSink::refusing(1));
     let event = sample("manual.failover-check.json");
     let err = failing
         .handle(event, &invocation_at(Utc::now(), "req-a"))
@@ -612,7 +585,7 @@ async fn stale_event_is_reported_and_skipped() {
 #[tokio::test]
 async fn ledger_outage_stops_before_any_check() {
     let mut runner = runner(RecordingSink::default());
-    runner.ledger.fail_with = Some("ProvisionedThroughputExceeded".into());
+    runner.ledger = MemoryLedger::failing(&["claim"]);
     let err = runner
         .handle(
             sample("manual.failover-check.json"),

@@ -1,0 +1,275 @@
+//! Words the report: what was seen, decided and done on one instance.
+
+use serde_json::{json, Value};
+
+use rds_responder::report::{Check, Outcome};
+use rds_responder::sql::sessions::{Session, SessionSnapshot, Termination};
+use rds_responder::sql::ConnectTarget;
+
+use crate::policy::{group_by, Plan, Policy};
+
+pub fn groups(sessions: &[Session]) -> Value {
+    json!({
+        "by_user": group_by(sessions, |s| s.user.clone()),
+        "by_database": group_by(sessions, |s| s.database.clone()),
+        "by_application": group_by(sessions, |s| s.application.clone()),
+        "by_client_address": group_by(sessions, |s| s.client_addr.map(|a| a.to_string())),
+    })
+}
+
+fn describe_groups(sessions: &[Session]) -> String {
+    group_by(sessions, |s| s.user.clone())
+        .iter()
+        .map(|(u, n)| format!("{u}: {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Where the session went; says so when `DB_ENDPOINT_OVERRIDES` sent it elsewhere.
+pub fn connect_check(target: &ConnectTarget) -> Check {
+    let address = format!("{}:{}", target.address.host, target.address.port);
+    let detail = if target.overridden {
+        format!(
+            "connected to {address} (DB_ENDPOINT_OVERRIDES in effect, local runs only: RDS endpoint {}:{} not used)",
+            target.rds_endpoint.host, target.rds_endpoint.port
+        )
+    } else {
+        format!("connected to {address}")
+    };
+    Check::new("connect", Outcome::Pass, detail)
+        .with_data(json!({ "address": address, "endpoint_override": target.overridden }))
+}
+
+/// What happened on one instance, from the listing to the count afterwards.
+pub struct InstanceRun<'a> {
+    pub instance: &'a str,
+    pub snapshot: &'a SessionSnapshot,
+    pub plan: &'a Plan,
+    pub policy: &'a Policy,
+    pub dry_run: bool,
+    /// Why the run did not act although it meant to (lock held, ledger unavailable).
+    pub refused: Option<(Outcome, String)>,
+    /// The terminating call: done (perhaps partly), or failed before terminating anything.
+    pub termination: Option<Result<Termination, String>>,
+    pub started: std::time::Instant,
+}
+
+impl InstanceRun<'_> {
+    pub fn checks(&self) -> Vec<Check> {
+        let (snapshot, plan, policy) = (self.snapshot, self.plan, self.policy);
+        let mut checks = vec![Check::new(
+            "connections-before",
+            Outcome::Pass,
+            format!(
+                "{} client connections on {}",
+                snapshot.total_connections, self.instance
+            ),
+        )
+        .with_data(json!({ "connections": snapshot.total_connections }))];
+
+        let skipped: Vec<String> = plan
+            .skipped
+            .iter()
+            .map(|(reason, n)| format!("{n} {reason}"))
+            .collect();
+        let thresholds = match policy.idle_in_transaction {
+            Some(t) => format!(
+                "idle > {} s, idle in transaction > {} s",
+                policy.idle.as_secs(),
+                t.as_secs()
+            ),
+            None => format!("idle > {} s", policy.idle.as_secs()),
+        };
+        checks.push(
+            Check::new(
+                "candidates",
+                Outcome::Pass,
+                format!(
+                    "{} eligible ({thresholds}); left alone: {}",
+                    plan.eligible.len(),
+                    if skipped.is_empty() {
+                        "none".into()
+                    } else {
+                        skipped.join(", ")
+                    }
+                ),
+            )
+            .with_data(json!({
+                "eligible": plan.eligible.len(),
+                "eligible_groups": groups(&plan.eligible),
+                "skipped": plan.skipped,
+            })),
+        );
+
+        let cap_detail = format!(
+            "cap {} per run (smaller of {} sessions and {:.0}% of {} connections)",
+            plan.cap,
+            policy.max_sessions,
+            policy.max_fraction * 100.0,
+            plan.total_connections
+        );
+        if plan.cap_exceeded {
+            checks.push(Check::new(
+                "cap",
+                Outcome::Fail,
+                format!(
+                    "{} eligible sessions exceed the {cap_detail}: aborted before terminating anything",
+                    plan.eligible.len()
+                ),
+            ));
+            checks.push(Check::new(
+                "terminate",
+                Outcome::Skipped,
+                "not attempted: cap exceeded",
+            ));
+            return checks;
+        }
+        checks.push(Check::new(
+            "cap",
+            Outcome::Pass,
+            format!("{} eligible within the {cap_detail}", plan.eligible.len()),
+        ));
+        checks.push(self.terminate_check());
+        if let Some(Ok(done)) = &self.termination {
+            checks.push(after_check(snapshot, done));
+        }
+        checks
+    }
+
+    fn terminate_check(&self) -> Check {
+        let plan = self.plan;
+        if plan.eligible.is_empty() {
+            return Check::new(
+                "terminate",
+                Outcome::Skipped,
+                "no idle session past the thresholds",
+            );
+        }
+        if self.dry_run {
+            return Check::new(
+                "terminate",
+                Outcome::Planned,
+                format!(
+                    "dry run: would terminate {} sessions ({})",
+                    plan.eligible.len(),
+                    describe_groups(&plan.eligible)
+                ),
+            )
+            .with_data(groups(&plan.eligible));
+        }
+        if let Some((outcome, reason)) = &self.refused {
+            return Check::new("terminate", *outcome, format!("not attempted: {reason}"));
+        }
+        match &self.termination {
+            None => Check::new(
+                "terminate",
+                Outcome::Fail,
+                "planned sessions were not sent for termination",
+            ),
+            Some(Err(e)) => Check::new(
+                "terminate",
+                Outcome::Fail,
+                format!("nothing terminated: {e}"),
+            ),
+            Some(Ok(done)) => {
+                let spared = if done.spared.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; {} spared (active again, reused pid, gone, or not reached)",
+                        done.spared.len()
+                    )
+                };
+                let (outcome, then) = match &done.failure {
+                    Some(failure) => (Outcome::Fail, format!("; then failed: {failure}")),
+                    None => (Outcome::Pass, String::new()),
+                };
+                Check::new(
+                    "terminate",
+                    outcome,
+                    format!(
+                        "terminated {} sessions with {} ({}){spared}{then}",
+                        done.terminated.len(),
+                        done.method,
+                        describe_groups(&done.terminated)
+                    ),
+                )
+                .with_data(json!({
+                    "terminated": done.terminated.len(),
+                    "terminated_ids": done.terminated.iter().map(|s| s.id).collect::<Vec<_>>(),
+                    "spared": done.spared.len(),
+                    "method": done.method,
+                    "statement_ms": done.statement_ms,
+                    "exit_wait_ms": done.exit_wait_ms,
+                    "failure": done.failure,
+                    "groups": groups(&done.terminated),
+                }))
+                .timed(self.started)
+            }
+        }
+    }
+
+    pub fn summary(&self) -> String {
+        let (instance, plan) = (self.instance, self.plan);
+        if plan.cap_exceeded {
+            return format!(
+                "{instance}: {} idle sessions eligible, over the cap of {}: aborted, nothing terminated",
+                plan.eligible.len(),
+                plan.cap
+            );
+        }
+        if plan.eligible.is_empty() {
+            return format!(
+                "{instance}: no idle session past the thresholds ({} connections)",
+                plan.total_connections
+            );
+        }
+        if self.dry_run {
+            return format!(
+                "{instance}: dry run, would terminate {} idle sessions",
+                plan.eligible.len()
+            );
+        }
+        if let Some((_, reason)) = &self.refused {
+            return format!("{instance}: nothing terminated: {reason}");
+        }
+        match &self.termination {
+            Some(Ok(done)) => {
+                let after = done
+                    .connections_after
+                    .map(|n| format!(", connections {} -> {n}", plan.total_connections))
+                    .unwrap_or_default();
+                let then = done
+                    .failure
+                    .as_ref()
+                    .map(|f| format!("; then failed: {f}"))
+                    .unwrap_or_default();
+                format!(
+                    "{instance}: terminated {} idle sessions{after}{then}",
+                    done.terminated.len()
+                )
+            }
+            Some(Err(e)) => format!("{instance}: nothing terminated: {e}"),
+            None => format!("{instance}: nothing terminated"),
+        }
+    }
+}
+
+fn after_check(snapshot: &SessionSnapshot, done: &Termination) -> Check {
+    match done.connections_after {
+        Some(after) => Check::new(
+            "connections-after",
+            Outcome::Pass,
+            format!(
+                "{} -> {after} client connections",
+                snapshot.total_connections
+            ),
+        )
+        .with_data(json!({ "before": snapshot.total_connections, "after": after })),
+        None => Check::new(
+            "connections-after",
+            Outcome::Warn,
+            "could not be counted after terminating",
+        ),
+    }
+}

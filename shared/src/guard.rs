@@ -1,0 +1,107 @@
+//! The door every destructive call goes through: after the decision and before the first
+//! terminate, delete, create or modify, a run takes the database's lock and marks its ledger
+//! claim `ACTING`. From then on no retry or duplicate of the trigger acts again, and no other
+//! destructive run acts on that database until the lock is released or expires.
+
+use std::cell::{Cell, RefCell};
+
+use chrono::{DateTime, Utc};
+
+use crate::ledger::{Ledger, LedgerError, LockHolder, LockOutcome};
+use crate::trigger::DbTarget;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GuardRefusal {
+    #[error("{resource} is being acted on by {holder}: not acting, one destructive run per database at a time")]
+    Locked {
+        resource: String,
+        holder: LockHolder,
+    },
+    #[error(
+        "{0}: not acting, since an action the ledger cannot record could be repeated by a retry"
+    )]
+    Ledger(#[from] LedgerError),
+}
+
+/// The lock name of a database.
+pub fn db_resource(target: &DbTarget) -> String {
+    match target {
+        DbTarget::Instance(id) => format!("db-instance#{id}"),
+        DbTarget::Cluster(id) => format!("db-cluster#{id}"),
+    }
+}
+
+pub struct ActionGuard<'a, L> {
+    ledger: &'a L,
+    holder: LockHolder,
+    acting: Cell<bool>,
+    locks: RefCell<Vec<String>>,
+}
+
+impl<'a, L: Ledger> ActionGuard<'a, L> {
+    pub fn new(
+        ledger: &'a L,
+        function: &str,
+        trigger_key: &str,
+        request_id: &str,
+        deadline: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            ledger,
+            holder: LockHolder {
+                function: function.to_string(),
+                request_id: request_id.to_string(),
+                trigger_key: trigger_key.to_string(),
+                until: deadline,
+            },
+            acting: Cell::new(false),
+            locks: RefCell::default(),
+        }
+    }
+
+    /// Call right before the first destructive call on `resource` (see [`db_resource`]).
+    /// An error means: do not act, and report why.
+    pub async fn before_acting(&self, resource: &str) -> Result<(), GuardRefusal> {
+        let now = Utc::now();
+        let held = self.locks.borrow().iter().any(|r| r == resource);
+        if !held {
+            match self.ledger.lock(resource, &self.holder, now).await? {
+                LockOutcome::Acquired => self.locks.borrow_mut().push(resource.to_string()),
+                LockOutcome::HeldBy(holder) => {
+                    return Err(GuardRefusal::Locked {
+                        resource: resource.to_string(),
+                        holder,
+                    })
+                }
+            }
+        }
+        if !self.acting.get() {
+            if let Err(e) = self
+                .ledger
+                .begin_acting(&self.holder.trigger_key, &self.holder.request_id, now)
+                .await
+            {
+                // Nothing was done under these locks yet.
+                self.release_locks().await;
+                return Err(e.into());
+            }
+            self.acting.set(true);
+        }
+        Ok(())
+    }
+
+    /// True once the run was allowed to act: its report must reach the ledger as `ACTED`.
+    pub fn acted(&self) -> bool {
+        self.acting.get()
+    }
+
+    /// Gives back every lock this run holds; a failure leaves the lock to expire at the deadline.
+    pub async fn release_locks(&self) {
+        let locks: Vec<String> = self.locks.borrow_mut().drain(..).collect();
+        for resource in locks {
+            if let Err(e) = self.ledger.unlock(&resource, &self.holder.request_id).await {
+                tracing::warn!(error = %e, %resource, "lock not released; it expires at the deadline");
+            }
+        }
+    }
+}
