@@ -32,6 +32,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	scripts/bootstrap.sh
 	.venv/bin/cfn-lint template.yaml
+	.venv/bin/python scripts/check-template.py template.yaml
 
 fmt:
 	$(CARGO) fmt --all

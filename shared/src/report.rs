@@ -192,6 +192,11 @@ impl Report {
         }
     }
 
+    /// A copy that serializes to at most `limit` bytes (see [`Self::fitted_json`]).
+    pub fn fitted(&self, limit: usize) -> Report {
+        serde_json::from_str(&self.fitted_json(limit, false)).unwrap_or_else(|_| self.clone())
+    }
+
     /// The report as JSON of at most `limit` bytes: long texts are cut (each with a note), then
     /// check data dropped, then trailing checks, until it fits. The S3 archive keeps it whole.
     pub fn fitted_json(&self, limit: usize, pretty: bool) -> String {

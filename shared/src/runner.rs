@@ -13,6 +13,9 @@ use crate::publish::{PublishError, ReportSink};
 use crate::report::{Check, Findings, Outcome, Report};
 use crate::trigger::{parse_trigger, ManualPayload, Origin, Trigger, TriggerError};
 
+/// Lambda returns at most 6 MB; the response report stays under this.
+pub const MAX_RESPONSE_BYTES: usize = 5_000_000;
+
 /// How far in the future an event's time may be (clock skew) before it is refused.
 pub const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
 
@@ -366,7 +369,10 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
                 let invocation =
                     Invocation::from_context(&event.context, &self.common.region, Utc::now())?;
                 match event.payload {
-                    Incoming::Event(value) => self.handle(value, &invocation).await,
+                    Incoming::Event(value) => self
+                        .handle(value, &invocation)
+                        .await
+                        .map(|report| report.fitted(MAX_RESPONSE_BYTES)),
                     Incoming::Unreadable(detail) => {
                         let refusal = TriggerError::Unreadable { detail };
                         tracing::warn!(error = %refusal, kind = refusal.kind(), "event refused");

@@ -152,6 +152,30 @@ impl Fixture {
         self
     }
 
+    /// Creates topic `name` delivering to this fixture's queue; returns its ARN.
+    pub async fn topic_into_queue(&self, name: &str) -> String {
+        let topic = self
+            .aws
+            .sns
+            .create_topic()
+            .name(name)
+            .send()
+            .await
+            .expect("create topic");
+        let arn = topic.topic_arn().expect("topic arn").to_string();
+        let queue_name = self.queue_url.rsplit('/').next().unwrap_or_default();
+        self.aws
+            .sns
+            .subscribe()
+            .topic_arn(&arn)
+            .protocol("sqs")
+            .endpoint(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue_name}"))
+            .send()
+            .await
+            .expect("subscribe queue");
+        arn
+    }
+
     /// A fixture whose DB instance is a MySQL one, served locally by the stack's MariaDB.
     pub async fn new_mysql() -> Self {
         let mut fixture = Self::new().await;
@@ -417,6 +441,25 @@ impl Fixture {
             .iter()
             .filter_map(|o| o.key().map(str::to_string))
             .collect()
+    }
+
+    /// Writes a lock on this fixture's instance held by another run until `until`.
+    pub async fn hold_lock(&self, holder_request_id: &str, until: chrono::DateTime<chrono::Utc>) {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let s = |v: &str| AttributeValue::S(v.to_string());
+        self.aws
+            .dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&format!("lock#db-instance#{}", self.db)))
+            .item("state", s("LOCKED"))
+            .item("function", s("idle-reaper"))
+            .item("request_id", s(holder_request_id))
+            .item("trigger_key", s("idle-reaper#schedule#hygiene#2026-11-22T03:00:00.000Z"))
+            .item("expires_at", AttributeValue::N(until.timestamp().to_string()))
+            .send()
+            .await
+            .expect("put lock");
     }
 
     /// Every ledger item: (pk, state).

@@ -553,6 +553,17 @@ async fn missing_configuration_stops_init_naming_the_variable() {
             Some("/nonexistent/rds-ca-bundle.pem"),
             "cannot read CA bundle",
         ),
+        // The fixture sets DB_ENDPOINT_OVERRIDES: an IAM token must not go there.
+        (
+            "DB_AUTH",
+            Some("iam"),
+            "DB_ENDPOINT_OVERRIDES is only allowed with DB_AUTH=password",
+        ),
+        (
+            "MAX_EVENT_AGE_SECONDS",
+            Some("18446744073709551616"),
+            "MAX_EVENT_AGE_SECONDS must be a number of seconds from 0 to 604800",
+        ),
     ] {
         let mut env = fixture.function_env(&[]);
         env.retain(|(k, _)| k != var);

@@ -373,3 +373,186 @@ async fn mariadb_uses_rds_kill_where_it_exists() {
         .await
         .is_empty());
 }
+
+#[tokio::test]
+async fn a_refused_publish_is_retried_without_a_second_kill() {
+    let _serial = SERVER_WIDE.lock().await;
+    let fixture = Fixture::new().await;
+    let scene = db::pg_scene(&fixture).await;
+    // The report topic does not exist yet: SNS refuses the first publish.
+    let topic_name = format!("late-{}", fixture.suffix);
+    let topic_arn = format!("arn:aws:sns:{}:{}:{topic_name}", e2e::fixture::REGION, e2e::fixture::ACCOUNT);
+    let mut function = FunctionProcess::start(
+        FUNCTION,
+        &reaper_env(&fixture, &[("IDLE_MINUTES", "0"), ("REPORT_TOPIC_ARN", &topic_arn)]),
+    )
+    .await;
+    let alarm = fixture.event("alarm.eventbridge.json");
+    let (first_id, first) = function.invoke(&alarm).await;
+    let (error_type, message) = first.error();
+    assert_eq!(error_type, "PublishFailed", "{message}");
+    assert!(message.contains("SNS Publish"), "{message}");
+    assert!(db::pg_alive(&scene.admin, &scene.eligible).await.is_empty());
+    assert_eq!(
+        fixture.ledger().await,
+        vec![(
+            format!("idle-reaper#alarm#arn:aws:cloudwatch:us-east-1:123456789012:alarm:{}-failover#2026-11-22T03:12:30.412Z", fixture.db),
+            "ACTED".to_string()
+        )]
+    );
+
+    // A new idle session, then Lambda's retry once the topic works: the report again, no kill.
+    let (_late, late_pid) =
+        db::pg_session(&fixture.stack, &format!("app_a_{}", fixture.suffix), "web").await;
+    fixture.topic_into_queue(&topic_name).await;
+    let retried = function.invoke(&alarm).await.1.response();
+    assert_eq!(retried["id"], first_id.as_str());
+    assert_eq!(retried["duplicate_of"], first_id.as_str());
+    assert_eq!(check(&retried, "terminate")["data"]["terminated"], 3);
+    assert_eq!(db::pg_alive(&scene.admin, &[late_pid]).await, vec![late_pid]);
+
+    let published = fixture.published(1, Duration::from_secs(5)).await;
+    assert_eq!(published.len(), 1, "{published:#?}");
+    let delivered: serde_json::Value =
+        serde_json::from_str(published[0]["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(delivered["id"], first_id.as_str());
+    let archived = fixture
+        .archived(&format!(
+            "reports/idle-reaper/{}/{first_id}.json",
+            chrono::Utc::now().format("%Y-%m-%d")
+        ))
+        .await
+        .expect("archived report");
+    assert_eq!(check(&archived, "terminate")["data"]["terminated"], 3);
+    assert_eq!(fixture.ledger().await[0].1, "COMPLETED");
+}
+
+#[tokio::test]
+async fn a_database_another_run_holds_is_left_alone_and_the_holder_named() {
+    let _serial = SERVER_WIDE.lock().await;
+    let fixture = Fixture::new().await;
+    let scene = db::pg_scene(&fixture).await;
+    fixture
+        .hold_lock("req-holder", chrono::Utc::now() + chrono::Duration::seconds(60))
+        .await;
+    let mut function = FunctionProcess::start(FUNCTION, &reaper_env(&fixture, &[])).await;
+    let report = function
+        .invoke(&json!({"db": fixture.db, "idle_minutes": 0, "dry_run": false}))
+        .await
+        .1
+        .response();
+    assert_eq!(report["status"], "skipped", "{report:#}");
+    let detail = check(&report, "terminate")["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains("being acted on by idle-reaper run req-holder")
+            && detail.contains("idle-reaper#schedule#hygiene"),
+        "{detail}"
+    );
+    assert_eq!(db::pg_alive(&scene.admin, &scene.eligible).await.len(), 3);
+
+    // Expired: the next run takes the lock, acts, and gives it back.
+    fixture
+        .hold_lock("req-holder", chrono::Utc::now() - chrono::Duration::seconds(5))
+        .await;
+    let report = function
+        .invoke(&json!({"db": fixture.db, "idle_minutes": 0, "dry_run": false}))
+        .await
+        .1
+        .response();
+    assert_eq!(check(&report, "terminate")["data"]["terminated"], 3, "{report:#}");
+    assert!(
+        !fixture.ledger().await.iter().any(|(pk, _)| pk.starts_with("lock#")),
+        "lock released"
+    );
+}
+
+#[tokio::test]
+async fn a_cpu_alarm_reaps_nothing() {
+    let _serial = SERVER_WIDE.lock().await;
+    let fixture = Fixture::new().await;
+    let scene = db::pg_scene(&fixture).await;
+    let mut function =
+        FunctionProcess::start(FUNCTION, &reaper_env(&fixture, &[("IDLE_MINUTES", "0")])).await;
+    let mut alarm = fixture.event("alarm.action.json");
+    alarm["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"]["name"] =
+        json!("CPUUtilization");
+    let report = function.invoke(&alarm).await.1.response();
+    assert_eq!(report["status"], "skipped", "{report:#}");
+    assert!(report["summary"]
+        .as_str()
+        .unwrap()
+        .contains("not AWS/RDS/DatabaseConnections"));
+    assert_eq!(db::pg_alive(&scene.admin, &scene.eligible).await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_huge_event_gives_a_report_that_fits_sns_and_the_ledger() {
+    let fixture = Fixture::new().await;
+    let mut function = FunctionProcess::start(FUNCTION, &reaper_env(&fixture, &[])).await;
+    let mut event = fixture.event("rds-instance-failover-completed.eventbridge.json");
+    let huge = format!("Multi-AZ failover completed. {}", "\u{00e9}x".repeat(700_000));
+    event["detail"]["Message"] = json!(huge);
+    let (request_id, invoked) = function.invoke(&event).await;
+    let report = invoked.response();
+    assert_eq!(report["status"], "skipped", "{report:#}");
+
+    let published = fixture.published(1, Duration::from_secs(5)).await;
+    assert_eq!(published.len(), 1);
+    let message = published[0]["Message"].as_str().unwrap();
+    assert!(message.len() <= 240_000, "{}", message.len());
+    let delivered: serde_json::Value = serde_json::from_str(message).unwrap();
+    assert!(delivered["truncated"].as_str().unwrap().contains("S3 archive"));
+    let archived = fixture
+        .archived(&format!(
+            "reports/idle-reaper/{}/{request_id}.json",
+            chrono::Utc::now().format("%Y-%m-%d")
+        ))
+        .await
+        .expect("archived");
+    assert_eq!(archived["trigger"]["message"].as_str().unwrap(), huge);
+    assert_eq!(fixture.ledger().await[0].1, "COMPLETED");
+    // A duplicate reads the bounded report back from the ledger.
+    let again = function.invoke(&event).await.1.response();
+    assert_eq!(again["duplicate_of"], request_id.as_str());
+}
+
+#[tokio::test]
+async fn unreadable_payloads_are_malformed_events() {
+    let fixture = Fixture::new().await;
+    let mut function = FunctionProcess::start(FUNCTION, &reaper_env(&fixture, &[])).await;
+    let deep = format!("{}{}", "[".repeat(300), "]".repeat(300));
+    for body in [b"not json at all".to_vec(), deep.into_bytes(), b"{\"db\": ".to_vec()] {
+        let (error_type, message) = function.invoke_raw(body).await.1.error();
+        assert_eq!(error_type, "MalformedEvent", "{message}");
+    }
+    assert!(fixture.published(0, Duration::from_millis(500)).await.is_empty());
+    assert!(fixture.ledger().await.is_empty());
+}
+
+#[tokio::test]
+async fn trace_logging_never_shows_credentials() {
+    let fixture = Fixture::new().await;
+    let token = "session-token-must-not-be-logged-0123456789";
+    let mut function = FunctionProcess::start(
+        FUNCTION,
+        &reaper_env(
+            &fixture,
+            &[
+                ("RUST_LOG", "trace"),
+                ("AWS_LAMBDA_LOG_LEVEL", "trace"),
+                ("AWS_SESSION_TOKEN", token),
+            ],
+        ),
+    )
+    .await;
+    let report = function
+        .invoke(&json!({"db": fixture.db}))
+        .await
+        .1
+        .response();
+    assert!(report["status"].is_string(), "{report:#}");
+    let logs = function.logs();
+    assert!(!logs.contains(token), "session token in the logs");
+    assert!(!logs.contains(&fixture.stack.pg_password), "database password in the logs");
+    assert!(!logs.contains("canonical_request"), "signer internals in the logs");
+}

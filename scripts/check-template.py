@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Checks the SAM template for the deployment rules cfn-lint does not know about.
+
+Each rule below is one that broke in AWS before: a dead-letter queue EventBridge could not
+write to, a report topic CloudWatch alarms could not publish to, an alarm permission any
+alarm in the account could use, a reaper without reserved concurrency, a ledger policy
+without the UpdateItem the acted-before-delivered path needs.
+"""
+import sys
+
+from cfnlint.decode import cfn_yaml
+
+
+def fail(message):
+    print(f"template check failed: {message}")
+    sys.exit(1)
+
+
+def main(path):
+    resources = cfn_yaml.load(path)["Resources"]
+    of_type = lambda kind: {k: v for k, v in resources.items() if v["Type"] == kind}
+
+    # 1. Every rule with a dead-letter queue has a queue policy letting that rule send to it.
+    policies = of_type("AWS::SQS::QueuePolicy").values()
+    for name, rule in of_type("AWS::Events::Rule").items():
+        for target in rule["Properties"].get("Targets", []):
+            if "DeadLetterConfig" not in target:
+                continue
+            allowed = any(
+                statement.get("Principal", {}).get("Service") == "events.amazonaws.com"
+                and statement.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn")
+                == {"Fn::GetAtt": [name, "Arn"]}
+                for policy in policies
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            )
+            if not allowed:
+                fail(f"rule {name} has a dead-letter queue without a queue policy for it")
+    for name, function in of_type("AWS::Serverless::Function").items():
+        if "Events" in function["Properties"]:
+            fail(f"{name}: declare rules as AWS::Events::Rule so their DLQ policy can name them")
+
+    # 2. Topics CloudWatch alarms publish to use a key CloudWatch may use.
+    for name, topic in of_type("AWS::SNS::Topic").items():
+        key = topic["Properties"].get("KmsMasterKeyId")
+        if key == "alias/aws/sns":
+            fail(f"{name} uses the AWS managed SNS key, which CloudWatch alarm actions cannot use")
+
+    # 3. Alarm-action permissions name the alarms that may invoke.
+    for name, permission in of_type("AWS::Lambda::Permission").items():
+        props = permission["Properties"]
+        if props["Principal"] == "lambda.alarms.cloudwatch.amazonaws.com" and "SourceArn" not in props:
+            fail(f"{name} lets any alarm in the account invoke the function (no SourceArn)")
+
+    # 4. The reaper has reserved concurrency.
+    if "ReservedConcurrentExecutions" not in resources["IdleReaperFunction"]["Properties"]:
+        fail("IdleReaperFunction has no reserved concurrency")
+
+    # 5. Every function may update its ledger records.
+    for name, function in of_type("AWS::Serverless::Function").items():
+        actions = [
+            action
+            for policy in function["Properties"].get("Policies", [])
+            if isinstance(policy, dict) and "Statement" in policy
+            for statement in policy["Statement"]
+            if isinstance(statement, dict) and statement.get("Sid") == "Ledger"
+            for action in statement["Action"]
+        ]
+        if "dynamodb:UpdateItem" not in actions:
+            fail(f"{name} cannot UpdateItem its ledger records")
+    print(f"template check: {path} ok")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "template.yaml")
