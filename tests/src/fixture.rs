@@ -455,8 +455,14 @@ impl Fixture {
             .item("state", s("LOCKED"))
             .item("function", s("idle-reaper"))
             .item("request_id", s(holder_request_id))
-            .item("trigger_key", s("idle-reaper#schedule#hygiene#2026-11-22T03:00:00.000Z"))
-            .item("expires_at", AttributeValue::N(until.timestamp().to_string()))
+            .item(
+                "trigger_key",
+                s("idle-reaper#schedule#hygiene#2026-11-22T03:00:00.000Z"),
+            )
+            .item(
+                "expires_at",
+                AttributeValue::N(until.timestamp().to_string()),
+            )
             .send()
             .await
             .expect("put lock");

@@ -381,10 +381,17 @@ async fn a_refused_publish_is_retried_without_a_second_kill() {
     let scene = db::pg_scene(&fixture).await;
     // The report topic does not exist yet: SNS refuses the first publish.
     let topic_name = format!("late-{}", fixture.suffix);
-    let topic_arn = format!("arn:aws:sns:{}:{}:{topic_name}", e2e::fixture::REGION, e2e::fixture::ACCOUNT);
+    let topic_arn = format!(
+        "arn:aws:sns:{}:{}:{topic_name}",
+        e2e::fixture::REGION,
+        e2e::fixture::ACCOUNT
+    );
     let mut function = FunctionProcess::start(
         FUNCTION,
-        &reaper_env(&fixture, &[("IDLE_MINUTES", "0"), ("REPORT_TOPIC_ARN", &topic_arn)]),
+        &reaper_env(
+            &fixture,
+            &[("IDLE_MINUTES", "0"), ("REPORT_TOPIC_ARN", &topic_arn)],
+        ),
     )
     .await;
     let alarm = fixture.event("alarm.eventbridge.json");
@@ -409,7 +416,10 @@ async fn a_refused_publish_is_retried_without_a_second_kill() {
     assert_eq!(retried["id"], first_id.as_str());
     assert_eq!(retried["duplicate_of"], first_id.as_str());
     assert_eq!(check(&retried, "terminate")["data"]["terminated"], 3);
-    assert_eq!(db::pg_alive(&scene.admin, &[late_pid]).await, vec![late_pid]);
+    assert_eq!(
+        db::pg_alive(&scene.admin, &[late_pid]).await,
+        vec![late_pid]
+    );
 
     let published = fixture.published(1, Duration::from_secs(5)).await;
     assert_eq!(published.len(), 1, "{published:#?}");
@@ -433,7 +443,10 @@ async fn a_database_another_run_holds_is_left_alone_and_the_holder_named() {
     let fixture = Fixture::new().await;
     let scene = db::pg_scene(&fixture).await;
     fixture
-        .hold_lock("req-holder", chrono::Utc::now() + chrono::Duration::seconds(60))
+        .hold_lock(
+            "req-holder",
+            chrono::Utc::now() + chrono::Duration::seconds(60),
+        )
         .await;
     let mut function = FunctionProcess::start(FUNCTION, &reaper_env(&fixture, &[])).await;
     let report = function
@@ -442,7 +455,10 @@ async fn a_database_another_run_holds_is_left_alone_and_the_holder_named() {
         .1
         .response();
     assert_eq!(report["status"], "skipped", "{report:#}");
-    let detail = check(&report, "terminate")["detail"].as_str().unwrap().to_string();
+    let detail = check(&report, "terminate")["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
         detail.contains("being acted on by idle-reaper run req-holder")
             && detail.contains("idle-reaper#schedule#hygiene"),
@@ -452,16 +468,27 @@ async fn a_database_another_run_holds_is_left_alone_and_the_holder_named() {
 
     // Expired: the next run takes the lock, acts, and gives it back.
     fixture
-        .hold_lock("req-holder", chrono::Utc::now() - chrono::Duration::seconds(5))
+        .hold_lock(
+            "req-holder",
+            chrono::Utc::now() - chrono::Duration::seconds(5),
+        )
         .await;
     let report = function
         .invoke(&json!({"db": fixture.db, "idle_minutes": 0, "dry_run": false}))
         .await
         .1
         .response();
-    assert_eq!(check(&report, "terminate")["data"]["terminated"], 3, "{report:#}");
+    assert_eq!(
+        check(&report, "terminate")["data"]["terminated"],
+        3,
+        "{report:#}"
+    );
     assert!(
-        !fixture.ledger().await.iter().any(|(pk, _)| pk.starts_with("lock#")),
+        !fixture
+            .ledger()
+            .await
+            .iter()
+            .any(|(pk, _)| pk.starts_with("lock#")),
         "lock released"
     );
 }
@@ -490,7 +517,10 @@ async fn a_huge_event_gives_a_report_that_fits_sns_and_the_ledger() {
     let fixture = Fixture::new().await;
     let mut function = FunctionProcess::start(FUNCTION, &reaper_env(&fixture, &[])).await;
     let mut event = fixture.event("rds-instance-failover-completed.eventbridge.json");
-    let huge = format!("Multi-AZ failover completed. {}", "\u{00e9}x".repeat(700_000));
+    let huge = format!(
+        "Multi-AZ failover completed. {}",
+        "\u{00e9}x".repeat(700_000)
+    );
     event["detail"]["Message"] = json!(huge);
     let (request_id, invoked) = function.invoke(&event).await;
     let report = invoked.response();
@@ -501,7 +531,10 @@ async fn a_huge_event_gives_a_report_that_fits_sns_and_the_ledger() {
     let message = published[0]["Message"].as_str().unwrap();
     assert!(message.len() <= 240_000, "{}", message.len());
     let delivered: serde_json::Value = serde_json::from_str(message).unwrap();
-    assert!(delivered["truncated"].as_str().unwrap().contains("S3 archive"));
+    assert!(delivered["truncated"]
+        .as_str()
+        .unwrap()
+        .contains("S3 archive"));
     let archived = fixture
         .archived(&format!(
             "reports/idle-reaper/{}/{request_id}.json",
@@ -521,11 +554,18 @@ async fn unreadable_payloads_are_malformed_events() {
     let fixture = Fixture::new().await;
     let mut function = FunctionProcess::start(FUNCTION, &reaper_env(&fixture, &[])).await;
     let deep = format!("{}{}", "[".repeat(300), "]".repeat(300));
-    for body in [b"not json at all".to_vec(), deep.into_bytes(), b"{\"db\": ".to_vec()] {
+    for body in [
+        b"not json at all".to_vec(),
+        deep.into_bytes(),
+        b"{\"db\": ".to_vec(),
+    ] {
         let (error_type, message) = function.invoke_raw(body).await.1.error();
         assert_eq!(error_type, "MalformedEvent", "{message}");
     }
-    assert!(fixture.published(0, Duration::from_millis(500)).await.is_empty());
+    assert!(fixture
+        .published(0, Duration::from_millis(500))
+        .await
+        .is_empty());
     assert!(fixture.ledger().await.is_empty());
 }
 
@@ -553,6 +593,12 @@ async fn trace_logging_never_shows_credentials() {
     assert!(report["status"].is_string(), "{report:#}");
     let logs = function.logs();
     assert!(!logs.contains(token), "session token in the logs");
-    assert!(!logs.contains(&fixture.stack.pg_password), "database password in the logs");
-    assert!(!logs.contains("canonical_request"), "signer internals in the logs");
+    assert!(
+        !logs.contains(&fixture.stack.pg_password),
+        "database password in the logs"
+    );
+    assert!(
+        !logs.contains("canonical_request"),
+        "signer internals in the logs"
+    );
 }

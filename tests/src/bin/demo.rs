@@ -166,6 +166,13 @@ async fn main() {
     play(
         &fixture,
         &mut reaper,
+        "idle-reaper: a CPU alarm on the same instance (not a connections alarm)",
+        fixture.event("alarm.cpu.eventbridge.json"),
+    )
+    .await;
+    play(
+        &fixture,
+        &mut reaper,
         "idle-reaper: manual request (dry run by default)",
         json!({"db": fixture.db, "idle_minutes": 0}),
     )

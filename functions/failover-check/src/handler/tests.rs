@@ -611,3 +611,41 @@ async fn subscription_notice_is_acknowledged_without_ledger_or_publish() {
     assert!(runner.ledger.records.borrow().is_empty());
     assert!(runner.sink.delivered.borrow().is_empty());
 }
+
+#[tokio::test]
+async fn rds_events_from_the_future_are_refused_before_any_call() {
+    let runner = runner(RecordingSink::default());
+    let happened = DateTime::parse_from_rfc3339("2026-11-22T03:12:08.912Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    for (name, field) in [
+        (
+            "rds-instance-failover-completed.sns.json",
+            "`Message.Event Time`",
+        ),
+        (
+            "rds-instance-failover-completed.eventbridge.json",
+            "`detail.Date (or time)`",
+        ),
+    ] {
+        let err = runner
+            .handle(
+                sample(name),
+                &invocation_at(happened - chrono::Duration::minutes(6), "req-a"),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "InvalidField");
+        assert!(err.to_string().contains(field), "{err}");
+    }
+    assert!(runner.ledger.calls.borrow().is_empty());
+    assert_eq!(*runner.responder.inventory.describe_calls.borrow(), 0);
+    // Four minutes ahead is clock skew: accepted.
+    runner
+        .handle(
+            sample("rds-instance-failover-completed.sns.json"),
+            &invocation_at(happened - chrono::Duration::minutes(4), "req-b"),
+        )
+        .await
+        .unwrap();
+}

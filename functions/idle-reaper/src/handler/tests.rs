@@ -1120,3 +1120,23 @@ async fn a_reused_request_id_with_another_payload_is_refused() {
     );
     assert!(runner.responder.reaper.terminate_calls.borrow().is_empty());
 }
+
+#[test]
+fn sample_alarms_are_decided_by_their_kind() {
+    assert_eq!(
+        scope(decide(
+            &trigger(sample("alarm.aurora-readers.eventbridge.json")),
+            &config()
+        )),
+        Scope::ClusterReaders(cluster_id("orders-aurora"))
+    );
+    let mut with_default = config();
+    with_default.default_instance = Some(id("orders-db"));
+    for (name, needle) in [
+        ("alarm.cpu.eventbridge.json", "AWS/RDS/CPUUtilization"),
+        ("alarm.composite.eventbridge.json", "a composite alarm"),
+    ] {
+        let reason = skip_reason(decide(&trigger(sample(name)), &with_default));
+        assert!(reason.contains(needle), "{name}: {reason}");
+    }
+}
