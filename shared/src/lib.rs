@@ -11,6 +11,7 @@ pub mod publish;
 pub mod rds;
 pub mod report;
 pub mod runner;
+pub mod safety;
 pub mod sql;
 pub mod tables;
 #[cfg(any(test, feature = "test-util"))]

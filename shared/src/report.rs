@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::trigger::{DbTarget, TriggerSummary};
+use crate::trigger::{Target, TriggerSummary};
 
 /// How one check or action went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,7 +106,7 @@ impl Check {
 /// What a function decided and did; the runner adds trigger, ids and timings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Findings {
-    pub target: Option<DbTarget>,
+    pub target: Option<Target>,
     pub checks: Vec<Check>,
     /// One line a human reads first.
     pub summary: String,
@@ -118,9 +118,13 @@ pub struct Findings {
 }
 
 impl Findings {
-    pub fn new(target: Option<DbTarget>, checks: Vec<Check>, summary: impl Into<String>) -> Self {
+    pub fn new(
+        target: Option<impl Into<Target>>,
+        checks: Vec<Check>,
+        summary: impl Into<String>,
+    ) -> Self {
         Self {
-            target,
+            target: target.map(Into::into),
             checks,
             summary: summary.into(),
             status: None,
@@ -128,7 +132,7 @@ impl Findings {
         }
     }
 
-    pub fn skipped(target: Option<DbTarget>, reason: impl Into<String>) -> Self {
+    pub fn skipped(target: Option<impl Into<Target>>, reason: impl Into<String>) -> Self {
         Self {
             status: Some(Status::Skipped),
             ..Self::new(target, vec![], reason)
@@ -276,14 +280,30 @@ impl Report {
         }
     }
 
-    /// The DB identifier the report is about, if any.
+    /// The DB identifier the report is about, if it is about a DB instance or cluster.
     pub fn db_identifier(&self) -> Option<&str> {
+        match self.target_kind()? {
+            "instance" | "cluster" => self.target_id(),
+            _ => None,
+        }
+    }
+
+    /// `instance`, `cluster`, `table` or `account`, if the report is about one.
+    pub fn target_kind(&self) -> Option<&str> {
+        self.target.as_ref()?.get("kind")?.as_str()
+    }
+
+    /// The identifier of what the report is about (instance, cluster, table), if any.
+    pub fn target_id(&self) -> Option<&str> {
         self.target.as_ref()?.get("id")?.as_str()
     }
 
     /// A human subject for SNS: under 100 characters, always.
     pub fn subject(&self) -> String {
-        let db = self.db_identifier().unwrap_or("-");
+        let db = match self.target_kind() {
+            Some("account") => "account",
+            _ => self.target_id().unwrap_or("-"),
+        };
         let failed = self
             .checks
             .iter()
@@ -356,7 +376,7 @@ fn sns_subject(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trigger::{RdsIdentifier, ResourceKind};
+    use crate::trigger::{DbTarget, RdsIdentifier, ResourceKind};
 
     fn check(outcome: Outcome) -> Check {
         Check::new("x", outcome, "")

@@ -11,7 +11,9 @@ use crate::guard::ActionGuard;
 use crate::ledger::{payload_digest, Claim, Ledger, LedgerError};
 use crate::publish::{PublishError, ReportSink};
 use crate::report::{Check, Findings, Outcome, Report};
-use crate::trigger::{parse_trigger, ManualPayload, Origin, Trigger, TriggerError};
+use crate::trigger::{
+    parse_trigger, ManualPayload, Origin, ScheduleInput, Target, Trigger, TriggerError,
+};
 
 /// Lambda returns at most 6 MB; the response report stays under this.
 pub const MAX_RESPONSE_BYTES: usize = 5_000_000;
@@ -57,13 +59,15 @@ impl Invocation {
 #[allow(async_fn_in_trait)]
 pub trait Responder {
     type Manual: ManualPayload + Serialize;
+    /// The schedule input; functions without their own take [`TargetList`].
+    type Schedule: ScheduleInput + Serialize;
     const FUNCTION: &'static str;
     /// Decides and acts. Failures of individual checks or actions are findings, not errors.
     /// Every destructive call is preceded by `guard.before_acting(..)`; a refusal means: report
     /// why and do not act.
     async fn respond<L: Ledger>(
         &self,
-        trigger: &Trigger<Self::Manual>,
+        trigger: &Trigger<Self::Manual, Self::Schedule>,
         invocation: &Invocation,
         guard: &ActionGuard<'_, L>,
     ) -> Findings;
@@ -136,7 +140,7 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
         event: Value,
         invocation: &Invocation,
     ) -> Result<Report, HandlerError> {
-        let trigger: Trigger<R::Manual> = parse_trigger(event, &invocation.origin)
+        let trigger: Trigger<R::Manual, R::Schedule> = parse_trigger(event, &invocation.origin)
             .and_then(|t| refuse_future(t, invocation.now))
             .inspect_err(|e| {
                 tracing::warn!(error = %e, kind = e.kind(), "event refused");
@@ -162,7 +166,10 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
         if let Trigger::SubscriptionNotice(text) = &trigger {
             tracing::info!(notice = %crate::aws::one_line(text), "SNS subscription notice acknowledged");
             return Ok(report(
-                Findings::skipped(None, "SNS subscription notice acknowledged; nothing to do"),
+                Findings::skipped(
+                    None::<Target>,
+                    "SNS subscription notice acknowledged; nothing to do",
+                ),
                 Utc::now(),
             ));
         }
@@ -220,7 +227,7 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
             invocation.deadline,
         );
         let findings = match self.stale(&trigger, invocation.now) {
-            Some(reason) => Findings::skipped(None, reason),
+            Some(reason) => Findings::skipped(None::<Target>, reason),
             None => self.responder.respond(&trigger, invocation, &guard).await,
         };
         let retry = findings.retry.clone();
@@ -285,7 +292,11 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
         Ok(report)
     }
 
-    fn stale(&self, trigger: &Trigger<R::Manual>, now: DateTime<Utc>) -> Option<String> {
+    fn stale(
+        &self,
+        trigger: &Trigger<R::Manual, R::Schedule>,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
         let limit = self.common.max_event_age?;
         let happened = trigger.event_time()?;
         let age = (now - happened).to_std().ok()?;
@@ -300,10 +311,10 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
 }
 
 /// An event dated further ahead than clock skew explains is forged or broken: refused.
-fn refuse_future<M: ManualPayload>(
-    trigger: Trigger<M>,
+fn refuse_future<M: ManualPayload, S>(
+    trigger: Trigger<M, S>,
     now: DateTime<Utc>,
-) -> Result<Trigger<M>, TriggerError> {
+) -> Result<Trigger<M, S>, TriggerError> {
     match trigger.event_time() {
         Some(t) if t > now + Duration::seconds(MAX_CLOCK_SKEW_SECONDS) => {
             Err(TriggerError::InvalidField {
@@ -325,7 +336,7 @@ fn outcome_unknown(request_id: &str, since: Option<DateTime<Utc>>) -> Findings {
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_else(|| "an unknown time".into());
     Findings::new(
-        None,
+        None::<Target>,
         vec![Check::new(
             "earlier-run",
             Outcome::Fail,

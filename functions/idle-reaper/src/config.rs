@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use rds_responder::config::{ConfigError, Env};
+use rds_responder::safety::TagGate;
 use rds_responder::trigger::{RdsIdentifier, ResourceKind};
 
 use crate::policy::{Cidr, Policy};
@@ -12,8 +13,8 @@ pub struct ReaperConfig {
     pub policy: Policy,
     /// Alarm- and schedule-triggered runs only plan when set.
     pub automatic_dry_run: bool,
-    /// Tag on the DB instance that turns the reaper off for it (values off/disabled/false/no).
-    pub opt_out_tag: String,
+    /// Opt-out tag (values off/disabled/false/no) and optional opt-in tag on the instance.
+    pub gate: TagGate,
     /// The instance an allow-listed alarm without a DB dimension is about (a log-metric "too
     /// many connections" alarm carries none).
     pub default_instance: Option<RdsIdentifier>,
@@ -69,10 +70,12 @@ impl ReaperConfig {
                 protected_networks: networks,
             },
             automatic_dry_run,
-            opt_out_tag: env
-                .optional("OPT_OUT_TAG")
-                .unwrap_or("rds-responder:idle-reaper")
-                .to_string(),
+            gate: TagGate::from_env(
+                env,
+                "OPT_OUT_TAG",
+                "rds-responder:idle-reaper",
+                "OPT_IN_TAG",
+            )?,
             allowed_alarms: env.list("ALLOWED_ALARMS"),
             default_instance: env
                 .optional("DEFAULT_DB_INSTANCE")

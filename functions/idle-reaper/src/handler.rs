@@ -2,7 +2,6 @@
 //! list, plan (pure), take the guard, terminate with a re-check, report.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use rds_responder::guard::{db_resource, ActionGuard, GuardRefusal};
 use rds_responder::ledger::Ledger;
@@ -11,8 +10,8 @@ use rds_responder::report::{Check, Findings, Outcome, Status};
 use rds_responder::runner::{Invocation, Responder};
 use rds_responder::sql::{DbError, DbProbe, Engine, ReapSession, SessionReaper};
 use rds_responder::trigger::{
-    check_request_id, manual_schema, parse_identifier, DbTarget, ManualPayload, RdsIdentifier,
-    ResourceKind, Trigger, TriggerError,
+    parse_identifier, DbTarget, ManualPayload, RdsIdentifier, ResourceKind, TargetList, Trigger,
+    TriggerError,
 };
 
 use crate::checks::{connect_check, InstanceRun};
@@ -33,7 +32,7 @@ pub struct ManualReap {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawManualReap {
+pub struct RawManualReap {
     db: String,
     #[serde(default)]
     idle_minutes: Option<u32>,
@@ -48,8 +47,10 @@ struct RawManualReap {
 }
 
 impl ManualPayload for ManualReap {
-    fn from_value(value: Value) -> Result<Self, TriggerError> {
-        let raw: RawManualReap = manual_schema(value, "idle-reaper manual request")?;
+    type Raw = RawManualReap;
+    const SHAPE: &'static str = "idle-reaper manual request";
+
+    fn validate(raw: RawManualReap) -> Result<Self, TriggerError> {
         let invalid = |field: &str, rule: &str| TriggerError::InvalidField {
             field: field.into(),
             rule: rule.into(),
@@ -68,12 +69,11 @@ impl ManualPayload for ManualReap {
         if raw.max_sessions == Some(0) {
             return Err(invalid("max_sessions", "must be at least 1"));
         }
-        check_request_id(raw.request_id.as_deref())?;
         Ok(Self {
             db: DbTarget::Instance(parse_identifier("db", &raw.db, ResourceKind::DbInstance)?),
             idle_minutes: raw.idle_minutes,
             idle_in_transaction_minutes: raw.idle_in_transaction_minutes,
-            dry_run: raw.dry_run.unwrap_or(true),
+            dry_run: rds_responder::safety::dry_run(true, raw.dry_run, false),
             max_sessions: raw.max_sessions,
             request_id: raw.request_id,
         })
@@ -84,9 +84,6 @@ impl ManualPayload for ManualReap {
     }
 }
 
-/// Tag values that switch the reaper off for an instance.
-const OPT_OUT_VALUES: [&str; 4] = ["off", "disabled", "false", "no"];
-
 pub struct IdleReaper<I, R> {
     pub inventory: I,
     /// Opens sessions and reaps; also maps identifiers to endpoints (overrides for local runs).
@@ -96,6 +93,7 @@ pub struct IdleReaper<I, R> {
 
 impl<I: DbInventory, R: SessionReaper + DbProbe> Responder for IdleReaper<I, R> {
     type Manual = ManualReap;
+    type Schedule = TargetList;
     const FUNCTION: &'static str = "idle-reaper";
 
     async fn respond<L: Ledger>(
@@ -174,7 +172,7 @@ impl<I: DbInventory, R: SessionReaper + DbProbe> IdleReaper<I, R> {
         if let [instance] = instances.as_slice() {
             let mut findings = self.reap(instance, dry_run, policy, guard).await;
             if matches!(scope, Scope::ClusterWriter(_)) {
-                findings.target = Some(scope.target());
+                findings.target = Some(scope.target().into());
             }
             return findings;
         }
@@ -224,19 +222,9 @@ impl<I: DbInventory, R: SessionReaper + DbProbe> IdleReaper<I, R> {
                 )
             }
         };
-        if let Some(value) = instance.tags.get(&self.config.opt_out_tag) {
-            if OPT_OUT_VALUES
-                .iter()
-                .any(|v| v.eq_ignore_ascii_case(value.trim()))
-            {
-                return Findings::skipped(
-                    Some(target),
-                    format!(
-                        "{} opted out: tag {}={value}",
-                        instance.id, self.config.opt_out_tag
-                    ),
-                );
-            }
+        let gate = self.config.gate.check::<String>(Ok(&instance.tags));
+        if !gate.allowed() {
+            return Findings::skipped(Some(target), format!("{}: {gate}", instance.id));
         }
         if instance.status != "available" {
             return stopped(

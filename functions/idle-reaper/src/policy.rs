@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use rds_responder::safety::{dry_run, Cap};
 use rds_responder::sql::sessions::{Session, SessionSnapshot, SessionState};
 use rds_responder::trigger::{
-    AlarmChange, AlarmKind, DbTarget, RdsIdentifier, ResourceKind, Trigger,
+    AlarmChange, AlarmKind, DbTarget, RdsIdentifier, ResourceKind, Route, Trigger,
 };
 
 use crate::config::ReaperConfig;
@@ -212,13 +213,16 @@ pub fn plan(snapshot: &SessionSnapshot, policy: &Policy) -> Plan {
             .total_cmp(&a.idle_seconds.unwrap_or(0.0))
             .then(a.id.cmp(&b.id))
     });
-    let by_fraction = (policy.max_fraction * snapshot.total_connections as f64).floor() as u64;
-    let cap = policy.max_sessions.min(by_fraction);
+    let cap = Cap {
+        max: policy.max_sessions,
+        max_fraction: Some(policy.max_fraction),
+    }
+    .check(eligible.len() as u64, snapshot.total_connections);
     Plan {
-        cap_exceeded: eligible.len() as u64 > cap,
+        cap_exceeded: cap.exceeded,
         eligible,
         skipped,
-        cap,
+        cap: cap.cap,
         total_connections: snapshot.total_connections,
     }
 }
@@ -387,43 +391,26 @@ pub fn alarm_scope(
 pub fn decide(trigger: &Trigger<ManualReap>, config: &ReaperConfig) -> Decision {
     let automatic = |scope: Scope| Decision::Reap {
         scope,
-        dry_run: config.automatic_dry_run,
+        dry_run: dry_run(false, None, config.automatic_dry_run),
         policy: config.policy.clone(),
     };
-    match trigger {
-        Trigger::Alarm(alarm) if !alarm.is_into_alarm() => Decision::Skip {
-            target: alarm.db_target(),
-            reason: format!(
-                "alarm {} moved to {}, not into ALARM: nothing to do",
-                alarm.name,
-                alarm.new_state.as_str()
-            ),
+    let skip = |target: Option<DbTarget>, reason: String| Decision::Skip { target, reason };
+    match trigger.route() {
+        Route::Nothing { target, reason } => skip(target, reason),
+        Route::Alarm(alarm) => match alarm_scope(
+            alarm,
+            &config.allowed_alarms,
+            config.default_instance.as_ref(),
+        ) {
+            Ok(scope) => automatic(scope),
+            Err(reason) => skip(alarm.db_target(), reason),
         },
-        Trigger::Alarm(alarm) => {
-            match alarm_scope(
-                alarm,
-                &config.allowed_alarms,
-                config.default_instance.as_ref(),
-            ) {
-                Ok(scope) => automatic(scope),
-                Err(reason) => Decision::Skip {
-                    target: alarm.db_target(),
-                    reason,
-                },
-            }
-        }
-        Trigger::Schedule(schedule) => match schedule.targets.as_slice() {
-            [DbTarget::Instance(id)] => automatic(Scope::Instance(id.clone())),
-            [DbTarget::Cluster(id)] => automatic(Scope::ClusterWriter(id.clone())),
-            targets => Decision::Skip {
-                target: None,
-                reason: format!(
-                    "a scheduled run needs exactly one target in detail.targets, got {}",
-                    targets.len()
-                ),
-            },
+        Route::Schedule(schedule) => match schedule.input.single() {
+            Ok(DbTarget::Instance(id)) => automatic(Scope::Instance(id.clone())),
+            Ok(DbTarget::Cluster(id)) => automatic(Scope::ClusterWriter(id.clone())),
+            Err(reason) => skip(None, reason),
         },
-        Trigger::Manual(request) => {
+        Route::Manual(request) => {
             let mut policy = config.policy.clone();
             if let Some(m) = request.idle_minutes {
                 policy.idle = Duration::from_secs(u64::from(m) * 60);
@@ -441,9 +428,9 @@ pub fn decide(trigger: &Trigger<ManualReap>, config: &ReaperConfig) -> Decision 
                 policy,
             }
         }
-        Trigger::RdsEvent(event) => Decision::Skip {
-            target: None,
-            reason: format!(
+        Route::RdsEvent(event) => skip(
+            None,
+            format!(
                 "idle-reaper acts on connection alarms, schedules and manual requests; {} from {} ignored",
                 event
                     .event_id
@@ -451,11 +438,7 @@ pub fn decide(trigger: &Trigger<ManualReap>, config: &ReaperConfig) -> Decision 
                     .unwrap_or_else(|| "an RDS event".into()),
                 event.source_id
             ),
-        },
-        Trigger::SubscriptionNotice(_) => Decision::Skip {
-            target: None,
-            reason: "SNS subscription notice".into(),
-        },
+        ),
     }
 }
 

@@ -81,6 +81,7 @@ impl Origin {
 
 /// The parts of an ARN we check.
 pub(crate) struct Arn<'a> {
+    pub service: &'a str,
     pub region: &'a str,
     pub account: &'a str,
 }
@@ -92,11 +93,15 @@ impl<'a> Arn<'a> {
             return None;
         }
         let _partition = parts.next().filter(|p| !p.is_empty())?;
-        let _service = parts.next().filter(|s| !s.is_empty())?;
+        let service = parts.next().filter(|s| !s.is_empty())?;
         let region = parts.next()?;
         let account = parts.next()?;
         let _resource = parts.next().filter(|r| !r.is_empty())?;
-        Some(Self { region, account })
+        Some(Self {
+            service,
+            region,
+            account,
+        })
     }
 }
 
@@ -135,30 +140,191 @@ impl fmt::Display for DbTarget {
     }
 }
 
-/// An EventBridge scheduled event; the rule's constant input may carry a target list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Schedule {
-    pub rule: Option<String>,
-    pub time: DateTime<Utc>,
+/// What a run is about: a DB instance or Aurora cluster, a DynamoDB table, or the whole
+/// account (a sweep). Reports, metric dimensions and SNS attributes follow it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "kind", content = "id", rename_all = "kebab-case")]
+pub enum Target {
+    Instance(RdsIdentifier),
+    Cluster(RdsIdentifier),
+    Table(TableName),
+    Account,
+}
+
+impl Target {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::Instance(_) => "instance",
+            Target::Cluster(_) => "cluster",
+            Target::Table(_) => "table",
+            Target::Account => "account",
+        }
+    }
+
+    /// The identifier, for an instance, cluster or table.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Target::Instance(id) | Target::Cluster(id) => Some(id.as_str()),
+            Target::Table(name) => Some(name.as_str()),
+            Target::Account => None,
+        }
+    }
+}
+
+impl From<DbTarget> for Target {
+    fn from(target: DbTarget) -> Self {
+        match target {
+            DbTarget::Instance(id) => Target::Instance(id),
+            DbTarget::Cluster(id) => Target::Cluster(id),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Instance(id) => write!(f, "db-instance {id}"),
+            Target::Cluster(id) => write!(f, "db-cluster {id}"),
+            Target::Table(name) => write!(f, "dynamodb-table {name}"),
+            Target::Account => f.write_str("the account"),
+        }
+    }
+}
+
+/// A DynamoDB table name: 3-255 of letters, digits, `_`, `-`, `.`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TableName(String);
+
+impl TableName {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        if !(3..=255).contains(&raw.len()) {
+            return Err("must be 3-255 characters");
+        }
+        if !raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            return Err("may hold only letters, digits, '_', '-' and '.'");
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TableName {
+    type Error = &'static str;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<TableName> for String {
+    fn from(name: TableName) -> Self {
+        name.0
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A function's schedule input: the rule's `detail` (EventBridge rule envelope) or the plain
+/// input of an EventBridge Scheduler schedule, read strictly.
+pub trait ScheduleInput: Sized {
+    fn from_value(input: Value, field: &str) -> Result<Self, TriggerError>;
+}
+
+/// The schedule input of functions that take only a target list:
+/// `{"targets": [{"db_instance": "orders-db"}]}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TargetList {
     pub targets: Vec<DbTarget>,
 }
 
-/// One inbound event, whatever shape it arrived in. `M` is the function's manual payload.
+impl ScheduleInput for TargetList {
+    fn from_value(input: Value, field: &str) -> Result<Self, TriggerError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            #[serde(default)]
+            targets: Vec<RawDbTarget>,
+        }
+        if input.is_null() {
+            return Ok(Self::default());
+        }
+        let raw: Raw = serde_json::from_value(input).map_err(|source| TriggerError::Malformed {
+            shape: "schedule input",
+            source,
+        })?;
+        let targets = raw
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| t.validate(&format!("{field}targets[{i}].")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { targets })
+    }
+}
+
+impl TargetList {
+    /// The one target a per-database run needs, or why there is not exactly one.
+    pub fn single(&self) -> Result<&DbTarget, String> {
+        match self.targets.as_slice() {
+            [one] => Ok(one),
+            [] => Err("scheduled run without a target: give one in the schedule input's targets".into()),
+            many => Err(format!(
+                "scheduled run names {} targets; this function works on one database per run, so schedule one per database",
+                many.len()
+            )),
+        }
+    }
+}
+
+/// A scheduled run: an EventBridge rule (`Scheduled Event`) or an EventBridge Scheduler
+/// schedule, with the function's own input `S`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Schedule<S> {
+    /// The rule or schedule ARN.
+    pub rule: Option<String>,
+    pub time: DateTime<Utc>,
+    pub input: S,
+}
+
+/// One inbound event, whatever shape it arrived in. `M` is the function's manual payload, `S`
+/// its schedule input.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Trigger<M> {
+pub enum Trigger<M, S = TargetList> {
     RdsEvent(RdsEvent),
     Alarm(AlarmChange),
-    Schedule(Schedule),
+    Schedule(Schedule<S>),
     Manual(M),
     /// The plain-text message SNS sends first after a subscription: acknowledged, nothing to do.
     SubscriptionNotice(String),
 }
 
-/// A function's manual payload: a strict schema (unknown fields rejected) and field validation.
+/// A function's manual payload: the raw schema as sent (a serde type that denies unknown
+/// fields) and the function's own field rules. The shared part (strict parsing, the request id
+/// rule) is done once, in [`ManualPayload::from_value`].
 pub trait ManualPayload: Sized {
-    fn from_value(value: Value) -> Result<Self, TriggerError>;
+    type Raw: serde::de::DeserializeOwned;
+    /// What the payload is called in errors, e.g. "idle-reaper manual request".
+    const SHAPE: &'static str;
+    /// The function's field rules, naming the field and the rule on refusal.
+    fn validate(raw: Self::Raw) -> Result<Self, TriggerError>;
     /// The caller's request id, used as the idempotency key when present.
     fn request_id(&self) -> Option<&str>;
+
+    fn from_value(value: Value) -> Result<Self, TriggerError> {
+        let payload = Self::validate(manual_schema(value, Self::SHAPE)?)?;
+        check_request_id(payload.request_id())?;
+        Ok(payload)
+    }
 }
 
 /// Why an event was refused. Every variant names the field and the rule.
@@ -281,10 +447,10 @@ impl RawDbTarget {
 const ACCEPTED_SOURCES: &str = "aws.rds, aws.cloudwatch, aws.events";
 
 /// Parses any inbound event into a [`Trigger`], refusing foreign or unknown ones before any AWS call.
-pub fn parse_trigger<M: ManualPayload>(
+pub fn parse_trigger<M: ManualPayload, S: ScheduleInput>(
     event: Value,
     origin: &Origin,
-) -> Result<Trigger<M>, TriggerError> {
+) -> Result<Trigger<M, S>, TriggerError> {
     let Some(object) = event.as_object() else {
         return Err(TriggerError::invalid("(payload)", "must be a JSON object"));
     };
@@ -294,12 +460,68 @@ pub fn parse_trigger<M: ManualPayload>(
         alarm::parse_alarm_action(event, origin).map(Trigger::Alarm)
     } else if object.contains_key("detail-type") {
         parse_eventbridge(event, origin)
+    } else if object.contains_key(SCHEDULER_KEY) {
+        parse_scheduler(event, origin)
     } else {
         M::from_value(event).map(Trigger::Manual)
     }
 }
 
-fn parse_eventbridge<M>(event: Value, origin: &Origin) -> Result<Trigger<M>, TriggerError> {
+/// The key under which an EventBridge Scheduler schedule's input names the schedule, filled by
+/// Scheduler's context attributes:
+/// `"scheduler": {"schedule_arn": "<aws.scheduler.schedule-arn>", "scheduled_time": "<aws.scheduler.scheduled-time>"}`.
+pub const SCHEDULER_KEY: &str = "scheduler";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchedulerContext {
+    schedule_arn: String,
+    scheduled_time: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    execution_id: Option<String>,
+}
+
+fn parse_scheduler<M, S: ScheduleInput>(
+    mut event: Value,
+    origin: &Origin,
+) -> Result<Trigger<M, S>, TriggerError> {
+    let context = event
+        .as_object_mut()
+        .and_then(|o| o.remove(SCHEDULER_KEY))
+        .unwrap_or(Value::Null);
+    let context: SchedulerContext =
+        serde_json::from_value(context).map_err(|source| TriggerError::Malformed {
+            shape: "EventBridge Scheduler context (scheduler)",
+            source,
+        })?;
+    origin.check_arn("scheduler.schedule_arn", &context.schedule_arn)?;
+    if Arn::parse(&context.schedule_arn).map(|a| a.service) != Some("scheduler") {
+        return Err(TriggerError::invalid(
+            "scheduler.schedule_arn",
+            format!(
+                "must be an EventBridge Scheduler schedule ARN (arn:<partition>:scheduler:...), got {:?}",
+                context.schedule_arn
+            ),
+        ));
+    }
+    let time = parse_aws_time(&context.scheduled_time).ok_or_else(|| {
+        TriggerError::invalid(
+            "scheduler.scheduled_time",
+            format!("must be a timestamp, got {:?}", context.scheduled_time),
+        )
+    })?;
+    Ok(Trigger::Schedule(Schedule {
+        rule: Some(context.schedule_arn),
+        time,
+        input: S::from_value(event, "")?,
+    }))
+}
+
+fn parse_eventbridge<M, S: ScheduleInput>(
+    event: Value,
+    origin: &Origin,
+) -> Result<Trigger<M, S>, TriggerError> {
     let envelope: EventBridgeEvent<Value> =
         serde_json::from_value(event).map_err(|source| TriggerError::Malformed {
             shape: "EventBridge",
@@ -357,48 +579,33 @@ fn parse_eventbridge<M>(event: Value, origin: &Origin) -> Result<Trigger<M>, Tri
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ScheduleInput {
-    #[serde(default)]
-    targets: Vec<RawDbTarget>,
-}
-
-fn parse_schedule<M>(
+fn parse_schedule<M, S: ScheduleInput>(
     detail_type: &str,
     detail: Value,
     resources: Option<Vec<String>>,
     time: Option<DateTime<Utc>>,
-) -> Result<Trigger<M>, TriggerError> {
+) -> Result<Trigger<M, S>, TriggerError> {
     if detail_type != "Scheduled Event" {
         return Err(TriggerError::invalid(
             "detail-type",
             format!("must be \"Scheduled Event\" for source aws.events, got {detail_type:?}"),
         ));
     }
-    let input: ScheduleInput = if detail.is_null() {
-        ScheduleInput { targets: vec![] }
-    } else {
-        serde_json::from_value(detail).map_err(|source| TriggerError::Malformed {
-            shape: "schedule detail",
-            source,
-        })?
+    let time =
+        time.ok_or_else(|| TriggerError::invalid("time", "is required on scheduled events"))?;
+    // An empty detail (`{}`, what EventBridge sends without input) is no input.
+    let detail = match detail {
+        Value::Object(map) if map.is_empty() => Value::Null,
+        other => other,
     };
-    let targets = input
-        .targets
-        .iter()
-        .enumerate()
-        .map(|(i, t)| t.validate(&format!("detail.targets[{i}].")))
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(Trigger::Schedule(Schedule {
         rule: resources.and_then(|r| r.into_iter().next()),
-        time: time
-            .ok_or_else(|| TriggerError::invalid("time", "is required on scheduled events"))?,
-        targets,
+        time,
+        input: S::from_value(detail, "detail.")?,
     }))
 }
 
-fn parse_sns<M>(event: Value, origin: &Origin) -> Result<Trigger<M>, TriggerError> {
+fn parse_sns<M, S>(event: Value, origin: &Origin) -> Result<Trigger<M, S>, TriggerError> {
     let envelope: SnsEvent =
         serde_json::from_value(event).map_err(|source| TriggerError::Malformed {
             shape: "SNS",
@@ -441,7 +648,7 @@ fn parse_sns<M>(event: Value, origin: &Origin) -> Result<Trigger<M>, TriggerErro
     }
 }
 
-impl<M: ManualPayload> Trigger<M> {
+impl<M: ManualPayload, S> Trigger<M, S> {
     /// The semantic key under which the ledger records this trigger; `fallback_id` (the Lambda
     /// request id) stands in for a manual request without its own id.
     pub fn idempotency_key(&self, fallback_id: &str) -> String {
@@ -480,6 +687,11 @@ impl<M: ManualPayload> Trigger<M> {
                 Delivery::AlarmAction => "alarmData.state.timestamp",
                 _ => "detail.state.timestamp",
             },
+            Trigger::Schedule(s)
+                if s.rule.as_deref().is_some_and(|r| r.contains(":scheduler:")) =>
+            {
+                "scheduler.scheduled_time"
+            }
             Trigger::Schedule(_) => "time",
             Trigger::Manual(_) | Trigger::SubscriptionNotice(_) => "(none)",
         }
@@ -492,6 +704,44 @@ impl<M: ManualPayload> Trigger<M> {
             Trigger::Alarm(a) => Some(a.time),
             Trigger::Schedule(s) => Some(s.time),
             Trigger::Manual(_) | Trigger::SubscriptionNotice(_) => None,
+        }
+    }
+}
+
+/// The first step of every function: what a trigger is about. Alarms leaving ALARM and the SNS
+/// subscription notice come out as `Nothing`, with the reason worded once for all functions.
+#[derive(Debug)]
+pub enum Route<'a, M, S> {
+    /// An alarm moved into ALARM.
+    Alarm(&'a AlarmChange),
+    RdsEvent(&'a RdsEvent),
+    Schedule(&'a Schedule<S>),
+    Manual(&'a M),
+    Nothing {
+        target: Option<DbTarget>,
+        reason: String,
+    },
+}
+
+impl<M, S> Trigger<M, S> {
+    pub fn route(&self) -> Route<'_, M, S> {
+        match self {
+            Trigger::Alarm(alarm) if !alarm.is_into_alarm() => Route::Nothing {
+                target: alarm.db_target(),
+                reason: format!(
+                    "alarm {} moved to {}, not into ALARM: nothing to do",
+                    alarm.name,
+                    alarm.new_state.as_str()
+                ),
+            },
+            Trigger::Alarm(alarm) => Route::Alarm(alarm),
+            Trigger::RdsEvent(event) => Route::RdsEvent(event),
+            Trigger::Schedule(schedule) => Route::Schedule(schedule),
+            Trigger::Manual(request) => Route::Manual(request),
+            Trigger::SubscriptionNotice(_) => Route::Nothing {
+                target: None,
+                reason: "SNS subscription notice acknowledged; nothing to do".into(),
+            },
         }
     }
 }
@@ -519,6 +769,7 @@ pub enum TriggerSummary {
     Schedule {
         rule: Option<String>,
         time: DateTime<Utc>,
+        input: Value,
     },
     Manual {
         request: Value,
@@ -526,7 +777,7 @@ pub enum TriggerSummary {
     SubscriptionNotice,
 }
 
-impl<M: ManualPayload + Serialize> Trigger<M> {
+impl<M: ManualPayload + Serialize, S: Serialize> Trigger<M, S> {
     pub fn summary(&self) -> TriggerSummary {
         match self {
             Trigger::RdsEvent(e) => TriggerSummary::RdsEvent {
@@ -551,6 +802,7 @@ impl<M: ManualPayload + Serialize> Trigger<M> {
             Trigger::Schedule(s) => TriggerSummary::Schedule {
                 rule: s.rule.clone(),
                 time: s.time,
+                input: serde_json::to_value(&s.input).unwrap_or(Value::Null),
             },
             Trigger::Manual(m) => TriggerSummary::Manual {
                 request: serde_json::to_value(m).unwrap_or(Value::Null),

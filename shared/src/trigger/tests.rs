@@ -19,8 +19,9 @@ struct RawManual {
 }
 
 impl ManualPayload for Manual {
-    fn from_value(value: Value) -> Result<Self, TriggerError> {
-        let raw: RawManual = manual_schema(value, "manual request")?;
+    type Raw = RawManual;
+    const SHAPE: &'static str = "manual request";
+    fn validate(raw: RawManual) -> Result<Self, TriggerError> {
         Ok(Self {
             target: raw.target.validate("")?,
             request_id: raw.request_id,
@@ -157,8 +158,8 @@ fn reads_alarm_leaving_alarm_state() {
 fn reads_schedule_with_targets() {
     match parse(sample("schedule.eventbridge.json")).unwrap() {
         Trigger::Schedule(s) => {
-            assert_eq!(s.targets.len(), 1);
-            assert_eq!(s.targets[0].id().as_str(), "orders-db");
+            assert_eq!(s.input.targets.len(), 1);
+            assert_eq!(s.input.targets[0].id().as_str(), "orders-db");
             assert!(s
                 .rule
                 .unwrap()

@@ -14,6 +14,7 @@ use rds_responder::testing::*;
 use rds_responder::trigger::parse_trigger;
 
 use super::*;
+use crate::policy::*;
 
 const FUNCTION: &str = "failover-check";
 

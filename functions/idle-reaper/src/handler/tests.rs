@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use rds_responder::rds::RdsError;
 use rds_responder::report::{Findings, Outcome, Status};
@@ -139,7 +139,7 @@ fn manual_schema_is_strict() {
         ),
         (json!({"db": "orders-db", "dry_run": "no"}), "invalid type"),
     ] {
-        let err = parse_trigger::<ManualReap>(payload, &origin)
+        let err = parse_trigger::<ManualReap, TargetList>(payload, &origin)
             .unwrap_err()
             .to_string();
         assert!(err.contains(needle), "{err} lacks {needle}");
@@ -668,7 +668,9 @@ async fn a_reader_alarm_reaps_each_reader_within_its_own_cap_and_never_the_write
     }
     assert_eq!(
         findings.target,
-        Some(DbTarget::Cluster(cluster_id("orders-aurora")))
+        Some(rds_responder::trigger::Target::Cluster(cluster_id(
+            "orders-aurora"
+        )))
     );
 }
 

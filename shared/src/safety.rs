@@ -1,0 +1,300 @@
+//! The safety rails every destructive function shares: the tag gate, dry-run defaults, and caps
+//! that abort before acting. Pure, so each rule is unit-tested at its edges.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::config::{ConfigError, Env};
+
+/// Tag values that switch a function off for a resource.
+pub const OFF_VALUES: [&str; 4] = ["off", "disabled", "false", "no"];
+/// Tag values that switch a function on (opt-in).
+pub const ON_VALUES: [&str; 4] = ["on", "enabled", "true", "yes"];
+
+fn is_one_of(value: &str, values: &[&str]) -> bool {
+    values.iter().any(|v| v.eq_ignore_ascii_case(value.trim()))
+}
+
+/// Opt-out (and, where configured, opt-in) by tag on the resource. Opt-out wins; tags that
+/// could not be read mean "no".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagGate {
+    pub opt_out_tag: String,
+    /// When set, only resources carrying this tag with an on value are acted on.
+    pub opt_in_tag: Option<String>,
+}
+
+/// Why the gate let a resource through or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateVerdict {
+    Allowed,
+    OptedOut { tag: String, value: String },
+    NotOptedIn { tag: String },
+    Unreadable { reason: String },
+}
+
+impl GateVerdict {
+    pub fn allowed(&self) -> bool {
+        *self == GateVerdict::Allowed
+    }
+}
+
+impl fmt::Display for GateVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GateVerdict::Allowed => f.write_str("allowed"),
+            GateVerdict::OptedOut { tag, value } => write!(f, "opted out: tag {tag}={value}"),
+            GateVerdict::NotOptedIn { tag } => {
+                write!(
+                    f,
+                    "not opted in: no tag {tag} with value on/enabled/true/yes"
+                )
+            }
+            GateVerdict::Unreadable { reason } => {
+                write!(f, "tags could not be read ({reason}): not acting")
+            }
+        }
+    }
+}
+
+impl TagGate {
+    /// `opt_out_var` names the tag (default `default_opt_out`); `opt_in_var`, when set, the
+    /// opt-in tag.
+    pub fn from_env(
+        env: &Env,
+        opt_out_var: &str,
+        default_opt_out: &str,
+        opt_in_var: &str,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
+            opt_out_tag: env
+                .optional(opt_out_var)
+                .unwrap_or(default_opt_out)
+                .trim()
+                .to_string(),
+            opt_in_tag: env.optional(opt_in_var).map(|t| t.trim().to_string()),
+        })
+    }
+
+    pub fn check<E: fmt::Display>(
+        &self,
+        tags: Result<&BTreeMap<String, String>, E>,
+    ) -> GateVerdict {
+        let tags = match tags {
+            Ok(tags) => tags,
+            Err(e) => {
+                return GateVerdict::Unreadable {
+                    reason: e.to_string(),
+                }
+            }
+        };
+        if let Some(value) = tags.get(&self.opt_out_tag) {
+            if is_one_of(value, &OFF_VALUES) {
+                return GateVerdict::OptedOut {
+                    tag: self.opt_out_tag.clone(),
+                    value: value.clone(),
+                };
+            }
+        }
+        match &self.opt_in_tag {
+            Some(tag) if !tags.get(tag).is_some_and(|v| is_one_of(v, &ON_VALUES)) => {
+                GateVerdict::NotOptedIn { tag: tag.clone() }
+            }
+            _ => GateVerdict::Allowed,
+        }
+    }
+}
+
+/// Whether a run only plans: manual requests unless they say `"dry_run": false`; automatic
+/// triggers (alarms, events, schedules) unless the function is configured to only plan.
+pub fn dry_run(manual: bool, requested: Option<bool>, automatic_dry_run: bool) -> bool {
+    if manual {
+        requested.unwrap_or(true)
+    } else {
+        automatic_dry_run
+    }
+}
+
+/// A blast-radius cap: the smaller of an absolute number and a share of a total.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cap {
+    pub max: u64,
+    /// Share of the total (0-1) one run may act on; `None`: no share limit.
+    pub max_fraction: Option<f64>,
+}
+
+/// A cap applied to one plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapCheck {
+    pub cap: u64,
+    /// More eligible than the cap: the run aborts before acting on any.
+    pub exceeded: bool,
+}
+
+impl Cap {
+    pub fn check(&self, eligible: u64, total: u64) -> CapCheck {
+        let by_fraction = self
+            .max_fraction
+            .map(|f| (f * total as f64).floor() as u64)
+            .unwrap_or(u64::MAX);
+        let cap = self.max.min(by_fraction);
+        CapCheck {
+            cap,
+            exceeded: eligible > cap,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn gate(opt_in: Option<&str>) -> TagGate {
+        TagGate {
+            opt_out_tag: "rds-responder:idle-reaper".into(),
+            opt_in_tag: opt_in.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn opt_out_values_switch_off_whatever_their_case() {
+        for value in ["off", "Disabled", " FALSE ", "no"] {
+            let verdict =
+                gate(None).check::<String>(Ok(&tags(&[("rds-responder:idle-reaper", value)])));
+            assert_eq!(
+                verdict,
+                GateVerdict::OptedOut {
+                    tag: "rds-responder:idle-reaper".into(),
+                    value: value.into()
+                }
+            );
+            assert!(verdict.to_string().contains("opted out"));
+        }
+        for value in ["on", "", "offline", "nope"] {
+            assert!(gate(None)
+                .check::<String>(Ok(&tags(&[("rds-responder:idle-reaper", value)])))
+                .allowed());
+        }
+    }
+
+    #[test]
+    fn opt_out_wins_over_opt_in() {
+        let both = tags(&[("rds-responder:idle-reaper", "off"), ("backup", "yes")]);
+        assert!(matches!(
+            gate(Some("backup")).check::<String>(Ok(&both)),
+            GateVerdict::OptedOut { .. }
+        ));
+    }
+
+    #[test]
+    fn opt_in_needs_an_on_value() {
+        let g = gate(Some("backup"));
+        assert!(g.check::<String>(Ok(&tags(&[("backup", "Yes")]))).allowed());
+        for t in [
+            tags(&[]),
+            tags(&[("backup", "maybe")]),
+            tags(&[("Backup", "yes")]),
+        ] {
+            assert_eq!(
+                g.check::<String>(Ok(&t)),
+                GateVerdict::NotOptedIn {
+                    tag: "backup".into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn unreadable_tags_mean_no() {
+        let verdict = gate(None).check(Err("AccessDenied"));
+        assert_eq!(
+            verdict,
+            GateVerdict::Unreadable {
+                reason: "AccessDenied".into()
+            }
+        );
+        assert!(!verdict.allowed());
+        assert!(verdict.to_string().contains("AccessDenied"));
+    }
+
+    #[test]
+    fn manual_runs_are_dry_unless_told_and_automatic_ones_follow_the_setting() {
+        assert!(dry_run(true, None, false));
+        assert!(!dry_run(true, Some(false), true));
+        assert!(dry_run(true, Some(true), false));
+        assert!(!dry_run(false, None, false));
+        assert!(dry_run(false, None, true));
+        assert!(
+            !dry_run(false, Some(true), false),
+            "automatic runs take no request"
+        );
+    }
+
+    #[test]
+    fn the_smaller_cap_wins_and_exactly_at_the_cap_is_allowed() {
+        let cap = Cap {
+            max: 10,
+            max_fraction: Some(0.5),
+        };
+        assert_eq!(
+            cap.check(10, 100),
+            CapCheck {
+                cap: 10,
+                exceeded: false
+            }
+        );
+        assert_eq!(
+            cap.check(11, 100),
+            CapCheck {
+                cap: 10,
+                exceeded: true
+            }
+        );
+        assert_eq!(
+            cap.check(4, 9),
+            CapCheck {
+                cap: 4,
+                exceeded: false
+            }
+        );
+        assert_eq!(
+            cap.check(5, 9),
+            CapCheck {
+                cap: 4,
+                exceeded: true
+            }
+        );
+        let absolute = Cap {
+            max: 3,
+            max_fraction: None,
+        };
+        assert_eq!(
+            absolute.check(3, 0),
+            CapCheck {
+                cap: 3,
+                exceeded: false
+            }
+        );
+        assert_eq!(
+            absolute.check(4, 1_000),
+            CapCheck {
+                cap: 3,
+                exceeded: true
+            }
+        );
+        assert_eq!(
+            absolute.check(0, 0),
+            CapCheck {
+                cap: 3,
+                exceeded: false
+            }
+        );
+    }
+}
