@@ -192,6 +192,9 @@ pub struct DbConfig {
     pub auth: DbAuth,
     pub tls: DbTls,
     pub connect_timeout: Duration,
+    /// The longest one statement of the responder may run (PostgreSQL `statement_timeout`;
+    /// a client-side bound on MySQL).
+    pub statement_timeout: Duration,
     /// DB identifier -> local endpoint. RDS endpoints in moto do not resolve.
     pub endpoint_overrides: BTreeMap<String, EndpointOverride>,
 }
@@ -231,6 +234,12 @@ impl DbConfig {
         };
         let timeout_ms: u64 =
             env.ranged("DB_CONNECT_TIMEOUT_MS", 5000, 100..=60_000, "milliseconds")?;
+        let statement_timeout_ms: u64 = env.ranged(
+            "DB_STATEMENT_TIMEOUT_MS",
+            15_000,
+            1_000..=600_000,
+            "milliseconds",
+        )?;
         let endpoint_overrides =
             parse_overrides(env.optional("DB_ENDPOINT_OVERRIDES").unwrap_or(""))?;
         // An IAM token is signed for the RDS endpoint: sending it to another host hands that host
@@ -255,6 +264,7 @@ impl DbConfig {
             auth,
             tls,
             connect_timeout: Duration::from_millis(timeout_ms),
+            statement_timeout: Duration::from_millis(statement_timeout_ms),
             endpoint_overrides,
         })
     }

@@ -78,7 +78,12 @@ impl<'a, L: Ledger> ActionGuard<'a, L> {
         if !self.acting.get() {
             if let Err(e) = self
                 .ledger
-                .begin_acting(&self.holder.trigger_key, &self.holder.request_id, now)
+                .begin_acting(
+                    &self.holder.trigger_key,
+                    &self.holder.request_id,
+                    now,
+                    self.holder.until,
+                )
                 .await
             {
                 // Nothing was done under these locks yet.

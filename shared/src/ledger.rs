@@ -3,7 +3,8 @@
 //! A trigger's record (`pk` = `<function>#<semantic key>`) moves through
 //! `IN_PROGRESS` (claimed; taken over once its holder's deadline passed) -> `ACTING` (the holder
 //! is about to act: never taken over again) -> `ACTED` (what was done, with the report, written
-//! before delivery) -> `COMPLETED` (delivered). A retry that finds `ACTED` only delivers the
+//! before delivery) -> `COMPLETED` (delivered). From `ACTING` on, the record is kept for the
+//! retention period, never only until the holder's deadline. A retry that finds `ACTED` only delivers the
 //! stored report again; one that finds `ACTING` past its deadline reports an unknown outcome and
 //! acts on nothing. `payload_digest` (manual requests) catches a request id reused for another
 //! request. A lock (`pk` = `lock#<resource>`) lets one destructive run act on a database at a
@@ -28,8 +29,12 @@ pub enum Claim {
     Acquired,
     /// Handled and delivered before: here is what was reported.
     Completed(Box<Report>),
-    /// Acted before; delivery may not have happened: deliver this report again, act on nothing.
-    Acted(Box<Report>),
+    /// Acted before; delivery may not have happened: deliver this report again to the
+    /// destinations not yet `delivered` to, and act on nothing.
+    Acted {
+        report: Box<Report>,
+        delivered: Vec<String>,
+    },
     /// Another invocation holds it until then and has not acted yet.
     InProgress { until: DateTime<Utc> },
     /// Another invocation began acting and has not recorded the outcome.
@@ -90,12 +95,15 @@ pub trait Ledger {
         until: DateTime<Utc>,
     ) -> Result<Claim, LedgerError>;
     /// Our claim becomes `ACTING`, right before the first destructive call: from here on no
-    /// retry or duplicate may act for this trigger.
+    /// retry or duplicate may act for this trigger. `until` is our deadline; the record itself
+    /// is kept for the retention period (not until the deadline), so that no expiry ever lets
+    /// the trigger be claimed afresh.
     async fn begin_acting(
         &self,
         key: &str,
         request_id: &str,
         now: DateTime<Utc>,
+        until: DateTime<Utc>,
     ) -> Result<(), LedgerError>;
     /// What was done, before delivery is tried.
     async fn record_acted(
@@ -104,6 +112,8 @@ pub trait Ledger {
         request_id: &str,
         report: &Report,
     ) -> Result<(), LedgerError>;
+    /// Remembers destinations an acted report reached, so a retry delivers only the others.
+    async fn note_delivered(&self, key: &str, sinks: &[&str]) -> Result<(), LedgerError>;
     async fn complete(&self, key: &str, report: &Report) -> Result<(), LedgerError>;
     /// Gives a claim back after a run that did not act, so a retry can do the work.
     async fn release(&self, key: &str, request_id: &str) -> Result<(), LedgerError>;
@@ -218,13 +228,21 @@ impl DynamoLedger {
             }
         }
         let until = time(item, "expires_at").unwrap_or_default();
+        let acting_until = time(item, "acting_until").unwrap_or(until);
         Ok(match text(item, "state") {
             Some(COMPLETED) => Claim::Completed(stored_report(item, key)?),
-            Some(ACTED) => Claim::Acted(stored_report(item, key)?),
+            Some(ACTED) => Claim::Acted {
+                report: stored_report(item, key)?,
+                delivered: item
+                    .get("delivered")
+                    .and_then(|v| v.as_ss().ok())
+                    .cloned()
+                    .unwrap_or_default(),
+            },
             Some(ACTING) => Claim::Acting {
                 request_id: text(item, "request_id").unwrap_or("unknown").to_string(),
                 since: time(item, "acting_since"),
-                until,
+                until: acting_until,
             },
             _ => Claim::InProgress { until },
         })
@@ -275,12 +293,17 @@ impl Ledger for DynamoLedger {
         key: &str,
         request_id: &str,
         now: DateTime<Utc>,
+        until: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
         self.client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(key))
-            .update_expression("SET #state = :acting, acting_since = :now")
+            .update_expression(
+                "SET #state = :acting, acting_since = :now, acting_until = :until, expires_at = :keep",
+            )
+            .expression_attribute_values(":until", n(until.timestamp()))
+            .expression_attribute_values(":keep", n((now + self.retention).timestamp()))
             .condition_expression("request_id = :me AND #state IN (:in_progress, :acting)")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":acting", s(ACTING))
@@ -328,6 +351,26 @@ impl Ledger for DynamoLedger {
             .await
             .map(|_| ())
             .map_err(err("record-acted"))
+    }
+
+    async fn note_delivered(&self, key: &str, sinks: &[&str]) -> Result<(), LedgerError> {
+        if sinks.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .update_expression("ADD delivered :sinks")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(
+                ":sinks",
+                AttributeValue::Ss(sinks.iter().map(|s| s.to_string()).collect()),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(err("note-delivered"))
     }
 
     async fn complete(&self, key: &str, report: &Report) -> Result<(), LedgerError> {
@@ -379,36 +422,45 @@ impl Ledger for DynamoLedger {
         now: DateTime<Utc>,
     ) -> Result<LockOutcome, LedgerError> {
         let key = lock_key(resource);
-        let written = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(&key))
-            .item("state", s("LOCKED"))
-            .item("function", s(&holder.function))
-            .item("request_id", s(&holder.request_id))
-            .item("trigger_key", s(&holder.trigger_key))
-            .item("expires_at", n(holder.until.timestamp()))
-            .condition_expression(
-                "attribute_not_exists(pk) OR expires_at < :now OR request_id = :me",
-            )
-            .expression_attribute_values(":now", n(now.timestamp()))
-            .expression_attribute_values(":me", s(&holder.request_id))
-            .send()
-            .await;
-        match written {
-            Ok(_) => Ok(LockOutcome::Acquired),
-            Err(e) if conditional_failed(&e) => {
-                let item = self.read(&key).await?.unwrap_or_default();
-                Ok(LockOutcome::HeldBy(LockHolder {
-                    function: text(&item, "function").unwrap_or("unknown").to_string(),
-                    request_id: text(&item, "request_id").unwrap_or("unknown").to_string(),
-                    trigger_key: text(&item, "trigger_key").unwrap_or("unknown").to_string(),
-                    until: time(&item, "expires_at").unwrap_or(now),
-                }))
+        // Twice at most: a lock released between our write and our read is simply free.
+        for _ in 0..2 {
+            let written = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(&key))
+                .item("state", s("LOCKED"))
+                .item("function", s(&holder.function))
+                .item("request_id", s(&holder.request_id))
+                .item("trigger_key", s(&holder.trigger_key))
+                .item("expires_at", n(holder.until.timestamp()))
+                .condition_expression(
+                    "attribute_not_exists(pk) OR expires_at < :now OR request_id = :me",
+                )
+                .expression_attribute_values(":now", n(now.timestamp()))
+                .expression_attribute_values(":me", s(&holder.request_id))
+                .send()
+                .await;
+            match written {
+                Ok(_) => return Ok(LockOutcome::Acquired),
+                Err(e) if conditional_failed(&e) => {
+                    if let Some(item) = self.read(&key).await? {
+                        let field = |name: &str| text(&item, name).unwrap_or("unknown").to_string();
+                        return Ok(LockOutcome::HeldBy(LockHolder {
+                            function: field("function"),
+                            request_id: field("request_id"),
+                            trigger_key: field("trigger_key"),
+                            until: time(&item, "expires_at").unwrap_or(now),
+                        }));
+                    }
+                }
+                Err(e) => return Err(err("lock")(e)),
             }
-            Err(e) => Err(err("lock")(e)),
         }
+        Err(LedgerError {
+            operation: "lock",
+            detail: format!("{key} kept changing hands; not acting"),
+        })
     }
 
     async fn unlock(&self, resource: &str, request_id: &str) -> Result<(), LedgerError> {

@@ -15,11 +15,23 @@ pub struct PublishError {
     pub detail: String,
 }
 
+/// One destination of a report.
+pub const SNS: &str = "sns";
+pub const S3: &str = "s3";
+pub const METRICS: &str = "cloudwatch";
+/// Every destination, in the order they are named in errors.
+pub const ALL_SINKS: [&str; 3] = [SNS, S3, METRICS];
+
 /// Where reports go. The AWS implementation is [`AwsReportSink`].
 #[allow(async_fn_in_trait)]
 pub trait ReportSink {
-    /// Delivers to every destination; fails if any of them failed, naming them all.
-    async fn deliver(&self, report: &Report) -> Result<(), Vec<PublishError>>;
+    /// Delivers to the named destinations (of [`ALL_SINKS`]); fails if any of them failed,
+    /// naming them all.
+    async fn deliver_to(&self, report: &Report, sinks: &[&str]) -> Result<(), Vec<PublishError>>;
+
+    async fn deliver(&self, report: &Report) -> Result<(), Vec<PublishError>> {
+        self.deliver_to(report, &ALL_SINKS).await
+    }
 }
 
 pub struct AwsReportSink {
@@ -40,7 +52,7 @@ fn attribute(value: &str) -> Result<MessageAttributeValue, PublishError> {
         .string_value(value)
         .build()
         .map_err(|e| PublishError {
-            sink: "sns",
+            sink: SNS,
             detail: e.to_string(),
         })
 }
@@ -112,7 +124,7 @@ impl AwsReportSink {
             request = request.message_attributes(name, attribute(&value)?);
         }
         request.send().await.map(|_| ()).map_err(|e| PublishError {
-            sink: "sns",
+            sink: SNS,
             detail: describe_sdk_error("SNS Publish", &e),
         })
     }
@@ -128,7 +140,7 @@ impl AwsReportSink {
             .await
             .map(|_| ())
             .map_err(|e| PublishError {
-                sink: "s3",
+                sink: S3,
                 detail: describe_sdk_error("S3 PutObject", &e),
             })
     }
@@ -142,24 +154,40 @@ impl AwsReportSink {
             .await
             .map(|_| ())
             .map_err(|e| PublishError {
-                sink: "cloudwatch",
+                sink: METRICS,
                 detail: describe_sdk_error("CloudWatch PutMetricData", &e),
             })
     }
 }
 
 impl ReportSink for AwsReportSink {
-    async fn deliver(&self, report: &Report) -> Result<(), Vec<PublishError>> {
+    async fn deliver_to(&self, report: &Report, sinks: &[&str]) -> Result<(), Vec<PublishError>> {
         let body = serde_json::to_string_pretty(report).map_err(|e| {
             vec![PublishError {
                 sink: "json",
                 detail: e.to_string(),
             }]
         })?;
+        let wanted = |sink: &str| sinks.contains(&sink);
         let (sns, s3, metrics) = tokio::join!(
-            self.to_sns(report),
-            self.to_s3(report, &body),
-            self.to_cloudwatch(report)
+            async {
+                match wanted(SNS) {
+                    true => self.to_sns(report).await,
+                    false => Ok(()),
+                }
+            },
+            async {
+                match wanted(S3) {
+                    true => self.to_s3(report, &body).await,
+                    false => Ok(()),
+                }
+            },
+            async {
+                match wanted(METRICS) {
+                    true => self.to_cloudwatch(report).await,
+                    false => Ok(()),
+                }
+            }
         );
         let errors: Vec<_> = [sns, s3, metrics]
             .into_iter()

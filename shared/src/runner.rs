@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::config::CommonConfig;
 use crate::guard::ActionGuard;
 use crate::ledger::{payload_digest, Claim, Ledger, LedgerError};
-use crate::publish::{PublishError, ReportSink};
+use crate::publish::{PublishError, ReportSink, ALL_SINKS};
 use crate::report::{Check, Findings, Outcome, Report};
 use crate::trigger::{
     parse_trigger, ManualPayload, Origin, ScheduleInput, Target, Trigger, TriggerError,
@@ -83,6 +83,12 @@ pub enum HandlerError {
     InProgress { key: String, until: DateTime<Utc> },
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Publish(Vec<PublishError>),
+    #[error("acted, then could not deliver the report ({}); Lambda's retry delivers report {report_id} again and acts on nothing: do not run this by hand again. What was done: {summary}", .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    ActedUndelivered {
+        report_id: String,
+        summary: String,
+        errors: Vec<PublishError>,
+    },
     #[error("report {report_id} delivered; failing so Lambda retries: {reason}")]
     Retry { report_id: String, reason: String },
 }
@@ -93,7 +99,7 @@ impl HandlerError {
             HandlerError::Refused(e) => e.kind(),
             HandlerError::Ledger(_) => "LedgerUnavailable",
             HandlerError::InProgress { .. } => "DuplicateInProgress",
-            HandlerError::Publish(_) => "PublishFailed",
+            HandlerError::Publish(_) | HandlerError::ActedUndelivered { .. } => "PublishFailed",
             HandlerError::Retry { .. } => "RetryRequested",
         }
     }
@@ -198,7 +204,9 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
                 earlier.duplicate_of = Some(earlier.id.clone());
                 return Ok(*earlier);
             }
-            Claim::Acted(earlier) => return self.redeliver(&key, *earlier).await,
+            Claim::Acted { report, delivered } => {
+                return self.redeliver(&key, *report, &delivered).await
+            }
             Claim::InProgress { until } => return Err(HandlerError::InProgress { key, until }),
             Claim::Acting { until, .. } if until >= invocation.now => {
                 return Err(HandlerError::InProgress { key, until })
@@ -208,7 +216,11 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
             } => {
                 let findings = outcome_unknown(&request_id, since);
                 return self
-                    .finish_acted(&key, report(findings, Utc::now().max(invocation.now)))
+                    .finish_acted(
+                        &key,
+                        report(findings, Utc::now().max(invocation.now)),
+                        &ALL_SINKS,
+                    )
                     .await;
             }
             Claim::Conflict => {
@@ -248,7 +260,7 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
             if let Some(reason) = retry {
                 tracing::warn!(%reason, "retry not requested: this run already acted");
             }
-            return self.finish_acted(&key, report).await;
+            return self.finish_acted(&key, report, &ALL_SINKS).await;
         }
 
         if let Err(errors) = self.sink.deliver(&report).await {
@@ -270,24 +282,52 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
         Ok(report)
     }
 
-    /// Delivers the report of a run that acted, then marks it completed. A failed delivery is
-    /// an error (Lambda retries, and the retry re-delivers); a failed completion is only logged,
-    /// since the `ACTED` record already keeps any retry from acting.
-    async fn finish_acted(&self, key: &str, report: Report) -> Result<Report, HandlerError> {
-        self.sink
-            .deliver(&report)
-            .await
-            .map_err(HandlerError::Publish)?;
+    /// Delivers the report of a run that acted to `sinks`, then marks it completed. A failed
+    /// delivery is an error (Lambda retries, and the retry delivers again to the destinations
+    /// that did not get it); a failed completion is only logged, since the `ACTED` record
+    /// already keeps any retry from acting.
+    async fn finish_acted(
+        &self,
+        key: &str,
+        report: Report,
+        sinks: &[&str],
+    ) -> Result<Report, HandlerError> {
+        if let Err(errors) = self.sink.deliver_to(&report, sinks).await {
+            let reached: Vec<&str> = sinks
+                .iter()
+                .copied()
+                .filter(|s| !errors.iter().any(|e| e.sink == *s))
+                .collect();
+            if let Err(e) = self.ledger.note_delivered(key, &reached).await {
+                tracing::warn!(error = %e, %key, "delivered destinations not recorded; a retry delivers to all again");
+            }
+            return Err(HandlerError::ActedUndelivered {
+                report_id: report.id.clone(),
+                summary: crate::aws::one_line(&report.summary),
+                errors,
+            });
+        }
         if let Err(e) = self.ledger.complete(key, &report).await {
             tracing::error!(error = %e, %key, "report delivered; completion not recorded, a duplicate will re-deliver it");
         }
         Ok(report)
     }
 
-    /// A retry of a run that acted: the same report again, no new action.
-    async fn redeliver(&self, key: &str, earlier: Report) -> Result<Report, HandlerError> {
-        tracing::info!(%key, earlier = %earlier.id, "the earlier run acted: delivering its report again, acting on nothing");
-        let mut report = self.finish_acted(key, earlier).await?;
+    /// A retry of a run that acted: the same report to the destinations that did not get it,
+    /// no new action.
+    async fn redeliver(
+        &self,
+        key: &str,
+        earlier: Report,
+        delivered: &[String],
+    ) -> Result<Report, HandlerError> {
+        tracing::info!(%key, earlier = %earlier.id, ?delivered, "the earlier run acted: delivering its report again, acting on nothing");
+        let pending: Vec<&str> = ALL_SINKS
+            .iter()
+            .copied()
+            .filter(|s| !delivered.iter().any(|d| d == s))
+            .collect();
+        let mut report = self.finish_acted(key, earlier, &pending).await?;
         report.duplicate_of = Some(report.id.clone());
         Ok(report)
     }

@@ -242,10 +242,13 @@ pub enum LedgerRecord {
         request_id: String,
         until: DateTime<Utc>,
         digest: Option<String>,
+        /// When DynamoDB's TTL would delete it.
+        kept_until: DateTime<Utc>,
     },
     Acted {
         report: Box<Report>,
         digest: Option<String>,
+        delivered: Vec<String>,
     },
     Completed {
         report: Box<Report>,
@@ -273,6 +276,9 @@ impl LedgerRecord {
         }
     }
 }
+
+/// How long the ledger keeps what was done (the production retention).
+pub const RETENTION: chrono::Duration = chrono::Duration::days(14);
 
 /// A ledger with DynamoDB's conditional-write semantics, in memory. `fail` makes the named
 /// operations (`claim`, `begin-acting`, `record-acted`, `complete`, `release`, `lock`,
@@ -312,6 +318,21 @@ impl MemoryLedger {
     pub fn record(&self, key: &str) -> Option<LedgerRecord> {
         self.records.borrow().get(key).cloned()
     }
+
+    /// What DynamoDB's TTL sweep would delete by `now`: claims past their deadline, other
+    /// records past the retention period, locks past their expiry.
+    pub fn sweep_expired(&self, now: DateTime<Utc>) {
+        self.records.borrow_mut().retain(|_, record| match record {
+            LedgerRecord::InProgress { until, .. } => *until >= now,
+            LedgerRecord::Acting { kept_until, .. } => *kept_until >= now,
+            LedgerRecord::Acted { report, .. } | LedgerRecord::Completed { report, .. } => {
+                report.finished_at + RETENTION >= now
+            }
+        });
+        self.locks
+            .borrow_mut()
+            .retain(|_, holder| holder.until >= now);
+    }
 }
 
 impl Ledger for MemoryLedger {
@@ -336,7 +357,14 @@ impl Ledger for MemoryLedger {
             Some(LedgerRecord::Completed { report, .. }) => {
                 return Ok(Claim::Completed(report.clone()))
             }
-            Some(LedgerRecord::Acted { report, .. }) => return Ok(Claim::Acted(report.clone())),
+            Some(LedgerRecord::Acted {
+                report, delivered, ..
+            }) => {
+                return Ok(Claim::Acted {
+                    report: report.clone(),
+                    delivered: delivered.clone(),
+                })
+            }
             Some(LedgerRecord::Acting {
                 request_id, until, ..
             }) => {
@@ -366,6 +394,7 @@ impl Ledger for MemoryLedger {
         &self,
         key: &str,
         request_id: &str,
+        now: DateTime<Utc>,
         _: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
         self.check("begin-acting")?;
@@ -380,6 +409,7 @@ impl Ledger for MemoryLedger {
                 request_id: r,
                 until,
                 digest,
+                ..
             }) if r == request_id => {
                 records.insert(
                     key.into(),
@@ -387,6 +417,7 @@ impl Ledger for MemoryLedger {
                         request_id: r,
                         until,
                         digest,
+                        kept_until: now + RETENTION,
                     },
                 );
                 Ok(())
@@ -419,8 +450,22 @@ impl Ledger for MemoryLedger {
             LedgerRecord::Acted {
                 report: Box::new(report.clone()),
                 digest,
+                delivered: vec![],
             },
         );
+        Ok(())
+    }
+
+    async fn note_delivered(&self, key: &str, sinks: &[&str]) -> Result<(), LedgerError> {
+        self.check("note-delivered")?;
+        if let Some(LedgerRecord::Acted { delivered, .. }) = self.records.borrow_mut().get_mut(key)
+        {
+            for sink in sinks {
+                if !delivered.iter().any(|d| d == sink) {
+                    delivered.push(sink.to_string());
+                }
+            }
+        }
         Ok(())
     }
 
@@ -510,6 +555,8 @@ pub fn guard<'a>(
 pub struct RecordingSink {
     pub delivered: RefCell<Vec<Report>>,
     pub fail_first: std::cell::Cell<u32>,
+    /// The destinations of every delivery asked for.
+    pub calls: RefCell<Vec<Vec<String>>>,
 }
 
 impl RecordingSink {
@@ -522,11 +569,15 @@ impl RecordingSink {
 }
 
 impl ReportSink for RecordingSink {
-    async fn deliver(&self, report: &Report) -> Result<(), Vec<PublishError>> {
-        if self.fail_first.get() > 0 {
+    /// A refused delivery fails on SNS only: S3 and metrics got the report.
+    async fn deliver_to(&self, report: &Report, sinks: &[&str]) -> Result<(), Vec<PublishError>> {
+        self.calls
+            .borrow_mut()
+            .push(sinks.iter().map(|s| s.to_string()).collect());
+        if self.fail_first.get() > 0 && sinks.contains(&crate::publish::SNS) {
             self.fail_first.set(self.fail_first.get() - 1);
             return Err(vec![PublishError {
-                sink: "sns",
+                sink: crate::publish::SNS,
                 detail: "AuthorizationError".into(),
             }]);
         }
@@ -536,7 +587,8 @@ impl ReportSink for RecordingSink {
 }
 
 /// Serves a canned snapshot and "terminates" what it is asked to, sparing `spare` ids; with
-/// `fail_after` = (n, text) it terminates at most n sessions and then fails with `text`.
+/// `fail_after` = (n, text) it terminates n sessions, then the next kill fails with `text`
+/// (its outcome unknown, the rest not reached).
 pub struct FakeReaper {
     pub snapshot: Result<SessionSnapshot, String>,
     /// RDS endpoint hosts whose database refuses connections.
@@ -614,44 +666,48 @@ impl ReapSession for FakeSession<'_> {
         Ok(self.snapshot.clone())
     }
 
-    async fn terminate(&mut self, planned: &[Session]) -> Result<Termination, DbError> {
+    async fn terminate(&mut self, planned: &[Session], stop_at: std::time::Instant) -> Termination {
         self.reaper
             .terminate_calls
             .borrow_mut()
             .push(planned.iter().map(|s| s.id).collect());
-        let mut terminated = Vec::new();
-        let mut spared = Vec::new();
-        let mut failure = None;
+        let mut done = Termination {
+            terminated: Vec::new(),
+            spared: Vec::new(),
+            unknown: Vec::new(),
+            not_reached: Vec::new(),
+            connections_after: None,
+            method: "fake".into(),
+            statement_ms: 0,
+            exit_wait_ms: 0,
+            failure: None,
+        };
         for (i, session) in planned.iter().enumerate() {
+            if std::time::Instant::now() >= stop_at {
+                done.failure = Some("stopped before the invocation deadline".into());
+                done.not_reached.extend_from_slice(&planned[i..]);
+                break;
+            }
             if let Some((limit, text)) = &self.reaper.fail_after {
-                if terminated.len() == *limit {
-                    if terminated.is_empty() {
-                        return Err(DbError::Query(text.clone()));
-                    }
-                    failure = Some(text.clone());
-                    spared.extend(planned[i..].iter().cloned());
+                if done.terminated.len() == *limit {
+                    done.failure = Some(text.clone());
+                    done.unknown.push(session.clone());
+                    done.not_reached.extend_from_slice(&planned[i + 1..]);
                     break;
                 }
             }
             if self.reaper.spare.contains(&session.id) {
-                spared.push(session.clone());
+                done.spared.push(session.clone());
             } else {
-                terminated.push(session.clone());
+                done.terminated.push(session.clone());
             }
         }
-        let after = self
-            .snapshot
-            .total_connections
-            .saturating_sub(terminated.len() as u64);
-        Ok(Termination {
-            terminated,
-            spared,
-            connections_after: Some(after),
-            method: "fake".into(),
-            statement_ms: 0,
-            exit_wait_ms: 0,
-            failure,
-        })
+        done.connections_after = Some(
+            self.snapshot
+                .total_connections
+                .saturating_sub(done.terminated.len() as u64),
+        );
+        done
     }
 
     async fn close(self) {}

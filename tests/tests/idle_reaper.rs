@@ -155,7 +155,7 @@ async fn duplicate_alarm_delivery_terminates_once() {
     let scene = db::pg_scene(&fixture).await;
     let mut function =
         FunctionProcess::start(FUNCTION, &reaper_env(&fixture, &[("IDLE_MINUTES", "0")])).await;
-    let alarm = fixture.event("alarm.eventbridge.json");
+    let alarm = fixture.event("alarm.connections.eventbridge.json");
 
     let (first_id, first) = function.invoke(&alarm).await;
     assert_eq!(
@@ -167,7 +167,7 @@ async fn duplicate_alarm_delivery_terminates_once() {
     let (_late, late_pid) =
         db::pg_session(&fixture.stack, &format!("app_a_{}", fixture.suffix), "web").await;
     let second = function
-        .invoke(&fixture.event("alarm.sns.json"))
+        .invoke(&fixture.event("alarm.connections.sns.json"))
         .await
         .1
         .response();
@@ -243,10 +243,15 @@ async fn a_session_that_turns_active_between_listing_and_terminating_survives() 
     let busy = busy_user_client.batch_execute("SELECT pg_sleep(1)");
     let terminate = async {
         db::pg_wait_active(&scene.admin, scene.eligible[0]).await;
-        reaper.terminate(&planned).await
+        reaper
+            .terminate(
+                &planned,
+                std::time::Instant::now() + Duration::from_secs(60),
+            )
+            .await
     };
     let (busy_result, done) = tokio::join!(busy, terminate);
-    let done = done.expect("terminate");
+    assert_eq!(done.failure, None, "{done:#?}");
     assert!(
         busy_result.is_ok(),
         "the session that turned active was killed: {busy_result:?}"
@@ -394,7 +399,7 @@ async fn a_refused_publish_is_retried_without_a_second_kill() {
         ),
     )
     .await;
-    let alarm = fixture.event("alarm.eventbridge.json");
+    let alarm = fixture.event("alarm.connections.eventbridge.json");
     let (first_id, first) = function.invoke(&alarm).await;
     let (error_type, message) = first.error();
     assert_eq!(error_type, "PublishFailed", "{message}");
@@ -403,7 +408,7 @@ async fn a_refused_publish_is_retried_without_a_second_kill() {
     assert_eq!(
         fixture.ledger().await,
         vec![(
-            format!("idle-reaper#alarm#arn:aws:cloudwatch:us-east-1:123456789012:alarm:{}-failover#2026-11-22T03:12:30.412Z", fixture.db),
+            format!("idle-reaper#alarm#arn:aws:cloudwatch:us-east-1:123456789012:alarm:{}-too-many-connections#2026-11-22T03:12:30.412Z", fixture.db),
             "ACTED".to_string()
         )]
     );
@@ -500,7 +505,7 @@ async fn a_cpu_alarm_reaps_nothing() {
     let scene = db::pg_scene(&fixture).await;
     let mut function =
         FunctionProcess::start(FUNCTION, &reaper_env(&fixture, &[("IDLE_MINUTES", "0")])).await;
-    let mut alarm = fixture.event("alarm.action.json");
+    let mut alarm = fixture.event("alarm.connections.action.json");
     alarm["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"]["name"] =
         json!("CPUUtilization");
     let report = function.invoke(&alarm).await.1.response();

@@ -49,8 +49,8 @@ pub struct InstanceRun<'a> {
     pub dry_run: bool,
     /// Why the run did not act although it meant to (lock held, ledger unavailable).
     pub refused: Option<(Outcome, String)>,
-    /// The terminating call: done (perhaps partly), or failed before terminating anything.
-    pub termination: Option<Result<Termination, String>>,
+    /// What the terminating call did, every planned session accounted for.
+    pub termination: Option<Termination>,
     pub started: std::time::Instant,
 }
 
@@ -130,7 +130,7 @@ impl InstanceRun<'_> {
             format!("{} eligible within the {cap_detail}", plan.eligible.len()),
         ));
         checks.push(self.terminate_check());
-        if let Some(Ok(done)) = &self.termination {
+        if let Some(done) = &self.termination {
             checks.push(after_check(snapshot, done));
         }
         checks
@@ -160,53 +160,33 @@ impl InstanceRun<'_> {
         if let Some((outcome, reason)) = &self.refused {
             return Check::new("terminate", *outcome, format!("not attempted: {reason}"));
         }
-        match &self.termination {
-            None => Check::new(
+        let Some(done) = &self.termination else {
+            return Check::new(
                 "terminate",
                 Outcome::Fail,
                 "planned sessions were not sent for termination",
-            ),
-            Some(Err(e)) => Check::new(
-                "terminate",
-                Outcome::Fail,
-                format!("nothing terminated: {e}"),
-            ),
-            Some(Ok(done)) => {
-                let spared = if done.spared.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "; {} spared (active again, reused pid, gone, or not reached)",
-                        done.spared.len()
-                    )
-                };
-                let (outcome, then) = match &done.failure {
-                    Some(failure) => (Outcome::Fail, format!("; then failed: {failure}")),
-                    None => (Outcome::Pass, String::new()),
-                };
-                Check::new(
-                    "terminate",
-                    outcome,
-                    format!(
-                        "terminated {} sessions with {} ({}){spared}{then}",
-                        done.terminated.len(),
-                        done.method,
-                        describe_groups(&done.terminated)
-                    ),
-                )
-                .with_data(json!({
-                    "terminated": done.terminated.len(),
-                    "terminated_ids": done.terminated.iter().map(|s| s.id).collect::<Vec<_>>(),
-                    "spared": done.spared.len(),
-                    "method": done.method,
-                    "statement_ms": done.statement_ms,
-                    "exit_wait_ms": done.exit_wait_ms,
-                    "failure": done.failure,
-                    "groups": groups(&done.terminated),
-                }))
-                .timed(self.started)
-            }
-        }
+            );
+        };
+        let outcome = if done.failure.is_some() {
+            Outcome::Fail
+        } else {
+            Outcome::Pass
+        };
+        Check::new("terminate", outcome, termination_text(done))
+            .with_data(json!({
+                "terminated": done.terminated.len(),
+                "terminated_ids": ids(&done.terminated),
+                "spared": done.spared.len(),
+                "unknown": done.unknown.len(),
+                "unknown_ids": ids(&done.unknown),
+                "not_reached": done.not_reached.len(),
+                "method": done.method,
+                "statement_ms": done.statement_ms,
+                "exit_wait_ms": done.exit_wait_ms,
+                "failure": done.failure,
+                "groups": groups(&done.terminated),
+            }))
+            .timed(self.started)
     }
 
     pub fn summary(&self) -> String {
@@ -234,28 +214,57 @@ impl InstanceRun<'_> {
             return format!("{instance}: nothing terminated: {reason}");
         }
         match &self.termination {
-            Some(Ok(done)) => {
+            Some(done) => {
                 let after = done
                     .connections_after
                     .map(|n| format!(", connections {} -> {n}", plan.total_connections))
                     .unwrap_or_default();
-                let then = done
-                    .failure
-                    .as_ref()
-                    .map(|f| format!("; then failed: {f}"))
-                    .unwrap_or_default();
-                format!(
-                    "{instance}: terminated {} idle sessions{after}{then}",
-                    done.terminated.len()
-                )
+                format!("{instance}: {}{after}", termination_text(done))
             }
-            Some(Err(e)) => format!("{instance}: nothing terminated: {e}"),
             None => format!("{instance}: nothing terminated"),
         }
     }
 }
 
+fn ids(sessions: &[Session]) -> Vec<i64> {
+    sessions.iter().map(|s| s.id).collect()
+}
+
+/// Every planned session accounted for: terminated, spared, unknown, not reached, and why.
+fn termination_text(done: &Termination) -> String {
+    let mut parts = vec![if done.terminated.is_empty() {
+        "nothing terminated".to_string()
+    } else {
+        format!(
+            "terminated {} sessions with {} ({})",
+            done.terminated.len(),
+            done.method,
+            describe_groups(&done.terminated)
+        )
+    }];
+    if !done.spared.is_empty() {
+        parts.push(format!(
+            "{} spared (active again, reused pid or gone)",
+            done.spared.len()
+        ));
+    }
+    if !done.unknown.is_empty() {
+        parts.push(format!(
+            "outcome unknown for {} (sent for termination by the statement that failed)",
+            done.unknown.len()
+        ));
+    }
+    if !done.not_reached.is_empty() {
+        parts.push(format!("{} not reached", done.not_reached.len()));
+    }
+    if let Some(failure) = &done.failure {
+        parts.push(format!("then failed: {failure}"));
+    }
+    parts.join("; ")
+}
+
 fn after_check(snapshot: &SessionSnapshot, done: &Termination) -> Check {
+    // Warn, not fail: the terminations stand whatever the count says.
     match done.connections_after {
         Some(after) => Check::new(
             "connections-after",

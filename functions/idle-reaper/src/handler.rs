@@ -8,6 +8,8 @@ use rds_responder::ledger::Ledger;
 use rds_responder::rds::DbInventory;
 use rds_responder::report::{Check, Findings, Outcome, Status};
 use rds_responder::runner::{Invocation, Responder};
+use std::time::Instant;
+
 use rds_responder::sql::{DbError, DbProbe, Engine, ReapSession, SessionReaper};
 use rds_responder::trigger::{
     parse_identifier, DbTarget, ManualPayload, RdsIdentifier, ResourceKind, TargetList, Trigger,
@@ -99,7 +101,7 @@ impl<I: DbInventory, R: SessionReaper + DbProbe> Responder for IdleReaper<I, R> 
     async fn respond<L: Ledger>(
         &self,
         trigger: &Trigger<ManualReap>,
-        _: &Invocation,
+        invocation: &Invocation,
         guard: &ActionGuard<'_, L>,
     ) -> Findings {
         match decide(trigger, &self.config) {
@@ -108,9 +110,30 @@ impl<I: DbInventory, R: SessionReaper + DbProbe> Responder for IdleReaper<I, R> 
                 scope,
                 dry_run,
                 policy,
-            } => self.reap_scope(&scope, dry_run, &policy, guard).await,
+            } => {
+                // Time kept back for the report, the ledger and delivery.
+                let left = invocation
+                    .remaining(chrono::Utc::now())
+                    .saturating_sub(self.config.deadline_reserve);
+                let run = Run {
+                    dry_run,
+                    policy: &policy,
+                    guard,
+                    stop_at: Instant::now() + left,
+                };
+                self.reap_scope(&scope, &run).await
+            }
         }
     }
+}
+
+/// How one run reaps: plan only or act, by which rules, through which guard, until when.
+pub struct Run<'a, 'g, L> {
+    pub dry_run: bool,
+    pub policy: &'a Policy,
+    pub guard: &'a ActionGuard<'g, L>,
+    /// No new database work starts after this.
+    pub stop_at: Instant,
 }
 
 /// A failed check that ends the run before anything was done.
@@ -151,13 +174,7 @@ impl<I: DbInventory, R: SessionReaper + DbProbe> IdleReaper<I, R> {
         }
     }
 
-    pub async fn reap_scope<L: Ledger>(
-        &self,
-        scope: &Scope,
-        dry_run: bool,
-        policy: &Policy,
-        guard: &ActionGuard<'_, L>,
-    ) -> Findings {
+    pub async fn reap_scope<L: Ledger>(&self, scope: &Scope, run: &Run<'_, '_, L>) -> Findings {
         let instances = match self.instances(scope).await {
             Ok(i) => i,
             Err(e) => {
@@ -170,7 +187,7 @@ impl<I: DbInventory, R: SessionReaper + DbProbe> IdleReaper<I, R> {
             }
         };
         if let [instance] = instances.as_slice() {
-            let mut findings = self.reap(instance, dry_run, policy, guard).await;
+            let mut findings = self.reap(instance, run).await;
             if matches!(scope, Scope::ClusterWriter(_)) {
                 findings.target = Some(scope.target().into());
             }
@@ -181,8 +198,24 @@ impl<I: DbInventory, R: SessionReaper + DbProbe> IdleReaper<I, R> {
         let mut summaries = Vec::new();
         let mut retry = None;
         let mut statuses = Vec::new();
-        for instance in &instances {
-            let findings = self.reap(instance, dry_run, policy, guard).await;
+        for (i, instance) in instances.iter().enumerate() {
+            if Instant::now() >= run.stop_at {
+                let left: Vec<String> = instances[i..].iter().map(ToString::to_string).collect();
+                checks.push(Check::new(
+                    "not-reached",
+                    Outcome::Fail,
+                    format!(
+                        "stopped before the invocation deadline; not reaped: {}",
+                        left.join(", ")
+                    ),
+                ));
+                summaries.push(format!(
+                    "{} readers not reached before the deadline",
+                    left.len()
+                ));
+                break;
+            }
+            let findings = self.reap(instance, run).await;
             checks.extend(findings.checks.into_iter().map(|mut c| {
                 c.name = format!("{instance}: {}", c.name);
                 c
@@ -206,10 +239,9 @@ impl<I: DbInventory, R: SessionReaper + DbProbe> IdleReaper<I, R> {
     pub async fn reap<L: Ledger>(
         &self,
         instance_id: &RdsIdentifier,
-        dry_run: bool,
-        policy: &Policy,
-        guard: &ActionGuard<'_, L>,
+        run: &Run<'_, '_, L>,
     ) -> Findings {
+        let (dry_run, policy) = (run.dry_run, run.policy);
         let target = DbTarget::Instance(instance_id.clone());
         let instance = match self.inventory.describe_instance(instance_id).await {
             Ok(i) => i,
@@ -284,15 +316,8 @@ impl<I: DbInventory, R: SessionReaper + DbProbe> IdleReaper<I, R> {
         let mut refused = None;
         let mut termination = None;
         if !to_terminate.is_empty() {
-            match guard.before_acting(&db_resource(&target)).await {
-                Ok(()) => {
-                    termination = Some(
-                        session
-                            .terminate(&to_terminate)
-                            .await
-                            .map_err(|e| e.to_string()),
-                    )
-                }
+            match run.guard.before_acting(&db_resource(&target)).await {
+                Ok(()) => termination = Some(session.terminate(&to_terminate, run.stop_at).await),
                 Err(refusal @ GuardRefusal::Locked { .. }) => {
                     refused = Some((Outcome::Skipped, refusal.to_string()))
                 }
@@ -301,7 +326,7 @@ impl<I: DbInventory, R: SessionReaper + DbProbe> IdleReaper<I, R> {
         }
         session.close().await;
 
-        let run = InstanceRun {
+        let report = InstanceRun {
             instance: &instance.id,
             snapshot: &snapshot,
             plan: &plan,
@@ -312,13 +337,16 @@ impl<I: DbInventory, R: SessionReaper + DbProbe> IdleReaper<I, R> {
             started,
         };
         let mut checks = vec![describe, connect_check(&connect_to)];
-        checks.extend(run.checks());
-        let mut findings = Findings::new(Some(target), checks, run.summary());
+        checks.extend(report.checks());
+        let mut findings = Findings::new(Some(target), checks, report.summary());
         if dry_run && !plan.eligible.is_empty() && !plan.cap_exceeded {
             findings.status = Some(Status::DryRun);
         }
-        if matches!(run.refused, Some((Outcome::Skipped, _))) {
-            findings.status = Some(Status::Skipped);
+        match &report.refused {
+            Some((Outcome::Skipped, _)) => findings.status = Some(Status::Skipped),
+            // Nothing done because the ledger failed: Lambda's retry may act.
+            Some((_, reason)) => findings.retry = Some(reason.clone()),
+            None => {}
         }
         findings
     }

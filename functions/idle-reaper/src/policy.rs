@@ -7,7 +7,7 @@ use std::time::Duration;
 use rds_responder::safety::{dry_run, Cap};
 use rds_responder::sql::sessions::{Session, SessionSnapshot, SessionState};
 use rds_responder::trigger::{
-    AlarmChange, AlarmKind, DbTarget, RdsIdentifier, ResourceKind, Route, Trigger,
+    AlarmChange, AlarmKind, Breach, DbTarget, RdsIdentifier, ResourceKind, Route, Trigger,
 };
 
 use crate::config::ReaperConfig;
@@ -287,39 +287,63 @@ pub enum Decision {
 pub const CONNECTIONS_NAMESPACE: &str = "AWS/RDS";
 pub const CONNECTIONS_METRIC: &str = "DatabaseConnections";
 
-/// The database named by a metric's dimensions: `DBInstanceIdentifier`, else
-/// `DBClusterIdentifier` with `Role` (`READER`: the readers; `WRITER` or none: the writer).
-fn scope_of(dimensions: &BTreeMap<String, String>) -> Result<Option<Scope>, String> {
-    let parse = |raw: &str, kind| RdsIdentifier::parse(raw, kind).map_err(|r| r.to_string());
-    if let Some(id) = dimensions.get("DBInstanceIdentifier") {
-        return Ok(Some(Scope::Instance(parse(id, ResourceKind::DbInstance)?)));
-    }
-    let Some(id) = dimensions.get("DBClusterIdentifier") else {
-        return Ok(None);
-    };
-    let cluster = parse(id, ResourceKind::DbCluster)?;
-    match dimensions
-        .get("Role")
-        .map(|r| r.to_ascii_uppercase())
-        .as_deref()
-    {
-        None | Some("WRITER") => Ok(Some(Scope::ClusterWriter(cluster))),
-        Some("READER") => Ok(Some(Scope::ClusterReaders(cluster))),
-        Some(_) => Err(format!(
-            "dimension Role={:?} of cluster {cluster} is neither WRITER nor READER",
-            dimensions
-                .get("Role")
-                .map(String::as_str)
-                .unwrap_or_default()
-        )),
-    }
+/// What a metric's dimensions name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Named {
+    One(Scope),
+    /// `DBClusterIdentifier` alone: the sum over every instance of the cluster.
+    ClusterAggregate(RdsIdentifier),
+    /// No dimension at all.
+    Nothing,
+    /// Dimensions that are not those of one RDS database (why).
+    NotOneDatabase(String),
 }
 
-/// Which databases an alarm moving into ALARM means, or why it means none. Acts on `AWS/RDS`
-/// `DatabaseConnections` alarms naming one database; on any other alarm only when its name is
-/// allow-listed (`ALLOWED_ALARMS`), and then `DEFAULT_DB_INSTANCE` stands in for a missing
-/// database; metric-math and composite alarms only when allow-listed and resolving to exactly
-/// one database.
+/// Exactly `{DBInstanceIdentifier}`, or `{DBClusterIdentifier, Role}` (`READER`: the readers;
+/// `WRITER`: the writer); anything else names no single database.
+fn named_by(dimensions: &BTreeMap<String, String>) -> Named {
+    let keys: Vec<&str> = dimensions.keys().map(String::as_str).collect();
+    let parse = |raw: &str, kind| RdsIdentifier::parse(raw, kind).map_err(|r| r.to_string());
+    let result = match keys.as_slice() {
+        [] => return Named::Nothing,
+        ["DBInstanceIdentifier"] => parse(
+            &dimensions["DBInstanceIdentifier"],
+            ResourceKind::DbInstance,
+        )
+        .map(|id| Named::One(Scope::Instance(id))),
+        ["DBClusterIdentifier"] => {
+            parse(&dimensions["DBClusterIdentifier"], ResourceKind::DbCluster)
+                .map(Named::ClusterAggregate)
+        }
+        ["DBClusterIdentifier", "Role"] => {
+            let role = &dimensions["Role"];
+            parse(&dimensions["DBClusterIdentifier"], ResourceKind::DbCluster).map(|cluster| {
+                match role.to_ascii_uppercase().as_str() {
+                    "WRITER" => Named::One(Scope::ClusterWriter(cluster)),
+                    "READER" => Named::One(Scope::ClusterReaders(cluster)),
+                    _ => Named::NotOneDatabase(format!(
+                        "dimension Role={role:?} of cluster {cluster} is neither WRITER nor READER"
+                    )),
+                }
+            })
+        }
+        other => Ok(Named::NotOneDatabase(format!(
+            "its dimensions ({}) do not name one RDS database",
+            other.join(", ")
+        ))),
+    };
+    result.unwrap_or_else(Named::NotOneDatabase)
+}
+
+/// Which databases an alarm moving into ALARM means, or why it means none.
+///
+/// - Never an alarm that fires below its threshold (too few connections: a failover or outage).
+/// - An `AWS/RDS` `DatabaseConnections` alarm that fires above its threshold on exactly one
+///   database (`DBInstanceIdentifier`, or `DBClusterIdentifier` with `Role`).
+/// - Any other alarm only when its name is allow-listed (`ALLOWED_ALARMS`); then a cluster
+///   aggregate means the writer, and an alarm that names nothing at all (a log-metric alarm, a
+///   composite) means `DEFAULT_DB_INSTANCE`. Metric math and Metrics Insights must name exactly
+///   one database in their metrics.
 pub fn alarm_scope(
     alarm: &AlarmChange,
     allowed_alarms: &[String],
@@ -340,24 +364,37 @@ pub fn alarm_scope(
         )),
     }
     };
+    if alarm.breach == Breach::Below {
+        return Err(format!(
+            "alarm {name} fires below its threshold (too few, e.g. a failover or outage alarm); idle-reaper acts only when there are too many connections"
+        ));
+    }
     match alarm.kind() {
         AlarmKind::Composite if !listed => Err(not_listed("a composite alarm")),
-        AlarmKind::Composite => fallback(),
+        AlarmKind::Unknown if !listed => Err(not_listed("without a metric configuration")),
+        AlarmKind::Composite | AlarmKind::Unknown => fallback(),
         AlarmKind::MetricMath if !listed => {
             Err(not_listed("a metric-math or Metrics Insights alarm"))
         }
         AlarmKind::MetricMath => {
             let mut scopes: Vec<Scope> = Vec::new();
             for metric in &alarm.metrics {
-                if let Some(scope) = scope_of(&metric.dimensions)? {
-                    if !scopes.contains(&scope) {
-                        scopes.push(scope);
+                match named_by(&metric.dimensions) {
+                    Named::One(scope) if !scopes.contains(&scope) => scopes.push(scope),
+                    Named::One(_) | Named::Nothing => {}
+                    Named::ClusterAggregate(cluster) => {
+                        return Err(format!(
+                        "alarm {name} reads the aggregate of cluster {cluster}, not one database"
+                    ))
                     }
+                    Named::NotOneDatabase(why) => return Err(format!("alarm {name}: {why}")),
                 }
             }
             match scopes.as_slice() {
-                [] => fallback(),
                 [one] => Ok(one.clone()),
+                [] => Err(format!(
+                    "alarm {name} is a metric-math or Metrics Insights alarm whose metrics name no database; idle-reaper does not guess one"
+                )),
                 many => Err(format!(
                     "alarm {name} resolves to {} databases ({}); idle-reaper acts only on an alarm about exactly one",
                     many.len(),
@@ -374,16 +411,24 @@ pub fn alarm_scope(
                     metric.namespace, metric.name
                 )));
             }
-            match scope_of(&metric.dimensions)? {
-                Some(scope) => Ok(scope),
-                None if listed => fallback(),
-                None => Err(format!(
-                    "alarm {name} watches {CONNECTIONS_METRIC} without a DBInstanceIdentifier or DBClusterIdentifier dimension (an aggregate of several databases) and is not in ALLOWED_ALARMS"
+            if !listed && alarm.breach != Breach::Above {
+                return Err(format!(
+                    "alarm {name} does not say it fired above its threshold (no comparison in the event, no \"greater than\" in its reason); allow-list it in ALLOWED_ALARMS to act on it"
+                ));
+            }
+            match named_by(&metric.dimensions) {
+                Named::One(scope) => Ok(scope),
+                Named::ClusterAggregate(cluster) if listed => Ok(Scope::ClusterWriter(cluster)),
+                Named::ClusterAggregate(cluster) => Err(format!(
+                    "alarm {name} reads {CONNECTIONS_METRIC} summed over every instance of cluster {cluster} (no Role dimension) and is not in ALLOWED_ALARMS"
                 )),
+                Named::Nothing if listed => fallback(),
+                Named::Nothing => Err(format!(
+                    "alarm {name} watches {CONNECTIONS_METRIC} without any dimension (an aggregate of several databases) and is not in ALLOWED_ALARMS"
+                )),
+                Named::NotOneDatabase(why) => Err(format!("alarm {name}: {why} (an aggregate or another resource)")),
             }
         }
-        AlarmKind::Unknown if listed => fallback(),
-        AlarmKind::Unknown => Err(not_listed("without a metric configuration")),
     }
 }
 

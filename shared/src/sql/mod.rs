@@ -6,6 +6,7 @@ pub mod postgres;
 pub mod sessions;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use aws_config::SdkConfig;
 use serde::Serialize;
@@ -76,9 +77,10 @@ pub struct ProbeResult {
 #[allow(async_fn_in_trait)]
 pub trait ReapSession {
     async fn snapshot(&mut self) -> Result<SessionSnapshot, DbError>;
-    /// Terminates what still matches the plan. An error means nothing was terminated; once
-    /// anything was, a later failure is reported in [`Termination::failure`] instead.
-    async fn terminate(&mut self, planned: &[Session]) -> Result<Termination, DbError>;
+    /// Terminates what still matches the plan, starting nothing new after `stop_at`. Never
+    /// fails: what went wrong is in [`Termination::failure`], with every session accounted for
+    /// (terminated, spared, unknown, not reached).
+    async fn terminate(&mut self, planned: &[Session], stop_at: Instant) -> Termination;
     async fn close(self);
 }
 
@@ -109,10 +111,10 @@ impl ReapSession for OpenSession {
         }
     }
 
-    async fn terminate(&mut self, planned: &[Session]) -> Result<Termination, DbError> {
+    async fn terminate(&mut self, planned: &[Session], stop_at: Instant) -> Termination {
         match self {
-            OpenSession::Postgres(s) => s.terminate(planned).await,
-            OpenSession::MySql(s) => s.terminate(planned).await,
+            OpenSession::Postgres(s) => s.terminate(planned, stop_at).await,
+            OpenSession::MySql(s) => s.terminate(planned, stop_at).await,
         }
     }
 

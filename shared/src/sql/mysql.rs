@@ -1,6 +1,8 @@
 //! MySQL / MariaDB: list sleeping sessions and kill them (`mysql.rds_kill` on RDS, else `KILL`),
 //! re-checking each session right before its kill.
 
+use std::time::{Duration, Instant};
+
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, SslOpts};
 
@@ -13,6 +15,27 @@ pub struct MySqlSessions {
     conn: Conn,
     /// `mysql.rds_kill` exists (seen by the last snapshot): RDS MySQL.
     rds_kill: bool,
+    /// The longest any one call may take.
+    statement_timeout: Duration,
+}
+
+/// How one kill went.
+enum Kill {
+    Done,
+    Spared,
+    RecheckFailed(DbError),
+    Failed(DbError),
+}
+
+/// A call bounded by `limit`; its error as a [`DbError`].
+async fn within<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = Result<T, mysql_async::Error>>,
+) -> Result<T, DbError> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result.map_err(query_error),
+        Err(_) => Err(DbError::Timeout(limit.as_millis())),
+    }
 }
 
 fn query_error(e: mysql_async::Error) -> DbError {
@@ -64,6 +87,7 @@ impl MySqlSessions {
         Ok(Self {
             conn,
             rds_kill: false,
+            statement_timeout: config.statement_timeout,
         })
     }
 
@@ -143,88 +167,107 @@ impl MySqlSessions {
     }
 
     /// Kills each planned session that is, right now, still the same user sleeping at least as
-    /// long as when it was listed (a session that ran a statement since has a smaller TIME).
-    /// Fails only while nothing was killed; after that, errors go into `failure`.
-    pub async fn terminate(&mut self, planned: &[Session]) -> Result<Termination, DbError> {
-        let mut terminated = Vec::new();
-        let mut spared = Vec::new();
-        let mut failure = None;
-        let started = std::time::Instant::now();
-        for (i, session) in planned.iter().enumerate() {
-            match self.kill_if_still_idle(session).await {
-                Ok(true) => terminated.push(session.clone()),
-                Ok(false) => spared.push(session.clone()),
-                Err(e) if terminated.is_empty() => return Err(e),
-                Err(e) => {
-                    failure = Some(format!(
-                        "session {} could not be killed, {} left untouched: {e}",
-                        session.id,
-                        planned.len() - i - 1
-                    ));
-                    spared.extend(planned[i..].iter().cloned());
-                    break;
-                }
-            }
-        }
-        let statement_ms = started.elapsed().as_millis() as u64;
-        // KILL returns before the connection is gone from the processlist.
-        let exit_wait =
-            std::time::Duration::from_millis(if terminated.is_empty() { 0 } else { 100 });
-        tokio::time::sleep(exit_wait).await;
-        let connections_after = match self.count_connections().await {
-            Ok(n) => Some(n),
-            Err(e) => {
-                failure.get_or_insert(format!("counting connections afterwards failed: {e}"));
-                None
-            }
-        };
-        Ok(Termination {
-            terminated,
-            spared,
-            connections_after,
+    /// long as when it was listed (a session that ran a statement since has a smaller TIME),
+    /// starting no kill after `stop_at`. Every call is bounded by the statement timeout. A
+    /// failure stops the run: a failed re-check leaves its session untouched, a failed kill
+    /// leaves its outcome unknown.
+    pub async fn terminate(&mut self, planned: &[Session], stop_at: Instant) -> Termination {
+        let mut termination = Termination {
+            terminated: Vec::new(),
+            spared: Vec::new(),
+            unknown: Vec::new(),
+            not_reached: Vec::new(),
+            connections_after: None,
             method: if self.rds_kill {
                 "mysql.rds_kill"
             } else {
                 "KILL"
             }
             .into(),
-            statement_ms,
-            exit_wait_ms: exit_wait.as_millis() as u64,
-            failure,
-        })
+            statement_ms: 0,
+            exit_wait_ms: 0,
+            failure: None,
+        };
+        let started = Instant::now();
+        for (i, session) in planned.iter().enumerate() {
+            if Instant::now() >= stop_at {
+                termination.failure = Some("stopped before the invocation deadline".into());
+                termination.not_reached.extend_from_slice(&planned[i..]);
+                break;
+            }
+            match self.kill_if_still_idle(session).await {
+                Kill::Done => termination.terminated.push(session.clone()),
+                Kill::Spared => termination.spared.push(session.clone()),
+                Kill::RecheckFailed(e) => {
+                    termination.failure =
+                        Some(format!("re-reading session {} failed: {e}", session.id));
+                    termination.not_reached.extend_from_slice(&planned[i..]);
+                    break;
+                }
+                Kill::Failed(e) => {
+                    termination.failure =
+                        Some(format!("killing session {} failed: {e}", session.id));
+                    termination.unknown.push(session.clone());
+                    termination.not_reached.extend_from_slice(&planned[i + 1..]);
+                    break;
+                }
+            }
+        }
+        termination.statement_ms = started.elapsed().as_millis() as u64;
+        // KILL returns before the connection is gone from the processlist.
+        let exit_wait = Duration::from_millis(if termination.terminated.is_empty() {
+            0
+        } else {
+            100
+        });
+        tokio::time::sleep(exit_wait).await;
+        termination.exit_wait_ms = exit_wait.as_millis() as u64;
+        match self.count_connections().await {
+            Ok(n) => termination.connections_after = Some(n),
+            Err(e) => {
+                termination
+                    .failure
+                    .get_or_insert(format!("counting connections afterwards failed: {e}"));
+            }
+        }
+        termination
     }
 
-    /// Re-reads one session and kills it if it is still the listed idle session: true if killed.
-    async fn kill_if_still_idle(&mut self, session: &Session) -> Result<bool, DbError> {
-        let now: Option<(Option<String>, Option<String>, Option<i64>)> = self
+    /// Re-reads one session and kills it if it is still the listed idle session.
+    async fn kill_if_still_idle(&mut self, session: &Session) -> Kill {
+        let limit = self.statement_timeout;
+        let recheck = self
             .conn
-            .exec_first(
+            .exec_first::<(Option<String>, Option<String>, Option<i64>), _, _>(
                 "SELECT USER, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID = ?",
                 (session.id,),
-            )
-            .await
-            .map_err(query_error)?;
+            );
+        let now = match within(limit, recheck).await {
+            Ok(now) => now,
+            Err(e) => return Kill::RecheckFailed(e),
+        };
         let still_idle = matches!(&now, Some((user, Some(command), Some(time)))
             if command == "Sleep"
                 && *user == session.user
                 && (*time as f64) >= session.idle_seconds.unwrap_or(f64::MAX));
         if !still_idle {
-            return Ok(false);
+            return Kill::Spared;
         }
-        let killed = if self.rds_kill {
-            self.conn
-                .exec_drop("CALL mysql.rds_kill(?)", (session.id,))
-                .await
-        } else {
-            self.conn
-                .query_drop(format!("KILL CONNECTION {}", session.id))
-                .await
+        let (rds_kill, id) = (self.rds_kill, session.id);
+        let conn = &mut self.conn;
+        let kill = async move {
+            if rds_kill {
+                conn.exec_drop("CALL mysql.rds_kill(?)", (id,)).await
+            } else {
+                conn.query_drop(format!("KILL CONNECTION {id}")).await
+            }
         };
-        match killed {
-            Ok(()) => Ok(true),
+        match tokio::time::timeout(limit, kill).await {
+            Ok(Ok(())) => Kill::Done,
             // Gone between the re-check and the kill ("Unknown thread id"): nothing to do.
-            Err(mysql_async::Error::Server(e)) if e.code == 1094 => Ok(false),
-            Err(e) => Err(query_error(e)),
+            Ok(Err(mysql_async::Error::Server(e))) if e.code == 1094 => Kill::Spared,
+            Ok(Err(e)) => Kill::Failed(query_error(e)),
+            Err(_) => Kill::Failed(DbError::Timeout(limit.as_millis())),
         }
     }
 

@@ -141,8 +141,15 @@ fn query_error(e: tokio_postgres::Error) -> DbError {
 }
 
 impl PgSessions {
+    /// Connects and bounds every statement of this session by the configured statement timeout.
     pub async fn open(connector: &DbConnector, target: &ConnectTarget) -> Result<Self, DbError> {
-        Ok(Self::from_client(connect(connector, target).await?))
+        let client = connect(connector, target).await?;
+        let ms = connector.config.statement_timeout.as_millis();
+        client
+            .batch_execute(&format!("SET statement_timeout = {ms}"))
+            .await
+            .map_err(query_error)?;
+        Ok(Self::from_client(client))
     }
 
     pub fn from_client(client: Client) -> Self {
@@ -195,25 +202,38 @@ impl PgSessions {
         })
     }
 
-    /// Terminates what still matches the plan; waits briefly for the backends to exit. Fails
-    /// only while nothing was terminated; after that, errors go into `failure`.
-    pub async fn terminate(&self, planned: &[Session]) -> Result<Termination, DbError> {
-        let mut terminated_ids = Vec::new();
+    /// Terminates what still matches the plan, batch by batch, starting no batch after
+    /// `stop_at`; waits briefly for the backends to exit. A failing statement leaves its batch's
+    /// outcome unknown (pg_terminate_backend is not undone) and stops the run.
+    pub async fn terminate(&self, planned: &[Session], stop_at: Instant) -> Termination {
+        let mut terminated_ids = std::collections::HashSet::new();
+        let mut unknown = Vec::new();
+        let mut not_reached = Vec::new();
         let mut failure = None;
         let started = Instant::now();
-        for batch in planned.chunks(BATCH) {
+        let mut batches = planned.chunks(BATCH);
+        for batch in batches.by_ref() {
+            if Instant::now() >= stop_at {
+                failure = Some("stopped before the invocation deadline".to_string());
+                not_reached.extend_from_slice(batch);
+                break;
+            }
             match self.terminate_batch(batch).await {
                 Ok(ids) => terminated_ids.extend(ids),
-                Err(e) if terminated_ids.is_empty() => return Err(e),
                 Err(e) => {
-                    failure = Some(format!("terminating the next batch failed: {e}"));
+                    failure = Some(format!("the terminating statement failed: {e}"));
+                    unknown.extend_from_slice(batch);
                     break;
                 }
             }
         }
+        for rest in batches {
+            not_reached.extend_from_slice(rest);
+        }
         let statement_ms = started.elapsed().as_millis() as u64;
         let started = Instant::now();
-        if let Err(e) = self.wait_gone(&terminated_ids).await {
+        let ids: Vec<i64> = terminated_ids.iter().copied().collect();
+        if let Err(e) = self.wait_gone(&ids).await {
             failure.get_or_insert(format!("waiting for the sessions to exit failed: {e}"));
         }
         let exit_wait_ms = started.elapsed().as_millis() as u64;
@@ -224,17 +244,23 @@ impl PgSessions {
                 None
             }
         };
-        let ids: std::collections::HashSet<i64> = terminated_ids.into_iter().collect();
-        let (terminated, spared) = planned.iter().cloned().partition(|s| ids.contains(&s.id));
-        Ok(Termination {
+        let settled = |s: &&Session| !unknown.contains(*s) && !not_reached.contains(*s);
+        let (terminated, spared) = planned
+            .iter()
+            .filter(settled)
+            .cloned()
+            .partition(|s| terminated_ids.contains(&s.id));
+        Termination {
             terminated,
             spared,
+            unknown,
+            not_reached,
             connections_after,
             method: "pg_terminate_backend".into(),
             statement_ms,
             exit_wait_ms,
             failure,
-        })
+        }
     }
 
     /// One terminating statement; returns the pids it terminated.

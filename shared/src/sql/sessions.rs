@@ -82,6 +82,10 @@ pub struct Termination {
     pub terminated: Vec<Session>,
     /// Planned but no longer eligible at that moment (turned active, pid reused, gone).
     pub spared: Vec<Session>,
+    /// Sent for termination by a statement that then failed: perhaps terminated, perhaps not.
+    pub unknown: Vec<Session>,
+    /// Never sent: the run stopped first (the deadline, or an earlier failure).
+    pub not_reached: Vec<Session>,
     /// Client connections afterwards, when they could be counted.
     pub connections_after: Option<u64>,
     /// `pg_terminate_backend`, `mysql.rds_kill` or `KILL`.

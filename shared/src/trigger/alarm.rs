@@ -54,6 +54,45 @@ pub struct AlarmMetric {
     pub dimensions: BTreeMap<String, String>,
 }
 
+/// Which side of its threshold an alarm fires on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Breach {
+    /// Above the threshold (or the upper band): too much.
+    Above,
+    /// Below the threshold (or the lower band): too little.
+    Below,
+    /// Not said, or either side.
+    Unknown,
+}
+
+impl Breach {
+    /// From an SNS alarm's `Trigger.ComparisonOperator`.
+    pub fn from_operator(operator: &str) -> Self {
+        match operator {
+            "GreaterThanOrEqualToThreshold"
+            | "GreaterThanThreshold"
+            | "GreaterThanUpperThreshold" => Breach::Above,
+            "LessThanThreshold" | "LessThanOrEqualToThreshold" | "LessThanLowerThreshold" => {
+                Breach::Below
+            }
+            _ => Breach::Unknown,
+        }
+    }
+
+    /// From the state reason CloudWatch writes ("... was greater than or equal to the threshold
+    /// (400.0)", "... was less than the lower thresholds ..."): the only place EventBridge and
+    /// alarm-action events say it.
+    pub fn from_reason(reason: &str) -> Self {
+        let lower = reason.to_ascii_lowercase();
+        match (lower.contains("greater than"), lower.contains("less than")) {
+            (true, false) => Breach::Above,
+            (false, true) => Breach::Below,
+            _ => Breach::Unknown,
+        }
+    }
+}
+
 /// What an alarm watches, which decides whether a function may act on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AlarmKind<'a> {
@@ -84,6 +123,11 @@ pub struct AlarmChange {
     pub expressions: Vec<String>,
     /// A composite alarm (an `alarmRule` over other alarms).
     pub composite: bool,
+    /// Which side of its threshold it fired on.
+    pub breach: Breach,
+    /// Set when the alarm's actions are suppressed (a composite alarm's suppressor): the state
+    /// changed, but nothing is meant to act on it.
+    pub actions_suppressed_by: Option<String>,
     /// When the alarm entered its new state: part of the idempotency key.
     pub time: DateTime<Utc>,
     pub delivery: Delivery,
@@ -134,12 +178,15 @@ struct AlarmData {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct StateData {
     value: String,
     #[serde(default)]
     reason: Option<String>,
     #[serde(default)]
     timestamp: Option<String>,
+    #[serde(default)]
+    actions_suppressed_by: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -160,6 +207,9 @@ struct MetricQuery {
     metric_stat: Option<MetricStat>,
     #[serde(default)]
     expression: Option<String>,
+    /// Set on cross-account (monitoring account) alarms.
+    #[serde(default)]
+    account_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -181,6 +231,7 @@ fn from_alarm_data(
     envelope_time: Option<DateTime<Utc>>,
     field_prefix: &str,
     delivery: Delivery,
+    origin: &Origin,
 ) -> Result<AlarmChange, TriggerError> {
     let new_state = AlarmState::parse(&format!("{field_prefix}.state.value"), &data.state.value)?;
     let previous_state = data
@@ -206,7 +257,13 @@ fn from_alarm_data(
     if let Some(config) = data.configuration {
         description = config.description;
         composite = config.alarm_rule.is_some();
-        for query in config.metrics {
+        for (i, query) in config.metrics.into_iter().enumerate() {
+            if let Some(account) = query.account_id.as_deref() {
+                origin.check_account(
+                    &format!("{field_prefix}.configuration.metrics[{i}].accountId"),
+                    account,
+                )?;
+            }
             if let Some(stat) = query.metric_stat {
                 metrics.push(AlarmMetric {
                     namespace: stat.metric.namespace,
@@ -217,11 +274,19 @@ fn from_alarm_data(
             expressions.extend(query.expression);
         }
     }
+    let breach = data
+        .state
+        .reason
+        .as_deref()
+        .map(Breach::from_reason)
+        .unwrap_or(Breach::Unknown);
     finish(AlarmChange {
         name: data.alarm_name,
         arn,
         new_state,
         previous_state,
+        breach,
+        actions_suppressed_by: data.state.actions_suppressed_by,
         reason: data.state.reason,
         description,
         metric: None,
@@ -260,13 +325,21 @@ pub(super) fn from_eventbridge(
     detail: Value,
     alarm_arn: Option<String>,
     time: Option<DateTime<Utc>>,
+    origin: &Origin,
 ) -> Result<AlarmChange, TriggerError> {
     let data: AlarmData =
         serde_json::from_value(detail).map_err(|source| TriggerError::Malformed {
             shape: "CloudWatch alarm detail",
             source,
         })?;
-    from_alarm_data(data, alarm_arn, time, "detail", Delivery::EventBridge)
+    from_alarm_data(
+        data,
+        alarm_arn,
+        time,
+        "detail",
+        Delivery::EventBridge,
+        origin,
+    )
 }
 
 #[derive(Deserialize)]
@@ -305,6 +378,7 @@ pub(super) fn parse_alarm_action(
         time,
         "alarmData",
         Delivery::AlarmAction,
+        origin,
     )
 }
 
@@ -339,12 +413,17 @@ pub(super) fn from_sns(
         if let Some(metric) = sns_metric(trigger, "Namespace", "MetricName") {
             metrics.push(metric);
         }
-        for query in trigger
+        for (i, query) in trigger
             .get("Metrics")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
+            .enumerate()
         {
+            if let Some(account) = query.get("AccountId").and_then(Value::as_str) {
+                origin
+                    .check_account(&format!("Message.Trigger.Metrics[{i}].AccountId"), account)?;
+            }
             if let Some(expression) = query.get("Expression").and_then(Value::as_str) {
                 expressions.push(expression.to_string());
             }
@@ -365,6 +444,13 @@ pub(super) fn from_sns(
         previous_state: text("OldStateValue")
             .map(|s| AlarmState::parse("Message.OldStateValue", s))
             .transpose()?,
+        breach: trigger
+            .and_then(|t| t.get("ComparisonOperator"))
+            .and_then(Value::as_str)
+            .map(Breach::from_operator)
+            .or_else(|| text("NewStateReason").map(Breach::from_reason))
+            .unwrap_or(Breach::Unknown),
+        actions_suppressed_by: text("ActionsSuppressedBy").map(str::to_string),
         reason: text("NewStateReason").map(str::to_string),
         description: text("AlarmDescription").map(str::to_string),
         metric: None,

@@ -18,7 +18,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use alarm::{AlarmChange, AlarmKind, AlarmMetric, AlarmState, MetricRef};
+pub use alarm::{AlarmChange, AlarmKind, AlarmMetric, AlarmState, Breach, MetricRef};
 pub use ident::{IdentifierRule, RdsIdentifier, ResourceKind};
 pub use rds_event::{RdsEvent, RdsEventId};
 pub use time::parse_aws_time;
@@ -568,7 +568,7 @@ fn parse_eventbridge<M, S: ScheduleInput>(
                 ));
             }
             let alarm_arn = envelope.resources.iter().flatten().next().cloned();
-            alarm::from_eventbridge(envelope.detail, alarm_arn, time).map(Trigger::Alarm)
+            alarm::from_eventbridge(envelope.detail, alarm_arn, time, origin).map(Trigger::Alarm)
         }
         _ => parse_schedule(
             &envelope.detail_type,
@@ -732,6 +732,14 @@ impl<M, S> Trigger<M, S> {
                     "alarm {} moved to {}, not into ALARM: nothing to do",
                     alarm.name,
                     alarm.new_state.as_str()
+                ),
+            },
+            Trigger::Alarm(alarm) if alarm.actions_suppressed_by.is_some() => Route::Nothing {
+                target: alarm.db_target(),
+                reason: format!(
+                    "alarm {} is in ALARM with its actions suppressed (by {}): nothing to do",
+                    alarm.name,
+                    alarm.actions_suppressed_by.as_deref().unwrap_or_default()
                 ),
             },
             Trigger::Alarm(alarm) => Route::Alarm(alarm),

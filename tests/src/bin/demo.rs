@@ -103,7 +103,7 @@ async fn main() {
         &fixture,
         &mut function,
         "Failover alarm via SNS",
-        fixture.event("alarm.sns.json"),
+        fixture.event("alarm.connections.sns.json"),
     )
     .await;
     play(
@@ -181,14 +181,14 @@ async fn main() {
         &fixture,
         &mut reaper,
         "idle-reaper: too-many-connections alarm (EventBridge)",
-        fixture.event("alarm.eventbridge.json"),
+        fixture.event("alarm.connections.eventbridge.json"),
     )
     .await;
     play(
         &fixture,
         &mut reaper,
         "idle-reaper: the same alarm state change via SNS",
-        fixture.event("alarm.sns.json"),
+        fixture.event("alarm.connections.sns.json"),
     )
     .await;
     play(

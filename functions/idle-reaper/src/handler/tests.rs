@@ -149,9 +149,9 @@ fn manual_schema_is_strict() {
 #[test]
 fn alarms_act_only_on_entering_alarm() {
     for shape in [
-        "alarm.eventbridge.json",
-        "alarm.action.json",
-        "alarm.sns.json",
+        "alarm.connections.eventbridge.json",
+        "alarm.connections.action.json",
+        "alarm.connections.sns.json",
     ] {
         match decide(&trigger(sample(shape)), &config()) {
             Decision::Reap { dry_run, .. } => assert!(!dry_run, "{shape}"),
@@ -287,7 +287,7 @@ async fn unavailable_instance_is_left_alone() {
 
 #[test]
 fn log_metric_alarm_uses_the_default_instance_only_when_allow_listed() {
-    let mut event = sample("alarm.eventbridge.json");
+    let mut event = sample("alarm.connections.eventbridge.json");
     event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"] = json!({
         "namespace": "LogMetrics", "name": "TooManyConnections", "dimensions": {}
     });
@@ -302,13 +302,13 @@ fn log_metric_alarm_uses_the_default_instance_only_when_allow_listed() {
         "{unlisted:?}"
     );
     let mut listed = config();
-    listed.allowed_alarms = vec!["orders-db-failover".into()];
+    listed.allowed_alarms = vec!["orders-db-too-many-connections".into()];
     let without_default = decide(&trigger(event.clone()), &listed);
     assert!(
         matches!(without_default, Decision::Skip { ref reason, .. } if reason.contains("DEFAULT_DB_INSTANCE is not set")),
         "{without_default:?}"
     );
-    with_default.allowed_alarms = vec!["orders-db-failover".into()];
+    with_default.allowed_alarms = vec!["orders-db-too-many-connections".into()];
     match decide(&trigger(event), &with_default) {
         Decision::Reap { scope, .. } => assert_eq!(scope, Scope::Instance(id("orders-db"))),
         other => panic!("{other:?}"),
@@ -348,7 +348,7 @@ fn cluster_id(raw: &str) -> RdsIdentifier {
 
 /// The EventBridge sample alarm reading `metrics` (the `configuration.metrics` array).
 fn alarm_with_metrics(metrics: Value) -> Trigger<ManualReap> {
-    let mut event = sample("alarm.eventbridge.json");
+    let mut event = sample("alarm.connections.eventbridge.json");
     event["detail"]["configuration"]["metrics"] = metrics;
     trigger(event)
 }
@@ -375,13 +375,13 @@ fn scope(decision: Decision) -> Scope {
 
 #[test]
 fn a_cpu_alarm_on_the_instance_reaps_nothing_in_any_shape() {
-    let mut bridge = sample("alarm.eventbridge.json");
+    let mut bridge = sample("alarm.connections.eventbridge.json");
     bridge["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["name"] =
         json!("CPUUtilization");
-    let mut action = sample("alarm.action.json");
+    let mut action = sample("alarm.connections.action.json");
     action["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"]["name"] =
         json!("CPUUtilization");
-    let mut sns = sample("alarm.sns.json");
+    let mut sns = sample("alarm.connections.sns.json");
     let message = sns["Records"][0]["Sns"]["Message"]
         .as_str()
         .unwrap()
@@ -460,8 +460,16 @@ fn aurora_roles_pick_readers_or_writer() {
         scope(decide(&with_role(Some("WRITER")), &config())),
         Scope::ClusterWriter(cluster_id("orders-aurora"))
     );
+    // Without Role the metric is the sum over every instance: not one database.
+    let reason = skip_reason(decide(&with_role(None), &config()));
+    assert!(
+        reason.contains("summed over every instance of cluster orders-aurora"),
+        "{reason}"
+    );
+    let mut listed = config();
+    listed.allowed_alarms = vec!["orders-db-*".into()];
     assert_eq!(
-        scope(decide(&with_role(None), &config())),
+        scope(decide(&with_role(None), &listed)),
         Scope::ClusterWriter(cluster_id("orders-aurora"))
     );
     let reason = skip_reason(decide(&with_role(Some("SERVERLESS")), &config()));
@@ -470,34 +478,127 @@ fn aurora_roles_pick_readers_or_writer() {
 
 #[test]
 fn composite_and_metrics_insights_alarms_need_the_allow_list() {
-    let mut composite = sample("alarm.eventbridge.json");
+    let mut composite = sample("alarm.connections.eventbridge.json");
     composite["detail"]["configuration"] = json!({
         "alarmRule": "ALARM(orders-db-connections) AND ALARM(orders-db-cpu)",
         "description": "composite"
     });
-    let mut insights = sample("alarm.eventbridge.json");
+    let mut insights = sample("alarm.connections.eventbridge.json");
     insights["detail"]["configuration"]["metrics"] = json!([{
-        "id": "q1", "expression": "SELECT MAX(DatabaseConnections) FROM SCHEMA(\"AWS/RDS\", DBInstanceIdentifier)",
+        "id": "q1", "expression": "SELECT MAX(DatabaseConnections) FROM SCHEMA(\"AWS/RDS\", DBInstanceIdentifier) WHERE DBInstanceIdentifier = 'billing-db'",
         "period": 60, "returnData": true
     }]);
     let mut with_default = config();
     with_default.default_instance = Some(id("orders-db"));
     for (event, what) in [
-        (composite, "a composite alarm"),
-        (insights, "a metric-math or Metrics Insights alarm"),
+        (&composite, "a composite alarm"),
+        (&insights, "a metric-math or Metrics Insights alarm"),
     ] {
         let reason = skip_reason(decide(&trigger(event.clone()), &with_default));
         assert!(
             reason.contains(what) && reason.contains("ALLOWED_ALARMS"),
             "{reason}"
         );
-        let mut listed = with_default.clone();
-        listed.allowed_alarms = vec!["orders-db-failover".into()];
-        assert_eq!(
-            scope(decide(&trigger(event), &listed)),
-            Scope::Instance(id("orders-db"))
-        );
     }
+    let mut listed = with_default.clone();
+    listed.allowed_alarms = vec!["orders-db-too-many-connections".into()];
+    // A composite names nothing: the default instance.
+    assert_eq!(
+        scope(decide(&trigger(composite), &listed)),
+        Scope::Instance(id("orders-db"))
+    );
+    // A query names a database we cannot read: never the default instead of it.
+    let reason = skip_reason(decide(&trigger(insights), &listed));
+    assert!(
+        reason.contains("name no database; idle-reaper does not guess"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn alarms_on_too_few_connections_never_reap() {
+    // The failover samples: DatabaseConnections below 1, in all three shapes.
+    let mut listed = config();
+    listed.allowed_alarms = vec!["*".into()];
+    for shape in [
+        "alarm.eventbridge.json",
+        "alarm.action.json",
+        "alarm.sns.json",
+    ] {
+        for config in [config(), listed.clone()] {
+            let reason = skip_reason(decide(&trigger(sample(shape)), &config));
+            assert!(
+                reason.contains("fires below its threshold"),
+                "{shape}: {reason}"
+            );
+        }
+    }
+    let band = |reason: &str| {
+        let mut event = sample("alarm.connections.eventbridge.json");
+        event["detail"]["state"]["reason"] = json!(reason);
+        event["detail"]["configuration"]["metrics"] = json!([
+            metric("AWS/RDS", "DatabaseConnections", json!({"DBInstanceIdentifier": "orders-db"})),
+            {"id": "ad1", "expression": "ANOMALY_DETECTION_BAND(m1, 2)", "returnData": true}
+        ]);
+        trigger(event)
+    };
+    assert!(skip_reason(decide(
+        &band("Thresholds Crossed: 1 datapoint [3.0 (22/11/26 03:11:00)] was less than the lower thresholds [12.5]"),
+        &config()
+    ))
+    .contains("fires below its threshold"));
+    assert_eq!(
+        scope(decide(
+            &band("Thresholds Crossed: 1 datapoint [512.0 (22/11/26 03:11:00)] was greater than the upper thresholds [380.2]"),
+            &config()
+        )),
+        Scope::Instance(id("orders-db"))
+    );
+}
+
+#[test]
+fn a_connections_alarm_that_does_not_say_which_side_needs_the_allow_list() {
+    let mut event = sample("alarm.connections.eventbridge.json");
+    event["detail"]["state"]["reason"] = json!("Unchecked: Initial alarm creation");
+    let reason = skip_reason(decide(&trigger(event.clone()), &config()));
+    assert!(
+        reason.contains("does not say it fired above its threshold"),
+        "{reason}"
+    );
+    let mut listed = config();
+    listed.allowed_alarms = vec!["orders-db-too-many-connections".into()];
+    assert_eq!(
+        scope(decide(&trigger(event), &listed)),
+        Scope::Instance(id("orders-db"))
+    );
+}
+
+#[test]
+fn suppressed_alarm_actions_mean_nothing_to_do() {
+    let mut event = sample("alarm.connections.eventbridge.json");
+    event["detail"]["state"]["actionsSuppressedBy"] = json!("Alarm");
+    event["detail"]["state"]["actionsSuppressedReason"] = json!("maintenance window");
+    let reason = skip_reason(decide(&trigger(event), &config()));
+    assert!(reason.contains("actions suppressed (by Alarm)"), "{reason}");
+}
+
+#[test]
+fn metrics_from_another_account_are_refused() {
+    let mut event = sample("alarm.connections.eventbridge.json");
+    event["detail"]["configuration"]["metrics"][0]["accountId"] = json!("222222222222");
+    let err = parse_trigger::<ManualReap, TargetList>(event, &origin(FUNCTION)).unwrap_err();
+    assert_eq!(err.kind(), "ForeignAccount");
+    assert!(
+        err.to_string()
+            .contains("detail.configuration.metrics[0].accountId"),
+        "{err}"
+    );
+    let mut own = sample("alarm.connections.eventbridge.json");
+    own["detail"]["configuration"]["metrics"][0]["accountId"] = json!("123456789012");
+    assert_eq!(
+        scope(decide(&trigger(own), &config())),
+        Scope::Instance(id("orders-db"))
+    );
 }
 
 #[test]
@@ -513,7 +614,7 @@ fn metric_math_acts_only_when_it_resolves_to_exactly_one_database() {
         {"id": "e1", "expression": "100 * m1 / m2", "returnData": true}
     ]);
     let mut listed = config();
-    listed.allowed_alarms = vec!["orders-db-failover".into()];
+    listed.allowed_alarms = vec!["orders-db-too-many-connections".into()];
     listed.default_instance = Some(id("other-db"));
     let reason = skip_reason(decide(&alarm_with_metrics(two.clone()), &listed));
     assert!(reason.contains("resolves to 2 databases"), "{reason}");
@@ -549,15 +650,31 @@ fn an_aggregate_connections_alarm_without_a_database_is_skipped() {
     with_default.default_instance = Some(id("orders-db"));
     let reason = skip_reason(decide(&by_class, &with_default));
     assert!(
-        reason.contains("aggregate of several databases"),
+        reason.contains("its dimensions (DatabaseClass) do not name one RDS database"),
         "{reason}"
+    );
+    // An instance dimension next to another one is not the RDS metric either.
+    let extra = alarm_with_metrics(json!([metric(
+        "AWS/RDS",
+        "DatabaseConnections",
+        json!({"DBInstanceIdentifier": "orders-db", "Shard": "7"})
+    )]));
+    let reason = skip_reason(decide(&extra, &with_default));
+    assert!(reason.contains("(DBInstanceIdentifier, Shard)"), "{reason}");
+    // No dimension at all: only an allow-listed alarm, on the default instance.
+    let bare = alarm_with_metrics(json!([metric("AWS/RDS", "DatabaseConnections", json!({}))]));
+    assert!(skip_reason(decide(&bare, &with_default)).contains("without any dimension"));
+    with_default.allowed_alarms = vec!["orders-db-too-many-connections".into()];
+    assert_eq!(
+        scope(decide(&bare, &with_default)),
+        Scope::Instance(id("orders-db"))
     );
 }
 
 #[test]
 fn allow_list_patterns_match_whole_names() {
     let cpu = |name: &str| {
-        let mut event = sample("alarm.eventbridge.json");
+        let mut event = sample("alarm.connections.eventbridge.json");
         event["detail"]["alarmName"] = json!(name);
         event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["name"] =
             json!("CPUUtilization");
@@ -585,7 +702,7 @@ fn allow_list_patterns_match_whole_names() {
 
 #[test]
 fn sns_metric_math_alarms_are_read_too() {
-    let mut sns = sample("alarm.sns.json");
+    let mut sns = sample("alarm.connections.sns.json");
     let mut message: Value =
         serde_json::from_str(sns["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
     message["Trigger"] = json!({"Metrics": [
@@ -599,7 +716,7 @@ fn sns_metric_math_alarms_are_read_too() {
     ]});
     sns["Records"][0]["Sns"]["Message"] = json!(message.to_string());
     let mut listed = config();
-    listed.allowed_alarms = vec!["orders-db-failover".into()];
+    listed.allowed_alarms = vec!["orders-db-too-many-connections".into()];
     let reason = skip_reason(decide(&trigger(sns), &listed));
     assert!(reason.contains("resolves to 2 databases"), "{reason}");
 }
@@ -713,16 +830,24 @@ async fn a_kill_failing_midway_reports_who_was_terminated_and_asks_no_retry() {
     let findings = apply(&r).await;
     let terminate = check(&findings, "terminate");
     assert_eq!(terminate.outcome, Outcome::Fail);
-    assert!(
-        terminate.detail.contains("terminated 1 sessions")
-            && terminate.detail.contains("then failed: Lost connection"),
-        "{}",
-        terminate.detail
-    );
+    for part in [
+        "terminated 1 sessions",
+        "outcome unknown for 1",
+        "1 not reached",
+        "then failed: Lost connection",
+    ] {
+        assert!(
+            terminate.detail.contains(part),
+            "{part}: {}",
+            terminate.detail
+        );
+    }
     assert_eq!(terminate.data["terminated_ids"], json!([3]));
-    assert_eq!(terminate.data["spared"], 2);
+    assert_eq!(terminate.data["unknown_ids"], json!([2]));
+    assert_eq!(terminate.data["not_reached"], 1);
+    assert_eq!(terminate.data["spared"], 0);
     assert!(
-        findings.summary.contains("terminated 1 idle sessions")
+        findings.summary.contains("terminated 1 sessions")
             && findings.summary.contains("then failed"),
         "{}",
         findings.summary
@@ -731,20 +856,46 @@ async fn a_kill_failing_midway_reports_who_was_terminated_and_asks_no_retry() {
 }
 
 #[tokio::test]
-async fn a_terminate_failing_before_any_kill_reports_nothing_terminated() {
+async fn a_terminate_failing_before_any_kill_is_never_reported_as_harmless() {
     let mut r = reaper(vec![idle(1, "app", 30.0)], 40);
-    r.reaper.fail_after = Some((0, "permission denied to terminate process".into()));
+    r.reaper.fail_after = Some((0, "canceling statement due to statement timeout".into()));
     let findings = apply(&r).await;
     let terminate = check(&findings, "terminate");
     assert_eq!(terminate.outcome, Outcome::Fail);
     assert!(
         terminate
             .detail
-            .starts_with("nothing terminated: query failed: permission denied"),
+            .starts_with("nothing terminated; outcome unknown for 1")
+            && terminate.detail.contains("statement timeout"),
         "{}",
         terminate.detail
     );
-    assert_eq!(findings.retry, None);
+    assert_eq!(findings.retry, None, "it may have acted: never run again");
+}
+
+#[tokio::test]
+async fn work_stops_before_the_deadline_and_says_what_was_not_reached() {
+    let r = reaper(vec![idle(1, "app", 30.0), idle(2, "app", 40.0)], 40);
+    let ledger = MemoryLedger::default();
+    let mut invocation = invocation(FUNCTION);
+    // Less time left than the 10 s reserve.
+    invocation.deadline = invocation.now + chrono::Duration::seconds(5);
+    let findings = r
+        .respond(
+            &manual(json!({"db": "orders-db", "dry_run": false})),
+            &invocation,
+            &guard(&ledger, &invocation),
+        )
+        .await;
+    let terminate = check(&findings, "terminate");
+    assert!(
+        terminate
+            .detail
+            .contains("nothing terminated; 2 not reached")
+            && terminate.detail.contains("before the invocation deadline"),
+        "{}",
+        terminate.detail
+    );
 }
 
 #[tokio::test]
@@ -806,6 +957,14 @@ async fn a_ledger_that_cannot_record_the_intent_stops_the_kill() {
     assert_eq!(Status::from_checks(&findings.checks), Status::Failed);
     assert!(check(&findings, "terminate").detail.contains("retry"));
     assert!(ledger.locks.borrow().is_empty(), "the lock is given back");
+    assert!(
+        findings
+            .retry
+            .as_deref()
+            .is_some_and(|r| r.contains("begin-acting")),
+        "nothing was done, so Lambda's retry may act: {:?}",
+        findings.retry
+    );
 }
 
 #[tokio::test]
@@ -870,7 +1029,7 @@ fn three_idle() -> IdleReaper<FakeInventory, FakeReaper> {
     )
 }
 
-const ALARM_KEY: &str = "idle-reaper#alarm#arn:aws:cloudwatch:us-east-1:123456789012:alarm:orders-db-failover#2026-11-22T03:12:30.412Z";
+const ALARM_KEY: &str = "idle-reaper#alarm#arn:aws:cloudwatch:us-east-1:123456789012:alarm:orders-db-too-many-connections#2026-11-22T03:12:30.412Z";
 
 #[tokio::test]
 async fn a_refused_publish_then_a_retry_terminates_once_and_delivers_the_same_report() {
@@ -881,18 +1040,27 @@ async fn a_refused_publish_then_a_retry_terminates_once_and_delivers_the_same_re
     );
     let now = chrono::Utc::now();
     let err = runner
-        .handle(sample("alarm.eventbridge.json"), &at(now, "req-a"))
+        .handle(
+            sample("alarm.connections.eventbridge.json"),
+            &at(now, "req-a"),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind(), "PublishFailed");
+    let text = err.to_string();
+    assert!(
+        text.contains("do not run this by hand again") && text.contains("terminated 3"),
+        "{text}"
+    );
     assert!(matches!(
         runner.ledger.record(ALARM_KEY),
-        Some(rds_responder::testing::LedgerRecord::Acted { .. })
+        Some(rds_responder::testing::LedgerRecord::Acted { ref delivered, .. })
+            if *delivered == ["s3", "cloudwatch"]
     ));
     // Lambda's retry, a minute later, after the first claim's deadline; another shape too.
     for (shape, request) in [
-        ("alarm.eventbridge.json", "req-b"),
-        ("alarm.sns.json", "req-c"),
+        ("alarm.connections.eventbridge.json", "req-b"),
+        ("alarm.connections.sns.json", "req-c"),
     ] {
         let again = runner
             .handle(
@@ -909,8 +1077,13 @@ async fn a_refused_publish_then_a_retry_terminates_once_and_delivers_the_same_re
         vec![vec![3, 2, 1]]
     );
     let delivered = runner.sink.delivered.borrow();
-    // Refused once, delivered by the retry, then found completed by the later duplicate.
+    // Refused once on SNS; the retry delivers to SNS only (S3 and the metrics had it), then
+    // the later duplicate finds it completed.
     assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        *runner.sink.calls.borrow(),
+        vec![vec!["sns", "s3", "cloudwatch"], vec!["sns"]]
+    );
     assert_eq!(
         runner.sink.fail_first.get(),
         0,
@@ -941,13 +1114,16 @@ async fn a_failed_final_ledger_write_never_lets_a_late_retry_act() {
     );
     let now = chrono::Utc::now();
     let first = runner
-        .handle(sample("alarm.eventbridge.json"), &at(now, "req-a"))
+        .handle(
+            sample("alarm.connections.eventbridge.json"),
+            &at(now, "req-a"),
+        )
         .await
         .unwrap();
     assert_eq!(first.status, Status::Ok);
     let late = runner
         .handle(
-            sample("alarm.action.json"),
+            sample("alarm.connections.action.json"),
             &at(now + chrono::Duration::hours(1), "req-b"),
         )
         .await
@@ -958,28 +1134,35 @@ async fn a_failed_final_ledger_write_never_lets_a_late_retry_act() {
 
 #[tokio::test]
 async fn an_action_the_ledger_did_not_record_is_never_repeated() {
+    // The run acts, then neither its record nor its completion reaches the ledger (throttled,
+    // or the function timed out): the record stays ACTING.
     let runner = runner(
         three_idle(),
-        MemoryLedger::failing(&["record-acted"]),
+        MemoryLedger::failing(&["record-acted", "complete"]),
         RecordingSink::default(),
     );
     let now = chrono::Utc::now();
     runner
-        .handle(sample("alarm.eventbridge.json"), &at(now, "req-a"))
+        .handle(
+            sample("alarm.connections.eventbridge.json"),
+            &at(now, "req-a"),
+        )
         .await
         .unwrap();
-    runner.ledger.records.borrow_mut().insert(
-        ALARM_KEY.into(),
-        rds_responder::testing::LedgerRecord::Acting {
-            request_id: "req-a".into(),
-            until: now + chrono::Duration::seconds(60),
-            digest: None,
-        },
+    assert!(matches!(
+        runner.ledger.record(ALARM_KEY),
+        Some(rds_responder::testing::LedgerRecord::Acting { .. })
+    ));
+    // DynamoDB's TTL sweep long after the deadline keeps it (kept for the retention period).
+    runner.ledger.sweep_expired(now + chrono::Duration::days(2));
+    assert!(
+        runner.ledger.record(ALARM_KEY).is_some(),
+        "swept at the deadline"
     );
     // While the first run could still be alive: retry later.
     let err = runner
         .handle(
-            sample("alarm.eventbridge.json"),
+            sample("alarm.connections.eventbridge.json"),
             &at(now + chrono::Duration::seconds(5), "req-b"),
         )
         .await
@@ -988,7 +1171,7 @@ async fn an_action_the_ledger_did_not_record_is_never_repeated() {
     // After its deadline: the outcome is unknown, reported, and not repeated.
     let report = runner
         .handle(
-            sample("alarm.eventbridge.json"),
+            sample("alarm.connections.eventbridge.json"),
             &at(now + chrono::Duration::minutes(5), "req-c"),
         )
         .await
@@ -1005,7 +1188,7 @@ async fn no_retry_is_requested_once_anything_was_terminated() {
     let mut r = aurora_reaper(vec![idle(1, "app", 30.0)]);
     r.reaper.unreachable = vec!["orders-aurora-3.abc123.us-east-1.rds.amazonaws.com".into()];
     let runner = runner(r, MemoryLedger::default(), RecordingSink::default());
-    let mut event = sample("alarm.eventbridge.json");
+    let mut event = sample("alarm.connections.eventbridge.json");
     event["detail"]["configuration"]["metrics"] = json!([metric(
         "AWS/RDS",
         "DatabaseConnections",
@@ -1030,7 +1213,7 @@ async fn nothing_terminated_and_unreachable_asks_lambda_to_retry() {
     let runner = runner(r, MemoryLedger::default(), RecordingSink::default());
     let err = runner
         .handle(
-            sample("alarm.eventbridge.json"),
+            sample("alarm.connections.eventbridge.json"),
             &at(chrono::Utc::now(), "req-a"),
         )
         .await
@@ -1056,7 +1239,10 @@ async fn events_dated_more_than_five_minutes_ahead_are_refused() {
     // Exactly at the skew limit: accepted.
     let at_limit = happened - chrono::Duration::seconds(300);
     runner
-        .handle(sample("alarm.eventbridge.json"), &at(at_limit, "req-a"))
+        .handle(
+            sample("alarm.connections.eventbridge.json"),
+            &at(at_limit, "req-a"),
+        )
         .await
         .unwrap();
     let runner = super::tests::runner(
@@ -1065,9 +1251,12 @@ async fn events_dated_more_than_five_minutes_ahead_are_refused() {
         RecordingSink::default(),
     );
     for (shape, field) in [
-        ("alarm.eventbridge.json", "detail.state.timestamp"),
-        ("alarm.action.json", "alarmData.state.timestamp"),
-        ("alarm.sns.json", "Message.StateChangeTime"),
+        (
+            "alarm.connections.eventbridge.json",
+            "detail.state.timestamp",
+        ),
+        ("alarm.connections.action.json", "alarmData.state.timestamp"),
+        ("alarm.connections.sns.json", "Message.StateChangeTime"),
     ] {
         let err = runner
             .handle(
