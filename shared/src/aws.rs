@@ -42,34 +42,66 @@ pub type SdkError<E> = aws_sdk_rds::error::SdkError<E, aws_sdk_rds::config::http
 /// The longest error text a report or log line carries.
 pub const MAX_ERROR_TEXT: usize = 600;
 
-/// An SDK error as one short line: service, error code, message and request id for a service
-/// error; what failed and why for a timeout or a transport failure. Never the debug dump of the
-/// raw response (kilobytes, with headers).
-pub fn describe_sdk_error<E>(service: &str, err: &SdkError<E>) -> String
+/// What an SDK call's failure comes down to, kept as the cause of the adapters' errors: the
+/// service, the error code, the message and the request id of a service error; what failed for
+/// a timeout or a transport failure. Never the debug dump of the raw response (kilobytes, with
+/// headers). Displays as one short line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.line())]
+pub struct SdkFailure {
+    pub service: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+    pub request_id: Option<String>,
+}
+
+impl SdkFailure {
+    pub fn from_sdk<E>(service: &'static str, err: &SdkError<E>) -> Self
+    where
+        E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        use aws_sdk_rds::error::ProvideErrorMetadata;
+        use aws_sdk_rds::operation::RequestId;
+        let (code, message) = match err {
+            aws_sdk_rds::error::SdkError::ServiceError(_) => (
+                Some(err.code().unwrap_or("UnknownError").to_string()),
+                err.message().unwrap_or("no message").to_string(),
+            ),
+            aws_sdk_rds::error::SdkError::TimeoutError(_) => (None, "timed out".to_string()),
+            aws_sdk_rds::error::SdkError::DispatchFailure(_) => {
+                (None, format!("request not sent: {}", error_chain(err)))
+            }
+            aws_sdk_rds::error::SdkError::ResponseError(_) => {
+                (None, format!("unreadable response: {}", error_chain(err)))
+            }
+            _ => (None, error_chain(err)),
+        };
+        Self {
+            service,
+            code,
+            message: one_line(&message),
+            request_id: err.request_id().map(str::to_string),
+        }
+    }
+
+    fn line(&self) -> String {
+        let head = match &self.code {
+            Some(code) => format!("{} {code}: {}", self.service, self.message),
+            None => format!("{}: {}", self.service, self.message),
+        };
+        match &self.request_id {
+            Some(id) => one_line(&format!("{head} (request id {id})")),
+            None => one_line(&head),
+        }
+    }
+}
+
+/// [`SdkFailure`] as its one line.
+pub fn describe_sdk_error<E>(service: &'static str, err: &SdkError<E>) -> String
 where
     E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    use aws_sdk_rds::error::ProvideErrorMetadata;
-    use aws_sdk_rds::operation::RequestId;
-    let text = match err {
-        aws_sdk_rds::error::SdkError::ServiceError(_) => {
-            let code = err.code().unwrap_or("UnknownError");
-            let message = err.message().unwrap_or("no message");
-            match err.request_id() {
-                Some(id) => format!("{service} {code}: {message} (request id {id})"),
-                None => format!("{service} {code}: {message}"),
-            }
-        }
-        aws_sdk_rds::error::SdkError::TimeoutError(_) => format!("{service}: timed out"),
-        aws_sdk_rds::error::SdkError::DispatchFailure(_) => {
-            format!("{service}: request not sent: {}", error_chain(err))
-        }
-        aws_sdk_rds::error::SdkError::ResponseError(_) => {
-            format!("{service}: unreadable response: {}", error_chain(err))
-        }
-        _ => format!("{service}: {}", error_chain(err)),
-    };
-    one_line(&text)
+    SdkFailure::from_sdk(service, err).to_string()
 }
 
 /// An error with its causes, one line, bounded.

@@ -5,13 +5,14 @@ use std::time::Duration;
 use aws_sdk_cloudwatch::types::{Dimension, StateValue, Statistic};
 use chrono::{DateTime, Utc};
 
-use crate::aws::describe_sdk_error;
+use crate::aws::SdkFailure;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("CloudWatch {operation} failed: {detail}")]
+#[error("CloudWatch {operation} failed: {source}")]
 pub struct CloudWatchError {
     pub operation: &'static str,
-    pub detail: String,
+    #[source]
+    pub source: SdkFailure,
 }
 
 #[allow(async_fn_in_trait)]
@@ -46,7 +47,7 @@ impl AlarmWatch for CloudWatchReader {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| CloudWatchError {
                 operation: "DescribeAlarms",
-                detail: describe_sdk_error("CloudWatch", &e),
+                source: SdkFailure::from_sdk("CloudWatch", &e),
             })?;
             for alarm in page.metric_alarms() {
                 // Guard against endpoints that ignore the state filter.
@@ -93,7 +94,7 @@ impl AlarmWatch for CloudWatchReader {
             .await
             .map_err(|e| CloudWatchError {
                 operation: "GetMetricStatistics",
-                detail: describe_sdk_error("CloudWatch", &e),
+                source: SdkFailure::from_sdk("CloudWatch", &e),
             })?;
         let latest = out
             .datapoints()

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::rds::Endpoint;
+
 /// A variable that is missing or breaks its rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("environment variable {var} {rule}")]
@@ -196,7 +198,7 @@ pub struct DbConfig {
     /// a client-side bound on MySQL).
     pub statement_timeout: Duration,
     /// DB identifier -> local endpoint. RDS endpoints in moto do not resolve.
-    pub endpoint_overrides: BTreeMap<String, EndpointOverride>,
+    pub endpoint_overrides: EndpointMap,
 }
 
 impl DbConfig {
@@ -240,8 +242,7 @@ impl DbConfig {
             1_000..=600_000,
             "milliseconds",
         )?;
-        let endpoint_overrides =
-            parse_overrides(env.optional("DB_ENDPOINT_OVERRIDES").unwrap_or(""))?;
+        let endpoint_overrides = EndpointMap::from_env(env)?;
         // An IAM token is signed for the RDS endpoint: sending it to another host hands that host
         // a credential. Overrides exist for local runs, which use a password.
         if !endpoint_overrides.is_empty() && auth == DbAuth::Iam {
@@ -268,6 +269,70 @@ impl DbConfig {
             endpoint_overrides,
         })
     }
+}
+
+/// Where to connect for each database: its RDS endpoint, unless `DB_ENDPOINT_OVERRIDES` names a
+/// local stand-in for it (local runs and tests only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndpointMap(BTreeMap<String, EndpointOverride>);
+
+impl EndpointMap {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        parse_overrides(env.optional("DB_ENDPOINT_OVERRIDES").unwrap_or("")).map(Self)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn get(&self, db_id: &str) -> Option<&EndpointOverride> {
+        self.0.get(&db_id.to_ascii_lowercase())
+    }
+
+    /// One local stand-in (tests).
+    pub fn with(mut self, db_id: &str, host: &str, port: u16) -> Self {
+        self.0.insert(
+            db_id.to_ascii_lowercase(),
+            EndpointOverride {
+                host: host.into(),
+                port,
+            },
+        );
+        self
+    }
+
+    /// Where a connection to `db_id` goes; the credentials stay those of `rds_endpoint`.
+    pub fn target_for(&self, db_id: &str, rds_endpoint: &Endpoint) -> ConnectTarget {
+        match self.get(db_id) {
+            Some(local) => ConnectTarget {
+                rds_endpoint: rds_endpoint.clone(),
+                address: Endpoint {
+                    host: local.host.clone(),
+                    port: local.port,
+                },
+                overridden: true,
+            },
+            None => ConnectTarget {
+                rds_endpoint: rds_endpoint.clone(),
+                address: rds_endpoint.clone(),
+                overridden: false,
+            },
+        }
+    }
+}
+
+/// Where to connect, and the RDS endpoint the credentials are for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConnectTarget {
+    /// The endpoint RDS reports: IAM tokens are signed for it.
+    pub rds_endpoint: Endpoint,
+    /// Where the socket goes: the RDS endpoint, or a local stand-in from DB_ENDPOINT_OVERRIDES.
+    pub address: Endpoint,
+    pub overridden: bool,
 }
 
 /// `orders-db=127.0.0.1:5433,orders-aurora=127.0.0.1:5434`
@@ -364,13 +429,16 @@ mod tests {
         ));
         let db = DbConfig::from_env(&Env::from_pairs(pairs)).unwrap();
         assert_eq!(
-            db.endpoint_overrides["orders-db"],
+            db.endpoint_overrides.get("orders-db").cloned().unwrap(),
             EndpointOverride {
                 host: "127.0.0.1".into(),
                 port: 5433
             }
         );
-        assert_eq!(db.endpoint_overrides["orders-aurora"].port, 6000);
+        assert_eq!(
+            db.endpoint_overrides.get("orders-aurora").unwrap().port,
+            6000
+        );
 
         for bad in [
             "orders-db",

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::aws::{describe_sdk_error, SdkError};
+use crate::aws::{SdkError, SdkFailure};
 use crate::report::Report;
 
 /// The DynamoDB item limit is 400 KB; the report gets this much of it.
@@ -82,6 +82,9 @@ pub enum LockOutcome {
 pub struct LedgerError {
     pub operation: &'static str,
     pub detail: String,
+    /// The DynamoDB failure behind it, when there was one.
+    #[source]
+    pub source: Option<SdkFailure>,
 }
 
 #[allow(async_fn_in_trait)]
@@ -162,9 +165,13 @@ fn err<E>(operation: &'static str) -> impl Fn(SdkError<E>) -> LedgerError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    move |e| LedgerError {
-        operation,
-        detail: describe_sdk_error("DynamoDB", &e),
+    move |e| {
+        let failure = SdkFailure::from_sdk("DynamoDB", &e);
+        LedgerError {
+            operation,
+            detail: failure.to_string(),
+            source: Some(failure),
+        }
     }
 }
 
@@ -195,10 +202,12 @@ fn stored_report(item: &Item, key: &str) -> Result<Box<Report>, LedgerError> {
     let raw = text(item, "report").ok_or_else(|| LedgerError {
         operation: "read",
         detail: format!("record {key} has no report"),
+        source: None,
     })?;
     serde_json::from_str(raw).map_err(|e| LedgerError {
         operation: "read",
         detail: format!("record {key} holds an unreadable report: {e}"),
+        source: None,
     })
 }
 
@@ -318,6 +327,7 @@ impl Ledger for DynamoLedger {
                     LedgerError {
                         operation: "begin-acting",
                         detail: format!("the claim on {key} is no longer ours"),
+                        source: None,
                     }
                 } else {
                     err("begin-acting")(e)
@@ -460,6 +470,7 @@ impl Ledger for DynamoLedger {
         Err(LedgerError {
             operation: "lock",
             detail: format!("{key} kept changing hands; not acting"),
+            source: None,
         })
     }
 

@@ -4,7 +4,7 @@ use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use crate::aws::describe_sdk_error;
+use crate::aws::{SdkError, SdkFailure};
 use crate::report::{Outcome, Report};
 
 /// Which delivery failed, and why.
@@ -13,6 +13,23 @@ use crate::report::{Outcome, Report};
 pub struct PublishError {
     pub sink: &'static str,
     pub detail: String,
+    /// The SDK failure behind it, when there was one.
+    #[source]
+    pub source: Option<SdkFailure>,
+}
+
+impl PublishError {
+    fn sdk<E>(sink: &'static str, service: &'static str, e: &SdkError<E>) -> Self
+    where
+        E: aws_sdk_sns::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let failure = SdkFailure::from_sdk(service, e);
+        Self {
+            sink,
+            detail: failure.to_string(),
+            source: Some(failure),
+        }
+    }
 }
 
 /// One destination of a report.
@@ -54,6 +71,7 @@ fn attribute(value: &str) -> Result<MessageAttributeValue, PublishError> {
         .map_err(|e| PublishError {
             sink: SNS,
             detail: e.to_string(),
+            source: None,
         })
 }
 
@@ -123,10 +141,11 @@ impl AwsReportSink {
         for (name, value) in message_attributes(report) {
             request = request.message_attributes(name, attribute(&value)?);
         }
-        request.send().await.map(|_| ()).map_err(|e| PublishError {
-            sink: SNS,
-            detail: describe_sdk_error("SNS Publish", &e),
-        })
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| PublishError::sdk(SNS, "SNS Publish", &e))
     }
 
     async fn to_s3(&self, report: &Report, body: &str) -> Result<(), PublishError> {
@@ -139,10 +158,7 @@ impl AwsReportSink {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| PublishError {
-                sink: S3,
-                detail: describe_sdk_error("S3 PutObject", &e),
-            })
+            .map_err(|e| PublishError::sdk(S3, "S3 PutObject", &e))
     }
 
     async fn to_cloudwatch(&self, report: &Report) -> Result<(), PublishError> {
@@ -153,10 +169,7 @@ impl AwsReportSink {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| PublishError {
-                sink: METRICS,
-                detail: describe_sdk_error("CloudWatch PutMetricData", &e),
-            })
+            .map_err(|e| PublishError::sdk(METRICS, "CloudWatch PutMetricData", &e))
     }
 }
 
@@ -166,6 +179,7 @@ impl ReportSink for AwsReportSink {
             vec![PublishError {
                 sink: "json",
                 detail: e.to_string(),
+                source: None,
             }]
         })?;
         let wanted = |sink: &str| sinks.contains(&sink);

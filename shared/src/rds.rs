@@ -3,7 +3,11 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::aws::describe_sdk_error;
+use aws_sdk_rds::operation::describe_db_clusters::DescribeDBClustersError;
+use aws_sdk_rds::operation::describe_db_instances::DescribeDBInstancesError;
+use aws_sdk_rds::operation::describe_events::DescribeEventsError;
+
+use crate::aws::{SdkError, SdkFailure};
 use crate::trigger::RdsIdentifier;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -52,11 +56,35 @@ pub struct EventRecord {
 pub enum RdsError {
     #[error("{kind} {id} not found")]
     NotFound { kind: &'static str, id: String },
-    #[error("RDS {operation} failed: {detail}")]
+    #[error("RDS {operation} failed: {source}")]
     Api {
         operation: &'static str,
-        detail: String,
+        #[source]
+        source: SdkFailure,
     },
+}
+
+impl RdsError {
+    /// The one mapping of an RDS SDK error: `not_found` (the operation's not-found fault) means
+    /// the resource is gone; anything else is an API failure with its cause.
+    fn from_sdk<E>(
+        operation: &'static str,
+        kind: &'static str,
+        id: &str,
+        not_found: impl Fn(&E) -> bool,
+    ) -> impl FnOnce(SdkError<E>) -> Self
+    where
+        E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let id = id.to_string();
+        move |e| match e.as_service_error() {
+            Some(se) if not_found(se) => RdsError::NotFound { kind, id },
+            _ => RdsError::Api {
+                operation,
+                source: SdkFailure::from_sdk("RDS", &e),
+            },
+        }
+    }
 }
 
 #[allow(async_fn_in_trait)]
@@ -88,21 +116,12 @@ impl DbInventory for RdsInventory {
             .db_instance_identifier(id.as_str())
             .send()
             .await
-            .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_db_instance_not_found_fault())
-                {
-                    RdsError::NotFound {
-                        kind: "DB instance",
-                        id: id.to_string(),
-                    }
-                } else {
-                    RdsError::Api {
-                        operation: "DescribeDBInstances",
-                        detail: describe_sdk_error("RDS", &e),
-                    }
-                }
-            })?;
+            .map_err(RdsError::from_sdk(
+                "DescribeDBInstances",
+                "DB instance",
+                id.as_str(),
+                |se: &DescribeDBInstancesError| se.is_db_instance_not_found_fault(),
+            ))?;
         let db = out
             .db_instances()
             .first()
@@ -148,21 +167,12 @@ impl DbInventory for RdsInventory {
             .db_cluster_identifier(id.as_str())
             .send()
             .await
-            .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_db_cluster_not_found_fault())
-                {
-                    RdsError::NotFound {
-                        kind: "DB cluster",
-                        id: id.to_string(),
-                    }
-                } else {
-                    RdsError::Api {
-                        operation: "DescribeDBClusters",
-                        detail: describe_sdk_error("RDS", &e),
-                    }
-                }
-            })?;
+            .map_err(RdsError::from_sdk(
+                "DescribeDBClusters",
+                "DB cluster",
+                id.as_str(),
+                |se: &DescribeDBClustersError| se.is_db_cluster_not_found_fault(),
+            ))?;
         let cluster = out
             .db_clusters()
             .first()
@@ -212,10 +222,12 @@ impl DbInventory for RdsInventory {
             .send();
         let mut events = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| RdsError::Api {
-                operation: "DescribeEvents",
-                detail: describe_sdk_error("RDS", &e),
-            })?;
+            let page = page.map_err(RdsError::from_sdk(
+                "DescribeEvents",
+                "events of",
+                id.as_str(),
+                |_: &DescribeEventsError| false,
+            ))?;
             events.extend(page.events().iter().map(|e| EventRecord {
                 time: e.date().and_then(to_chrono),
                 message: e.message().unwrap_or_default().to_string(),

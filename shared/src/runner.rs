@@ -436,12 +436,12 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
     }
 }
 
-/// What every function's `main` reads once at start: logging, the environment, the shared and
-/// database configuration, and the AWS clients. Fails fast naming the variable at fault.
+/// What every function's `main` reads once at start: logging, the environment, the shared
+/// configuration and the AWS clients. Fails fast naming the variable at fault. Functions that
+/// connect to databases also call [`Startup::database`].
 pub struct Startup {
     pub env: crate::config::Env,
     pub common: CommonConfig,
-    pub db: crate::config::DbConfig,
     pub aws: crate::aws::AwsClients,
 }
 
@@ -450,14 +450,13 @@ impl Startup {
         crate::logging::init();
         let env = crate::config::Env::from_process();
         let common = init_or_exit(CommonConfig::from_env(&env));
-        let db = init_or_exit(crate::config::DbConfig::from_env(&env));
         let aws = crate::aws::AwsClients::from_env().await;
-        Self {
-            env,
-            common,
-            db,
-            aws,
-        }
+        Self { env, common, aws }
+    }
+
+    /// The database settings (`DB_*`), for functions that connect.
+    pub fn database(&self) -> crate::config::DbConfig {
+        init_or_exit(crate::config::DbConfig::from_env(&self.env))
     }
 }
 

@@ -1,6 +1,6 @@
 //! DynamoDB table health: the table and every global secondary index ACTIVE.
 
-use crate::aws::describe_sdk_error;
+use crate::aws::SdkFailure;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableHealth {
@@ -26,9 +26,17 @@ impl TableHealth {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    #[error("{0}")]
+    Api(#[source] SdkFailure),
+    #[error("DescribeTable returned no table")]
+    Missing,
+}
+
 #[allow(async_fn_in_trait)]
 pub trait TableInspector {
-    async fn table_health(&self, table: &str) -> Result<TableHealth, String>;
+    async fn table_health(&self, table: &str) -> Result<TableHealth, TableError>;
 }
 
 pub struct DynamoTables {
@@ -36,15 +44,15 @@ pub struct DynamoTables {
 }
 
 impl TableInspector for DynamoTables {
-    async fn table_health(&self, table: &str) -> Result<TableHealth, String> {
+    async fn table_health(&self, table: &str) -> Result<TableHealth, TableError> {
         let out = self
             .client
             .describe_table()
             .table_name(table)
             .send()
             .await
-            .map_err(|e| describe_sdk_error("DynamoDB DescribeTable", &e))?;
-        let description = out.table().ok_or("DescribeTable returned no table")?;
+            .map_err(|e| TableError::Api(SdkFailure::from_sdk("DynamoDB DescribeTable", &e)))?;
+        let description = out.table().ok_or(TableError::Missing)?;
         Ok(TableHealth {
             status: description
                 .table_status()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::cloudwatch::{AlarmWatch, CloudWatchError};
-use crate::dns::Resolver;
+use crate::dns::{ResolveError, Resolver};
 use crate::ledger::{Claim, Ledger, LedgerError, LockHolder, LockOutcome};
 use crate::publish::{PublishError, ReportSink};
 use crate::rds::{ClusterInfo, DbInventory, Endpoint, EventRecord, InstanceInfo, RdsError};
@@ -18,8 +18,18 @@ use crate::sql::sessions::{Session, SessionSnapshot, Termination};
 use crate::sql::{
     ConnectTarget, DbError, DbProbe, Engine, ProbeResult, ReapSession, SessionReaper,
 };
-use crate::tables::{TableHealth, TableInspector};
+use crate::tables::{TableError, TableHealth, TableInspector};
 use crate::trigger::RdsIdentifier;
+
+/// A service error as an adapter keeps it.
+pub fn sdk_failure(code: &str) -> crate::aws::SdkFailure {
+    crate::aws::SdkFailure {
+        service: "test",
+        code: Some(code.into()),
+        message: format!("{code} (injected)"),
+        request_id: Some("req-injected".into()),
+    }
+}
 
 /// The origin of a function in the sample account and region.
 pub fn origin(function: &str) -> crate::trigger::Origin {
@@ -128,7 +138,6 @@ impl DbInventory for FakeInventory {
 
 pub struct FakeProbe {
     pub result: Result<ProbeResult, String>,
-    pub overrides: BTreeMap<String, Endpoint>,
     pub probed: RefCell<Vec<ConnectTarget>>,
 }
 
@@ -145,7 +154,6 @@ impl FakeProbe {
                 in_recovery,
                 server_version: "16.4".into(),
             }),
-            overrides: BTreeMap::new(),
             probed: RefCell::default(),
         }
     }
@@ -159,15 +167,6 @@ impl FakeProbe {
 }
 
 impl DbProbe for FakeProbe {
-    fn target_for(&self, db_id: &str, rds_endpoint: &Endpoint) -> ConnectTarget {
-        let address = self.overrides.get(db_id).cloned();
-        ConnectTarget {
-            rds_endpoint: rds_endpoint.clone(),
-            overridden: address.is_some(),
-            address: address.unwrap_or_else(|| rds_endpoint.clone()),
-        }
-    }
-
     async fn probe(&self, _: Engine, target: &ConnectTarget) -> Result<ProbeResult, DbError> {
         self.probed.borrow_mut().push(target.clone());
         self.result.clone().map_err(|detail| DbError::Connect {
@@ -214,11 +213,15 @@ pub struct FakeTables {
 }
 
 impl TableInspector for FakeTables {
-    async fn table_health(&self, table: &str) -> Result<TableHealth, String> {
-        self.tables
-            .get(table)
-            .cloned()
-            .ok_or_else(|| format!("ResourceNotFoundException: table {table} not found"))
+    async fn table_health(&self, table: &str) -> Result<TableHealth, TableError> {
+        self.tables.get(table).cloned().ok_or_else(|| {
+            TableError::Api(crate::aws::SdkFailure {
+                service: "DynamoDB DescribeTable",
+                code: Some("ResourceNotFoundException".into()),
+                message: format!("table {table} not found"),
+                request_id: None,
+            })
+        })
     }
 }
 
@@ -226,8 +229,11 @@ impl TableInspector for FakeTables {
 pub struct FakeResolver(pub Result<IpAddr, String>);
 
 impl Resolver for FakeResolver {
-    async fn resolve(&self, _: &str, _: u16) -> Result<Vec<IpAddr>, String> {
-        self.0.clone().map(|ip| vec![ip])
+    async fn resolve(&self, _: &str, _: u16) -> Result<Vec<IpAddr>, ResolveError> {
+        self.0
+            .clone()
+            .map(|ip| vec![ip])
+            .map_err(|e| ResolveError::Lookup(std::io::Error::other(e)))
     }
 }
 
@@ -309,6 +315,7 @@ impl MemoryLedger {
                 Err(LedgerError {
                     operation,
                     detail: "ProvisionedThroughputExceededException (injected)".into(),
+                    source: None,
                 })
             }
             None => Ok(()),
@@ -425,6 +432,7 @@ impl Ledger for MemoryLedger {
             _ => Err(LedgerError {
                 operation: "begin-acting",
                 detail: format!("the claim on {key} is no longer ours"),
+                source: None,
             }),
         }
     }
@@ -442,6 +450,7 @@ impl Ledger for MemoryLedger {
             return Err(LedgerError {
                 operation: "record-acted",
                 detail: "ConditionalCheckFailedException".into(),
+                source: None,
             });
         }
         let digest = record.and_then(|r| r.digest().map(str::to_string));
@@ -579,6 +588,7 @@ impl ReportSink for RecordingSink {
             return Err(vec![PublishError {
                 sink: crate::publish::SNS,
                 detail: "AuthorizationError".into(),
+                source: None,
             }]);
         }
         self.delivered.borrow_mut().push(report.clone());
@@ -593,8 +603,6 @@ pub struct FakeReaper {
     pub snapshot: Result<SessionSnapshot, String>,
     /// RDS endpoint hosts whose database refuses connections.
     pub unreachable: Vec<String>,
-    /// Where `DB_ENDPOINT_OVERRIDES` would send every connection.
-    pub override_address: Option<Endpoint>,
     pub spare: Vec<i64>,
     pub fail_after: Option<(usize, String)>,
     pub terminate_calls: RefCell<Vec<Vec<i64>>>,
@@ -606,29 +614,11 @@ impl FakeReaper {
         Self {
             snapshot: Ok(snapshot),
             unreachable: vec![],
-            override_address: None,
             spare: vec![],
             fail_after: None,
             terminate_calls: RefCell::default(),
             opened: RefCell::default(),
         }
-    }
-}
-
-impl DbProbe for FakeReaper {
-    fn target_for(&self, _: &str, rds_endpoint: &Endpoint) -> ConnectTarget {
-        ConnectTarget {
-            rds_endpoint: rds_endpoint.clone(),
-            address: self
-                .override_address
-                .clone()
-                .unwrap_or_else(|| rds_endpoint.clone()),
-            overridden: self.override_address.is_some(),
-        }
-    }
-
-    async fn probe(&self, _: Engine, _: &ConnectTarget) -> Result<ProbeResult, DbError> {
-        Err(DbError::Unsupported("fake".into()))
     }
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use rds_responder::cloudwatch::AlarmWatch;
+use rds_responder::config::EndpointMap;
 use rds_responder::dns::Resolver;
 use rds_responder::guard::ActionGuard;
 use rds_responder::ledger::Ledger;
@@ -61,6 +62,8 @@ impl ManualPayload for ManualCheck {
 pub struct FailoverCheck<I, P, W, T, D> {
     pub inventory: I,
     pub probe: P,
+    /// Where to connect for each database (overrides for local runs).
+    pub endpoints: EndpointMap,
     pub watch: W,
     pub tables: T,
     pub resolver: D,
@@ -301,7 +304,7 @@ where
             }
             return checks;
         };
-        let connect_to = self.probe.target_for(target.id().as_str(), endpoint);
+        let connect_to = self.endpoints.target_for(target.id().as_str(), endpoint);
         checks.push(self.dns_check(&connect_to).await);
 
         let Some(engine) = Engine::from_rds(described.engine()) else {

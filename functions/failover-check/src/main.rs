@@ -13,16 +13,14 @@ use rds_responder::tables::DynamoTables;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let Startup {
-        env,
-        common,
-        db,
-        aws,
-    } = Startup::load().await;
+    let startup = Startup::load().await;
+    let db = startup.database();
+    let Startup { env, common, aws } = startup;
     let responder = FailoverCheck {
         inventory: RdsInventory {
             client: aws.rds.clone(),
         },
+        endpoints: db.endpoint_overrides.clone(),
         probe: init_or_exit(DbConnector::new(db, aws.sdk.clone())),
         watch: CloudWatchReader {
             client: aws.cloudwatch.clone(),

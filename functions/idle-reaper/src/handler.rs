@@ -10,7 +10,8 @@ use rds_responder::report::{Check, Findings, Outcome, Status};
 use rds_responder::runner::{Invocation, Responder};
 use std::time::Instant;
 
-use rds_responder::sql::{DbError, DbProbe, Engine, ReapSession, SessionReaper};
+use rds_responder::config::EndpointMap;
+use rds_responder::sql::{DbError, Engine, ReapSession, SessionReaper};
 use rds_responder::trigger::{
     parse_identifier, DbTarget, ManualPayload, RdsIdentifier, ResourceKind, TargetList, Trigger,
     TriggerError,
@@ -88,12 +89,14 @@ impl ManualPayload for ManualReap {
 
 pub struct IdleReaper<I, R> {
     pub inventory: I,
-    /// Opens sessions and reaps; also maps identifiers to endpoints (overrides for local runs).
+    /// Opens sessions on a database: list, then terminate.
     pub reaper: R,
+    /// Where to connect for each instance (overrides for local runs).
+    pub endpoints: EndpointMap,
     pub config: ReaperConfig,
 }
 
-impl<I: DbInventory, R: SessionReaper + DbProbe> Responder for IdleReaper<I, R> {
+impl<I: DbInventory, R: SessionReaper> Responder for IdleReaper<I, R> {
     type Manual = ManualReap;
     type Schedule = TargetList;
     const FUNCTION: &'static str = "idle-reaper";
@@ -145,7 +148,7 @@ fn stopped(target: DbTarget, name: &str, detail: String, summary: String) -> Fin
     )
 }
 
-impl<I: DbInventory, R: SessionReaper + DbProbe> IdleReaper<I, R> {
+impl<I: DbInventory, R: SessionReaper> IdleReaper<I, R> {
     /// The instances a scope stands for; any describe failure stops the run (fail closed).
     async fn instances(&self, scope: &Scope) -> Result<Vec<RdsIdentifier>, String> {
         let (cluster_id, readers) = match scope {
@@ -297,7 +300,7 @@ impl<I: DbInventory, R: SessionReaper + DbProbe> IdleReaper<I, R> {
                 format!("{target}: no endpoint"),
             );
         };
-        let connect_to = self.reaper.target_for(&instance.id, endpoint);
+        let connect_to = self.endpoints.target_for(&instance.id, endpoint);
 
         let started = std::time::Instant::now();
         let mut session = match self.reaper.open(engine, &connect_to).await {

@@ -10,16 +10,14 @@ use rds_responder::sql::DbConnector;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let Startup {
-        env,
-        common,
-        db,
-        aws,
-    } = Startup::load().await;
+    let startup = Startup::load().await;
+    let db = startup.database();
+    let Startup { env, common, aws } = startup;
     let responder = IdleReaper {
         inventory: RdsInventory {
             client: aws.rds.clone(),
         },
+        endpoints: db.endpoint_overrides.clone(),
         reaper: init_or_exit(DbConnector::new(db, aws.sdk.clone())),
         config: init_or_exit(ReaperConfig::from_env(&env)),
     };

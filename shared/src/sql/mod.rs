@@ -33,15 +33,7 @@ impl Engine {
     }
 }
 
-/// Where to connect, and the RDS endpoint the credentials are for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ConnectTarget {
-    /// The endpoint RDS reports: IAM tokens are signed for it.
-    pub rds_endpoint: Endpoint,
-    /// Where the socket goes: the RDS endpoint, or a local stand-in from DB_ENDPOINT_OVERRIDES.
-    pub address: Endpoint,
-    pub overridden: bool,
-}
+pub use crate::config::ConnectTarget;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -140,7 +132,6 @@ impl SessionReaper for DbConnector {
 
 #[allow(async_fn_in_trait)]
 pub trait DbProbe {
-    fn target_for(&self, db_id: &str, rds_endpoint: &Endpoint) -> ConnectTarget;
     async fn probe(&self, engine: Engine, target: &ConnectTarget) -> Result<ProbeResult, DbError>;
 }
 
@@ -188,28 +179,6 @@ impl DbConnector {
 }
 
 impl DbProbe for DbConnector {
-    fn target_for(&self, db_id: &str, rds_endpoint: &Endpoint) -> ConnectTarget {
-        match self
-            .config
-            .endpoint_overrides
-            .get(&db_id.to_ascii_lowercase())
-        {
-            Some(local) => ConnectTarget {
-                rds_endpoint: rds_endpoint.clone(),
-                address: Endpoint {
-                    host: local.host.clone(),
-                    port: local.port,
-                },
-                overridden: true,
-            },
-            None => ConnectTarget {
-                rds_endpoint: rds_endpoint.clone(),
-                address: rds_endpoint.clone(),
-                overridden: false,
-            },
-        }
-    }
-
     async fn probe(&self, engine: Engine, target: &ConnectTarget) -> Result<ProbeResult, DbError> {
         match engine {
             Engine::Postgres => postgres::probe(self, target).await,
@@ -332,7 +301,10 @@ mod tests {
     #[tokio::test]
     async fn overrides_change_where_to_connect_not_what_the_credentials_are_for() {
         let c = connector(sdk().await, "password");
-        let target = c.target_for("Orders-DB", &endpoint());
+        let target = c
+            .config
+            .endpoint_overrides
+            .target_for("Orders-DB", &endpoint());
         assert!(target.overridden);
         assert_eq!(
             target.address,
@@ -342,7 +314,12 @@ mod tests {
             }
         );
         assert_eq!(target.rds_endpoint, endpoint());
-        assert!(!c.target_for("other-db", &endpoint()).overridden);
+        assert!(
+            !c.config
+                .endpoint_overrides
+                .target_for("other-db", &endpoint())
+                .overridden
+        );
     }
 
     #[test]

@@ -34,6 +34,7 @@ fn healthy() -> Fakes {
     FailoverCheck {
         inventory: FakeInventory::with_instances(vec![Ok(instance("orders-db", "available"))]),
         probe: FakeProbe::healthy(),
+        endpoints: Default::default(),
         watch: FakeWatch::default(),
         tables: FakeTables::default(),
         resolver: FakeResolver(Ok(IpAddr::V4(Ipv4Addr::new(10, 0, 1, 5)))),
@@ -307,15 +308,14 @@ async fn dns_failure_is_its_own_failed_check() {
 
 #[tokio::test]
 async fn override_is_reported_in_the_dns_check() {
-    let mut probe = FakeProbe::healthy();
-    probe.overrides.insert(
-        "orders-db".into(),
-        Endpoint {
-            host: "127.0.0.1".into(),
-            port: 6543,
-        },
-    );
-    let check = FailoverCheck { probe, ..healthy() };
+    let check = FailoverCheck {
+        endpoints: rds_responder::config::EndpointMap::default().with(
+            "orders-db",
+            "127.0.0.1",
+            6543,
+        ),
+        ..healthy()
+    };
     let findings = check.check(&manual_instance(), &invocation(FUNCTION)).await;
     assert!(detail(&findings, "endpoint-dns").contains("DB_ENDPOINT_OVERRIDES"));
     assert_eq!(check.probe.probed.borrow()[0].address.port, 6543);
@@ -368,7 +368,7 @@ async fn connections_outside_range_or_missing_warn_and_errors_fail() {
         (
             Err(CloudWatchError {
                 operation: "GetMetricStatistics",
-                detail: "Throttling".into(),
+                source: sdk_failure("Throttling"),
             }),
             Outcome::Fail,
         ),
@@ -398,7 +398,7 @@ async fn troubling_recent_events_warn() {
     assert_eq!(outcome(&findings, "recent-events"), Outcome::Warn);
     check.inventory.events = Err(RdsError::Api {
         operation: "DescribeEvents",
-        detail: "denied".into(),
+        source: sdk_failure("denied"),
     });
     let findings = check.check(&manual_instance(), &invocation(FUNCTION)).await;
     assert_eq!(outcome(&findings, "recent-events"), Outcome::Fail);

@@ -46,6 +46,7 @@ fn idle(id: i64, user: &str, minutes: f64) -> Session {
 fn reaper(sessions: Vec<Session>, total: u64) -> IdleReaper<FakeInventory, FakeReaper> {
     IdleReaper {
         inventory: FakeInventory::with_instances(vec![Ok(instance("orders-db", "available"))]),
+        endpoints: Default::default(),
         reaper: FakeReaper::with(SessionSnapshot {
             total_connections: total,
             sessions,
@@ -242,7 +243,7 @@ async fn describe_failure_stops_before_connecting() {
     let mut r = reaper(vec![idle(1, "app", 30.0)], 40);
     r.inventory = FakeInventory::with_instances(vec![Err(RdsError::Api {
         operation: "DescribeDBInstances",
-        detail: "AccessDenied".into(),
+        source: sdk_failure("AccessDenied"),
     })]);
     let findings = apply(&r).await;
     assert_eq!(outcome(&findings, "describe"), Outcome::Fail);
@@ -970,10 +971,8 @@ async fn a_ledger_that_cannot_record_the_intent_stops_the_kill() {
 #[tokio::test]
 async fn endpoint_overrides_are_stated_in_the_report() {
     let mut r = reaper(vec![idle(1, "app", 30.0)], 40);
-    r.reaper.override_address = Some(rds_responder::rds::Endpoint {
-        host: "127.0.0.1".into(),
-        port: 6543,
-    });
+    r.endpoints =
+        rds_responder::config::EndpointMap::default().with("orders-db", "127.0.0.1", 6543);
     let findings = apply(&r).await;
     let connect = check(&findings, "connect");
     assert!(
@@ -1330,4 +1329,26 @@ fn sample_alarms_are_decided_by_their_kind() {
         let reason = skip_reason(decide(&trigger(sample(name)), &with_default));
         assert!(reason.contains(needle), "{name}: {reason}");
     }
+}
+
+#[test]
+fn an_alarm_without_metric_configuration_needs_the_allow_list_and_a_default() {
+    let mut bare = sample("alarm.connections.eventbridge.json");
+    bare["detail"]
+        .as_object_mut()
+        .unwrap()
+        .remove("configuration");
+    let reason = skip_reason(decide(&trigger(bare.clone()), &config()));
+    assert!(
+        reason.contains("without a metric configuration") && reason.contains("ALLOWED_ALARMS"),
+        "{reason}"
+    );
+    let mut listed = config();
+    listed.allowed_alarms = vec!["orders-db-too-many-connections".into()];
+    assert!(skip_reason(decide(&trigger(bare.clone()), &listed)).contains("DEFAULT_DB_INSTANCE"));
+    listed.default_instance = Some(id("orders-db"));
+    assert_eq!(
+        scope(decide(&trigger(bare), &listed)),
+        Scope::Instance(id("orders-db"))
+    );
 }
