@@ -84,7 +84,7 @@ pub struct LedgerError {
     pub detail: String,
     /// The DynamoDB failure behind it, when there was one.
     #[source]
-    pub source: Option<SdkFailure>,
+    pub source: Option<Box<SdkFailure>>,
 }
 
 #[allow(async_fn_in_trait)]
@@ -170,7 +170,7 @@ where
         LedgerError {
             operation,
             detail: failure.to_string(),
-            source: Some(failure),
+            source: Some(Box::new(failure)),
         }
     }
 }

@@ -15,7 +15,7 @@ pub struct PublishError {
     pub detail: String,
     /// The SDK failure behind it, when there was one.
     #[source]
-    pub source: Option<SdkFailure>,
+    pub source: Option<Box<SdkFailure>>,
 }
 
 impl PublishError {
@@ -27,7 +27,7 @@ impl PublishError {
         Self {
             sink,
             detail: failure.to_string(),
-            source: Some(failure),
+            source: Some(Box::new(failure)),
         }
     }
 }
