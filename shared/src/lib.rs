@@ -12,7 +12,9 @@ pub mod rds;
 pub mod report;
 pub mod runner;
 pub mod safety;
+#[cfg(feature = "db")]
 pub mod sql;
+#[cfg(feature = "tables")]
 pub mod tables;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
