@@ -110,7 +110,8 @@ fn decide_rds_event(event: &RdsEvent) -> Decision {
         .event_id
         .map(|e| e.to_string())
         .unwrap_or_else(|| "event without an id".into());
-    let (target, events, expected_writer) = match event.resource() {
+    let resource = event.resource().map(|r| (r.kind, r.id));
+    let (target, events, expected_writer) = match resource {
         Some((ResourceKind::DbInstance, id)) => (DbTarget::Instance(id), INSTANCE_EVENTS, None),
         Some((ResourceKind::DbCluster, id)) => (
             DbTarget::Cluster(id),

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 pub use alarm::{AlarmChange, AlarmKind, AlarmMetric, AlarmState, Breach, MetricRef};
 pub use ident::{IdentifierRule, RdsIdentifier, ResourceKind};
-pub use rds_event::{RdsEvent, RdsEventId};
+pub use rds_event::{EventResource, RdsEvent, RdsEventId};
 pub use time::parse_aws_time;
 
 /// Who the function is: events must come from this account and region.

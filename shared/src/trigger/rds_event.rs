@@ -48,15 +48,45 @@ pub struct RdsEvent {
     pub delivery: Delivery,
 }
 
+/// The instance, cluster or snapshot an event is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventResource {
+    pub kind: ResourceKind,
+    /// Validated by the RDS rules, without the `rds:` prefix.
+    pub id: RdsIdentifier,
+    /// An automated snapshot: RDS really names it `rds:<id>`.
+    pub automated: bool,
+}
+
+impl EventResource {
+    /// The name RDS knows it by (automated snapshots keep their `rds:` prefix).
+    pub fn name(&self) -> String {
+        if self.automated {
+            format!("rds:{}", self.id)
+        } else {
+            self.id.to_string()
+        }
+    }
+}
+
 impl RdsEvent {
-    /// The validated identifier of the instance/cluster/snapshot the event is about.
-    pub fn resource(&self) -> Option<(ResourceKind, RdsIdentifier)> {
+    /// The validated instance/cluster/snapshot the event is about.
+    pub fn resource(&self) -> Option<EventResource> {
         let kind = self.source_kind?;
-        let bare = self
-            .source_id
-            .strip_prefix("rds:")
-            .unwrap_or(&self.source_id);
-        RdsIdentifier::parse(bare, kind).ok().map(|id| (kind, id))
+        let prefixed = self.source_id.strip_prefix("rds:");
+        let bare = prefixed.unwrap_or(&self.source_id);
+        let automated = prefixed.is_some()
+            && matches!(
+                kind,
+                ResourceKind::DbSnapshot | ResourceKind::DbClusterSnapshot
+            );
+        RdsIdentifier::parse(bare, kind)
+            .ok()
+            .map(|id| EventResource {
+                kind,
+                id,
+                automated,
+            })
     }
 }
 

@@ -343,7 +343,13 @@ fn keeps_rds_prefix_of_automated_snapshot_names() {
         json!("arn:aws:rds:us-east-1:123456789012:snapshot:rds:orders-db-2026-11-22-03-00");
     event["detail"]["SourceIdentifier"] = json!("rds:orders-db-2026-11-22-03-00");
     match parse(event).unwrap() {
-        Trigger::RdsEvent(e) => assert_eq!(e.source_id, "rds:orders-db-2026-11-22-03-00"),
+        Trigger::RdsEvent(e) => {
+            assert_eq!(e.source_id, "rds:orders-db-2026-11-22-03-00");
+            let resource = e.resource().unwrap();
+            assert!(resource.automated);
+            assert_eq!(resource.name(), "rds:orders-db-2026-11-22-03-00");
+            assert_eq!(resource.id.as_str(), "orders-db-2026-11-22-03-00");
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -364,4 +370,166 @@ fn rds_event_ids_parse_from_code_or_url() {
 fn function_arn_gives_the_account() {
     assert_eq!(origin().account_id, "123456789012");
     assert!(Origin::from_function_arn("not-an-arn", "us-east-1").is_err());
+}
+
+fn scheduler_input(arn: &str, time: &str) -> Value {
+    json!({
+        "scheduler": {"schedule_arn": arn, "scheduled_time": time, "execution_id": "e-1"},
+        "targets": [{"db_cluster": "orders-aurora"}]
+    })
+}
+
+const SCHEDULE_ARN: &str = "arn:aws:scheduler:us-east-1:123456789012:schedule/default/nightly";
+
+#[test]
+fn reads_eventbridge_scheduler_plain_input() {
+    match parse(scheduler_input(SCHEDULE_ARN, "2026-11-22T04:00:00Z")).unwrap() {
+        Trigger::Schedule(s) => {
+            assert_eq!(s.rule.as_deref(), Some(SCHEDULE_ARN));
+            assert_eq!(s.time.to_rfc3339(), "2026-11-22T04:00:00+00:00");
+            assert_eq!(
+                s.input.single().unwrap(),
+                &DbTarget::Cluster(
+                    RdsIdentifier::parse("orders-aurora", ResourceKind::DbCluster).unwrap()
+                )
+            );
+        }
+        other => panic!("expected a schedule, got {other:?}"),
+    }
+}
+
+#[test]
+fn scheduler_input_is_checked_like_every_event() {
+    for (input, kind, field) in [
+        (
+            scheduler_input(
+                "arn:aws:scheduler:us-east-1:999999999999:schedule/default/nightly",
+                "2026-11-22T04:00:00Z",
+            ),
+            "ForeignAccount",
+            "scheduler.schedule_arn",
+        ),
+        (
+            scheduler_input(
+                "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/nightly",
+                "2026-11-22T04:00:00Z",
+            ),
+            "ForeignRegion",
+            "scheduler.schedule_arn",
+        ),
+        (
+            scheduler_input(
+                "arn:aws:events:us-east-1:123456789012:rule/nightly",
+                "2026-11-22T04:00:00Z",
+            ),
+            "InvalidField",
+            "scheduler.schedule_arn",
+        ),
+        (
+            scheduler_input(SCHEDULE_ARN, "<aws.scheduler.scheduled-time>"),
+            "InvalidField",
+            "scheduler.scheduled_time",
+        ),
+    ] {
+        let err = parse(input).unwrap_err();
+        assert_eq!(err.kind(), kind, "{err}");
+        assert!(err.to_string().contains(field), "{err}");
+    }
+    let mut unknown = scheduler_input(SCHEDULE_ARN, "2026-11-22T04:00:00Z");
+    unknown["purge"] = json!(true);
+    assert!(parse(unknown)
+        .unwrap_err()
+        .to_string()
+        .contains("unknown field `purge`"));
+    let mut no_arn = scheduler_input(SCHEDULE_ARN, "2026-11-22T04:00:00Z");
+    no_arn["scheduler"] = json!({"scheduled_time": "2026-11-22T04:00:00Z"});
+    assert_eq!(parse(no_arn).unwrap_err().kind(), "MalformedEvent");
+}
+
+#[test]
+fn a_schedule_names_one_target_or_says_why_not() {
+    let list = |targets: Value| {
+        TargetList::from_value(json!({ "targets": targets }), "detail.")
+            .map(|l| l.single().cloned())
+    };
+    assert!(list(json!([]))
+        .unwrap()
+        .unwrap_err()
+        .contains("without a target"));
+    assert!(list(json!([{"db_instance": "a"}, {"db_instance": "b"}]))
+        .unwrap()
+        .unwrap_err()
+        .contains("names 2 targets"));
+    let err = list(json!([{"db_instance": "a", "db_cluster": "b"}])).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("detail.targets[0].db_instance|detail.targets[0].db_cluster"),
+        "{err}"
+    );
+    assert_eq!(
+        TargetList::from_value(Value::Null, "detail.").unwrap(),
+        TargetList::default()
+    );
+}
+
+#[test]
+fn table_names_follow_the_dynamodb_rules() {
+    for ok in ["abc", "orders_v2.events-1", &"t".repeat(255)] {
+        assert!(TableName::parse(ok).is_ok(), "{ok}");
+    }
+    for (bad, rule) in [
+        ("ab", "3-255"),
+        (&"t".repeat(256) as &str, "3-255"),
+        ("orders table", "letters, digits"),
+        ("ördërs", "letters, digits"),
+    ] {
+        assert!(TableName::parse(bad).unwrap_err().contains(rule), "{bad}");
+    }
+}
+
+#[test]
+fn targets_serialize_with_their_kind() {
+    let table = Target::Table(TableName::parse("orders").unwrap());
+    assert_eq!(
+        serde_json::to_value(&table).unwrap(),
+        json!({"kind": "table", "id": "orders"})
+    );
+    assert_eq!(
+        serde_json::to_value(Target::Account).unwrap(),
+        json!({"kind": "account"})
+    );
+    let instance: Target =
+        DbTarget::Instance(RdsIdentifier::parse("orders-db", ResourceKind::DbInstance).unwrap())
+            .into();
+    assert_eq!(instance.kind(), "instance");
+    assert_eq!(instance.id(), Some("orders-db"));
+    assert_eq!(Target::Account.id(), None);
+    assert_eq!(table.to_string(), "dynamodb-table orders");
+}
+
+#[test]
+fn route_words_the_nothing_cases_once() {
+    match parse(sample("alarm-ok.eventbridge.json")).unwrap().route() {
+        Route::Nothing { target, reason } => {
+            assert!(reason.contains("moved to OK, not into ALARM"), "{reason}");
+            assert_eq!(target.unwrap().id().as_str(), "orders-db");
+        }
+        other => panic!("{other:?}"),
+    }
+    match parse(sample("sns-subscription-notice.json"))
+        .unwrap()
+        .route()
+    {
+        Route::Nothing { target, reason } => {
+            assert!(target.is_none());
+            assert!(reason.contains("subscription notice"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        parse(sample("alarm.connections.eventbridge.json"))
+            .unwrap()
+            .route(),
+        Route::Alarm(_)
+    ));
 }
