@@ -533,3 +533,74 @@ fn route_words_the_nothing_cases_once() {
         Route::Alarm(_)
     ));
 }
+
+#[test]
+fn alarm_kind_follows_what_the_alarm_reads() {
+    let with_metrics = |metrics: Value| {
+        let mut event = sample("alarm.connections.eventbridge.json");
+        event["detail"]["configuration"]["metrics"] = metrics;
+        match parse(event).unwrap() {
+            Trigger::Alarm(a) => a,
+            other => panic!("{other:?}"),
+        }
+    };
+    let m1 = json!({"id": "m1", "metricStat": {"metric": {"namespace": "AWS/RDS", "name": "DatabaseConnections", "dimensions": {"DBInstanceIdentifier": "orders-db"}}, "period": 60, "stat": "Maximum"}, "returnData": false});
+    let single = with_metrics(json!([m1.clone()]));
+    assert!(matches!(single.kind(), AlarmKind::SingleMetric(m) if m.name == "DatabaseConnections"));
+    let band = with_metrics(
+        json!([m1.clone(), {"id": "ad1", "expression": " ANOMALY_DETECTION_BAND(m1, 2)"}]),
+    );
+    assert!(matches!(band.kind(), AlarmKind::SingleMetric(_)));
+    // One metric scaled by an expression is metric math, not the metric itself.
+    let scaled = with_metrics(json!([m1.clone(), {"id": "e1", "expression": "m1 * 100 / 500"}]));
+    assert_eq!(scaled.kind(), AlarmKind::MetricMath);
+    let insights = with_metrics(
+        json!([{"id": "q1", "expression": "SELECT MAX(DatabaseConnections) FROM \"AWS/RDS\""}]),
+    );
+    assert_eq!(insights.kind(), AlarmKind::MetricMath);
+    assert_eq!(with_metrics(json!([])).kind(), AlarmKind::Unknown);
+    assert_eq!(AlarmState::Alarm.as_str(), "ALARM");
+    assert_eq!(AlarmState::InsufficientData.as_str(), "INSUFFICIENT_DATA");
+}
+
+#[test]
+fn breach_side_comes_from_the_operator_or_the_reason() {
+    for (operator, breach) in [
+        ("GreaterThanOrEqualToThreshold", Breach::Above),
+        ("GreaterThanThreshold", Breach::Above),
+        ("GreaterThanUpperThreshold", Breach::Above),
+        ("LessThanThreshold", Breach::Below),
+        ("LessThanOrEqualToThreshold", Breach::Below),
+        ("LessThanLowerThreshold", Breach::Below),
+        ("LessThanLowerOrGreaterThanUpperThreshold", Breach::Unknown),
+        ("", Breach::Unknown),
+    ] {
+        assert_eq!(Breach::from_operator(operator), breach, "{operator}");
+    }
+    for (reason, breach) in [
+        (
+            "1 datapoint [450.0] was greater than or equal to the threshold (400.0).",
+            Breach::Above,
+        ),
+        (
+            "2 datapoints were Greater Than the upper thresholds",
+            Breach::Above,
+        ),
+        (
+            "1 datapoint [0.0] was less than the threshold (1.0).",
+            Breach::Below,
+        ),
+        (
+            "was not greater than ... and less than ...",
+            Breach::Unknown,
+        ),
+        ("Unchecked: Initial alarm creation", Breach::Unknown),
+    ] {
+        assert_eq!(Breach::from_reason(reason), breach, "{reason}");
+    }
+    // SNS: the operator wins over the reason.
+    let a = alarm("alarm.connections.sns.json");
+    assert_eq!(a.breach, Breach::Above);
+    assert_eq!(alarm("alarm.sns.json").breach, Breach::Below);
+    assert_eq!(alarm("alarm.eventbridge.json").breach, Breach::Below);
+}
