@@ -132,6 +132,9 @@ pub struct CommonConfig {
     pub metrics_namespace: String,
     /// Events older than this are reported and skipped; `None` disables the check.
     pub max_event_age: Option<Duration>,
+    /// Time kept back from the invocation deadline for the report, the ledger and delivery:
+    /// no new work starts later than this before the deadline.
+    pub deadline_reserve: Duration,
 }
 
 impl CommonConfig {
@@ -149,6 +152,12 @@ impl CommonConfig {
                 .unwrap_or("RdsResponder")
                 .to_string(),
             max_event_age: (max_age_secs > 0).then(|| Duration::from_secs(max_age_secs)),
+            deadline_reserve: Duration::from_secs(env.ranged(
+                "DEADLINE_RESERVE_SECONDS",
+                10,
+                1..=300,
+                "seconds",
+            )?),
         })
     }
 }
@@ -530,6 +539,16 @@ mod tests {
                 .var,
             "MAX_EVENT_AGE_SECONDS"
         );
+        for value in ["0", "301", "99999999999999999999"] {
+            let mut pairs = base();
+            pairs.push(("DEADLINE_RESERVE_SECONDS", value));
+            assert_eq!(
+                CommonConfig::from_env(&Env::from_pairs(pairs))
+                    .unwrap_err()
+                    .var,
+                "DEADLINE_RESERVE_SECONDS"
+            );
+        }
         let mut pairs = base();
         pairs.push(("DB_CONNECT_TIMEOUT_MS", "99"));
         assert_eq!(

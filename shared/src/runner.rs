@@ -28,13 +28,16 @@ pub struct Invocation {
     pub deadline: DateTime<Utc>,
     pub now: DateTime<Utc>,
     pub origin: Origin,
+    /// Kept back from the deadline for the report, the ledger and delivery
+    /// (`DEADLINE_RESERVE_SECONDS`).
+    pub reserve: std::time::Duration,
 }
 
 impl Invocation {
     /// From the Lambda context: the account comes from the invoked function ARN.
     pub fn from_context(
         ctx: &lambda_runtime::Context,
-        region: &str,
+        common: &CommonConfig,
         now: DateTime<Utc>,
     ) -> Result<Self, TriggerError> {
         let deadline = i64::try_from(ctx.deadline)
@@ -45,13 +48,19 @@ impl Invocation {
             request_id: ctx.request_id.clone(),
             deadline,
             now,
-            origin: Origin::from_function_arn(&ctx.invoked_function_arn, region)?,
+            origin: Origin::from_function_arn(&ctx.invoked_function_arn, &common.region)?,
+            reserve: common.deadline_reserve,
         })
     }
 
     /// Time left before Lambda stops us.
     pub fn remaining(&self, now: DateTime<Utc>) -> std::time::Duration {
         (self.deadline - now).to_std().unwrap_or_default()
+    }
+
+    /// Time left for the function's own work: what remains less the reserve.
+    pub fn work_left(&self, now: DateTime<Utc>) -> std::time::Duration {
+        self.remaining(now).saturating_sub(self.reserve)
     }
 }
 
@@ -418,7 +427,7 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
         lambda_runtime::run(lambda_runtime::service_fn(
             move |event: lambda_runtime::LambdaEvent<Incoming>| async move {
                 let invocation =
-                    Invocation::from_context(&event.context, &self.common.region, Utc::now())?;
+                    Invocation::from_context(&event.context, &self.common, Utc::now())?;
                 match event.payload {
                     Incoming::Event(value) => self
                         .handle(value, &invocation)
@@ -458,6 +467,18 @@ impl Startup {
     pub fn database(&self) -> crate::config::DbConfig {
         init_or_exit(crate::config::DbConfig::from_env(&self.env))
     }
+}
+
+/// Every function's `main`: reads the configuration once, builds the responder from it with
+/// `build` (clients from the one `SdkConfig`), and serves invocations until the process ends.
+pub async fn serve<R: Responder>(
+    build: impl FnOnce(&Startup) -> R,
+) -> Result<(), lambda_runtime::Error> {
+    let startup = Startup::load().await;
+    let responder = build(&startup);
+    Runner::on_aws(responder, &startup.aws, startup.common.clone())
+        .serve()
+        .await
 }
 
 /// Ends the process during init with the error's own words (Lambda records an init failure and

@@ -13,8 +13,6 @@ pub struct FailoverConfig {
     pub recent_events_minutes: i32,
     /// Longest wait for status `available`; the invocation deadline bounds it too.
     pub available_wait: Duration,
-    /// Time kept back from the deadline for the remaining checks and publishing.
-    pub deadline_reserve: Duration,
 }
 
 impl FailoverConfig {
@@ -37,12 +35,6 @@ impl FailoverConfig {
                 "AVAILABLE_WAIT_SECONDS",
                 600,
                 0..=900,
-                "seconds",
-            )?),
-            deadline_reserve: Duration::from_secs(env.ranged(
-                "DEADLINE_RESERVE_SECONDS",
-                10,
-                1..=300,
                 "seconds",
             )?),
         })
@@ -87,8 +79,6 @@ mod tests {
             ("RECENT_EVENTS_MINUTES", "0"),
             ("RECENT_EVENTS_MINUTES", "20161"),
             ("AVAILABLE_WAIT_SECONDS", "901"),
-            ("DEADLINE_RESERVE_SECONDS", "0"),
-            ("DEADLINE_RESERVE_SECONDS", "99999999999999999999"),
         ] {
             let err = FailoverConfig::from_env(&Env::from_pairs([(var, value)])).unwrap_err();
             assert_eq!(err.var, var, "{value}");

@@ -150,16 +150,7 @@ where
             }
         }
     }
-}
 
-impl<I, P, W, T, D> FailoverCheck<I, P, W, T, D>
-where
-    I: DbInventory,
-    P: DbProbe,
-    W: AlarmWatch,
-    T: TableInspector,
-    D: Resolver,
-{
     pub async fn verify(
         &self,
         target: &DbTarget,
@@ -195,11 +186,10 @@ where
         invocation: &Invocation,
     ) -> (Check, Option<Described>) {
         let started = Instant::now();
-        let budget = self.config.available_wait.min(
-            invocation
-                .remaining(Utc::now())
-                .saturating_sub(self.config.deadline_reserve),
-        );
+        let budget = self
+            .config
+            .available_wait
+            .min(invocation.work_left(Utc::now()));
         let mut delay = Duration::from_millis(500);
         let mut attempts = 0u32;
         loop {

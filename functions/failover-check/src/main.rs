@@ -7,29 +7,29 @@ use failover_check::handler::FailoverCheck;
 use rds_responder::cloudwatch::CloudWatchReader;
 use rds_responder::dns::SystemResolver;
 use rds_responder::rds::RdsInventory;
-use rds_responder::runner::{init_or_exit, Runner, Startup};
+use rds_responder::runner::{init_or_exit, serve};
 use rds_responder::sql::DbConnector;
 use rds_responder::tables::DynamoTables;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let startup = Startup::load().await;
-    let db = startup.database();
-    let Startup { env, common, aws } = startup;
-    let responder = FailoverCheck {
-        inventory: RdsInventory {
-            client: aws.rds.clone(),
-        },
-        endpoints: db.endpoint_overrides.clone(),
-        probe: init_or_exit(DbConnector::new(db, aws.sdk.clone())),
-        watch: CloudWatchReader {
-            client: aws.cloudwatch.clone(),
-        },
-        tables: DynamoTables {
-            client: aws.dynamodb.clone(),
-        },
-        resolver: SystemResolver,
-        config: init_or_exit(FailoverConfig::from_env(&env)),
-    };
-    Runner::on_aws(responder, &aws, common).serve().await
+    serve(|startup| {
+        let (aws, db) = (&startup.aws, startup.database());
+        FailoverCheck {
+            inventory: RdsInventory {
+                client: aws.rds.clone(),
+            },
+            endpoints: db.endpoint_overrides.clone(),
+            probe: init_or_exit(DbConnector::new(db, aws.sdk.clone())),
+            watch: CloudWatchReader {
+                client: aws.cloudwatch.clone(),
+            },
+            tables: DynamoTables {
+                client: aws.dynamodb.clone(),
+            },
+            resolver: SystemResolver,
+            config: init_or_exit(FailoverConfig::from_env(&startup.env)),
+        }
+    })
+    .await
 }

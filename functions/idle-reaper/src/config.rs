@@ -20,8 +20,6 @@ pub struct ReaperConfig {
     pub default_instance: Option<RdsIdentifier>,
     /// Alarm names (`*` wildcards) acted on besides `AWS/RDS` `DatabaseConnections` alarms.
     pub allowed_alarms: Vec<String>,
-    /// Time kept back from the invocation deadline for the report, the ledger and delivery.
-    pub deadline_reserve: Duration,
 }
 
 /// Minutes, 0 to one week: longer is a typo, and `minutes * 60` can then never overflow.
@@ -79,12 +77,6 @@ impl ReaperConfig {
                 "OPT_IN_TAG",
             )?,
             allowed_alarms: env.list("ALLOWED_ALARMS"),
-            deadline_reserve: Duration::from_secs(env.ranged(
-                "DEADLINE_RESERVE_SECONDS",
-                10,
-                1..=300,
-                "seconds",
-            )?),
             default_instance: env
                 .optional("DEFAULT_DB_INSTANCE")
                 .map(|raw| {

@@ -114,10 +114,7 @@ impl<I: DbInventory, R: SessionReaper> Responder for IdleReaper<I, R> {
                 dry_run,
                 policy,
             } => {
-                // Time kept back for the report, the ledger and delivery.
-                let left = invocation
-                    .remaining(chrono::Utc::now())
-                    .saturating_sub(self.config.deadline_reserve);
+                let left = invocation.work_left(chrono::Utc::now());
                 let run = Run {
                     dry_run,
                     policy: &policy,

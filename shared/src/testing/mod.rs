@@ -46,6 +46,48 @@ pub fn origin(function: &str) -> crate::trigger::Origin {
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The shared settings of a function under test (no event age limit).
+pub fn common_config() -> crate::config::CommonConfig {
+    crate::config::CommonConfig {
+        region: "us-east-1".into(),
+        report_topic_arn: "arn:aws:sns:us-east-1:123456789012:reports".into(),
+        report_bucket: "reports".into(),
+        ledger_table: "ledger".into(),
+        metrics_namespace: "RdsResponder".into(),
+        max_event_age: None,
+        deadline_reserve: Duration::from_secs(10),
+    }
+}
+
+/// `responder` behind an in-memory ledger and `sink`.
+pub fn runner<R: crate::runner::Responder>(
+    responder: R,
+    ledger: MemoryLedger,
+    sink: RecordingSink,
+) -> crate::runner::Runner<R, MemoryLedger, RecordingSink> {
+    crate::runner::Runner {
+        responder,
+        ledger,
+        sink,
+        common: common_config(),
+    }
+}
+
+/// An invocation of `function` at `now` with a minute to run.
+pub fn invocation_at(
+    function: &str,
+    now: DateTime<Utc>,
+    request_id: &str,
+) -> crate::runner::Invocation {
+    crate::runner::Invocation {
+        request_id: request_id.into(),
+        deadline: now + chrono::Duration::seconds(60),
+        now,
+        origin: origin(function),
+        reserve: Duration::from_secs(10),
+    }
+}
+
 /// An invocation starting now with a minute to run.
 pub fn invocation(function: &str) -> crate::runner::Invocation {
     let now = Utc::now();
@@ -54,6 +96,7 @@ pub fn invocation(function: &str) -> crate::runner::Invocation {
         deadline: now + chrono::Duration::seconds(60),
         now,
         origin: origin(function),
+        reserve: Duration::from_secs(10),
     }
 }
 

@@ -26,7 +26,6 @@ fn config() -> FailoverConfig {
         dynamodb_tables: vec![],
         recent_events_minutes: 60,
         available_wait: Duration::from_millis(1200),
-        deadline_reserve: Duration::from_secs(1),
     }
 }
 
@@ -269,7 +268,6 @@ async fn the_deadline_bounds_the_wait() {
         inventory: FakeInventory::with_instances(vec![Ok(instance("orders-db", "rebooting"))]),
         config: FailoverConfig {
             available_wait: Duration::from_secs(600),
-            deadline_reserve: Duration::from_secs(10),
             ..config()
         },
         ..healthy()
@@ -486,28 +484,11 @@ async fn started_event_is_skipped_without_any_call() {
 // The runner around the function: ledger, stale events, delivery.
 
 fn runner(sink: RecordingSink) -> Runner<Fakes, MemoryLedger, RecordingSink> {
-    Runner {
-        responder: healthy(),
-        ledger: MemoryLedger::default(),
-        sink,
-        common: rds_responder::config::CommonConfig {
-            region: "us-east-1".into(),
-            report_topic_arn: "arn:aws:sns:us-east-1:123456789012:reports".into(),
-            report_bucket: "reports".into(),
-            ledger_table: "ledger".into(),
-            metrics_namespace: "RdsResponder".into(),
-            max_event_age: None,
-        },
-    }
+    rds_responder::testing::runner(healthy(), MemoryLedger::default(), sink)
 }
 
 fn invocation_at(now: DateTime<Utc>, request_id: &str) -> Invocation {
-    Invocation {
-        request_id: request_id.into(),
-        deadline: now + chrono::Duration::seconds(60),
-        now,
-        origin: origin(FUNCTION),
-    }
+    rds_responder::testing::invocation_at(FUNCTION, now, request_id)
 }
 
 #[tokio::test]

@@ -993,28 +993,11 @@ fn runner(
     ledger: MemoryLedger,
     sink: RecordingSink,
 ) -> ReaperRunner {
-    Runner {
-        responder: r,
-        ledger,
-        sink,
-        common: rds_responder::config::CommonConfig {
-            region: "us-east-1".into(),
-            report_topic_arn: "arn:aws:sns:us-east-1:123456789012:reports".into(),
-            report_bucket: "reports".into(),
-            ledger_table: "ledger".into(),
-            metrics_namespace: "RdsResponder".into(),
-            max_event_age: None,
-        },
-    }
+    rds_responder::testing::runner(r, ledger, sink)
 }
 
 fn at(now: chrono::DateTime<chrono::Utc>, request_id: &str) -> Invocation {
-    Invocation {
-        request_id: request_id.into(),
-        deadline: now + chrono::Duration::seconds(60),
-        now,
-        origin: origin(FUNCTION),
-    }
+    invocation_at(FUNCTION, now, request_id)
 }
 
 fn three_idle() -> IdleReaper<FakeInventory, FakeReaper> {
