@@ -7,7 +7,7 @@
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer};
+use tracing_subscriber::Layer;
 
 /// Our crates (module path prefixes): the only ones allowed below INFO.
 const OWN_CRATES: [&str; 4] = ["rds_responder", "idle_reaper", "failover_check", "e2e"];
@@ -24,18 +24,21 @@ pub fn dependency_cap() -> Targets {
         })
 }
 
-fn requested_filter() -> EnvFilter {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".into())
-        .to_lowercase();
+/// `info`, `debug`, or `target=level,...` directives (no regular expressions: the env-filter
+/// machinery would link a regex engine into every function); anything unreadable means INFO.
+pub fn requested_filter(raw: Option<&str>) -> Targets {
+    let level = raw.unwrap_or("info").trim().to_lowercase();
     // Lambda's FATAL has no tracing equivalent.
-    let level = if level == "fatal" {
-        "error".into()
-    } else {
-        level
-    };
-    EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"))
+    let level = if level == "fatal" { "error".into() } else { level };
+    let is_level = |l: &str| ["trace", "debug", "info", "warn", "error", "off"].contains(&l);
+    let well_formed = level.split(',').all(|directive| match directive.split_once('=') {
+        Some((target, l)) => !target.trim().is_empty() && is_level(l.trim()),
+        None => is_level(directive.trim()),
+    });
+    well_formed
+        .then(|| level.parse::<Targets>().ok())
+        .flatten()
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
 
 pub fn init() {
@@ -48,8 +51,11 @@ pub fn init() {
     } else {
         format.with_ansi(false).boxed()
     };
+    let requested = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok();
     let _ = tracing_subscriber::registry()
-        .with(requested_filter())
+        .with(requested_filter(requested.as_deref()))
         .with(dependency_cap())
         .with(format)
         .try_init();
@@ -78,6 +84,22 @@ mod tests {
             assert!(!allows(target, Level::DEBUG), "{target} at debug");
             assert!(allows(target, Level::INFO), "{target} at info");
         }
+    }
+
+    #[test]
+    fn the_requested_level_reads_lambda_and_rust_log_spellings() {
+        let enabled = |raw: Option<&str>, target: &str, level: Level| {
+            requested_filter(raw).would_enable(target, &level)
+        };
+        assert!(enabled(Some("DEBUG"), "rds_responder::runner", Level::DEBUG));
+        assert!(!enabled(Some("INFO"), "rds_responder::runner", Level::DEBUG));
+        assert!(enabled(Some("FATAL"), "rds_responder::runner", Level::ERROR));
+        assert!(!enabled(Some("FATAL"), "rds_responder::runner", Level::WARN));
+        assert!(enabled(Some("warn,idle_reaper=trace"), "idle_reaper::policy", Level::TRACE));
+        assert!(!enabled(Some("warn,idle_reaper=trace"), "rds_responder", Level::INFO));
+        assert!(enabled(None, "rds_responder", Level::INFO));
+        assert!(enabled(Some("not a level ((("), "rds_responder", Level::INFO));
+        assert!(!enabled(Some("not a level ((("), "rds_responder", Level::DEBUG));
     }
 
     #[test]
