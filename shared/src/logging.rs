@@ -29,12 +29,18 @@ pub fn dependency_cap() -> Targets {
 pub fn requested_filter(raw: Option<&str>) -> Targets {
     let level = raw.unwrap_or("info").trim().to_lowercase();
     // Lambda's FATAL has no tracing equivalent.
-    let level = if level == "fatal" { "error".into() } else { level };
+    let level = if level == "fatal" {
+        "error".into()
+    } else {
+        level
+    };
     let is_level = |l: &str| ["trace", "debug", "info", "warn", "error", "off"].contains(&l);
-    let well_formed = level.split(',').all(|directive| match directive.split_once('=') {
-        Some((target, l)) => !target.trim().is_empty() && is_level(l.trim()),
-        None => is_level(directive.trim()),
-    });
+    let well_formed = level
+        .split(',')
+        .all(|directive| match directive.split_once('=') {
+            Some((target, l)) => !target.trim().is_empty() && is_level(l.trim()),
+            None => is_level(directive.trim()),
+        });
     well_formed
         .then(|| level.parse::<Targets>().ok())
         .flatten()
@@ -91,15 +97,47 @@ mod tests {
         let enabled = |raw: Option<&str>, target: &str, level: Level| {
             requested_filter(raw).would_enable(target, &level)
         };
-        assert!(enabled(Some("DEBUG"), "rds_responder::runner", Level::DEBUG));
-        assert!(!enabled(Some("INFO"), "rds_responder::runner", Level::DEBUG));
-        assert!(enabled(Some("FATAL"), "rds_responder::runner", Level::ERROR));
-        assert!(!enabled(Some("FATAL"), "rds_responder::runner", Level::WARN));
-        assert!(enabled(Some("warn,idle_reaper=trace"), "idle_reaper::policy", Level::TRACE));
-        assert!(!enabled(Some("warn,idle_reaper=trace"), "rds_responder", Level::INFO));
+        assert!(enabled(
+            Some("DEBUG"),
+            "rds_responder::runner",
+            Level::DEBUG
+        ));
+        assert!(!enabled(
+            Some("INFO"),
+            "rds_responder::runner",
+            Level::DEBUG
+        ));
+        assert!(enabled(
+            Some("FATAL"),
+            "rds_responder::runner",
+            Level::ERROR
+        ));
+        assert!(!enabled(
+            Some("FATAL"),
+            "rds_responder::runner",
+            Level::WARN
+        ));
+        assert!(enabled(
+            Some("warn,idle_reaper=trace"),
+            "idle_reaper::policy",
+            Level::TRACE
+        ));
+        assert!(!enabled(
+            Some("warn,idle_reaper=trace"),
+            "rds_responder",
+            Level::INFO
+        ));
         assert!(enabled(None, "rds_responder", Level::INFO));
-        assert!(enabled(Some("not a level ((("), "rds_responder", Level::INFO));
-        assert!(!enabled(Some("not a level ((("), "rds_responder", Level::DEBUG));
+        assert!(enabled(
+            Some("not a level ((("),
+            "rds_responder",
+            Level::INFO
+        ));
+        assert!(!enabled(
+            Some("not a level ((("),
+            "rds_responder",
+            Level::DEBUG
+        ));
     }
 
     #[test]

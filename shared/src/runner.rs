@@ -160,11 +160,11 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
             .inspect_err(|e| {
                 tracing::warn!(error = %e, kind = e.kind(), "event refused");
             })?;
-        let key = format!(
+        let key = bounded_key(format!(
             "{}#{}",
             R::FUNCTION,
             trigger.idempotency_key(&invocation.request_id)
-        );
+        ));
         let summary = trigger.summary();
         let report = |findings: Findings, finished: DateTime<Utc>| {
             Report::assemble(
@@ -359,6 +359,25 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
     }
 }
 
+/// Ledger keys longer than this keep their head and end in a digest of the whole key, so that
+/// no event (a forged rule ARN, say) can make a key DynamoDB refuses (2,048 bytes at most).
+pub const MAX_KEY_BYTES: usize = 512;
+
+fn bounded_key(key: String) -> String {
+    if key.len() <= MAX_KEY_BYTES {
+        return key;
+    }
+    let mut head = 200;
+    while !key.is_char_boundary(head) {
+        head -= 1;
+    }
+    format!(
+        "{}#sha256:{}",
+        &key[..head],
+        payload_digest(&Value::String(key.clone()))
+    )
+}
+
 /// An event dated further ahead than clock skew explains is forged or broken: refused.
 fn refuse_future<M: ManualPayload, S>(
     trigger: Trigger<M, S>,
@@ -490,5 +509,26 @@ pub fn init_or_exit<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
             eprintln!("init failed: {e}");
             std::process::exit(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_keys_are_bounded_and_stay_distinct() {
+        let short = "idle-reaper#manual#inc-1".to_string();
+        assert_eq!(bounded_key(short.clone()), short);
+        let long = |tail: &str| format!("idle-reaper#schedule#{}{tail}", "\u{e9}".repeat(400));
+        let (a, b) = (bounded_key(long("a")), bounded_key(long("b")));
+        assert!(
+            a.len() <= MAX_KEY_BYTES && b.len() <= MAX_KEY_BYTES,
+            "{}",
+            a.len()
+        );
+        assert_ne!(a, b);
+        assert_eq!(a, bounded_key(long("a")));
+        assert!(a.starts_with("idle-reaper#schedule#"));
     }
 }
