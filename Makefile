@@ -30,6 +30,10 @@ e2e:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	# The shared crate's features each stand alone (the workspace build unifies them all).
+	$(CARGO) check -q -p rds-responder --no-default-features
+	$(CARGO) check -q -p rds-responder --features test-util
+	$(CARGO) check -q -p idle-reaper
 	scripts/bootstrap.sh
 	.venv/bin/cfn-lint template.yaml
 	.venv/bin/python scripts/check-template.py template.yaml

@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use chrono::{DateTime, Utc};
 
 use crate::ledger::{Ledger, LedgerError, LockHolder, LockOutcome};
-use crate::trigger::DbTarget;
+use crate::trigger::{DbTarget, Target};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GuardRefusal {
@@ -23,12 +23,19 @@ pub enum GuardRefusal {
     Ledger(#[from] LedgerError),
 }
 
+/// The lock name of what a run acts on: a DB instance or cluster, a table, the account.
+pub fn resource(target: &Target) -> String {
+    match target {
+        Target::Instance(id) => format!("db-instance#{id}"),
+        Target::Cluster(id) => format!("db-cluster#{id}"),
+        Target::Table(name) => format!("dynamodb-table#{name}"),
+        Target::Account => "account".into(),
+    }
+}
+
 /// The lock name of a database.
 pub fn db_resource(target: &DbTarget) -> String {
-    match target {
-        DbTarget::Instance(id) => format!("db-instance#{id}"),
-        DbTarget::Cluster(id) => format!("db-cluster#{id}"),
-    }
+    resource(&target.clone().into())
 }
 
 pub struct ActionGuard<'a, L> {

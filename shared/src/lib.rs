@@ -1,4 +1,5 @@
-//! rds-responder: what every function shares. See DESIGN.md for the picture.
+//! rds-responder: what every function shares. README.md (Layout, Adding a function) has the
+//! picture.
 
 pub mod aws;
 pub mod cloudwatch;

@@ -75,13 +75,20 @@ fn attribute(value: &str) -> Result<MessageAttributeValue, PublishError> {
         })
 }
 
-/// The message attributes subscribers filter on.
+/// The message attributes subscribers filter on: function, outcome, severity, and what the
+/// report is about (`target_kind`, `target_id`; `db_identifier` for instances and clusters).
 pub fn message_attributes(report: &Report) -> Vec<(&'static str, String)> {
     let mut attributes = vec![
         ("function", report.function.clone()),
         ("outcome", report.status.as_str().to_string()),
         ("severity", report.status.severity().to_string()),
     ];
+    if let Some(kind) = report.target_kind() {
+        attributes.push(("target_kind", kind.to_string()));
+    }
+    if let Some(id) = report.target_id() {
+        attributes.push(("target_id", id.to_string()));
+    }
     if let Some(db) = report.db_identifier() {
         attributes.push(("db_identifier", db.to_string()));
     }
@@ -108,7 +115,7 @@ pub fn metric_data(report: &Report) -> Vec<MetricDatum> {
             ))
             .build()
     };
-    vec![
+    let mut data = vec![
         datum(
             "Runs",
             1.0,
@@ -125,9 +132,19 @@ pub fn metric_data(report: &Report) -> Vec<MetricDatum> {
             "Duration",
             report.duration_ms as f64,
             StandardUnit::Milliseconds,
-            vec![function],
+            vec![function.clone()],
         ),
-    ]
+    ];
+    // Runs by what they were about: the kind only, so the metric count stays small.
+    if let Some(kind) = report.target_kind() {
+        data.push(datum(
+            "RunsByTarget",
+            1.0,
+            StandardUnit::Count,
+            vec![function, dim("TargetKind", kind)],
+        ));
+    }
+    data
 }
 
 impl AwsReportSink {
@@ -212,5 +229,79 @@ impl ReportSink for AwsReportSink {
         } else {
             Err(errors)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Findings;
+    use crate::trigger::{
+        DbTarget, RdsIdentifier, ResourceKind, TableName, Target, TriggerSummary,
+    };
+
+    fn report_about(target: Option<Target>) -> Report {
+        let t = chrono::Utc::now();
+        Report::assemble(
+            "req-1",
+            "snapshotter",
+            &TriggerSummary::SubscriptionNotice,
+            "k",
+            Findings::new(target, vec![], "s"),
+            t,
+            t,
+        )
+    }
+
+    fn attribute<'a>(attributes: &'a [(&'static str, String)], name: &str) -> Option<&'a str> {
+        attributes
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn attributes_and_metrics_follow_the_target() {
+        let table = report_about(Some(Target::Table(TableName::parse("orders").unwrap())));
+        let attributes = message_attributes(&table);
+        assert_eq!(attribute(&attributes, "target_kind"), Some("table"));
+        assert_eq!(attribute(&attributes, "target_id"), Some("orders"));
+        assert_eq!(attribute(&attributes, "db_identifier"), None);
+        let by_target = metric_data(&table)
+            .into_iter()
+            .find(|d| d.metric_name() == Some("RunsByTarget"))
+            .expect("RunsByTarget");
+        let dims: Vec<(&str, &str)> = by_target
+            .dimensions()
+            .iter()
+            .map(|d| (d.name().unwrap_or_default(), d.value().unwrap_or_default()))
+            .collect();
+        assert_eq!(dims, [("Function", "snapshotter"), ("TargetKind", "table")]);
+
+        let db: Target = DbTarget::Cluster(
+            RdsIdentifier::parse("orders-aurora", ResourceKind::DbCluster).unwrap(),
+        )
+        .into();
+        let attributes = message_attributes(&report_about(Some(db)));
+        assert_eq!(
+            attribute(&attributes, "db_identifier"),
+            Some("orders-aurora")
+        );
+        assert_eq!(attribute(&attributes, "target_kind"), Some("cluster"));
+
+        let account = report_about(Some(Target::Account));
+        let attributes = message_attributes(&account);
+        assert_eq!(attribute(&attributes, "target_kind"), Some("account"));
+        assert_eq!(attribute(&attributes, "target_id"), None);
+        assert_eq!(account.subject(), "[SKIPPED] snapshotter account");
+
+        let nothing = report_about(None);
+        assert_eq!(
+            attribute(&message_attributes(&nothing), "target_kind"),
+            None
+        );
+        assert!(metric_data(&nothing)
+            .iter()
+            .all(|d| d.metric_name() != Some("RunsByTarget")));
     }
 }

@@ -3,13 +3,14 @@
 use std::time::Duration;
 
 use rds_responder::config::{ConfigError, Env};
+use rds_responder::trigger::TableName;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FailoverConfig {
     /// `DatabaseConnections` outside this range after a failover is worth a warning.
     pub connections_normal: Option<(f64, f64)>,
     /// DynamoDB tables whose table and GSIs must be ACTIVE (the seed runbook's GSI check).
-    pub dynamodb_tables: Vec<String>,
+    pub dynamodb_tables: Vec<TableName>,
     pub recent_events_minutes: i32,
     /// Longest wait for status `available`; the invocation deadline bounds it too.
     pub available_wait: Duration,
@@ -22,7 +23,16 @@ impl FailoverConfig {
                 .optional("CONNECTIONS_NORMAL_RANGE")
                 .map(|raw| parse_range("CONNECTIONS_NORMAL_RANGE", raw))
                 .transpose()?,
-            dynamodb_tables: env.list("CHECK_DYNAMODB_TABLES"),
+            dynamodb_tables: env
+                .list("CHECK_DYNAMODB_TABLES")
+                .iter()
+                .map(|raw| {
+                    TableName::parse(raw).map_err(|rule| ConfigError {
+                        var: "CHECK_DYNAMODB_TABLES".into(),
+                        rule: format!("holds {raw:?}, which {rule} (DynamoDB table names)"),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
             // DescribeEvents looks back at most 14 days.
             recent_events_minutes: env.ranged(
                 "RECENT_EVENTS_MINUTES",
@@ -68,9 +78,19 @@ mod tests {
         ]);
         let config = FailoverConfig::from_env(&env).unwrap();
         assert_eq!(config.connections_normal, Some((1.0, 400.0)));
-        assert_eq!(config.dynamodb_tables, vec!["orders", "sessions"]);
+        let names: Vec<&str> = config.dynamodb_tables.iter().map(|t| t.as_str()).collect();
+        assert_eq!(names, vec!["orders", "sessions"]);
         assert_eq!(config.recent_events_minutes, 60);
         assert_eq!(config.available_wait, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn refuses_table_names_dynamodb_would_refuse() {
+        for raw in ["ab", "orders,sessions table", "orders,s:1"] {
+            let err = FailoverConfig::from_env(&Env::from_pairs([("CHECK_DYNAMODB_TABLES", raw)]))
+                .unwrap_err();
+            assert_eq!(err.var, "CHECK_DYNAMODB_TABLES", "{raw}");
+        }
     }
 
     #[test]

@@ -364,7 +364,7 @@ where
         for table in &self.config.dynamodb_tables {
             let started = Instant::now();
             let name = format!("dynamodb-table:{table}");
-            let health = self.tables.table_health(table).await;
+            let health = self.tables.table_health(table.as_str()).await;
             let check = wording::table_check(&name, health);
             checks.push(check.timed(started));
         }

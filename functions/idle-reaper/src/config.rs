@@ -20,6 +20,8 @@ pub struct ReaperConfig {
     pub default_instance: Option<RdsIdentifier>,
     /// Alarm names (`*` wildcards) acted on besides `AWS/RDS` `DatabaseConnections` alarms.
     pub allowed_alarms: Vec<String>,
+    /// Rule or schedule names (`*` wildcards) whose runs act; other scheduled runs only plan.
+    pub allowed_schedules: Vec<String>,
 }
 
 /// Minutes, 0 to one week: longer is a typo, and `minutes * 60` can then never overflow.
@@ -36,17 +38,7 @@ impl ReaperConfig {
             None => None,
             Some(_) => Some(minutes(env, "IDLE_IN_TRANSACTION_MINUTES", 0)?),
         };
-        let fraction: f64 = env.parse_or(
-            "MAX_FRACTION_OF_CONNECTIONS",
-            0.5,
-            "must be a number between 0 and 1",
-        )?;
-        if !(0.0..=1.0).contains(&fraction) {
-            return Err(ConfigError {
-                var: "MAX_FRACTION_OF_CONNECTIONS".into(),
-                rule: format!("must be a number between 0 and 1, got {fraction}"),
-            });
-        }
+        let fraction: f64 = env.ranged("MAX_FRACTION_OF_CONNECTIONS", 0.5, 0.0..=1.0, "a share")?;
         let networks = env
             .list("PROTECTED_NETWORKS")
             .iter()
@@ -77,6 +69,7 @@ impl ReaperConfig {
                 "OPT_IN_TAG",
             )?,
             allowed_alarms: env.list("ALLOWED_ALARMS"),
+            allowed_schedules: env.list("ALLOWED_SCHEDULES"),
             default_instance: env
                 .optional("DEFAULT_DB_INSTANCE")
                 .map(|raw| {

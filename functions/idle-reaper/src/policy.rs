@@ -450,11 +450,23 @@ pub fn decide(trigger: &Trigger<ManualReap>, config: &ReaperConfig) -> Decision 
             Ok(scope) => automatic(scope),
             Err(reason) => skip(alarm.db_target(), reason),
         },
-        Route::Schedule(schedule) => match schedule.input.single() {
-            Ok(DbTarget::Instance(id)) => automatic(Scope::Instance(id.clone())),
-            Ok(DbTarget::Cluster(id)) => automatic(Scope::ClusterWriter(id.clone())),
-            Err(reason) => skip(None, reason),
-        },
+        Route::Schedule(schedule) => {
+            let scope = match schedule.input.single() {
+                Ok(DbTarget::Instance(id)) => Scope::Instance(id.clone()),
+                Ok(DbTarget::Cluster(id)) => Scope::ClusterWriter(id.clone()),
+                Err(reason) => return skip(None, reason),
+            };
+            // Anyone allowed to invoke can write a schedule-shaped payload: only the schedules
+            // named in ALLOWED_SCHEDULES act; any other plans.
+            let listed = schedule.name().is_some_and(|name| {
+                config.allowed_schedules.iter().any(|p| glob_match(p, name))
+            });
+            Decision::Reap {
+                scope,
+                dry_run: !listed || dry_run(false, None, config.automatic_dry_run),
+                policy: config.policy.clone(),
+            }
+        }
         Route::Manual(request) => {
             let mut policy = config.policy.clone();
             if let Some(m) = request.idle_minutes {
@@ -688,6 +700,67 @@ mod tests {
         assert!(glob_match("exact", "exact"));
         assert!(!glob_match("exact", "exactly"));
         assert!(!glob_match("a*b", "ac"));
+    }
+
+    #[test]
+    fn wildcards_match_at_their_own_position_only() {
+        // `*suffix`: only at the end.
+        assert!(glob_match("*dump", "pg_dump"));
+        assert!(!glob_match("*dump", "pg_dump_helper"));
+        // `prefix*`: only at the start.
+        assert!(glob_match("pg_dump*", "pg_dump_helper"));
+        assert!(!glob_match("pg_dump*", "my_pg_dump"));
+        // A middle part is consumed before the next is looked for.
+        assert!(!glob_match("*lock*lock", "unlock"));
+        assert!(glob_match("*lock*lock", "lock-unlock"));
+        assert!(glob_match("a*b*c", "aXbYc"));
+        assert!(!glob_match("a*b*c", "aXcYb"));
+        assert!(glob_match("*", ""));
+        assert!(!glob_match("", "x"));
+    }
+
+    #[test]
+    fn idle_thresholds_are_exclusive_and_the_reason_says_so() {
+        let p = Policy {
+            idle_in_transaction: Some(Duration::from_secs(3600)),
+            ..policy()
+        };
+        let at =
+            |state: SessionState, minutes: f64| skip_reason(&session(1, "app", state, minutes), &p);
+        assert_eq!(
+            at(SessionState::Idle, 10.0).as_deref(),
+            Some("idle for less than 10 min")
+        );
+        assert_eq!(at(SessionState::Idle, 10.001), None);
+        assert_eq!(
+            at(SessionState::IdleInTransaction, 60.0).as_deref(),
+            Some("idle in transaction for less than 60 min")
+        );
+        assert_eq!(at(SessionState::IdleInTransaction, 60.001), None);
+        assert_eq!(at(SessionState::IdleInTransactionAborted, 60.001), None);
+    }
+
+    #[test]
+    fn replication_connections_and_roles_are_spared_for_their_own_reason() {
+        let mut walsender = session(1, "repl", SessionState::Idle, 60.0);
+        walsender.replication = true;
+        walsender.command = Some("walsender".into());
+        assert_eq!(
+            skip_reason(&walsender, &policy()).as_deref(),
+            Some("replication connection")
+        );
+        let mut binlog = walsender.clone();
+        binlog.command = Some("Binlog Dump".into());
+        assert_eq!(
+            skip_reason(&binlog, &policy()).as_deref(),
+            Some("replication connection")
+        );
+        let mut role = session(2, "repl", SessionState::Idle, 60.0);
+        role.replication = true;
+        assert_eq!(
+            skip_reason(&role, &policy()).as_deref(),
+            Some("replication role")
+        );
     }
 
     #[test]

@@ -294,6 +294,32 @@ pub struct Schedule<S> {
     pub rule: Option<String>,
     pub time: DateTime<Utc>,
     pub input: S,
+    pub source: ScheduleSource,
+}
+
+/// Which scheduler sent a scheduled run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScheduleSource {
+    /// An EventBridge rule (`Scheduled Event` envelope).
+    Rule,
+    /// An EventBridge Scheduler schedule (plain input naming the schedule).
+    Scheduler,
+}
+
+impl<S> Schedule<S> {
+    /// The rule or schedule's name (the ARN's last path segment), for allow-lists.
+    pub fn name(&self) -> Option<&str> {
+        self.rule.as_deref()?.rsplit('/').next()
+    }
+}
+
+/// `{}` (what EventBridge sends without input, and an empty Scheduler input) is no input.
+fn empty_as_null(input: Value) -> Value {
+    match input {
+        Value::Object(map) if map.is_empty() => Value::Null,
+        other => other,
+    }
 }
 
 /// One inbound event, whatever shape it arrived in. `M` is the function's manual payload, `S`
@@ -514,7 +540,8 @@ fn parse_scheduler<M, S: ScheduleInput>(
     Ok(Trigger::Schedule(Schedule {
         rule: Some(context.schedule_arn),
         time,
-        input: S::from_value(event, "")?,
+        input: S::from_value(empty_as_null(event), "")?,
+        source: ScheduleSource::Scheduler,
     }))
 }
 
@@ -593,15 +620,23 @@ fn parse_schedule<M, S: ScheduleInput>(
     }
     let time =
         time.ok_or_else(|| TriggerError::invalid("time", "is required on scheduled events"))?;
-    // An empty detail (`{}`, what EventBridge sends without input) is no input.
-    let detail = match detail {
-        Value::Object(map) if map.is_empty() => Value::Null,
-        other => other,
-    };
+    // The rule's ARN names the run (its idempotency key): required, and a rule's.
+    let rule = resources
+        .and_then(|r| r.into_iter().next())
+        .ok_or_else(|| {
+            TriggerError::invalid("resources", "must name the rule on scheduled events")
+        })?;
+    if Arn::parse(&rule).map(|a| a.service) != Some("events") {
+        return Err(TriggerError::invalid(
+            "resources[0]",
+            format!("must be an EventBridge rule ARN (arn:<partition>:events:...), got {rule:?}"),
+        ));
+    }
     Ok(Trigger::Schedule(Schedule {
-        rule: resources.and_then(|r| r.into_iter().next()),
+        rule: Some(rule),
         time,
-        input: S::from_value(detail, "detail.")?,
+        input: S::from_value(empty_as_null(detail), "detail.")?,
+        source: ScheduleSource::Rule,
     }))
 }
 

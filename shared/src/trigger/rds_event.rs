@@ -40,7 +40,8 @@ pub struct RdsEvent {
     pub source_type: String,
     /// The resource kind when the source is an instance, cluster or snapshot.
     pub source_kind: Option<ResourceKind>,
-    /// Without the `rds:` prefix; validated by the RDS rules when `source_kind` is known.
+    /// Validated by the RDS rules when `source_kind` is known; without the `rds:` prefix, except
+    /// for automated snapshots, whose real names carry it (see [`RdsEvent::resource`]).
     pub source_id: String,
     pub source_arn: Option<String>,
     pub time: DateTime<Utc>,

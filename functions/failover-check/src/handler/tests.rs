@@ -422,7 +422,9 @@ async fn dynamodb_tables_need_every_index_active() {
     let check = FailoverCheck {
         tables: FakeTables { tables },
         config: FailoverConfig {
-            dynamodb_tables: vec!["orders".into(), "sessions".into(), "missing".into()],
+            dynamodb_tables: ["orders", "sessions", "missing"]
+                .map(|t| rds_responder::trigger::TableName::parse(t).unwrap())
+                .to_vec(),
             ..config()
         },
         ..healthy()

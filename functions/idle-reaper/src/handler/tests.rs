@@ -618,7 +618,10 @@ fn metric_math_acts_only_when_it_resolves_to_exactly_one_database() {
     listed.allowed_alarms = vec!["orders-db-too-many-connections".into()];
     listed.default_instance = Some(id("other-db"));
     let reason = skip_reason(decide(&alarm_with_metrics(two.clone()), &listed));
-    assert!(reason.contains("resolves to 2 databases"), "{reason}");
+    assert!(
+        reason.contains("resolves to 2 databases (db-instance orders-db, db-instance billing-db)"),
+        "{reason}"
+    );
     assert_eq!(
         scope(decide(&alarm_with_metrics(one.clone()), &listed)),
         Scope::Instance(id("orders-db"))
@@ -1334,4 +1337,33 @@ fn an_alarm_without_metric_configuration_needs_the_allow_list_and_a_default() {
         scope(decide(&trigger(bare), &listed)),
         Scope::Instance(id("orders-db"))
     );
+}
+
+#[test]
+fn only_allow_listed_schedules_act_and_others_plan() {
+    let mut rule = sample("schedule.eventbridge.json");
+    rule["resources"] = json!(["arn:aws:events:us-east-1:123456789012:rule/orders-db-hygiene"]);
+    let scheduler = json!({
+        "scheduler": {
+            "schedule_arn": "arn:aws:scheduler:us-east-1:123456789012:schedule/default/orders-db-hygiene",
+            "scheduled_time": "2026-11-22T04:00:00Z"
+        },
+        "targets": [{"db_instance": "orders-db"}]
+    });
+    let mut listed = config();
+    listed.allowed_schedules = vec!["*-hygiene".into()];
+    for event in [rule, scheduler] {
+        let dry = |config: &ReaperConfig| match decide(&trigger(event.clone()), config) {
+            Decision::Reap { dry_run, scope, .. } => {
+                assert_eq!(scope, Scope::Instance(id("orders-db")));
+                dry_run
+            }
+            other => panic!("{other:?}"),
+        };
+        assert!(dry(&config()), "an unlisted schedule only plans");
+        assert!(!dry(&listed), "a listed schedule acts");
+        let mut planning = listed.clone();
+        planning.automatic_dry_run = true;
+        assert!(dry(&planning), "AUTOMATIC_DRY_RUN still wins");
+    }
 }
