@@ -4,7 +4,7 @@ use serde_json::json;
 
 use std::net::IpAddr;
 
-use rds_responder::rds::{ClusterInfo, EventRecord};
+use rds_responder::rds::{ClusterInfo, Endpoint, EventRecord, InstanceInfo, RdsError};
 use rds_responder::report::{Check, Outcome};
 use rds_responder::sql::{ConnectTarget, DbError, Engine, ProbeResult};
 use rds_responder::tables::TableHealth;
@@ -272,4 +272,89 @@ pub fn table_check<E: std::fmt::Display>(name: &str, health: Result<TableHealth,
             }
         }
     }
+}
+
+/// What the status check learned, for the checks after it.
+pub enum Described {
+    Instance(InstanceInfo),
+    Cluster(ClusterInfo),
+}
+
+impl Described {
+    pub fn status(&self) -> &str {
+        match self {
+            Described::Instance(i) => &i.status,
+            Described::Cluster(c) => &c.status,
+        }
+    }
+    pub fn engine(&self) -> &str {
+        match self {
+            Described::Instance(i) => &i.engine,
+            Described::Cluster(c) => &c.engine,
+        }
+    }
+    pub fn endpoint(&self) -> Option<&Endpoint> {
+        match self {
+            Described::Instance(i) => i.endpoint.as_ref(),
+            Described::Cluster(c) => c.endpoint.as_ref(),
+        }
+    }
+}
+
+/// The status could not be read: the database is gone, or RDS did not answer.
+pub fn status_unreadable(e: &RdsError) -> Check {
+    let detail = match e {
+        RdsError::NotFound { .. } => e.to_string(),
+        RdsError::Api { .. } => format!("could not read the status: {e}"),
+    };
+    Check::new("status", Outcome::Fail, detail)
+}
+
+pub fn status_available(described: &Described, attempts: u32) -> Check {
+    let detail = match described {
+        Described::Instance(i) => format!(
+            "{} is available (engine {}, AZ {}{})",
+            i.id,
+            i.engine,
+            i.availability_zone.as_deref().unwrap_or("?"),
+            i.secondary_availability_zone
+                .as_deref()
+                .map(|s| format!(", standby in {s}"))
+                .unwrap_or_default()
+        ),
+        Described::Cluster(c) => format!(
+            "cluster {} is available (engine {}, {} members)",
+            c.id,
+            c.engine,
+            c.members.len()
+        ),
+    };
+    Check::new("status", Outcome::Pass, detail).with_data(json!({ "attempts": attempts }))
+}
+
+pub fn status_not_available(
+    described: &Described,
+    waited: std::time::Duration,
+    attempts: u32,
+    budget: std::time::Duration,
+) -> Check {
+    Check::new(
+        "status",
+        Outcome::Fail,
+        format!(
+            "status is {:?}, not available, after waiting {:.1} s ({} checks; wait budget {} s)",
+            described.status(),
+            waited.as_secs_f64(),
+            attempts,
+            budget.as_secs()
+        ),
+    )
+}
+
+/// Checks that could not run, with the reason.
+pub fn skipped(names: &[&str], reason: &str) -> Vec<Check> {
+    names
+        .iter()
+        .map(|name| Check::new(*name, Outcome::Skipped, reason))
+        .collect()
 }

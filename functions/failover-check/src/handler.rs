@@ -5,14 +5,13 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use rds_responder::cloudwatch::AlarmWatch;
 use rds_responder::config::EndpointMap;
 use rds_responder::dns::Resolver;
 use rds_responder::guard::ActionGuard;
 use rds_responder::ledger::Ledger;
-use rds_responder::rds::{ClusterInfo, DbInventory, Endpoint, InstanceInfo, RdsError};
+use rds_responder::rds::DbInventory;
 use rds_responder::report::{Check, Findings, Outcome};
 use rds_responder::runner::{Invocation, Responder};
 use rds_responder::sql::{ConnectTarget, DbProbe, Engine};
@@ -22,7 +21,9 @@ use rds_responder::trigger::{
 };
 
 use crate::checks as wording;
-use crate::checks::{cluster_writer_check, connection_check, summary, writer_role_check};
+use crate::checks::{
+    cluster_writer_check, connection_check, summary, writer_role_check, Described,
+};
 use crate::config::FailoverConfig;
 use crate::policy::{decide, Decision};
 
@@ -68,33 +69,6 @@ pub struct FailoverCheck<I, P, W, T, D> {
     pub tables: T,
     pub resolver: D,
     pub config: FailoverConfig,
-}
-
-/// What the status check learned, for the checks after it.
-enum Described {
-    Instance(InstanceInfo),
-    Cluster(ClusterInfo),
-}
-
-impl Described {
-    fn status(&self) -> &str {
-        match self {
-            Described::Instance(i) => &i.status,
-            Described::Cluster(c) => &c.status,
-        }
-    }
-    fn engine(&self) -> &str {
-        match self {
-            Described::Instance(i) => &i.engine,
-            Described::Cluster(c) => &c.engine,
-        }
-    }
-    fn endpoint(&self) -> Option<&Endpoint> {
-        match self {
-            Described::Instance(i) => i.endpoint.as_ref(),
-            Described::Cluster(c) => c.endpoint.as_ref(),
-        }
-    }
 }
 
 impl<I, P, W, T, D> Responder for FailoverCheck<I, P, W, T, D>
@@ -208,49 +182,16 @@ where
             };
             let described = match described {
                 Ok(d) => d,
-                Err(e) => {
-                    let outcome = Outcome::Fail;
-                    let detail = match &e {
-                        RdsError::NotFound { .. } => format!("{e}"),
-                        RdsError::Api { .. } => format!("could not read the status: {e}"),
-                    };
-                    return (Check::new("status", outcome, detail).timed(started), None);
-                }
+                Err(e) => return (wording::status_unreadable(&e).timed(started), None),
             };
             if described.status() == "available" {
-                let detail = match &described {
-                    Described::Instance(i) => format!(
-                        "{} is available (engine {}, AZ {}{})",
-                        i.id,
-                        i.engine,
-                        i.availability_zone.as_deref().unwrap_or("?"),
-                        i.secondary_availability_zone
-                            .as_deref()
-                            .map(|s| format!(", standby in {s}"))
-                            .unwrap_or_default()
-                    ),
-                    Described::Cluster(c) => format!(
-                        "cluster {} is available (engine {}, {} members)",
-                        c.id,
-                        c.engine,
-                        c.members.len()
-                    ),
-                };
-                let check = Check::new("status", Outcome::Pass, detail)
-                    .with_data(json!({ "attempts": attempts }))
-                    .timed(started);
+                let check = wording::status_available(&described, attempts).timed(started);
                 return (check, Some(described));
             }
             let waited = started.elapsed();
             if waited + delay > budget {
-                let detail = format!(
-                    "status is {:?}, not available, after waiting {:.1} s ({} checks; wait budget {} s)",
-                    described.status(),
-                    waited.as_secs_f64(),
-                    attempts,
-                    budget.as_secs()
-                );
-                let check = Check::new("status", Outcome::Fail, detail).timed(started);
+                let check = wording::status_not_available(&described, waited, attempts, budget)
+                    .timed(started);
                 return (check, Some(described));
             }
             tokio::time::sleep(delay).await;
@@ -270,13 +211,10 @@ where
             checks.push(cluster_writer_check(cluster, expected_writer));
         }
         let Some(described) = described else {
-            for name in ["endpoint-dns", "connection", "writer-role"] {
-                checks.push(Check::new(
-                    name,
-                    Outcome::Skipped,
-                    "the database could not be described",
-                ));
-            }
+            checks.extend(wording::skipped(
+                &["endpoint-dns", "connection", "writer-role"],
+                "the database could not be described",
+            ));
             return checks;
         };
         let Some(endpoint) = described.endpoint() else {
@@ -285,13 +223,10 @@ where
                 Outcome::Fail,
                 "RDS reports no endpoint",
             ));
-            for name in ["connection", "writer-role"] {
-                checks.push(Check::new(
-                    name,
-                    Outcome::Skipped,
-                    "no endpoint to connect to",
-                ));
-            }
+            checks.extend(wording::skipped(
+                &["connection", "writer-role"],
+                "no endpoint to connect to",
+            ));
             return checks;
         };
         let connect_to = self.endpoints.target_for(target.id().as_str(), endpoint);

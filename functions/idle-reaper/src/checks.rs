@@ -2,9 +2,10 @@
 
 use serde_json::{json, Value};
 
-use rds_responder::report::{Check, Outcome};
+use rds_responder::report::{Check, Findings, Outcome};
 use rds_responder::sql::sessions::{Session, SessionSnapshot, Termination};
-use rds_responder::sql::ConnectTarget;
+use rds_responder::sql::{ConnectTarget, DbError};
+use rds_responder::trigger::{DbTarget, RdsIdentifier};
 
 use crate::policy::{group_by, Plan, Policy};
 
@@ -281,4 +282,80 @@ fn after_check(snapshot: &SessionSnapshot, done: &Termination) -> Check {
             "could not be counted after terminating",
         ),
     }
+}
+
+/// A failed check that ends the run before anything was done.
+pub fn stopped(target: DbTarget, name: &str, detail: String, summary: String) -> Findings {
+    Findings::new(
+        Some(target),
+        vec![Check::new(name, Outcome::Fail, detail)],
+        summary,
+    )
+}
+
+/// The database did not let us in (or list): nothing was done, so a retry may act.
+pub fn unreachable_db(target: DbTarget, describe: Check, e: &DbError) -> Findings {
+    let check = Check::new(
+        "connect",
+        Outcome::Fail,
+        format!(
+            "{e}. If the database is out of connections, the responder cannot get in either: \
+             the alarm stays in ALARM and Lambda retries this invocation"
+        ),
+    );
+    let mut findings = Findings::new(
+        Some(target.clone()),
+        vec![describe, check],
+        format!("{target}: could not reach the database, nothing terminated"),
+    );
+    findings.retry = Some(e.to_string());
+    findings
+}
+
+/// One report for several instances (a cluster's readers): each instance's checks under its
+/// name, and the ones not reached before the deadline.
+pub fn merge_instances(
+    target: DbTarget,
+    done: Vec<(RdsIdentifier, Findings)>,
+    not_reached: &[RdsIdentifier],
+) -> Findings {
+    let mut checks = Vec::new();
+    let mut summaries = Vec::new();
+    let mut retry = None;
+    let mut statuses = Vec::new();
+    let reached = done.len();
+    for (instance, findings) in done {
+        checks.extend(findings.checks.into_iter().map(|mut c| {
+            c.name = format!("{instance}: {}", c.name);
+            c
+        }));
+        summaries.push(findings.summary);
+        statuses.extend(findings.status);
+        retry = retry.or(findings.retry);
+    }
+    if !not_reached.is_empty() {
+        let left: Vec<String> = not_reached.iter().map(ToString::to_string).collect();
+        checks.push(Check::new(
+            "not-reached",
+            Outcome::Fail,
+            format!(
+                "stopped before the invocation deadline; not reaped: {}",
+                left.join(", ")
+            ),
+        ));
+        summaries.push(format!(
+            "{} readers not reached before the deadline",
+            left.len()
+        ));
+    }
+    let mut findings = Findings::new(Some(target), checks, summaries.join("; "));
+    findings.retry = retry;
+    // One status for all only when every instance was reached and they agree.
+    if not_reached.is_empty()
+        && statuses.len() == reached
+        && statuses.windows(2).all(|w| w[0] == w[1])
+    {
+        findings.status = statuses.first().copied();
+    }
+    findings
 }

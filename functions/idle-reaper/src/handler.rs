@@ -11,13 +11,13 @@ use rds_responder::runner::{Invocation, Responder};
 use std::time::Instant;
 
 use rds_responder::config::EndpointMap;
-use rds_responder::sql::{DbError, Engine, ReapSession, SessionReaper};
+use rds_responder::sql::{Engine, ReapSession, SessionReaper};
 use rds_responder::trigger::{
     parse_identifier, DbTarget, ManualPayload, RdsIdentifier, ResourceKind, TargetList, Trigger,
     TriggerError,
 };
 
-use crate::checks::{connect_check, InstanceRun};
+use crate::checks::{connect_check, merge_instances, stopped, unreachable_db, InstanceRun};
 use crate::config::ReaperConfig;
 use crate::policy::{decide, plan, Decision, Policy, Scope};
 
@@ -136,15 +136,6 @@ pub struct Run<'a, 'g, L> {
     pub stop_at: Instant,
 }
 
-/// A failed check that ends the run before anything was done.
-fn stopped(target: DbTarget, name: &str, detail: String, summary: String) -> Findings {
-    Findings::new(
-        Some(target),
-        vec![Check::new(name, Outcome::Fail, detail)],
-        summary,
-    )
-}
-
 impl<I: DbInventory, R: SessionReaper> IdleReaper<I, R> {
     /// The instances a scope stands for; any describe failure stops the run (fail closed).
     async fn instances(&self, scope: &Scope) -> Result<Vec<RdsIdentifier>, String> {
@@ -194,45 +185,14 @@ impl<I: DbInventory, R: SessionReaper> IdleReaper<I, R> {
             return findings;
         }
         // Readers: each instance on its own, within its own caps; one report.
-        let mut checks = Vec::new();
-        let mut summaries = Vec::new();
-        let mut retry = None;
-        let mut statuses = Vec::new();
+        let mut done = Vec::new();
         for (i, instance) in instances.iter().enumerate() {
             if Instant::now() >= run.stop_at {
-                let left: Vec<String> = instances[i..].iter().map(ToString::to_string).collect();
-                checks.push(Check::new(
-                    "not-reached",
-                    Outcome::Fail,
-                    format!(
-                        "stopped before the invocation deadline; not reaped: {}",
-                        left.join(", ")
-                    ),
-                ));
-                summaries.push(format!(
-                    "{} readers not reached before the deadline",
-                    left.len()
-                ));
-                break;
+                return merge_instances(scope.target(), done, &instances[i..]);
             }
-            let findings = self.reap(instance, run).await;
-            checks.extend(findings.checks.into_iter().map(|mut c| {
-                c.name = format!("{instance}: {}", c.name);
-                c
-            }));
-            summaries.push(findings.summary);
-            statuses.extend(findings.status);
-            retry = retry.or(findings.retry);
+            done.push((instance.clone(), self.reap(instance, run).await));
         }
-        let mut findings = Findings::new(Some(scope.target()), checks, summaries.join("; "));
-        findings.retry = retry;
-        if !statuses.is_empty()
-            && statuses.iter().all(|s| *s == statuses[0])
-            && statuses.len() == instances.len()
-        {
-            findings.status = Some(statuses[0]);
-        }
-        findings
+        merge_instances(scope.target(), done, &[])
     }
 
     /// One instance: describe, the rails, list, plan, guard, terminate, report.
@@ -350,25 +310,6 @@ impl<I: DbInventory, R: SessionReaper> IdleReaper<I, R> {
         }
         findings
     }
-}
-
-/// The database did not let us in (or list): nothing was done, so a retry may act.
-fn unreachable_db(target: DbTarget, describe: Check, e: &DbError) -> Findings {
-    let check = Check::new(
-        "connect",
-        Outcome::Fail,
-        format!(
-            "{e}. If the database is out of connections, the responder cannot get in either: \
-             the alarm stays in ALARM and Lambda retries this invocation"
-        ),
-    );
-    let mut findings = Findings::new(
-        Some(target.clone()),
-        vec![describe, check],
-        format!("{target}: could not reach the database, nothing terminated"),
-    );
-    findings.retry = Some(e.to_string());
-    findings
 }
 
 #[cfg(test)]
