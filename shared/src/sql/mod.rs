@@ -35,24 +35,47 @@ impl Engine {
 
 pub use crate::config::ConnectTarget;
 
+/// A driver's, the TLS stack's or the token signer's error, kept as the cause.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The cause with its own causes, one line.
+fn chain(cause: &Cause) -> String {
+    crate::aws::error_chain(cause.as_ref())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("could not connect to {host}:{port}: {detail}")]
+    #[error("could not connect to {host}:{port}: {}", chain(.source))]
     Connect {
         host: String,
         port: u16,
-        detail: String,
+        #[source]
+        source: Cause,
     },
-    #[error("query failed: {0}")]
-    Query(String),
+    #[error("query failed: {}", chain(.0))]
+    Query(#[source] Cause),
+    /// The server answered, but not what a working database answers.
+    #[error("unexpected answer: {0}")]
+    Unexpected(String),
     #[error("TLS set-up failed: {0}")]
     Tls(String),
-    #[error("could not create an RDS IAM auth token: {0}")]
-    Token(String),
+    #[error("could not create an RDS IAM auth token: {}", chain(.0))]
+    Token(#[source] Cause),
     #[error("engine {0} is not supported by this probe")]
     Unsupported(String),
     #[error("timed out after {0} ms")]
     Timeout(u128),
+}
+
+impl DbError {
+    /// A connect failure told in words (fakes, and causes that are only text).
+    pub fn connect_refused(host: &str, port: u16, detail: impl Into<String>) -> Self {
+        DbError::Connect {
+            host: host.into(),
+            port,
+            source: std::io::Error::other(detail.into()).into(),
+        }
+    }
 }
 
 /// What a connection probe saw.
@@ -163,12 +186,12 @@ impl DbConnector {
                     .port(u64::from(rds_endpoint.port))
                     .username(&self.config.user)
                     .build()
-                    .map_err(|e| DbError::Token(e.to_string()))?;
+                    .map_err(|e| DbError::Token(e.into()))?;
                 aws_sdk_rds::auth_token::AuthTokenGenerator::new(token_config)
                     .auth_token(&self.sdk)
                     .await
                     .map(|t| t.as_str().to_string())
-                    .map_err(|e| DbError::Token(e.to_string()))
+                    .map_err(|e| DbError::Token(e.into()))
             }
         }
     }

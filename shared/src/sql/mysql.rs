@@ -8,7 +8,6 @@ use mysql_async::{Conn, OptsBuilder, SslOpts};
 
 use super::sessions::{Session, SessionSnapshot, SessionState, Termination};
 use super::{ConnectTarget, DbConnector, DbError, ProbeResult};
-use crate::aws::error_chain;
 use crate::config::{DbAuth, DbTls};
 
 pub struct MySqlSessions {
@@ -39,7 +38,7 @@ async fn within<T>(
 }
 
 fn query_error(e: mysql_async::Error) -> DbError {
-    DbError::Query(error_chain(&e))
+    DbError::Query(e.into())
 }
 
 const LIST_SESSIONS: &str = "SELECT ID, USER, HOST, DB, COMMAND, TIME \
@@ -82,7 +81,7 @@ impl MySqlSessions {
             .map_err(|e| DbError::Connect {
                 host: target.address.host.clone(),
                 port: target.address.port,
-                detail: error_chain(&e),
+                source: e.into(),
             })?;
         Ok(Self {
             conn,
@@ -98,7 +97,7 @@ impl MySqlSessions {
             .await
             .map_err(query_error)?;
         row.and_then(|(_, v)| v.parse().ok())
-            .ok_or_else(|| DbError::Query("Threads_connected not reported".into()))
+            .ok_or_else(|| DbError::Unexpected("Threads_connected not reported".into()))
     }
 
     pub async fn snapshot(&mut self) -> Result<SessionSnapshot, DbError> {
@@ -295,7 +294,7 @@ pub async fn probe(
             .map_err(query_error)?;
         let select_one_ms = started.elapsed().as_secs_f64() * 1000.0;
         if one != Some(1) {
-            return Err(DbError::Query(format!("SELECT 1 returned {one:?}")));
+            return Err(DbError::Unexpected(format!("SELECT 1 returned {one:?}")));
         }
         let role: Option<(i64, i64, String)> = sessions
             .conn
@@ -304,7 +303,7 @@ pub async fn probe(
             .map_err(query_error)?;
         sessions.close().await;
         let (read_only, innodb_read_only, version) =
-            role.ok_or_else(|| DbError::Query("no answer for the read-only settings".into()))?;
+            role.ok_or_else(|| DbError::Unexpected("no answer for the read-only settings".into()))?;
         Ok(ProbeResult {
             connect_ms,
             select_one_ms,

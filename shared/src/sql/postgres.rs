@@ -8,7 +8,6 @@ use tokio_postgres::{Client, NoTls};
 
 use super::sessions::{Session, SessionSnapshot, SessionState, Termination};
 use super::{ConnectTarget, DbConnector, DbError, ProbeResult};
-use crate::aws::error_chain;
 
 /// Opens a session as the responder's role; the connection task runs on the current runtime.
 pub async fn connect(connector: &DbConnector, target: &ConnectTarget) -> Result<Client, DbError> {
@@ -25,7 +24,7 @@ pub async fn connect(connector: &DbConnector, target: &ConnectTarget) -> Result<
     let connect_error = |e: tokio_postgres::Error| DbError::Connect {
         host: target.address.host.clone(),
         port: target.address.port,
-        detail: error_chain(&e),
+        source: e.into(),
     };
     let client = match connector.tls() {
         None => {
@@ -70,10 +69,10 @@ pub async fn probe(
             .query_one("SELECT 1", &[])
             .await
             .and_then(|row| row.try_get(0))
-            .map_err(|e| DbError::Query(error_chain(&e)))?;
+            .map_err(query_error)?;
         let select_one_ms = started.elapsed().as_secs_f64() * 1000.0;
         if one != 1 {
-            return Err(DbError::Query(format!("SELECT 1 returned {one}")));
+            return Err(DbError::Unexpected(format!("SELECT 1 returned {one}")));
         }
         let row = client
             .query_one(
@@ -81,16 +80,12 @@ pub async fn probe(
                 &[],
             )
             .await
-            .map_err(|e| DbError::Query(error_chain(&e)))?;
+            .map_err(query_error)?;
         Ok(ProbeResult {
             connect_ms,
             select_one_ms,
-            in_recovery: row
-                .try_get(0)
-                .map_err(|e| DbError::Query(error_chain(&e)))?,
-            server_version: row
-                .try_get(1)
-                .map_err(|e| DbError::Query(error_chain(&e)))?,
+            in_recovery: row.try_get(0).map_err(query_error)?,
+            server_version: row.try_get(1).map_err(query_error)?,
         })
     };
     tokio::time::timeout(limit, work)
@@ -137,7 +132,7 @@ const COUNT_CLIENTS: &str =
 const BATCH: usize = 1000;
 
 fn query_error(e: tokio_postgres::Error) -> DbError {
-    DbError::Query(error_chain(&e))
+    DbError::Query(e.into())
 }
 
 impl PgSessions {

@@ -40,10 +40,8 @@ impl FakeProbe {
 impl DbProbe for FakeProbe {
     async fn probe(&self, _: Engine, target: &ConnectTarget) -> Result<ProbeResult, DbError> {
         self.probed.borrow_mut().push(target.clone());
-        self.result.clone().map_err(|detail| DbError::Connect {
-            host: target.address.host.clone(),
-            port: target.address.port,
-            detail,
+        self.result.clone().map_err(|detail| {
+            DbError::connect_refused(&target.address.host, target.address.port, detail)
         })
     }
 }
@@ -85,16 +83,14 @@ impl SessionReaper for FakeReaper {
     async fn open(&self, _: Engine, target: &ConnectTarget) -> Result<FakeSession<'_>, DbError> {
         self.opened.borrow_mut().push(target.clone());
         if self.unreachable.contains(&target.rds_endpoint.host) {
-            return Err(DbError::Connect {
-                host: target.address.host.clone(),
-                port: target.address.port,
-                detail: "FATAL: sorry, too many clients already".into(),
-            });
+            return Err(DbError::connect_refused(
+                &target.address.host,
+                target.address.port,
+                "FATAL: sorry, too many clients already",
+            ));
         }
-        let snapshot = self.snapshot.clone().map_err(|detail| DbError::Connect {
-            host: target.address.host.clone(),
-            port: target.address.port,
-            detail,
+        let snapshot = self.snapshot.clone().map_err(|detail| {
+            DbError::connect_refused(&target.address.host, target.address.port, detail)
         })?;
         Ok(FakeSession {
             reaper: self,
