@@ -186,7 +186,7 @@ impl DbConnector {
                     .port(u64::from(rds_endpoint.port))
                     .username(&self.config.user)
                     .build()
-                    .map_err(|e| DbError::Token(e.into()))?;
+                    .map_err(DbError::Token)?;
                 aws_sdk_rds::auth_token::AuthTokenGenerator::new(token_config)
                     .auth_token(&self.sdk)
                     .await
