@@ -191,7 +191,7 @@ impl DbConnector {
                     .auth_token(&self.sdk)
                     .await
                     .map(|t| t.as_str().to_string())
-                    .map_err(|e| DbError::Token(e.into()))
+                    .map_err(DbError::Token)
             }
         }
     }
