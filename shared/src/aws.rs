@@ -96,14 +96,6 @@ impl SdkFailure {
     }
 }
 
-/// [`SdkFailure`] as its one line.
-pub fn describe_sdk_error<E>(service: &'static str, err: &SdkError<E>) -> String
-where
-    E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    SdkFailure::from_sdk(service, err).to_string()
-}
-
 /// An error with its causes, one line, bounded.
 pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
@@ -162,7 +154,7 @@ mod tests {
                 .build(),
         );
         let err = SdkError::service_error(source, response(&"<Error>".repeat(2000)));
-        let text = describe_sdk_error("RDS DescribeDBInstances", &err);
+        let text = SdkFailure::from_sdk("RDS DescribeDBInstances", &err).to_string();
         assert!(
             text.starts_with("RDS DescribeDBInstances AccessDenied: User:"),
             "{text}"
