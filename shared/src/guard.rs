@@ -117,3 +117,61 @@ impl<'a, L: Ledger> ActionGuard<'a, L> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{guard, invocation, MemoryLedger};
+
+    fn held_by_other(ledger: &MemoryLedger, resource: &str) {
+        ledger.locks.borrow_mut().insert(
+            resource.into(),
+            LockHolder {
+                function: "idle-reaper".into(),
+                request_id: "req-other".into(),
+                trigger_key: "other".into(),
+                until: Utc::now() + chrono::Duration::seconds(60),
+            },
+        );
+    }
+
+    #[tokio::test]
+    async fn each_resource_is_locked_on_its_own() {
+        let ledger = MemoryLedger::default();
+        let inv = invocation("idle-reaper");
+        let g = guard(&ledger, &inv);
+        held_by_other(&ledger, "db-instance#reader-2");
+        g.before_acting("db-instance#reader-1").await.unwrap();
+        // Holding one lock does not stand in for another.
+        let refusal = g.before_acting("db-instance#reader-2").await.unwrap_err();
+        assert!(
+            matches!(&refusal, GuardRefusal::Locked { resource, holder } if resource == "db-instance#reader-2" && holder.request_id == "req-other"),
+            "{refusal}"
+        );
+        // The same resource again is ours already: no second lock call.
+        let calls = ledger.calls.borrow().len();
+        g.before_acting("db-instance#reader-1").await.unwrap();
+        assert_eq!(ledger.calls.borrow().len(), calls);
+        assert!(g.acted());
+        g.release_locks().await;
+        assert!(!ledger.locks.borrow().contains_key("db-instance#reader-1"));
+        assert!(
+            ledger.locks.borrow().contains_key("db-instance#reader-2"),
+            "not ours to release"
+        );
+    }
+
+    #[test]
+    fn every_target_kind_has_its_own_lock_name() {
+        use crate::trigger::{RdsIdentifier, ResourceKind, TableName};
+        let id = |raw| RdsIdentifier::parse(raw, ResourceKind::DbInstance).unwrap();
+        assert_eq!(resource(&Target::Instance(id("a"))), "db-instance#a");
+        assert_eq!(resource(&Target::Cluster(id("a"))), "db-cluster#a");
+        assert_eq!(
+            resource(&Target::Table(TableName::parse("orders").unwrap())),
+            "dynamodb-table#orders"
+        );
+        assert_eq!(resource(&Target::Account), "account");
+        assert_eq!(db_resource(&DbTarget::Instance(id("a"))), "db-instance#a");
+    }
+}
