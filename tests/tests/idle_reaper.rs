@@ -607,3 +607,46 @@ async fn trace_logging_never_shows_credentials() {
         "signer internals in the logs"
     );
 }
+
+#[tokio::test]
+async fn a_reader_alarm_reaps_the_readers_and_never_the_writer() {
+    let _serial = SERVER_WIDE.lock().await;
+    let fixture = Fixture::new().await;
+    fixture.create_cluster().await;
+    let scene = db::pg_scene(&fixture).await;
+    // Only the reader reaches the local PostgreSQL: a run on the writer could not connect.
+    let overrides = format!("{}-2=localhost:{}", fixture.cluster, fixture.stack.pg_port);
+    let mut function = FunctionProcess::start(
+        FUNCTION,
+        &reaper_env(
+            &fixture,
+            &[("IDLE_MINUTES", "0"), ("DB_ENDPOINT_OVERRIDES", &overrides)],
+        ),
+    )
+    .await;
+    let report = function
+        .invoke(&fixture.event("alarm.aurora-readers.eventbridge.json"))
+        .await
+        .1
+        .response();
+    let reader = format!("{}-2", fixture.cluster);
+    assert_eq!(
+        check(&report, &format!("{reader}: terminate"))["data"]["terminated"],
+        3,
+        "{report:#}"
+    );
+    let names: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.starts_with(&format!("{}-1:", fixture.cluster))),
+        "the writer was touched: {names:?}"
+    );
+    assert_eq!(report["target"]["kind"], "cluster");
+    assert!(db::pg_alive(&scene.admin, &scene.eligible).await.is_empty());
+}

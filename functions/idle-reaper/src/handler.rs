@@ -177,14 +177,17 @@ impl<I: DbInventory, R: SessionReaper> IdleReaper<I, R> {
                 )
             }
         };
-        if let [instance] = instances.as_slice() {
-            let mut findings = self.reap(instance, run).await;
-            if matches!(scope, Scope::ClusterWriter(_)) {
+        match (scope, instances.as_slice()) {
+            (Scope::Instance(_), [instance]) => return self.reap(instance, run).await,
+            (Scope::ClusterWriter(_), [instance]) => {
+                let mut findings = self.reap(instance, run).await;
                 findings.target = Some(scope.target().into());
+                return findings;
             }
-            return findings;
+            _ => {}
         }
-        // Readers: each instance on its own, within its own caps; one report.
+        // Readers (one or more): each instance on its own, within its own caps; one report
+        // whose checks name their instance.
         let mut done = Vec::new();
         for (i, instance) in instances.iter().enumerate() {
             if Instant::now() >= run.stop_at {
