@@ -283,6 +283,34 @@ mod tests {
     }
 
     #[test]
+    fn long_change_ids_are_cut_to_fit_and_keep_the_database_prefix() {
+        let when = at("2026-11-22T03:04:05Z");
+        let longest_db = db(&"d".repeat(63));
+        for change in [
+            "x".repeat(1000),
+            "x".repeat(188),
+            "x".repeat(189),
+            "é".repeat(300),
+        ] {
+            let id = pre_change_snapshot_id(&longest_db, Some(&change), when);
+            assert!(
+                id.as_str().starts_with(&format!("{}-rr-", "d".repeat(63))),
+                "{id}"
+            );
+            assert!(id.as_str().len() <= 255, "{}", id.as_str().len());
+        }
+        // Exactly as long as RDS allows, digest included.
+        let cut = pre_change_snapshot_id(&longest_db, Some(&"x".repeat(1000)), when);
+        assert_eq!(cut.as_str().len(), 255);
+        // 188 characters fit as they are; 189 are cut and tagged.
+        let fits = pre_change_snapshot_id(&longest_db, Some(&"x".repeat(188)), when);
+        assert_eq!(
+            fits.as_str(),
+            format!("{}-rr-{}", "d".repeat(63), "x".repeat(188))
+        );
+    }
+
+    #[test]
     fn change_ids_that_clean_alike_get_different_names() {
         let when = at("2026-11-22T03:04:05Z");
         let orders = db("orders-db");
@@ -443,6 +471,49 @@ mod tests {
             !p.kept.iter().any(|k| k.id == "orders-db-2-rr-x"),
             "another database's snapshots are not this plan's"
         );
+    }
+
+    #[test]
+    fn either_mark_of_an_automated_or_backup_snapshot_is_enough() {
+        let mut typed_automated = ours("orders-db-rr-typed-auto", 300);
+        typed_automated.snapshot_type = "automated".into();
+        let named_automated = ours("rds:orders-db-rr-named", 300);
+        let mut typed_backup = ours("orders-db-rr-typed-backup", 300);
+        typed_backup.snapshot_type = "awsbackup".into();
+        let named_backup = ours("awsbackup:orders-db-rr-named", 300);
+        let all = vec![
+            ours("orders-db-rr-newest", 0),
+            typed_automated,
+            named_automated,
+            typed_backup,
+            named_backup,
+        ];
+        let p = plan(&all, &rules(1, 35, 10));
+        assert!(p.delete.is_empty(), "{:#?}", p.delete);
+        assert_eq!(reason(&p, "orders-db-rr-typed-auto"), "automated snapshot");
+        assert_eq!(reason(&p, "rds:orders-db-rr-named"), "automated snapshot");
+        assert_eq!(
+            reason(&p, "orders-db-rr-typed-backup"),
+            "AWS Backup snapshot"
+        );
+        assert_eq!(
+            reason(&p, "awsbackup:orders-db-rr-named"),
+            "AWS Backup snapshot"
+        );
+    }
+
+    #[test]
+    fn a_snapshot_without_a_creation_time_is_kept() {
+        let mut unknown = ours("orders-db-rr-unknown", 0);
+        unknown.created = None;
+        let all = vec![
+            ours("orders-db-rr-a", 100),
+            ours("orders-db-rr-b", 200),
+            unknown,
+        ];
+        let p = plan(&all, &rules(1, 35, 10));
+        assert_eq!(reason(&p, "orders-db-rr-unknown"), "creation time unknown");
+        assert_eq!(ids(&p.delete), ["orders-db-rr-b"]);
     }
 
     #[test]
