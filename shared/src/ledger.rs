@@ -258,6 +258,32 @@ impl DynamoLedger {
     }
 }
 
+impl DynamoLedger {
+    /// The record of `key` under `state` with `report` (bounded), kept for the retention period.
+    fn write_report(
+        &self,
+        key: &str,
+        state: &str,
+        report: &Report,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        let keep_until = report.finished_at + self.retention;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .update_expression(
+                "SET #state = :state, report = :report, #status = :status, expires_at = :until, request_id = if_not_exists(request_id, :id)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":state", s(state))
+            .expression_attribute_values(":report", s(&report_body(report)))
+            .expression_attribute_values(":status", s(report.status.as_str()))
+            .expression_attribute_values(":until", n(keep_until.timestamp()))
+            .expression_attribute_values(":id", s(&report.id))
+    }
+}
+
 impl Ledger for DynamoLedger {
     async fn claim(
         &self,
@@ -341,21 +367,8 @@ impl Ledger for DynamoLedger {
         request_id: &str,
         report: &Report,
     ) -> Result<(), LedgerError> {
-        let keep_until = report.finished_at + self.retention;
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key))
-            .update_expression(
-                "SET #state = :acted, report = :report, #status = :status, expires_at = :until",
-            )
+        self.write_report(key, ACTED, report)
             .condition_expression("request_id = :me")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":acted", s(ACTED))
-            .expression_attribute_values(":report", s(&report_body(report)))
-            .expression_attribute_values(":status", s(report.status.as_str()))
-            .expression_attribute_values(":until", n(keep_until.timestamp()))
             .expression_attribute_values(":me", s(request_id))
             .send()
             .await
@@ -384,21 +397,7 @@ impl Ledger for DynamoLedger {
     }
 
     async fn complete(&self, key: &str, report: &Report) -> Result<(), LedgerError> {
-        let keep_until = report.finished_at + self.retention;
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key))
-            .update_expression(
-                "SET #state = :completed, report = :report, #status = :status, expires_at = :until, request_id = if_not_exists(request_id, :id)",
-            )
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":completed", s(COMPLETED))
-            .expression_attribute_values(":report", s(&report_body(report)))
-            .expression_attribute_values(":status", s(report.status.as_str()))
-            .expression_attribute_values(":until", n(keep_until.timestamp()))
-            .expression_attribute_values(":id", s(&report.id))
+        self.write_report(key, COMPLETED, report)
             .send()
             .await
             .map(|_| ())
