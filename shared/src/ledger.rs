@@ -259,6 +259,28 @@ impl DynamoLedger {
 }
 
 impl DynamoLedger {
+    /// Deletes `key` under `request`'s condition (which names `:me`); a record that is no longer
+    /// ours, or never was, is nothing to give back.
+    async fn delete_if_ours(
+        &self,
+        request: aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder,
+        key: &str,
+        request_id: &str,
+        operation: &'static str,
+    ) -> Result<(), LedgerError> {
+        let result = request
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .expression_attribute_values(":me", s(request_id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if conditional_failed(&e) => Ok(()),
+            Err(e) => Err(err(operation)(e)),
+        }
+    }
+
     /// The record of `key` under `state` with `report` (bounded), kept for the retention period.
     fn write_report(
         &self,
@@ -405,23 +427,15 @@ impl Ledger for DynamoLedger {
     }
 
     async fn release(&self, key: &str, request_id: &str) -> Result<(), LedgerError> {
-        let result = self
+        // Only an IN_PROGRESS claim is given back: never one that began acting.
+        let request = self
             .client
             .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(key))
             .condition_expression("request_id = :me AND #state = :in_progress")
             .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":me", s(request_id))
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Not ours any more, or acting: nothing to give back.
-            Err(e) if conditional_failed(&e) => Ok(()),
-            Err(e) => Err(err("release")(e)),
-        }
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS));
+        self.delete_if_ours(request, key, request_id, "release")
+            .await
     }
 
     async fn lock(
@@ -474,20 +488,12 @@ impl Ledger for DynamoLedger {
     }
 
     async fn unlock(&self, resource: &str, request_id: &str) -> Result<(), LedgerError> {
-        let result = self
+        let request = self
             .client
             .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(&lock_key(resource)))
-            .condition_expression("request_id = :me")
-            .expression_attribute_values(":me", s(request_id))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if conditional_failed(&e) => Ok(()),
-            Err(e) => Err(err("unlock")(e)),
-        }
+            .condition_expression("request_id = :me");
+        self.delete_if_ours(request, &lock_key(resource), request_id, "unlock")
+            .await
     }
 }
 
