@@ -17,8 +17,15 @@ pub struct AwsClients {
 
 impl AwsClients {
     /// Reads region, credentials and endpoint from the environment, as every AWS SDK does.
+    /// Retries are adaptive: on throttling the client slows its own request rate, so bulk work
+    /// (many snapshots, many pages) backs off instead of failing.
     pub async fn from_env() -> Self {
-        Self::new(aws_config::defaults(BehaviorVersion::latest()).load().await)
+        Self::new(
+            aws_config::defaults(BehaviorVersion::latest())
+                .retry_config(aws_config::retry::RetryConfig::adaptive())
+                .load()
+                .await,
+        )
     }
 
     pub fn new(sdk: SdkConfig) -> Self {

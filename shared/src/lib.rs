@@ -2,6 +2,7 @@
 //! picture.
 
 pub mod aws;
+pub mod backups;
 pub mod cloudwatch;
 pub mod config;
 pub mod dns;

@@ -56,6 +56,13 @@ pub struct EventRecord {
 pub enum RdsError {
     #[error("{kind} {id} not found")]
     NotFound { kind: &'static str, id: String },
+    #[error("{kind} {id} already exists")]
+    AlreadyExists { kind: &'static str, id: String },
+    #[error("RDS {operation} answered unexpectedly: {detail}")]
+    Unexpected {
+        operation: &'static str,
+        detail: String,
+    },
     #[error("RDS {operation} failed: {source}")]
     Api {
         operation: &'static str,

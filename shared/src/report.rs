@@ -115,6 +115,9 @@ pub struct Findings {
     /// Set when the run could not do its job for a reason a retry may fix (the database refused
     /// a connection): the report is still delivered, then the invocation fails so Lambda retries.
     pub retry: Option<String>,
+    /// What a caller acts on, at a stable place in the response (`result`): e.g. the snapshot
+    /// a deploy pipeline waits for.
+    pub result: Option<Value>,
 }
 
 impl Findings {
@@ -129,6 +132,7 @@ impl Findings {
             summary: summary.into(),
             status: None,
             retry: None,
+            result: None,
         }
     }
 
@@ -160,6 +164,9 @@ pub struct Report {
     /// Set on a copy shortened to fit a channel's size limit (SNS, the ledger).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated: Option<String>,
+    /// What a caller acts on (see [`Findings::result`]); small, never shortened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
 }
 
 impl Report {
@@ -193,6 +200,7 @@ impl Report {
             duration_ms: (finished_at - started_at).num_milliseconds().max(0) as u64,
             duplicate_of: None,
             truncated: None,
+            result: findings.result,
         }
     }
 

@@ -105,6 +105,31 @@ impl TagGate {
     }
 }
 
+/// `*` matches any run of characters; everything else literally.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let mut rest = text;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            let Some(at) = rest.find(part) else {
+                return false;
+            };
+            rest = &rest[at + part.len()..];
+        }
+    }
+    true
+}
+
 /// Whether a run only plans: manual requests unless they say `"dry_run": false`; automatic
 /// triggers (alarms, events, schedules) unless the function is configured to only plan.
 pub fn dry_run(manual: bool, requested: Option<bool>, automatic_dry_run: bool) -> bool {

@@ -305,7 +305,7 @@ impl Described {
 pub fn status_unreadable(e: &RdsError) -> Check {
     let detail = match e {
         RdsError::NotFound { .. } => e.to_string(),
-        RdsError::Api { .. } => format!("could not read the status: {e}"),
+        _ => format!("could not read the status: {e}"),
     };
     Check::new("status", Outcome::Fail, detail)
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub use rds_responder::safety::glob_match;
 use rds_responder::safety::{dry_run, Cap};
 use rds_responder::sql::sessions::{Session, SessionSnapshot, SessionState};
 use rds_responder::trigger::{
@@ -59,31 +60,6 @@ impl Cidr {
         };
         net & mask == ip & mask
     }
-}
-
-/// `*` matches any run of characters; everything else literally.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let mut rest = text;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            let Some(r) = rest.strip_prefix(part) else {
-                return false;
-            };
-            rest = r;
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else {
-            let Some(at) = rest.find(part) else {
-                return false;
-            };
-            rest = &rest[at + part.len()..];
-        }
-    }
-    true
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -5,12 +5,18 @@
 //! always keeps the newest N of them whatever their age, applies the age limit only past that
 //! floor, and aborts (deletes nothing) when the plan exceeds the cap.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use rds_responder::trigger::{RdsIdentifier, ResourceKind};
+pub use rds_responder::backups::SnapshotInfo;
+use rds_responder::backups::{BackupInfo, DbListing, SnapshotOf};
+use rds_responder::safety::{GateVerdict, TagGate};
+use rds_responder::trigger::{
+    DbTarget, RdsEvent, RdsEventId, RdsIdentifier, ResourceKind, Route, TableName, Target, Trigger,
+};
+
+use crate::config::SnapshotterConfig;
+use crate::handler::{ManualSnapshot, SnapshotSchedule};
 
 /// The mark in every snapshot name this tool makes: `<db>-rr-...`.
 pub const NAME_MARK: &str = "-rr-";
@@ -88,60 +94,39 @@ pub fn scheduled_snapshot_id(db: &RdsIdentifier, at: DateTime<Utc>) -> RdsIdenti
     snapshot_id(format!("{db}{NAME_MARK}{}", at.format("%Y%m%d-%H%M%S")))
 }
 
-/// A snapshot as listed (tags come with the describe call).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SnapshotInfo {
-    /// As RDS lists it: `rds:` for automated, `awsbackup:` for AWS Backup snapshots.
-    pub id: String,
-    /// The DB instance or cluster it is of.
-    pub db: String,
-    /// `manual`, `automated`, `shared`, `public` or `awsbackup`.
-    pub snapshot_type: String,
-    pub status: String,
-    pub created: Option<DateTime<Utc>>,
-    pub tags: BTreeMap<String, String>,
-    /// Set when it was copied in from another snapshot (another region or account).
-    pub copied_from: Option<String>,
-}
-
 /// The retention rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Retention {
     /// The newest this many of ours are kept whatever their age (at least 1).
     pub keep_newest: usize,
-    /// Past that floor, ours older than this are deleted.
-    pub max_age: Duration,
+    /// Past that floor, ours older than this many days are deleted.
+    pub max_age_days: i64,
     /// More deletions than this in one run abort the run before any delete.
     pub max_deletes: usize,
 }
 
-/// Why a snapshot is kept.
+/// Why a copy is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Kept {
     pub id: String,
     pub reason: String,
 }
 
-/// The decision for one database's snapshots.
+/// A copy retention would delete: `handle` is what the delete call takes (a snapshot id, a
+/// backup ARN).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Doomed {
+    pub id: String,
+    pub handle: String,
+    pub created: Option<DateTime<Utc>>,
+}
+
+/// The decision for one database's or table's copies.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RetentionPlan {
     /// Oldest first.
-    pub delete: Vec<SnapshotInfo>,
+    pub delete: Vec<Doomed>,
     pub kept: Vec<Kept>,
-    pub cap: usize,
-    /// More to delete than the cap: nothing is deleted.
-    pub cap_exceeded: bool,
-}
-
-impl RetentionPlan {
-    /// What to delete: nothing when the cap is exceeded.
-    pub fn to_delete(&self) -> &[SnapshotInfo] {
-        if self.cap_exceeded {
-            &[]
-        } else {
-            &self.delete
-        }
-    }
 }
 
 /// Why a snapshot is not ours to delete, or `None` if it is one of ours (tag and name).
@@ -168,6 +153,67 @@ pub fn not_ours(snapshot: &SnapshotInfo, db: &RdsIdentifier) -> Option<&'static 
     None
 }
 
+/// One copy as retention sees it, whatever it is a copy of.
+struct Candidate {
+    id: String,
+    handle: String,
+    not_ours: Option<&'static str>,
+    available: bool,
+    status: String,
+    created: Option<DateTime<Utc>>,
+}
+
+/// Keeps what is not ours, not available or of unknown age; of ours, keeps the newest
+/// `keep_newest` (at least 1) whatever their age and, past that floor, what is younger than the
+/// age limit. Exactly at the limit is kept.
+fn plan_candidates(
+    candidates: Vec<Candidate>,
+    rules: &Retention,
+    now: DateTime<Utc>,
+) -> RetentionPlan {
+    let mut kept = Vec::new();
+    let mut ours = Vec::new();
+    for c in candidates {
+        let keep = |reason: String| Kept {
+            id: c.id.clone(),
+            reason,
+        };
+        match c.not_ours {
+            Some(reason) => kept.push(keep(reason.into())),
+            None if !c.available => kept.push(keep(format!("status {}, not available", c.status))),
+            None if c.created.is_none() => kept.push(keep("creation time unknown".into())),
+            None => ours.push(c),
+        }
+    }
+    // Newest first; the id breaks ties so the plan never depends on listing order.
+    ours.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+    let floor = rules.keep_newest.max(1);
+    let max_age = Duration::days(rules.max_age_days);
+    let mut delete = Vec::new();
+    for (rank, c) in ours.into_iter().enumerate() {
+        let age = c.created.map(|t| now - t).unwrap_or_default();
+        if rank < floor {
+            kept.push(Kept {
+                id: c.id,
+                reason: format!("one of the newest {floor} of ours"),
+            });
+        } else if age <= max_age {
+            kept.push(Kept {
+                id: c.id,
+                reason: format!("younger than the {} day limit", rules.max_age_days),
+            });
+        } else {
+            delete.push(Doomed {
+                id: c.id,
+                handle: c.handle,
+                created: c.created,
+            });
+        }
+    }
+    delete.reverse();
+    RetentionPlan { delete, kept }
+}
+
 /// Which of `db`'s snapshots retention deletes, and why the others are kept. `snapshots` must
 /// be the complete listing (every page); snapshots of other databases are left out. The floor
 /// is at least 1, so the newest available snapshot of ours always stays: a scheduled snapshot
@@ -178,54 +224,450 @@ pub fn plan_retention(
     rules: &Retention,
     now: DateTime<Utc>,
 ) -> RetentionPlan {
-    let mut kept = Vec::new();
-    let mut ours = Vec::new();
-    let of_db: Vec<&SnapshotInfo> = snapshots
+    let candidates = snapshots
         .iter()
         .filter(|s| s.db.eq_ignore_ascii_case(db.as_str()))
+        .map(|s| Candidate {
+            id: s.id.clone(),
+            handle: s.id.clone(),
+            not_ours: not_ours(s, db),
+            available: s.status == "available",
+            status: s.status.clone(),
+            created: s.created,
+        })
         .collect();
-    for snapshot in &of_db {
-        let keep = |reason: String| Kept {
-            id: snapshot.id.clone(),
-            reason,
-        };
-        match not_ours(snapshot, db) {
-            Some(reason) => kept.push(keep(reason.into())),
-            None if snapshot.status != "available" => {
-                kept.push(keep(format!("status {}, not available", snapshot.status)))
+    plan_candidates(candidates, rules, now)
+}
+
+/// The longest DynamoDB backup name.
+const MAX_BACKUP_NAME: usize = 255;
+/// `-rr-yyyymmdd-hhmmss`
+const BACKUP_SUFFIX_LEN: usize = 19;
+
+/// The part of a backup name before the timestamp: the table name, cut so the whole fits.
+pub fn backup_prefix(table: &TableName) -> String {
+    let cut = &table.as_str()[..table
+        .as_str()
+        .len()
+        .min(MAX_BACKUP_NAME - BACKUP_SUFFIX_LEN)];
+    format!("{cut}{NAME_MARK}")
+}
+
+/// The on-demand backup of `table` for a run scheduled at `at`: `<table>-rr-<yyyymmdd-hhmmss>`.
+pub fn backup_name(table: &TableName, at: DateTime<Utc>) -> String {
+    format!("{}{}", backup_prefix(table), at.format("%Y%m%d-%H%M%S"))
+}
+
+/// Why a DynamoDB backup is not ours to delete, or `None`. Backups carry no tags in a listing,
+/// so ours are `USER` backups of this table with our name.
+pub fn backup_not_ours(backup: &BackupInfo, table: &TableName) -> Option<&'static str> {
+    if !backup.backup_type.eq_ignore_ascii_case("USER") {
+        return Some("not an on-demand (USER) backup");
+    }
+    if backup.table != table.as_str() {
+        return Some("a backup of another table");
+    }
+    if !backup.name.starts_with(&backup_prefix(table)) {
+        return Some("not named <table>-rr-...");
+    }
+    None
+}
+
+/// The same rules for a table's backups.
+pub fn plan_backup_retention(
+    table: &TableName,
+    backups: &[BackupInfo],
+    rules: &Retention,
+    now: DateTime<Utc>,
+) -> RetentionPlan {
+    let candidates = backups
+        .iter()
+        .map(|b| Candidate {
+            id: b.name.clone(),
+            handle: b.arn.clone(),
+            not_ours: backup_not_ours(b, table),
+            available: b.status == "AVAILABLE",
+            status: b.status.clone(),
+            created: b.created,
+        })
+        .collect();
+    plan_candidates(candidates, rules, now)
+}
+
+/// The run's cap on deletions: more planned than `max_deletes`, and nothing is deleted.
+pub fn deletions_capped(planned: usize, rules: &Retention) -> bool {
+    planned > rules.max_deletes
+}
+
+/// Where an RDS snapshot event leaves a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SnapshotStage {
+    Started,
+    Created,
+    /// Any other event about the snapshot (a failure among them): its status tells.
+    Other,
+}
+
+/// The snapshot event ids this function reads (data, not branches). Automated-snapshot events
+/// are acknowledged before this table is read.
+const SNAPSHOT_EVENTS: &[(u16, SnapshotStage)] = &[
+    (40, SnapshotStage::Started),
+    (42, SnapshotStage::Created),
+    (74, SnapshotStage::Started),
+    (75, SnapshotStage::Created),
+];
+
+/// Automated-snapshot creating / created (instance 0090/0091, cluster 0168/0169).
+const AUTOMATED_SNAPSHOT_EVENTS: [u16; 4] = [90, 91, 168, 169];
+
+/// A pre-change snapshot, decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreChange {
+    pub db: DbTarget,
+    pub snapshot_id: RdsIdentifier,
+    pub tags: Vec<(String, String)>,
+    pub wait: bool,
+    pub dry_run: bool,
+}
+
+/// A scheduled (or hand-started) run over many databases and tables.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sweep {
+    /// The scheduled time: names of this run's snapshots and backups.
+    pub at: DateTime<Utc>,
+    /// `schedule:<name>` or `manual:<request id>`: tagged on what the run creates.
+    pub trigger: String,
+    /// Explicit databases; `None`: every database carrying the opt-in tag.
+    pub targets: Option<Vec<DbTarget>>,
+    pub tables: Vec<TableName>,
+    pub snapshots: bool,
+    pub retention: Option<Retention>,
+    pub dry_run: bool,
+    /// Why deletes only plan in this run, when they do for a reason other than `dry_run`.
+    pub plan_only_reason: Option<String>,
+}
+
+/// A snapshot event, decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub of: SnapshotOf,
+    pub snapshot: RdsIdentifier,
+    pub stage: SnapshotStage,
+    pub event: Option<RdsEventId>,
+    pub message: String,
+    pub time: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    PreChange(PreChange),
+    Sweep(Sweep),
+    Completion(Completion),
+    Skip {
+        target: Option<Target>,
+        reason: String,
+    },
+}
+
+/// Characters an RDS tag value may hold (letters, digits, spaces and `_ . : / = + - @`), at most
+/// 256 of them: everything else becomes `_`, so a reason in any language tags cleanly.
+pub fn tag_value(raw: &str) -> String {
+    raw.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c) {
+                c
+            } else {
+                '_'
             }
-            None if snapshot.created.is_none() => kept.push(keep("creation time unknown".into())),
-            None => ours.push(*snapshot),
-        }
+        })
+        .take(256)
+        .collect()
+}
+
+/// The tags every snapshot this tool makes carries.
+pub fn creation_tags(
+    trigger: &str,
+    reason: &str,
+    change_id: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut tags = vec![
+        (CREATED_BY_TAG.to_string(), CREATED_BY_VALUE.to_string()),
+        (TRIGGER_TAG.to_string(), tag_value(trigger)),
+        (REASON_TAG.to_string(), tag_value(reason)),
+    ];
+    if let Some(change) = change_id {
+        tags.push((CHANGE_ID_TAG.to_string(), tag_value(change)));
     }
-    // Newest first; the id breaks ties so the plan never depends on listing order.
-    ours.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
-    let floor = rules.keep_newest.max(1);
-    let mut delete = Vec::new();
-    for (rank, snapshot) in ours.into_iter().enumerate() {
-        let keep = |reason: String| Kept {
-            id: snapshot.id.clone(),
-            reason,
+    tags
+}
+
+pub const TRIGGER_TAG: &str = "rds-responder:trigger";
+pub const REASON_TAG: &str = "rds-responder:reason";
+pub const CHANGE_ID_TAG: &str = "rds-responder:change-id";
+
+fn label(kind: &str, name: Option<&str>) -> String {
+    format!("{kind}:{}", name.unwrap_or("unnamed"))
+}
+
+/// What a trigger asks of snapshotter. Alarms are not its triggers; snapshot events only about
+/// snapshots; schedules and manual requests by their own schemas.
+pub fn decide(
+    trigger: &Trigger<ManualSnapshot, SnapshotSchedule>,
+    invocation_now: DateTime<Utc>,
+    request_id: &str,
+    config: &SnapshotterConfig,
+) -> Decision {
+    let skip = |target: Option<Target>, reason: String| Decision::Skip { target, reason };
+    match trigger.route() {
+        Route::Nothing { target, reason } => skip(target.map(Into::into), reason),
+        Route::Alarm(alarm) => skip(
+            alarm.db_target().map(Into::into),
+            format!(
+                "alarm {} is not a snapshotter trigger (snapshot events, schedules and manual requests are): nothing to do",
+                alarm.name
+            ),
+        ),
+        Route::RdsEvent(event) => completion(event),
+        Route::Schedule(schedule) => {
+            let input = &schedule.input;
+            let name = schedule.name();
+            let allowed = name.is_some_and(|n| {
+                config
+                    .allowed_schedules
+                    .iter()
+                    .any(|p| rds_responder::safety::glob_match(p, n))
+            });
+            let dry_run = input.dry_run.unwrap_or(config.automatic_dry_run);
+            Decision::Sweep(Sweep {
+                at: schedule.time,
+                trigger: label("schedule", name),
+                targets: input.targets.clone(),
+                tables: input.tables.clone().unwrap_or_else(|| config.tables.clone()),
+                snapshots: input.snapshots,
+                retention: input
+                    .retention
+                    .then(|| input.rules.apply(config.retention)),
+                dry_run: dry_run || !allowed,
+                plan_only_reason: (!allowed && !dry_run).then(|| {
+                    format!(
+                        "schedule {} is not in ALLOWED_SCHEDULES: deletes only plan",
+                        name.unwrap_or("(unnamed)")
+                    )
+                }),
+            })
+        }
+        Route::Manual(ManualSnapshot::PreChange(request)) => {
+            let snapshot_id = pre_change_snapshot_id(
+                request.db.id(),
+                request.change_id.as_deref(),
+                invocation_now,
+            );
+            let trigger = label("manual", Some(request.request_id.as_deref().unwrap_or(request_id)));
+            Decision::PreChange(PreChange {
+                db: request.db.clone(),
+                tags: creation_tags(&trigger, &request.reason, request.change_id.as_deref()),
+                snapshot_id,
+                wait: request.wait,
+                dry_run: request.dry_run,
+            })
+        }
+        Route::Manual(ManualSnapshot::Retention(request)) => Decision::Sweep(Sweep {
+            at: invocation_now,
+            trigger: label("manual", Some(request.request_id.as_deref().unwrap_or(request_id))),
+            targets: request.targets.clone(),
+            tables: request.tables.clone().unwrap_or_else(|| config.tables.clone()),
+            snapshots: false,
+            retention: Some(request.rules.apply(config.retention)),
+            dry_run: request.dry_run,
+            plan_only_reason: None,
+        }),
+    }
+}
+
+fn completion(event: &RdsEvent) -> Decision {
+    let Some(resource) = event.resource() else {
+        return Decision::Skip {
+            target: None,
+            reason: format!(
+                "{} event about {:?} is not about a snapshot: nothing to do",
+                event.source_type, event.source_id
+            ),
         };
-        let age = snapshot.created.map(|c| now - c).unwrap_or_default();
-        if rank < floor {
-            kept.push(keep(format!("one of the newest {floor} of ours")));
-        } else if age <= rules.max_age {
-            kept.push(keep(format!(
-                "younger than the {} day limit",
-                rules.max_age.num_days()
-            )));
+    };
+    let of = match resource.kind {
+        ResourceKind::DbSnapshot => SnapshotOf::Instance,
+        ResourceKind::DbClusterSnapshot => SnapshotOf::Cluster,
+        _ => {
+            return Decision::Skip {
+                target: None,
+                reason: format!(
+                    "{} event about {} is not about a snapshot: nothing to do",
+                    event.source_type, resource.id
+                ),
+            }
+        }
+    };
+    let automated_id = event
+        .event_id
+        .is_some_and(|id| AUTOMATED_SNAPSHOT_EVENTS.contains(&id.0));
+    if resource.automated || automated_id {
+        return Decision::Skip {
+            target: None,
+            reason: format!(
+                "automated snapshot {} ({}): acknowledged, RDS manages it",
+                resource.name(),
+                event
+                    .event_id
+                    .map(|id| id.to_string())
+                    .unwrap_or_else(|| "no event id".into())
+            ),
+        };
+    }
+    let stage = event
+        .event_id
+        .and_then(|id| SNAPSHOT_EVENTS.iter().find(|(n, _)| *n == id.0))
+        .map(|(_, stage)| *stage)
+        .unwrap_or(SnapshotStage::Other);
+    Decision::Completion(Completion {
+        of,
+        snapshot: resource.id,
+        stage,
+        event: event.event_id,
+        message: event.message.clone(),
+        time: event.time,
+    })
+}
+
+/// What a scheduled run does with one database it found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "kebab-case")]
+pub enum Selection {
+    Snapshot,
+    /// An instance of a cluster: the cluster's snapshot covers it.
+    Covered {
+        cluster: String,
+        cluster_selected: bool,
+    },
+    /// The opt-out tag (or, without a target list, no opt-in tag): not acted on at all.
+    OptedOut {
+        reason: String,
+    },
+    /// Not snapshotted; `warn` when an operator should look. Retention still applies.
+    Skip {
+        reason: String,
+        warn: bool,
+    },
+}
+
+/// Which databases a scheduled run snapshots. Listed targets need no opt-in tag; without a
+/// list, only databases carrying the opt-in tag. The opt-out tag wins either way. Instances of a
+/// cluster are reported as covered by the cluster snapshot (never snapshotted one by one); read
+/// replicas and databases that are not available are reported with the reason. Databases not
+/// opted in and not listed are left out (counted by the caller).
+pub fn select(
+    databases: &[DbListing],
+    listed: Option<&[DbTarget]>,
+    gate: &TagGate,
+) -> Vec<(DbTarget, Selection)> {
+    let is_listed = |db: &DbTarget| listed.is_some_and(|l| l.contains(db));
+    let listing_gate = TagGate {
+        opt_out_tag: gate.opt_out_tag.clone(),
+        opt_in_tag: None,
+    };
+    let verdict = |d: &DbListing| {
+        if listed.is_some() {
+            listing_gate.check::<String>(Ok(&d.tags))
         } else {
-            delete.push(snapshot.clone());
+            gate.check::<String>(Ok(&d.tags))
+        }
+    };
+    let in_scope = |d: &DbListing| listed.is_none() || is_listed(&d.db);
+    let selected_clusters: Vec<&str> = databases
+        .iter()
+        .filter(|d| matches!(d.db, DbTarget::Cluster(_)) && in_scope(d))
+        .filter(|d| verdict(d).allowed() && d.replica_of.is_none() && d.status == "available")
+        .map(|d| d.db.id().as_str())
+        .collect();
+    let mut out = Vec::new();
+    for d in databases {
+        let member_of = d
+            .cluster
+            .as_deref()
+            .filter(|_| matches!(d.db, DbTarget::Instance(_)));
+        let cluster_selected =
+            member_of.is_some_and(|c| selected_clusters.iter().any(|s| s.eq_ignore_ascii_case(c)));
+        let gate_verdict = verdict(d);
+        if !in_scope(d) && !cluster_selected {
+            continue;
+        }
+        if let GateVerdict::NotOptedIn { .. } = gate_verdict {
+            if !cluster_selected {
+                continue;
+            }
+        }
+        let selection = if let Some(cluster) = member_of {
+            Selection::Covered {
+                cluster: cluster.to_string(),
+                cluster_selected,
+            }
+        } else if !gate_verdict.allowed() {
+            Selection::OptedOut {
+                reason: gate_verdict.to_string(),
+            }
+        } else if let Some(source) = &d.replica_of {
+            Selection::Skip {
+                reason: format!("read replica of {source}: its source's snapshots cover it"),
+                warn: false,
+            }
+        } else if d.status != "available" {
+            let stopped = matches!(d.status.as_str(), "stopped" | "stopping");
+            Selection::Skip {
+                reason: format!(
+                    "{} is {}, not available: no snapshot this run",
+                    d.db.id(),
+                    d.status
+                ),
+                warn: !stopped,
+            }
+        } else {
+            Selection::Snapshot
+        };
+        out.push((d.db.clone(), selection));
+    }
+    if let Some(listed) = listed {
+        for target in listed {
+            if !databases.iter().any(|d| &d.db == target) {
+                out.push((
+                    target.clone(),
+                    Selection::Skip {
+                        reason: format!("{target} not found"),
+                        warn: true,
+                    },
+                ));
+            }
         }
     }
-    delete.reverse();
-    RetentionPlan {
-        cap_exceeded: delete.len() > rules.max_deletes,
-        cap: rules.max_deletes,
-        delete,
-        kept,
-    }
+    out
+}
+
+/// The databases whose snapshots retention looks at: the ones this run may act on (listed, or
+/// opted in and not opted out), never an instance of a cluster. Listed databases that no
+/// longer exist are included: their snapshots still follow the rules.
+pub fn retention_scope(selections: &[(DbTarget, Selection)]) -> Vec<DbTarget> {
+    selections
+        .iter()
+        .filter(|(_, s)| matches!(s, Selection::Snapshot | Selection::Skip { .. }))
+        .map(|(db, _)| db.clone())
+        .collect()
+}
+
+/// Share of the manual snapshot quota past which the report warns.
+pub const QUOTA_WARN_PERCENT: i64 = 80;
+
+/// Whether `used` of `max` is past the warning share (exactly at 80% is not).
+pub fn quota_warns(used: i64, max: i64) -> bool {
+    max > 0 && used * 100 > max * QUOTA_WARN_PERCENT
 }
 
 #[cfg(test)]
@@ -340,13 +782,16 @@ mod tests {
             created: Some(at("2026-11-22T00:00:00Z") - Duration::days(days_old)),
             tags: [(CREATED_BY_TAG.to_string(), CREATED_BY_VALUE.to_string())].into(),
             copied_from: None,
+            of: rds_responder::backups::SnapshotOf::Instance,
+            progress_percent: Some(100),
+            allocated_gib: Some(20),
         }
     }
 
     fn rules(keep_newest: usize, max_age_days: i64, max_deletes: usize) -> Retention {
         Retention {
             keep_newest,
-            max_age: Duration::days(max_age_days),
+            max_age_days,
             max_deletes,
         }
     }
@@ -360,7 +805,7 @@ mod tests {
         )
     }
 
-    fn ids(snapshots: &[SnapshotInfo]) -> Vec<&str> {
+    fn ids(snapshots: &[Doomed]) -> Vec<&str> {
         snapshots.iter().map(|s| s.id.as_str()).collect()
     }
 
@@ -536,13 +981,12 @@ mod tests {
         let all: Vec<SnapshotInfo> = (0..4)
             .map(|i| ours(&format!("orders-db-rr-{i}"), 100 + i))
             .collect();
-        let at_cap = plan(&all, &rules(1, 35, 3));
-        assert!(!at_cap.cap_exceeded);
-        assert_eq!(at_cap.to_delete().len(), 3);
-        let over = plan(&all, &rules(1, 35, 2));
-        assert!(over.cap_exceeded);
-        assert!(over.to_delete().is_empty());
-        assert_eq!(over.delete.len(), 3, "the plan still shows what would go");
+        let p = plan(&all, &rules(1, 35, 3));
+        assert_eq!(p.delete.len(), 3);
+        assert!(!deletions_capped(p.delete.len(), &rules(1, 35, 3)));
+        assert!(deletions_capped(p.delete.len(), &rules(1, 35, 2)));
+        assert!(!deletions_capped(0, &rules(1, 35, 0)));
+        assert!(deletions_capped(1, &rules(1, 35, 0)));
     }
 
     #[test]

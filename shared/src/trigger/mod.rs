@@ -387,7 +387,7 @@ pub enum TriggerError {
 }
 
 impl TriggerError {
-    pub(crate) fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Self {
+    pub fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Self {
         TriggerError::InvalidField {
             field: field.into(),
             rule: rule.into(),
