@@ -488,7 +488,7 @@ pub struct BackupError {
     pub operation: &'static str,
     pub table: String,
     #[source]
-    pub source: SdkFailure,
+    pub source: Box<SdkFailure>,
 }
 
 #[allow(async_fn_in_trait)]
@@ -517,7 +517,7 @@ where
     move |e| BackupError {
         operation,
         table,
-        source: SdkFailure::from_sdk("DynamoDB", &e),
+        source: Box::new(SdkFailure::from_sdk("DynamoDB", &e)),
     }
 }
 
@@ -525,12 +525,12 @@ fn local_failure(operation: &'static str, table: &TableName, message: String) ->
     BackupError {
         operation,
         table: table.as_str().to_string(),
-        source: SdkFailure {
+        source: Box::new(SdkFailure {
             service: "DynamoDB",
             code: None,
             message,
             request_id: None,
-        },
+        }),
     }
 }
 

@@ -2,11 +2,13 @@
 //! (feature `test-util`). They record what was asked so tests can assert nothing destructive ran.
 //! Fakes of database sessions and table health come with the `db` and `tables` features.
 
+mod backups;
 #[cfg(feature = "db")]
 mod db;
 #[cfg(feature = "tables")]
 mod tables;
 
+pub use backups::*;
 #[cfg(feature = "db")]
 pub use db::*;
 #[cfg(feature = "tables")]

@@ -1,0 +1,323 @@
+//! Fakes of RDS snapshots and DynamoDB backups: in memory, every call recorded, any operation
+//! made to fail, new snapshots `creating` for as many looks as a test asks.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+
+use crate::backups::{
+    BackupError, BackupInfo, DbListing, PitrStatus, Quota, SnapshotCatalog, SnapshotInfo,
+    SnapshotOf, TableBackups,
+};
+use crate::rds::RdsError;
+use crate::trigger::{DbTarget, RdsIdentifier, TableName};
+
+use super::sdk_failure;
+
+/// A listed database; tags as pairs.
+pub fn listing(db: DbTarget, status: &str, tags: &[(&str, &str)]) -> DbListing {
+    DbListing {
+        db,
+        status: status.into(),
+        engine: "postgres".into(),
+        cluster: None,
+        replica_of: None,
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+/// A manual snapshot made by rds-responder of instance `db`, created at `created`.
+pub fn our_snapshot(id: &str, db: &str, created: DateTime<Utc>) -> SnapshotInfo {
+    SnapshotInfo {
+        id: id.into(),
+        of: SnapshotOf::Instance,
+        db: db.into(),
+        snapshot_type: "manual".into(),
+        status: "available".into(),
+        created: Some(created),
+        tags: [("CreatedBy".to_string(), "rds-responder".to_string())].into(),
+        copied_from: None,
+        progress_percent: Some(100),
+        allocated_gib: Some(20),
+    }
+}
+
+#[derive(Default)]
+pub struct FakeCatalog {
+    pub databases: RefCell<Vec<DbListing>>,
+    pub snapshots: RefCell<Vec<SnapshotInfo>>,
+    /// Operations that fail: `list_databases`, `list_snapshots`, `find_snapshot`,
+    /// `create_snapshot`, `delete_snapshot`, `snapshot_quotas`.
+    pub failing: RefCell<BTreeSet<&'static str>>,
+    /// Deletes that fail with a throttling error, by snapshot id.
+    pub throttled_deletes: RefCell<BTreeSet<String>>,
+    /// How many looks (`find_snapshot`) a new snapshot stays `creating`; `None`: forever.
+    pub looks_until_available: Cell<Option<u32>>,
+    pub quotas: RefCell<Vec<Quota>>,
+    pub calls: RefCell<Vec<String>>,
+}
+
+impl FakeCatalog {
+    pub fn with(databases: Vec<DbListing>, snapshots: Vec<SnapshotInfo>) -> Self {
+        Self {
+            databases: RefCell::new(databases),
+            snapshots: RefCell::new(snapshots),
+            looks_until_available: Cell::new(Some(0)),
+            ..Self::default()
+        }
+    }
+
+    pub fn fail(&self, operation: &'static str) {
+        self.failing.borrow_mut().insert(operation);
+    }
+
+    /// Calls of one operation, e.g. `create_snapshot`.
+    pub fn calls_of(&self, operation: &str) -> Vec<String> {
+        self.calls
+            .borrow()
+            .iter()
+            .filter(|c| c.split(' ').next() == Some(operation))
+            .cloned()
+            .collect()
+    }
+
+    pub fn ids(&self) -> Vec<String> {
+        self.snapshots
+            .borrow()
+            .iter()
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
+    fn call(&self, operation: &'static str, detail: String) -> Result<(), RdsError> {
+        self.calls
+            .borrow_mut()
+            .push(format!("{operation} {detail}"));
+        if self.failing.borrow().contains(operation) {
+            return Err(RdsError::Api {
+                operation,
+                source: sdk_failure("InternalFailure"),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl SnapshotCatalog for FakeCatalog {
+    async fn list_databases(&self) -> Result<Vec<DbListing>, RdsError> {
+        self.call("list_databases", String::new())?;
+        Ok(self.databases.borrow().clone())
+    }
+
+    async fn list_snapshots(
+        &self,
+        of: SnapshotOf,
+        db: Option<&RdsIdentifier>,
+    ) -> Result<Vec<SnapshotInfo>, RdsError> {
+        self.call("list_snapshots", format!("{of:?}"))?;
+        Ok(self
+            .snapshots
+            .borrow()
+            .iter()
+            .filter(|s| s.of == of && db.is_none_or(|d| d.as_str() == s.db))
+            .cloned()
+            .collect())
+    }
+
+    async fn find_snapshot(
+        &self,
+        of: SnapshotOf,
+        id: &str,
+    ) -> Result<Option<SnapshotInfo>, RdsError> {
+        self.call("find_snapshot", id.to_string())?;
+        let mut snapshots = self.snapshots.borrow_mut();
+        let Some(s) = snapshots.iter_mut().find(|s| s.of == of && s.id == id) else {
+            return Ok(None);
+        };
+        if s.status == "creating" {
+            match self.looks_until_available.get() {
+                Some(0) => {
+                    s.status = "available".into();
+                    s.progress_percent = Some(100);
+                }
+                Some(n) => {
+                    self.looks_until_available.set(Some(n - 1));
+                    s.progress_percent = Some(50);
+                }
+                None => {}
+            }
+        }
+        Ok(Some(s.clone()))
+    }
+
+    async fn create_snapshot(
+        &self,
+        db: &DbTarget,
+        id: &RdsIdentifier,
+        tags: &[(String, String)],
+    ) -> Result<SnapshotInfo, RdsError> {
+        self.call("create_snapshot", id.to_string())?;
+        let of = SnapshotOf::of(db);
+        if self.snapshots.borrow().iter().any(|s| s.id == id.as_str()) {
+            return Err(RdsError::AlreadyExists {
+                kind: of.noun(),
+                id: id.to_string(),
+            });
+        }
+        if !self.databases.borrow().iter().any(|d| &d.db == db) {
+            return Err(RdsError::NotFound {
+                kind: "DB instance",
+                id: db.id().to_string(),
+            });
+        }
+        let snapshot = SnapshotInfo {
+            id: id.to_string(),
+            of,
+            db: db.id().to_string(),
+            snapshot_type: "manual".into(),
+            status: "creating".into(),
+            created: Some(Utc::now()),
+            tags: tags.iter().cloned().collect::<BTreeMap<_, _>>(),
+            copied_from: None,
+            progress_percent: Some(0),
+            allocated_gib: Some(20),
+        };
+        self.snapshots.borrow_mut().push(snapshot.clone());
+        Ok(snapshot)
+    }
+
+    async fn delete_snapshot(&self, of: SnapshotOf, id: &str) -> Result<(), RdsError> {
+        self.call("delete_snapshot", id.to_string())?;
+        if self.throttled_deletes.borrow().contains(id) {
+            return Err(RdsError::Api {
+                operation: "DeleteDBSnapshot",
+                source: sdk_failure("Throttling"),
+            });
+        }
+        let mut snapshots = self.snapshots.borrow_mut();
+        let before = snapshots.len();
+        snapshots.retain(|s| !(s.of == of && s.id == id));
+        if snapshots.len() == before {
+            return Err(RdsError::NotFound {
+                kind: of.noun(),
+                id: id.into(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn snapshot_quotas(&self) -> Result<Vec<Quota>, RdsError> {
+        self.call("snapshot_quotas", String::new())?;
+        Ok(self.quotas.borrow().clone())
+    }
+}
+
+#[derive(Default)]
+pub struct FakeBackups {
+    pub backups: RefCell<Vec<BackupInfo>>,
+    pub pitr: RefCell<BTreeMap<String, PitrStatus>>,
+    /// `create_backup`, `list_backups`, `delete_backup`, `pitr`, `enable_pitr`.
+    pub failing: RefCell<BTreeSet<&'static str>>,
+    pub calls: RefCell<Vec<String>>,
+}
+
+impl FakeBackups {
+    pub fn fail(&self, operation: &'static str) {
+        self.failing.borrow_mut().insert(operation);
+    }
+
+    pub fn calls_of(&self, operation: &str) -> Vec<String> {
+        self.calls
+            .borrow()
+            .iter()
+            .filter(|c| c.split(' ').next() == Some(operation))
+            .cloned()
+            .collect()
+    }
+
+    fn call(
+        &self,
+        operation: &'static str,
+        table: &TableName,
+        detail: &str,
+    ) -> Result<(), BackupError> {
+        self.calls
+            .borrow_mut()
+            .push(format!("{operation} {table} {detail}"));
+        if self.failing.borrow().contains(operation) {
+            return Err(BackupError {
+                operation,
+                table: table.to_string(),
+                source: Box::new(sdk_failure("InternalServerError")),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl TableBackups for FakeBackups {
+    async fn create_backup(
+        &self,
+        table: &TableName,
+        name: &str,
+    ) -> Result<BackupInfo, BackupError> {
+        self.call("create_backup", table, name)?;
+        let backup = BackupInfo {
+            arn: format!("arn:aws:dynamodb:eu-west-1:123456789012:table/{table}/backup/{name}"),
+            name: name.into(),
+            table: table.to_string(),
+            status: "CREATING".into(),
+            backup_type: "USER".into(),
+            created: Some(Utc::now()),
+            size_bytes: Some(1024),
+        };
+        self.backups.borrow_mut().push(backup.clone());
+        Ok(backup)
+    }
+
+    async fn list_backups(&self, table: &TableName) -> Result<Vec<BackupInfo>, BackupError> {
+        self.call("list_backups", table, "")?;
+        Ok(self
+            .backups
+            .borrow()
+            .iter()
+            .filter(|b| b.table == table.as_str())
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_backup(&self, table: &TableName, arn: &str) -> Result<(), BackupError> {
+        self.call("delete_backup", table, arn)?;
+        self.backups.borrow_mut().retain(|b| b.arn != arn);
+        Ok(())
+    }
+
+    async fn pitr(&self, table: &TableName) -> Result<PitrStatus, BackupError> {
+        self.call("pitr", table, "")?;
+        Ok(self
+            .pitr
+            .borrow()
+            .get(table.as_str())
+            .cloned()
+            .unwrap_or(PitrStatus {
+                enabled: false,
+                latest_restorable: None,
+            }))
+    }
+
+    async fn enable_pitr(&self, table: &TableName) -> Result<(), BackupError> {
+        self.call("enable_pitr", table, "")?;
+        self.pitr.borrow_mut().insert(
+            table.to_string(),
+            PitrStatus {
+                enabled: true,
+                latest_restorable: Some(Utc::now()),
+            },
+        );
+        Ok(())
+    }
+}
