@@ -82,6 +82,19 @@ pub struct FunctionProcess {
     spawned_at: std::time::Instant,
     /// How long each invocation may run (sent as `Lambda-Runtime-Deadline-Ms`).
     pub timeout: Duration,
+    /// How far the process's clock is ahead of this one (see [`FunctionProcess::start_later`]).
+    clock_ahead: chrono::Duration,
+}
+
+/// libfaketime, which `scripts/bootstrap.sh` installs: shifts a process's wall clock.
+pub fn faketime_library() -> PathBuf {
+    let found = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|dir| dir.path().join("faketime/libfaketime.so.1"))
+        .find(|p| p.exists());
+    found.expect("libfaketime is missing: scripts/bootstrap.sh installs it (Debian libfaketime)")
 }
 
 /// Where cargo put the binaries (`make test` builds them before the tests run).
@@ -181,7 +194,25 @@ impl FunctionProcess {
             logs,
             spawned_at,
             timeout: Duration::from_secs(30),
+            clock_ahead: chrono::Duration::zero(),
         }
+    }
+
+    /// The debug binary with its wall clock `days` ahead (libfaketime; monotonic time is left
+    /// alone): how retention is tried "under any clock" against moto, whose snapshots are
+    /// always created now. Deadlines are sent in the process's time.
+    pub async fn start_later(name: &str, env: &[(String, String)], days: i64) -> Self {
+        let mut env = env.to_vec();
+        env.push((
+            "LD_PRELOAD".into(),
+            faketime_library().display().to_string(),
+        ));
+        env.push(("FAKETIME".into(), format!("+{days}d")));
+        env.push(("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()));
+        env.push(("FAKETIME_DONT_RESET".into(), "1".into()));
+        let mut process = Self::start_binary(name, &binary(name), &env).await;
+        process.clock_ahead = chrono::Duration::days(days);
+        process
     }
 
     /// Waits for the process to end (a failed init), and for its last output to be read.
@@ -228,7 +259,8 @@ impl FunctionProcess {
             std::process::id(),
             nanos % 0xffff_ffff
         );
-        let deadline_ms = chrono::Utc::now().timestamp_millis() + self.timeout.as_millis() as i64;
+        let deadline_ms = (chrono::Utc::now() + self.clock_ahead).timestamp_millis()
+            + self.timeout.as_millis() as i64;
         let (tx, rx) = oneshot::channel();
         self.state
             .waiting

@@ -1128,3 +1128,58 @@ async fn a_failed_snapshot_of_ours_fails_the_report() {
     .await;
     assert_eq!(check(&findings, "snapshot").outcome, Outcome::Fail);
 }
+
+#[test]
+fn the_sample_events_decide_as_the_readme_says() {
+    let decision = |name: &str| decide(&trigger(sample(name)), now(), "req-1", &config());
+    match decision("rds-snapshot-created.eventbridge.json") {
+        Decision::Completion(c) => {
+            assert_eq!(
+                (c.of, c.stage),
+                (SnapshotOf::Instance, crate::policy::SnapshotStage::Created)
+            );
+            assert_eq!(c.snapshot.as_str(), "orders-db-rr-chg-4711");
+        }
+        other => panic!("{other:?}"),
+    }
+    match decision("rds-cluster-snapshot-created.sns.json") {
+        Decision::Completion(c) => {
+            assert_eq!(
+                (c.of, c.stage),
+                (SnapshotOf::Cluster, crate::policy::SnapshotStage::Created)
+            );
+            assert_eq!(c.snapshot.as_str(), "orders-aurora-rr-20261122-030000");
+        }
+        other => panic!("{other:?}"),
+    }
+    match decision("rds-automated-snapshot-created.eventbridge.json") {
+        Decision::Skip { reason, .. } => assert!(reason.contains("acknowledged"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    match decision("manual.snapshotter.json") {
+        Decision::PreChange(p) => {
+            assert_eq!(p.snapshot_id.as_str(), "orders-db-rr-chg-4711");
+            assert!(p.wait && !p.dry_run);
+        }
+        other => panic!("{other:?}"),
+    }
+    match decision("manual.snapshotter.retention.json") {
+        Decision::Sweep(s) => assert!(s.dry_run && !s.snapshots),
+        other => panic!("{other:?}"),
+    }
+    match decision("schedule.snapshotter.scheduler.json") {
+        Decision::Sweep(s) => {
+            assert_eq!(
+                s.at,
+                "2026-11-22T03:00:00Z".parse::<DateTime<Utc>>().unwrap()
+            );
+            assert_eq!(s.tables.len(), 1);
+            assert!(s.snapshots && s.retention.is_some());
+            assert!(
+                s.dry_run,
+                "rds-responder-snapshots is not in this test's ALLOWED_SCHEDULES"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
