@@ -2,12 +2,12 @@
 # they need (Debian packages, a Python venv with moto) and start/stop the local stack themselves.
 
 CARGO ?= cargo
-FUNCTIONS := failover-check idle-reaper
+FUNCTIONS := failover-check idle-reaper snapshotter
 # SAM's makefile build method calls build-<LogicalId> with ARTIFACTS_DIR set.
 ARTIFACTS_DIR ?= target/lambda
 
 .PHONY: demo test unit e2e lint fmt build bench invoke stack-up stack-down package deploy clean \
-        build-FailoverCheckFunction build-IdleReaperFunction
+        build-FailoverCheckFunction build-IdleReaperFunction build-SnapshotterFunction
 
 ## demo: start the local stack, play failover scenarios through the real binaries, tear down
 demo:
@@ -34,6 +34,7 @@ lint:
 	$(CARGO) check -q -p rds-responder --no-default-features
 	$(CARGO) check -q -p rds-responder --features test-util
 	$(CARGO) check -q -p idle-reaper
+	$(CARGO) check -q -p snapshotter
 	scripts/bootstrap.sh
 	.venv/bin/cfn-lint template.yaml
 	.venv/bin/python scripts/check-template.py template.yaml
@@ -78,6 +79,12 @@ build-IdleReaperFunction:
 	mkdir -p $(ARTIFACTS_DIR)
 	cp target/release/idle-reaper $(ARTIFACTS_DIR)/bootstrap
 	curl -fsSL $(RDS_CA_BUNDLE_URL) -o $(ARTIFACTS_DIR)/rds-ca-bundle.pem
+
+# snapshotter only calls AWS APIs: no database, no CA bundle.
+build-SnapshotterFunction:
+	$(CARGO) build --release -p snapshotter
+	mkdir -p $(ARTIFACTS_DIR)
+	cp target/release/snapshotter $(ARTIFACTS_DIR)/bootstrap
 
 package:
 	sam build

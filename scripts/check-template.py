@@ -67,6 +67,33 @@ def main(path):
         ]
         if "dynamodb:UpdateItem" not in actions:
             fail(f"{name} cannot UpdateItem its ledger records")
+    # 6. Snapshot deletes are allowed only on snapshots tagged as made by rds-responder.
+    tag_keys = {
+        "rds:DeleteDBSnapshot": "rds:snapshot-tag/CreatedBy",
+        "rds:DeleteDBClusterSnapshot": "rds:cluster-snapshot-tag/CreatedBy",
+    }
+    for name, function in of_type("AWS::Serverless::Function").items():
+        for policy in function["Properties"].get("Policies", []):
+            if not (isinstance(policy, dict) and "Statement" in policy):
+                continue
+            for statement in policy["Statement"]:
+                if not isinstance(statement, dict):
+                    continue
+                actions = statement.get("Action", [])
+                actions = [actions] if isinstance(actions, str) else actions
+                for action in actions:
+                    if action in ("rds:*", "rds:Delete*") or (action in tag_keys and statement.get(
+                        "Condition", {}).get("StringEquals", {}).get(tag_keys[action]) != "rds-responder"):
+                        fail(f"{name} may {action} snapshots not tagged CreatedBy=rds-responder")
+
+    # 7. Scheduler schedules name themselves in the input and keep undeliverable runs.
+    for name, schedule in of_type("AWS::Scheduler::Schedule").items():
+        target = schedule["Properties"]["Target"]
+        if "<aws.scheduler.schedule-arn>" not in target.get("Input", ""):
+            fail(f"{name}: the input must carry <aws.scheduler.schedule-arn> (the function checks it)")
+        if "DeadLetterConfig" not in target:
+            fail(f"{name} has no dead-letter queue")
+
     print(f"template check: {path} ok")
 
 
