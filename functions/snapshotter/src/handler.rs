@@ -67,7 +67,10 @@ impl RetentionOverride {
         Retention {
             keep_newest: self.keep_newest.map_or(base.keep_newest, |v| v as usize),
             max_age_days: self.max_age_days.map_or(base.max_age_days, i64::from),
-            max_deletes: self.max_deletes.map_or(base.max_deletes, |v| v as usize),
+            // The configured cap is a ceiling: a request may lower it, never raise it.
+            max_deletes: self
+                .max_deletes
+                .map_or(base.max_deletes, |v| (v as usize).min(base.max_deletes)),
         }
     }
 }
@@ -965,7 +968,7 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             report.push(Check::new(
                 "retention",
                 Outcome::Fail,
-                format!("{planned} deletions planned, more than the cap of {} per run: nothing deleted (raise MAX_DELETES_PER_RUN or max_deletes after reading the plan)", rules.max_deletes),
+                format!("{planned} deletions planned, more than the cap of {} per run: nothing deleted (read the plan, then raise MAX_DELETES_PER_RUN; a request can only lower it)", rules.max_deletes),
             ));
             return;
         }
