@@ -46,11 +46,16 @@ fmt:
 build:
 	$(CARGO) build --release $(addprefix -p ,$(FUNCTIONS))
 
-## bench: idle-reaper reaping 1,000 idle PostgreSQL sessions (target < 1 s); cold starts; release builds
+## bench: idle-reaper reaping 1,000 idle PostgreSQL sessions (target < 1 s); cold starts; release builds;
+##        snapshotter's retention over 10,000 snapshots and side by side with Cloud Custodian
+C7N_SPEC := c7n==0.9.53
 bench:
-	$(CARGO) build --release -p idle-reaper -p failover-check
+	$(CARGO) build --release -p idle-reaper -p failover-check -p snapshotter
 	$(CARGO) build -p e2e --bin bench
 	scripts/with-stack.sh target/debug/bench target/release/idle-reaper target/release/failover-check
+	scripts/bootstrap.sh
+	test -x .venv-bench/bin/custodian || (python3 -m venv .venv-bench && .venv-bench/bin/pip install --quiet --disable-pip-version-check '$(C7N_SPEC)')
+	.venv/bin/python scripts/bench-snapshots.py target/release/snapshotter
 
 ## invoke: run one sample event through a function against a fresh local stack
 ##   make invoke FUNCTION=failover-check EVENT=events/manual.failover-check.json
