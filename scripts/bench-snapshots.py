@@ -125,9 +125,11 @@ def seed(moto, instances, tagged, ours_each, foreign_each):
         db = f"bench-{i:03d}"
         if i < tagged:
             for j in range(ours_each):
+                sid = f"{db}-rr-20261001-{j:06d}"
                 rds.create_db_snapshot(
-                    DBInstanceIdentifier=db, DBSnapshotIdentifier=f"{db}-rr-20261001-{j:06d}",
-                    Tags=[{"Key": "CreatedBy", "Value": "rds-responder"}],
+                    DBInstanceIdentifier=db, DBSnapshotIdentifier=sid,
+                    Tags=[{"Key": "CreatedBy", "Value": "rds-responder"},
+                          {"Key": "rds-responder:snapshot-id", "Value": sid}],
                 )
         else:
             for j in range(foreign_each):

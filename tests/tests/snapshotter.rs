@@ -533,3 +533,18 @@ async fn completion_events_in_both_shapes_report_our_snapshots_and_ignore_others
         .unwrap()
         .contains("not made by rds-responder"));
 }
+
+#[tokio::test]
+async fn a_payload_naming_a_key_twice_is_refused_before_anything_happens() {
+    let fixture = Fixture::new().await;
+    retention_fixture(&fixture).await;
+    let mut later = FunctionProcess::start_later(FUNCTION, &env(&fixture, &[]), 40).await;
+    let payload = format!(
+        r#"{{"action": "retention", "dry_run": true, "targets": [{{"db_instance": "{}"}}], "dry_run": false}}"#,
+        fixture.db
+    );
+    let (error_type, message) = later.invoke_raw(payload.into_bytes()).await.1.error();
+    assert_eq!(error_type, "MalformedEvent", "{message}");
+    assert!(message.contains("appears twice"), "{message}");
+    assert_eq!(snapshots_of(&fixture, &fixture.db).await.len(), 13);
+}

@@ -203,12 +203,14 @@ pub fn selection_summary(
     databases: &[DbListing],
     selections: &[(DbTarget, Selection)],
     listed: bool,
+    snapshots: bool,
     gate: &TagGate,
 ) -> Check {
     let chosen = selections
         .iter()
         .filter(|(_, s)| matches!(s, Selection::Snapshot))
         .count();
+    let verb = if snapshots { "to snapshot" } else { "in scope" };
     let scope = if listed {
         "listed in the input".to_string()
     } else {
@@ -222,7 +224,7 @@ pub fn selection_summary(
         "databases",
         Outcome::Pass,
         format!(
-            "{} databases listed (every page); {} to snapshot ({scope}); {left_out} not in scope",
+            "{} databases listed (every page); {} {verb} ({scope}); {left_out} not in scope",
             databases.len(),
             chosen
         ),
@@ -319,12 +321,21 @@ pub fn pitr_enabled(
     .with_data(json!({"enabled": true, "lag_seconds": lag}))
 }
 
+/// What becomes of a retention plan in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanFate {
+    /// A dry run, a schedule not allowed to delete, or nothing to delete.
+    Planned,
+    /// Over the cap, or the guard refused: nothing deleted.
+    Held,
+    Deleting,
+}
+
 pub fn retention_plan(
     what: &Deletion,
     plan: &RetentionPlan,
     rules: &Retention,
-    dry_run: bool,
-    capped: bool,
+    fate: PlanFate,
     failed: &[DbTarget],
 ) -> Check {
     let name = match what {
@@ -332,19 +343,11 @@ pub fn retention_plan(
         Deletion::Backup(table) => format!("retention {table}"),
     };
     let newest_failed = matches!(what, Deletion::Snapshot(db) if failed.contains(db));
-    let verb = if dry_run || capped {
-        "would delete"
-    } else {
-        "deleting"
-    };
-    let outcome = if plan.delete.is_empty() {
-        Outcome::Pass
-    } else if dry_run {
-        Outcome::Planned
-    } else if capped {
-        Outcome::Skipped
-    } else {
-        Outcome::Pass
+    let (verb, outcome) = match (plan.delete.is_empty(), fate) {
+        (true, _) => ("deleting", Outcome::Pass),
+        (false, PlanFate::Deleting) => ("deleting", Outcome::Pass),
+        (false, PlanFate::Planned) => ("would delete", Outcome::Planned),
+        (false, PlanFate::Held) => ("would delete", Outcome::Skipped),
     };
     let mut detail = format!(
         "{verb} {} (oldest first), keeping {}; rules: newest {} kept, then {} days",
@@ -360,6 +363,14 @@ pub fn retention_plan(
         "delete": plan.delete,
         "kept": plan.kept,
     }))
+}
+
+/// A sweep the guard turned away did not take tonight's copies: worth a look, not a skip.
+pub fn sweep_refused(mut check: Check) -> Check {
+    if check.outcome == Outcome::Skipped {
+        check.outcome = Outcome::Warn;
+    }
+    check
 }
 
 pub fn deletions(done: &[(String, Result<(), String>)]) -> Check {

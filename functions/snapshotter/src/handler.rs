@@ -24,7 +24,7 @@ use crate::config::{SnapshotterConfig, KEEP_NEWEST, MAX_AGE_DAYS, MAX_DELETES};
 use crate::policy::{
     backup_name, creation_tags, decide, deletions_capped, plan_backup_retention, plan_retention,
     retention_scope, scheduled_snapshot_id, select, Completion, Decision, PreChange, Retention,
-    RetentionPlan, Selection, Sweep, CREATED_BY_TAG, CREATED_BY_VALUE,
+    RetentionPlan, Selection, Sweep, CHANGE_ID_TAG, CREATED_BY_TAG, CREATED_BY_VALUE, REASON_TAG,
 };
 
 /// Retention settings a request may override, each within the environment's bounds.
@@ -63,10 +63,16 @@ impl RetentionOverride {
         })
     }
 
+    /// The configured rules are the least a request keeps: it may keep more (a higher floor, a
+    /// longer age) and delete fewer (a lower cap), never the other way.
     pub fn apply(&self, base: Retention) -> Retention {
         Retention {
-            keep_newest: self.keep_newest.map_or(base.keep_newest, |v| v as usize),
-            max_age_days: self.max_age_days.map_or(base.max_age_days, i64::from),
+            keep_newest: self
+                .keep_newest
+                .map_or(base.keep_newest, |v| (v as usize).max(base.keep_newest)),
+            max_age_days: self
+                .max_age_days
+                .map_or(base.max_age_days, |v| i64::from(v).max(base.max_age_days)),
             // The configured cap is a ceiling: a request may lower it, never raise it.
             max_deletes: self
                 .max_deletes
@@ -75,34 +81,58 @@ impl RetentionOverride {
     }
 }
 
+/// The most databases or tables one request may name.
+pub const MAX_LISTED: usize = 1000;
+
+/// Refuses a list longer than [`MAX_LISTED`] or naming one entry twice.
+fn no_repeats<T: PartialEq>(field: &str, list: &[T]) -> Result<(), TriggerError> {
+    if list.len() > MAX_LISTED {
+        return Err(TriggerError::invalid(
+            field,
+            format!("may name at most {MAX_LISTED} entries"),
+        ));
+    }
+    for (i, item) in list.iter().enumerate() {
+        if list[..i].contains(item) {
+            return Err(TriggerError::invalid(
+                format!("{field}[{i}]"),
+                "names an entry already listed: each once",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn targets(
     field: &str,
     raw: Option<Vec<RawDbTarget>>,
 ) -> Result<Option<Vec<DbTarget>>, TriggerError> {
-    raw.map(|list| {
-        list.iter()
-            .enumerate()
-            .map(|(i, t)| t.validate(&format!("{field}targets[{i}].")))
-            .collect()
-    })
-    .transpose()
+    let Some(list) = raw else { return Ok(None) };
+    let targets: Vec<DbTarget> = list
+        .iter()
+        .enumerate()
+        .map(|(i, t)| t.validate(&format!("{field}targets[{i}].")))
+        .collect::<Result<_, _>>()?;
+    no_repeats(&format!("{field}targets"), &targets)?;
+    Ok(Some(targets))
 }
 
 fn tables(field: &str, raw: Option<Vec<String>>) -> Result<Option<Vec<TableName>>, TriggerError> {
-    raw.map(|list| {
-        list.iter()
-            .enumerate()
-            .map(|(i, t)| {
-                TableName::parse(t).map_err(|rule| {
-                    TriggerError::invalid(
-                        format!("{field}tables[{i}]"),
-                        format!("{rule} (DynamoDB table names)"),
-                    )
-                })
+    let Some(list) = raw else { return Ok(None) };
+    let tables: Vec<TableName> = list
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            TableName::parse(t).map_err(|rule| {
+                TriggerError::invalid(
+                    format!("{field}tables[{i}]"),
+                    format!("{rule} (DynamoDB table names)"),
+                )
             })
-            .collect()
-    })
-    .transpose()
+        })
+        .collect::<Result<_, _>>()?;
+    no_repeats(&format!("{field}tables"), &tables)?;
+    Ok(Some(tables))
 }
 
 /// The longest `reason`, in characters.
@@ -531,6 +561,21 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
         }
         let started = Instant::now();
         let created = self.create(db, id, &request.tags).await;
+        let tag_of = |tags: &[(String, String)], key: &str| {
+            tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+        };
+        let asked_change = tag_of(&request.tags, CHANGE_ID_TAG);
+        let asked_reason = tag_of(&request.tags, REASON_TAG);
+        let created = match created {
+            // Same name, another change (a change id that cleans alike): not this request's.
+            Created::Existing(s) if s.tags.get(CHANGE_ID_TAG) != asked_change.as_ref() => {
+                Created::Failed(format!(
+                    "snapshot {id} exists for another change (change id {:?}): left untouched; choose another change_id",
+                    s.tags.get(CHANGE_ID_TAG).map(String::as_str).unwrap_or("none")
+                ))
+            }
+            other => other,
+        };
         let (mut snapshot, is_new) = match created {
             Created::New(s) => (s, true),
             Created::Existing(s) => (s, false),
@@ -581,6 +626,11 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             }
         }
         let elapsed = started.elapsed();
+        let earlier_reason = snapshot
+            .tags
+            .get(REASON_TAG)
+            .filter(|r| !is_new && Some(*r) != asked_reason.as_ref())
+            .cloned();
         let check = checks::pre_change_check(
             &snapshot,
             is_new,
@@ -588,19 +638,29 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             wait_note.as_deref(),
             elapsed,
         );
+        let mut checks = vec![check];
+        if let Some(earlier) = earlier_reason {
+            checks.push(Check::new(
+                "reuse",
+                Outcome::Warn,
+                format!("snapshot {id} was made earlier for another reason ({earlier:?}): it is not a snapshot of this moment; give this change its own change_id"),
+            ));
+        }
         let mut findings = Findings::new(
             target,
-            vec![check],
+            checks,
             format!("{db}: snapshot {id} {}", snapshot.status),
         );
-        findings.result = Some(checks::snapshot_result(
+        let mut result = checks::snapshot_result(
             id.as_str(),
             db,
             &snapshot.status,
             snapshot.progress_percent,
             Some(elapsed),
             is_new,
-        ));
+        );
+        result["created_at"] = serde_json::to_value(snapshot.created).unwrap_or_default();
+        findings.result = Some(result);
         findings
     }
 
@@ -675,6 +735,7 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                 d,
                 &selections,
                 sweep.targets.is_some(),
+                sweep.snapshots,
                 &self.config.gate,
             ));
         }
@@ -692,20 +753,17 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                 .filter(|(_, s)| matches!(s, Selection::Snapshot))
                 .map(|(db, _)| db)
                 .collect();
-            let tags = creation_tags(&sweep.trigger, "scheduled snapshot", None);
+            let tags = |id: &str| creation_tags(id, &sweep.trigger, "scheduled snapshot", None);
             if sweep.dry_run {
                 for db in &wanted {
-                    report.push(checks::planned_snapshot(
-                        db,
-                        &scheduled_snapshot_id(db.id(), sweep.at),
-                        &tags,
-                    ));
+                    let id = scheduled_snapshot_id(db.id(), sweep.at);
+                    report.push(checks::planned_snapshot(db, &id, &tags(id.as_str())));
                 }
             } else if !wanted.is_empty() || !sweep.tables.is_empty() {
                 match run.may_act(&snapshot_lock(None), "snapshots").await {
                     Err(check) => {
                         report.refused = true;
-                        report.push(check);
+                        report.push(checks::sweep_refused(check));
                     }
                     Ok(()) => {
                         let results: Vec<(DbTarget, Created)> = stream::iter(wanted)
@@ -722,7 +780,7 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                                         );
                                     }
                                     let id = scheduled_snapshot_id(db.id(), sweep.at);
-                                    (db.clone(), self.create(db, &id, tags).await)
+                                    (db.clone(), self.create(db, &id, &tags(id.as_str())).await)
                                 }
                             })
                             .buffer_unordered(self.config.concurrency)
@@ -954,15 +1012,31 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
         }
         let planned: usize = plans.iter().map(|(_, p)| p.delete.len()).sum();
         let capped = deletions_capped(planned, rules);
-        for (what, plan) in &plans {
-            report.push(checks::retention_plan(
-                what,
-                plan,
-                rules,
-                sweep.dry_run,
-                capped,
-                failed_dbs,
+        // Whether the deletes go ahead is settled before the plan is worded.
+        let mut refusal = None;
+        let fate = if planned == 0 || sweep.deletes_plan_only {
+            checks::PlanFate::Planned
+        } else if capped {
+            checks::PlanFate::Held
+        } else if report.refused {
+            refusal = Some(Check::new(
+                "retention",
+                Outcome::Warn,
+                "nothing deleted: the guard refused this run",
             ));
+            checks::PlanFate::Held
+        } else {
+            match run.may_act(&snapshot_lock(None), "deletes").await {
+                Ok(()) => checks::PlanFate::Deleting,
+                Err(check) => {
+                    report.refused = true;
+                    refusal = Some(checks::sweep_refused(check));
+                    checks::PlanFate::Held
+                }
+            }
+        };
+        for (what, plan) in &plans {
+            report.push(checks::retention_plan(what, plan, rules, fate, failed_dbs));
         }
         if capped {
             report.push(Check::new(
@@ -972,20 +1046,10 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             ));
             return;
         }
-        if planned == 0 || sweep.dry_run {
-            return;
-        }
-        if report.refused {
-            report.push(Check::new(
-                "retention",
-                Outcome::Skipped,
-                "nothing deleted: the guard refused this run",
-            ));
-            return;
-        }
-        if let Err(check) = run.may_act(&snapshot_lock(None), "deletes").await {
-            report.refused = true;
+        if let Some(check) = refusal {
             report.push(check);
+        }
+        if fate != checks::PlanFate::Deleting {
             return;
         }
         let stop = Cell::new(None::<String>);
@@ -1008,11 +1072,15 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                         );
                     }
                     let result = match what {
-                        Deletion::Snapshot(db) => self
+                        Deletion::Snapshot(db) => match self
                             .catalog
                             .delete_snapshot(SnapshotOf::of(db), &doomed.handle)
                             .await
-                            .map_err(|e| e.to_string()),
+                        {
+                            // Gone since the listing: what retention wanted holds.
+                            Ok(()) | Err(RdsError::NotFound { .. }) => Ok(()),
+                            Err(e) => Err(e.to_string()),
+                        },
                         Deletion::Backup(table) => self
                             .tables
                             .delete_backup(table, &doomed.handle)

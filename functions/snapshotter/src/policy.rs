@@ -53,7 +53,8 @@ fn clean(raw: &str, max: usize) -> String {
     if unchanged && !trimmed.is_empty() {
         return trimmed.to_string();
     }
-    let tag = digest(raw);
+    // Case alone is not a change: RDS identifiers are case-insensitive.
+    let tag = digest(&raw.to_lowercase());
     let room = max.saturating_sub(DIGEST_CHARS + 1);
     let head = trimmed[..trimmed.len().min(room)].trim_end_matches('-');
     if head.is_empty() {
@@ -149,6 +150,17 @@ pub fn not_ours(snapshot: &SnapshotInfo, db: &RdsIdentifier) -> Option<&'static 
     }
     if !id.starts_with(&format!("{db}{NAME_MARK}")) {
         return Some("not named <db>-rr-...");
+    }
+    // A copy made with CopyTags carries the original's tags: its own name differs from the one
+    // the tag records.
+    if !snapshot
+        .tags
+        .get(SNAPSHOT_ID_TAG)
+        .is_some_and(|own| own.eq_ignore_ascii_case(&snapshot.id))
+    {
+        return Some(
+            "its rds-responder:snapshot-id tag does not name it (a copy, or made by hand)",
+        );
     }
     None
 }
@@ -267,10 +279,19 @@ pub fn backup_not_ours(backup: &BackupInfo, table: &TableName) -> Option<&'stati
     if backup.table != table.as_str() {
         return Some("a backup of another table");
     }
-    if !backup.name.starts_with(&backup_prefix(table)) {
-        return Some("not named <table>-rr-...");
+    let stamp = backup.name.strip_prefix(&backup_prefix(table));
+    if !stamp.is_some_and(is_timestamp) {
+        return Some("not named <table>-rr-<yyyymmdd-hhmmss>");
     }
     None
+}
+
+/// `yyyymmdd-hhmmss`, as this tool stamps names.
+fn is_timestamp(text: &str) -> bool {
+    text.len() == 15
+        && text
+            .char_indices()
+            .all(|(i, c)| if i == 8 { c == '-' } else { c.is_ascii_digit() })
 }
 
 /// The same rules for a table's backups.
@@ -343,7 +364,10 @@ pub struct Sweep {
     pub tables: Vec<TableName>,
     pub snapshots: bool,
     pub retention: Option<Retention>,
+    /// Plan everything: no snapshot, backup, PITR change or delete.
     pub dry_run: bool,
+    /// Deletes only plan (a dry run, or a schedule not in `ALLOWED_SCHEDULES`).
+    pub deletes_plan_only: bool,
     /// Why deletes only plan in this run, when they do for a reason other than `dry_run`.
     pub plan_only_reason: Option<String>,
 }
@@ -370,29 +394,57 @@ pub enum Decision {
     },
 }
 
-/// Characters an RDS tag value may hold (letters, digits, spaces and `_ . : / = + - @`), at most
-/// 256 of them: everything else becomes `_`, so a reason in any language tags cleanly.
+/// Letters RDS accepts in a tag value (`\\p{L}`) that this tool keeps: Latin, Greek, Cyrillic,
+/// kana, CJK and Hangul letters. Other scripts' letters may come with combining marks RDS refuses,
+/// so they become `_` like every other character outside the rule.
+fn kept_letter(c: char) -> bool {
+    matches!(c as u32,
+        0xC0..=0xD6 | 0xD8..=0xF6 | 0xF8..=0x24F      // Latin-1 and Latin Extended letters
+        | 0x386 | 0x388..=0x3FF                       // Greek
+        | 0x400..=0x481 | 0x48A..=0x52F               // Cyrillic, without combining marks
+        | 0x3041..=0x3096 | 0x30A1..=0x30FA           // Hiragana, Katakana
+        | 0x4E00..=0x9FFF                             // CJK ideographs
+        | 0xAC00..=0xD7A3)                            // Hangul syllables
+        && c.is_alphabetic()
+}
+
+/// A tag value RDS accepts: ASCII letters and digits, the letters above, spaces and
+/// `_ . : / = + - @`, at most 256 characters, not starting with `aws:` or `rds:` (reserved);
+/// everything else becomes `_`, so a reason in any language tags cleanly.
 pub fn tag_value(raw: &str) -> String {
-    raw.chars()
+    let value: String = raw
+        .chars()
         .map(|c| {
-            if c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c) {
+            if c.is_ascii_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c) || kept_letter(c) {
                 c
             } else {
                 '_'
             }
         })
         .take(256)
-        .collect()
+        .collect();
+    let reserved = ["aws:", "rds:"].iter().any(|p| {
+        value
+            .get(..4)
+            .is_some_and(|head| head.eq_ignore_ascii_case(p))
+    });
+    if reserved {
+        format!("_{}", value.chars().take(255).collect::<String>())
+    } else {
+        value
+    }
 }
 
 /// The tags every snapshot this tool makes carries.
 pub fn creation_tags(
+    snapshot_id: &str,
     trigger: &str,
     reason: &str,
     change_id: Option<&str>,
 ) -> Vec<(String, String)> {
     let mut tags = vec![
         (CREATED_BY_TAG.to_string(), CREATED_BY_VALUE.to_string()),
+        (SNAPSHOT_ID_TAG.to_string(), snapshot_id.to_string()),
         (TRIGGER_TAG.to_string(), tag_value(trigger)),
         (REASON_TAG.to_string(), tag_value(reason)),
     ];
@@ -403,6 +455,8 @@ pub fn creation_tags(
 }
 
 pub const TRIGGER_TAG: &str = "rds-responder:trigger";
+/// The snapshot's own id: a copy carrying our tags names another snapshot there.
+pub const SNAPSHOT_ID_TAG: &str = "rds-responder:snapshot-id";
 pub const REASON_TAG: &str = "rds-responder:reason";
 pub const CHANGE_ID_TAG: &str = "rds-responder:change-id";
 
@@ -438,7 +492,8 @@ pub fn decide(
                     .iter()
                     .any(|p| rds_responder::safety::glob_match(p, n))
             });
-            let dry_run = input.dry_run.unwrap_or(config.automatic_dry_run);
+            // The input may ask for a plan; it cannot lift AUTOMATIC_DRY_RUN.
+            let dry_run = config.automatic_dry_run || input.dry_run == Some(true);
             Decision::Sweep(Sweep {
                 at: schedule.time,
                 trigger: label("schedule", name),
@@ -448,7 +503,8 @@ pub fn decide(
                 retention: input
                     .retention
                     .then(|| input.rules.apply(config.retention)),
-                dry_run: dry_run || !allowed,
+                dry_run,
+                deletes_plan_only: dry_run || !allowed,
                 plan_only_reason: (!allowed && !dry_run).then(|| {
                     format!(
                         "schedule {} is not in ALLOWED_SCHEDULES: deletes only plan",
@@ -463,10 +519,18 @@ pub fn decide(
                 request.change_id.as_deref(),
                 invocation_now,
             );
-            let trigger = label("manual", Some(request.request_id.as_deref().unwrap_or(request_id)));
+            let trigger = label(
+                "manual",
+                Some(request.request_id.as_deref().unwrap_or(request_id)),
+            );
             Decision::PreChange(PreChange {
                 db: request.db.clone(),
-                tags: creation_tags(&trigger, &request.reason, request.change_id.as_deref()),
+                tags: creation_tags(
+                    snapshot_id.as_str(),
+                    &trigger,
+                    &request.reason,
+                    request.change_id.as_deref(),
+                ),
                 snapshot_id,
                 wait: request.wait,
                 dry_run: request.dry_run,
@@ -480,6 +544,7 @@ pub fn decide(
             snapshots: false,
             retention: Some(request.rules.apply(config.retention)),
             dry_run: request.dry_run,
+            deletes_plan_only: request.dry_run,
             plan_only_reason: None,
         }),
     }
@@ -487,6 +552,18 @@ pub fn decide(
 
 fn completion(event: &RdsEvent) -> Decision {
     let Some(resource) = event.resource() else {
+        if matches!(
+            event.source_kind,
+            Some(ResourceKind::DbSnapshot | ResourceKind::DbClusterSnapshot)
+        ) {
+            return Decision::Skip {
+                target: None,
+                reason: format!(
+                    "snapshot {:?} is not one rds-responder makes (another service's, e.g. AWS Backup): ignored",
+                    event.source_id
+                ),
+            };
+        }
         return Decision::Skip {
             target: None,
             reason: format!(
@@ -780,7 +857,11 @@ mod tests {
             snapshot_type: "manual".into(),
             status: "available".into(),
             created: Some(at("2026-11-22T00:00:00Z") - Duration::days(days_old)),
-            tags: [(CREATED_BY_TAG.to_string(), CREATED_BY_VALUE.to_string())].into(),
+            tags: [
+                (CREATED_BY_TAG.to_string(), CREATED_BY_VALUE.to_string()),
+                (SNAPSHOT_ID_TAG.to_string(), id.to_string()),
+            ]
+            .into(),
             copied_from: None,
             of: rds_responder::backups::SnapshotOf::Instance,
             progress_percent: Some(100),
@@ -1026,5 +1107,143 @@ mod tests {
         all.reverse();
         let second = plan(&all, &rules(2, 35, 10));
         assert_eq!(ids(&first.delete), ids(&second.delete));
+    }
+
+    #[test]
+    fn a_copy_carrying_our_tags_is_not_ours() {
+        let mut copy = ours("orders-db-rr-legal-hold", 300);
+        copy.tags.insert(
+            SNAPSHOT_ID_TAG.into(),
+            "orders-db-rr-20260101-030000".into(),
+        );
+        let mut untagged_id = ours("orders-db-rr-by-hand", 300);
+        untagged_id.tags.remove(SNAPSHOT_ID_TAG);
+        let mut upper = ours("orders-db-rr-upper", 300);
+        upper
+            .tags
+            .insert(SNAPSHOT_ID_TAG.into(), "ORDERS-DB-RR-UPPER".into());
+        let all = vec![ours("orders-db-rr-new", 0), copy, untagged_id, upper];
+        let p = plan(&all, &rules(1, 35, 10));
+        let why = "its rds-responder:snapshot-id tag does not name it (a copy, or made by hand)";
+        assert_eq!(reason(&p, "orders-db-rr-legal-hold"), why);
+        assert_eq!(reason(&p, "orders-db-rr-by-hand"), why);
+        assert_eq!(
+            ids(&p.delete),
+            ["orders-db-rr-upper"],
+            "ids compare without case"
+        );
+    }
+
+    fn backup(name: &str, table: &str) -> BackupInfo {
+        BackupInfo {
+            arn: format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}/backup/{name}"),
+            name: name.into(),
+            table: table.into(),
+            status: "AVAILABLE".into(),
+            backup_type: "USER".into(),
+            created: Some(at("2025-01-01T00:00:00Z")),
+            size_bytes: None,
+        }
+    }
+
+    #[test]
+    fn only_backups_named_exactly_as_we_name_them_are_ours() {
+        let table = TableName::parse("orders").unwrap();
+        assert_eq!(
+            backup_not_ours(&backup("orders-rr-20260101-030000", "orders"), &table),
+            None
+        );
+        for (name, on, why) in [
+            (
+                "orders-rr-keep-forever",
+                "orders",
+                "not named <table>-rr-<yyyymmdd-hhmmss>",
+            ),
+            (
+                "orders-rr-20260101-0300001",
+                "orders",
+                "not named <table>-rr-<yyyymmdd-hhmmss>",
+            ),
+            (
+                "orders-rr-2026010103-0000",
+                "orders",
+                "not named <table>-rr-<yyyymmdd-hhmmss>",
+            ),
+            (
+                "orders-rr-20260101_030000",
+                "orders",
+                "not named <table>-rr-<yyyymmdd-hhmmss>",
+            ),
+            (
+                "orders-rr-2026o101-030000",
+                "orders",
+                "not named <table>-rr-<yyyymmdd-hhmmss>",
+            ),
+            (
+                "orders-rr-20260101-030000",
+                "orders-rr-archive",
+                "a backup of another table",
+            ),
+        ] {
+            assert_eq!(
+                backup_not_ours(&backup(name, on), &table),
+                Some(why),
+                "{name} of {on}"
+            );
+        }
+        let mut system = backup("orders-rr-20260101-030000", "orders");
+        system.backup_type = "SYSTEM".into();
+        assert_eq!(
+            backup_not_ours(&system, &table),
+            Some("not an on-demand (USER) backup")
+        );
+        // The longest table name still leaves a name DynamoDB accepts.
+        let long = TableName::parse(&"t".repeat(255)).unwrap();
+        let name = backup_name(&long, at("2026-11-22T03:00:00Z"));
+        assert_eq!(name.len(), 255);
+        assert_eq!(backup_not_ours(&backup(&name, long.as_str()), &long), None);
+    }
+
+    #[test]
+    fn tag_values_hold_only_what_rds_accepts() {
+        assert_eq!(tag_value("migración 42: índice"), "migración 42: índice");
+        assert_eq!(tag_value("变更 ΔΣ Ж かな 한국"), "变更 ΔΣ Ж かな 한국");
+        assert_eq!(tag_value("माइग्रेशन"), "_________");
+        assert_eq!(
+            tag_value("a\tb!\"#$%&'()*,;<>?[]^`{|}~"),
+            "a_b_______________________"
+        );
+        assert_eq!(tag_value("rds: engine upgrade"), "_rds: engine upgrade");
+        assert_eq!(tag_value("AWS:x"), "_AWS:x");
+        assert_eq!(tag_value(&"é".repeat(300)).chars().count(), 256);
+        assert_eq!(
+            tag_value(&format!("aws:{}", "x".repeat(300)))
+                .chars()
+                .count(),
+            256
+        );
+        assert_eq!(tag_value("×÷"), "__", "Latin-1 signs are not letters");
+    }
+
+    #[test]
+    fn case_alone_is_not_a_change() {
+        let when = at("2026-11-22T03:04:05Z");
+        let orders = db("orders-db");
+        assert_eq!(
+            pre_change_snapshot_id(&orders, Some("CHG 1"), when),
+            pre_change_snapshot_id(&orders, Some("chg 1"), when)
+        );
+        assert_ne!(
+            pre_change_snapshot_id(&orders, Some("chg 1"), when),
+            pre_change_snapshot_id(&orders, Some("chg 2"), when)
+        );
+    }
+
+    #[test]
+    fn the_quota_warns_above_eighty_percent_only() {
+        assert!(!quota_warns(80, 100));
+        assert!(quota_warns(81, 100));
+        assert!(!quota_warns(0, 0), "no quota reported");
+        assert!(quota_warns(1, 1));
     }
 }

@@ -39,7 +39,11 @@ pub fn our_snapshot(id: &str, db: &str, created: DateTime<Utc>) -> SnapshotInfo 
         snapshot_type: "manual".into(),
         status: "available".into(),
         created: Some(created),
-        tags: [("CreatedBy".to_string(), "rds-responder".to_string())].into(),
+        tags: [
+            ("CreatedBy".to_string(), "rds-responder".to_string()),
+            ("rds-responder:snapshot-id".to_string(), id.to_string()),
+        ]
+        .into(),
         copied_from: None,
         progress_percent: Some(100),
         allocated_gib: Some(20),
@@ -55,6 +59,8 @@ pub struct FakeCatalog {
     pub failing: RefCell<BTreeSet<&'static str>>,
     /// Deletes that fail with a throttling error, by snapshot id.
     pub throttled_deletes: RefCell<BTreeSet<String>>,
+    /// Snapshots someone else deletes between our listing and our delete.
+    pub vanishing_deletes: RefCell<BTreeSet<String>>,
     /// How many looks (`find_snapshot`) a new snapshot stays `creating`; `None`: forever.
     pub looks_until_available: Cell<Option<u32>>,
     pub quotas: RefCell<Vec<Quota>>,
@@ -199,6 +205,9 @@ impl SnapshotCatalog for FakeCatalog {
             });
         }
         let mut snapshots = self.snapshots.borrow_mut();
+        if self.vanishing_deletes.borrow().contains(id) {
+            snapshots.retain(|s| s.id != id);
+        }
         let before = snapshots.len();
         snapshots.retain(|s| !(s.of == of && s.id == id));
         if snapshots.len() == before {
@@ -267,7 +276,12 @@ impl TableBackups for FakeBackups {
     ) -> Result<BackupInfo, BackupError> {
         self.call("create_backup", table, name)?;
         let backup = BackupInfo {
-            arn: format!("arn:aws:dynamodb:eu-west-1:123456789012:table/{table}/backup/{name}"),
+            // As DynamoDB names them: by time and a random part, never by the backup's name.
+            arn: format!(
+                "arn:aws:dynamodb:us-east-1:123456789012:table/{table}/backup/{:013}-{:08x}",
+                Utc::now().timestamp_millis(),
+                self.backups.borrow().len()
+            ),
             name: name.into(),
             table: table.to_string(),
             status: "CREATING".into(),

@@ -428,12 +428,16 @@ pub fn manual_schema<T: serde::de::DeserializeOwned>(
     serde_json::from_value(value).map_err(|source| TriggerError::Malformed { shape, source })
 }
 
-/// A caller's `request_id`: 1-128 characters when given.
+/// A caller's `request_id`: 1-128 characters, not blank, no control characters, when given.
 pub fn check_request_id(id: Option<&str>) -> Result<(), TriggerError> {
     match id {
-        Some(id) if id.is_empty() || id.chars().count() > 128 => Err(TriggerError::invalid(
+        Some(id) if id.trim().is_empty() || id.chars().count() > 128 => Err(TriggerError::invalid(
             "request_id",
-            "must be 1-128 characters",
+            "must be 1-128 characters, not blank",
+        )),
+        Some(id) if id.chars().any(char::is_control) => Err(TriggerError::invalid(
+            "request_id",
+            "must not contain control characters",
         )),
         _ => Ok(()),
     }

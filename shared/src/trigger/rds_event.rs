@@ -252,6 +252,13 @@ fn build(
                 parse_identifier(fields.source_id_field, bare, kind)?
             )
         }
+        // Another service's snapshot (AWS Backup's `awsbackup:job-...`): not an RDS identifier,
+        // kept as it came (bounded) so the function can say it is not its own; never acted on.
+        Some(ResourceKind::DbSnapshot | ResourceKind::DbClusterSnapshot)
+            if bare.contains(':') && bare.len() <= 255 && !bare.chars().any(char::is_control) =>
+        {
+            bare.to_string()
+        }
         Some(kind) => parse_identifier(fields.source_id_field, bare, kind)?.to_string(),
         None => bare.to_string(),
     };

@@ -121,7 +121,12 @@ async fn a_pre_change_snapshot_is_named_tagged_and_its_id_is_in_the_result() {
 async fn an_existing_snapshot_of_ours_is_success_and_a_foreign_one_an_error_naming_it() {
     let s = snapshotter(FakeCatalog::with(
         vec![listing(instance("orders-db"), "available", &[])],
-        vec![our_snapshot("orders-db-rr-chg-1", "orders-db", now())],
+        vec![{
+            let mut s = our_snapshot("orders-db-rr-chg-1", "orders-db", now());
+            s.tags
+                .insert("rds-responder:change-id".into(), "chg-1".into());
+            s
+        }],
     ));
     let findings = run(
         &s,
@@ -425,7 +430,8 @@ fn only_allowed_schedules_delete() {
         json!("arn:aws:scheduler:us-east-1:123456789012:schedule/default/someone-elses");
     match decide(&trigger(event), now(), "r", &config()) {
         Decision::Sweep(sweep) => {
-            assert!(sweep.dry_run);
+            assert!(!sweep.dry_run, "snapshots are still taken");
+            assert!(sweep.deletes_plan_only);
             assert!(sweep
                 .plan_only_reason
                 .unwrap()
@@ -868,12 +874,9 @@ async fn after_a_failed_scheduled_snapshot_the_newest_available_one_stays() {
         ],
     );
     catalog.fail("create_snapshot");
-    let s = snapshotter(catalog);
-    let findings = run(
-        &s,
-        schedule(json!({"keep_newest": 1}), "2026-11-22T03:00:00Z"),
-    )
-    .await;
+    let mut s = snapshotter(catalog);
+    s.config.retention.keep_newest = 1;
+    let findings = run(&s, schedule(json!({}), "2026-11-22T03:00:00Z")).await;
     assert_eq!(
         check(&findings, "snapshot orders-db").outcome,
         Outcome::Fail
@@ -1175,11 +1178,223 @@ fn the_sample_events_decide_as_the_readme_says() {
             );
             assert_eq!(s.tables.len(), 1);
             assert!(s.snapshots && s.retention.is_some());
+            assert!(!s.dry_run);
             assert!(
-                s.dry_run,
+                s.deletes_plan_only,
                 "rds-responder-snapshots is not in this test's ALLOWED_SCHEDULES"
             );
         }
         other => panic!("{other:?}"),
     }
+}
+
+// --- rails found by trying to break them ---------------------------------------------------------
+
+#[test]
+fn a_schedule_input_cannot_lift_automatic_dry_run_or_lower_the_floors() {
+    let mut planning = config();
+    planning.automatic_dry_run = true;
+    let event = schedule(
+        json!({"dry_run": false, "keep_newest": 1, "max_age_days": 1, "max_deletes": 5000}),
+        "2026-11-22T03:00:00Z",
+    );
+    match decide(&trigger(event), now(), "r", &planning) {
+        Decision::Sweep(sweep) => {
+            assert!(sweep.dry_run && sweep.deletes_plan_only);
+            let rules = sweep.retention.unwrap();
+            assert_eq!(
+                (rules.keep_newest, rules.max_age_days, rules.max_deletes),
+                (7, 35, 50)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Keeping more and deleting fewer is always allowed.
+    let request =
+        json!({"action": "retention", "keep_newest": 9, "max_age_days": 40, "max_deletes": 3});
+    match decide(&trigger(request), now(), "r", &config()) {
+        Decision::Sweep(sweep) => {
+            let rules = sweep.retention.unwrap();
+            assert_eq!(
+                (rules.keep_newest, rules.max_age_days, rules.max_deletes),
+                (9, 40, 3)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn repeated_or_too_many_entries_are_refused_by_index() {
+    let err = refusal(schedule(
+        json!({"tables": ["orders-table", "orders-table"]}),
+        "2026-11-22T03:00:00Z",
+    ));
+    assert!(
+        err.contains("tables[1]") && err.contains("already listed"),
+        "{err}"
+    );
+    let err = refusal(json!({"action": "retention", "targets": [
+        {"db_instance": "a1"}, {"db_cluster": "a1"}, {"db_instance": "a1"}]}));
+    assert!(err.contains("targets[2]"), "{err}");
+    let many: Vec<Value> = (0..1001).map(|i| json!(format!("t{i:04}"))).collect();
+    let err = refusal(json!({"action": "retention", "tables": many}));
+    assert!(err.contains("at most 1000"), "{err}");
+    let many: Vec<Value> = (0..1000).map(|i| json!(format!("t{i:04}"))).collect();
+    trigger(json!({"action": "retention", "tables": many}));
+}
+
+#[test]
+fn request_ids_are_not_blank_and_carry_no_control_characters() {
+    for id in [" ", "a\nb", "\u{7}"] {
+        let err = refusal(json!({"db_instance": "orders-db", "reason": "x", "request_id": id}));
+        assert!(err.contains("request_id"), "{id:?}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn a_sweep_the_lock_turns_away_warns_and_says_nothing_was_deleted() {
+    let s = snapshotter(retention_estate());
+    let ledger = MemoryLedger::default();
+    let inv = invocation(FUNCTION);
+    let holder = rds_responder::guard::ActionGuard::new(
+        &ledger,
+        "snapshotter",
+        "other#k",
+        "other",
+        inv.deadline,
+    );
+    ledger.records.borrow_mut().insert(
+        "other#k".into(),
+        LedgerRecord::InProgress {
+            request_id: "other".into(),
+            until: inv.deadline,
+            digest: None,
+        },
+    );
+    holder.before_acting(&snapshot_lock(None)).await.unwrap();
+    let findings = run_at(
+        &s,
+        schedule(json!({}), "2026-11-22T03:00:00Z"),
+        &inv,
+        &ledger,
+    )
+    .await;
+    assert!(s.catalog.calls_of("create_snapshot").is_empty());
+    assert!(s.catalog.calls_of("delete_snapshot").is_empty());
+    assert_eq!(check(&findings, "guard").outcome, Outcome::Warn);
+    let plan = check(&findings, "retention orders-db");
+    assert_eq!(plan.outcome, Outcome::Skipped);
+    assert!(plan.detail.starts_with("would delete 3"), "{}", plan.detail);
+    assert_eq!(check(&findings, "retention").outcome, Outcome::Warn);
+}
+
+#[tokio::test]
+async fn a_change_id_that_names_another_changes_snapshot_is_refused_and_a_new_reason_warns() {
+    let mut other = our_snapshot("orders-db-rr-chg-1", "orders-db", now());
+    other
+        .tags
+        .insert("rds-responder:change-id".into(), "CHG 1".into());
+    let s = snapshotter(FakeCatalog::with(
+        vec![listing(instance("orders-db"), "available", &[])],
+        vec![other],
+    ));
+    let findings = run(
+        &s,
+        json!({"db_instance": "orders-db", "reason": "x", "change_id": "chg-1"}),
+    )
+    .await;
+    let c = check(&findings, "snapshot");
+    assert_eq!(c.outcome, Outcome::Fail);
+    assert!(
+        c.detail.contains("exists for another change"),
+        "{}",
+        c.detail
+    );
+
+    let mut same = our_snapshot(
+        "orders-db-rr-rel-1",
+        "orders-db",
+        now() - chrono::Duration::days(20),
+    );
+    same.tags
+        .insert("rds-responder:change-id".into(), "rel-1".into());
+    same.tags
+        .insert("rds-responder:reason".into(), "release 1".into());
+    let s = snapshotter(FakeCatalog::with(
+        vec![listing(instance("orders-db"), "available", &[])],
+        vec![same],
+    ));
+    let findings = run(
+        &s,
+        json!({"db_instance": "orders-db", "reason": "release 1 again", "change_id": "rel-1"}),
+    )
+    .await;
+    assert_eq!(check(&findings, "reuse").outcome, Outcome::Warn);
+    let result = findings.result.unwrap();
+    assert_eq!(result["created_by_this_request"], false);
+    assert!(result["created_at"].is_string());
+}
+
+#[tokio::test]
+async fn a_snapshot_gone_before_its_delete_does_not_stop_the_others() {
+    let catalog = retention_estate();
+    // The oldest of ours is gone by the time its delete arrives (someone else deleted it).
+    catalog
+        .vanishing_deletes
+        .borrow_mut()
+        .insert("orders-db-rr-09".into());
+    let mut s = snapshotter(catalog);
+    s.config.concurrency = 1;
+    let findings = run(
+        &s,
+        schedule(json!({"snapshots": false}), "2026-11-22T03:00:00Z"),
+    )
+    .await;
+    assert_eq!(
+        check(&findings, "deleted").detail,
+        "3 deleted, 0 not deleted"
+    );
+    assert_eq!(s.catalog.calls_of("delete_snapshot").len(), 3);
+}
+
+#[test]
+fn another_services_snapshot_event_is_ignored_not_refused() {
+    let mut event = sample("rds-cluster-snapshot-created.sns.json");
+    let message = event["Records"][0]["Sns"]["Message"]
+        .as_str()
+        .unwrap()
+        .replace(
+            "orders-aurora-rr-20261122-030000",
+            "awsbackup:job-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+        );
+    event["Records"][0]["Sns"]["Message"] = json!(message);
+    match decide(&trigger(event), now(), "r", &config()) {
+        Decision::Skip { reason, .. } => {
+            assert!(reason.contains("not one rds-responder makes"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn duplicate_keys_in_a_payload_are_refused_not_guessed() {
+    use rds_responder::runner::Incoming;
+    // As the runtime reads a payload: one value from the front of the body.
+    let read = |text: &str| {
+        use serde::Deserialize;
+        Incoming::deserialize(&mut serde_json::Deserializer::from_str(text)).unwrap()
+    };
+    match read(r#"{"action": "retention", "dry_run": true, "dry_run": false}"#) {
+        Incoming::Unreadable(why) => assert!(why.contains("appears twice"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        read(r#"{"targets": [{"db_instance": "a", "db_instance": "b"}]}"#),
+        Incoming::Unreadable(_)
+    ));
+    assert_eq!(
+        read(r#"{"a": {"x": 1}, "b": {"x": [1.5, null, true, "s", -2]}}"#),
+        Incoming::Event(json!({"a": {"x": 1}, "b": {"x": [1.5, null, true, "s", -2]}}))
+    );
 }
