@@ -965,15 +965,26 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
         if !databases_listed {
             unread.push("the database listing failed".to_string());
         }
-        let needs = |of: SnapshotOf| scope.iter().any(|d| SnapshotOf::of(d) == of);
-        let mut snapshots: Vec<SnapshotInfo> = Vec::new();
-        for of in [SnapshotOf::Instance, SnapshotOf::Cluster] {
-            if !needs(of) {
-                continue;
-            }
-            match self.catalog.list_snapshots(of, None).await {
-                Ok(list) => snapshots.extend(list),
-                Err(e) => unread.push(e.to_string()),
+        // One listing per database in scope (every page, tags included): on RDS as many
+        // requests as an account-wide listing of the same snapshots, without reading other
+        // databases' snapshots, and each response stays small.
+        let listings: Vec<(&DbTarget, Result<Vec<SnapshotInfo>, RdsError>)> = stream::iter(scope)
+            .map(|db| async move {
+                (
+                    db,
+                    self.catalog
+                        .list_snapshots(SnapshotOf::of(db), Some(db.id()))
+                        .await,
+                )
+            })
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await;
+        let mut snapshots: Vec<(&DbTarget, Vec<SnapshotInfo>)> = Vec::new();
+        for (db, listing) in listings {
+            match listing {
+                Ok(list) => snapshots.push((db, list)),
+                Err(e) => unread.push(format!("snapshots of {db}: {e}")),
             }
         }
         for (table, listing) in table_listings {
@@ -992,14 +1003,13 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             ));
             return;
         }
+        // Listings finish in any order; the report follows the scope's.
+        snapshots.sort_by_key(|(db, _)| scope.iter().position(|s| s == *db));
         let mut plans: Vec<(Deletion, RetentionPlan)> = Vec::new();
-        for db in scope {
-            let of = SnapshotOf::of(db);
-            let of_kind: Vec<SnapshotInfo> =
-                snapshots.iter().filter(|s| s.of == of).cloned().collect();
+        for (db, list) in &snapshots {
             plans.push((
-                Deletion::Snapshot(db.clone()),
-                plan_retention(db.id(), &of_kind, rules, run.now),
+                Deletion::Snapshot((*db).clone()),
+                plan_retention(db.id(), list, rules, run.now),
             ));
         }
         for (table, listing) in table_listings {

@@ -59,6 +59,8 @@ pub struct FakeCatalog {
     pub failing: RefCell<BTreeSet<&'static str>>,
     /// Deletes that fail with a throttling error, by snapshot id.
     pub throttled_deletes: RefCell<BTreeSet<String>>,
+    /// Databases whose snapshot listing fails (a later page of a complete listing).
+    pub failing_listings: RefCell<BTreeSet<String>>,
     /// Snapshots someone else deletes between our listing and our delete.
     pub vanishing_deletes: RefCell<BTreeSet<String>>,
     /// How many looks (`find_snapshot`) a new snapshot stays `creating`; `None`: forever.
@@ -125,6 +127,12 @@ impl SnapshotCatalog for FakeCatalog {
         db: Option<&RdsIdentifier>,
     ) -> Result<Vec<SnapshotInfo>, RdsError> {
         self.call("list_snapshots", format!("{of:?}"))?;
+        if let Some(db) = db.filter(|d| self.failing_listings.borrow().contains(d.as_str())) {
+            return Err(RdsError::Api {
+                operation: "DescribeDBSnapshots",
+                source: sdk_failure(&format!("InternalFailure on a later page of {db}")),
+            });
+        }
         Ok(self
             .snapshots
             .borrow()

@@ -724,7 +724,7 @@ async fn retention_deletes_only_ours_past_the_floor_and_the_age_limit() {
     let plan = &check(&findings, "retention orders-db").data;
     assert_eq!(plan["delete"].as_array().unwrap().len(), 3);
     assert!(plan["kept"].to_string().contains("AWS Backup snapshot"));
-    // Exactly one listing per snapshot kind, no per-snapshot tag call.
+    // One listing for the one database in scope (its tags included): no per-snapshot call.
     assert_eq!(
         s.catalog.calls_of("list_snapshots"),
         ["list_snapshots Instance"]
@@ -1397,4 +1397,36 @@ fn duplicate_keys_in_a_payload_are_refused_not_guessed() {
         read(r#"{"a": {"x": 1}, "b": {"x": [1.5, null, true, "s", -2]}}"#),
         Incoming::Event(json!({"a": {"x": 1}, "b": {"x": [1.5, null, true, "s", -2]}}))
     );
+}
+
+#[tokio::test]
+async fn one_databases_failed_listing_deletes_nothing_anywhere() {
+    let catalog = retention_estate();
+    catalog
+        .databases
+        .borrow_mut()
+        .push(listing(instance("billing-2"), "available", &[OPT_IN]));
+    catalog
+        .failing_listings
+        .borrow_mut()
+        .insert("billing-2".into());
+    let s = snapshotter(catalog);
+    let findings = run(
+        &s,
+        schedule(json!({"snapshots": false}), "2026-11-22T03:00:00Z"),
+    )
+    .await;
+    assert!(s.catalog.calls_of("delete_snapshot").is_empty());
+    assert_eq!(s.catalog.calls_of("list_snapshots").len(), 2);
+    let c = check(&findings, "retention");
+    assert_eq!(c.outcome, Outcome::Fail);
+    assert!(
+        c.detail.contains("snapshots of db-instance billing-2"),
+        "{}",
+        c.detail
+    );
+    assert!(!findings
+        .checks
+        .iter()
+        .any(|c| c.name == "retention orders-db"));
 }
