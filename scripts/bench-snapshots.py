@@ -154,25 +154,51 @@ def seed_report_sinks(moto):
     return topic
 
 
+def peak_rss_mb(pid):
+    """The process's own high-water mark (VmHWM). Not wait4's ru_maxrss: on Linux a child's
+    ru_maxrss starts from the RSS of the process that spawned it (this one, with boto3 loaded)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def measure(cmd, env, done=None):
     """Runs `cmd` until it exits (or until `done` is set, then stops it): wall, user+sys, peak RSS."""
     start = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     errors = []
     threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True).start()
+    peak = [0.0]
+    finished = threading.Event()
+
+    def watch():
+        while not finished.is_set():
+            peak[0] = max(peak[0], peak_rss_mb(proc.pid))
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     if done is not None:
         if not done.wait(600):
             proc.kill()
             sys.exit("the function did not answer within 600 s")
         wall = time.monotonic() - start
+        peak[0] = max(peak[0], peak_rss_mb(proc.pid))
         proc.send_signal(signal.SIGKILL)
     _, status, usage = os.wait4(proc.pid, 0)
+    finished.set()
+    watcher.join()
     if done is None:
         wall = time.monotonic() - start
         if status != 0:
             sys.stderr.write(b"".join(errors).decode(errors="replace")[-3000:])
             sys.exit(f"{cmd[0]} failed ({status})")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": peak[0]}
 
 
 class RuntimeApi:

@@ -359,9 +359,16 @@ pub fn retention_plan(
     if newest_failed {
         detail.push_str("; this run's snapshot failed: the newest available one is kept");
     }
+    // Kept copies grouped by reason: the report stays small over thousands of snapshots.
+    let mut kept: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for k in &plan.kept {
+        kept.entry(k.reason.as_str())
+            .or_default()
+            .push(k.id.as_str());
+    }
     Check::new(name, outcome, detail).with_data(json!({
         "delete": plan.delete,
-        "kept": plan.kept,
+        "kept": kept,
     }))
 }
 

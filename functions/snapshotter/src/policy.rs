@@ -118,6 +118,8 @@ pub struct Kept {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Doomed {
     pub id: String,
+    /// For the delete call only: the report names the copy by `id`.
+    #[serde(skip)]
     pub handle: String,
     pub created: Option<DateTime<Utc>>,
 }
