@@ -44,18 +44,20 @@ fmt:
 
 ## build: optimized binaries (opt-level s, LTO, one codegen unit, stripped)
 build:
-	$(CARGO) build --release $(addprefix -p ,$(FUNCTIONS))
+	$(CARGO) build --release -p failover-check -p idle-reaper
+	$(CARGO) build --profile release-small -p snapshotter
 
 ## bench: idle-reaper reaping 1,000 idle PostgreSQL sessions (target < 1 s); cold starts; release builds;
 ##        snapshotter's retention over 10,000 snapshots and side by side with Cloud Custodian
 C7N_SPEC := c7n==0.9.53
 bench:
-	$(CARGO) build --release -p idle-reaper -p failover-check -p snapshotter
+	$(CARGO) build --release -p idle-reaper -p failover-check
+	$(CARGO) build --profile release-small -p snapshotter
 	$(CARGO) build -p e2e --bin bench
 	scripts/with-stack.sh target/debug/bench target/release/idle-reaper target/release/failover-check
 	scripts/bootstrap.sh
 	test -x .venv-bench/bin/custodian || (python3 -m venv .venv-bench && .venv-bench/bin/pip install --quiet --disable-pip-version-check '$(C7N_SPEC)')
-	.venv/bin/python scripts/bench-snapshots.py target/release/snapshotter
+	.venv/bin/python scripts/bench-snapshots.py target/release-small/snapshotter
 
 ## invoke: run one sample event through a function against a fresh local stack
 ##   make invoke FUNCTION=failover-check EVENT=events/manual.failover-check.json
@@ -87,9 +89,9 @@ build-IdleReaperFunction:
 
 # snapshotter only calls AWS APIs: no database, no CA bundle.
 build-SnapshotterFunction:
-	$(CARGO) build --release -p snapshotter
+	$(CARGO) build --profile release-small -p snapshotter
 	mkdir -p $(ARTIFACTS_DIR)
-	cp target/release/snapshotter $(ARTIFACTS_DIR)/bootstrap
+	cp target/release-small/snapshotter $(ARTIFACTS_DIR)/bootstrap
 
 package:
 	sam build
