@@ -1246,6 +1246,7 @@ mod tests {
         assert!(!quota_warns(80, 100));
         assert!(quota_warns(81, 100));
         assert!(!quota_warns(0, 0), "no quota reported");
+        assert!(!quota_warns(5, 0), "no quota reported, whatever is used");
         assert!(quota_warns(1, 1));
     }
 }

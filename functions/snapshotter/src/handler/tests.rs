@@ -1430,3 +1430,31 @@ async fn one_databases_failed_listing_deletes_nothing_anywhere() {
         .iter()
         .any(|c| c.name == "retention orders-db"));
 }
+
+#[tokio::test]
+async fn a_listed_cluster_member_is_not_covered_by_a_cluster_the_run_does_not_snapshot() {
+    let s = snapshotter(estate());
+    let findings = run(
+        &s,
+        schedule(
+            json!({"retention": false, "targets": [{"db_instance": "ledger-1"}]}),
+            "2026-11-22T03:00:00Z",
+        ),
+    )
+    .await;
+    assert!(s.catalog.calls_of("create_snapshot").is_empty());
+    let c = check(&findings, "snapshot ledger-1");
+    assert_eq!(c.outcome, Outcome::Warn);
+    assert!(
+        c.detail.contains("which this run does not snapshot"),
+        "{}",
+        c.detail
+    );
+    assert!(
+        !findings
+            .checks
+            .iter()
+            .any(|c| c.name == "snapshot ledger-2"),
+        "the other member is not in this run"
+    );
+}
