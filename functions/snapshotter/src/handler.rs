@@ -367,10 +367,7 @@ impl ScheduleInput for SnapshotSchedule {
         if input.is_null() {
             return Ok(Self::default());
         }
-        let raw: Raw = serde_json::from_value(input).map_err(|source| TriggerError::Malformed {
-            shape: "snapshotter schedule input",
-            source,
-        })?;
+        let raw: Raw = rds_responder::trigger::read_value(input, "snapshotter schedule input")?;
         let snapshots = raw.snapshots.unwrap_or(true);
         let retention = raw.retention.unwrap_or(true);
         if !snapshots && !retention {

@@ -327,11 +327,7 @@ pub(super) fn from_eventbridge(
     time: Option<DateTime<Utc>>,
     origin: &Origin,
 ) -> Result<AlarmChange, TriggerError> {
-    let data: AlarmData =
-        serde_json::from_value(detail).map_err(|source| TriggerError::Malformed {
-            shape: "CloudWatch alarm detail",
-            source,
-        })?;
+    let data: AlarmData = super::read_value(detail, "CloudWatch alarm detail")?;
     from_alarm_data(
         data,
         alarm_arn,
@@ -359,11 +355,7 @@ pub(super) fn parse_alarm_action(
     event: Value,
     origin: &Origin,
 ) -> Result<AlarmChange, TriggerError> {
-    let action: AlarmAction =
-        serde_json::from_value(event).map_err(|source| TriggerError::Malformed {
-            shape: "CloudWatch alarm action",
-            source,
-        })?;
+    let action: AlarmAction = super::read_value(event, "CloudWatch alarm action")?;
     origin.check_arn("alarmArn", &action.alarm_arn)?;
     if let Some(account) = action.account_id.as_deref() {
         origin.check_account("accountId", account)?;

@@ -258,10 +258,7 @@ impl ScheduleInput for TargetList {
         if input.is_null() {
             return Ok(Self::default());
         }
-        let raw: Raw = serde_json::from_value(input).map_err(|source| TriggerError::Malformed {
-            shape: "schedule input",
-            source,
-        })?;
+        let raw: Raw = read_value(input, "schedule input")?;
         let targets = raw
             .targets
             .iter()
@@ -356,9 +353,11 @@ pub trait ManualPayload: Sized {
 /// Why an event was refused. Every variant names the field and the rule.
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
-    #[error("{shape} payload is malformed: {source}")]
+    #[error("{shape} payload is malformed at {path}: {source}")]
     Malformed {
         shape: &'static str,
+        /// Where in the payload (`targets[0].db_instance`; `.` for the whole payload).
+        path: String,
         #[source]
         source: serde_json::Error,
     },
@@ -421,11 +420,23 @@ pub fn parse_identifier(
 }
 
 /// Reads a manual payload into its raw schema type (which should deny unknown fields).
+/// Reads `value` as `T`; a failure names where in the payload it is (`targets[0].db_instance`).
+pub fn read_value<T: serde::de::DeserializeOwned>(
+    value: Value,
+    shape: &'static str,
+) -> Result<T, TriggerError> {
+    serde_path_to_error::deserialize(value).map_err(|e| TriggerError::Malformed {
+        shape,
+        path: e.path().to_string(),
+        source: e.into_inner(),
+    })
+}
+
 pub fn manual_schema<T: serde::de::DeserializeOwned>(
     value: Value,
     shape: &'static str,
 ) -> Result<T, TriggerError> {
-    serde_json::from_value(value).map_err(|source| TriggerError::Malformed { shape, source })
+    read_value(value, shape)
 }
 
 /// A caller's `request_id`: 1-128 characters, not blank, no control characters, when given.
@@ -521,10 +532,7 @@ fn parse_scheduler<M, S: ScheduleInput>(
         .and_then(|o| o.remove(SCHEDULER_KEY))
         .unwrap_or(Value::Null);
     let context: SchedulerContext =
-        serde_json::from_value(context).map_err(|source| TriggerError::Malformed {
-            shape: "EventBridge Scheduler context (scheduler)",
-            source,
-        })?;
+        read_value(context, "EventBridge Scheduler context (scheduler)")?;
     origin.check_arn("scheduler.schedule_arn", &context.schedule_arn)?;
     if Arn::parse(&context.schedule_arn).map(|a| a.service) != Some("scheduler") {
         return Err(TriggerError::invalid(
@@ -553,11 +561,7 @@ fn parse_eventbridge<M, S: ScheduleInput>(
     event: Value,
     origin: &Origin,
 ) -> Result<Trigger<M, S>, TriggerError> {
-    let envelope: EventBridgeEvent<Value> =
-        serde_json::from_value(event).map_err(|source| TriggerError::Malformed {
-            shape: "EventBridge",
-            source,
-        })?;
+    let envelope: EventBridgeEvent<Value> = read_value(event, "EventBridge")?;
     // Check the source first: an unknown source is refused whatever else it carries.
     if !matches!(
         envelope.source.as_str(),
@@ -645,11 +649,7 @@ fn parse_schedule<M, S: ScheduleInput>(
 }
 
 fn parse_sns<M, S>(event: Value, origin: &Origin) -> Result<Trigger<M, S>, TriggerError> {
-    let envelope: SnsEvent =
-        serde_json::from_value(event).map_err(|source| TriggerError::Malformed {
-            shape: "SNS",
-            source,
-        })?;
+    let envelope: SnsEvent = read_value(event, "SNS")?;
     let [record] = <[_; 1]>::try_from(envelope.records).map_err(|records: Vec<_>| {
         TriggerError::invalid(
             "Records",

@@ -140,11 +140,7 @@ pub(super) fn from_eventbridge(
     origin: &Origin,
 ) -> Result<RdsEvent, TriggerError> {
     let kind = kind_from_detail_type(detail_type)?;
-    let detail: EventBridgeDetail =
-        serde_json::from_value(detail).map_err(|source| TriggerError::Malformed {
-            shape: "RDS event detail",
-            source,
-        })?;
+    let detail: EventBridgeDetail = super::read_value(detail, "RDS event detail")?;
     let time = match detail.date.as_deref() {
         Some(raw) => parse_aws_time(raw).ok_or_else(|| {
             TriggerError::invalid("detail.Date", format!("must be a timestamp, got {raw:?}"))

@@ -1458,3 +1458,30 @@ async fn a_listed_cluster_member_is_not_covered_by_a_cluster_the_run_does_not_sn
         "the other member is not in this run"
     );
 }
+
+#[test]
+fn a_value_of_the_wrong_type_names_its_field() {
+    for (payload, path) in [
+        (json!({"db_instance": 123, "reason": "x"}), "db_instance"),
+        (
+            json!({"action": "retention", "keep_newest": -1}),
+            "keep_newest",
+        ),
+        (
+            json!({"db_instance": "orders-db", "reason": "x", "wait": "true"}),
+            "wait",
+        ),
+        (
+            json!({"action": "retention", "targets": [{"db_instance": 5}]}),
+            "targets[0].db_instance",
+        ),
+    ] {
+        let err = refusal(payload.clone());
+        assert!(err.contains(&format!("at {path}:")), "{payload}: {err}");
+    }
+    let err = refusal(schedule(
+        json!({"tables": "orders-table"}),
+        "2026-11-22T03:00:00Z",
+    ));
+    assert!(err.contains("at tables:"), "{err}");
+}
