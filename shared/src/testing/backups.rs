@@ -50,6 +50,16 @@ pub fn our_snapshot(id: &str, db: &str, created: DateTime<Utc>) -> SnapshotInfo 
     }
 }
 
+/// The recorded calls (`<operation> <detail>`) of one operation.
+fn calls_named(calls: &RefCell<Vec<String>>, operation: &str) -> Vec<String> {
+    calls
+        .borrow()
+        .iter()
+        .filter(|c| c.split(' ').next() == Some(operation))
+        .cloned()
+        .collect()
+}
+
 #[derive(Default)]
 pub struct FakeCatalog {
     pub databases: RefCell<Vec<DbListing>>,
@@ -85,12 +95,7 @@ impl FakeCatalog {
 
     /// Calls of one operation, e.g. `create_snapshot`.
     pub fn calls_of(&self, operation: &str) -> Vec<String> {
-        self.calls
-            .borrow()
-            .iter()
-            .filter(|c| c.split(' ').next() == Some(operation))
-            .cloned()
-            .collect()
+        calls_named(&self.calls, operation)
     }
 
     pub fn ids(&self) -> Vec<String> {
@@ -247,13 +252,9 @@ impl FakeBackups {
         self.failing.borrow_mut().insert(operation);
     }
 
+    /// Calls of one operation, e.g. `create_backup`.
     pub fn calls_of(&self, operation: &str) -> Vec<String> {
-        self.calls
-            .borrow()
-            .iter()
-            .filter(|c| c.split(' ').next() == Some(operation))
-            .cloned()
-            .collect()
+        calls_named(&self.calls, operation)
     }
 
     fn call(

@@ -65,6 +65,29 @@ async fn run(s: &Snapshotter<FakeCatalog, FakeBackups>, event: Value) -> Finding
     run_at(s, event, &invocation(FUNCTION), &MemoryLedger::default()).await
 }
 
+/// Another run of `function` (trigger `key`, request `request`) holding the lock on `resource`.
+async fn hold_lock(
+    ledger: &MemoryLedger,
+    function: &str,
+    key: &str,
+    request: &str,
+    resource: &str,
+    inv: &Invocation,
+) {
+    ledger.records.borrow_mut().insert(
+        key.into(),
+        LedgerRecord::InProgress {
+            request_id: request.into(),
+            until: inv.deadline,
+            digest: None,
+        },
+    );
+    rds_responder::guard::ActionGuard::new(ledger, function, key, request, inv.deadline)
+        .before_acting(resource)
+        .await
+        .unwrap();
+}
+
 fn check<'a>(findings: &'a Findings, name: &str) -> &'a Check {
     findings
         .checks
@@ -232,22 +255,15 @@ async fn a_pre_change_snapshot_waits_for_no_lock_but_its_own_and_a_held_one_stop
     let ledger = MemoryLedger::default();
     let inv = invocation(FUNCTION);
     // Another function's lock on the database does not stop a snapshot.
-    let other = rds_responder::guard::ActionGuard::new(
+    hold_lock(
         &ledger,
         "idle-reaper",
         "idle#k",
         "other-req",
-        inv.deadline,
-    );
-    ledger.records.borrow_mut().insert(
-        "idle#k".into(),
-        LedgerRecord::InProgress {
-            request_id: "other-req".into(),
-            until: inv.deadline,
-            digest: None,
-        },
-    );
-    other.before_acting("db-instance#orders-db").await.unwrap();
+        "db-instance#orders-db",
+        &inv,
+    )
+    .await;
     let findings = run_at(
         &s,
         json!({"db_instance": "orders-db", "reason": "x"}),
@@ -262,25 +278,15 @@ async fn a_pre_change_snapshot_waits_for_no_lock_but_its_own_and_a_held_one_stop
         vec![listing(instance("orders-db"), "available", &[])],
         vec![],
     ));
-    let holder = rds_responder::guard::ActionGuard::new(
+    hold_lock(
         &ledger,
         "snapshotter",
         "snap#k",
         "snap-req",
-        inv.deadline,
-    );
-    ledger.records.borrow_mut().insert(
-        "snap#k".into(),
-        LedgerRecord::InProgress {
-            request_id: "snap-req".into(),
-            until: inv.deadline,
-            digest: None,
-        },
-    );
-    holder
-        .before_acting(&snapshot_lock(Some(&instance("orders-db"))))
-        .await
-        .unwrap();
+        &snapshot_lock(Some(&instance("orders-db"))),
+        &inv,
+    )
+    .await;
     let mut inv2 = inv.clone();
     inv2.request_id = "req-2".into();
     let findings = run_at(
@@ -1257,22 +1263,15 @@ async fn a_sweep_the_lock_turns_away_warns_and_says_nothing_was_deleted() {
     let s = snapshotter(retention_estate());
     let ledger = MemoryLedger::default();
     let inv = invocation(FUNCTION);
-    let holder = rds_responder::guard::ActionGuard::new(
+    hold_lock(
         &ledger,
         "snapshotter",
         "other#k",
         "other",
-        inv.deadline,
-    );
-    ledger.records.borrow_mut().insert(
-        "other#k".into(),
-        LedgerRecord::InProgress {
-            request_id: "other".into(),
-            until: inv.deadline,
-            digest: None,
-        },
-    );
-    holder.before_acting(&snapshot_lock(None)).await.unwrap();
+        &snapshot_lock(None),
+        &inv,
+    )
+    .await;
     let findings = run_at(
         &s,
         schedule(json!({}), "2026-11-22T03:00:00Z"),
