@@ -46,8 +46,7 @@ impl AwsClients {
 /// Any SDK call's error type (the same type in every SDK crate).
 pub type SdkError<E> = aws_sdk_rds::error::SdkError<E, aws_sdk_rds::config::http::HttpResponse>;
 
-/// The longest error text a report or log line carries.
-pub const MAX_ERROR_TEXT: usize = 600;
+pub use rds_responder_rules::text::{one_line, MAX_ERROR_TEXT};
 
 /// What an SDK call's failure comes down to, kept as the cause of the adapters' errors: the
 /// service, the error code, the message and the request id of a service error; what failed for
@@ -118,22 +117,6 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     one_line(&text)
 }
 
-/// Control characters become spaces; past [`MAX_ERROR_TEXT`] bytes the text is cut, marked.
-pub fn one_line(text: &str) -> String {
-    let flat: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if flat.len() <= MAX_ERROR_TEXT {
-        return flat;
-    }
-    let mut cut = MAX_ERROR_TEXT;
-    while !flat.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}... [cut at {MAX_ERROR_TEXT} bytes]", &flat[..cut])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,12 +152,5 @@ mod tests {
         assert!(text.ends_with("(request id req-abc-123)"), "{text}");
         assert!(!text.contains('\n') && !text.contains("<Error>"), "{text}");
         assert!(text.len() < 200, "{text}");
-    }
-
-    #[test]
-    fn long_texts_are_cut_on_a_character_boundary() {
-        let text = one_line(&"\u{e9}".repeat(1000));
-        assert!(text.ends_with("[cut at 600 bytes]"));
-        assert!(text.len() < MAX_ERROR_TEXT + 30);
     }
 }

@@ -13,11 +13,11 @@ pub mod publish;
 pub mod rds;
 pub mod report;
 pub mod runner;
-pub mod safety;
 #[cfg(feature = "db")]
 pub mod sql;
 #[cfg(feature = "tables")]
 pub mod tables;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
-pub mod trigger;
+// The pure rules (what a trigger means, the safety rails) live in their own crate, with no SDK.
+pub use rds_responder_rules::{safety, trigger};

@@ -62,12 +62,11 @@ impl ReaperConfig {
                 protected_networks: networks,
             },
             automatic_dry_run,
-            gate: TagGate::from_env(
-                env,
-                "OPT_OUT_TAG",
+            gate: TagGate::new(
+                env.optional("OPT_OUT_TAG"),
                 "rds-responder:idle-reaper",
-                "OPT_IN_TAG",
-            )?,
+                env.optional("OPT_IN_TAG"),
+            ),
             allowed_alarms: env.list("ALLOWED_ALARMS"),
             allowed_schedules: env.list("ALLOWED_SCHEDULES"),
             default_instance: env

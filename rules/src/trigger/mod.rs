@@ -666,7 +666,7 @@ fn parse_sns<M, S>(event: Value, origin: &Origin) -> Result<Trigger<M, S>, Trigg
                 "Records[0].Sns.Message",
                 format!(
                     "must be a JSON object (at most 128 levels deep) or plain text: {}",
-                    crate::aws::one_line(&e.to_string())
+                    crate::text::one_line(&e.to_string())
                 ),
             ))
         }

@@ -271,3 +271,38 @@ fn build(
         delivery,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_spellings_of_every_source_type_map_to_one_kind() {
+        for (raw, kind) in [
+            ("DB_INSTANCE", ResourceKind::DbInstance),
+            ("db-instance", ResourceKind::DbInstance),
+            ("CLUSTER", ResourceKind::DbCluster),
+            ("db-cluster", ResourceKind::DbCluster),
+            ("SNAPSHOT", ResourceKind::DbSnapshot),
+            ("db-snapshot", ResourceKind::DbSnapshot),
+            ("CLUSTER_SNAPSHOT", ResourceKind::DbClusterSnapshot),
+            ("db-cluster-snapshot", ResourceKind::DbClusterSnapshot),
+        ] {
+            assert_eq!(source_kind(raw), Some(kind), "{raw}");
+        }
+        assert_eq!(source_kind("DB_PARAMETER_GROUP"), None);
+    }
+
+    #[test]
+    fn event_ids_are_digits_only() {
+        assert_eq!(RdsEventId::parse("RDS-EVENT-0049"), Some(RdsEventId(49)));
+        for bad in [
+            "RDS-EVENT-",
+            "RDS-EVENT-+049",
+            "RDS-EVENT-00a9",
+            "EVENT-0049",
+        ] {
+            assert_eq!(RdsEventId::parse(bad), None, "{bad}");
+        }
+    }
+}

@@ -140,6 +140,25 @@ mod tests {
         );
     }
 
+    #[test]
+    fn exactly_at_the_length_limit_is_accepted_one_past_is_refused() {
+        for (kind, max) in [
+            (ResourceKind::DbInstance, 63),
+            (ResourceKind::DbCluster, 63),
+            (ResourceKind::DbSnapshot, 255),
+            (ResourceKind::DbClusterSnapshot, 255),
+        ] {
+            assert_eq!(kind.max_len(), max);
+            let at = format!("a{}", "b".repeat(max - 1));
+            assert!(RdsIdentifier::parse(&at, kind).is_ok(), "{kind} at {max}");
+            let past = format!("{at}c");
+            assert_eq!(
+                RdsIdentifier::parse(&past, kind),
+                Err(IdentifierRule::TooLong(max))
+            );
+        }
+    }
+
     proptest! {
         #[test]
         fn every_name_built_by_the_rules_is_accepted(

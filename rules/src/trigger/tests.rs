@@ -604,3 +604,248 @@ fn breach_side_comes_from_the_operator_or_the_reason() {
     assert_eq!(alarm("alarm.sns.json").breach, Breach::Below);
     assert_eq!(alarm("alarm.eventbridge.json").breach, Breach::Below);
 }
+
+// ---- Each rule at its boundary, with the reason it gives ----
+
+fn refusal(result: Result<(), TriggerError>) -> String {
+    match result {
+        Err(e) => e.to_string(),
+        Ok(()) => panic!("expected a refusal"),
+    }
+}
+
+#[test]
+fn request_id_is_1_to_128_characters_counted_as_characters() {
+    assert!(check_request_id(None).is_ok());
+    assert!(check_request_id(Some("a")).is_ok());
+    assert!(check_request_id(Some(&"x".repeat(128))).is_ok());
+    // 128 two-byte characters: 256 bytes, still 128 characters.
+    assert!(check_request_id(Some(&"\u{e9}".repeat(128))).is_ok());
+    for bad in ["", "   ", &"x".repeat(129), &"\u{e9}".repeat(129)] {
+        let why = refusal(check_request_id(Some(bad)));
+        assert!(why.contains("request_id"), "{why}");
+        assert!(why.contains("must be 1-128 characters, not blank"), "{why}");
+    }
+    for bad in ["deploy\u{7}42", "line\nbreak", "tab\there"] {
+        let why = refusal(check_request_id(Some(bad)));
+        assert!(why.contains("request_id"), "{why}");
+        assert!(why.contains("must not contain control characters"), "{why}");
+    }
+}
+
+#[test]
+fn a_manual_request_id_is_checked_on_the_way_in() {
+    let mut payload = json!({"db_instance": "orders-db", "request_id": "x".repeat(129)});
+    let why = parse(payload.clone()).unwrap_err().to_string();
+    assert!(why.contains("request_id"), "{why}");
+    payload["request_id"] = json!("x".repeat(128));
+    assert!(matches!(parse(payload).unwrap(), Trigger::Manual(_)));
+}
+
+#[test]
+fn sns_text_that_starts_as_json_but_does_not_parse_is_refused_not_a_notice() {
+    let mut event = sample("alarm.connections.sns.json");
+    event["Records"][0]["Sns"]["Message"] = json!("  {\"AlarmName\": \"cut short");
+    let why = parse(event.clone()).unwrap_err().to_string();
+    assert!(why.contains("Records[0].Sns.Message"), "{why}");
+    assert!(why.contains("must be a JSON object"), "{why}");
+    event["Records"][0]["Sns"]["Message"] = json!("You have chosen to subscribe to the topic");
+    assert!(matches!(
+        parse(event).unwrap(),
+        Trigger::SubscriptionNotice(_)
+    ));
+}
+
+#[test]
+fn each_shape_names_the_field_its_time_came_from() {
+    let field = |name: &str| parse(sample(name)).unwrap().time_field();
+    assert_eq!(
+        field("rds-instance-failover-completed.sns.json"),
+        "Message.Event Time"
+    );
+    assert_eq!(
+        field("rds-instance-failover-completed.eventbridge.json"),
+        "detail.Date (or time)"
+    );
+    assert_eq!(
+        field("alarm.connections.sns.json"),
+        "Message.StateChangeTime"
+    );
+    assert_eq!(
+        field("alarm.connections.action.json"),
+        "alarmData.state.timestamp"
+    );
+    assert_eq!(
+        field("alarm.connections.eventbridge.json"),
+        "detail.state.timestamp"
+    );
+    assert_eq!(field("schedule.eventbridge.json"), "time");
+    assert_eq!(
+        parse(scheduler_input(SCHEDULE_ARN, "2026-11-22T04:00:00Z"))
+            .unwrap()
+            .time_field(),
+        "scheduler.scheduled_time"
+    );
+    assert_eq!(field("manual.failover-check.json"), "(none)");
+}
+
+#[test]
+fn event_time_is_the_events_own_and_manual_requests_have_none() {
+    let time = |name: &str| parse(sample(name)).unwrap().event_time();
+    assert_eq!(
+        time("rds-instance-failover-completed.eventbridge.json").map(|t| t.to_rfc3339()),
+        Some("2026-11-22T03:12:08.912+00:00".into())
+    );
+    assert_eq!(
+        time("alarm.connections.eventbridge.json"),
+        Some(alarm("alarm.connections.eventbridge.json").time)
+    );
+    assert_eq!(time("manual.failover-check.json"), None);
+}
+
+#[test]
+fn an_alarm_with_its_actions_suppressed_routes_to_nothing_and_says_why() {
+    let mut event = sample("alarm.connections.eventbridge.json");
+    event["detail"]["state"]["actionsSuppressedBy"] = json!("Alarm");
+    let trigger = parse(event).unwrap();
+    match trigger.route() {
+        Route::Nothing { target, reason } => {
+            assert!(
+                reason.contains("with its actions suppressed (by Alarm)"),
+                "{reason}"
+            );
+            assert!(target.is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_composite_alarm_is_composite_whatever_it_carries() {
+    let a = alarm("alarm.composite.eventbridge.json");
+    assert_eq!(a.kind(), AlarmKind::Composite);
+}
+
+#[test]
+fn schedule_names_are_the_last_segment_of_the_arn() {
+    let name = |event: Value| match parse(event).unwrap() {
+        Trigger::Schedule(s) => s.name().map(str::to_string),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        name(scheduler_input(SCHEDULE_ARN, "2026-11-22T04:00:00Z")).as_deref(),
+        Some("nightly")
+    );
+    let rule = sample("schedule.eventbridge.json");
+    let arn = rule["resources"][0].as_str().unwrap().to_string();
+    assert_eq!(name(rule).as_deref(), Some(arn.rsplit('/').next().unwrap()));
+    let unnamed: Schedule<TargetList> = Schedule {
+        rule: None,
+        time: Utc::now(),
+        input: TargetList::default(),
+        source: ScheduleSource::Rule,
+    };
+    assert_eq!(unnamed.name(), None);
+}
+
+/// A schedule input that keeps what it was given.
+#[derive(Debug, Clone, PartialEq)]
+struct SeenInput(Value);
+
+impl ScheduleInput for SeenInput {
+    fn from_value(input: Value, _field: &str) -> Result<Self, TriggerError> {
+        Ok(Self(input))
+    }
+}
+
+#[test]
+fn an_empty_schedule_input_is_no_input() {
+    let seen = |event: Value| match parse_trigger::<Manual, SeenInput>(event, &origin()).unwrap() {
+        Trigger::Schedule(s) => s.input.0,
+        other => panic!("{other:?}"),
+    };
+    let mut rule = sample("schedule.eventbridge.json");
+    rule["detail"] = json!({});
+    assert_eq!(seen(rule), Value::Null);
+    let only_context = json!({"scheduler": {"schedule_arn": SCHEDULE_ARN, "scheduled_time": "2026-11-22T04:00:00Z"}});
+    assert_eq!(seen(only_context), Value::Null);
+    let mut with_input = sample("schedule.eventbridge.json");
+    with_input["detail"] = json!({"targets": []});
+    assert_eq!(seen(with_input), json!({"targets": []}));
+}
+
+#[test]
+fn targets_and_kinds_read_as_rds_names_them() {
+    let id = |raw: &str, kind| RdsIdentifier::parse(raw, kind).unwrap();
+    assert_eq!(
+        DbTarget::Instance(id("orders-db", ResourceKind::DbInstance)).to_string(),
+        "db-instance orders-db"
+    );
+    assert_eq!(
+        DbTarget::Cluster(id("orders-aurora", ResourceKind::DbCluster)).to_string(),
+        "db-cluster orders-aurora"
+    );
+    for (kind, name) in [
+        (ResourceKind::DbInstance, "db-instance"),
+        (ResourceKind::DbCluster, "db-cluster"),
+        (ResourceKind::DbSnapshot, "db-snapshot"),
+        (ResourceKind::DbClusterSnapshot, "db-cluster-snapshot"),
+    ] {
+        assert_eq!(kind.as_str(), name);
+        assert_eq!(kind.to_string(), name);
+    }
+    assert_eq!(TableName::parse("orders.v2").unwrap().as_str(), "orders.v2");
+}
+
+/// An EventBridge snapshot event about `source_id`.
+fn snapshot_event(source_id: &str) -> Value {
+    let mut event = sample("rds-snapshot-created.eventbridge.json");
+    event["detail"]["SourceIdentifier"] = json!(source_id);
+    event
+}
+
+#[test]
+fn only_automated_snapshots_keep_the_rds_prefix() {
+    let manual = rds_event_of(snapshot_event("orders-db-rr-chg-4711"));
+    assert_eq!(manual.source_id, "orders-db-rr-chg-4711");
+    let resource = manual.resource().unwrap();
+    assert!(!resource.automated, "a manual snapshot is not automated");
+    let automated = rds_event_of(snapshot_event("rds:orders-db-2026-11-22-03-10"));
+    assert_eq!(automated.source_id, "rds:orders-db-2026-11-22-03-10");
+    assert!(automated.resource().unwrap().automated);
+    // On an instance the prefix is decoration: stripped, and not "automated".
+    let mut instance = sample("rds-instance-failover-completed.eventbridge.json");
+    instance["detail"]["SourceIdentifier"] = json!("rds:orders-db");
+    let instance = rds_event_of(instance);
+    assert_eq!(instance.source_id, "orders-db");
+    assert!(!instance.resource().unwrap().automated);
+}
+
+fn rds_event_of(event: Value) -> RdsEvent {
+    match parse(event).unwrap() {
+        Trigger::RdsEvent(e) => e,
+        other => panic!("expected an RDS event, got {other:?}"),
+    }
+}
+
+#[test]
+fn another_services_snapshot_id_is_kept_within_bounds_and_never_parsed() {
+    let kept = rds_event_of(snapshot_event("awsbackup:job-1a2b"));
+    assert_eq!(kept.source_id, "awsbackup:job-1a2b");
+    assert_eq!(
+        kept.resource(),
+        None,
+        "not an RDS identifier: never acted on"
+    );
+    // Exactly 255 characters is kept; 256 is refused like any bad identifier.
+    let at_limit = format!("awsbackup:{}", "j".repeat(245));
+    assert_eq!(rds_event_of(snapshot_event(&at_limit)).source_id, at_limit);
+    for bad in [
+        format!("awsbackup:{}", "j".repeat(246)),
+        "awsbackup:job\u{1}".to_string(),
+        "no_colon_here".to_string(),
+    ] {
+        let why = parse(snapshot_event(&bad)).unwrap_err().to_string();
+        assert!(why.contains("detail.SourceIdentifier"), "{bad:?}: {why}");
+    }
+}

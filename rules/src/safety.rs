@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::config::{ConfigError, Env};
-
 /// Tag values that switch a function off for a resource.
 pub const OFF_VALUES: [&str; 4] = ["off", "disabled", "false", "no"];
 /// Tag values that switch a function on (opt-in).
@@ -58,22 +56,12 @@ impl fmt::Display for GateVerdict {
 }
 
 impl TagGate {
-    /// `opt_out_var` names the tag (default `default_opt_out`); `opt_in_var`, when set, the
-    /// opt-in tag.
-    pub fn from_env(
-        env: &Env,
-        opt_out_var: &str,
-        default_opt_out: &str,
-        opt_in_var: &str,
-    ) -> Result<Self, ConfigError> {
-        Ok(Self {
-            opt_out_tag: env
-                .optional(opt_out_var)
-                .unwrap_or(default_opt_out)
-                .trim()
-                .to_string(),
-            opt_in_tag: env.optional(opt_in_var).map(|t| t.trim().to_string()),
-        })
+    /// `opt_out_tag` when set, else `default_opt_out`; `opt_in_tag` when set.
+    pub fn new(opt_out_tag: Option<&str>, default_opt_out: &str, opt_in_tag: Option<&str>) -> Self {
+        Self {
+            opt_out_tag: opt_out_tag.unwrap_or(default_opt_out).trim().to_string(),
+            opt_in_tag: opt_in_tag.map(|t| t.trim().to_string()),
+        }
     }
 
     pub fn check<E: fmt::Display>(
@@ -321,5 +309,40 @@ mod tests {
                 exceeded: false
             }
         );
+    }
+
+    #[test]
+    fn a_pattern_without_a_wildcard_matches_only_itself() {
+        assert!(glob_match("exact", "exact"));
+        assert!(!glob_match("exact", "exactly"));
+        assert!(!glob_match("exact", "inexact"));
+        assert!(!glob_match("", "x"));
+        assert!(glob_match("", ""));
+    }
+
+    #[test]
+    fn wildcards_match_at_their_own_position_only() {
+        // `*suffix`: only at the end.
+        assert!(glob_match("*dump", "pg_dump"));
+        assert!(glob_match("*dump", "dump"));
+        assert!(!glob_match("*dump", "pg_dump_helper"));
+        assert!(!glob_match("*dump", "dum"));
+        // `prefix*`: only at the start.
+        assert!(glob_match("pg_dump*", "pg_dump_helper"));
+        assert!(glob_match("pg_dump*", "pg_dump"));
+        assert!(!glob_match("pg_dump*", "my_pg_dump"));
+        // `*middle*`: anywhere.
+        assert!(glob_match("*migrat*", "flyway-migrate"));
+        assert!(!glob_match("*migrat*", "flyway"));
+        // A middle part is consumed before the next is looked for.
+        assert!(!glob_match("*lock*lock", "unlock"));
+        assert!(glob_match("*lock*lock", "lock-unlock"));
+        assert!(glob_match("a*b*c", "aXbYc"));
+        assert!(glob_match("a*b*c", "abc"));
+        assert!(!glob_match("a*b*c", "aXcYb"));
+        assert!(!glob_match("a*b", "ac"));
+        assert!(!glob_match("ab*cd*", "abc"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("*", "anything"));
     }
 }
