@@ -111,6 +111,36 @@ fn reads_the_message_when_the_event_has_no_id() {
 }
 
 #[test]
+fn without_an_id_the_message_must_say_failover_and_how_it_went() {
+    let decide_message = |message: &str| {
+        let mut event = sample("rds-instance-event-without-id.eventbridge.json");
+        event["detail"]["Message"] = json!(message);
+        decide(&trigger(event))
+    };
+    assert!(matches!(
+        decide_message("Multi-AZ instance failover completed."),
+        Decision::Verify { .. }
+    ));
+    match decide_message("Multi-AZ instance failover started.") {
+        Decision::Skip { reason, .. } => assert!(reason.contains("failover started"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    // "completed" or "started" alone is not a failover.
+    for message in [
+        "DB instance restart completed.",
+        "Backing up DB instance started.",
+    ] {
+        match decide_message(message) {
+            Decision::Skip { reason, .. } => assert_eq!(
+                reason, "event without an id is not a failover-completed event",
+                "{message}"
+            ),
+            other => panic!("{message}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn skips_unrelated_rds_events() {
     let mut event = sample("rds-instance-failover-completed.eventbridge.json");
     event["detail"]["EventID"] = json!("RDS-EVENT-0006");

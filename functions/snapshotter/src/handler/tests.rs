@@ -723,9 +723,22 @@ async fn retention_deletes_only_ours_past_the_floor_and_the_age_limit() {
     ] {
         assert!(ids.contains(&kept.to_string()), "{kept} was deleted");
     }
+    let done = check(&findings, "deleted");
+    assert_eq!(done.detail, "3 deleted, 0 not deleted");
+    let mut labels: Vec<&str> = done.data["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    labels.sort();
     assert_eq!(
-        check(&findings, "deleted").detail,
-        "3 deleted, 0 not deleted"
+        labels,
+        [
+            "orders-db-rr-07 (db-instance orders-db)",
+            "orders-db-rr-08 (db-instance orders-db)",
+            "orders-db-rr-09 (db-instance orders-db)"
+        ]
     );
     let plan = &check(&findings, "retention orders-db").data;
     assert_eq!(plan["delete"].as_array().unwrap().len(), 3);
@@ -1010,7 +1023,7 @@ async fn backup_retention_follows_the_same_rules() {
         system.backup_type = "SYSTEM".into();
         backups.push(system);
     }
-    run(
+    let findings = run(
         &s,
         schedule(
             json!({"snapshots": false, "keep_newest": 7}),
@@ -1018,12 +1031,40 @@ async fn backup_retention_follows_the_same_rules() {
         ),
     )
     .await;
+    assert!(check(&findings, "deleted").data["deleted"]
+        .to_string()
+        .contains("orders-table-rr-20260108-030000 (dynamodb-table orders-table)"));
     let deleted = s.tables.calls_of("delete_backup");
     assert_eq!(deleted.len(), 2, "{deleted:?}");
     assert!(deleted.iter().all(|d| d.contains("-rr-2026010")));
     assert!(deleted
         .iter()
         .any(|d| d.contains("orders-table-rr-20260108-030000")));
+}
+
+#[tokio::test]
+async fn retention_reports_follow_the_order_of_the_databases_in_scope() {
+    for order in [["orders-db", "billing"], ["billing", "orders-db"]] {
+        let s = snapshotter(FakeCatalog::with(
+            order
+                .iter()
+                .map(|db| listing(instance(db), "available", &[OPT_IN]))
+                .collect(),
+            vec![],
+        ));
+        let findings = run(
+            &s,
+            schedule(json!({"snapshots": false}), "2026-11-22T03:00:00Z"),
+        )
+        .await;
+        let reported: Vec<&str> = findings
+            .checks
+            .iter()
+            .filter_map(|c| c.name.strip_prefix("retention "))
+            .collect();
+        // Databases in the order of the scope, then the configured tables.
+        assert_eq!(reported, [order[0], order[1], "orders-table"]);
+    }
 }
 
 // --- completion events --------------------------------------------------------------------------
