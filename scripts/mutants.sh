@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Mutation testing of the rule files named in .cargo/mutants.toml: every mutant must fail a unit
+# test, or be listed there as equivalent with the reason.
+#
+#   scripts/mutants.sh all      every mutant. On 0 missed, from a tree whose rule crates are all
+#                               committed, records the commit in .cargo/mutants-verified.
+#   scripts/mutants.sh changed  what CI runs: the rule files of every crate that changed since
+#                               the recorded commit (tests included); the others keep the result
+#                               recorded there. Everything when that commit is not in the history.
+#
+# Mutants are applied in place, one at a time, and reverted; do not edit the tree meanwhile.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-all}
+record=.cargo/mutants-verified
+
+# Rule file groups: files, then the paths whose change re-checks them.
+groups=(rules failover-check idle-reaper snapshotter)
+declare -A files=(
+    [rules]="rules/src/**"
+    [failover-check]="functions/failover-check/src/policy.rs"
+    [idle-reaper]="functions/idle-reaper/src/policy.rs"
+    [snapshotter]="functions/snapshotter/src/policy.rs functions/snapshotter/src/handler/retention.rs"
+)
+declare -A watched=(
+    [rules]="rules"
+    [failover-check]="functions/failover-check"
+    [idle-reaper]="functions/idle-reaper"
+    # retention.rs is tested through shared's fakes
+    [snapshotter]="functions/snapshotter shared/src/testing"
+)
+always_watched=".cargo/mutants.toml Cargo.lock"
+
+base=$(awk '$1 == "commit" {print $2}' "$record" 2>/dev/null || true)
+selected=()
+for group in "${groups[@]}"; do
+    if [ "$mode" = all ] || [ -z "$base" ] || ! git cat-file -e "${base}^{commit}" 2>/dev/null; then
+        selected+=("$group")
+    # shellcheck disable=SC2086 # the path lists split on purpose
+    elif ! git diff --quiet "$base" -- ${watched[$group]} $always_watched; then
+        selected+=("$group")
+    fi
+done
+if [ "${#selected[@]}" -eq 0 ]; then
+    echo "mutants: no rule crate changed since ${base:0:12}; its full run stands: $(awk '$1 == "result" {$1=""; print}' "$record")"
+    exit 0
+fi
+echo "mutants: ${selected[*]}"
+
+# Excludes every file outside the given groups.
+excludes_except() {
+    local group
+    for group in "${groups[@]}"; do
+        case " $* " in *" $group "*) continue ;; esac
+        local list
+        read -ra list <<< "${files[$group]}" # no glob expansion: cargo-mutants reads the globs
+        for f in "${list[@]}"; do printf -- '-e\n%s\n' "$f"; done
+    done
+}
+
+status=0
+missed=0
+caught=0
+unviable=0
+timeouts=0
+run() {
+    local name=$1
+    shift
+    local out=target/mutants/$name
+    mkdir -p "$out"
+    local code=0
+    # --baseline=skip: the unit tests have just passed (make test) or are run here first.
+    cargo mutants --in-place --baseline=skip --timeout 60 --output "$out" "$@" || code=$?
+    case $code in
+        0 | 2 | 3) ;; # 2: missed mutants, 3: timeouts (a mutant that hangs is caught)
+        *) echo "mutants: cargo-mutants failed ($code)" >&2; exit "$code" ;;
+    esac
+    [ "$code" -eq 2 ] && status=2
+    local dir=$out/mutants.out
+    missed=$((missed + $(wc -l < "$dir/missed.txt")))
+    caught=$((caught + $(wc -l < "$dir/caught.txt")))
+    unviable=$((unviable + $(wc -l < "$dir/unviable.txt")))
+    timeouts=$((timeouts + $(wc -l < "$dir/timeout.txt")))
+}
+
+# A baseline first: a failing suite would make every mutant look caught.
+if [ "$mode" = all ]; then
+    cargo test -q -p rds-responder-rules -p failover-check -p idle-reaper -p snapshotter -p e2e --lib
+fi
+
+case " ${selected[*]} " in
+    *" rules "*)
+        # The rules crate is tested alone: few dependencies, seconds per mutant.
+        mapfile -t ex < <(excludes_except rules)
+        run rules "${ex[@]}"
+        ;;
+esac
+functions=()
+for group in "${selected[@]}"; do [ "$group" != rules ] && functions+=("$group"); done
+if [ "${#functions[@]}" -gt 0 ]; then
+    mapfile -t ex < <(excludes_except "${functions[@]}")
+    # With e2e in the package set, dependencies build with the workspace's one feature set, so
+    # the build `make test` made is reused instead of rebuilding tokio and the SDK per function.
+    run functions "${ex[@]}" --test-package failover-check,idle-reaper,snapshotter,e2e
+fi
+
+echo "mutants: ${selected[*]}: $caught caught, $unviable unviable, $timeouts timed out, $missed missed"
+if [ "$status" -ne 0 ]; then
+    echo "mutants: MISSED (each is a rule no test pins; see target/mutants/*/mutants.out/missed.txt):" >&2
+    cat target/mutants/*/mutants.out/missed.txt >&2 || true
+    exit "$status"
+fi
+if [ "$mode" = all ]; then
+    # shellcheck disable=SC2086
+    if git diff --quiet HEAD -- rules functions shared $always_watched \
+        && [ -z "$(git ls-files --others --exclude-standard -- rules functions shared)" ]; then
+        {
+            echo "# The last full \`make mutants\` run: every mutant of the rule files caught or unviable."
+            echo "# CI (scripts/mutants.sh changed) re-checks the rule files of crates changed since."
+            echo "commit $(git rev-parse HEAD)"
+            echo "result $caught caught, $unviable unviable, $timeouts timed out, 0 missed"
+        } > "$record"
+        echo "mutants: recorded in $record (commit it)"
+    else
+        echo "mutants: rule crates have uncommitted changes; $record left as it is"
+    fi
+fi
