@@ -2,11 +2,11 @@
 # Mutation testing of the rule files named in .cargo/mutants.toml: every mutant must fail a unit
 # test, or be listed there as equivalent with the reason.
 #
-#   scripts/mutants.sh all      every mutant. On 0 missed, from a tree whose rule crates are all
-#                               committed, records the commit in .cargo/mutants-verified.
-#   scripts/mutants.sh changed  what CI runs: the rule files of every crate that changed since
-#                               the recorded commit (tests included); the others keep the result
-#                               recorded there. Everything when that commit is not in the history.
+#   scripts/mutants.sh all      every mutant. On 0 missed, records in .cargo/mutants-verified a
+#                               digest of each crate's files as they were tested.
+#   scripts/mutants.sh changed  what CI runs: the rule files of every crate whose files (tests
+#                               included) differ from the recorded digest; the others keep the
+#                               recorded result.
 #
 # Mutants are applied in place, one at a time, and reverted; do not edit the tree meanwhile.
 set -euo pipefail
@@ -31,21 +31,32 @@ declare -A watched=(
 )
 always_watched=".cargo/mutants.toml Cargo.lock"
 
-base=$(awk '$1 == "commit" {print $2}' "$record" 2>/dev/null || true)
+MUTANTS_VERSION=27.1.0
+
+# A digest of the files (tracked or new, as they are now) whose change re-checks a group.
+digest() {
+    local paths
+    read -ra paths <<< "${watched[$1]} $always_watched"
+    git ls-files -z --cached --others --exclude-standard -- "${paths[@]}" \
+        | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64
+}
+declare -A digests=()
+for group in "${groups[@]}"; do digests[$group]=$(digest "$group"); done
+
 selected=()
 for group in "${groups[@]}"; do
-    if [ "$mode" = all ] || [ -z "$base" ] || ! git cat-file -e "${base}^{commit}" 2>/dev/null; then
-        selected+=("$group")
-    # shellcheck disable=SC2086 # the path lists split on purpose
-    elif ! git diff --quiet "$base" -- ${watched[$group]} $always_watched; then
+    recorded=$(awk -v g="$group" '$1 == "digest" && $2 == g {print $3}' "$record" 2>/dev/null || true)
+    if [ "$mode" = all ] || [ "$recorded" != "${digests[$group]}" ]; then
         selected+=("$group")
     fi
 done
 if [ "${#selected[@]}" -eq 0 ]; then
-    echo "mutants: no rule crate changed since ${base:0:12}; its full run stands: $(awk '$1 == "result" {$1=""; print}' "$record")"
+    echo "mutants: no rule crate changed since the last full run; it stands: $(awk '$1 == "result" {$1=""; print}' "$record")"
     exit 0
 fi
 echo "mutants: ${selected[*]}"
+cargo mutants --version 2>/dev/null | grep -qx "cargo-mutants $MUTANTS_VERSION" \
+    || cargo install --locked --quiet "cargo-mutants@$MUTANTS_VERSION"
 
 # Excludes every file outside the given groups.
 excludes_except() {
@@ -111,17 +122,11 @@ if [ "$status" -ne 0 ]; then
     exit "$status"
 fi
 if [ "$mode" = all ]; then
-    # shellcheck disable=SC2086
-    if git diff --quiet HEAD -- rules functions shared $always_watched \
-        && [ -z "$(git ls-files --others --exclude-standard -- rules functions shared)" ]; then
-        {
-            echo "# The last full \`make mutants\` run: every mutant of the rule files caught or unviable."
-            echo "# CI (scripts/mutants.sh changed) re-checks the rule files of crates changed since."
-            echo "commit $(git rev-parse HEAD)"
-            echo "result $caught caught, $unviable unviable, $timeouts timed out, 0 missed"
-        } > "$record"
-        echo "mutants: recorded in $record (commit it)"
-    else
-        echo "mutants: rule crates have uncommitted changes; $record left as it is"
-    fi
+    {
+        echo "# The last full \`make mutants\` run: every mutant of the rule files caught or unviable."
+        echo "# CI (scripts/mutants.sh changed) re-checks each group whose files differ from its digest."
+        for group in "${groups[@]}"; do echo "digest $group ${digests[$group]}"; done
+        echo "result $caught caught, $unviable unviable, $timeouts timed out, 0 missed"
+    } > "$record"
+    echo "mutants: recorded in $record (commit it with the files it names)"
 fi
