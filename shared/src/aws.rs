@@ -19,10 +19,13 @@ impl AwsClients {
     /// Reads region, credentials and endpoint from the environment, as every AWS SDK does.
     /// Retries are adaptive: on throttling the client slows its own request rate, so bulk work
     /// (many snapshots, many pages) backs off instead of failing.
+    /// Every call is also bounded: a connect, an attempt and a whole operation (its retries
+    /// included) each have a timeout, and [`crate::budget`] cuts a call at the run's limit.
     pub async fn from_env() -> Self {
         Self::new(
             aws_config::defaults(BehaviorVersion::latest())
                 .retry_config(aws_config::retry::RetryConfig::adaptive())
+                .timeout_config(timeouts())
                 .load()
                 .await,
         )
@@ -41,6 +44,22 @@ impl AwsClients {
             sdk,
         }
     }
+}
+
+/// A connect (TLS included) to an AWS endpoint.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+/// One attempt of a call: AWS answers the calls these functions make in well under a second.
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// A whole call, its retries and their back-off included.
+pub const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(25);
+
+/// The SDK's own bounds on every call of every client.
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
 }
 
 /// Any SDK call's error type (the same type in every SDK crate).
@@ -73,7 +92,9 @@ impl SdkFailure {
                 Some(err.code().unwrap_or("UnknownError").to_string()),
                 err.message().unwrap_or("no message").to_string(),
             ),
-            aws_sdk_rds::error::SdkError::TimeoutError(_) => (None, "timed out".to_string()),
+            aws_sdk_rds::error::SdkError::TimeoutError(_) => {
+                (None, format!("timed out: {}", error_chain(err)))
+            }
             aws_sdk_rds::error::SdkError::DispatchFailure(_) => {
                 (None, format!("request not sent: {}", error_chain(err)))
             }
@@ -87,6 +108,26 @@ impl SdkFailure {
             code,
             message: one_line(&message),
             request_id: err.request_id().map(str::to_string),
+        }
+    }
+
+    /// A failure a later try may not meet: no answer (timeout, connection), throttling, or
+    /// the service's own fault. An answer such as AccessDenied or a bad parameter is not.
+    pub fn transient(&self) -> bool {
+        match &self.code {
+            None => true,
+            Some(code) => {
+                code.contains("Throttl")
+                    || code.contains("Unavailable")
+                    || code.contains("InternalFailure")
+                    || code.contains("InternalError")
+                    || code.contains("InternalServerError")
+                    || code == "SlowDown"
+                    || code == "RequestLimitExceeded"
+                    || code == "TooManyRequestsException"
+                    || code == "ProvisionedThroughputExceededException"
+                    || code == "RequestTimeout"
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 //! recovery. Listings read every page and carry tags from the describe call itself (`TagList`),
 //! so deciding over thousands of snapshots costs pages, not one request per snapshot.
 
+use crate::budget::{BoundedCall, BoundedPage};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -197,7 +198,7 @@ impl SnapshotCatalog for RdsSnapshots {
             .max_records(PAGE_SIZE)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = pages.next().bounded_page("RDS DescribeDBClusters").await {
             let page = page.map_err(rds_failure("DescribeDBClusters"))?;
             for c in page.db_clusters() {
                 let Some(raw) = c.db_cluster_identifier() else {
@@ -223,7 +224,7 @@ impl SnapshotCatalog for RdsSnapshots {
             .max_records(PAGE_SIZE)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = pages.next().bounded_page("RDS DescribeDBInstances").await {
             let page = page.map_err(rds_failure("DescribeDBInstances"))?;
             for db in page.db_instances() {
                 let Some(raw) = db.db_instance_identifier() else {
@@ -265,7 +266,7 @@ impl SnapshotCatalog for RdsSnapshots {
                     .max_records(PAGE_SIZE)
                     .into_paginator()
                     .send();
-                while let Some(page) = pages.next().await {
+                while let Some(page) = pages.next().bounded_page("RDS DescribeDBSnapshots").await {
                     let page = page.map_err(rds_failure("DescribeDBSnapshots"))?;
                     out.extend(page.db_snapshots().iter().map(from_db_snapshot));
                 }
@@ -279,7 +280,11 @@ impl SnapshotCatalog for RdsSnapshots {
                     .max_records(PAGE_SIZE)
                     .into_paginator()
                     .send();
-                while let Some(page) = pages.next().await {
+                while let Some(page) = pages
+                    .next()
+                    .bounded_page("RDS DescribeDBClusterSnapshots")
+                    .await
+                {
                     let page = page.map_err(rds_failure("DescribeDBClusterSnapshots"))?;
                     out.extend(
                         page.db_cluster_snapshots()
@@ -304,6 +309,7 @@ impl SnapshotCatalog for RdsSnapshots {
                     .describe_db_snapshots()
                     .db_snapshot_identifier(id)
                     .send()
+                    .bounded("RDS DescribeDBSnapshots")
                     .await
                 {
                     Ok(out) => Ok(out.db_snapshots().first().map(from_db_snapshot)),
@@ -319,6 +325,7 @@ impl SnapshotCatalog for RdsSnapshots {
                     .describe_db_cluster_snapshots()
                     .db_cluster_snapshot_identifier(id)
                     .send()
+                    .bounded("RDS DescribeDBClusterSnapshots")
                     .await
                 {
                     Ok(out) => Ok(out
@@ -363,6 +370,7 @@ impl SnapshotCatalog for RdsSnapshots {
                     .db_snapshot_identifier(id.as_str())
                     .set_tags(Some(tags))
                     .send()
+                    .bounded_action("RDS CreateDBSnapshot")
                     .await
                     .map_err(|e| match e.as_service_error() {
                         Some(CreateDBSnapshotError::DbSnapshotAlreadyExistsFault(_)) => {
@@ -388,6 +396,7 @@ impl SnapshotCatalog for RdsSnapshots {
                     .db_cluster_snapshot_identifier(id.as_str())
                     .set_tags(Some(tags))
                     .send()
+                    .bounded_action("RDS CreateDBClusterSnapshot")
                     .await
                     .map_err(|e| match e.as_service_error() {
                         Some(
@@ -419,6 +428,7 @@ impl SnapshotCatalog for RdsSnapshots {
                 .delete_db_snapshot()
                 .db_snapshot_identifier(id)
                 .send()
+                .bounded_action("RDS DeleteDBSnapshot")
                 .await
                 .map(|_| ())
                 .map_err(|e| match e.as_service_error() {
@@ -430,6 +440,7 @@ impl SnapshotCatalog for RdsSnapshots {
                 .delete_db_cluster_snapshot()
                 .db_cluster_snapshot_identifier(id)
                 .send()
+                .bounded_action("RDS DeleteDBClusterSnapshot")
                 .await
                 .map(|_| ())
                 .map_err(|e| match e.as_service_error() {
@@ -444,6 +455,7 @@ impl SnapshotCatalog for RdsSnapshots {
             .client
             .describe_account_attributes()
             .send()
+            .bounded("RDS DescribeAccountAttributes")
             .await
             .map_err(rds_failure("DescribeAccountAttributes"))?;
         Ok(out
@@ -546,6 +558,7 @@ impl TableBackups for DynamoBackups {
             .table_name(table.as_str())
             .backup_name(name)
             .send()
+            .bounded_action("DynamoDB CreateBackup")
             .await
             .map_err(dynamo_failure("CreateBackup", table))?;
         let d = out.backup_details().ok_or_else(|| {
@@ -573,6 +586,7 @@ impl TableBackups for DynamoBackups {
                 .backup_type(BackupTypeFilter::User)
                 .set_exclusive_start_backup_arn(start.clone())
                 .send()
+                .bounded("DynamoDB ListBackups")
                 .await
                 .map_err(dynamo_failure("ListBackups", table))?;
             out.extend(page.backup_summaries().iter().map(|b| {
@@ -614,6 +628,7 @@ impl TableBackups for DynamoBackups {
             .delete_backup()
             .backup_arn(arn)
             .send()
+            .bounded_action("DynamoDB DeleteBackup")
             .await
             .map(|_| ())
             .map_err(dynamo_failure("DeleteBackup", table))
@@ -625,6 +640,7 @@ impl TableBackups for DynamoBackups {
             .describe_continuous_backups()
             .table_name(table.as_str())
             .send()
+            .bounded("DynamoDB DescribeContinuousBackups")
             .await
             .map_err(dynamo_failure("DescribeContinuousBackups", table))?;
         let pitr = out
@@ -650,6 +666,7 @@ impl TableBackups for DynamoBackups {
             .table_name(table.as_str())
             .point_in_time_recovery_specification(spec)
             .send()
+            .bounded_action("DynamoDB UpdateContinuousBackups")
             .await
             .map(|_| ())
             .map_err(dynamo_failure("UpdateContinuousBackups", table))

@@ -1,5 +1,6 @@
 //! CloudWatch reads: alarms still firing for a database, and its latest metric values.
 
+use crate::budget::{BoundedCall, BoundedPage};
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{Dimension, StateValue, Statistic};
@@ -44,7 +45,7 @@ impl AlarmWatch for CloudWatchReader {
             .into_paginator()
             .send();
         let mut firing = Vec::new();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = pages.next().bounded_page("CloudWatch DescribeAlarms").await {
             let page = page.map_err(|e| CloudWatchError {
                 operation: "DescribeAlarms",
                 source: SdkFailure::from_sdk("CloudWatch", &e),
@@ -91,6 +92,7 @@ impl AlarmWatch for CloudWatchReader {
             .period(60)
             .statistics(Statistic::Maximum)
             .send()
+            .bounded("CloudWatch GetMetricStatistics")
             .await
             .map_err(|e| CloudWatchError {
                 operation: "GetMetricStatistics",

@@ -8,7 +8,12 @@ pub enum ResolveError {
     Lookup(#[source] std::io::Error),
     #[error("{host} resolved to no addresses")]
     NoAddresses { host: String },
+    #[error("{0}")]
+    TimedOut(#[from] crate::budget::CutShort),
 }
+
+/// The longest one lookup may take (the system resolver's own retries can take much longer).
+pub const LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 #[allow(async_fn_in_trait)]
 pub trait Resolver {
@@ -20,8 +25,9 @@ pub struct SystemResolver;
 
 impl Resolver for SystemResolver {
     async fn resolve(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, ResolveError> {
-        let addrs = tokio::net::lookup_host((host, port))
-            .await
+        let lookup = tokio::net::lookup_host((host, port));
+        let addrs = crate::budget::limited("DNS lookup", Some(LOOKUP_TIMEOUT), lookup)
+            .await?
             .map_err(ResolveError::Lookup)?;
         let mut ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
         ips.sort();

@@ -42,6 +42,8 @@ pub struct ActionGuard<'a, L> {
     ledger: &'a L,
     holder: LockHolder,
     acting: Cell<bool>,
+    /// Said by the run: it passed the door, and nothing it sent could have taken effect.
+    without_effect: Cell<bool>,
     locks: RefCell<Vec<String>>,
 }
 
@@ -62,6 +64,7 @@ impl<'a, L: Ledger> ActionGuard<'a, L> {
                 until: deadline,
             },
             acting: Cell::new(false),
+            without_effect: Cell::new(false),
             locks: RefCell::default(),
         }
     }
@@ -105,6 +108,18 @@ impl<'a, L: Ledger> ActionGuard<'a, L> {
     /// True once the run was allowed to act: its report must reach the ledger as `ACTED`.
     pub fn acted(&self) -> bool {
         self.acting.get()
+    }
+
+    /// The run passed the door and every action it tried was refused with an answer that says
+    /// it was not done (or is idempotent by name): with [`crate::report::Findings::retry`] set,
+    /// the runner gives the claim back so a retry acts. Never call it after anything may have
+    /// taken effect.
+    pub fn nothing_took_effect(&self) {
+        self.without_effect.set(true);
+    }
+
+    pub fn without_effect(&self) -> bool {
+        self.without_effect.get()
     }
 
     /// Gives back every lock this run holds; a failure leaves the lock to expire at the deadline.

@@ -10,6 +10,7 @@
 //! request. A lock (`pk` = `lock#<resource>`) lets one destructive run act on a database at a
 //! time; it expires at its holder's deadline. `expires_at` is the table's TTL attribute.
 
+use crate::budget::BoundedCall;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -34,9 +35,16 @@ pub enum Claim {
     Acted {
         report: Box<Report>,
         delivered: Vec<String>,
+        /// The run that acted, and its deadline: while it lasts, that run may still be
+        /// delivering.
+        holder: String,
+        until: Option<DateTime<Utc>>,
     },
     /// Another invocation holds it until then and has not acted yet.
-    InProgress { until: DateTime<Utc> },
+    InProgress {
+        holder: String,
+        until: DateTime<Utc>,
+    },
     /// Another invocation began acting and has not recorded the outcome.
     Acting {
         request_id: String,
@@ -120,6 +128,9 @@ pub trait Ledger {
     async fn complete(&self, key: &str, report: &Report) -> Result<(), LedgerError>;
     /// Gives a claim back after a run that did not act, so a retry can do the work.
     async fn release(&self, key: &str, request_id: &str) -> Result<(), LedgerError>;
+    /// Gives back an `ACTING` claim of a run that passed the guard and then did nothing (its
+    /// every action refused, nothing sent that could have taken effect), so a retry can act.
+    async fn stand_down(&self, key: &str, request_id: &str) -> Result<(), LedgerError>;
     async fn lock(
         &self,
         resource: &str,
@@ -225,6 +236,7 @@ impl DynamoLedger {
             .key("pk", s(key))
             .consistent_read(true)
             .send()
+            .bounded("DynamoDB GetItem")
             .await
             .map_err(err("read"))?;
         Ok(out.item)
@@ -247,13 +259,18 @@ impl DynamoLedger {
                     .and_then(|v| v.as_ss().ok())
                     .cloned()
                     .unwrap_or_default(),
+                holder: text(item, "request_id").unwrap_or("unknown").to_string(),
+                until: time(item, "acting_until"),
             },
             Some(ACTING) => Claim::Acting {
                 request_id: text(item, "request_id").unwrap_or("unknown").to_string(),
                 since: time(item, "acting_since"),
                 until: acting_until,
             },
-            _ => Claim::InProgress { until },
+            _ => Claim::InProgress {
+                holder: text(item, "request_id").unwrap_or("unknown").to_string(),
+                until,
+            },
         })
     }
 }
@@ -273,6 +290,7 @@ impl DynamoLedger {
             .key("pk", s(key))
             .expression_attribute_values(":me", s(request_id))
             .send()
+            .bounded("DynamoDB DeleteItem")
             .await;
         match result {
             Ok(_) => Ok(()),
@@ -316,7 +334,9 @@ impl Ledger for DynamoLedger {
         until: DateTime<Utc>,
     ) -> Result<Claim, LedgerError> {
         // A claim whose holder ran past its deadline before acting (crash, timeout) may be taken
-        // over; one that began acting may not.
+        // over; one that began acting may not. Our own claim is ours again: the SDK's retry of a
+        // write whose answer was lost, or Lambda's retry of an attempt that failed before acting
+        // (the same request id).
         let mut request = self
             .client
             .put_item()
@@ -326,20 +346,24 @@ impl Ledger for DynamoLedger {
             .item("request_id", s(request_id))
             .item("expires_at", n(until.timestamp()))
             .condition_expression(
-                "attribute_not_exists(pk) OR (#state = :in_progress AND expires_at < :now)",
+                "attribute_not_exists(pk) OR (#state = :in_progress AND (expires_at < :now OR request_id = :me))",
             )
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .expression_attribute_values(":me", s(request_id))
             .expression_attribute_values(":now", n(now.timestamp()));
         if let Some(digest) = digest {
             request = request.item("payload_digest", s(digest));
         }
-        match request.send().await {
+        match request.send().bounded("DynamoDB PutItem").await {
             Ok(_) => Ok(Claim::Acquired),
             Err(e) if conditional_failed(&e) => match self.read(key).await? {
                 Some(item) => Self::claim_from(&item, key, digest),
                 // Released or expired between the write and the read: the caller may retry.
-                None => Ok(Claim::InProgress { until: now }),
+                None => Ok(Claim::InProgress {
+                    holder: "unknown".into(),
+                    until: now,
+                }),
             },
             Err(e) => Err(err("claim")(e)),
         }
@@ -368,6 +392,7 @@ impl Ledger for DynamoLedger {
             .expression_attribute_values(":me", s(request_id))
             .expression_attribute_values(":now", n(now.timestamp()))
             .send()
+            .bounded("DynamoDB UpdateItem")
             .await
             .map(|_| ())
             .map_err(|e| {
@@ -393,6 +418,7 @@ impl Ledger for DynamoLedger {
             .condition_expression("request_id = :me")
             .expression_attribute_values(":me", s(request_id))
             .send()
+            .bounded("DynamoDB UpdateItem")
             .await
             .map(|_| ())
             .map_err(err("record-acted"))
@@ -413,6 +439,7 @@ impl Ledger for DynamoLedger {
                 AttributeValue::Ss(sinks.iter().map(|s| s.to_string()).collect()),
             )
             .send()
+            .bounded("DynamoDB UpdateItem")
             .await
             .map(|_| ())
             .map_err(err("note-delivered"))
@@ -421,6 +448,7 @@ impl Ledger for DynamoLedger {
     async fn complete(&self, key: &str, report: &Report) -> Result<(), LedgerError> {
         self.write_report(key, COMPLETED, report)
             .send()
+            .bounded("DynamoDB UpdateItem")
             .await
             .map(|_| ())
             .map_err(err("complete"))
@@ -435,6 +463,17 @@ impl Ledger for DynamoLedger {
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":in_progress", s(IN_PROGRESS));
         self.delete_if_ours(request, key, request_id, "release")
+            .await
+    }
+
+    async fn stand_down(&self, key: &str, request_id: &str) -> Result<(), LedgerError> {
+        let request = self
+            .client
+            .delete_item()
+            .condition_expression("request_id = :me AND #state = :acting")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":acting", s(ACTING));
+        self.delete_if_ours(request, key, request_id, "stand-down")
             .await
     }
 
@@ -463,6 +502,7 @@ impl Ledger for DynamoLedger {
                 .expression_attribute_values(":now", n(now.timestamp()))
                 .expression_attribute_values(":me", s(&holder.request_id))
                 .send()
+                .bounded("DynamoDB PutItem")
                 .await;
             match written {
                 Ok(_) => return Ok(LockOutcome::Acquired),

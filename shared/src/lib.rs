@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod backups;
+pub mod budget;
 pub mod cloudwatch;
 pub mod config;
 pub mod dns;

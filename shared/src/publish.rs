@@ -1,5 +1,6 @@
 //! Delivers a report: SNS (with filterable message attributes), S3 archive, CloudWatch metrics.
 
+use crate::budget::BoundedCall;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sns::types::MessageAttributeValue;
@@ -48,6 +49,13 @@ pub trait ReportSink {
 
     async fn deliver(&self, report: &Report) -> Result<(), Vec<PublishError>> {
         self.deliver_to(report, &ALL_SINKS).await
+    }
+
+    /// Whether the report's archive is already there: a redelivery of the ledger's bounded copy
+    /// never overwrites the whole report an earlier attempt archived.
+    async fn archived(&self, report: &Report) -> bool {
+        let _ = report;
+        false
     }
 }
 
@@ -160,6 +168,7 @@ impl AwsReportSink {
         }
         request
             .send()
+            .bounded("SNS Publish")
             .await
             .map(|_| ())
             .map_err(|e| PublishError::sdk(SNS, "SNS Publish", &e))
@@ -173,6 +182,7 @@ impl AwsReportSink {
             .content_type("application/json")
             .body(ByteStream::from(body.as_bytes().to_vec()))
             .send()
+            .bounded("S3 PutObject")
             .await
             .map(|_| ())
             .map_err(|e| PublishError::sdk(S3, "S3 PutObject", &e))
@@ -184,6 +194,7 @@ impl AwsReportSink {
             .namespace(&self.namespace)
             .set_metric_data(Some(metric_data(report)))
             .send()
+            .bounded("CloudWatch PutMetricData")
             .await
             .map(|_| ())
             .map_err(|e| PublishError::sdk(METRICS, "CloudWatch PutMetricData", &e))
@@ -191,6 +202,17 @@ impl AwsReportSink {
 }
 
 impl ReportSink for AwsReportSink {
+    async fn archived(&self, report: &Report) -> bool {
+        self.s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(report.archive_key())
+            .send()
+            .bounded("S3 HeadObject")
+            .await
+            .is_ok()
+    }
+
     async fn deliver_to(&self, report: &Report, sinks: &[&str]) -> Result<(), Vec<PublishError>> {
         let body = serde_json::to_string_pretty(report).map_err(|e| {
             vec![PublishError {

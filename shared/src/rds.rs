@@ -1,5 +1,6 @@
 //! RDS reads the functions base decisions on: instance, cluster, recent events.
 
+use crate::budget::{BoundedCall, BoundedPage};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -122,6 +123,7 @@ impl DbInventory for RdsInventory {
             .describe_db_instances()
             .db_instance_identifier(id.as_str())
             .send()
+            .bounded("RDS DescribeDBInstances")
             .await
             .map_err(RdsError::from_sdk(
                 "DescribeDBInstances",
@@ -173,6 +175,7 @@ impl DbInventory for RdsInventory {
             .describe_db_clusters()
             .db_cluster_identifier(id.as_str())
             .send()
+            .bounded("RDS DescribeDBClusters")
             .await
             .map_err(RdsError::from_sdk(
                 "DescribeDBClusters",
@@ -228,7 +231,7 @@ impl DbInventory for RdsInventory {
             .into_paginator()
             .send();
         let mut events = Vec::new();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = pages.next().bounded_page("RDS DescribeEvents").await {
             let page = page.map_err(RdsError::from_sdk(
                 "DescribeEvents",
                 "events of",

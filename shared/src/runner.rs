@@ -62,6 +62,15 @@ impl Invocation {
     pub fn work_left(&self, now: DateTime<Utc>) -> std::time::Duration {
         self.remaining(now).saturating_sub(self.reserve)
     }
+
+    /// The run's stop, finish and delivery instants, from now.
+    pub fn budget(&self) -> crate::budget::Budget {
+        crate::budget::Budget::new(
+            std::time::Instant::now(),
+            self.remaining(Utc::now()),
+            self.reserve,
+        )
+    }
 }
 
 /// One function's behaviour: what it accepts by hand and what it does with a trigger.
@@ -88,15 +97,21 @@ pub enum HandlerError {
     Refused(#[from] TriggerError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-    #[error("another invocation ({key}) is handling this trigger until {until}; retry later")]
-    InProgress { key: String, until: DateTime<Utc> },
+    #[error("another invocation ({holder}) is handling this trigger ({key}) until {until}; it reports what it does, and a retry after then reports its outcome")]
+    InProgress {
+        key: String,
+        holder: String,
+        until: DateTime<Utc>,
+    },
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Publish(Vec<PublishError>),
-    #[error("acted, then could not deliver the report ({}); Lambda's retry delivers report {report_id} again and acts on nothing: do not run this by hand again. What was done: {summary}", .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    #[error("acted, then could not deliver report {report_id} ({}); {next}. What was done: {summary}", .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     ActedUndelivered {
         report_id: String,
         summary: String,
         errors: Vec<PublishError>,
+        /// What happens next, for who reads it: a retry, or the caller.
+        next: &'static str,
     },
     #[error("report {report_id} delivered; failing so Lambda retries: {reason}")]
     Retry { report_id: String, reason: String },
@@ -210,6 +225,29 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     }
 }
 
+/// What the claim came to.
+enum Claimed {
+    /// The trigger is this run's: decide and act.
+    Ours,
+    /// Handled before (or being handled): answer without acting.
+    Answered(Answer),
+}
+
+enum Answer {
+    /// The earlier report, as it is.
+    Earlier(Box<Report>),
+    /// A run acted and its report may not have reached every destination.
+    Redeliver {
+        report: Box<Report>,
+        delivered: Vec<String>,
+    },
+    /// A run began acting and ended without recording what it did.
+    Unknown {
+        request_id: String,
+        since: Option<DateTime<Utc>>,
+    },
+}
+
 /// Wires a responder to the ledger and the report sink.
 pub struct Runner<R, L, S> {
     pub responder: R,
@@ -265,49 +303,32 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
             )),
             _ => None,
         };
-        match self
-            .ledger
-            .claim(
-                &key,
-                &invocation.request_id,
-                digest.as_deref(),
-                invocation.now,
-                invocation.deadline,
-            )
-            .await?
-        {
-            Claim::Acquired => {}
-            Claim::Completed(mut earlier) => {
-                tracing::info!(%key, earlier = %earlier.id, "duplicate delivery: returning the earlier report");
-                earlier.duplicate_of = Some(earlier.id.clone());
-                return Ok(*earlier);
+        let budget = invocation.budget();
+        let claimed = crate::budget::scope(
+            budget.stop,
+            "the run's stop point",
+            self.claim_or_wait(&key, digest.as_deref(), invocation, &budget),
+        )
+        .await?;
+        let report = match claimed {
+            Claimed::Ours => report,
+            Claimed::Answered(answer) => {
+                return crate::budget::scope(budget.deadline, "the invocation deadline", async {
+                    match answer {
+                        Answer::Earlier(earlier) => Ok(*earlier),
+                        Answer::Redeliver { report, delivered } => {
+                            self.redeliver(&key, *report, &delivered, &trigger).await
+                        }
+                        Answer::Unknown { request_id, since } => {
+                            let findings = outcome_unknown(&request_id, since);
+                            let report = report(findings, Utc::now().max(invocation.now));
+                            self.finish_acted(&key, report, &ALL_SINKS, &trigger).await
+                        }
+                    }
+                })
+                .await;
             }
-            Claim::Acted { report, delivered } => {
-                return self.redeliver(&key, *report, &delivered).await
-            }
-            Claim::InProgress { until } => return Err(HandlerError::InProgress { key, until }),
-            Claim::Acting { until, .. } if until >= invocation.now => {
-                return Err(HandlerError::InProgress { key, until })
-            }
-            Claim::Acting {
-                request_id, since, ..
-            } => {
-                let findings = outcome_unknown(&request_id, since);
-                return self
-                    .finish_acted(
-                        &key,
-                        report(findings, Utc::now().max(invocation.now)),
-                        &ALL_SINKS,
-                    )
-                    .await;
-            }
-            Claim::Conflict => {
-                return Err(HandlerError::Refused(TriggerError::InvalidField {
-                    field: "request_id".into(),
-                    rule: "was already used for a different request (the payload differs from the one first sent with it); send a new request_id".into(),
-                }))
-            }
-        }
+        };
 
         let guard = ActionGuard::new(
             &self.ledger,
@@ -318,46 +339,224 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
         );
         let findings = match self.stale(&trigger, invocation.now) {
             Some(reason) => Findings::skipped(None::<Target>, reason),
-            None => self.responder.respond(&trigger, invocation, &guard).await,
-        };
-        let retry = findings.retry.clone();
-        let report = report(findings, Utc::now().max(invocation.now));
-        tracing::info!(%key, status = report.status.as_str(), summary = %crate::aws::one_line(&report.summary), acted = guard.acted(), "run finished");
-
-        if guard.acted() {
-            // Recorded before delivery: whatever fails from here, a retry only re-delivers.
-            if let Err(e) = self
-                .ledger
-                .record_acted(&key, &invocation.request_id, &report)
+            None => {
+                crate::budget::run_phase(
+                    budget,
+                    self.responder.respond(&trigger, invocation, &guard),
+                )
                 .await
-            {
-                // The claim stays ACTING, which no retry ever acts on.
-                tracing::error!(error = %e, %key, "acted, but the ledger did not take the report");
             }
+        };
+        crate::budget::scope(
+            budget.deadline,
+            "the invocation deadline",
+            self.conclude(&key, &trigger, invocation, &guard, findings, report),
+        )
+        .await
+    }
+
+    /// Waits while another invocation holds the trigger, polling the ledger until that run
+    /// finishes, its deadline passes, or this run's stop point comes.
+    async fn claim_or_wait(
+        &self,
+        key: &str,
+        digest: Option<&str>,
+        invocation: &Invocation,
+        budget: &crate::budget::Budget,
+    ) -> Result<Claimed, HandlerError> {
+        let me = invocation.request_id.as_str();
+        let mut pause = std::time::Duration::from_secs(1);
+        loop {
+            let now = Utc::now().max(invocation.now);
+            let claim = self
+                .ledger
+                .claim(key, me, digest, now, invocation.deadline)
+                .await?;
+            let waiting_for = match claim {
+                Claim::Acquired => return Ok(Claimed::Ours),
+                Claim::Completed(mut earlier) => {
+                    tracing::info!(%key, earlier = %earlier.id, "duplicate delivery: returning the earlier report");
+                    earlier.duplicate_of = Some(earlier.id.clone());
+                    return Ok(Claimed::Answered(Answer::Earlier(earlier)));
+                }
+                Claim::Conflict => {
+                    return Err(HandlerError::Refused(TriggerError::InvalidField {
+                        field: "request_id".into(),
+                        rule: "was already used for a different request (the payload differs from the one first sent with it); send a new request_id".into(),
+                    }))
+                }
+                // Acted, and its run may still be delivering: that run delivers, not this one.
+                Claim::Acted {
+                    report,
+                    delivered,
+                    holder,
+                    until,
+                } => match until.filter(|u| holder != me && *u > now) {
+                    None => {
+                        return Ok(Claimed::Answered(Answer::Redeliver { report, delivered }))
+                    }
+                    Some(until) => {
+                        if std::time::Instant::now() + pause >= budget.stop {
+                            tracing::info!(%key, %holder, "the run that acted is still delivering its report: not delivering it twice");
+                            let mut earlier = report;
+                            earlier.duplicate_of = Some(earlier.id.clone());
+                            return Ok(Claimed::Answered(Answer::Earlier(earlier)));
+                        }
+                        (holder, until)
+                    }
+                },
+                // Our own earlier attempt (Lambda's retry) or a holder past its deadline: that
+                // run ended without recording what it did.
+                Claim::Acting {
+                    request_id,
+                    since,
+                    until,
+                } if request_id == me || until < now => {
+                    return Ok(Claimed::Answered(Answer::Unknown { request_id, since }))
+                }
+                Claim::Acting {
+                    request_id, until, ..
+                } => (request_id, until),
+                Claim::InProgress { holder, until } => (holder, until),
+            };
+            let (holder, until) = waiting_for;
+            if std::time::Instant::now() + pause >= budget.stop {
+                tracing::warn!(%key, %holder, "another run still holds this trigger at this run's stop point");
+                return Err(HandlerError::InProgress {
+                    key: key.to_string(),
+                    holder,
+                    until,
+                });
+            }
+            tracing::info!(%key, %holder, until = %until, "another run holds this trigger: waiting for it");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(10));
+        }
+    }
+
+    /// After the run: the ledger and delivery, bounded by the invocation deadline.
+    async fn conclude<L2: Ledger>(
+        &self,
+        key: &str,
+        trigger: &Trigger<R::Manual, R::Schedule>,
+        invocation: &Invocation,
+        guard: &ActionGuard<'_, L2>,
+        mut findings: Findings,
+        report: impl Fn(Findings, DateTime<Utc>) -> Report,
+    ) -> Result<Report, HandlerError> {
+        let me = invocation.request_id.as_str();
+        let mut retry = findings.retry.clone();
+        let mut acted = guard.acted();
+        if acted && retry.is_some() && guard.without_effect() {
+            // Passed the guard, then did nothing (every action refused): give the claim back so
+            // the retry can act; if the ledger will not take it back, this run counts as acted.
+            match self.ledger.stand_down(key, me).await {
+                Ok(()) => acted = false,
+                Err(e) => {
+                    tracing::error!(error = %e, %key, "nothing was done, but the claim could not be given back: no retry");
+                    retry = None;
+                }
+            }
+        }
+        if let (Some(reason), Trigger::Manual(_)) = (&retry, trigger) {
+            findings.summary = format!(
+                "{}; nothing was done ({}): the same request may be sent again",
+                findings.summary,
+                crate::aws::one_line(reason)
+            );
+        }
+        let report = report(findings, Utc::now().max(invocation.now));
+        tracing::info!(%key, status = report.status.as_str(), summary = %crate::aws::one_line(&report.summary), acted, "run finished");
+
+        if acted {
+            // Recorded before delivery: whatever fails from here, a retry only re-delivers.
+            let recorded = self.record_acted(key, me, &report).await;
             guard.release_locks().await;
-            if let Some(reason) = retry {
+            if let Some(reason) = &retry {
                 tracing::warn!(%reason, "retry not requested: this run already acted");
             }
-            return self.finish_acted(&key, report, &ALL_SINKS).await;
+            if !recorded {
+                // The record stays ACTING (no retry acts on it); the report still goes out, and
+                // no retry is asked for, which would only report an unknown outcome.
+                if let Err(errors) = self.sink.deliver(&report).await {
+                    return Err(self.undelivered(&report, errors, trigger));
+                }
+                if let Err(e) = self.ledger.complete(key, &report).await {
+                    tracing::error!(error = %e, %key, "report delivered; the ledger took neither ACTED nor COMPLETED");
+                }
+                return Ok(report);
+            }
+            return self.finish_acted(key, report, &ALL_SINKS, trigger).await;
         }
+        guard.release_locks().await;
 
         if let Err(errors) = self.sink.deliver(&report).await {
             // Undelivered and nothing done: give the claim back so Lambda's retry runs again.
-            if let Err(e) = self.ledger.release(&key, &invocation.request_id).await {
+            if let Err(e) = self.ledger.release(key, me).await {
                 tracing::error!(error = %e, "could not release the ledger claim");
             }
             return Err(HandlerError::Publish(errors));
         }
         if let Some(reason) = retry {
-            // Not done: the claim goes back so the retry can act.
-            self.ledger.release(&key, &invocation.request_id).await?;
+            // Not done: the claim goes back so a retry (or the caller, sending it again) can act.
+            if let Err(e) = self.ledger.release(key, me).await {
+                tracing::error!(error = %e, %key, "could not give the claim back; a retry finds it its own");
+            }
+            if let Trigger::Manual(_) = trigger {
+                return Ok(report);
+            }
             return Err(HandlerError::Retry {
                 report_id: report.id,
                 reason,
             });
         }
-        self.ledger.complete(&key, &report).await?;
+        if let Err(e) = self.ledger.complete(key, &report).await {
+            // Delivered, nothing done: a duplicate runs again (reads, or plans) rather than
+            // being told a retry will deliver what was already delivered.
+            tracing::error!(error = %e, %key, "report delivered; completion not recorded");
+            if let Err(e) = self.ledger.release(key, me).await {
+                tracing::error!(error = %e, %key, "could not give the claim back either");
+            }
+        }
         Ok(report)
+    }
+
+    /// `ACTED` with the report, tried up to three times (a lost write is worse than a slow one).
+    async fn record_acted(&self, key: &str, me: &str, report: &Report) -> bool {
+        for attempt in 1..=3u32 {
+            match self.ledger.record_acted(key, me, report).await {
+                Ok(()) => return true,
+                Err(e) => {
+                    tracing::error!(error = %e, %key, attempt, "acted, but the ledger did not take the report");
+                    let pause = std::time::Duration::from_millis(200 * u64::from(attempt));
+                    if crate::budget::time_left().is_some_and(|left| left < pause * 4) {
+                        break;
+                    }
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+        false
+    }
+
+    /// The error of a run that acted and could not deliver, worded for who will read it.
+    fn undelivered(
+        &self,
+        report: &Report,
+        errors: Vec<PublishError>,
+        trigger: &Trigger<R::Manual, R::Schedule>,
+    ) -> HandlerError {
+        let next = match trigger {
+            Trigger::Manual(m) if m.request_id().is_some() => "no retry follows a manual request: send the same request (same request_id) again to deliver the report; nothing will be done again",
+            Trigger::Manual(_) => "no retry follows a manual request, and without a request_id sending it again would act again: do not; the report is kept in the ledger",
+            _ => "Lambda's retry delivers the report again and acts on nothing: do not run this by hand",
+        };
+        HandlerError::ActedUndelivered {
+            report_id: report.id.clone(),
+            summary: crate::aws::one_line(&report.summary),
+            errors,
+            next,
+        }
     }
 
     /// Delivers the report of a run that acted to `sinks`, then marks it completed. A failed
@@ -369,6 +568,7 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
         key: &str,
         report: Report,
         sinks: &[&str],
+        trigger: &Trigger<R::Manual, R::Schedule>,
     ) -> Result<Report, HandlerError> {
         if let Err(errors) = self.sink.deliver_to(&report, sinks).await {
             let reached: Vec<&str> = sinks
@@ -379,11 +579,7 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
             if let Err(e) = self.ledger.note_delivered(key, &reached).await {
                 tracing::warn!(error = %e, %key, "delivered destinations not recorded; a retry delivers to all again");
             }
-            return Err(HandlerError::ActedUndelivered {
-                report_id: report.id.clone(),
-                summary: crate::aws::one_line(&report.summary),
-                errors,
-            });
+            return Err(self.undelivered(&report, errors, trigger));
         }
         if let Err(e) = self.ledger.complete(key, &report).await {
             tracing::error!(error = %e, %key, "report delivered; completion not recorded, a duplicate will re-deliver it");
@@ -392,20 +588,28 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
     }
 
     /// A retry of a run that acted: the same report to the destinations that did not get it,
-    /// no new action.
+    /// no new action. The ledger's copy may be bounded: an archive already there (the whole
+    /// report) is kept, not overwritten by it.
     async fn redeliver(
         &self,
         key: &str,
         earlier: Report,
         delivered: &[String],
+        trigger: &Trigger<R::Manual, R::Schedule>,
     ) -> Result<Report, HandlerError> {
         tracing::info!(%key, earlier = %earlier.id, ?delivered, "the earlier run acted: delivering its report again, acting on nothing");
-        let pending: Vec<&str> = ALL_SINKS
+        let mut pending: Vec<&str> = ALL_SINKS
             .iter()
             .copied()
             .filter(|s| !delivered.iter().any(|d| d == s))
             .collect();
-        let mut report = self.finish_acted(key, earlier, &pending).await?;
+        if pending.contains(&crate::publish::S3)
+            && earlier.truncated.is_some()
+            && self.sink.archived(&earlier).await
+        {
+            pending.retain(|s| *s != crate::publish::S3);
+        }
+        let mut report = self.finish_acted(key, earlier, &pending, trigger).await?;
         report.duplicate_of = Some(report.id.clone());
         Ok(report)
     }
@@ -551,19 +755,38 @@ impl Startup {
         Self { env, common, aws }
     }
 
-    /// The database settings (`DB_*`), for functions that connect.
-    pub fn database(&self) -> crate::config::DbConfig {
-        init_or_exit(crate::config::DbConfig::from_env(&self.env))
+    /// The database settings (`DB_*`), for functions that connect. The reserve then covers a
+    /// statement begun just before the stop point as well as the ledger and delivery after it.
+    pub fn database(&mut self) -> crate::config::DbConfig {
+        let db = init_or_exit(crate::config::DbConfig::from_env(&self.env));
+        let needed = reserve_for(db.statement_timeout);
+        if self.common.deadline_reserve < needed {
+            tracing::info!(
+                configured_s = self.common.deadline_reserve.as_secs(),
+                used_s = needed.as_secs(),
+                "DEADLINE_RESERVE_SECONDS raised to cover DB_STATEMENT_TIMEOUT_MS plus delivery"
+            );
+            self.common.deadline_reserve = needed;
+        }
+        db
     }
+}
+
+/// The reserve a function that runs statements needs: one statement begun just before the
+/// stop point, then the ledger and delivery ([`crate::budget::DELIVERY_SECONDS`]), in whole
+/// seconds.
+pub fn reserve_for(statement_timeout: std::time::Duration) -> std::time::Duration {
+    let ms = statement_timeout.as_millis() as u64 + crate::budget::DELIVERY_SECONDS * 1000;
+    std::time::Duration::from_secs(ms.div_ceil(1000))
 }
 
 /// Every function's `main`: reads the configuration once, builds the responder from it with
 /// `build` (clients from the one `SdkConfig`), and serves invocations until the process ends.
 pub async fn serve<R: Responder>(
-    build: impl FnOnce(&Startup) -> R,
+    build: impl FnOnce(&mut Startup) -> R,
 ) -> Result<(), lambda_runtime::Error> {
-    let startup = Startup::load().await;
-    let responder = build(&startup);
+    let mut startup = Startup::load().await;
+    let responder = build(&mut startup);
     Runner::on_aws(responder, &startup.aws, startup.common.clone())
         .serve()
         .await
@@ -584,6 +807,23 @@ pub fn init_or_exit<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reserve_covers_a_statement_and_delivery_in_whole_seconds() {
+        use std::time::Duration;
+        assert_eq!(
+            reserve_for(Duration::from_millis(15_000)),
+            Duration::from_secs(19)
+        );
+        assert_eq!(
+            reserve_for(Duration::from_millis(1_001)),
+            Duration::from_secs(6)
+        );
+        assert_eq!(
+            reserve_for(Duration::from_millis(1_000)),
+            Duration::from_secs(5)
+        );
+    }
 
     #[test]
     fn long_keys_are_bounded_and_stay_distinct() {

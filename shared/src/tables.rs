@@ -1,6 +1,7 @@
 //! DynamoDB table health: the table and every global secondary index ACTIVE.
 
 use crate::aws::SdkFailure;
+use crate::budget::BoundedCall;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableHealth {
@@ -50,6 +51,7 @@ impl TableInspector for DynamoTables {
             .describe_table()
             .table_name(table)
             .send()
+            .bounded("DynamoDB DescribeTable")
             .await
             .map_err(|e| TableError::Api(SdkFailure::from_sdk("DynamoDB DescribeTable", &e)))?;
         let description = out.table().ok_or(TableError::Missing)?;

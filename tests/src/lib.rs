@@ -2,9 +2,11 @@
 //! Lambda Runtime API server that drives the real function binaries.
 
 pub mod db;
+pub mod faults;
 pub mod fixture;
 pub mod runtime_api;
 
+pub use faults::{silent_server, Fault, FaultProxy};
 pub use fixture::{Fixture, Stack};
 pub use runtime_api::{FunctionProcess, Invoked};
 

@@ -14,7 +14,8 @@ use rds_responder::tables::DynamoTables;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     serve(|startup| {
-        let (aws, db) = (&startup.aws, startup.database());
+        let db = startup.database();
+        let aws = &startup.aws;
         FailoverCheck {
             inventory: RdsInventory {
                 client: aws.rds.clone(),

@@ -63,8 +63,9 @@ pub enum DbError {
     Token(#[source] Cause),
     #[error("engine {0} is not supported by this probe")]
     Unsupported(String),
-    #[error("timed out after {0} ms")]
-    Timeout(u128),
+    /// A connect or statement cut short: the text names it and the time it had.
+    #[error("timed out: {0}")]
+    Timeout(String),
 }
 
 impl DbError {

@@ -16,6 +16,8 @@ pub struct MySqlSessions {
     rds_kill: bool,
     /// The longest any one call may take.
     statement_timeout: Duration,
+    /// A call timed out: the connection is not used again (its answer may still come).
+    broken: bool,
 }
 
 /// How one kill went.
@@ -26,14 +28,15 @@ enum Kill {
     Failed(DbError),
 }
 
-/// A call bounded by `limit`; its error as a [`DbError`].
+/// A call bounded by `limit` and the time left; its error as a [`DbError`].
 async fn within<T>(
+    what: &str,
     limit: Duration,
     call: impl std::future::Future<Output = Result<T, mysql_async::Error>>,
 ) -> Result<T, DbError> {
-    match tokio::time::timeout(limit, call).await {
+    match crate::budget::limited(what, Some(limit), call).await {
         Ok(result) => result.map_err(query_error),
-        Err(_) => Err(DbError::Timeout(limit.as_millis())),
+        Err(cut) => Err(super::postgres::timed_out(cut)),
     }
 }
 
@@ -75,9 +78,9 @@ impl MySqlSessions {
             ));
         }
         let connect = Conn::new(opts);
-        let conn = tokio::time::timeout(config.connect_timeout, connect)
+        let conn = crate::budget::limited("MySQL connect", Some(config.connect_timeout), connect)
             .await
-            .map_err(|_| DbError::Timeout(config.connect_timeout.as_millis()))?
+            .map_err(super::postgres::timed_out)?
             .map_err(|e| DbError::Connect {
                 host: target.address.host.clone(),
                 port: target.address.port,
@@ -87,15 +90,39 @@ impl MySqlSessions {
             conn,
             rds_kill: false,
             statement_timeout: config.statement_timeout,
+            broken: false,
         })
+    }
+
+    /// One call on this connection, bounded; after a timeout the connection is not reused.
+    async fn bounded<T>(
+        &mut self,
+        what: &str,
+        call: impl for<'c> FnOnce(
+            &'c mut Conn,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<T, mysql_async::Error>> + 'c>,
+        >,
+    ) -> Result<T, DbError> {
+        if self.broken {
+            return Err(DbError::Unexpected(format!(
+                "{what} not sent: an earlier call on this connection timed out"
+            )));
+        }
+        let limit = self.statement_timeout;
+        let result = within(what, limit, call(&mut self.conn)).await;
+        if matches!(result, Err(DbError::Timeout(_))) {
+            self.broken = true;
+        }
+        result
     }
 
     pub async fn count_connections(&mut self) -> Result<u64, DbError> {
         let row: Option<(String, String)> = self
-            .conn
-            .query_first("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
-            .await
-            .map_err(query_error)?;
+            .bounded("counting connections", |c| {
+                Box::pin(c.query_first("SHOW GLOBAL STATUS LIKE 'Threads_connected'"))
+            })
+            .await?;
         row.and_then(|(_, v)| v.parse().ok())
             .ok_or_else(|| DbError::Unexpected("Threads_connected not reported".into()))
     }
@@ -109,21 +136,23 @@ impl MySqlSessions {
             Option<String>,
             Option<i64>,
         );
-        let rows: Vec<Row> = self.conn.query(LIST_SESSIONS).await.map_err(query_error)?;
+        let rows: Vec<Row> = self
+            .bounded("listing sessions", |c| Box::pin(c.query(LIST_SESSIONS)))
+            .await?;
         let rds_kill: Option<i64> = self
-            .conn
-            .query_first(
-                "SELECT COUNT(*) FROM information_schema.ROUTINES \
-                 WHERE ROUTINE_SCHEMA = 'mysql' AND ROUTINE_NAME = 'rds_kill'",
-            )
-            .await
-            .map_err(query_error)?;
+            .bounded("looking for mysql.rds_kill", |c| {
+                Box::pin(c.query_first(
+                    "SELECT COUNT(*) FROM information_schema.ROUTINES \
+                     WHERE ROUTINE_SCHEMA = 'mysql' AND ROUTINE_NAME = 'rds_kill'",
+                ))
+            })
+            .await?;
         // A sleeping session may hold an open transaction: killing it rolls that back.
         let in_transaction: std::collections::HashSet<u64> = self
-            .conn
-            .query("SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX")
-            .await
-            .map_err(query_error)?
+            .bounded("listing open transactions", |c| {
+                Box::pin(c.query("SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX"))
+            })
+            .await?
             .into_iter()
             .collect();
         let sessions = rows
@@ -218,7 +247,8 @@ impl MySqlSessions {
             0
         } else {
             100
-        });
+        })
+        .min(crate::budget::at_most(Duration::from_millis(100)));
         tokio::time::sleep(exit_wait).await;
         termination.exit_wait_ms = exit_wait.as_millis() as u64;
         match self.count_connections().await {
@@ -234,14 +264,18 @@ impl MySqlSessions {
 
     /// Re-reads one session and kills it if it is still the listed idle session.
     async fn kill_if_still_idle(&mut self, session: &Session) -> Kill {
-        let limit = self.statement_timeout;
+        let id = session.id;
         let recheck = self
-            .conn
-            .exec_first::<(Option<String>, Option<String>, Option<i64>), _, _>(
-                "SELECT USER, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID = ?",
-                (session.id,),
-            );
-        let now = match within(limit, recheck).await {
+            .bounded("re-reading the session", move |c| {
+                Box::pin(
+                    c.exec_first::<(Option<String>, Option<String>, Option<i64>), _, _>(
+                        "SELECT USER, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID = ?",
+                        (id,),
+                    ),
+                )
+            })
+            .await;
+        let now = match recheck {
             Ok(now) => now,
             Err(e) => return Kill::RecheckFailed(e),
         };
@@ -252,7 +286,12 @@ impl MySqlSessions {
         if !still_idle {
             return Kill::Spared;
         }
-        let (rds_kill, id) = (self.rds_kill, session.id);
+        let (rds_kill, limit) = (self.rds_kill, self.statement_timeout);
+        if self.broken {
+            return Kill::RecheckFailed(DbError::Unexpected(
+                "not sent: an earlier call on this connection timed out".into(),
+            ));
+        }
         let conn = &mut self.conn;
         let kill = async move {
             if rds_kill {
@@ -261,17 +300,25 @@ impl MySqlSessions {
                 conn.query_drop(format!("KILL CONNECTION {id}")).await
             }
         };
-        match tokio::time::timeout(limit, kill).await {
+        match crate::budget::limited("the kill", Some(limit), kill).await {
             Ok(Ok(())) => Kill::Done,
             // Gone between the re-check and the kill ("Unknown thread id"): nothing to do.
             Ok(Err(mysql_async::Error::Server(e))) if e.code == 1094 => Kill::Spared,
             Ok(Err(e)) => Kill::Failed(query_error(e)),
-            Err(_) => Kill::Failed(DbError::Timeout(limit.as_millis())),
+            Err(cut) => {
+                self.broken = true;
+                Kill::Failed(super::postgres::timed_out(cut))
+            }
         }
     }
 
+    /// Says goodbye to the server, briefly; a broken connection is only dropped.
     pub async fn close(self) {
-        let _ = self.conn.disconnect().await;
+        if !self.broken {
+            let bye = std::time::Duration::from_secs(1);
+            let _ =
+                crate::budget::limited("MySQL disconnect", Some(bye), self.conn.disconnect()).await;
+        }
     }
 }
 
@@ -288,19 +335,20 @@ pub async fn probe(
         let connect_ms = started.elapsed().as_secs_f64() * 1000.0;
         let started = std::time::Instant::now();
         let one: Option<i64> = sessions
-            .conn
-            .query_first("SELECT 1")
-            .await
-            .map_err(query_error)?;
+            .bounded("SELECT 1", |c| Box::pin(c.query_first("SELECT 1")))
+            .await?;
         let select_one_ms = started.elapsed().as_secs_f64() * 1000.0;
         if one != Some(1) {
             return Err(DbError::Unexpected(format!("SELECT 1 returned {one:?}")));
         }
-        let role: Option<(i64, i64, String)> = sessions
-            .conn
-            .query_first("SELECT @@global.read_only, @@global.innodb_read_only, VERSION()")
-            .await
-            .map_err(query_error)?;
+        let role: Option<(i64, i64, String)> =
+            sessions
+                .bounded("reading the writer role", |c| {
+                    Box::pin(c.query_first(
+                        "SELECT @@global.read_only, @@global.innodb_read_only, VERSION()",
+                    ))
+                })
+                .await?;
         sessions.close().await;
         let (read_only, innodb_read_only, version) =
             role.ok_or_else(|| DbError::Unexpected("no answer for the read-only settings".into()))?;
@@ -311,9 +359,9 @@ pub async fn probe(
             server_version: version,
         })
     };
-    tokio::time::timeout(limit, work)
+    crate::budget::limited("MySQL probe", Some(limit), work)
         .await
-        .unwrap_or(Err(DbError::Timeout(limit.as_millis())))
+        .map_err(super::postgres::timed_out)?
 }
 
 #[cfg(test)]

@@ -10,7 +10,28 @@ use super::sessions::{Session, SessionSnapshot, SessionState, Termination};
 use super::{ConnectTarget, DbConnector, DbError, ProbeResult};
 
 /// Opens a session as the responder's role; the connection task runs on the current runtime.
+/// The whole of it (TCP, TLS, startup, authentication) is bounded by the connect timeout and the
+/// time left: a server that accepts and never answers is a timeout, not a hang.
 pub async fn connect(connector: &DbConnector, target: &ConnectTarget) -> Result<Client, DbError> {
+    let own = connector.config.connect_timeout;
+    crate::budget::limited(
+        "PostgreSQL connect",
+        Some(own),
+        connect_unbounded(connector, target),
+    )
+    .await
+    .map_err(timed_out)?
+}
+
+/// A cut-short call as a [`DbError`] naming it.
+pub(super) fn timed_out(cut: crate::budget::CutShort) -> DbError {
+    DbError::Timeout(cut.to_string())
+}
+
+async fn connect_unbounded(
+    connector: &DbConnector,
+    target: &ConnectTarget,
+) -> Result<Client, DbError> {
     let password = connector.password_for(&target.rds_endpoint).await?;
     let config = &connector.config;
     let mut pg = tokio_postgres::Config::new();
@@ -88,14 +109,19 @@ pub async fn probe(
             server_version: row.try_get(1).map_err(query_error)?,
         })
     };
-    tokio::time::timeout(limit, work)
+    crate::budget::limited("PostgreSQL probe", Some(limit), work)
         .await
-        .unwrap_or(Err(DbError::Timeout(limit.as_millis())))
+        .map_err(timed_out)?
 }
 
 /// A session of the responder used to list and terminate other sessions.
 pub struct PgSessions {
     client: Client,
+    /// The client-side bound of each statement (the server's `statement_timeout` is the same,
+    /// but a silent server never applies it).
+    statement_timeout: std::time::Duration,
+    /// A statement timed out: the connection is not used again.
+    broken: std::cell::Cell<bool>,
 }
 
 const LIST_SESSIONS: &str = "
@@ -139,33 +165,63 @@ impl PgSessions {
     /// Connects and bounds every statement of this session by the configured statement timeout.
     pub async fn open(connector: &DbConnector, target: &ConnectTarget) -> Result<Self, DbError> {
         let client = connect(connector, target).await?;
-        let ms = connector.config.statement_timeout.as_millis();
-        client
-            .batch_execute(&format!("SET statement_timeout = {ms}"))
-            .await
-            .map_err(query_error)?;
-        Ok(Self::from_client(client))
+        let timeout = connector.config.statement_timeout;
+        let sessions = Self::from_client(client, timeout);
+        let ms = timeout.as_millis();
+        sessions
+            .bounded("SET statement_timeout", async {
+                sessions
+                    .client
+                    .batch_execute(&format!("SET statement_timeout = {ms}"))
+                    .await
+            })
+            .await?;
+        Ok(sessions)
     }
 
-    pub fn from_client(client: Client) -> Self {
-        Self { client }
+    pub fn from_client(client: Client, statement_timeout: std::time::Duration) -> Self {
+        Self {
+            client,
+            statement_timeout,
+            broken: std::cell::Cell::new(false),
+        }
+    }
+
+    /// One statement, bounded by the statement timeout and the time left; after a timeout the
+    /// connection is dropped from use (its answer may still come, out of turn).
+    async fn bounded<T>(
+        &self,
+        what: &str,
+        statement: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, DbError> {
+        if self.broken.get() {
+            return Err(DbError::Unexpected(format!(
+                "{what} not sent: an earlier statement on this connection timed out"
+            )));
+        }
+        match crate::budget::limited(what, Some(self.statement_timeout), statement).await {
+            Ok(result) => result.map_err(query_error),
+            Err(cut) => {
+                self.broken.set(true);
+                Err(timed_out(cut))
+            }
+        }
     }
 
     pub async fn count_connections(&self) -> Result<u64, DbError> {
         let row = self
-            .client
-            .query_one(COUNT_CLIENTS, &[])
-            .await
-            .map_err(query_error)?;
+            .bounded(
+                "counting connections",
+                self.client.query_one(COUNT_CLIENTS, &[]),
+            )
+            .await?;
         Ok(row.try_get::<_, i64>(0).map_err(query_error)?.max(0) as u64)
     }
 
     pub async fn snapshot(&self) -> Result<SessionSnapshot, DbError> {
         let rows = self
-            .client
-            .query(LIST_SESSIONS, &[])
-            .await
-            .map_err(query_error)?;
+            .bounded("listing sessions", self.client.query(LIST_SESSIONS, &[]))
+            .await?;
         let mut sessions = Vec::with_capacity(rows.len());
         for row in rows {
             let get_text = |i: usize| row.try_get::<_, Option<String>>(i).map_err(query_error);
@@ -278,10 +334,12 @@ impl PgSessions {
             .filter_map(|s| s.state.as_pg().map(str::to_string))
             .collect();
         let rows = self
-            .client
-            .query(TERMINATE_BATCH, &[&pids, &starts, &changes, &states])
-            .await
-            .map_err(query_error)?;
+            .bounded(
+                "the terminating statement",
+                self.client
+                    .query(TERMINATE_BATCH, &[&pids, &starts, &changes, &states]),
+            )
+            .await?;
         rows.iter()
             .map(|row| Ok(i64::from(row.try_get::<_, i32>(0).map_err(query_error)?)))
             .collect()
@@ -296,19 +354,25 @@ impl PgSessions {
             .iter()
             .filter_map(|id| i32::try_from(*id).ok())
             .collect();
+        let pause = std::time::Duration::from_millis(50);
         for _ in 0..40 {
+            // Within the time left: the recount and delivery still follow.
+            if crate::budget::time_left().is_some_and(|left| left < pause * 4) {
+                return Ok(());
+            }
             let row = self
-                .client
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
-                    &[&pids],
+                .bounded(
+                    "waiting for the sessions to exit",
+                    self.client.query_one(
+                        "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
+                        &[&pids],
+                    ),
                 )
-                .await
-                .map_err(query_error)?;
+                .await?;
             if row.try_get::<_, i64>(0).map_err(query_error)? == 0 {
                 return Ok(());
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            tokio::time::sleep(pause).await;
         }
         Ok(())
     }

@@ -247,6 +247,8 @@ pub enum LedgerRecord {
         report: Box<Report>,
         digest: Option<String>,
         delivered: Vec<String>,
+        /// The acting run's deadline.
+        until: Option<DateTime<Utc>>,
     },
     Completed {
         report: Box<Report>,
@@ -357,11 +359,16 @@ impl Ledger for MemoryLedger {
                 return Ok(Claim::Completed(report.clone()))
             }
             Some(LedgerRecord::Acted {
-                report, delivered, ..
+                report,
+                delivered,
+                until,
+                ..
             }) => {
                 return Ok(Claim::Acted {
                     report: report.clone(),
                     delivered: delivered.clone(),
+                    holder: report.id.clone(),
+                    until: *until,
                 })
             }
             Some(LedgerRecord::Acting {
@@ -373,8 +380,16 @@ impl Ledger for MemoryLedger {
                     until: *until,
                 })
             }
-            Some(LedgerRecord::InProgress { until: held, .. }) if *held >= now => {
-                return Ok(Claim::InProgress { until: *held })
+            // Our own claim (an earlier attempt of this request) is ours again.
+            Some(LedgerRecord::InProgress {
+                until: held,
+                request_id: holder,
+                ..
+            }) if *held >= now && holder != request_id => {
+                return Ok(Claim::InProgress {
+                    holder: holder.clone(),
+                    until: *held,
+                })
             }
             _ => {}
         }
@@ -445,6 +460,11 @@ impl Ledger for MemoryLedger {
                 source: None,
             });
         }
+        let until = match &record {
+            Some(LedgerRecord::Acting { until, .. }) => Some(*until),
+            Some(LedgerRecord::Acted { until, .. }) => *until,
+            _ => None,
+        };
         let digest = record.and_then(|r| r.digest().map(str::to_string));
         records.insert(
             key.into(),
@@ -452,6 +472,7 @@ impl Ledger for MemoryLedger {
                 report: Box::new(report.clone()),
                 digest,
                 delivered: vec![],
+                until,
             },
         );
         Ok(())
@@ -490,6 +511,16 @@ impl Ledger for MemoryLedger {
         self.check("release")?;
         let mut records = self.records.borrow_mut();
         if matches!(records.get(key), Some(LedgerRecord::InProgress { request_id: r, .. }) if r == request_id)
+        {
+            records.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn stand_down(&self, key: &str, request_id: &str) -> Result<(), LedgerError> {
+        self.check("stand-down")?;
+        let mut records = self.records.borrow_mut();
+        if matches!(records.get(key), Some(LedgerRecord::Acting { request_id: r, .. }) if r == request_id)
         {
             records.remove(key);
         }
@@ -558,6 +589,8 @@ pub struct RecordingSink {
     pub fail_first: std::cell::Cell<u32>,
     /// The destinations of every delivery asked for.
     pub calls: RefCell<Vec<Vec<String>>>,
+    /// The archive keys S3 holds (every report delivered to `s3`).
+    pub archives: RefCell<Vec<String>>,
 }
 
 impl RecordingSink {
@@ -577,13 +610,23 @@ impl ReportSink for RecordingSink {
             .push(sinks.iter().map(|s| s.to_string()).collect());
         if self.fail_first.get() > 0 && sinks.contains(&crate::publish::SNS) {
             self.fail_first.set(self.fail_first.get() - 1);
+            if sinks.contains(&crate::publish::S3) {
+                self.archives.borrow_mut().push(report.archive_key());
+            }
             return Err(vec![PublishError {
                 sink: crate::publish::SNS,
                 detail: "AuthorizationError".into(),
                 source: None,
             }]);
         }
+        if sinks.contains(&crate::publish::S3) {
+            self.archives.borrow_mut().push(report.archive_key());
+        }
         self.delivered.borrow_mut().push(report.clone());
         Ok(())
+    }
+
+    async fn archived(&self, report: &Report) -> bool {
+        self.archives.borrow().contains(&report.archive_key())
     }
 }

@@ -1034,7 +1034,9 @@ async fn a_refused_publish_then_a_retry_terminates_once_and_delivers_the_same_re
     assert_eq!(err.kind(), "PublishFailed");
     let text = err.to_string();
     assert!(
-        text.contains("do not run this by hand again") && text.contains("terminated 3"),
+        text.contains(
+            "Lambda's retry delivers the report again and acts on nothing: do not run this by hand"
+        ) && text.contains("terminated 3"),
         "{text}"
     );
     assert!(matches!(
@@ -1123,7 +1125,7 @@ async fn an_action_the_ledger_did_not_record_is_never_repeated() {
     // or the function timed out): the record stays ACTING.
     let runner = runner(
         three_idle(),
-        MemoryLedger::failing(&["record-acted", "complete"]),
+        MemoryLedger::failing(&["record-acted", "record-acted", "record-acted", "complete"]),
         RecordingSink::default(),
     );
     let now = chrono::Utc::now();
@@ -1144,15 +1146,18 @@ async fn an_action_the_ledger_did_not_record_is_never_repeated() {
         runner.ledger.record(ALARM_KEY).is_some(),
         "swept at the deadline"
     );
-    // While the first run could still be alive: retry later.
+    // While the first run could still be alive, a duplicate waits for it; at its own stop
+    // point (2 s here) it gives up, acting on nothing, and Lambda retries it later.
+    let mut short = at(now + chrono::Duration::seconds(5), "req-b");
+    short.deadline = chrono::Utc::now() + chrono::Duration::seconds(12);
     let err = runner
-        .handle(
-            sample("alarm.connections.eventbridge.json"),
-            &at(now + chrono::Duration::seconds(5), "req-b"),
-        )
+        .handle(sample("alarm.connections.eventbridge.json"), &short)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), "DuplicateInProgress");
+    assert!(err.to_string().contains("(req-a)"), "{err}");
+    // Lambda's own retry of the run that acted (the same request id) knows that run ended:
+    // reported at once as unknown, below, as after the holder's deadline.
     // After its deadline: the outcome is unknown, reported, and not repeated.
     let report = runner
         .handle(
