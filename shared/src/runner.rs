@@ -840,4 +840,378 @@ mod tests {
         assert_eq!(a, bounded_key(long("a")));
         assert!(a.starts_with("idle-reaper#schedule#"));
     }
+
+    /// A responder whose behaviour each test sets: how long it takes, whether it acts, whether
+    /// it asks for a retry and says nothing took effect.
+    mod stub {
+        use super::*;
+        use crate::testing::{invocation_at, runner, sample, MemoryLedger, RecordingSink};
+        use crate::trigger::TargetList;
+        use std::cell::Cell;
+
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        pub struct StubManual {
+            request_id: Option<String>,
+        }
+
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct RawStubManual {
+            #[serde(default)]
+            request_id: Option<String>,
+        }
+
+        impl ManualPayload for StubManual {
+            type Raw = RawStubManual;
+            const SHAPE: &'static str = "stub manual request";
+            fn validate(raw: RawStubManual) -> Result<Self, TriggerError> {
+                Ok(Self {
+                    request_id: raw.request_id,
+                })
+            }
+            fn request_id(&self) -> Option<&str> {
+                self.request_id.as_deref()
+            }
+        }
+
+        #[derive(Default)]
+        pub struct Stub {
+            pub act: bool,
+            pub sleep: std::time::Duration,
+            pub retry: Option<&'static str>,
+            pub no_effect: bool,
+            pub runs: Cell<u32>,
+            pub actions: Cell<u32>,
+        }
+
+        impl Responder for Stub {
+            type Manual = StubManual;
+            type Schedule = TargetList;
+            const FUNCTION: &'static str = "stub";
+
+            async fn respond<L: Ledger>(
+                &self,
+                _: &Trigger<StubManual, TargetList>,
+                _: &Invocation,
+                guard: &ActionGuard<'_, L>,
+            ) -> Findings {
+                self.runs.set(self.runs.get() + 1);
+                tokio::time::sleep(self.sleep).await;
+                if self.act {
+                    if let Err(refusal) = guard.before_acting("db-instance#orders-db").await {
+                        let check = Check::new("act", Outcome::Fail, refusal.to_string());
+                        return Findings::new(None::<Target>, vec![check], "refused");
+                    }
+                    if !self.no_effect {
+                        self.actions.set(self.actions.get() + 1);
+                    }
+                }
+                let check = Check::new("act", Outcome::Pass, "done");
+                let mut findings = Findings::new(None::<Target>, vec![check], "stub ran");
+                findings.retry = self.retry.map(String::from);
+                if self.no_effect {
+                    guard.nothing_took_effect();
+                }
+                findings
+            }
+        }
+
+        const ALARM: &str = "alarm.connections.eventbridge.json";
+        const KEY: &str = "stub#alarm#arn:aws:cloudwatch:us-east-1:123456789012:alarm:orders-db-too-many-connections#2026-11-22T03:12:30.412Z";
+
+        fn at(id: &str, seconds: i64) -> Invocation {
+            let mut inv = invocation_at("stub", Utc::now(), id);
+            inv.deadline = Utc::now() + Duration::seconds(seconds);
+            inv.reserve = std::time::Duration::from_secs(1);
+            inv
+        }
+
+        type StubRunner = Runner<Stub, MemoryLedger, RecordingSink>;
+
+        fn stub(stub: Stub) -> StubRunner {
+            runner(stub, MemoryLedger::default(), RecordingSink::default())
+        }
+
+        fn acting_by(runner: &StubRunner, request_id: &str, until: DateTime<Utc>) {
+            runner.ledger.records.borrow_mut().insert(
+                KEY.into(),
+                crate::testing::LedgerRecord::Acting {
+                    request_id: request_id.into(),
+                    until,
+                    digest: None,
+                    kept_until: until + Duration::days(14),
+                },
+            );
+        }
+
+        #[tokio::test]
+        async fn a_duplicate_waits_for_the_holder_and_returns_its_report_without_acting() {
+            let runner = stub(Stub {
+                act: true,
+                sleep: std::time::Duration::from_millis(1500),
+                ..Stub::default()
+            });
+            let (a, b) = (at("req-a", 30), at("req-b", 30));
+            let (first, second) = tokio::join!(runner.handle(sample(ALARM), &a), async {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                runner.handle(sample(ALARM), &b).await
+            });
+            let (first, second) = (first.unwrap(), second.unwrap());
+            assert_eq!(first.id, "req-a");
+            assert_eq!(second.duplicate_of.as_deref(), Some("req-a"));
+            assert_eq!(runner.responder.runs.get(), 1, "the duplicate never ran");
+            assert_eq!(runner.responder.actions.get(), 1);
+            assert_eq!(runner.sink.delivered.borrow().len(), 1, "delivered once");
+        }
+
+        #[tokio::test]
+        async fn a_duplicate_gives_up_at_its_stop_point_while_the_holder_acts() {
+            let runner = stub(Stub::default());
+            acting_by(&runner, "req-a", Utc::now() + Duration::minutes(10));
+            let started = std::time::Instant::now();
+            let err = runner
+                .handle(sample(ALARM), &at("req-b", 4))
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), "DuplicateInProgress");
+            assert!(err.to_string().contains("(req-a)"), "{err}");
+            assert!(
+                started.elapsed() >= std::time::Duration::from_secs(1),
+                "it waited"
+            );
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(4),
+                "within its deadline"
+            );
+            assert_eq!(runner.responder.runs.get(), 0);
+            assert!(runner.sink.delivered.borrow().is_empty());
+        }
+
+        #[tokio::test]
+        async fn lambdas_retry_of_an_attempt_that_died_acting_reports_unknown_at_once() {
+            let runner = stub(Stub {
+                act: true,
+                ..Stub::default()
+            });
+            acting_by(&runner, "req-a", Utc::now() + Duration::minutes(10));
+            let report = runner
+                .handle(sample(ALARM), &at("req-a", 30))
+                .await
+                .unwrap();
+            assert_eq!(report.status, crate::report::Status::Failed);
+            let earlier = report
+                .checks
+                .iter()
+                .find(|c| c.name == "earlier-run")
+                .unwrap();
+            assert!(
+                earlier.detail.contains("run req-a began acting"),
+                "{}",
+                earlier.detail
+            );
+            assert!(
+                earlier.detail.contains("not acting again"),
+                "{}",
+                earlier.detail
+            );
+            assert_eq!(runner.responder.runs.get(), 0);
+            assert_eq!(runner.sink.delivered.borrow().len(), 1);
+            assert!(matches!(
+                runner.ledger.record(KEY),
+                Some(crate::testing::LedgerRecord::Completed { .. })
+            ));
+        }
+
+        #[tokio::test]
+        async fn a_claim_left_by_a_failed_attempt_is_its_own_retrys() {
+            let runner = stub(Stub {
+                act: true,
+                ..Stub::default()
+            });
+            runner.ledger.records.borrow_mut().insert(
+                KEY.into(),
+                crate::testing::LedgerRecord::InProgress {
+                    request_id: "req-a".into(),
+                    until: Utc::now() + Duration::minutes(10),
+                    digest: None,
+                },
+            );
+            let report = runner
+                .handle(sample(ALARM), &at("req-a", 30))
+                .await
+                .unwrap();
+            assert_eq!(report.id, "req-a");
+            assert_eq!(runner.responder.actions.get(), 1);
+        }
+
+        #[tokio::test]
+        async fn a_run_whose_every_action_was_refused_gives_the_claim_back_and_asks_for_a_retry() {
+            let runner = stub(Stub {
+                act: true,
+                retry: Some("CreateDBSnapshot: Throttling"),
+                no_effect: true,
+                ..Stub::default()
+            });
+            let err = runner
+                .handle(sample(ALARM), &at("req-a", 30))
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), "RetryRequested");
+            assert!(err.to_string().contains("Throttling"), "{err}");
+            assert_eq!(runner.sink.delivered.borrow().len(), 1, "reported first");
+            assert_eq!(runner.ledger.record(KEY), None, "claim given back");
+            assert!(runner.ledger.locks.borrow().is_empty(), "lock given back");
+            // The retry runs again.
+            let _ = runner.handle(sample(ALARM), &at("req-a", 30)).await;
+            assert_eq!(runner.responder.runs.get(), 2);
+        }
+
+        #[tokio::test]
+        async fn a_retry_is_never_asked_for_once_something_may_have_taken_effect() {
+            let runner = stub(Stub {
+                act: true,
+                retry: Some("the recount failed"),
+                ..Stub::default()
+            });
+            let report = runner
+                .handle(sample(ALARM), &at("req-a", 30))
+                .await
+                .unwrap();
+            assert_eq!(report.id, "req-a");
+            assert!(matches!(
+                runner.ledger.record(KEY),
+                Some(crate::testing::LedgerRecord::Completed { .. })
+            ));
+        }
+
+        #[tokio::test]
+        async fn a_manual_request_that_did_nothing_says_it_may_be_sent_again() {
+            let runner = stub(Stub {
+                retry: Some("RDS DescribeDBInstances: timed out"),
+                ..Stub::default()
+            });
+            let request = serde_json::json!({"request_id": "chg-1"});
+            let report = runner
+                .handle(request.clone(), &at("req-a", 30))
+                .await
+                .unwrap();
+            assert!(
+                report.summary.ends_with(
+                    "nothing was done (RDS DescribeDBInstances: timed out): the same request may be sent again"
+                ),
+                "{}",
+                report.summary
+            );
+            assert_eq!(runner.ledger.record("stub#manual#chg-1"), None);
+            runner.handle(request, &at("req-b", 30)).await.unwrap();
+            assert_eq!(runner.responder.runs.get(), 2, "sent again, it ran again");
+        }
+
+        #[tokio::test]
+        async fn a_duplicate_finding_acted_while_the_holder_delivers_does_not_deliver_again() {
+            let runner = stub(Stub {
+                act: true,
+                ..Stub::default()
+            });
+            runner.ledger.fail.borrow_mut().push("complete");
+            // The holder acted and delivered; its completion was lost.
+            let first = runner
+                .handle(sample(ALARM), &at("req-a", 600))
+                .await
+                .unwrap();
+            runner.sink.delivered.borrow_mut().clear();
+            let copy = runner.handle(sample(ALARM), &at("req-b", 3)).await.unwrap();
+            assert_eq!(copy.duplicate_of.as_deref(), Some(first.id.as_str()));
+            assert!(
+                runner.sink.delivered.borrow().is_empty(),
+                "the holder may still be delivering: not delivered twice"
+            );
+            // Past the holder's deadline, a redelivery goes out.
+            if let Some(crate::testing::LedgerRecord::Acted { until, .. }) =
+                runner.ledger.records.borrow_mut().get_mut(KEY)
+            {
+                *until = Some(Utc::now() - Duration::seconds(1));
+            }
+            runner
+                .handle(sample(ALARM), &at("req-c", 30))
+                .await
+                .unwrap();
+            assert_eq!(runner.sink.delivered.borrow().len(), 1);
+            assert_eq!(runner.responder.actions.get(), 1);
+        }
+
+        #[tokio::test]
+        async fn a_redelivered_bounded_copy_never_overwrites_the_whole_archive() {
+            let runner = stub(Stub {
+                act: true,
+                ..Stub::default()
+            });
+            // SNS refuses once; S3 and metrics get the whole report.
+            runner.sink.fail_first.set(1);
+            runner.ledger.fail.borrow_mut().push("note-delivered");
+            let err = runner
+                .handle(sample(ALARM), &at("req-a", 30))
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), "PublishFailed");
+            // The ledger's copy is bounded (a big report): mark it so.
+            if let Some(crate::testing::LedgerRecord::Acted { report, .. }) =
+                runner.ledger.records.borrow_mut().get_mut(KEY)
+            {
+                report.truncated = Some("cut to fit the ledger".into());
+            }
+            runner
+                .handle(sample(ALARM), &at("req-a", 30))
+                .await
+                .unwrap();
+            let last = runner.sink.calls.borrow().last().cloned().unwrap();
+            assert_eq!(
+                last,
+                ["sns", "cloudwatch"],
+                "the archive already there is kept"
+            );
+            assert_eq!(runner.responder.actions.get(), 1);
+        }
+
+        #[tokio::test]
+        async fn an_acted_report_the_ledger_will_not_take_is_still_delivered_once() {
+            let runner = stub(Stub {
+                act: true,
+                ..Stub::default()
+            });
+            for _ in 0..3 {
+                runner.ledger.fail.borrow_mut().push("record-acted");
+            }
+            let report = runner
+                .handle(sample(ALARM), &at("req-a", 30))
+                .await
+                .unwrap();
+            assert_eq!(report.id, "req-a");
+            let tries = runner
+                .ledger
+                .calls
+                .borrow()
+                .iter()
+                .filter(|c| **c == "record-acted")
+                .count();
+            assert_eq!(tries, 3, "retried, not only logged");
+            assert_eq!(runner.sink.delivered.borrow().len(), 1);
+        }
+
+        #[tokio::test]
+        async fn a_manual_caller_is_not_told_a_retry_will_deliver() {
+            let runner = stub(Stub {
+                act: true,
+                ..Stub::default()
+            });
+            runner.sink.fail_first.set(1);
+            let err = runner
+                .handle(serde_json::json!({}), &at("req-a", 30))
+                .await
+                .unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("no retry follows a manual request"), "{text}");
+            assert!(!text.contains("Lambda's retry"), "{text}");
+        }
+    }
 }

@@ -14,6 +14,9 @@ pub struct FailoverConfig {
     pub recent_events_minutes: i32,
     /// Longest wait for status `available`; the invocation deadline bounds it too.
     pub available_wait: Duration,
+    /// Kept after the wait for DNS, the connection probe and the reads that follow it
+    /// ([`Self::with_database`] derives it from the connect timeout).
+    pub after_wait: Duration,
 }
 
 impl FailoverConfig {
@@ -47,8 +50,21 @@ impl FailoverConfig {
                 0..=900,
                 "seconds",
             )?),
+            after_wait: after_wait(Duration::from_millis(5000)),
         })
     }
+
+    /// The room kept after the wait, for this connect timeout.
+    pub fn with_database(mut self, connect_timeout: Duration) -> Self {
+        self.after_wait = after_wait(connect_timeout);
+        self
+    }
+}
+
+/// The probe (connect and two statements, bounded by twice the connect timeout), the DNS
+/// lookup and two seconds for the alarm and event reads.
+fn after_wait(connect_timeout: Duration) -> Duration {
+    connect_timeout * 2 + rds_responder::dns::LOOKUP_TIMEOUT + Duration::from_secs(2)
 }
 
 /// `min-max`, both numbers, min <= max.

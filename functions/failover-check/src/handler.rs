@@ -11,7 +11,7 @@ use rds_responder::config::EndpointMap;
 use rds_responder::dns::Resolver;
 use rds_responder::guard::ActionGuard;
 use rds_responder::ledger::Ledger;
-use rds_responder::rds::DbInventory;
+use rds_responder::rds::{DbInventory, RdsError};
 use rds_responder::report::{Check, Findings, Outcome};
 use rds_responder::runner::{Invocation, Responder};
 use rds_responder::sql::{ConnectTarget, DbProbe, Engine};
@@ -132,24 +132,24 @@ where
         triggering_alarm: Option<&str>,
         invocation: &Invocation,
     ) -> Vec<Check> {
-        let (status_check, described) = self.wait_available(target, invocation).await;
+        // The reads that do not need the description run while the wait goes on.
+        let independent = async {
+            tokio::join!(
+                self.events_check(target),
+                self.connections_check(target),
+                self.table_checks()
+            )
+        };
+        let ((status_check, described), (events, connections, tables)) =
+            tokio::join!(self.wait_available(target, invocation), independent);
         let mut checks = vec![status_check];
 
         let database_checks = self.database_checks(target, described.as_ref(), expected_writer);
-        let side_checks = async {
-            let (events, connections, alarms, tables) = tokio::join!(
-                self.events_check(target),
-                self.connections_check(target),
-                self.alarms_check(target, described.as_ref(), triggering_alarm),
-                self.table_checks()
-            );
-            let mut out = vec![events, connections, alarms];
-            out.extend(tables);
-            out
-        };
-        let (database, side) = tokio::join!(database_checks, side_checks);
+        let alarms = self.alarms_check(target, described.as_ref(), triggering_alarm);
+        let (database, alarms) = tokio::join!(database_checks, alarms);
         checks.extend(database);
-        checks.extend(side);
+        checks.extend([events, connections, alarms]);
+        checks.extend(tables);
         checks
     }
 
@@ -160,12 +160,15 @@ where
         invocation: &Invocation,
     ) -> (Check, Option<Described>) {
         let started = Instant::now();
-        let budget = self
-            .config
-            .available_wait
-            .min(invocation.work_left(Utc::now()));
+        // Room is kept after the wait for DNS, the probe and the reads that follow.
+        let budget = self.config.available_wait.min(
+            invocation
+                .work_left(Utc::now())
+                .saturating_sub(self.config.after_wait),
+        );
         let mut delay = Duration::from_millis(500);
         let mut attempts = 0u32;
+        let mut last: Option<Described> = None;
         loop {
             attempts += 1;
             let described = match target {
@@ -180,19 +183,29 @@ where
                     .await
                     .map(Described::Cluster),
             };
-            let described = match described {
-                Ok(d) => d,
-                Err(e) => return (wording::status_unreadable(&e).timed(started), None),
-            };
-            if described.status() == "available" {
-                let check = wording::status_available(&described, attempts).timed(started);
-                return (check, Some(described));
-            }
             let waited = started.elapsed();
-            if waited + delay > budget {
-                let check = wording::status_not_available(&described, waited, attempts, budget)
-                    .timed(started);
-                return (check, Some(described));
+            let out_of_time = waited + delay > budget;
+            match described {
+                Ok(d) if d.status() == "available" => {
+                    let check = wording::status_available(&d, attempts).timed(started);
+                    return (check, Some(d));
+                }
+                Ok(d) if out_of_time => {
+                    let check =
+                        wording::status_not_available(&d, waited, attempts, budget).timed(started);
+                    return (check, Some(d));
+                }
+                Ok(d) => last = Some(d),
+                // Gone is an answer; any other failure is one look that failed, and the next
+                // may answer.
+                Err(e) if matches!(e, RdsError::NotFound { .. }) || out_of_time => {
+                    let check = wording::status_unreadable(&e).timed(started);
+                    return match last {
+                        Some(d) => (check, Some(d)),
+                        None => (check, None),
+                    };
+                }
+                Err(_) => {}
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(10));

@@ -16,6 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     serve(|startup| {
         let db = startup.database();
         let aws = &startup.aws;
+        let connect_timeout = db.connect_timeout;
         FailoverCheck {
             inventory: RdsInventory {
                 client: aws.rds.clone(),
@@ -29,7 +30,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 client: aws.dynamodb.clone(),
             },
             resolver: SystemResolver,
-            config: init_or_exit(FailoverConfig::from_env(&startup.env)),
+            config: init_or_exit(FailoverConfig::from_env(&startup.env))
+                .with_database(connect_timeout),
         }
     })
     .await

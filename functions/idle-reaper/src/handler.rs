@@ -169,12 +169,15 @@ impl<I: DbInventory, R: SessionReaper> IdleReaper<I, R> {
         let instances = match self.instances(scope).await {
             Ok(i) => i,
             Err(e) => {
-                return stopped(
+                // Nothing done: a retry may describe it and act.
+                let mut findings = stopped(
                     scope.target(),
                     "describe",
                     format!("{e}; nothing was terminated"),
                     format!("{scope}: could not be described, nothing done"),
-                )
+                );
+                findings.retry = Some(e);
+                return findings;
             }
         };
         match (scope, instances.as_slice()) {
@@ -209,12 +212,14 @@ impl<I: DbInventory, R: SessionReaper> IdleReaper<I, R> {
         let instance = match self.inventory.describe_instance(instance_id).await {
             Ok(i) => i,
             Err(e) => {
-                return stopped(
+                let mut findings = stopped(
                     target.clone(),
                     "describe",
                     format!("{e}; nothing was terminated"),
                     format!("{target}: could not be described, nothing done"),
-                )
+                );
+                findings.retry = Some(e.to_string());
+                return findings;
             }
         };
         let gate = self.config.gate.check::<String>(Ok(&instance.tags));
@@ -280,7 +285,13 @@ impl<I: DbInventory, R: SessionReaper> IdleReaper<I, R> {
         let mut termination = None;
         if !to_terminate.is_empty() {
             match run.guard.before_acting(&db_resource(&target)).await {
-                Ok(()) => termination = Some(session.terminate(&to_terminate, run.stop_at).await),
+                // Begun before the stop point, the terminating statements and the wait for the
+                // sessions to exit run to the finish point.
+                Ok(()) => {
+                    let terminate = session.terminate(&to_terminate, run.stop_at);
+                    let budget = rds_responder::budget::run_budget();
+                    termination = Some(rds_responder::budget::acting(budget, terminate).await)
+                }
                 Err(refusal @ GuardRefusal::Locked { .. }) => {
                     refused = Some((Outcome::Skipped, refusal.to_string()))
                 }

@@ -165,6 +165,11 @@ pub fn completion_check(snapshot: &SnapshotInfo, event: &Completion) -> Check {
 pub struct SweepReport {
     pub checks: Vec<Check>,
     pub refused: bool,
+    /// Tonight's copies (or the reads they need) that were not taken, and why: with no delete
+    /// sent, the run asks for a retry, which finds what was made by name and makes the rest.
+    pub unfinished: Vec<String>,
+    /// A delete was sent: the run counts as acted, whatever else failed.
+    pub deleted: bool,
 }
 
 impl SweepReport {
@@ -194,6 +199,12 @@ impl SweepReport {
             .all(|c| c.outcome == Outcome::Skipped)
         {
             findings.status = Some(Status::Skipped);
+        }
+        if !self.unfinished.is_empty() && !self.deleted {
+            findings.retry = Some(format!(
+                "not taken: {}; a retry finds what this run made and makes the rest",
+                self.unfinished.join("; ")
+            ));
         }
         findings
     }

@@ -215,28 +215,40 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             Created::Failed(reason) | Created::NotStarted(reason) => {
                 let mut findings = Findings::new(
                     target,
-                    vec![Check::new("snapshot", Outcome::Fail, reason)],
+                    vec![Check::new(
+                        "snapshot",
+                        Outcome::Fail,
+                        format!("{reason}; nothing was created"),
+                    )],
                     format!("{db}: snapshot {id} not created"),
                 );
                 findings.result = Some(checks::snapshot_result(
                     id.as_str(),
                     db,
-                    "failed",
+                    "not-created",
                     None,
                     Some(started.elapsed()),
                     false,
                 ));
+                // The name is this request's: a retry (or the same request again) finds a
+                // snapshot this try made after all, and makes one otherwise.
+                findings.retry = Some(reason);
+                run.guard.nothing_took_effect();
                 return findings;
             }
         };
         let mut wait_note = None;
+        let mut last_failure: Option<String> = None;
         if request.wait {
             while !checks::settled(&snapshot.status) {
                 if Instant::now() + self.config.wait_poll >= run.stop_at {
-                    wait_note = Some(
-                        "the invocation's deadline came before the snapshot was available"
-                            .to_string(),
-                    );
+                    let why = last_failure
+                        .take()
+                        .map(|e| format!(" (the last look at it failed: {e})"))
+                        .unwrap_or_default();
+                    wait_note = Some(format!(
+                        "the invocation's deadline came before the snapshot was available{why}"
+                    ));
                     break;
                 }
                 tokio::time::sleep(self.config.wait_poll).await;
@@ -245,15 +257,18 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                     .find_snapshot(SnapshotOf::of(db), id.as_str())
                     .await
                 {
-                    Ok(Some(s)) => snapshot = s,
+                    Ok(Some(s)) => {
+                        snapshot = s;
+                        last_failure = None;
+                    }
                     Ok(None) => {
                         wait_note = Some("the snapshot is no longer listed".into());
                         snapshot.status = "missing".into();
                         break;
                     }
+                    // One failed look does not end the wait: the next may answer.
                     Err(e) => {
-                        wait_note = Some(format!("could not look at the snapshot: {e}"));
-                        break;
+                        last_failure = Some(e.to_string());
                     }
                 }
             }

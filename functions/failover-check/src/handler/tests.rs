@@ -26,6 +26,7 @@ fn config() -> FailoverConfig {
         dynamodb_tables: vec![],
         recent_events_minutes: 60,
         available_wait: Duration::from_millis(1200),
+        after_wait: Duration::ZERO,
     }
 }
 

@@ -138,6 +138,7 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             .iter()
             .flat_map(|(what, plan)| plan.delete.iter().map(move |d| (what, d)))
             .collect();
+        report.deleted |= !jobs.is_empty();
         let done: Vec<(String, Result<(), String>)> = stream::iter(jobs)
             .map(|(what, doomed)| {
                 let stop = &stop;

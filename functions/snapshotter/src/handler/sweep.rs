@@ -26,6 +26,9 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
         let databases = match self.catalog.list_databases().await {
             Ok(d) => Some(d),
             Err(e) => {
+                report
+                    .unfinished
+                    .push(format!("the database listing ({e})"));
                 report.push(Check::new(
                     "databases",
                     Outcome::Fail,
@@ -73,6 +76,11 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                 match run.may_act(&snapshot_lock(None), "snapshots").await {
                     Err(check) => {
                         report.refused = true;
+                        if check.outcome == Outcome::Fail {
+                            report
+                                .unfinished
+                                .push(format!("every snapshot ({})", check.detail));
+                        }
                         report.push(checks::sweep_refused(check));
                     }
                     Ok(()) => {
@@ -97,7 +105,10 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                             .collect()
                             .await;
                         for (db, created) in results {
-                            if matches!(created, Created::Failed(_) | Created::NotStarted(_)) {
+                            if let Created::Failed(why) | Created::NotStarted(why) = &created {
+                                report
+                                    .unfinished
+                                    .push(format!("the snapshot of {db} ({why})"));
                                 failed_dbs.push(db.clone());
                             }
                             report.push(checks::scheduled_snapshot(
@@ -132,11 +143,16 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             for (table, listing) in table_listings.iter_mut() {
                 let name = backup_name(table, sweep.at);
                 let check = match listing {
-                    Err(e) => Check::new(
-                        format!("backup {table}"),
-                        Outcome::Fail,
-                        format!("could not list backups of {table} ({e}): no backup taken"),
-                    ),
+                    Err(e) => {
+                        report
+                            .unfinished
+                            .push(format!("the backup of {table} (listing: {e})"));
+                        Check::new(
+                            format!("backup {table}"),
+                            Outcome::Fail,
+                            format!("could not list backups of {table} ({e}): no backup taken"),
+                        )
+                    }
                     Ok(existing) if existing.iter().any(|b| b.name == name) => Check::new(
                         format!("backup {table}"),
                         Outcome::Pass,
@@ -165,11 +181,16 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                                 existing.push(b);
                                 check
                             }
-                            Err(e) => Check::new(
-                                format!("backup {table}"),
-                                Outcome::Fail,
-                                format!("backup {name} not created: {e}"),
-                            ),
+                            Err(e) => {
+                                report
+                                    .unfinished
+                                    .push(format!("the backup of {table} ({e})"));
+                                Check::new(
+                                    format!("backup {table}"),
+                                    Outcome::Fail,
+                                    format!("backup {name} not created: {e}"),
+                                )
+                            }
                         }
                     }
                 };
@@ -205,7 +226,13 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                 format!("manual snapshot quota not read: {e}"),
             ),
         });
-        report.finish(sweep)
+        let findings = report.finish(sweep);
+        if findings.retry.is_some() {
+            // Nothing deleted; snapshots and backups are found by name by the retry, not made
+            // twice.
+            run.guard.nothing_took_effect();
+        }
+        findings
     }
 
     async fn pitr_check<L: Ledger>(

@@ -181,7 +181,12 @@ async fn an_existing_snapshot_of_ours_is_success_and_a_foreign_one_an_error_nami
         "{}",
         c.detail
     );
-    assert_eq!(findings.result.unwrap()["status"], "failed");
+    assert!(c.detail.ends_with("nothing was created"), "{}", c.detail);
+    assert_eq!(findings.result.unwrap()["status"], "not-created");
+    assert!(
+        findings.retry.is_some(),
+        "the claim goes back: the request may be sent again"
+    );
 }
 
 #[tokio::test]
