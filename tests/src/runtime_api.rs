@@ -259,6 +259,16 @@ impl FunctionProcess {
             std::process::id(),
             nanos % 0xffff_ffff
         );
+        self.invoke_as(request_id, body).await
+    }
+
+    /// Lambda's retry of an asynchronous invocation: the same event under the same request id.
+    pub async fn retry(&mut self, request_id: &str, event: &Value) -> Invoked {
+        let body = serde_json::to_vec(event).expect("event JSON");
+        self.invoke_as(request_id.to_string(), body).await.1
+    }
+
+    async fn invoke_as(&mut self, request_id: String, body: Vec<u8>) -> (String, Invoked) {
         let deadline_ms = (chrono::Utc::now() + self.clock_ahead).timestamp_millis()
             + self.timeout.as_millis() as i64;
         let (tx, rx) = oneshot::channel();
