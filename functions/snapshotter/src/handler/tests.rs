@@ -909,6 +909,31 @@ async fn after_a_failed_scheduled_snapshot_the_newest_available_one_stays() {
     assert!(check(&findings, "retention orders-db")
         .detail
         .contains("the newest available one is kept"));
+    assert_eq!(
+        findings.retry, None,
+        "a delete was sent: this run acted, no retry"
+    );
+}
+
+#[tokio::test]
+async fn a_sweep_that_missed_tonights_snapshot_and_deleted_nothing_asks_for_a_retry() {
+    let catalog = FakeCatalog::with(
+        vec![listing(instance("orders-db"), "available", &[OPT_IN])],
+        vec![our_snapshot("orders-db-rr-old", "orders-db", days_ago(100))],
+    );
+    catalog.fail("create_snapshot");
+    let s = snapshotter(catalog);
+    let (ledger, inv) = (MemoryLedger::default(), invocation(FUNCTION));
+    let g = guard(&ledger, &inv);
+    let event = schedule(json!({}), "2026-11-22T03:00:00Z");
+    let findings = s.respond(&trigger(event), &inv, &g).await;
+    let retry = findings.retry.clone().expect("asks for a retry");
+    assert!(
+        retry.starts_with("not taken: the snapshot of db-instance orders-db"),
+        "{retry}"
+    );
+    assert!(g.acted() && g.without_effect(), "the claim may go back");
+    assert_eq!(s.catalog.ids(), ["orders-db-rr-old"], "nothing deleted");
 }
 
 #[tokio::test]
