@@ -447,6 +447,12 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
         let me = invocation.request_id.as_str();
         let mut retry = findings.retry.clone();
         let mut acted = guard.acted();
+        if retry.is_some() && (!acted || guard.without_effect()) {
+            // Nothing was done: the locks go back first (a duplicate that takes the claim must
+            // not find them held), then an ACTING mark, which a `begin_acting` whose answer was
+            // lost may have left even though the guard said no.
+            guard.release_locks().await;
+        }
         if acted && retry.is_some() && guard.without_effect() {
             // Passed the guard, then did nothing (every action refused): give the claim back so
             // the retry can act; if the ledger will not take it back, this run counts as acted.
@@ -499,6 +505,9 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
         }
         if let Some(reason) = retry {
             // Not done: the claim goes back so a retry (or the caller, sending it again) can act.
+            if let Err(e) = self.ledger.stand_down(key, me).await {
+                tracing::warn!(error = %e, %key, "an ACTING mark of this run could not be checked");
+            }
             if let Err(e) = self.ledger.release(key, me).await {
                 tracing::error!(error = %e, %key, "could not give the claim back; a retry finds it its own");
             }

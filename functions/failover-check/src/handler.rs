@@ -198,7 +198,7 @@ where
                 Ok(d) => last = Some(d),
                 // Gone is an answer; any other failure is one look that failed, and the next
                 // may answer.
-                Err(e) if matches!(e, RdsError::NotFound { .. }) || out_of_time => {
+                Err(e) if !transient(&e) || out_of_time => {
                     let check = wording::status_unreadable(&e).timed(started);
                     return match last {
                         Some(d) => (check, Some(d)),
@@ -322,3 +322,8 @@ where
 
 #[cfg(test)]
 mod tests;
+
+/// A failed look the next may not meet (no answer, throttling); gone or refused is an answer.
+fn transient(e: &RdsError) -> bool {
+    matches!(e, RdsError::Api { source, .. } if source.transient())
+}
