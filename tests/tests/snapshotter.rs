@@ -194,7 +194,8 @@ async fn an_existing_snapshot_we_did_not_make_is_an_error_that_names_it() {
     let detail = check(&report, "snapshot")["detail"].as_str().unwrap();
     assert!(detail.contains(&foreign), "{detail}");
     assert!(detail.contains("not made by rds-responder"), "{detail}");
-    assert_eq!(report["result"]["status"], "failed");
+    // Nothing was created: `not-created`, not `failed` (the state of a snapshot RDS failed).
+    assert_eq!(report["result"]["status"], "not-created");
     let snapshots = snapshots_of(&fixture, &fixture.db).await;
     assert_eq!(snapshots.len(), 1);
     assert_eq!(snapshots[&foreign]["Owner"], "dba", "left untouched");
