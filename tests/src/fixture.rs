@@ -468,6 +468,22 @@ impl Fixture {
             .expect("put lock");
     }
 
+    /// The names of the DynamoDB backups of `table` in moto.
+    pub async fn backup_names(&self, table: &str) -> Vec<String> {
+        let out = self
+            .aws
+            .dynamodb
+            .list_backups()
+            .table_name(table)
+            .send()
+            .await
+            .expect("list backups");
+        out.backup_summaries()
+            .iter()
+            .filter_map(|b| b.backup_name().map(str::to_string))
+            .collect()
+    }
+
     /// Every ledger item: (pk, state).
     pub async fn ledger(&self) -> Vec<(String, String)> {
         let out = self

@@ -174,21 +174,6 @@ async fn snapshots_of(fixture: &Fixture, db: &str) -> Vec<String> {
         .collect()
 }
 
-async fn backups_of(fixture: &Fixture, table: &str) -> Vec<String> {
-    let out = fixture
-        .aws
-        .dynamodb
-        .list_backups()
-        .table_name(table)
-        .send()
-        .await
-        .expect("list backups");
-    out.backup_summaries()
-        .iter()
-        .filter_map(|b| b.backup_name().map(str::to_string))
-        .collect()
-}
-
 /// One scheduled sweep's world: an opted-in instance and a table, the function behind `proxy`.
 async fn sweep_world(proxy: &FaultProxy) -> (Fixture, String, FunctionProcess, Value) {
     let fixture = Fixture::new().await;
@@ -250,7 +235,7 @@ async fn a_sweep_with_each_aws_call_failing_in_turn_acts_once_reports_and_is_ret
         let (first_id, first) = function.invoke(&event).await;
         proxy.clear();
         let snapshots_after_first = snapshots_of(&fixture, &fixture.db).await;
-        let backups_after_first = backups_of(&fixture, &table_name).await;
+        let backups_after_first = fixture.backup_names(&table_name).await;
         let first_was_error = matches!(first, Invoked::Error { .. });
         // A run that did nothing is retried: it ended in an error Lambda retries.
         if snapshots_after_first.is_empty() || backups_after_first.is_empty() {
@@ -277,7 +262,7 @@ async fn a_sweep_with_each_aws_call_failing_in_turn_acts_once_reports_and_is_ret
             "{op}: one snapshot"
         );
         assert_eq!(
-            backups_of(&fixture, &table_name).await.len(),
+            fixture.backup_names(&table_name).await.len(),
             1,
             "{op}: one backup"
         );

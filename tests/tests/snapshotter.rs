@@ -110,21 +110,6 @@ async fn manual_snapshot(fixture: &Fixture, db: &str, id: &str, tags: &[(&str, &
         .expect("create snapshot");
 }
 
-async fn backup_names(fixture: &Fixture, table: &str) -> Vec<String> {
-    let out = fixture
-        .aws
-        .dynamodb
-        .list_backups()
-        .table_name(table)
-        .send()
-        .await
-        .expect("list backups");
-    out.backup_summaries()
-        .iter()
-        .filter_map(|b| b.backup_name().map(str::to_string))
-        .collect()
-}
-
 /// The sample scheduled run, now, naming `tables`, with `extra` input fields.
 fn scheduled_run(fixture: &Fixture, tables: &[&str], extra: Value) -> Value {
     let mut event = fixture.event("schedule.snapshotter.scheduler.json");
@@ -295,7 +280,7 @@ async fn a_scheduled_run_snapshots_opted_in_databases_once_and_reports_the_rest(
         .to_string()
         .contains(&format!("snapshot {untagged}")));
     assert_eq!(
-        backup_names(&fixture, &table).await,
+        fixture.backup_names(&table).await,
         [format!("{table}-rr-20261122-030000")]
     );
     assert_eq!(check(&report, &format!("pitr {table}"))["outcome"], "warn");
@@ -306,7 +291,7 @@ async fn a_scheduled_run_snapshots_opted_in_databases_once_and_reports_the_rest(
     assert!(duplicate["duplicate_of"].is_string());
     assert_eq!(snapshots_of(&fixture, &fixture.db).await.len(), 1);
     assert_eq!(cluster_snapshot_ids(&fixture).await.len(), 1);
-    assert_eq!(backup_names(&fixture, &table).await.len(), 1);
+    assert_eq!(fixture.backup_names(&table).await.len(), 1);
 }
 
 #[tokio::test]
