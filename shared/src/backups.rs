@@ -557,6 +557,14 @@ impl TableBackups for DynamoBackups {
             .create_backup()
             .table_name(table.as_str())
             .backup_name(name)
+            // Not idempotent (names may repeat): an attempt that timed out may have made a
+            // backup, and the SDK's resend would make a second. A failed call is retried by the
+            // run's own retry, which finds a backup it made by name before creating.
+            .customize()
+            .config_override(
+                aws_sdk_dynamodb::config::Builder::default()
+                    .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()),
+            )
             .send()
             .bounded_action("DynamoDB CreateBackup")
             .await

@@ -73,6 +73,20 @@ pub enum RdsError {
 }
 
 impl RdsError {
+    /// A failure the next try may not meet: no answer, throttling, a service fault. Gone,
+    /// already there, or refused (a permission, a bad parameter) is an answer.
+    pub fn transient(&self) -> bool {
+        matches!(self, RdsError::Api { source, .. } if source.transient())
+    }
+
+    /// The error code RDS answered with, if it answered.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            RdsError::Api { source, .. } => source.code.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The one mapping of an RDS SDK error: `not_found` (the operation's not-found fault) means
     /// the resource is gone; anything else is an API failure with its cause.
     fn from_sdk<E>(

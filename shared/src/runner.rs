@@ -304,12 +304,26 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
             _ => None,
         };
         let budget = invocation.budget();
-        let claimed = crate::budget::scope(
+        let claimed = match crate::budget::scope(
             budget.stop,
             "the run's stop point",
             self.claim_or_wait(&key, digest.as_deref(), invocation, &budget),
         )
-        .await?;
+        .await
+        {
+            Ok(claimed) => claimed,
+            Err(HandlerError::Ledger(e)) => {
+                let findings = unclaimed(&e, &trigger);
+                let report = report(findings, Utc::now().max(invocation.now));
+                return crate::budget::scope(
+                    budget.deadline,
+                    "the invocation deadline",
+                    self.deliver_unclaimed(report, &trigger),
+                )
+                .await;
+            }
+            Err(e) => return Err(e),
+        };
         let report = match claimed {
             Claimed::Ours => report,
             Claimed::Answered(answer) => {
@@ -530,6 +544,26 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
         Ok(report)
     }
 
+    /// A run the ledger would not claim acted on nothing: its report still goes out, and an
+    /// event's run then fails so Lambda retries (the manual caller is told to send it again).
+    async fn deliver_unclaimed(
+        &self,
+        report: Report,
+        trigger: &Trigger<R::Manual, R::Schedule>,
+    ) -> Result<Report, HandlerError> {
+        tracing::error!(key = %report.idempotency_key, "the ledger did not take the claim: nothing done");
+        if let Err(errors) = self.sink.deliver(&report).await {
+            return Err(HandlerError::Publish(errors));
+        }
+        match trigger {
+            Trigger::Manual(_) => Ok(report),
+            _ => Err(HandlerError::Retry {
+                report_id: report.id,
+                reason: "the ledger could not be reached to claim the trigger".into(),
+            }),
+        }
+    }
+
     /// `ACTED` with the report, tried up to three times (a lost write is worse than a slow one).
     async fn record_acted(&self, key: &str, me: &str, report: &Report) -> bool {
         for attempt in 1..=3u32 {
@@ -678,6 +712,26 @@ fn refuse_future<M: ManualPayload, S>(
         }
         _ => Ok(trigger),
     }
+}
+
+/// What a run reports when the ledger would not take its claim: nothing was done, since
+/// without the claim nothing keeps a duplicate from doing it too.
+fn unclaimed<M, S>(error: &LedgerError, trigger: &Trigger<M, S>) -> Findings {
+    let mut summary = "the ledger could not be reached: nothing was done".to_string();
+    if let Trigger::Manual(_) = trigger {
+        summary.push_str(": the same request may be sent again");
+    }
+    let check = Check::new(
+        "ledger",
+        Outcome::Fail,
+        format!(
+            "could not claim the trigger ({}); not acting without a claim, which keeps a duplicate or retry from acting twice",
+            crate::aws::one_line(&error.to_string())
+        ),
+    );
+    let mut findings = Findings::new(None::<Target>, vec![check], summary);
+    findings.retry = Some("the ledger could not be reached".into());
+    findings
 }
 
 /// What a retry reports when an earlier run began acting and vanished without a record.
@@ -1205,6 +1259,64 @@ mod tests {
                 .count();
             assert_eq!(tries, 3, "retried, not only logged");
             assert_eq!(runner.sink.delivered.borrow().len(), 1);
+        }
+
+        #[tokio::test]
+        async fn a_ledger_that_refuses_the_claim_still_gets_a_report_out_and_a_retry() {
+            let runner = stub(Stub {
+                act: true,
+                ..Stub::default()
+            });
+            runner.ledger.fail.borrow_mut().push("claim");
+            let err = runner
+                .handle(sample(ALARM), &at("req-a", 30))
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), "RetryRequested", "{err}");
+            assert_eq!(runner.responder.runs.get(), 0, "nothing runs unclaimed");
+            let report = runner.sink.delivered.borrow()[0].clone();
+            assert_eq!(
+                runner.sink.delivered.borrow().len(),
+                1,
+                "the report went out"
+            );
+            assert_eq!(report.status.as_str(), "failed");
+            assert!(
+                report.summary.contains("nothing was done"),
+                "{}",
+                report.summary
+            );
+            let check = &report.checks[0];
+            assert_eq!(check.name, "ledger");
+            assert!(check.detail.contains("injected"), "{}", check.detail);
+            // Lambda's retry, the ledger back: it runs and acts once.
+            let report = runner
+                .handle(sample(ALARM), &at("req-a", 30))
+                .await
+                .unwrap();
+            assert_eq!(report.id, "req-a");
+            assert_eq!(runner.responder.actions.get(), 1);
+        }
+
+        #[tokio::test]
+        async fn a_manual_request_the_ledger_would_not_claim_may_be_sent_again() {
+            let runner = stub(Stub {
+                act: true,
+                ..Stub::default()
+            });
+            runner.ledger.fail.borrow_mut().push("claim");
+            let report = runner
+                .handle(serde_json::json!({}), &at("req-a", 30))
+                .await
+                .unwrap();
+            assert!(
+                report
+                    .summary
+                    .ends_with("the same request may be sent again"),
+                "{}",
+                report.summary
+            );
+            assert_eq!(runner.responder.runs.get(), 0);
         }
 
         #[tokio::test]

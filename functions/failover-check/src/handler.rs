@@ -11,7 +11,7 @@ use rds_responder::config::EndpointMap;
 use rds_responder::dns::Resolver;
 use rds_responder::guard::ActionGuard;
 use rds_responder::ledger::Ledger;
-use rds_responder::rds::{DbInventory, RdsError};
+use rds_responder::rds::DbInventory;
 use rds_responder::report::{Check, Findings, Outcome};
 use rds_responder::runner::{Invocation, Responder};
 use rds_responder::sql::{ConnectTarget, DbProbe, Engine};
@@ -198,7 +198,7 @@ where
                 Ok(d) => last = Some(d),
                 // Gone is an answer; any other failure is one look that failed, and the next
                 // may answer.
-                Err(e) if !transient(&e) || out_of_time => {
+                Err(e) if !e.transient() || out_of_time => {
                     let check = wording::status_unreadable(&e).timed(started);
                     return match last {
                         Some(d) => (check, Some(d)),
@@ -322,8 +322,3 @@ where
 
 #[cfg(test)]
 mod tests;
-
-/// A failed look the next may not meet (no answer, throttling); gone or refused is an answer.
-fn transient(e: &RdsError) -> bool {
-    matches!(e, RdsError::Api { source, .. } if source.transient())
-}

@@ -291,7 +291,7 @@ pub fn scheduled_snapshot(db: &DbTarget, id: &RdsIdentifier, created: &Created) 
             ),
         )
         .with_data(json!({"snapshot_id": s.id, "status": s.status})),
-        Created::Failed(reason) => Check::new(
+        Created::Failed(reason) | Created::Refused(reason) => Check::new(
             name,
             Outcome::Fail,
             format!("snapshot {id} of {db} not created: {reason}"),

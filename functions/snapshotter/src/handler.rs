@@ -24,8 +24,8 @@ use rds_responder::trigger::{DbTarget, Target};
 use crate::checks;
 use crate::config::SnapshotterConfig;
 use crate::policy::{
-    decide, Completion, Decision, PreChange, CHANGE_ID_TAG, CREATED_BY_TAG, CREATED_BY_VALUE,
-    REASON_TAG,
+    create_retryable, decide, Completion, Decision, PreChange, CHANGE_ID_TAG, CREATED_BY_TAG,
+    CREATED_BY_VALUE, REASON_TAG,
 };
 
 pub struct Snapshotter<C, T> {
@@ -117,8 +117,25 @@ pub enum Created {
     New(SnapshotInfo),
     /// Already there and ours: a retry, or a second request for the same change.
     Existing(SnapshotInfo),
+    /// Not created, for a reason a retry may not meet (no answer, throttling, a state that
+    /// passes): the retry finds a snapshot this try made after all, and makes one otherwise.
     Failed(String),
+    /// Not created, and a retry would only meet the same answer: the name taken by a snapshot
+    /// that is not this request's, a quota, a permission.
+    Refused(String),
     NotStarted(String),
+}
+
+impl Created {
+    /// The snapshot and whether this try made it; or why not, and whether a retry may.
+    fn outcome(self) -> Result<(SnapshotInfo, bool), (String, bool)> {
+        match self {
+            Created::New(s) => Ok((s, true)),
+            Created::Existing(s) => Ok((s, false)),
+            Created::Failed(reason) | Created::NotStarted(reason) => Err((reason, true)),
+            Created::Refused(reason) => Err((reason, false)),
+        }
+    }
 }
 
 impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
@@ -134,7 +151,7 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             Err(RdsError::AlreadyExists { .. }) => {
                 match self.catalog.find_snapshot(SnapshotOf::of(db), id.as_str()).await {
                     Ok(Some(s)) if made_by_us(&s, db) => Created::Existing(s),
-                    Ok(Some(s)) => Created::Failed(format!(
+                    Ok(Some(s)) => Created::Refused(format!(
                         "snapshot {id} already exists and was not made by rds-responder for {db} (it is of {}, tags {:?}): left untouched; choose another change_id",
                         s.db,
                         s.tags.keys().collect::<Vec<_>>()
@@ -147,7 +164,8 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                     )),
                 }
             }
-            Err(e) => Created::Failed(e.to_string()),
+            Err(e) if create_retryable(&e) => Created::Failed(e.to_string()),
+            Err(e) => Created::Refused(e.to_string()),
         }
     }
 
@@ -202,17 +220,16 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
         let created = match created {
             // Same name, another change (a change id that cleans alike): not this request's.
             Created::Existing(s) if s.tags.get(CHANGE_ID_TAG) != asked_change.as_ref() => {
-                Created::Failed(format!(
+                Created::Refused(format!(
                     "snapshot {id} exists for another change (change id {:?}): left untouched; choose another change_id",
                     s.tags.get(CHANGE_ID_TAG).map(String::as_str).unwrap_or("none")
                 ))
             }
             other => other,
         };
-        let (mut snapshot, is_new) = match created {
-            Created::New(s) => (s, true),
-            Created::Existing(s) => (s, false),
-            Created::Failed(reason) | Created::NotStarted(reason) => {
+        let (mut snapshot, is_new) = match created.outcome() {
+            Ok(made) => made,
+            Err((reason, retryable)) => {
                 let mut findings = Findings::new(
                     target,
                     vec![Check::new(
@@ -231,9 +248,12 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                     false,
                 ));
                 // The name is this request's: a retry (or the same request again) finds a
-                // snapshot this try made after all, and makes one otherwise.
-                findings.retry = Some(reason);
+                // snapshot this try made after all, and makes one otherwise. A refusal a retry
+                // would meet again is only reported.
                 run.guard.nothing_took_effect();
+                if retryable {
+                    findings.retry = Some(reason);
+                }
                 return findings;
             }
         };

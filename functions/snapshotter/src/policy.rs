@@ -9,7 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 pub use rds_responder::backups::SnapshotInfo;
-use rds_responder::backups::{BackupInfo, DbListing, SnapshotOf};
+use rds_responder::backups::{BackupError, BackupInfo, DbListing, SnapshotOf};
+use rds_responder::rds::RdsError;
 use rds_responder::safety::{GateVerdict, TagGate};
 use rds_responder::trigger::{
     DbTarget, RdsEvent, RdsEventId, RdsIdentifier, ResourceKind, Route, TableName, Target, Trigger,
@@ -165,6 +166,41 @@ pub fn not_ours(snapshot: &SnapshotInfo, db: &RdsIdentifier) -> Option<&'static 
         );
     }
     None
+}
+
+/// Whether a create RDS did not do may succeed on a retry: no answer, throttling or a service
+/// fault; an answer the adapter could not read (the snapshot may exist, and the retry finds it
+/// by name); a database in a state that passes (backing up, modifying). A quota, a permission
+/// or a bad parameter will not pass: a retry would only fail again.
+pub fn create_retryable(error: &RdsError) -> bool {
+    match error {
+        RdsError::Unexpected { .. } => true,
+        RdsError::NotFound { .. } | RdsError::AlreadyExists { .. } => false,
+        RdsError::Api { .. } => {
+            error.transient()
+                || error.code().is_some_and(|code| {
+                    code.starts_with("InvalidDBInstanceState")
+                        || code.starts_with("InvalidDBClusterState")
+                })
+        }
+    }
+}
+
+/// The same for a DynamoDB backup: no answer, throttling, a service fault, a limit on
+/// operations running at once (`LimitExceededException`, `BackupInUseException`) or a table
+/// being created or updated (`TableInUseException`) passes; a missing table, a permission or a
+/// bad name does not.
+pub fn backup_retryable(error: &BackupError) -> bool {
+    error.source.transient()
+        || matches!(
+            error.source.code.as_deref(),
+            Some(
+                "LimitExceededException"
+                    | "BackupInUseException"
+                    | "TableInUseException"
+                    | "ContinuousBackupsUnavailableException"
+            )
+        )
 }
 
 /// One copy as retention sees it, whatever it is a copy of.
@@ -752,6 +788,89 @@ pub fn quota_warns(used: i64, max: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_backup_that_may_pass_later_is_retried() {
+        let failed = |code: Option<&str>| BackupError {
+            operation: "CreateBackup",
+            table: "orders".into(),
+            source: Box::new(rds_responder::aws::SdkFailure {
+                service: "DynamoDB",
+                code: code.map(String::from),
+                message: "injected".into(),
+                request_id: None,
+            }),
+        };
+        for code in [
+            None,
+            Some("ThrottlingException"),
+            Some("InternalServerError"),
+            Some("LimitExceededException"),
+            Some("BackupInUseException"),
+            Some("ContinuousBackupsUnavailableException"),
+            Some("TableInUseException"),
+        ] {
+            assert!(backup_retryable(&failed(code)), "{code:?}");
+        }
+        for code in [
+            "TableNotFoundException",
+            "AccessDeniedException",
+            "ValidationException",
+        ] {
+            assert!(!backup_retryable(&failed(Some(code))), "{code}");
+        }
+    }
+
+    #[test]
+    fn only_a_create_that_may_pass_later_is_retried() {
+        let api = |code: &str| RdsError::Api {
+            operation: "CreateDBSnapshot",
+            source: rds_responder::testing::sdk_failure(code),
+        };
+        for code in [
+            "Throttling",
+            "InternalFailure",
+            "InvalidDBInstanceState",
+            "InvalidDBInstanceStateFault",
+            "InvalidDBClusterStateFault",
+        ] {
+            assert!(create_retryable(&api(code)), "{code}");
+        }
+        for code in [
+            "SnapshotQuotaExceeded",
+            "AccessDenied",
+            "InvalidParameterValue",
+            "DBInstanceNotFound",
+        ] {
+            assert!(!create_retryable(&api(code)), "{code}");
+        }
+        let no_answer = RdsError::Api {
+            operation: "CreateDBSnapshot",
+            source: rds_responder::aws::SdkFailure {
+                service: "RDS",
+                code: None,
+                message: "timed out".into(),
+                request_id: None,
+            },
+        };
+        assert!(create_retryable(&no_answer));
+        assert!(create_retryable(&RdsError::Unexpected {
+            operation: "CreateDBSnapshot",
+            detail: "no snapshot in the answer".into(),
+        }));
+        for answered in [
+            RdsError::NotFound {
+                kind: "DB instance",
+                id: "orders-db".into(),
+            },
+            RdsError::AlreadyExists {
+                kind: "DB snapshot",
+                id: "orders-db-rr-x".into(),
+            },
+        ] {
+            assert!(!create_retryable(&answered), "{answered}");
+        }
+    }
 
     fn db(raw: &str) -> RdsIdentifier {
         RdsIdentifier::parse(raw, ResourceKind::DbInstance).unwrap()

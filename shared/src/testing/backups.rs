@@ -66,7 +66,8 @@ pub struct FakeCatalog {
     pub snapshots: RefCell<Vec<SnapshotInfo>>,
     /// Operations that fail: `list_databases`, `list_snapshots`, `find_snapshot`,
     /// `create_snapshot`, `delete_snapshot`, `snapshot_quotas`.
-    pub failing: RefCell<BTreeSet<&'static str>>,
+    /// Operations that fail, with the error code they answer.
+    pub failing: RefCell<BTreeMap<&'static str, &'static str>>,
     /// Deletes that fail with a throttling error, by snapshot id.
     pub throttled_deletes: RefCell<BTreeSet<String>>,
     /// Databases whose snapshot listing fails (a later page of a complete listing).
@@ -89,8 +90,14 @@ impl FakeCatalog {
         }
     }
 
+    /// `operation` fails with a transient error (InternalFailure).
     pub fn fail(&self, operation: &'static str) {
-        self.failing.borrow_mut().insert(operation);
+        self.fail_with(operation, "InternalFailure");
+    }
+
+    /// `operation` fails with RDS error `code`.
+    pub fn fail_with(&self, operation: &'static str, code: &'static str) {
+        self.failing.borrow_mut().insert(operation, code);
     }
 
     /// Calls of one operation, e.g. `create_snapshot`.
@@ -110,10 +117,10 @@ impl FakeCatalog {
         self.calls
             .borrow_mut()
             .push(format!("{operation} {detail}"));
-        if self.failing.borrow().contains(operation) {
+        if let Some(code) = self.failing.borrow().get(operation) {
             return Err(RdsError::Api {
                 operation,
-                source: sdk_failure("InternalFailure"),
+                source: sdk_failure(code),
             });
         }
         Ok(())
@@ -243,13 +250,20 @@ pub struct FakeBackups {
     pub backups: RefCell<Vec<BackupInfo>>,
     pub pitr: RefCell<BTreeMap<String, PitrStatus>>,
     /// `create_backup`, `list_backups`, `delete_backup`, `pitr`, `enable_pitr`.
-    pub failing: RefCell<BTreeSet<&'static str>>,
+    /// Operations that fail, with the error code they answer.
+    pub failing: RefCell<BTreeMap<&'static str, &'static str>>,
     pub calls: RefCell<Vec<String>>,
 }
 
 impl FakeBackups {
+    /// `operation` fails with a transient error (InternalServerError).
     pub fn fail(&self, operation: &'static str) {
-        self.failing.borrow_mut().insert(operation);
+        self.fail_with(operation, "InternalServerError");
+    }
+
+    /// `operation` fails with DynamoDB error `code`.
+    pub fn fail_with(&self, operation: &'static str, code: &'static str) {
+        self.failing.borrow_mut().insert(operation, code);
     }
 
     /// Calls of one operation, e.g. `create_backup`.
@@ -266,11 +280,11 @@ impl FakeBackups {
         self.calls
             .borrow_mut()
             .push(format!("{operation} {table} {detail}"));
-        if self.failing.borrow().contains(operation) {
+        if let Some(code) = self.failing.borrow().get(operation) {
             return Err(BackupError {
                 operation,
                 table: table.to_string(),
-                source: Box::new(sdk_failure("InternalServerError")),
+                source: Box::new(sdk_failure(code)),
             });
         }
         Ok(())

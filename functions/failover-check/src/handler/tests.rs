@@ -598,17 +598,24 @@ async fn stale_event_is_reported_and_skipped() {
 }
 
 #[tokio::test]
-async fn ledger_outage_stops_before_any_check() {
+async fn ledger_outage_stops_before_any_check_and_still_reports() {
     let mut runner = runner(RecordingSink::default());
     runner.ledger = MemoryLedger::failing(&["claim"]);
-    let err = runner
+    let report = runner
         .handle(
             sample("manual.failover-check.json"),
             &invocation_at(Utc::now(), "req-a"),
         )
         .await
-        .unwrap_err();
-    assert_eq!(err.kind(), "LedgerUnavailable");
+        .unwrap();
+    assert_eq!(report.status, Status::Failed);
+    assert_eq!(report.checks[0].name, "ledger");
+    assert!(
+        report.summary.contains("may be sent again"),
+        "{}",
+        report.summary
+    );
+    assert_eq!(runner.sink.delivered.borrow().len(), 1);
     assert_eq!(*runner.responder.inventory.describe_calls.borrow(), 0);
 }
 

@@ -11,7 +11,8 @@ use rds_responder::trigger::{DbTarget, TableName};
 
 use crate::checks;
 use crate::policy::{
-    backup_name, creation_tags, retention_scope, scheduled_snapshot_id, select, Selection, Sweep,
+    backup_name, backup_retryable, creation_tags, retention_scope, scheduled_snapshot_id, select,
+    Selection, Sweep,
 };
 
 use super::{snapshot_lock, Created, Run, Snapshotter};
@@ -109,6 +110,11 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                                 report
                                     .unfinished
                                     .push(format!("the snapshot of {db} ({why})"));
+                            }
+                            if let Created::Failed(_)
+                            | Created::Refused(_)
+                            | Created::NotStarted(_) = &created
+                            {
                                 failed_dbs.push(db.clone());
                             }
                             report.push(checks::scheduled_snapshot(
@@ -182,9 +188,11 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                                 check
                             }
                             Err(e) => {
-                                report
-                                    .unfinished
-                                    .push(format!("the backup of {table} ({e})"));
+                                if backup_retryable(&e) {
+                                    report
+                                        .unfinished
+                                        .push(format!("the backup of {table} ({e})"));
+                                }
                                 Check::new(
                                     format!("backup {table}"),
                                     Outcome::Fail,

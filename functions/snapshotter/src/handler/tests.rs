@@ -184,8 +184,8 @@ async fn an_existing_snapshot_of_ours_is_success_and_a_foreign_one_an_error_nami
     assert!(c.detail.ends_with("nothing was created"), "{}", c.detail);
     assert_eq!(findings.result.unwrap()["status"], "not-created");
     assert!(
-        findings.retry.is_some(),
-        "the claim goes back: the request may be sent again"
+        findings.retry.is_none(),
+        "a retry would meet the same foreign snapshot: reported, not retried"
     );
 }
 
@@ -934,6 +934,75 @@ async fn a_sweep_that_missed_tonights_snapshot_and_deleted_nothing_asks_for_a_re
     );
     assert!(g.acted() && g.without_effect(), "the claim may go back");
     assert_eq!(s.catalog.ids(), ["orders-db-rr-old"], "nothing deleted");
+}
+
+#[tokio::test]
+async fn a_sweep_refused_for_good_reports_and_asks_for_no_retry() {
+    let catalog = FakeCatalog::with(
+        vec![listing(instance("orders-db"), "available", &[OPT_IN])],
+        vec![],
+    );
+    catalog.fail_with("create_snapshot", "SnapshotQuotaExceeded");
+    let s = snapshotter(catalog);
+    let (ledger, inv) = (MemoryLedger::default(), invocation(FUNCTION));
+    let g = guard(&ledger, &inv);
+    let event = schedule(json!({}), "2026-11-22T03:00:00Z");
+    let findings = s.respond(&trigger(event), &inv, &g).await;
+    let c = check(&findings, "snapshot orders-db");
+    assert_eq!(c.outcome, Outcome::Fail);
+    assert!(c.detail.contains("SnapshotQuotaExceeded"), "{}", c.detail);
+    assert_eq!(findings.retry, None, "a retry would meet the same quota");
+}
+
+#[tokio::test]
+async fn a_pre_change_create_refused_for_good_is_not_retried_and_a_throttled_one_is() {
+    for (code, retried) in [
+        ("SnapshotQuotaExceeded", false),
+        ("AccessDenied", false),
+        ("Throttling", true),
+        ("InvalidDBInstanceState", true),
+    ] {
+        let catalog = FakeCatalog::with(
+            vec![listing(instance("orders-db"), "available", &[])],
+            vec![],
+        );
+        catalog.fail_with("create_snapshot", code);
+        let s = snapshotter(catalog);
+        let findings = run(&s, json!({"db_instance": "orders-db", "reason": "x"})).await;
+        assert_eq!(
+            findings.result.clone().unwrap()["status"],
+            "not-created",
+            "{code}"
+        );
+        assert_eq!(findings.retry.is_some(), retried, "{code}");
+        assert!(check(&findings, "snapshot").detail.contains(code), "{code}");
+    }
+}
+
+#[tokio::test]
+async fn a_backup_refused_for_good_is_not_retried() {
+    let s = snapshotter(FakeCatalog::with(vec![], vec![]));
+    s.tables
+        .fail_with("create_backup", "TableNotFoundException");
+    let (ledger, inv) = (MemoryLedger::default(), invocation(FUNCTION));
+    let g = guard(&ledger, &inv);
+    let event = schedule(json!({"tables": ["orders"]}), "2026-11-22T03:00:00Z");
+    let findings = s.respond(&trigger(event), &inv, &g).await;
+    assert_eq!(check(&findings, "backup orders").outcome, Outcome::Fail);
+    assert_eq!(findings.retry, None);
+    s.tables
+        .fail_with("create_backup", "LimitExceededException");
+    let findings = s
+        .respond(
+            &trigger(schedule(
+                json!({"tables": ["orders"]}),
+                "2026-11-22T03:00:00Z",
+            )),
+            &inv,
+            &g,
+        )
+        .await;
+    assert!(findings.retry.is_some(), "too many backups at once passes");
 }
 
 #[tokio::test]
