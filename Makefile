@@ -40,6 +40,7 @@ lint:
 	scripts/bootstrap.sh
 	.venv/bin/cfn-lint template.yaml
 	.venv/bin/python scripts/check-template.py template.yaml
+	.venv/bin/python scripts/test-check-template.py
 
 fmt:
 	$(CARGO) fmt --all

@@ -4,8 +4,10 @@
 Each rule below is one that broke in AWS before: a dead-letter queue EventBridge could not
 write to, a report topic CloudWatch alarms could not publish to, an alarm permission any
 alarm in the account could use, a reaper without reserved concurrency, a ledger policy
-without the UpdateItem the acted-before-delivered path needs.
+without the UpdateItem the acted-before-delivered path needs, a tagging grant over every
+database.
 """
+import fnmatch
 import sys
 
 from cfnlint.decode import cfn_yaml
@@ -86,7 +88,36 @@ def main(path):
                         "Condition", {}).get("StringEquals", {}).get(tag_keys[action]) != "rds-responder"):
                         fail(f"{name} may {action} snapshots not tagged CreatedBy=rds-responder")
 
-    # 7. Scheduler schedules name themselves in the input and keep undeliverable runs.
+    # 7. Tagging is granted only on snapshots, never on databases or clusters (a role that may
+    #    stamp CreatedBy=rds-responder on any resource may then delete it, or lift an opt-out
+    #    tag), and only for listed tag keys.
+    for name, function in of_type("AWS::Serverless::Function").items():
+        for policy in function["Properties"].get("Policies", []):
+            if not (isinstance(policy, dict) and "Statement" in policy):
+                continue
+            for statement in policy["Statement"]:
+                if not isinstance(statement, dict):
+                    continue
+                actions = statement.get("Action", [])
+                actions = [actions] if isinstance(actions, str) else actions
+                # Any pattern that grants tagging (rds:*, rds:Add*, rds:*Tag*, ...).
+                if not any(fnmatch.fnmatchcase("rds:AddTagsToResource", a) for a in actions):
+                    continue
+                resources_ = statement.get("Resource", [])
+                resources_ = [resources_] if not isinstance(resources_, list) else resources_
+                for resource in resources_:
+                    text = resource.get("Fn::Sub", "") if isinstance(resource, dict) else str(resource)
+                    own_snapshot = (":snapshot:" in text or ":cluster-snapshot:" in text) and "-rr-" in text
+                    if not own_snapshot:
+                        fail(f"{name} may tag {text or resource}: tagging only on its own new snapshots (*-rr-*)")
+                condition = statement.get("Condition", {})
+                if condition.get("StringEquals", {}).get("aws:RequestTag/CreatedBy") != "rds-responder":
+                    fail(f"{name} may tag without the CreatedBy=rds-responder request tag")
+                keys = condition.get("ForAllValues:StringEquals", {}).get("aws:TagKeys")
+                if not keys:
+                    fail(f"{name} may tag with any key: limit aws:TagKeys to the keys it writes")
+
+    # 8. Scheduler schedules name themselves in the input and keep undeliverable runs.
     for name, schedule in of_type("AWS::Scheduler::Schedule").items():
         target = schedule["Properties"]["Target"]
         if "<aws.scheduler.schedule-arn>" not in target.get("Input", ""):

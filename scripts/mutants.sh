@@ -20,7 +20,7 @@ declare -A files=(
     [rules]="rules/src/**"
     [failover-check]="functions/failover-check/src/policy.rs"
     [idle-reaper]="functions/idle-reaper/src/policy.rs"
-    [snapshotter]="functions/snapshotter/src/policy.rs functions/snapshotter/src/handler/retention.rs"
+    [snapshotter]="functions/snapshotter/src/policy/*.rs functions/snapshotter/src/handler/retention.rs"
 )
 declare -A watched=(
     [rules]="rules"

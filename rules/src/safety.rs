@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
 
 /// Tag values that switch a function off for a resource.
 pub const OFF_VALUES: [&str; 4] = ["off", "disabled", "false", "no"];
@@ -158,9 +159,76 @@ impl Cap {
     }
 }
 
+/// A client network, `10.0.0.0/8` or `2001:db8::/32`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (addr, prefix) = raw.trim().split_once('/')?;
+        let network: IpAddr = addr.parse().ok()?;
+        let prefix: u8 = prefix.parse().ok()?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        (prefix <= max).then_some(Self { network, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let (net, ip, bits) = match (self.network, ip) {
+            (IpAddr::V4(n), IpAddr::V4(i)) => (
+                u128::from(u32::from(n)) << 96,
+                u128::from(u32::from(i)) << 96,
+                self.prefix,
+            ),
+            (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i), self.prefix),
+            _ => return false,
+        };
+        let mask = if bits == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(bits))
+        };
+        net & mask == ip & mask
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cidr_rules() {
+        let net = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(net.contains("10.200.1.1".parse().unwrap()));
+        assert!(!net.contains("11.0.0.1".parse().unwrap()));
+        assert!(!net.contains("::1".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        assert!(Cidr::parse("2001:db8::/32")
+            .unwrap()
+            .contains("2001:db8::5".parse().unwrap()));
+        assert_eq!(Cidr::parse("10.0.0.0/33"), None);
+        assert_eq!(Cidr::parse("10.0.0.0"), None);
+        // The edges: a host route is one address; IPv6 goes to /128.
+        let host = Cidr::parse(" 10.0.0.1/32 ").unwrap();
+        assert!(host.contains("10.0.0.1".parse().unwrap()));
+        assert!(!host.contains("10.0.0.0".parse().unwrap()));
+        let v6_host = Cidr::parse("2001:db8::1/128").unwrap();
+        assert!(v6_host.contains("2001:db8::1".parse().unwrap()));
+        assert!(!v6_host.contains("2001:db8::2".parse().unwrap()));
+        assert_eq!(Cidr::parse("2001:db8::/129"), None);
+        assert!(!Cidr::parse("::/0")
+            .unwrap()
+            .contains("10.0.0.1".parse().unwrap()));
+        let mid = Cidr::parse("192.168.4.0/22").unwrap();
+        assert!(mid.contains("192.168.7.255".parse().unwrap()));
+        assert!(!mid.contains("192.168.8.0".parse().unwrap()));
+        assert_eq!(Cidr::parse("x/8"), None);
+        assert_eq!(Cidr::parse("10.0.0.0/x"), None);
+    }
 
     fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

@@ -143,6 +143,29 @@ impl SdkFailure {
     }
 }
 
+/// The page markers (next tokens) one listing has followed. A marker seen before fails the
+/// listing: the service would answer the same pages forever, and the SDK's paginators end
+/// silently there, which would pass a partial listing for a whole one (retention judging an
+/// estate it only half saw, a check missing an alarm).
+#[derive(Debug, Default)]
+pub struct Markers {
+    seen: std::collections::HashSet<String>,
+}
+
+impl Markers {
+    /// The marker of the next page to ask for, `None` at the end, or why the listing fails.
+    pub fn next(&mut self, next: Option<&str>) -> Result<Option<String>, String> {
+        match next.filter(|m| !m.is_empty()) {
+            None => Ok(None),
+            Some(marker) if !self.seen.insert(marker.to_string()) => Err(format!(
+                "returned a page marker it had returned before ({}): the listing would never end, so it is refused rather than taken as complete",
+                one_line(&marker.chars().take(40).collect::<String>())
+            )),
+            Some(marker) => Ok(Some(marker.to_string())),
+        }
+    }
+}
+
 /// An error with its causes, one line, bounded.
 pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();

@@ -2,7 +2,7 @@
 //! recovery. Listings read every page and carry tags from the describe call itself (`TagList`),
 //! so deciding over thousands of snapshots costs pages, not one request per snapshot.
 
-use crate::budget::{BoundedCall, BoundedPage};
+use crate::budget::BoundedCall;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -17,6 +17,7 @@ use aws_sdk_rds::operation::describe_db_cluster_snapshots::DescribeDBClusterSnap
 use aws_sdk_rds::operation::describe_db_snapshots::DescribeDBSnapshotsError;
 use aws_sdk_rds::types::Tag;
 
+use crate::aws::Markers;
 use crate::aws::{SdkError, SdkFailure};
 use crate::rds::RdsError;
 use crate::trigger::{DbTarget, RdsIdentifier, ResourceKind, TableName};
@@ -192,14 +193,17 @@ const PAGE_SIZE: i32 = 100;
 impl SnapshotCatalog for RdsSnapshots {
     async fn list_databases(&self) -> Result<Vec<DbListing>, RdsError> {
         let mut out = Vec::new();
-        let mut pages = self
-            .client
-            .describe_db_clusters()
-            .max_records(PAGE_SIZE)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().bounded_page("RDS DescribeDBClusters").await {
-            let page = page.map_err(rds_failure("DescribeDBClusters"))?;
+        let (mut markers, mut marker) = (Markers::default(), None);
+        loop {
+            let page = self
+                .client
+                .describe_db_clusters()
+                .max_records(PAGE_SIZE)
+                .set_marker(marker)
+                .send()
+                .bounded("RDS DescribeDBClusters")
+                .await
+                .map_err(rds_failure("DescribeDBClusters"))?;
             for c in page.db_clusters() {
                 let Some(raw) = c.db_cluster_identifier() else {
                     continue;
@@ -217,15 +221,22 @@ impl SnapshotCatalog for RdsSnapshots {
                     tags: tag_map(c.tag_list()),
                 });
             }
+            marker = markers.follow("DescribeDBClusters", page.marker())?;
+            if marker.is_none() {
+                break;
+            }
         }
-        let mut pages = self
-            .client
-            .describe_db_instances()
-            .max_records(PAGE_SIZE)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().bounded_page("RDS DescribeDBInstances").await {
-            let page = page.map_err(rds_failure("DescribeDBInstances"))?;
+        let (mut markers, mut marker) = (Markers::default(), None);
+        loop {
+            let page = self
+                .client
+                .describe_db_instances()
+                .max_records(PAGE_SIZE)
+                .set_marker(marker)
+                .send()
+                .bounded("RDS DescribeDBInstances")
+                .await
+                .map_err(rds_failure("DescribeDBInstances"))?;
             for db in page.db_instances() {
                 let Some(raw) = db.db_instance_identifier() else {
                     continue;
@@ -246,8 +257,11 @@ impl SnapshotCatalog for RdsSnapshots {
                     tags: tag_map(db.tag_list()),
                 });
             }
+            marker = markers.follow("DescribeDBInstances", page.marker())?;
+            if marker.is_none() {
+                return Ok(out);
+            }
         }
-        Ok(out)
     }
 
     async fn list_snapshots(
@@ -256,45 +270,49 @@ impl SnapshotCatalog for RdsSnapshots {
         db: Option<&RdsIdentifier>,
     ) -> Result<Vec<SnapshotInfo>, RdsError> {
         let mut out = Vec::new();
-        match of {
-            SnapshotOf::Instance => {
-                let mut pages = self
-                    .client
-                    .describe_db_snapshots()
-                    .snapshot_type("manual")
-                    .set_db_instance_identifier(db.map(|d| d.to_string()))
-                    .max_records(PAGE_SIZE)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().bounded_page("RDS DescribeDBSnapshots").await {
-                    let page = page.map_err(rds_failure("DescribeDBSnapshots"))?;
+        let (mut markers, mut marker) = (Markers::default(), None);
+        loop {
+            let next = match of {
+                SnapshotOf::Instance => {
+                    let page = self
+                        .client
+                        .describe_db_snapshots()
+                        .snapshot_type("manual")
+                        .set_db_instance_identifier(db.map(|d| d.to_string()))
+                        .max_records(PAGE_SIZE)
+                        .set_marker(marker)
+                        .send()
+                        .bounded("RDS DescribeDBSnapshots")
+                        .await
+                        .map_err(rds_failure("DescribeDBSnapshots"))?;
                     out.extend(page.db_snapshots().iter().map(from_db_snapshot));
+                    markers.follow("DescribeDBSnapshots", page.marker())?
                 }
-            }
-            SnapshotOf::Cluster => {
-                let mut pages = self
-                    .client
-                    .describe_db_cluster_snapshots()
-                    .snapshot_type("manual")
-                    .set_db_cluster_identifier(db.map(|d| d.to_string()))
-                    .max_records(PAGE_SIZE)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages
-                    .next()
-                    .bounded_page("RDS DescribeDBClusterSnapshots")
-                    .await
-                {
-                    let page = page.map_err(rds_failure("DescribeDBClusterSnapshots"))?;
+                SnapshotOf::Cluster => {
+                    let page = self
+                        .client
+                        .describe_db_cluster_snapshots()
+                        .snapshot_type("manual")
+                        .set_db_cluster_identifier(db.map(|d| d.to_string()))
+                        .max_records(PAGE_SIZE)
+                        .set_marker(marker)
+                        .send()
+                        .bounded("RDS DescribeDBClusterSnapshots")
+                        .await
+                        .map_err(rds_failure("DescribeDBClusterSnapshots"))?;
                     out.extend(
                         page.db_cluster_snapshots()
                             .iter()
                             .map(from_cluster_snapshot),
                     );
+                    markers.follow("DescribeDBClusterSnapshots", page.marker())?
                 }
+            };
+            marker = next;
+            if marker.is_none() {
+                return Ok(out);
             }
         }
-        Ok(out)
     }
 
     async fn find_snapshot(
@@ -503,6 +521,13 @@ pub struct BackupError {
     pub source: Box<SdkFailure>,
 }
 
+impl BackupError {
+    /// The backup is not there (`BackupNotFoundException`): deleted since it was listed.
+    pub fn gone(&self) -> bool {
+        self.source.code.as_deref() == Some("BackupNotFoundException")
+    }
+}
+
 #[allow(async_fn_in_trait)]
 pub trait TableBackups {
     async fn create_backup(&self, table: &TableName, name: &str)
@@ -585,7 +610,7 @@ impl TableBackups for DynamoBackups {
 
     async fn list_backups(&self, table: &TableName) -> Result<Vec<BackupInfo>, BackupError> {
         let mut out = Vec::new();
-        let mut start: Option<String> = None;
+        let (mut markers, mut start) = (Markers::default(), None::<String>);
         loop {
             let page = self
                 .client
@@ -614,19 +639,11 @@ impl TableBackups for DynamoBackups {
                     size_bytes: b.backup_size_bytes(),
                 }
             }));
-            match page.last_evaluated_backup_arn() {
-                Some(next) if !next.is_empty() => {
-                    // A page that does not move on would loop forever: fail, never guess.
-                    if start.as_deref() == Some(next) {
-                        return Err(local_failure(
-                            "ListBackups",
-                            table,
-                            format!("pagination repeated {next}"),
-                        ));
-                    }
-                    start = Some(next.to_string());
-                }
-                _ => return Ok(out),
+            start = markers
+                .next(page.last_evaluated_backup_arn())
+                .map_err(|why| local_failure("ListBackups", table, why))?;
+            if start.is_none() {
+                return Ok(out);
             }
         }
     }
@@ -678,5 +695,104 @@ impl TableBackups for DynamoBackups {
             .await
             .map(|_| ())
             .map_err(dynamo_failure("UpdateContinuousBackups", table))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The snapshot catalog over an RDS endpoint at `url`, with test credentials.
+    fn catalog_at(url: &str) -> RdsSnapshots {
+        let config = aws_sdk_rds::Config::builder()
+            .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
+            .region(aws_sdk_rds::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_rds::config::Credentials::new(
+                "AKIDTEST", "secret", None, None, "test",
+            ))
+            .endpoint_url(url)
+            .build();
+        RdsSnapshots {
+            client: aws_sdk_rds::Client::from_conf(config),
+        }
+    }
+
+    fn snapshots_page(ids: &[&str], marker: Option<&str>) -> String {
+        let snapshots: String = ids
+            .iter()
+            .map(|id| {
+                format!(
+                    "<DBSnapshot><DBSnapshotIdentifier>{id}</DBSnapshotIdentifier><DBInstanceIdentifier>orders-db</DBInstanceIdentifier><SnapshotType>manual</SnapshotType><Status>available</Status></DBSnapshot>"
+                )
+            })
+            .collect();
+        let marker = marker
+            .map(|m| format!("<Marker>{m}</Marker>"))
+            .unwrap_or_default();
+        format!(
+            "<DescribeDBSnapshotsResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><DescribeDBSnapshotsResult><DBSnapshots>{snapshots}</DBSnapshots>{marker}</DescribeDBSnapshotsResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></DescribeDBSnapshotsResponse>"
+        )
+    }
+
+    #[tokio::test]
+    async fn a_listing_follows_every_marker_to_the_end() {
+        let (url, seen) = crate::testing::canned_http(|body| {
+            if body.contains("Marker=m2") {
+                snapshots_page(&["orders-db-rr-3"], None)
+            } else if body.contains("Marker=m1") {
+                snapshots_page(&["orders-db-rr-2"], Some("m2"))
+            } else {
+                snapshots_page(&["orders-db-rr-1"], Some("m1"))
+            }
+        })
+        .await
+        .unwrap();
+        let listed = catalog_at(&url)
+            .list_snapshots(SnapshotOf::Instance, None)
+            .await
+            .unwrap();
+        let ids: Vec<&str> = listed.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["orders-db-rr-1", "orders-db-rr-2", "orders-db-rr-3"]);
+        assert_eq!(seen.lock().unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_repeated_marker_fails_the_listing_instead_of_ending_it() {
+        // Page 2 points back at itself: the SDK's paginator ends there without a word.
+        let (url, _) = crate::testing::canned_http(|body| {
+            if body.contains("Marker=") {
+                snapshots_page(&["orders-db-rr-2"], Some("m1"))
+            } else {
+                snapshots_page(&["orders-db-rr-1"], Some("m1"))
+            }
+        })
+        .await
+        .unwrap();
+        let err = catalog_at(&url)
+            .list_snapshots(SnapshotOf::Instance, None)
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("DescribeDBSnapshots"), "{text}");
+        assert!(
+            text.contains("a page marker it had returned before (m1)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn markers_end_on_none_or_empty_and_refuse_a_repeat() {
+        let mut markers = Markers::default();
+        assert_eq!(
+            markers.follow("X", Some("a")).unwrap().as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            markers.follow("X", Some("b")).unwrap().as_deref(),
+            Some("b")
+        );
+        assert_eq!(markers.follow("X", Some("")).unwrap(), None);
+        assert_eq!(markers.follow("X", None).unwrap(), None);
+        assert!(markers.follow("X", Some("a")).is_err());
     }
 }

@@ -97,17 +97,6 @@ pub async fn bounded<T, E>(
     }
 }
 
-/// One page of a paginator, bounded like [`bounded`].
-pub async fn bounded_page<T, E>(
-    call: &'static str,
-    page: impl Future<Output = Option<Result<T, SdkError<E>>>>,
-) -> Option<Result<T, SdkError<E>>> {
-    match limited(call, None, page).await {
-        Ok(page) => page,
-        Err(cut) => Some(Err(SdkError::timeout_error(cut))),
-    }
-}
-
 /// `.send().bounded("RDS DescribeDBInstances")`: [`bounded`] at the call site.
 pub trait BoundedCall<T, E>: Future<Output = Result<T, SdkError<E>>> + Sized {
     fn bounded(self, call: &'static str) -> impl Future<Output = Result<T, SdkError<E>>> {
@@ -122,18 +111,6 @@ pub trait BoundedCall<T, E>: Future<Output = Result<T, SdkError<E>>> + Sized {
 }
 
 impl<T, E, F: Future<Output = Result<T, SdkError<E>>>> BoundedCall<T, E> for F {}
-
-/// `pages.next().bounded_page("RDS DescribeDBSnapshots")`: [`bounded_page`] at the call site.
-pub trait BoundedPage<T, E>: Future<Output = Option<Result<T, SdkError<E>>>> + Sized {
-    fn bounded_page(
-        self,
-        call: &'static str,
-    ) -> impl Future<Output = Option<Result<T, SdkError<E>>>> {
-        bounded_page(call, self)
-    }
-}
-
-impl<T, E, F: Future<Output = Option<Result<T, SdkError<E>>>>> BoundedPage<T, E> for F {}
 
 /// The instants of one invocation, from its deadline and reserve.
 #[derive(Debug, Clone, Copy)]

@@ -1,12 +1,12 @@
 //! CloudWatch reads: alarms still firing for a database, and its latest metric values.
 
-use crate::budget::{BoundedCall, BoundedPage};
+use crate::budget::BoundedCall;
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{Dimension, StateValue, Statistic};
 use chrono::{DateTime, Utc};
 
-use crate::aws::SdkFailure;
+use crate::aws::{Markers, SdkFailure};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("CloudWatch {operation} failed: {source}")]
@@ -38,18 +38,21 @@ const DB_DIMENSIONS: [&str; 2] = ["DBInstanceIdentifier", "DBClusterIdentifier"]
 
 impl AlarmWatch for CloudWatchReader {
     async fn alarms_firing_for(&self, db_ids: &[String]) -> Result<Vec<String>, CloudWatchError> {
-        let mut pages = self
-            .client
-            .describe_alarms()
-            .state_value(StateValue::Alarm)
-            .into_paginator()
-            .send();
         let mut firing = Vec::new();
-        while let Some(page) = pages.next().bounded_page("CloudWatch DescribeAlarms").await {
-            let page = page.map_err(|e| CloudWatchError {
-                operation: "DescribeAlarms",
-                source: SdkFailure::from_sdk("CloudWatch", &e),
-            })?;
+        let (mut markers, mut token) = (Markers::default(), None::<String>);
+        loop {
+            let page = self
+                .client
+                .describe_alarms()
+                .state_value(StateValue::Alarm)
+                .set_next_token(token)
+                .send()
+                .bounded("CloudWatch DescribeAlarms")
+                .await
+                .map_err(|e| CloudWatchError {
+                    operation: "DescribeAlarms",
+                    source: SdkFailure::from_sdk("CloudWatch", &e),
+                })?;
             for alarm in page.metric_alarms() {
                 // Guard against endpoints that ignore the state filter.
                 if alarm.state_value() != Some(&StateValue::Alarm) {
@@ -64,8 +67,21 @@ impl AlarmWatch for CloudWatchReader {
                     firing.push(alarm.alarm_name().unwrap_or("(unnamed)").to_string());
                 }
             }
+            token = markers
+                .next(page.next_token())
+                .map_err(|why| CloudWatchError {
+                    operation: "DescribeAlarms",
+                    source: SdkFailure {
+                        service: "CloudWatch",
+                        code: None,
+                        message: why,
+                        request_id: None,
+                    },
+                })?;
+            if token.is_none() {
+                return Ok(firing);
+            }
         }
-        Ok(firing)
     }
 
     async fn latest_rds_metric(

@@ -8,6 +8,7 @@ use std::cell::{Cell, RefCell};
 use chrono::{DateTime, Utc};
 
 use crate::ledger::{Ledger, LedgerError, LockHolder, LockOutcome};
+use crate::report::{Check, Outcome};
 use crate::trigger::{DbTarget, Target};
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,23 @@ pub enum GuardRefusal {
         "{0}: not acting, since an action the ledger cannot record could be repeated by a retry"
     )]
     Ledger(#[from] LedgerError),
+}
+
+impl GuardRefusal {
+    /// How a refusal reads in a report: another run holding the lock is a skip (that run acts
+    /// and reports); a ledger that cannot record the intent is a failure (nothing was done, and
+    /// a retry may act).
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            GuardRefusal::Locked { .. } => Outcome::Skipped,
+            GuardRefusal::Ledger(_) => Outcome::Fail,
+        }
+    }
+
+    /// The `guard` check of a refused `what` ("snapshot", "terminating sessions").
+    pub fn check(&self, what: &str) -> Check {
+        Check::new("guard", self.outcome(), format!("{self}; {what} not done"))
+    }
 }
 
 /// The lock name of what a run acts on: a DB instance or cluster, a table, the account.

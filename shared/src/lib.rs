@@ -13,6 +13,7 @@ pub mod logging;
 pub mod publish;
 pub mod rds;
 pub mod report;
+pub mod run;
 pub mod runner;
 #[cfg(feature = "db")]
 pub mod sql;

@@ -1,6 +1,7 @@
 //! RDS reads the functions base decisions on: instance, cluster, recent events.
 
-use crate::budget::{BoundedCall, BoundedPage};
+use crate::aws::Markers;
+use crate::budget::BoundedCall;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -70,6 +71,18 @@ pub enum RdsError {
         #[source]
         source: SdkFailure,
     },
+}
+
+impl Markers {
+    /// [`Markers::next`], a repeat as the RDS error of `operation`.
+    pub fn follow(
+        &mut self,
+        operation: &'static str,
+        next: Option<&str>,
+    ) -> Result<Option<String>, RdsError> {
+        self.next(next)
+            .map_err(|detail| RdsError::Unexpected { operation, detail })
+    }
 }
 
 impl RdsError {
@@ -236,27 +249,33 @@ impl DbInventory for RdsInventory {
         minutes: i32,
     ) -> Result<Vec<EventRecord>, RdsError> {
         let source_type = aws_sdk_rds::types::SourceType::from(source_type);
-        let mut pages = self
-            .client
-            .describe_events()
-            .source_type(source_type)
-            .source_identifier(id.as_str())
-            .duration(minutes)
-            .into_paginator()
-            .send();
         let mut events = Vec::new();
-        while let Some(page) = pages.next().bounded_page("RDS DescribeEvents").await {
-            let page = page.map_err(RdsError::from_sdk(
-                "DescribeEvents",
-                "events of",
-                id.as_str(),
-                |_: &DescribeEventsError| false,
-            ))?;
+        let (mut markers, mut marker) = (Markers::default(), None);
+        loop {
+            let page = self
+                .client
+                .describe_events()
+                .source_type(source_type.clone())
+                .source_identifier(id.as_str())
+                .duration(minutes)
+                .set_marker(marker)
+                .send()
+                .bounded("RDS DescribeEvents")
+                .await
+                .map_err(RdsError::from_sdk(
+                    "DescribeEvents",
+                    "events of",
+                    id.as_str(),
+                    |_: &DescribeEventsError| false,
+                ))?;
             events.extend(page.events().iter().map(|e| EventRecord {
                 time: e.date().and_then(to_chrono),
                 message: e.message().unwrap_or_default().to_string(),
             }));
+            marker = markers.follow("DescribeEvents", page.marker())?;
+            if marker.is_none() {
+                return Ok(events);
+            }
         }
-        Ok(events)
     }
 }

@@ -356,7 +356,9 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
             None => {
                 crate::budget::run_phase(
                     budget,
-                    self.responder.respond(&trigger, invocation, &guard),
+                    // On the heap: a function's run is a deep future, and the main thread's stack
+                    // (debug builds) is not the place for it.
+                    Box::pin(self.responder.respond(&trigger, invocation, &guard)),
                 )
                 .await
             }
@@ -551,8 +553,25 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
         report: Report,
         trigger: &Trigger<R::Manual, R::Schedule>,
     ) -> Result<Report, HandlerError> {
-        tracing::error!(key = %report.idempotency_key, "the ledger did not take the claim: nothing done");
-        if let Err(errors) = self.sink.deliver(&report).await {
+        let key = report.idempotency_key.clone();
+        tracing::error!(%key, "the ledger did not take the claim: nothing done");
+        // A claim whose write took effect and whose answer was lost would hold the trigger
+        // until this run's deadline: give it back, if it is there and ours.
+        if let Err(e) = self.ledger.release(&key, &report.id).await {
+            tracing::warn!(error = %e, %key, "a claim this attempt may have written could not be given back");
+        }
+        // An earlier attempt of this request may have acted and archived its report under the
+        // same key: this attempt's report never overwrites it.
+        let sinks: Vec<&str> = if self.sink.archived(&report).await {
+            ALL_SINKS
+                .iter()
+                .copied()
+                .filter(|s| *s != crate::publish::S3)
+                .collect()
+        } else {
+            ALL_SINKS.to_vec()
+        };
+        if let Err(errors) = self.sink.deliver_to(&report, &sinks).await {
             return Err(HandlerError::Publish(errors));
         }
         match trigger {
@@ -717,7 +736,9 @@ fn refuse_future<M: ManualPayload, S>(
 /// What a run reports when the ledger would not take its claim: nothing was done, since
 /// without the claim nothing keeps a duplicate from doing it too.
 fn unclaimed<M, S>(error: &LedgerError, trigger: &Trigger<M, S>) -> Findings {
-    let mut summary = "the ledger could not be reached: nothing was done".to_string();
+    // "This attempt": an earlier attempt of the same request (Lambda's retries keep its id)
+    // may have acted, and its report stands.
+    let mut summary = "the ledger could not be reached: this attempt did nothing".to_string();
     if let Trigger::Manual(_) = trigger {
         summary.push_str(": the same request may be sent again");
     }
@@ -1282,7 +1303,7 @@ mod tests {
             );
             assert_eq!(report.status.as_str(), "failed");
             assert!(
-                report.summary.contains("nothing was done"),
+                report.summary.contains("this attempt did nothing"),
                 "{}",
                 report.summary
             );
@@ -1296,6 +1317,42 @@ mod tests {
                 .unwrap();
             assert_eq!(report.id, "req-a");
             assert_eq!(runner.responder.actions.get(), 1);
+        }
+
+        #[tokio::test]
+        async fn a_retry_the_ledger_will_not_claim_keeps_the_archive_of_the_attempt_that_acted() {
+            let runner = stub(Stub {
+                act: true,
+                ..Stub::default()
+            });
+            runner.sink.fail_first.set(1);
+            // The first attempt acts, archives, and fails on SNS.
+            let err = runner
+                .handle(sample(ALARM), &at("req-a", 30))
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), "PublishFailed");
+            // Lambda's retry: the ledger throttles the claim.
+            runner.ledger.fail.borrow_mut().push("claim");
+            let err = runner
+                .handle(sample(ALARM), &at("req-a", 30))
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), "RetryRequested");
+            let last = runner.sink.calls.borrow().last().cloned().unwrap();
+            assert_eq!(
+                last,
+                ["sns", "cloudwatch"],
+                "the acted report's archive is kept"
+            );
+            assert_eq!(runner.responder.actions.get(), 1);
+            // The next retry redelivers the acted report.
+            let report = runner
+                .handle(sample(ALARM), &at("req-a", 30))
+                .await
+                .unwrap();
+            assert_eq!(report.duplicate_of.as_deref(), Some("req-a"));
+            assert_eq!(runner.responder.actions.get(), 1, "acted once");
         }
 
         #[tokio::test]
@@ -1317,6 +1374,38 @@ mod tests {
                 report.summary
             );
             assert_eq!(runner.responder.runs.get(), 0);
+        }
+
+        #[tokio::test]
+        async fn a_stale_event_is_reported_skipped_and_nothing_runs() {
+            let mut runner = stub(Stub {
+                act: true,
+                ..Stub::default()
+            });
+            runner.common.max_event_age = Some(std::time::Duration::from_secs(3600));
+            // The sample alarm changed state on 2026-11-22: days before now.
+            let report = runner
+                .handle(sample(ALARM), &at("req-a", 30))
+                .await
+                .unwrap();
+            assert_eq!(report.status.as_str(), "skipped");
+            assert!(
+                report.summary.contains("stale event skipped"),
+                "{}",
+                report.summary
+            );
+            assert!(
+                report.summary.contains("MAX_EVENT_AGE_SECONDS"),
+                "{}",
+                report.summary
+            );
+            assert_eq!(runner.responder.runs.get(), 0, "the responder never ran");
+            assert_eq!(runner.sink.delivered.borrow().len(), 1, "still reported");
+            // Within the age limit it runs.
+            let mut fresh = stub(Stub::default());
+            fresh.common.max_event_age = Some(std::time::Duration::from_secs(3650 * 86_400));
+            let report = fresh.handle(sample(ALARM), &at("req-b", 30)).await.unwrap();
+            assert_eq!(fresh.responder.runs.get(), 1, "{}", report.summary);
         }
 
         #[tokio::test]

@@ -108,13 +108,15 @@ async fn a_pre_change_snapshot_with_wait_reports_a_silent_rds_endpoint_in_time()
     let (answer, took) = answered(&mut function, &request).await;
     let report = answer.response();
     assert!(took < DEADLINE, "{took:?}");
-    assert_eq!(report["result"]["status"], "not-created", "{report:#}");
-    assert!(
-        checks_text(&report).contains("RDS CreateDBSnapshot"),
-        "{report:#}"
-    );
+    // The create was sent and never answered: it may have taken effect, and the look for it
+    // is cut short too. Not "not-created": the report says to look before sending it again,
+    // and the run counts as acted, so no retry makes a second.
+    assert_eq!(report["result"]["status"], "unknown", "{report:#}");
+    let checks = checks_text(&report);
+    assert!(checks.contains("RDS CreateDBSnapshot"), "{report:#}");
+    assert!(checks.contains("may exist"), "{report:#}");
     assert_eq!(fixture.published(1, Duration::from_secs(10)).await.len(), 1);
-    // Given back: the same request may be sent again, and the lock is free.
+    // Nothing left held: the record is finished, the lock is free.
     nothing_held(&fixture, "").await;
 }
 

@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 
 use rds_responder::cloudwatch::AlarmWatch;
 use rds_responder::config::EndpointMap;
@@ -16,9 +15,7 @@ use rds_responder::report::{Check, Findings, Outcome};
 use rds_responder::runner::{Invocation, Responder};
 use rds_responder::sql::{ConnectTarget, DbProbe, Engine};
 use rds_responder::tables::TableInspector;
-use rds_responder::trigger::{
-    DbTarget, ManualPayload, RawDbTarget, TargetList, Trigger, TriggerError,
-};
+use rds_responder::trigger::{DbTarget, TargetList, Trigger};
 
 use crate::checks as wording;
 use crate::checks::{
@@ -26,38 +23,7 @@ use crate::checks::{
 };
 use crate::config::FailoverConfig;
 use crate::policy::{decide, Decision};
-
-/// `{"db_instance": "..."}` or `{"db_cluster": "..."}`, optionally `request_id`; nothing else.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ManualCheck {
-    pub target: DbTarget,
-    pub request_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawManualCheck {
-    #[serde(flatten)]
-    target: RawDbTarget,
-    #[serde(default)]
-    request_id: Option<String>,
-}
-
-impl ManualPayload for ManualCheck {
-    type Raw = RawManualCheck;
-    const SHAPE: &'static str = "failover-check manual request";
-
-    fn validate(raw: RawManualCheck) -> Result<Self, TriggerError> {
-        Ok(Self {
-            target: raw.target.validate("")?,
-            request_id: raw.request_id,
-        })
-    }
-
-    fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
-    }
-}
+use crate::request::ManualCheck;
 
 /// The capabilities failover-check uses; production wires AWS, tests wire fakes.
 pub struct FailoverCheck<I, P, W, T, D> {

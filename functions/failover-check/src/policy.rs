@@ -2,7 +2,7 @@
 
 use rds_responder::trigger::{DbTarget, RdsEvent, ResourceKind, Route, Trigger};
 
-use crate::handler::ManualCheck;
+use crate::request::ManualCheck;
 
 /// What to do with a trigger.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,7 +7,8 @@ use rds_responder::sql::sessions::{Session, SessionSnapshot, Termination};
 use rds_responder::sql::{ConnectTarget, DbError};
 use rds_responder::trigger::{DbTarget, RdsIdentifier};
 
-use crate::policy::{group_by, Plan, Policy};
+use crate::config::Policy;
+use crate::policy::{group_by, Plan};
 
 pub fn groups(sessions: &[Session]) -> Value {
     json!({

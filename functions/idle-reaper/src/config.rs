@@ -6,7 +6,24 @@ use rds_responder::config::{ConfigError, Env};
 use rds_responder::safety::TagGate;
 use rds_responder::trigger::{RdsIdentifier, ResourceKind};
 
-use crate::policy::{Cidr, Policy};
+use rds_responder::safety::Cidr;
+
+use crate::request::MAX_MINUTES;
+
+/// The rules a run terminates by: how idle, how many, whom never.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub idle: Duration,
+    /// `idle in transaction` sessions are considered only when set.
+    pub idle_in_transaction: Option<Duration>,
+    pub max_sessions: u64,
+    /// Of current connections, the largest share one run may terminate.
+    pub max_fraction: f64,
+    pub protected_users: Vec<String>,
+    pub protected_databases: Vec<String>,
+    pub protected_applications: Vec<String>,
+    pub protected_networks: Vec<Cidr>,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReaperConfig {
@@ -23,9 +40,6 @@ pub struct ReaperConfig {
     /// Rule or schedule names (`*` wildcards) whose runs act; other scheduled runs only plan.
     pub allowed_schedules: Vec<String>,
 }
-
-/// Minutes, 0 to one week: longer is a typo, and `minutes * 60` can then never overflow.
-pub const MAX_MINUTES: u64 = 7 * 24 * 60;
 
 fn minutes(env: &Env, var: &str, default: u64) -> Result<Duration, ConfigError> {
     let m: u64 = env.ranged(var, default, 0..=MAX_MINUTES, "minutes")?;

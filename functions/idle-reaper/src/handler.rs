@@ -1,91 +1,23 @@
-//! The run: the manual payload, then for each instance the decision says: describe, the rails,
-//! list, plan (pure), take the guard, terminate with a re-check, report.
+//! The run: for each instance the decision says: describe, the rails, list, plan (pure), take
+//! the guard, terminate with a re-check, report.
 
-use serde::{Deserialize, Serialize};
-
-use rds_responder::guard::{db_resource, ActionGuard, GuardRefusal};
+use rds_responder::guard::{db_resource, ActionGuard};
 use rds_responder::ledger::Ledger;
 use rds_responder::rds::DbInventory;
-use rds_responder::report::{Check, Findings, Outcome, Status};
+use rds_responder::report::{Check, Findings, Outcome};
+use rds_responder::run::RunContext;
 use rds_responder::runner::{Invocation, Responder};
-use std::time::Instant;
 
 use rds_responder::config::EndpointMap;
 use rds_responder::sql::{Engine, ReapSession, SessionReaper};
 use rds_responder::trigger::{
-    parse_identifier, DbTarget, ManualPayload, RdsIdentifier, ResourceKind, TargetList, Trigger,
-    TriggerError,
+    parse_identifier, DbTarget, RdsIdentifier, ResourceKind, TargetList, Trigger,
 };
 
 use crate::checks::{connect_check, merge_instances, stopped, unreachable_db, InstanceRun};
-use crate::config::ReaperConfig;
-use crate::policy::{decide, plan, Decision, Policy, Scope};
-
-/// `{"db": "...", "idle_minutes": 15, "idle_in_transaction_minutes": 60, "dry_run": false,
-/// "max_sessions": 50, "request_id": "..."}`; only `db` is required; dry run unless `false`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ManualReap {
-    pub db: DbTarget,
-    pub idle_minutes: Option<u32>,
-    pub idle_in_transaction_minutes: Option<u32>,
-    pub dry_run: bool,
-    pub max_sessions: Option<u32>,
-    pub request_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawManualReap {
-    db: String,
-    #[serde(default)]
-    idle_minutes: Option<u32>,
-    #[serde(default)]
-    idle_in_transaction_minutes: Option<u32>,
-    #[serde(default)]
-    dry_run: Option<bool>,
-    #[serde(default)]
-    max_sessions: Option<u32>,
-    #[serde(default)]
-    request_id: Option<String>,
-}
-
-impl ManualPayload for ManualReap {
-    type Raw = RawManualReap;
-    const SHAPE: &'static str = "idle-reaper manual request";
-
-    fn validate(raw: RawManualReap) -> Result<Self, TriggerError> {
-        let invalid = |field: &str, rule: &str| TriggerError::InvalidField {
-            field: field.into(),
-            rule: rule.into(),
-        };
-        for (field, value) in [
-            ("idle_minutes", raw.idle_minutes),
-            (
-                "idle_in_transaction_minutes",
-                raw.idle_in_transaction_minutes,
-            ),
-        ] {
-            if value.is_some_and(|m| u64::from(m) > crate::config::MAX_MINUTES) {
-                return Err(invalid(field, "must be 0-10080 minutes (one week)"));
-            }
-        }
-        if raw.max_sessions == Some(0) {
-            return Err(invalid("max_sessions", "must be at least 1"));
-        }
-        Ok(Self {
-            db: DbTarget::Instance(parse_identifier("db", &raw.db, ResourceKind::DbInstance)?),
-            idle_minutes: raw.idle_minutes,
-            idle_in_transaction_minutes: raw.idle_in_transaction_minutes,
-            dry_run: rds_responder::safety::dry_run(true, raw.dry_run, false),
-            max_sessions: raw.max_sessions,
-            request_id: raw.request_id,
-        })
-    }
-
-    fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
-    }
-}
+use crate::config::{Policy, ReaperConfig};
+use crate::policy::{decide, plan, run_status, Decision, Scope};
+use crate::request::ManualReap;
 
 pub struct IdleReaper<I, R> {
     pub inventory: I,
@@ -114,12 +46,10 @@ impl<I: DbInventory, R: SessionReaper> Responder for IdleReaper<I, R> {
                 dry_run,
                 policy,
             } => {
-                let left = invocation.work_left(chrono::Utc::now());
                 let run = Run {
                     dry_run,
                     policy: &policy,
-                    guard,
-                    stop_at: Instant::now() + left,
+                    context: RunContext::new(guard, invocation),
                 };
                 self.reap_scope(&scope, &run).await
             }
@@ -131,9 +61,7 @@ impl<I: DbInventory, R: SessionReaper> Responder for IdleReaper<I, R> {
 pub struct Run<'a, 'g, L> {
     pub dry_run: bool,
     pub policy: &'a Policy,
-    pub guard: &'a ActionGuard<'g, L>,
-    /// No new database work starts after this.
-    pub stop_at: Instant,
+    pub context: RunContext<'a, 'g, L>,
 }
 
 impl<I: DbInventory, R: SessionReaper> IdleReaper<I, R> {
@@ -193,7 +121,7 @@ impl<I: DbInventory, R: SessionReaper> IdleReaper<I, R> {
         // whose checks name their instance.
         let mut done = Vec::new();
         for (i, instance) in instances.iter().enumerate() {
-            if Instant::now() >= run.stop_at {
+            if !run.context.time_left() {
                 return merge_instances(scope.target(), done, &instances[i..]);
             }
             done.push((instance.clone(), self.reap(instance, run).await));
@@ -284,18 +212,15 @@ impl<I: DbInventory, R: SessionReaper> IdleReaper<I, R> {
         let mut refused = None;
         let mut termination = None;
         if !to_terminate.is_empty() {
-            match run.guard.before_acting(&db_resource(&target)).await {
+            match run.context.guard.before_acting(&db_resource(&target)).await {
                 // Begun before the stop point, the terminating statements and the wait for the
                 // sessions to exit run to the finish point.
                 Ok(()) => {
-                    let terminate = session.terminate(&to_terminate, run.stop_at);
+                    let terminate = session.terminate(&to_terminate, run.context.stop_at);
                     let budget = rds_responder::budget::run_budget();
                     termination = Some(rds_responder::budget::acting(budget, terminate).await)
                 }
-                Err(refusal @ GuardRefusal::Locked { .. }) => {
-                    refused = Some((Outcome::Skipped, refusal.to_string()))
-                }
-                Err(refusal) => refused = Some((Outcome::Fail, refusal.to_string())),
+                Err(refusal) => refused = Some((refusal.outcome(), refusal.to_string())),
             }
         }
         session.close().await;
@@ -313,15 +238,9 @@ impl<I: DbInventory, R: SessionReaper> IdleReaper<I, R> {
         let mut checks = vec![describe, connect_check(&connect_to)];
         checks.extend(report.checks());
         let mut findings = Findings::new(Some(target), checks, report.summary());
-        if dry_run && !plan.eligible.is_empty() && !plan.cap_exceeded {
-            findings.status = Some(Status::DryRun);
-        }
-        match &report.refused {
-            Some((Outcome::Skipped, _)) => findings.status = Some(Status::Skipped),
-            // Nothing done because the ledger failed: Lambda's retry may act.
-            Some((_, reason)) => findings.retry = Some(reason.clone()),
-            None => {}
-        }
+        let (status, retry) = run_status(dry_run, &plan, report.refused.as_ref());
+        findings.status = status;
+        findings.retry = retry;
         findings
     }
 }

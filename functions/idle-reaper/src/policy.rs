@@ -1,9 +1,9 @@
 //! Which sessions may be terminated: pure, so every rule is unit-tested.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::time::Duration;
 
+use rds_responder::report::{Outcome, Status};
 pub use rds_responder::safety::glob_match;
 use rds_responder::safety::{dry_run, Cap};
 use rds_responder::sql::sessions::{Session, SessionSnapshot, SessionState};
@@ -11,8 +11,8 @@ use rds_responder::trigger::{
     AlarmChange, AlarmKind, Breach, DbTarget, RdsIdentifier, ResourceKind, Route, Trigger,
 };
 
-use crate::config::ReaperConfig;
-use crate::handler::ManualReap;
+use crate::config::{Policy, ReaperConfig};
+use crate::request::ManualReap;
 
 /// RDS's own users: never touched, whatever else is configured.
 pub const SYSTEM_USERS: [&str; 6] = [
@@ -26,55 +26,6 @@ pub const SYSTEM_USERS: [&str; 6] = [
 
 /// The application name our own sessions carry (a concurrent failover-check must not be reaped).
 pub const RESPONDER_APPLICATION: &str = "rds-responder";
-
-/// A client network, `10.0.0.0/8` or `2001:db8::/32`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cidr {
-    network: IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    pub fn parse(raw: &str) -> Option<Self> {
-        let (addr, prefix) = raw.trim().split_once('/')?;
-        let network: IpAddr = addr.parse().ok()?;
-        let prefix: u8 = prefix.parse().ok()?;
-        let max = if network.is_ipv4() { 32 } else { 128 };
-        (prefix <= max).then_some(Self { network, prefix })
-    }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let (net, ip, bits) = match (self.network, ip) {
-            (IpAddr::V4(n), IpAddr::V4(i)) => (
-                u128::from(u32::from(n)) << 96,
-                u128::from(u32::from(i)) << 96,
-                self.prefix,
-            ),
-            (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i), self.prefix),
-            _ => return false,
-        };
-        let mask = if bits == 0 {
-            0
-        } else {
-            u128::MAX << (128 - u32::from(bits))
-        };
-        net & mask == ip & mask
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Policy {
-    pub idle: Duration,
-    /// `idle in transaction` sessions are considered only when set.
-    pub idle_in_transaction: Option<Duration>,
-    pub max_sessions: u64,
-    /// Of current connections, the largest share one run may terminate.
-    pub max_fraction: f64,
-    pub protected_users: Vec<String>,
-    pub protected_databases: Vec<String>,
-    pub protected_applications: Vec<String>,
-    pub protected_networks: Vec<Cidr>,
-}
 
 /// The decision for one snapshot.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +56,26 @@ fn minutes(d: Duration) -> String {
         format!("{m:.0} min")
     } else {
         format!("{m:.1} min")
+    }
+}
+
+/// The report's status and retry where the checks alone do not say it, given what the guard
+/// answered (`refused`: its outcome and reason). A dry run with something to terminate under
+/// the cap is `dry-run`; another run holding the database (a skipped refusal) makes the run
+/// `skipped`; any other refusal (the ledger could not record the intent) did nothing, so a
+/// retry may act.
+pub fn run_status(
+    dry_run: bool,
+    plan: &Plan,
+    refused: Option<&(Outcome, String)>,
+) -> (Option<Status>, Option<String>) {
+    match refused {
+        Some((Outcome::Skipped, _)) => (Some(Status::Skipped), None),
+        Some((_, reason)) => (None, Some(reason.clone())),
+        None if dry_run && !plan.eligible.is_empty() && !plan.cap_exceeded => {
+            (Some(Status::DryRun), None)
+        }
+        None => (None, None),
     }
 }
 
@@ -434,9 +405,7 @@ pub fn decide(trigger: &Trigger<ManualReap>, config: &ReaperConfig) -> Decision 
             };
             // Anyone allowed to invoke can write a schedule-shaped payload: only the schedules
             // named in ALLOWED_SCHEDULES act; any other plans.
-            let listed = schedule.name().is_some_and(|name| {
-                config.allowed_schedules.iter().any(|p| glob_match(p, name))
-            });
+            let listed = schedule.listed_in(&config.allowed_schedules);
             Decision::Reap {
                 scope,
                 dry_run: !listed || dry_run(false, None, config.automatic_dry_run),
@@ -478,23 +447,8 @@ pub fn decide(trigger: &Trigger<ManualReap>, config: &ReaperConfig) -> Decision 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn session(id: i64, user: &str, state: SessionState, idle_minutes: f64) -> Session {
-        Session {
-            id,
-            user: Some(user.into()),
-            database: Some("app".into()),
-            application: Some("web".into()),
-            client_addr: Some("10.1.2.3".parse().unwrap()),
-            state,
-            idle_seconds: Some(idle_minutes * 60.0),
-            superuser: false,
-            replication: false,
-            command: Some("client backend".into()),
-            backend_start: None,
-            state_change: None,
-        }
-    }
+    use rds_responder::safety::Cidr;
+    use rds_responder::testing::session;
 
     fn policy() -> Policy {
         Policy {
@@ -658,19 +612,37 @@ mod tests {
     }
 
     #[test]
-    fn cidr_rules() {
-        let net = Cidr::parse("10.0.0.0/8").unwrap();
-        assert!(net.contains("10.200.1.1".parse().unwrap()));
-        assert!(!net.contains("11.0.0.1".parse().unwrap()));
-        assert!(!net.contains("::1".parse().unwrap()));
-        assert!(Cidr::parse("0.0.0.0/0")
-            .unwrap()
-            .contains("8.8.8.8".parse().unwrap()));
-        assert!(Cidr::parse("2001:db8::/32")
-            .unwrap()
-            .contains("2001:db8::5".parse().unwrap()));
-        assert_eq!(Cidr::parse("10.0.0.0/33"), None);
-        assert_eq!(Cidr::parse("10.0.0.0"), None);
+    fn the_status_follows_the_plan_and_the_guard() {
+        let eligible_one = plan(
+            &snapshot(vec![session(7, "app", SessionState::Idle, 60.0)], 100),
+            &policy(),
+        )
+        .eligible
+        .remove(0);
+        let with = |eligible: Vec<Session>, cap_exceeded: bool| Plan {
+            eligible,
+            skipped: BTreeMap::new(),
+            cap: 10,
+            cap_exceeded,
+            total_connections: 100,
+        };
+        let some = with(vec![eligible_one], false);
+        assert_eq!(run_status(true, &some, None), (Some(Status::DryRun), None));
+        assert_eq!(run_status(false, &some, None), (None, None));
+        assert_eq!(run_status(true, &with(vec![], false), None), (None, None));
+        let capped = with(some.eligible.clone(), true);
+        assert_eq!(run_status(true, &capped, None), (None, None));
+        let locked = (Outcome::Skipped, "held by another run".to_string());
+        assert_eq!(
+            run_status(false, &some, Some(&locked)),
+            (Some(Status::Skipped), None)
+        );
+        let ledger = (Outcome::Fail, "ledger down".to_string());
+        assert_eq!(
+            run_status(false, &some, Some(&ledger)),
+            (None, Some("ledger down".to_string())),
+            "nothing done: a retry may act"
+        );
     }
 
     #[test]

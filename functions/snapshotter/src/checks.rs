@@ -8,13 +8,81 @@ use serde_json::{json, Value};
 use rds_responder::backups::{DbListing, PitrStatus, Quota, SnapshotInfo, SnapshotOf};
 use rds_responder::report::{Check, Findings, Outcome, Status};
 use rds_responder::safety::TagGate;
-use rds_responder::trigger::{DbTarget, RdsIdentifier, ResourceKind, Target};
+use rds_responder::trigger::{DbTarget, RdsIdentifier, ResourceKind, TableName, Target};
 
-use crate::handler::{Created, Deletion};
 use crate::policy::{
-    quota_warns, Completion, Retention, RetentionPlan, Selection, SnapshotStage, Sweep,
-    CHANGE_ID_TAG, QUOTA_WARN_PERCENT, REASON_TAG, TRIGGER_TAG,
+    quota_warns, Completion, RetentionPlan, Selection, SnapshotStage, Sweep, CHANGE_ID_TAG,
+    QUOTA_WARN_PERCENT, REASON_TAG, TRIGGER_TAG,
 };
+use crate::request::Retention;
+
+/// What became of one snapshot this run asked for.
+#[derive(Debug)]
+pub enum Created {
+    New(SnapshotInfo),
+    /// Already there and ours: a retry, or a second request for the same change.
+    Existing(SnapshotInfo),
+    /// Not created, for a reason a retry may not meet (no answer, throttling, a state that
+    /// passes): the retry finds a snapshot this try made after all, and makes one otherwise.
+    Failed(String),
+    /// Not created, and a retry would only meet the same answer: the name taken by a snapshot
+    /// that is not this request's, a quota, a permission.
+    Refused(String),
+    /// Not created: the database is in a state that passes (another snapshot of it in
+    /// progress). A pre-change request waits for it within its deadline.
+    Busy(String),
+    /// RDS did not answer the create and the snapshot could not be looked up: it may exist.
+    Unknown(String),
+    NotStarted(String),
+}
+
+/// Why a snapshot was not made, and what may follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotMade {
+    pub reason: String,
+    /// Nothing was made: the run may give its claim back.
+    pub certain: bool,
+    /// A retry may make it.
+    pub retryable: bool,
+}
+
+impl Created {
+    /// The snapshot and whether this try made it; or why not, and what may follow.
+    pub fn outcome(self) -> Result<(SnapshotInfo, bool), NotMade> {
+        let not_made = |reason, certain, retryable| {
+            Err(NotMade {
+                reason,
+                certain,
+                retryable,
+            })
+        };
+        match self {
+            Created::New(s) => Ok((s, true)),
+            Created::Existing(s) => Ok((s, false)),
+            Created::Failed(reason) | Created::Busy(reason) | Created::NotStarted(reason) => {
+                not_made(reason, true, true)
+            }
+            Created::Refused(reason) => not_made(reason, true, false),
+            Created::Unknown(reason) => not_made(reason, false, false),
+        }
+    }
+}
+
+/// What a retention plan's deletes go through.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Deletion {
+    Snapshot(DbTarget),
+    Backup(TableName),
+}
+
+impl Deletion {
+    pub fn label(&self, id: &str) -> String {
+        match self {
+            Deletion::Snapshot(db) => format!("{id} ({db})"),
+            Deletion::Backup(table) => format!("{id} (dynamodb-table {table})"),
+        }
+    }
+}
 
 /// The response's `result` for a pre-change snapshot: what a deploy pipeline gates on.
 pub fn snapshot_result(
@@ -34,11 +102,6 @@ pub fn snapshot_result(
         "elapsed_seconds": elapsed.map(|e| e.as_secs_f64()),
         "created_by_this_request": created,
     })
-}
-
-/// A status a waiting caller stops at.
-pub fn settled(status: &str) -> bool {
-    matches!(status, "available" | "failed" | "error" | "missing")
 }
 
 pub fn planned_snapshot(db: &DbTarget, id: &RdsIdentifier, tags: &[(String, String)]) -> Check {
@@ -291,7 +354,10 @@ pub fn scheduled_snapshot(db: &DbTarget, id: &RdsIdentifier, created: &Created) 
             ),
         )
         .with_data(json!({"snapshot_id": s.id, "status": s.status})),
-        Created::Failed(reason) | Created::Refused(reason) => Check::new(
+        Created::Failed(reason)
+        | Created::Busy(reason)
+        | Created::Refused(reason)
+        | Created::Unknown(reason) => Check::new(
             name,
             Outcome::Fail,
             format!("snapshot {id} of {db} not created: {reason}"),

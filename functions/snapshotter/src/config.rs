@@ -6,7 +6,7 @@ use rds_responder::config::{ConfigError, Env};
 use rds_responder::safety::TagGate;
 use rds_responder::trigger::TableName;
 
-use crate::policy::Retention;
+use crate::request::{Retention, KEEP_NEWEST, MAX_AGE_DAYS, MAX_DELETES};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotterConfig {
@@ -29,11 +29,6 @@ pub struct SnapshotterConfig {
     /// PITR restorable time further behind than this is a warning.
     pub pitr_max_lag: Duration,
 }
-
-/// Bounds shared by the environment and the request fields that override it.
-pub const KEEP_NEWEST: std::ops::RangeInclusive<u32> = 1..=1000;
-pub const MAX_AGE_DAYS: std::ops::RangeInclusive<u32> = 1..=3650;
-pub const MAX_DELETES: std::ops::RangeInclusive<u32> = 0..=10_000;
 
 impl SnapshotterConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {

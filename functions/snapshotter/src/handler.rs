@@ -1,32 +1,29 @@
-//! The run: the request (`request.rs`), the decision, then the copies (created through the
-//! guard), the sweep over many databases (`sweep.rs`), retention (`retention.rs`: decided over
-//! complete listings, capped, guarded) and one report.
+//! The run: the decision (`policy`), then the copies (created through the guard), the sweep
+//! over many databases (`sweep.rs`), retention (`retention.rs`: decided over complete
+//! listings, capped, guarded) and one report.
 
-mod request;
 mod retention;
 mod sweep;
 
-pub use request::*;
-pub use retention::Deletion;
-
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
-
-use rds_responder::backups::{SnapshotCatalog, SnapshotInfo, SnapshotOf, TableBackups};
-use rds_responder::guard::{db_resource, ActionGuard, GuardRefusal};
+use rds_responder::backups::{SnapshotCatalog, SnapshotOf, TableBackups};
+use rds_responder::guard::{db_resource, ActionGuard};
 use rds_responder::ledger::Ledger;
 use rds_responder::rds::RdsError;
 use rds_responder::report::{Check, Findings, Outcome, Status};
+use rds_responder::run::RunContext;
 use rds_responder::runner::{Invocation, Responder};
 use rds_responder::trigger::{DbTarget, Target};
 
 use crate::checks;
+use crate::checks::Created;
 use crate::config::SnapshotterConfig;
 use crate::policy::{
-    create_retryable, decide, Completion, Decision, PreChange, CHANGE_ID_TAG, CREATED_BY_TAG,
-    CREATED_BY_VALUE, REASON_TAG,
+    create_retryable, database_busy, decide, earlier_reason, no_answer, not_ours, ours_of,
+    same_change, settled, Completion, Decision, PreChange, CHANGE_ID_TAG, REASON_TAG,
 };
+use crate::request::{ManualSnapshot, SnapshotSchedule};
 
 pub struct Snapshotter<C, T> {
     pub catalog: C,
@@ -44,36 +41,6 @@ pub fn snapshot_lock(db: Option<&DbTarget>) -> String {
     }
 }
 
-/// How one run acts: through which guard, until when, with what care.
-struct Run<'a, 'g, L> {
-    guard: &'a ActionGuard<'g, L>,
-    stop_at: Instant,
-    now: DateTime<Utc>,
-}
-
-impl<L: Ledger> Run<'_, '_, L> {
-    /// The guard for `lock`, worded for the report: `Err` holds the check that says why not.
-    async fn may_act(&self, lock: &str, what: &str) -> Result<(), Check> {
-        match self.guard.before_acting(lock).await {
-            Ok(()) => Ok(()),
-            Err(refusal @ GuardRefusal::Locked { .. }) => Err(Check::new(
-                "guard",
-                Outcome::Skipped,
-                format!("{refusal}; {what} not done"),
-            )),
-            Err(refusal) => Err(Check::new(
-                "guard",
-                Outcome::Fail,
-                format!("{refusal}; {what} not done"),
-            )),
-        }
-    }
-
-    fn time_left(&self) -> bool {
-        Instant::now() < self.stop_at
-    }
-}
-
 impl<C: SnapshotCatalog, T: TableBackups> Responder for Snapshotter<C, T> {
     type Manual = ManualSnapshot;
     type Schedule = SnapshotSchedule;
@@ -85,11 +52,7 @@ impl<C: SnapshotCatalog, T: TableBackups> Responder for Snapshotter<C, T> {
         invocation: &Invocation,
         guard: &ActionGuard<'_, L>,
     ) -> Findings {
-        let run = Run {
-            guard,
-            stop_at: Instant::now() + invocation.work_left(Utc::now()),
-            now: invocation.now,
-        };
+        let run = RunContext::new(guard, invocation);
         match decide(
             trigger,
             invocation.now,
@@ -100,40 +63,6 @@ impl<C: SnapshotCatalog, T: TableBackups> Responder for Snapshotter<C, T> {
             Decision::PreChange(request) => self.pre_change(&request, &run).await,
             Decision::Sweep(sweep) => self.sweep(&sweep, &run).await,
             Decision::Completion(event) => self.completion(&event).await,
-        }
-    }
-}
-
-/// Is this snapshot one this tool made of `db`?
-fn made_by_us(snapshot: &SnapshotInfo, db: &DbTarget) -> bool {
-    snapshot.tags.get(CREATED_BY_TAG).map(String::as_str) == Some(CREATED_BY_VALUE)
-        && snapshot.db.eq_ignore_ascii_case(db.id().as_str())
-        && snapshot.of == SnapshotOf::of(db)
-}
-
-/// What became of one snapshot this run asked for.
-#[derive(Debug)]
-pub enum Created {
-    New(SnapshotInfo),
-    /// Already there and ours: a retry, or a second request for the same change.
-    Existing(SnapshotInfo),
-    /// Not created, for a reason a retry may not meet (no answer, throttling, a state that
-    /// passes): the retry finds a snapshot this try made after all, and makes one otherwise.
-    Failed(String),
-    /// Not created, and a retry would only meet the same answer: the name taken by a snapshot
-    /// that is not this request's, a quota, a permission.
-    Refused(String),
-    NotStarted(String),
-}
-
-impl Created {
-    /// The snapshot and whether this try made it; or why not, and whether a retry may.
-    fn outcome(self) -> Result<(SnapshotInfo, bool), (String, bool)> {
-        match self {
-            Created::New(s) => Ok((s, true)),
-            Created::Existing(s) => Ok((s, false)),
-            Created::Failed(reason) | Created::NotStarted(reason) => Err((reason, true)),
-            Created::Refused(reason) => Err((reason, false)),
         }
     }
 }
@@ -150,7 +79,7 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             Ok(info) => Created::New(info),
             Err(RdsError::AlreadyExists { .. }) => {
                 match self.catalog.find_snapshot(SnapshotOf::of(db), id.as_str()).await {
-                    Ok(Some(s)) if made_by_us(&s, db) => Created::Existing(s),
+                    Ok(Some(s)) if ours_of(&s, db) => Created::Existing(s),
                     Ok(Some(s)) => Created::Refused(format!(
                         "snapshot {id} already exists and was not made by rds-responder for {db} (it is of {}, tags {:?}): left untouched; choose another change_id",
                         s.db,
@@ -164,12 +93,31 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                     )),
                 }
             }
+            Err(e) if database_busy(&e) => Created::Busy(e.to_string()),
+            // No answer: the create may have taken effect. Look before saying it did not.
+            Err(e) if no_answer(&e) => {
+                match self.catalog.find_snapshot(SnapshotOf::of(db), id.as_str()).await {
+                    Ok(Some(s)) if ours_of(&s, db) => Created::New(s),
+                    Ok(Some(s)) => Created::Refused(format!(
+                        "snapshot {id} exists and was not made by rds-responder for {db} (it is of {}): left untouched",
+                        s.db
+                    )),
+                    Ok(None) => Created::Failed(format!("{e}; it is not listed: nothing created")),
+                    Err(look) => Created::Unknown(format!(
+                        "{e}; looking for it failed too ({look}): snapshot {id} may exist"
+                    )),
+                }
+            }
             Err(e) if create_retryable(&e) => Created::Failed(e.to_string()),
             Err(e) => Created::Refused(e.to_string()),
         }
     }
 
-    async fn pre_change<L: Ledger>(&self, request: &PreChange, run: &Run<'_, '_, L>) -> Findings {
+    async fn pre_change<L: Ledger>(
+        &self,
+        request: &PreChange,
+        run: &RunContext<'_, '_, L>,
+    ) -> Findings {
         let db = &request.db;
         let id = &request.snapshot_id;
         let target = Some(Target::from(db.clone()));
@@ -211,7 +159,29 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             return findings;
         }
         let started = Instant::now();
-        let created = self.create(db, id, &request.tags).await;
+        let mut created = self.create(db, id, &request.tags).await;
+        // Busy (another snapshot of it in progress, e.g. the scheduled sweep's): a caller who
+        // waits has it waited for within the deadline, then this request's own taken; one who
+        // does not is told at once.
+        let mut busy_since = None;
+        while let Created::Busy(reason) = &created {
+            if !request.wait {
+                created = Created::Failed(format!(
+                    "RDS would not snapshot {db} now: it is busy (another snapshot of it in progress, or a modification): {reason}; send it again, or with \"wait\": true to have it waited for"
+                ));
+                break;
+            }
+            if Instant::now() + self.config.wait_poll >= run.stop_at {
+                created = Created::Failed(format!(
+                    "RDS would not snapshot {db} while it was busy (another snapshot of it in progress, or a modification) until this run's stop point: {reason}"
+                ));
+                break;
+            }
+            busy_since.get_or_insert_with(Instant::now);
+            tokio::time::sleep(self.config.wait_poll).await;
+            created = self.create(db, id, &request.tags).await;
+        }
+        let waited_busy = busy_since.map(|since| since.elapsed());
         let tag_of = |tags: &[(String, String)], key: &str| {
             tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
         };
@@ -219,7 +189,12 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
         let asked_reason = tag_of(&request.tags, REASON_TAG);
         let created = match created {
             // Same name, another change (a change id that cleans alike): not this request's.
-            Created::Existing(s) if s.tags.get(CHANGE_ID_TAG) != asked_change.as_ref() => {
+            Created::Existing(s)
+                if !same_change(
+                    s.tags.get(CHANGE_ID_TAG).map(String::as_str),
+                    asked_change.as_deref(),
+                ) =>
+            {
                 Created::Refused(format!(
                     "snapshot {id} exists for another change (change id {:?}): left untouched; choose another change_id",
                     s.tags.get(CHANGE_ID_TAG).map(String::as_str).unwrap_or("none")
@@ -229,30 +204,45 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
         };
         let (mut snapshot, is_new) = match created.outcome() {
             Ok(made) => made,
-            Err((reason, retryable)) => {
+            Err(not_made) => {
+                let (detail, status, summary) = if not_made.certain {
+                    (
+                        format!("{}; nothing was created", not_made.reason),
+                        "not-created",
+                        format!("{db}: snapshot {id} not created"),
+                    )
+                } else {
+                    (
+                        format!(
+                            "{}: look for snapshot {id} before sending the request again",
+                            not_made.reason
+                        ),
+                        "unknown",
+                        format!("{db}: snapshot {id} may or may not exist"),
+                    )
+                };
                 let mut findings = Findings::new(
                     target,
-                    vec![Check::new(
-                        "snapshot",
-                        Outcome::Fail,
-                        format!("{reason}; nothing was created"),
-                    )],
-                    format!("{db}: snapshot {id} not created"),
+                    vec![Check::new("snapshot", Outcome::Fail, detail)],
+                    summary,
                 );
                 findings.result = Some(checks::snapshot_result(
                     id.as_str(),
                     db,
-                    "not-created",
+                    status,
                     None,
                     Some(started.elapsed()),
                     false,
                 ));
                 // The name is this request's: a retry (or the same request again) finds a
                 // snapshot this try made after all, and makes one otherwise. A refusal a retry
-                // would meet again is only reported.
-                run.guard.nothing_took_effect();
-                if retryable {
-                    findings.retry = Some(reason);
+                // would meet again is only reported; an unknown outcome is recorded as acted,
+                // so that no retry makes a second.
+                if not_made.certain {
+                    run.guard.nothing_took_effect();
+                }
+                if not_made.retryable {
+                    findings.retry = Some(not_made.reason);
                 }
                 return findings;
             }
@@ -260,7 +250,7 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
         let mut wait_note = None;
         let mut last_failure: Option<String> = None;
         if request.wait {
-            while !checks::settled(&snapshot.status) {
+            while !settled(&snapshot.status) {
                 if Instant::now() + self.config.wait_poll >= run.stop_at {
                     let why = last_failure
                         .take()
@@ -294,11 +284,7 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             }
         }
         let elapsed = started.elapsed();
-        let earlier_reason = snapshot
-            .tags
-            .get(REASON_TAG)
-            .filter(|r| !is_new && Some(*r) != asked_reason.as_ref())
-            .cloned();
+        let earlier_reason = earlier_reason(&snapshot, is_new, asked_reason.as_deref());
         let check = checks::pre_change_check(
             &snapshot,
             is_new,
@@ -307,6 +293,16 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             elapsed,
         );
         let mut checks = vec![check];
+        if let Some(waited) = waited_busy {
+            checks.push(Check::new(
+                "busy",
+                Outcome::Pass,
+                format!(
+                    "{db} was busy (another snapshot of it in progress, or a modification): waited {} s before RDS took this one",
+                    waited.as_secs()
+                ),
+            ));
+        }
         if let Some(earlier) = earlier_reason {
             checks.push(Check::new(
                 "reuse",
@@ -360,10 +356,13 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                 )
             }
         };
-        if snapshot.tags.get(CREATED_BY_TAG).map(String::as_str) != Some(CREATED_BY_VALUE) {
+        if let Some(why) = not_ours(&snapshot, &snapshot.db) {
             return Findings::skipped(
                 None::<Target>,
-                format!("snapshot {} was not made by rds-responder (no CreatedBy=rds-responder tag): ignored", snapshot.id),
+                format!(
+                    "snapshot {} was not made by rds-responder ({why}): ignored",
+                    snapshot.id
+                ),
             );
         }
         let target = checks::snapshot_target(&snapshot);

@@ -1,5 +1,7 @@
 //! What snapshotter accepts: the manual payload (pre-change or retention) and the schedule
-//! input, each strict, every refusal naming the field and the rule.
+//! input, each strict, every refusal naming the field and the rule. Imports only the trigger
+//! types; the retention rules and their bounds are named here, since both the environment
+//! (`config.rs`) and a request speak of them.
 
 use serde::{Deserialize, Serialize};
 
@@ -7,8 +9,21 @@ use rds_responder::trigger::{
     DbTarget, ManualPayload, RawDbTarget, ScheduleInput, TableName, TriggerError,
 };
 
-use crate::config::{KEEP_NEWEST, MAX_AGE_DAYS, MAX_DELETES};
-use crate::policy::Retention;
+/// The retention rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Retention {
+    /// The newest this many of ours are kept whatever their age (at least 1).
+    pub keep_newest: usize,
+    /// Past that floor, ours older than this many days are deleted.
+    pub max_age_days: i64,
+    /// More deletions than this in one run abort the run before any delete.
+    pub max_deletes: usize,
+}
+
+/// Bounds shared by the environment and the request fields that override it.
+pub const KEEP_NEWEST: std::ops::RangeInclusive<u32> = 1..=1000;
+pub const MAX_AGE_DAYS: std::ops::RangeInclusive<u32> = 1..=3650;
+pub const MAX_DELETES: std::ops::RangeInclusive<u32> = 0..=10_000;
 
 /// Retention settings a request may override, each within the environment's bounds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -44,23 +59,6 @@ impl RetentionOverride {
             max_age_days,
             max_deletes,
         })
-    }
-
-    /// The configured rules are the least a request keeps: it may keep more (a higher floor, a
-    /// longer age) and delete fewer (a lower cap), never the other way.
-    pub fn apply(&self, base: Retention) -> Retention {
-        Retention {
-            keep_newest: self
-                .keep_newest
-                .map_or(base.keep_newest, |v| (v as usize).max(base.keep_newest)),
-            max_age_days: self
-                .max_age_days
-                .map_or(base.max_age_days, |v| i64::from(v).max(base.max_age_days)),
-            // The configured cap is a ceiling: a request may lower it, never raise it.
-            max_deletes: self
-                .max_deletes
-                .map_or(base.max_deletes, |v| (v as usize).min(base.max_deletes)),
-        }
     }
 }
 

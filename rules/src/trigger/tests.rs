@@ -1,4 +1,4 @@
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::*;
@@ -724,6 +724,68 @@ fn an_alarm_with_its_actions_suppressed_routes_to_nothing_and_says_why() {
 fn a_composite_alarm_is_composite_whatever_it_carries() {
     let a = alarm("alarm.composite.eventbridge.json");
     assert_eq!(a.kind(), AlarmKind::Composite);
+}
+
+#[test]
+fn an_allow_list_names_a_schedule_by_group_and_name_and_a_rule_apart() {
+    let at = |arn: &str| -> Schedule<TargetList> {
+        Schedule {
+            rule: Some(arn.into()),
+            time: Utc::now(),
+            input: TargetList::default(),
+            source: ScheduleSource::Scheduler,
+        }
+    };
+    let default_group = at("arn:aws:scheduler:us-east-1:123456789012:schedule/default/nightly");
+    let other_group = at("arn:aws:scheduler:us-east-1:123456789012:schedule/team-b/nightly");
+    let as_rule = |arn: &str| Schedule {
+        source: ScheduleSource::Rule,
+        ..at(arn)
+    };
+    let rule = as_rule("arn:aws:events:us-east-1:123456789012:rule/nightly");
+    let bus_rule = as_rule("arn:aws:events:us-east-1:123456789012:rule/ops-bus/nightly");
+    // An envelope that names the other kind is listed as neither.
+    let forged = at("arn:aws:scheduler:us-east-1:123456789012:rule/nightly");
+    assert!(!forged.listed_in(&["rule/nightly".to_string()]));
+    assert!(!forged.listed_in(&["*".to_string()]));
+    let forged_rule = as_rule("arn:aws:events:us-east-1:123456789012:schedule/default/nightly");
+    assert!(!forged_rule.listed_in(&["nightly".to_string()]));
+    assert_eq!(default_group.identity(), Some("schedule/default/nightly"));
+    assert_eq!(rule.identity(), Some("rule/nightly"));
+    assert_eq!(bus_rule.identity(), Some("rule/ops-bus/nightly"));
+    let list = |entries: &[&str]| entries.iter().map(|e| e.to_string()).collect::<Vec<_>>();
+    // A bare name: a Scheduler schedule of the default group only.
+    let bare = list(&["nightly"]);
+    assert!(default_group.listed_in(&bare));
+    assert!(
+        !other_group.listed_in(&bare),
+        "another group's schedule of that name"
+    );
+    assert!(!rule.listed_in(&bare), "a rule of that name");
+    // Group and name, with or without `schedule/`.
+    for entry in [
+        "team-b/nightly",
+        "schedule/team-b/nightly",
+        " team-b/night* ",
+    ] {
+        assert!(other_group.listed_in(&list(&[entry])), "{entry}");
+        assert!(!default_group.listed_in(&list(&[entry])), "{entry}");
+        assert!(!rule.listed_in(&list(&[entry])), "{entry}");
+    }
+    // Rules by `rule/`.
+    assert!(rule.listed_in(&list(&["rule/nightly"])));
+    assert!(!default_group.listed_in(&list(&["rule/nightly"])));
+    assert!(!bus_rule.listed_in(&list(&["rule/nightly"])));
+    assert!(bus_rule.listed_in(&list(&["rule/ops-bus/nightly"])));
+    assert!(!rule.listed_in(&list(&[])));
+    let unnamed: Schedule<TargetList> = Schedule {
+        rule: None,
+        time: Utc::now(),
+        input: TargetList::default(),
+        source: ScheduleSource::Rule,
+    };
+    assert!(!unnamed.listed_in(&list(&["*"])));
+    assert_eq!(unnamed.identity(), None);
 }
 
 #[test]

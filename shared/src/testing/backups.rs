@@ -50,6 +50,16 @@ pub fn our_snapshot(id: &str, db: &str, created: DateTime<Utc>) -> SnapshotInfo 
     }
 }
 
+/// A call that got no answer (a timeout): no error code.
+pub fn no_answer() -> crate::aws::SdkFailure {
+    crate::aws::SdkFailure {
+        service: "test",
+        code: None,
+        message: "timed out (injected)".into(),
+        request_id: None,
+    }
+}
+
 /// The recorded calls (`<operation> <detail>`) of one operation.
 fn calls_named(calls: &RefCell<Vec<String>>, operation: &str) -> Vec<String> {
     calls
@@ -68,6 +78,10 @@ pub struct FakeCatalog {
     /// `create_snapshot`, `delete_snapshot`, `snapshot_quotas`.
     /// Operations that fail, with the error code they answer.
     pub failing: RefCell<BTreeMap<&'static str, &'static str>>,
+    /// Operations that fail a number of times first: code, calls left to fail.
+    pub failing_times: RefCell<BTreeMap<&'static str, (&'static str, u32)>>,
+    /// The next create takes effect and its answer is lost (no answer: a timeout).
+    pub lose_answer: Cell<bool>,
     /// Deletes that fail with a throttling error, by snapshot id.
     pub throttled_deletes: RefCell<BTreeSet<String>>,
     /// Databases whose snapshot listing fails (a later page of a complete listing).
@@ -95,9 +109,16 @@ impl FakeCatalog {
         self.fail_with(operation, "InternalFailure");
     }
 
-    /// `operation` fails with RDS error `code`.
+    /// `operation` fails with RDS error `code` ("" for no answer).
     pub fn fail_with(&self, operation: &'static str, code: &'static str) {
         self.failing.borrow_mut().insert(operation, code);
+    }
+
+    /// `operation` fails with RDS error `code` its next `times` calls, then works.
+    pub fn fail_times(&self, operation: &'static str, code: &'static str, times: u32) {
+        self.failing_times
+            .borrow_mut()
+            .insert(operation, (code, times));
     }
 
     /// Calls of one operation, e.g. `create_snapshot`.
@@ -117,10 +138,26 @@ impl FakeCatalog {
         self.calls
             .borrow_mut()
             .push(format!("{operation} {detail}"));
+        let failure = |code: &str| {
+            if code.is_empty() {
+                no_answer()
+            } else {
+                sdk_failure(code)
+            }
+        };
+        if let Some((code, left)) = self.failing_times.borrow_mut().get_mut(operation) {
+            if *left > 0 {
+                *left -= 1;
+                return Err(RdsError::Api {
+                    operation,
+                    source: failure(code),
+                });
+            }
+        }
         if let Some(code) = self.failing.borrow().get(operation) {
             return Err(RdsError::Api {
                 operation,
-                source: sdk_failure(code),
+                source: failure(code),
             });
         }
         Ok(())
@@ -213,6 +250,12 @@ impl SnapshotCatalog for FakeCatalog {
             allocated_gib: Some(20),
         };
         self.snapshots.borrow_mut().push(snapshot.clone());
+        if self.lose_answer.take() {
+            return Err(RdsError::Api {
+                operation: "create_snapshot",
+                source: no_answer(),
+            });
+        }
         Ok(snapshot)
     }
 

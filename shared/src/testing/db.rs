@@ -2,10 +2,29 @@
 
 use std::cell::RefCell;
 
-use crate::sql::sessions::{Session, SessionSnapshot, Termination};
+use crate::sql::sessions::{Session, SessionSnapshot, SessionState, Termination};
 use crate::sql::{
     ConnectTarget, DbError, DbProbe, Engine, ProbeResult, ReapSession, SessionReaper,
 };
+
+/// A client session of user `user` on database `app` (application `web`, from 10.1.2.3), in
+/// `state`, idle for `idle_minutes`.
+pub fn session(id: i64, user: &str, state: SessionState, idle_minutes: f64) -> Session {
+    Session {
+        id,
+        user: Some(user.into()),
+        database: Some("app".into()),
+        application: Some("web".into()),
+        client_addr: "10.1.2.3".parse().ok(),
+        state,
+        idle_seconds: Some(idle_minutes * 60.0),
+        superuser: false,
+        replication: false,
+        command: Some("client backend".into()),
+        backend_start: None,
+        state_change: None,
+    }
+}
 
 pub struct FakeProbe {
     pub result: Result<ProbeResult, String>,

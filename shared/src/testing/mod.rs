@@ -5,12 +5,14 @@
 mod backups;
 #[cfg(feature = "db")]
 mod db;
+mod http;
 #[cfg(feature = "tables")]
 mod tables;
 
 pub use backups::*;
 #[cfg(feature = "db")]
 pub use db::*;
+pub use http::*;
 #[cfg(feature = "tables")]
 pub use tables::*;
 
@@ -100,6 +102,23 @@ pub fn invocation(function: &str) -> crate::runner::Invocation {
         origin: origin(function),
         reserve: Duration::from_secs(10),
     }
+}
+
+/// The check called `name` in `findings`; panics naming the checks there when none is.
+pub fn check<'a>(findings: &'a crate::report::Findings, name: &str) -> &'a crate::report::Check {
+    named(&findings.checks, name)
+}
+
+/// The check called `name` in a delivered `report`.
+pub fn report_check<'a>(report: &'a Report, name: &str) -> &'a crate::report::Check {
+    named(&report.checks, name)
+}
+
+fn named<'a>(checks: &'a [crate::report::Check], name: &str) -> &'a crate::report::Check {
+    checks
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no check {name} in {checks:#?}"))
 }
 
 /// A sample payload from the repository's `events/`.

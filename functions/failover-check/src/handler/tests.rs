@@ -51,21 +51,11 @@ fn manual_instance() -> Trigger<ManualCheck> {
 }
 
 fn outcome(findings: &Findings, name: &str) -> Outcome {
-    findings
-        .checks
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no check {name} in {:?}", findings.checks))
-        .outcome
+    check(findings, name).outcome
 }
 
 fn detail<'a>(findings: &'a Findings, name: &str) -> &'a str {
-    &findings
-        .checks
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap()
-        .detail
+    &check(findings, name).detail
 }
 
 #[test]

@@ -27,20 +27,7 @@ fn trigger(event: Value) -> Trigger<ManualReap> {
 }
 
 fn idle(id: i64, user: &str, minutes: f64) -> Session {
-    Session {
-        id,
-        user: Some(user.into()),
-        database: Some("app".into()),
-        application: Some("web".into()),
-        client_addr: Some("10.0.0.9".parse().unwrap()),
-        state: SessionState::Idle,
-        idle_seconds: Some(minutes * 60.0),
-        superuser: false,
-        replication: false,
-        command: Some("client backend".into()),
-        backend_start: None,
-        state_change: None,
-    }
+    session(id, user, SessionState::Idle, minutes)
 }
 
 fn reaper(sessions: Vec<Session>, total: u64) -> IdleReaper<FakeInventory, FakeReaper> {
@@ -58,15 +45,6 @@ fn reaper(sessions: Vec<Session>, total: u64) -> IdleReaper<FakeInventory, FakeR
 
 fn outcome(findings: &Findings, name: &str) -> Outcome {
     check(findings, name).outcome
-}
-
-/// A check of the findings by name.
-fn check<'a>(findings: &'a Findings, name: &str) -> &'a rds_responder::report::Check {
-    findings
-        .checks
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no {name}: {:?}", findings.checks))
 }
 
 /// Runs `trigger` through `r` with a fresh ledger behind the guard.
@@ -1077,19 +1055,11 @@ async fn a_refused_publish_then_a_retry_terminates_once_and_delivers_the_same_re
         "the first delivery was tried"
     );
     assert!(delivered.iter().all(|r| r.id == "req-a"));
-    assert_eq!(check_of(&delivered[0], "terminate").data["terminated"], 3);
+    assert_eq!(
+        report_check(&delivered[0], "terminate").data["terminated"],
+        3
+    );
     assert!(runner.ledger.locks.borrow().is_empty());
-}
-
-fn check_of<'a>(
-    report: &'a rds_responder::report::Report,
-    name: &str,
-) -> &'a rds_responder::report::Check {
-    report
-        .checks
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no {name}: {:?}", report.checks))
 }
 
 #[tokio::test]
@@ -1167,7 +1137,7 @@ async fn an_action_the_ledger_did_not_record_is_never_repeated() {
         .await
         .unwrap();
     assert_eq!(report.status, Status::Failed);
-    assert!(check_of(&report, "earlier-run")
+    assert!(report_check(&report, "earlier-run")
         .detail
         .contains("run req-a began acting"));
     assert_eq!(runner.responder.reaper.terminate_calls.borrow().len(), 1);
@@ -1190,7 +1160,7 @@ async fn no_retry_is_requested_once_anything_was_terminated() {
         .unwrap();
     assert_eq!(runner.responder.reaper.terminate_calls.borrow().len(), 1);
     assert_eq!(
-        check_of(&report, "orders-aurora-3: connect").outcome,
+        report_check(&report, "orders-aurora-3: connect").outcome,
         Outcome::Fail
     );
     assert_eq!(report.status, Status::Failed);
@@ -1356,7 +1326,14 @@ fn only_allow_listed_schedules_act_and_others_plan() {
         "targets": [{"db_instance": "orders-db"}]
     });
     let mut listed = config();
-    listed.allowed_schedules = vec!["*-hygiene".into()];
+    listed.allowed_schedules = vec!["*-hygiene".into(), "rule/*-hygiene".into()];
+    // A bare name lists a Scheduler schedule of the default group, not a rule of that name.
+    let mut schedules_only = config();
+    schedules_only.allowed_schedules = vec!["*-hygiene".into()];
+    match decide(&trigger(rule.clone()), &schedules_only) {
+        Decision::Reap { dry_run, .. } => assert!(dry_run, "a rule is not a Scheduler schedule"),
+        other => panic!("{other:?}"),
+    }
     for event in [rule, scheduler] {
         let dry = |config: &ReaperConfig| match decide(&trigger(event.clone()), config) {
             Decision::Reap { dry_run, scope, .. } => {

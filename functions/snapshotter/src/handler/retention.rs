@@ -12,11 +12,15 @@ use rds_responder::report::{Check, Outcome};
 use rds_responder::trigger::{DbTarget, TableName};
 
 use crate::checks;
+use crate::checks::Deletion;
 use crate::policy::{
-    deletions_capped, plan_backup_retention, plan_retention, Retention, RetentionPlan, Sweep,
+    deletions_capped, plan_backup_retention, plan_retention, RetentionPlan, Sweep,
 };
+use crate::request::Retention;
 
-use super::{snapshot_lock, Run, Snapshotter};
+use rds_responder::run::RunContext;
+
+use super::{snapshot_lock, Snapshotter};
 
 impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
     #[allow(clippy::too_many_arguments)]
@@ -28,7 +32,7 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
         databases_listed: bool,
         table_listings: &[(TableName, Result<Vec<BackupInfo>, String>)],
         failed_dbs: &[DbTarget],
-        run: &Run<'_, '_, L>,
+        run: &RunContext<'_, '_, L>,
         report: &mut checks::SweepReport,
     ) {
         // Fail closed: every listing complete, or no delete at all.
@@ -163,11 +167,14 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                             Ok(()) | Err(RdsError::NotFound { .. }) => Ok(()),
                             Err(e) => Err(e.to_string()),
                         },
-                        Deletion::Backup(table) => self
-                            .tables
-                            .delete_backup(table, &doomed.handle)
-                            .await
-                            .map_err(|e| e.to_string()),
+                        Deletion::Backup(table) => {
+                            match self.tables.delete_backup(table, &doomed.handle).await {
+                                // Gone since the listing, as for a snapshot.
+                                Ok(()) => Ok(()),
+                                Err(e) if e.gone() => Ok(()),
+                                Err(e) => Err(e.to_string()),
+                            }
+                        }
                     };
                     if let Err(e) = &result {
                         // Throttled or refused: stop here rather than press on.
@@ -180,21 +187,5 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             .collect()
             .await;
         report.push(checks::deletions(&done));
-    }
-}
-
-/// What a retention plan's deletes go through.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Deletion {
-    Snapshot(DbTarget),
-    Backup(TableName),
-}
-
-impl Deletion {
-    pub fn label(&self, id: &str) -> String {
-        match self {
-            Deletion::Snapshot(db) => format!("{id} ({db})"),
-            Deletion::Backup(table) => format!("{id} (dynamodb-table {table})"),
-        }
     }
 }

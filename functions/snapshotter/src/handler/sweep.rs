@@ -10,15 +10,22 @@ use rds_responder::report::{Check, Findings, Outcome};
 use rds_responder::trigger::{DbTarget, TableName};
 
 use crate::checks;
+use crate::checks::Created;
 use crate::policy::{
-    backup_name, backup_retryable, creation_tags, retention_scope, scheduled_snapshot_id, select,
-    Selection, Sweep,
+    backup_name, backup_retryable, creation_tags, failed_copy, retention_scope,
+    scheduled_snapshot_id, select, Selection, Sweep,
 };
 
-use super::{snapshot_lock, Created, Run, Snapshotter};
+use rds_responder::run::RunContext;
+
+use super::{snapshot_lock, Snapshotter};
 
 impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
-    pub(super) async fn sweep<L: Ledger>(&self, sweep: &Sweep, run: &Run<'_, '_, L>) -> Findings {
+    pub(super) async fn sweep<L: Ledger>(
+        &self,
+        sweep: &Sweep,
+        run: &RunContext<'_, '_, L>,
+    ) -> Findings {
         let mut report = checks::SweepReport::default();
         if let Some(reason) = &sweep.plan_only_reason {
             report.push(Check::new("schedule", Outcome::Skipped, reason.clone()));
@@ -106,13 +113,31 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                             .collect()
                             .await;
                         for (db, created) in results {
-                            if let Created::Failed(why) | Created::NotStarted(why) = &created {
+                            let created = match created {
+                                // The name is taken by a copy RDS failed: none tonight, and a
+                                // retry would find the same one.
+                                Created::Existing(s) if failed_copy(&s.status) => {
+                                    Created::Refused(format!(
+                                        "snapshot {} exists from an earlier try and RDS failed it ({}): no copy of {db} this run",
+                                        s.id, s.status
+                                    ))
+                                }
+                                other => other,
+                            };
+                            // Names are the schedule's: a retry finds what this try made.
+                            if let Created::Failed(why)
+                            | Created::Busy(why)
+                            | Created::Unknown(why)
+                            | Created::NotStarted(why) = &created
+                            {
                                 report
                                     .unfinished
                                     .push(format!("the snapshot of {db} ({why})"));
                             }
                             if let Created::Failed(_)
+                            | Created::Busy(_)
                             | Created::Refused(_)
+                            | Created::Unknown(_)
                             | Created::NotStarted(_) = &created
                             {
                                 failed_dbs.push(db.clone());
@@ -247,7 +272,7 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
         &self,
         table: &TableName,
         sweep: &Sweep,
-        run: &Run<'_, '_, L>,
+        run: &RunContext<'_, '_, L>,
     ) -> Check {
         let name = format!("pitr {table}");
         let status = match self.tables.pitr(table).await {

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use rds_responder::backups::{BackupInfo, PitrStatus, Quota, SnapshotOf};
-use rds_responder::report::{Check, Findings, Outcome, Status};
+use rds_responder::report::{Findings, Outcome, Status};
 use rds_responder::runner::{Invocation, Responder};
 use rds_responder::testing::*;
 use rds_responder::trigger::{parse_trigger, RdsIdentifier, ResourceKind, Trigger};
@@ -86,14 +86,6 @@ async fn hold_lock(
         .before_acting(resource)
         .await
         .unwrap();
-}
-
-fn check<'a>(findings: &'a Findings, name: &str) -> &'a Check {
-    findings
-        .checks
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no {name}: {:#?}", findings.checks))
 }
 
 fn now() -> DateTime<Utc> {
@@ -937,6 +929,228 @@ async fn a_sweep_that_missed_tonights_snapshot_and_deleted_nothing_asks_for_a_re
 }
 
 #[tokio::test]
+async fn a_failed_snapshot_under_tonights_name_is_a_failure_not_already_there() {
+    let mut failed = our_snapshot("orders-db-rr-20261122-030000", "orders-db", days_ago(0));
+    failed.status = "failed".into();
+    let catalog = FakeCatalog::with(
+        vec![listing(instance("orders-db"), "available", &[OPT_IN])],
+        vec![failed],
+    );
+    let s = snapshotter(catalog);
+    let findings = run(
+        &s,
+        schedule(json!({"retention": false}), "2026-11-22T03:00:00Z"),
+    )
+    .await;
+    let c = check(&findings, "snapshot orders-db");
+    assert_eq!(c.outcome, Outcome::Fail, "{}", c.detail);
+    assert!(c.detail.contains("RDS failed it (failed)"), "{}", c.detail);
+    assert_eq!(findings.retry, None, "a retry would find the same copy");
+}
+
+#[tokio::test]
+async fn an_instance_optimizing_its_storage_is_snapshotted() {
+    let catalog = FakeCatalog::with(
+        vec![listing(
+            instance("orders-db"),
+            "storage-optimization",
+            &[OPT_IN],
+        )],
+        vec![],
+    );
+    let s = snapshotter(catalog);
+    let findings = run(
+        &s,
+        schedule(json!({"retention": false}), "2026-11-22T03:00:00Z"),
+    )
+    .await;
+    assert_eq!(
+        check(&findings, "snapshot orders-db").outcome,
+        Outcome::Pass
+    );
+    assert_eq!(s.catalog.calls_of("create_snapshot").len(), 1);
+}
+
+#[tokio::test]
+async fn a_change_id_sent_again_in_another_case_is_the_same_change() {
+    let s = snapshotter(FakeCatalog::with(
+        vec![listing(instance("orders-db"), "available", &[])],
+        vec![],
+    ));
+    let first = run(
+        &s,
+        json!({"db_instance": "orders-db", "reason": "upgrade", "change_id": "CHG-1"}),
+    )
+    .await;
+    assert_eq!(check(&first, "snapshot").outcome, Outcome::Pass);
+    let again = run(
+        &s,
+        json!({"db_instance": "orders-db", "reason": "upgrade", "change_id": "chg-1"}),
+    )
+    .await;
+    let c = check(&again, "snapshot");
+    assert_eq!(c.outcome, Outcome::Pass, "{}", c.detail);
+    assert_eq!(
+        again.result.unwrap()["created_by_this_request"],
+        json!(false)
+    );
+    assert_eq!(s.catalog.snapshots.borrow().len(), 1);
+}
+
+#[tokio::test]
+async fn a_pre_change_without_change_id_retried_by_lambda_makes_no_second_snapshot() {
+    let s = snapshotter(FakeCatalog::with(
+        vec![listing(instance("orders-db"), "available", &[])],
+        vec![],
+    ));
+    let request = json!({"db_instance": "orders-db", "reason": "hotfix"});
+    let first_try = invocation_at(FUNCTION, now(), "req-lambda-1");
+    let first = run_at(&s, request.clone(), &first_try, &MemoryLedger::default()).await;
+    assert_eq!(
+        first.result.clone().unwrap()["created_by_this_request"],
+        json!(true)
+    );
+    // Lambda's retry: the same request id, a later clock.
+    let retry = invocation_at(
+        FUNCTION,
+        now() + chrono::Duration::seconds(70),
+        "req-lambda-1",
+    );
+    let second = run_at(&s, request.clone(), &retry, &MemoryLedger::default()).await;
+    assert_eq!(
+        second.result.unwrap()["created_by_this_request"],
+        json!(false)
+    );
+    assert_eq!(s.catalog.snapshots.borrow().len(), 1, "one snapshot");
+    // A new invocation is a new request: its own snapshot.
+    let other = invocation_at(FUNCTION, now(), "req-lambda-2");
+    let third = run_at(&s, request, &other, &MemoryLedger::default()).await;
+    assert_eq!(
+        third.result.unwrap()["created_by_this_request"],
+        json!(true)
+    );
+    assert_eq!(s.catalog.snapshots.borrow().len(), 2);
+}
+
+#[tokio::test]
+async fn a_pre_change_waits_while_another_snapshot_of_the_database_runs_then_takes_its_own() {
+    let catalog = FakeCatalog::with(
+        vec![listing(instance("orders-db"), "available", &[])],
+        vec![],
+    );
+    catalog.fail_times("create_snapshot", "InvalidDBInstanceState", 2);
+    let s = snapshotter(catalog);
+    let findings = run(
+        &s,
+        json!({"db_instance": "orders-db", "reason": "upgrade", "change_id": "chg-9", "wait": true}),
+    )
+    .await;
+    assert_eq!(
+        s.catalog.calls_of("create_snapshot").len(),
+        3,
+        "two refusals, then it"
+    );
+    assert_eq!(check(&findings, "snapshot").outcome, Outcome::Pass);
+    assert!(check(&findings, "busy").detail.contains("was busy"));
+    assert_eq!(
+        findings.result.unwrap()["created_by_this_request"],
+        json!(true)
+    );
+}
+
+#[tokio::test]
+async fn a_pre_change_that_does_not_wait_is_told_at_once_that_the_database_is_busy() {
+    let catalog = FakeCatalog::with(
+        vec![listing(instance("orders-db"), "available", &[])],
+        vec![],
+    );
+    catalog.fail_with("create_snapshot", "InvalidDBInstanceState");
+    let s = snapshotter(catalog);
+    let findings = run(&s, json!({"db_instance": "orders-db", "reason": "upgrade"})).await;
+    assert_eq!(
+        s.catalog.calls_of("create_snapshot").len(),
+        1,
+        "not waited for"
+    );
+    let c = check(&findings, "snapshot");
+    assert!(c.detail.contains("\"wait\": true"), "{}", c.detail);
+    assert!(findings.retry.is_some());
+}
+
+#[tokio::test]
+async fn a_pre_change_busy_past_its_stop_point_says_why_and_may_be_sent_again() {
+    let catalog = FakeCatalog::with(
+        vec![listing(instance("orders-db"), "available", &[])],
+        vec![],
+    );
+    catalog.fail_with("create_snapshot", "InvalidDBInstanceState");
+    let mut s = snapshotter(catalog);
+    s.config.wait_poll = Duration::from_millis(200);
+    let mut inv = invocation(FUNCTION);
+    inv.deadline = Utc::now() + chrono::Duration::seconds(1);
+    inv.reserve = Duration::from_millis(100);
+    let findings = run_at(
+        &s,
+        json!({"db_instance": "orders-db", "reason": "upgrade", "wait": true}),
+        &inv,
+        &MemoryLedger::default(),
+    )
+    .await;
+    let c = check(&findings, "snapshot");
+    assert_eq!(c.outcome, Outcome::Fail);
+    assert!(c.detail.contains("while it was busy"), "{}", c.detail);
+    assert_eq!(findings.result.unwrap()["status"], "not-created");
+    assert!(
+        findings.retry.is_some(),
+        "busy passes: the request may be sent again"
+    );
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_found_not_reported_as_nothing_done() {
+    let catalog = FakeCatalog::with(
+        vec![listing(instance("orders-db"), "available", &[])],
+        vec![],
+    );
+    catalog.lose_answer.set(true);
+    let s = snapshotter(catalog);
+    let (ledger, inv) = (MemoryLedger::default(), invocation(FUNCTION));
+    let g = guard(&ledger, &inv);
+    let request = json!({"db_instance": "orders-db", "reason": "upgrade"});
+    let findings = s.respond(&trigger(request), &inv, &g).await;
+    assert_eq!(check(&findings, "snapshot").outcome, Outcome::Pass);
+    assert_eq!(
+        findings.result.unwrap()["created_by_this_request"],
+        json!(true)
+    );
+    assert_eq!(findings.retry, None);
+    assert!(!g.without_effect(), "it took effect");
+    assert_eq!(s.catalog.snapshots.borrow().len(), 1);
+}
+
+#[tokio::test]
+async fn a_create_without_answer_that_cannot_be_looked_up_is_unknown_and_kept_as_acted() {
+    let catalog = FakeCatalog::with(
+        vec![listing(instance("orders-db"), "available", &[])],
+        vec![],
+    );
+    catalog.fail_with("create_snapshot", "");
+    catalog.fail_with("find_snapshot", "");
+    let s = snapshotter(catalog);
+    let (ledger, inv) = (MemoryLedger::default(), invocation(FUNCTION));
+    let g = guard(&ledger, &inv);
+    let request = json!({"db_instance": "orders-db", "reason": "upgrade"});
+    let findings = s.respond(&trigger(request), &inv, &g).await;
+    let c = check(&findings, "snapshot");
+    assert_eq!(c.outcome, Outcome::Fail);
+    assert!(c.detail.contains("may exist"), "{}", c.detail);
+    assert!(c.detail.contains("look for snapshot"), "{}", c.detail);
+    assert_eq!(findings.result.unwrap()["status"], "unknown");
+    assert_eq!(findings.retry, None, "no retry may make a second");
+    assert!(g.acted() && !g.without_effect(), "recorded as acted");
+}
+
+#[tokio::test]
 async fn a_sweep_refused_for_good_reports_and_asks_for_no_retry() {
     let catalog = FakeCatalog::with(
         vec![listing(instance("orders-db"), "available", &[OPT_IN])],
@@ -1139,6 +1353,32 @@ async fn backup_retention_follows_the_same_rules() {
     assert!(deleted
         .iter()
         .any(|d| d.contains("orders-table-rr-20260108-030000")));
+}
+
+#[tokio::test]
+async fn a_backup_already_gone_counts_as_deleted_and_stops_no_other_delete() {
+    let s = snapshotter(FakeCatalog::with(vec![], vec![]));
+    for i in 0..9 {
+        s.tables.backups.borrow_mut().push(backup(
+            &format!("orders-table-rr-2026010{i}-030000"),
+            "orders-table",
+            days_ago(40 + i),
+        ));
+    }
+    s.tables
+        .fail_with("delete_backup", "BackupNotFoundException");
+    let findings = run(
+        &s,
+        schedule(
+            json!({"snapshots": false, "keep_newest": 7}),
+            "2026-11-22T03:00:00Z",
+        ),
+    )
+    .await;
+    assert_eq!(s.tables.calls_of("delete_backup").len(), 2, "both tried");
+    let c = check(&findings, "deleted");
+    assert_eq!(c.detail, "2 deleted, 0 not deleted");
+    assert_eq!(c.outcome, Outcome::Pass);
 }
 
 #[tokio::test]
