@@ -1,5 +1,6 @@
-//! `make demo`: plays failover scenarios through the real failover-check binary against the local
-//! stack, printing each report and what reached the SNS topic.
+//! `make demo`: plays scenes of every function through its real binary against the local stack
+//! (failover-check, idle-reaper on PostgreSQL and MariaDB, snapshotter), printing each report
+//! and what reached the SNS topic.
 
 use std::time::Duration;
 
@@ -224,8 +225,122 @@ async fn main() {
     .await;
     drop(my_scene);
 
+    snapshotter_scenes(&fixture).await;
+
     println!("\nreports archived in s3://{}:", fixture.bucket);
     for key in fixture.archive_keys().await {
         println!("  {key}");
     }
+}
+
+/// snapshotter: a pre-change snapshot a pipeline waits on, the nightly sweep (snapshot, DynamoDB
+/// backup, retention), a schedule that may not delete, retention as a plan, a refused request.
+async fn snapshotter_scenes(fixture: &Fixture) {
+    let opt_in = format!("rr-snapshot-{}", fixture.suffix);
+    let table = format!("orders-{}", fixture.suffix);
+    fixture.create_table(&table, None).await;
+    fixture
+        .aws
+        .rds
+        .add_tags_to_resource()
+        .resource_name(format!(
+            "arn:aws:rds:us-east-1:123456789012:db:{}",
+            fixture.db
+        ))
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key(&opt_in)
+                .value("true")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("opt the instance in");
+    println!(
+        "\nsnapshotter: instance {} opted in with tag {opt_in}=true; DynamoDB table {table}",
+        fixture.db
+    );
+    let env = fixture.function_env(&[
+        ("OPT_IN_TAG", &opt_in),
+        ("ALLOWED_SCHEDULES", "rds-responder-snapshots"),
+        ("WAIT_POLL_SECONDS", "1"),
+    ]);
+    let mut snapshotter = FunctionProcess::start("snapshotter", &env).await;
+    play(
+        fixture,
+        &mut snapshotter,
+        "snapshotter: pre-change snapshot a deploy pipeline waits on",
+        json!({"db_instance": fixture.db, "reason": "migration 42: index on orders(customer_id)",
+               "change_id": "CHG-4711", "wait": true}),
+    )
+    .await;
+    play(
+        fixture,
+        &mut snapshotter,
+        "snapshotter: the pipeline asks again (change id in another case): the same snapshot",
+        json!({"db_instance": fixture.db, "reason": "migration 42: index on orders(customer_id)",
+               "change_id": "chg-4711"}),
+    )
+    .await;
+    let mut nightly = fixture.event("schedule.snapshotter.scheduler.json");
+    nightly["tables"] = json!([table]);
+    play(
+        fixture,
+        &mut snapshotter,
+        "snapshotter: the nightly schedule (snapshot, table backup, retention)",
+        nightly.clone(),
+    )
+    .await;
+    play(
+        fixture,
+        &mut snapshotter,
+        "snapshotter: the same schedule run delivered again",
+        nightly.clone(),
+    )
+    .await;
+    let mut stranger = nightly;
+    stranger["scheduler"]["schedule_arn"] =
+        json!("arn:aws:scheduler:us-east-1:123456789012:schedule/team-b/rds-responder-snapshots");
+    stranger["scheduler"]["scheduled_time"] = json!("2026-11-23T03:00:00Z");
+    play(
+        fixture,
+        &mut snapshotter,
+        "snapshotter: a schedule of the same name in another group (not allow-listed)",
+        stranger,
+    )
+    .await;
+    play(
+        fixture,
+        &mut snapshotter,
+        "snapshotter: retention by hand (a plan unless \"dry_run\": false)",
+        json!({"action": "retention", "tables": [table]}),
+    )
+    .await;
+    play(
+        fixture,
+        &mut snapshotter,
+        "snapshotter: a request with a field it does not know",
+        json!({"db_instance": fixture.db, "reason": "x", "retention_days": 3}),
+    )
+    .await;
+    let snapshots = fixture
+        .aws
+        .rds
+        .describe_db_snapshots()
+        .db_instance_identifier(&fixture.db)
+        .snapshot_type("manual")
+        .send()
+        .await
+        .map(|out| {
+            out.db_snapshots()
+                .iter()
+                .filter_map(|s| s.db_snapshot_identifier().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    println!(
+        "  manual snapshots of {} now: {snapshots:?}; backups of {table}: {:?}",
+        fixture.db,
+        fixture.backup_names(&table).await
+    );
 }
