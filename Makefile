@@ -9,7 +9,7 @@ ARTIFACTS_DIR ?= target/lambda
 .PHONY: demo test unit e2e lint fmt mutants mutants-changed build bench invoke stack-up stack-down package deploy clean \
         build-FailoverCheckFunction build-IdleReaperFunction build-SnapshotterFunction
 
-## demo: start the local stack, play failover scenarios through the real binaries, tear down
+## demo: start the local stack, play scenes of every function through the real binaries, tear down
 demo:
 	$(CARGO) build --workspace --bins
 	scripts/with-stack.sh $(CARGO) run -q -p e2e --bin demo
