@@ -1382,6 +1382,31 @@ async fn a_backup_already_gone_counts_as_deleted_and_stops_no_other_delete() {
 }
 
 #[tokio::test]
+async fn a_backup_delete_refused_is_not_counted_as_deleted() {
+    let s = snapshotter(FakeCatalog::with(vec![], vec![]));
+    for i in 0..9 {
+        s.tables.backups.borrow_mut().push(backup(
+            &format!("orders-table-rr-2026010{i}-030000"),
+            "orders-table",
+            days_ago(40 + i),
+        ));
+    }
+    s.tables.fail_with("delete_backup", "ThrottlingException");
+    let findings = run(
+        &s,
+        schedule(
+            json!({"snapshots": false, "keep_newest": 7}),
+            "2026-11-22T03:00:00Z",
+        ),
+    )
+    .await;
+    let c = check(&findings, "deleted");
+    assert_eq!(c.detail, "0 deleted, 2 not deleted");
+    assert_eq!(c.outcome, Outcome::Fail);
+    assert!(c.data.to_string().contains("ThrottlingException"));
+}
+
+#[tokio::test]
 async fn retention_reports_follow_the_order_of_the_databases_in_scope() {
     for order in [["orders-db", "billing"], ["billing", "orders-db"]] {
         let s = snapshotter(FakeCatalog::with(

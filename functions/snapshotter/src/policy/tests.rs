@@ -388,7 +388,13 @@ fn a_change_id_shaped_like_the_tools_own_names_never_takes_one() {
     let longest = db(&"d".repeat(63));
     let long_pre = format!("pre-{}", "x".repeat(300));
     let id = pre_change_snapshot_id(&longest, Some(&long_pre), "req-1");
-    assert!(id.as_str().len() <= 255, "{}", id.as_str().len());
+    // Cut to fit exactly, keeping the database prefix and the change id's head.
+    assert_eq!(id.as_str().len(), 255, "{id}");
+    assert!(
+        id.as_str()
+            .starts_with(&format!("{}-rr-pre-xxxx", "d".repeat(63))),
+        "{id}"
+    );
 }
 
 #[test]
