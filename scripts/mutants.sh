@@ -70,6 +70,7 @@ excludes_except() {
 }
 
 status=0
+ran=()
 missed=0
 caught=0
 unviable=0
@@ -78,6 +79,7 @@ run() {
     local name=$1
     shift
     local out=target/mutants/$name
+    rm -rf "$out"
     mkdir -p "$out"
     local code=0
     # --baseline=skip: the unit tests have just passed (make test) or are run here first.
@@ -88,6 +90,7 @@ run() {
     esac
     [ "$code" -eq 2 ] && status=2
     local dir=$out/mutants.out
+    ran+=("$dir/missed.txt")
     missed=$((missed + $(wc -l < "$dir/missed.txt")))
     caught=$((caught + $(wc -l < "$dir/caught.txt")))
     unviable=$((unviable + $(wc -l < "$dir/unviable.txt")))
@@ -116,17 +119,43 @@ if [ "${#functions[@]}" -gt 0 ]; then
 fi
 
 echo "mutants: ${selected[*]}: $caught caught, $unviable unviable, $timeouts timed out, $missed missed"
+
+# How many of this run's missed mutants are in a group's files.
+missed_in() {
+    local list f n=0
+    read -ra list <<< "${files[$1]}"
+    for f in "${list[@]}"; do
+        local prefix=${f%%\**} # the path before its first glob
+        n=$((n + $(cat "${ran[@]}" | grep -c -- "^$prefix" || true)))
+    done
+    echo "$n"
+}
+
+# The record, per group: a group re-checked with none missed gets its new digest; any other
+# keeps what was recorded (a group with missed mutants is re-checked again next time).
+previous=$(cat "$record" 2>/dev/null || true)
+{
+    echo "# The last \`make mutants\` run of each group (or CI's scripts/mutants.sh changed, run here):"
+    echo "# every mutant of its rule files caught or unviable when its files had this digest. CI"
+    echo "# re-checks each group whose files differ from its digest."
+    for group in "${groups[@]}"; do
+        kept=$(awk -v g="$group" '$1 == "digest" && $2 == g {print $3}' <<< "$previous")
+        case " ${selected[*]} " in
+            *" $group "*)
+                if [ "$(missed_in "$group")" -eq 0 ]; then
+                    echo "digest $group ${digests[$group]}"
+                elif [ -n "$kept" ]; then
+                    echo "digest $group $kept"
+                fi
+                ;;
+            *) [ -n "$kept" ] && echo "digest $group $kept" ;;
+        esac
+    done
+    echo "result ${selected[*]}: $caught caught, $unviable unviable, $timeouts timed out, $missed missed"
+} > "$record"
+echo "mutants: recorded in $record (commit it with the files it names)"
 if [ "$status" -ne 0 ]; then
     echo "mutants: MISSED (each is a rule no test pins; see target/mutants/*/mutants.out/missed.txt):" >&2
-    cat target/mutants/*/mutants.out/missed.txt >&2 || true
+    cat "${ran[@]}" >&2 || true
     exit "$status"
-fi
-if [ "$mode" = all ]; then
-    {
-        echo "# The last full \`make mutants\` run: every mutant of the rule files caught or unviable."
-        echo "# CI (scripts/mutants.sh changed) re-checks each group whose files differ from its digest."
-        for group in "${groups[@]}"; do echo "digest $group ${digests[$group]}"; done
-        echo "result $caught caught, $unviable unviable, $timeouts timed out, 0 missed"
-    } > "$record"
-    echo "mutants: recorded in $record (commit it with the files it names)"
 fi

@@ -388,7 +388,17 @@ fn a_change_id_shaped_like_the_tools_own_names_never_takes_one() {
     let longest = db(&"d".repeat(63));
     let long_pre = format!("pre-{}", "x".repeat(300));
     let id = pre_change_snapshot_id(&longest, Some(&long_pre), "req-1");
-    // Cut to fit exactly, keeping the database prefix and the change id's head.
+    // Cut to fit exactly, keeping the database prefix and the change id's head; also when
+    // cleaning left the id as it was (no digest of its own to cut at).
+    let fitting_pre = format!("pre-{}", "x".repeat(180));
+    let fitting = pre_change_snapshot_id(&longest, Some(&fitting_pre), "req-1");
+    assert_eq!(fitting.as_str().len(), 255, "{fitting}");
+    assert!(
+        fitting
+            .as_str()
+            .starts_with(&format!("{}-rr-pre-xxxx", "d".repeat(63))),
+        "{fitting}"
+    );
     assert_eq!(id.as_str().len(), 255, "{id}");
     assert!(
         id.as_str()
