@@ -46,7 +46,7 @@ fmt:
 	$(CARGO) fmt --all
 
 ## mutants: every mutant of the rule files (.cargo/mutants.toml) must fail a unit test; on 0
-##          missed, records what was tested in .cargo/mutants-verified. About 16 minutes on 2 cores.
+##          missed, records what was tested in .cargo/mutants-verified. 30+ minutes on 2 cores.
 ##          Both install cargo-mutants (pinned in scripts/mutants.sh) when they have work.
 mutants:
 	scripts/mutants.sh all
