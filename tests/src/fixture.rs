@@ -468,6 +468,23 @@ impl Fixture {
             .expect("put lock");
     }
 
+    /// The manual snapshot ids of instance `db` in moto.
+    pub async fn snapshot_names(&self, db: &str) -> Vec<String> {
+        let out = self
+            .aws
+            .rds
+            .describe_db_snapshots()
+            .db_instance_identifier(db)
+            .snapshot_type("manual")
+            .send()
+            .await
+            .expect("describe snapshots");
+        out.db_snapshots()
+            .iter()
+            .filter_map(|s| s.db_snapshot_identifier().map(str::to_string))
+            .collect()
+    }
+
     /// The names of the DynamoDB backups of `table` in moto.
     pub async fn backup_names(&self, table: &str) -> Vec<String> {
         let out = self

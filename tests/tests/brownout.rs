@@ -159,23 +159,6 @@ async fn a_database_that_accepts_and_never_answers_is_a_failed_check_not_a_hang(
     nothing_held(&fixture, "").await;
 }
 
-/// Tonight's snapshot names in moto for instance `db`.
-async fn snapshots_of(fixture: &Fixture, db: &str) -> Vec<String> {
-    let out = fixture
-        .aws
-        .rds
-        .describe_db_snapshots()
-        .db_instance_identifier(db)
-        .snapshot_type("manual")
-        .send()
-        .await
-        .expect("describe snapshots");
-    out.db_snapshots()
-        .iter()
-        .filter_map(|s| s.db_snapshot_identifier().map(str::to_string))
-        .collect()
-}
-
 /// One scheduled sweep's world: an opted-in instance and a table, the function behind `proxy`.
 async fn sweep_world(proxy: &FaultProxy) -> (Fixture, String, FunctionProcess, Value) {
     let fixture = Fixture::new().await;
@@ -227,7 +210,7 @@ async fn sweep_operations(proxy: &FaultProxy) -> Vec<String> {
         operations.iter().any(|o| o == "DynamoDB.CreateBackup"),
         "{operations:?}"
     );
-    assert_eq!(snapshots_of(&fixture, &fixture.db).await.len(), 1);
+    assert_eq!(fixture.snapshot_names(&fixture.db).await.len(), 1);
     eprintln!("a sweep's calls: {operations:?}");
     operations
 }
@@ -244,7 +227,7 @@ async fn each_call_in_turn(fault: Fault, times: Option<usize>) {
         proxy.inject(op, fault, times);
         let (first_id, first) = function.invoke(&event).await;
         proxy.clear();
-        let snapshots_after_first = snapshots_of(&fixture, &fixture.db).await;
+        let snapshots_after_first = fixture.snapshot_names(&fixture.db).await;
         let backups_after_first = fixture.backup_names(&table_name).await;
         let first_was_error = matches!(first, Invoked::Error { .. });
         // A run that did nothing is retried: it ended in an error Lambda retries.
@@ -267,7 +250,7 @@ async fn each_call_in_turn(fault: Fault, times: Option<usize>) {
         );
         // Each action at most once, and done by now.
         assert_eq!(
-            snapshots_of(&fixture, &fixture.db).await.len(),
+            fixture.snapshot_names(&fixture.db).await.len(),
             1,
             "{op}: one snapshot"
         );

@@ -323,21 +323,7 @@ async fn snapshotter_scenes(fixture: &Fixture) {
         json!({"db_instance": fixture.db, "reason": "x", "retention_days": 3}),
     )
     .await;
-    let snapshots = fixture
-        .aws
-        .rds
-        .describe_db_snapshots()
-        .db_instance_identifier(&fixture.db)
-        .snapshot_type("manual")
-        .send()
-        .await
-        .map(|out| {
-            out.db_snapshots()
-                .iter()
-                .filter_map(|s| s.db_snapshot_identifier().map(str::to_string))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
+    let snapshots = fixture.snapshot_names(&fixture.db).await;
     println!(
         "  manual snapshots of {} now: {snapshots:?}; backups of {table}: {:?}",
         fixture.db,
