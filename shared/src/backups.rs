@@ -711,6 +711,9 @@ mod tests {
                 "AKIDTEST", "secret", None, None, "test",
             ))
             .endpoint_url(url)
+            .http_client(crate::aws::http_client(
+                crate::aws::AMAZON_TRUST_ROOTS.to_vec(),
+            ))
             .build();
         RdsSnapshots {
             client: aws_sdk_rds::Client::from_conf(config),

@@ -183,9 +183,19 @@ impl fmt::Debug for DbAuth {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DbTls {
     /// Verify the server certificate chain and host name against the CA bundle.
-    VerifyFull { ca_bundle: PathBuf },
+    VerifyFull { ca_bundle: CaBundle },
     /// Plain TCP: local stack only.
     Disable,
+}
+
+/// The certificate authorities a database's certificate must chain to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaBundle {
+    /// The RDS and RDS Proxy bundle built into the binary (shared/certs/SOURCE): nothing to
+    /// download at build or run time.
+    Embedded,
+    /// A PEM file (`DB_CA_BUNDLE`): a private CA, or the local stack's.
+    File(PathBuf),
 }
 
 /// `host:port` standing in for an instance's RDS endpoint (local runs and tests only).
@@ -223,18 +233,12 @@ impl DbConfig {
             }
         };
         let tls = match env.optional("DB_TLS").unwrap_or("verify-full") {
-            "verify-full" => {
-                let default_bundle = env
-                    .optional("LAMBDA_TASK_ROOT")
-                    .map(|root| PathBuf::from(root).join("rds-ca-bundle.pem"))
-                    .unwrap_or_else(|| PathBuf::from("rds-ca-bundle.pem"));
-                DbTls::VerifyFull {
-                    ca_bundle: env
-                        .optional("DB_CA_BUNDLE")
-                        .map(PathBuf::from)
-                        .unwrap_or(default_bundle),
-                }
-            }
+            "verify-full" => DbTls::VerifyFull {
+                ca_bundle: match env.optional("DB_CA_BUNDLE").map(str::trim) {
+                    None | Some("") => CaBundle::Embedded,
+                    Some(path) => CaBundle::File(PathBuf::from(path)),
+                },
+            },
             "disable" => DbTls::Disable,
             other => {
                 return Err(ConfigError {
@@ -402,18 +406,31 @@ mod tests {
     }
 
     #[test]
-    fn defaults_to_iam_auth_and_verified_tls_in_the_task_root() {
-        let mut pairs = base();
-        pairs.push(("LAMBDA_TASK_ROOT", "/var/task"));
-        let db = DbConfig::from_env(&Env::from_pairs(pairs)).unwrap();
+    fn defaults_to_iam_auth_and_tls_verified_against_the_embedded_bundle() {
+        let db = DbConfig::from_env(&Env::from_pairs(base())).unwrap();
         assert_eq!(db.auth, DbAuth::Iam);
         assert_eq!(
             db.tls,
             DbTls::VerifyFull {
-                ca_bundle: PathBuf::from("/var/task/rds-ca-bundle.pem")
+                ca_bundle: CaBundle::Embedded
             }
         );
         assert_eq!(db.database, "postgres");
+        for (set, expected) in [
+            ("", CaBundle::Embedded),
+            (" ", CaBundle::Embedded),
+            ("/etc/ca.pem", CaBundle::File(PathBuf::from("/etc/ca.pem"))),
+        ] {
+            let mut pairs = base();
+            pairs.push(("DB_CA_BUNDLE", set));
+            let db = DbConfig::from_env(&Env::from_pairs(pairs)).unwrap();
+            assert_eq!(
+                db.tls,
+                DbTls::VerifyFull {
+                    ca_bundle: expected
+                }
+            );
+        }
     }
 
     #[test]

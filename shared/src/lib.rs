@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod backups;
 pub mod budget;
+#[cfg(feature = "alarms")]
 pub mod cloudwatch;
 pub mod config;
 pub mod dns;

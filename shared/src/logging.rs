@@ -1,13 +1,144 @@
-//! Structured logs: JSON when Lambda's `AWS_LAMBDA_LOG_FORMAT=JSON`, text otherwise.
+//! Structured logs: JSON when Lambda's `AWS_LAMBDA_LOG_FORMAT=JSON`, text otherwise. A JSON
+//! line carries `timestamp`, `level`, `message` and `requestId` at the top level, as Lambda's
+//! own JSON lines do, so one query (and one log-group subscription filter) reads them all.
 //!
 //! The level comes from `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` for our own crates only: every
 //! dependency is capped at INFO whatever those say, because below that the AWS SigV4 signer logs
 //! canonical requests with the session token, and the HTTP and TLS stacks log raw traffic.
 
+use std::sync::Mutex;
+
+use serde_json::{Map, Value};
 use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
+
+/// The invocation being served (one at a time per process), for the `requestId` of its lines.
+static REQUEST_ID: Mutex<Option<String>> = Mutex::new(None);
+
+/// Names the invocation the following lines belong to (`None` between invocations).
+pub fn set_request_id(request_id: Option<&str>) {
+    if let Ok(mut current) = REQUEST_ID.lock() {
+        *current = request_id.map(str::to_string);
+    }
+}
+
+fn request_id() -> Option<String> {
+    REQUEST_ID.lock().ok().and_then(|current| current.clone())
+}
+
+/// One JSON log line: timestamp (RFC 3339, milliseconds, UTC), level, message, requestId
+/// (when serving an invocation), then the event's other fields.
+pub fn json_line(
+    level: &str,
+    message: &str,
+    fields: Map<String, Value>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let mut line = Map::new();
+    line.insert(
+        "timestamp".into(),
+        now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            .into(),
+    );
+    line.insert("level".into(), level.into());
+    line.insert("message".into(), message.into());
+    if let Some(id) = request_id() {
+        line.insert("requestId".into(), id.into());
+    }
+    for (name, value) in fields {
+        line.entry(name).or_insert(value);
+    }
+    Value::Object(line).to_string()
+}
+
+/// An init failure, in the shape of every other line (JSON or text as configured), on stderr.
+pub fn init_failure(error: &str) {
+    if json_format() {
+        eprintln!(
+            "{}",
+            json_line(
+                "FATAL",
+                &format!("init failed: {error}"),
+                Map::from_iter([("errorType".to_string(), "Runtime.InitError".into())]),
+                chrono::Utc::now()
+            )
+        );
+    } else {
+        eprintln!("init failed: {error}");
+    }
+}
+
+fn json_format() -> bool {
+    std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"))
+}
+
+/// The event's fields as JSON; `message` apart.
+#[derive(Default)]
+struct Fields {
+    message: String,
+    rest: Map<String, Value>,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.record(field, format!("{value:?}").into());
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.record(field, value.into());
+    }
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.record(field, value.into());
+    }
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.record(field, value.into());
+    }
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        self.record(field, value.into());
+    }
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.record(field, value.into());
+    }
+}
+
+impl Fields {
+    fn record(&mut self, field: &tracing::field::Field, value: Value) {
+        match (field.name(), value) {
+            ("message", Value::String(text)) => self.message = text,
+            (name, value) => {
+                self.rest.insert(name.to_string(), value);
+            }
+        }
+    }
+}
+
+struct JsonLines;
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let level = event.metadata().level().as_str();
+        writeln!(
+            writer,
+            "{}",
+            json_line(level, &fields.message, fields.rest, chrono::Utc::now())
+        )
+    }
+}
 
 /// Our crates (module path prefixes): the only ones allowed below INFO.
 const OWN_CRATES: [&str; 4] = ["rds_responder", "idle_reaper", "failover_check", "e2e"];
@@ -48,12 +179,11 @@ pub fn requested_filter(raw: Option<&str>) -> Targets {
 }
 
 pub fn init() {
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let format = tracing_subscriber::fmt::layer()
         .with_target(false)
         .without_time();
-    let format = if json {
-        format.json().with_current_span(false).boxed()
+    let format = if json_format() {
+        format.event_format(JsonLines).boxed()
     } else {
         format.with_ansi(false).boxed()
     };
@@ -138,6 +268,30 @@ mod tests {
             "rds_responder",
             Level::DEBUG
         ));
+    }
+
+    #[test]
+    fn json_lines_carry_timestamp_level_message_and_request_id_on_top() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-01T03:04:05.678Z")
+            .unwrap()
+            .to_utc();
+        let fields = Map::from_iter([
+            ("db".to_string(), Value::from("orders-db")),
+            // A field may not take a top-level name.
+            ("level".to_string(), Value::from("shadow")),
+        ]);
+        set_request_id(Some("req-42"));
+        let line: Value =
+            serde_json::from_str(&json_line("WARN", "event refused", fields.clone(), at)).unwrap();
+        set_request_id(None);
+        assert_eq!(line["timestamp"], "2026-12-01T03:04:05.678Z");
+        assert_eq!(line["level"], "WARN");
+        assert_eq!(line["message"], "event refused");
+        assert_eq!(line["requestId"], "req-42");
+        assert_eq!(line["db"], "orders-db");
+        let between: Value =
+            serde_json::from_str(&json_line("INFO", "started", fields, at)).unwrap();
+        assert!(between.get("requestId").is_none(), "{between}");
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! Delivers a report: SNS (with filterable message attributes), S3 archive, CloudWatch metrics.
+//! Delivers a report: SNS (with filterable message attributes), S3 archive, and metrics as a
+//! CloudWatch Embedded Metric Format log line (CloudWatch Logs turns it into metrics: no API
+//! call, no VPC endpoint, nothing that can fail after an action).
 
 use crate::budget::BoundedCall;
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sns::types::MessageAttributeValue;
+use serde_json::{json, Map, Value};
 
 use crate::aws::{SdkError, SdkFailure};
 use crate::report::{Outcome, Report};
@@ -36,6 +38,7 @@ impl PublishError {
 /// One destination of a report.
 pub const SNS: &str = "sns";
 pub const S3: &str = "s3";
+/// The metrics log line (named for where the metrics end up; the ledger records sinks by name).
 pub const METRICS: &str = "cloudwatch";
 /// Every destination, in the order they are named in errors.
 pub const ALL_SINKS: [&str; 3] = [SNS, S3, METRICS];
@@ -62,7 +65,6 @@ pub trait ReportSink {
 pub struct AwsReportSink {
     pub sns: aws_sdk_sns::Client,
     pub s3: aws_sdk_s3::Client,
-    pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub topic_arn: String,
     pub bucket: String,
     pub namespace: String,
@@ -83,10 +85,12 @@ fn attribute(value: &str) -> Result<MessageAttributeValue, PublishError> {
         })
 }
 
-/// The message attributes subscribers filter on: function, outcome, severity, and what the
-/// report is about (`target_kind`, `target_id`; `db_identifier` for instances and clusters).
+/// The message attributes subscribers filter on: the report's schema version, function,
+/// outcome, severity, and what the report is about (`target_kind`, `target_id`;
+/// `db_identifier` for instances and clusters).
 pub fn message_attributes(report: &Report) -> Vec<(&'static str, String)> {
     let mut attributes = vec![
+        ("schema_version", report.schema_version.clone()),
         ("function", report.function.clone()),
         ("outcome", report.status.as_str().to_string()),
         ("severity", report.status.severity().to_string()),
@@ -103,56 +107,96 @@ pub fn message_attributes(report: &Report) -> Vec<(&'static str, String)> {
     attributes
 }
 
+/// The version of the report contract (`schema/report.v1.json`), also sent as the
+/// `schema_version` message attribute so subscribers can filter on the shape they read.
+pub use crate::report::SCHEMA_VERSION;
+
+/// One metric of a run: name, value, unit, and the dimensions it is counted by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    pub name: &'static str,
+    pub value: f64,
+    pub unit: &'static str,
+    pub dimensions: Vec<(&'static str, String)>,
+}
+
 /// The metrics every run emits.
-pub fn metric_data(report: &Report) -> Vec<MetricDatum> {
-    let dim = |name: &str, value: &str| Dimension::builder().name(name).value(value).build();
-    let function = dim("Function", &report.function);
+pub fn metric_data(report: &Report) -> Vec<Metric> {
+    let function = ("Function", report.function.clone());
     let failed = report
         .checks
         .iter()
         .filter(|c| c.outcome == Outcome::Fail)
         .count();
-    let datum = |name: &str, value: f64, unit: StandardUnit, dims: Vec<Dimension>| {
-        MetricDatum::builder()
-            .metric_name(name)
-            .value(value)
-            .unit(unit)
-            .set_dimensions(Some(dims))
-            .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_millis(
-                report.finished_at.timestamp_millis(),
-            ))
-            .build()
-    };
     let mut data = vec![
-        datum(
-            "Runs",
-            1.0,
-            StandardUnit::Count,
-            vec![function.clone(), dim("Outcome", report.status.as_str())],
-        ),
-        datum(
-            "FailedChecks",
-            failed as f64,
-            StandardUnit::Count,
-            vec![function.clone()],
-        ),
-        datum(
-            "Duration",
-            report.duration_ms as f64,
-            StandardUnit::Milliseconds,
-            vec![function.clone()],
-        ),
+        Metric {
+            name: "Runs",
+            value: 1.0,
+            unit: "Count",
+            dimensions: vec![
+                function.clone(),
+                ("Outcome", report.status.as_str().to_string()),
+            ],
+        },
+        Metric {
+            name: "FailedChecks",
+            value: failed as f64,
+            unit: "Count",
+            dimensions: vec![function.clone()],
+        },
+        Metric {
+            name: "Duration",
+            value: report.duration_ms as f64,
+            unit: "Milliseconds",
+            dimensions: vec![function.clone()],
+        },
     ];
     // Runs by what they were about: the kind only, so the metric count stays small.
     if let Some(kind) = report.target_kind() {
-        data.push(datum(
-            "RunsByTarget",
-            1.0,
-            StandardUnit::Count,
-            vec![function, dim("TargetKind", kind)],
-        ));
+        data.push(Metric {
+            name: "RunsByTarget",
+            value: 1.0,
+            unit: "Count",
+            dimensions: vec![function, ("TargetKind", kind.to_string())],
+        });
     }
     data
+}
+
+/// The run's metrics as one Embedded Metric Format document: one directive per set of
+/// dimensions, the dimension values and metric values as top-level members. A dimension
+/// name taken by two metrics carries the same value in both (Function), so one document holds
+/// them all.
+pub fn metrics_document(report: &Report, namespace: &str) -> Value {
+    let mut members = Map::new();
+    let mut directives: Vec<(Vec<&str>, Vec<Value>)> = Vec::new();
+    for metric in metric_data(report) {
+        let names: Vec<&str> = metric.dimensions.iter().map(|(name, _)| *name).collect();
+        for (name, value) in &metric.dimensions {
+            members.insert((*name).to_string(), Value::String(value.clone()));
+        }
+        members.insert(metric.name.to_string(), json!(metric.value));
+        let definition = json!({"Name": metric.name, "Unit": metric.unit});
+        match directives.iter_mut().find(|(dims, _)| *dims == names) {
+            Some((_, metrics)) => metrics.push(definition),
+            None => directives.push((names, vec![definition])),
+        }
+    }
+    let directives: Vec<Value> = directives
+        .into_iter()
+        .map(|(dimensions, metrics)| {
+            json!({"Namespace": namespace, "Dimensions": [dimensions], "Metrics": metrics})
+        })
+        .collect();
+    members.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": report.finished_at.timestamp_millis(),
+            "CloudWatchMetrics": directives,
+        }),
+    );
+    members.insert("request_id".into(), Value::String(report.id.clone()));
+    Value::Object(members)
 }
 
 impl AwsReportSink {
@@ -188,16 +232,18 @@ impl AwsReportSink {
             .map_err(|e| PublishError::sdk(S3, "S3 PutObject", &e))
     }
 
-    async fn to_cloudwatch(&self, report: &Report) -> Result<(), PublishError> {
-        self.cloudwatch
-            .put_metric_data()
-            .namespace(&self.namespace)
-            .set_metric_data(Some(metric_data(report)))
-            .send()
-            .bounded("CloudWatch PutMetricData")
-            .await
-            .map(|_| ())
-            .map_err(|e| PublishError::sdk(METRICS, "CloudWatch PutMetricData", &e))
+    /// One line on stdout, where Lambda's log capture (and so CloudWatch Logs) reads it.
+    fn to_metrics_log(&self, report: &Report) -> Result<(), PublishError> {
+        use std::io::Write;
+        let line = metrics_document(report, &self.namespace).to_string();
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}")
+            .and_then(|()| out.flush())
+            .map_err(|e| PublishError {
+                sink: METRICS,
+                detail: format!("writing the metrics log line failed: {e}"),
+                source: None,
+            })
     }
 }
 
@@ -237,7 +283,7 @@ impl ReportSink for AwsReportSink {
             },
             async {
                 match wanted(METRICS) {
-                    true => self.to_cloudwatch(report).await,
+                    true => self.to_metrics_log(report),
                     false => Ok(()),
                 }
             }
@@ -291,14 +337,15 @@ mod tests {
         assert_eq!(attribute(&attributes, "db_identifier"), None);
         let by_target = metric_data(&table)
             .into_iter()
-            .find(|d| d.metric_name() == Some("RunsByTarget"))
+            .find(|d| d.name == "RunsByTarget")
             .expect("RunsByTarget");
-        let dims: Vec<(&str, &str)> = by_target
-            .dimensions()
-            .iter()
-            .map(|d| (d.name().unwrap_or_default(), d.value().unwrap_or_default()))
-            .collect();
-        assert_eq!(dims, [("Function", "snapshotter"), ("TargetKind", "table")]);
+        assert_eq!(
+            by_target.dimensions,
+            [
+                ("Function", "snapshotter".to_string()),
+                ("TargetKind", "table".to_string())
+            ]
+        );
 
         let db: Target = DbTarget::Cluster(
             RdsIdentifier::parse("orders-aurora", ResourceKind::DbCluster).unwrap(),
@@ -324,6 +371,55 @@ mod tests {
         );
         assert!(metric_data(&nothing)
             .iter()
-            .all(|d| d.metric_name() != Some("RunsByTarget")));
+            .all(|d| d.name != "RunsByTarget"));
+    }
+
+    #[test]
+    fn the_metrics_document_is_embedded_metric_format() {
+        let mut report = report_about(Some(Target::Table(TableName::parse("orders").unwrap())));
+        report.duration_ms = 1234;
+        let doc = metrics_document(&report, "RdsResponder/staging");
+        let aws = &doc["_aws"];
+        assert_eq!(aws["Timestamp"], report.finished_at.timestamp_millis());
+        let directives = aws["CloudWatchMetrics"].as_array().expect("directives");
+        // One directive per dimension set: [Function, Outcome], [Function], [Function, TargetKind].
+        let sets: Vec<(Value, Vec<&str>)> = directives
+            .iter()
+            .map(|d| {
+                assert_eq!(d["Namespace"], "RdsResponder/staging");
+                let names = d["Metrics"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m["Name"].as_str().unwrap())
+                    .collect();
+                (d["Dimensions"].clone(), names)
+            })
+            .collect();
+        assert_eq!(
+            sets,
+            [
+                (json!([["Function", "Outcome"]]), vec!["Runs"]),
+                (json!([["Function"]]), vec!["FailedChecks", "Duration"]),
+                (json!([["Function", "TargetKind"]]), vec!["RunsByTarget"]),
+            ]
+        );
+        assert_eq!(directives[1]["Metrics"][1]["Unit"], "Milliseconds");
+        // Every dimension and metric named in a directive is a top-level member.
+        assert_eq!(doc["Function"], "snapshotter");
+        assert_eq!(doc["Outcome"], "skipped");
+        assert_eq!(doc["TargetKind"], "table");
+        assert_eq!(doc["Runs"], 1.0);
+        assert_eq!(doc["FailedChecks"], 0.0);
+        assert_eq!(doc["Duration"], 1234.0);
+        assert_eq!(doc["RunsByTarget"], 1.0);
+        assert_eq!(doc["request_id"], "req-1");
+        // Without a target there is no TargetKind, as member or as dimension.
+        let doc = metrics_document(&report_about(None), "RdsResponder");
+        assert!(doc.get("TargetKind").is_none());
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(),
+            2
+        );
     }
 }

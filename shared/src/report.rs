@@ -144,8 +144,19 @@ impl Findings {
     }
 }
 
+/// The version of the report's JSON Schema (`schema/report.v1.json`): a subscriber reads the
+/// shape it names. A change that could break a reader gets a new version and a new schema file.
+pub const SCHEMA_VERSION: &str = "rds-responder.report/v1";
+
+fn schema_version() -> String {
+    SCHEMA_VERSION.to_string()
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// The contract this report follows ([`SCHEMA_VERSION`]); first, so a reader sees it first.
+    #[serde(default = "schema_version")]
+    pub schema_version: String,
     pub id: String,
     pub function: String,
     pub status: Status,
@@ -184,6 +195,7 @@ impl Report {
             .status
             .unwrap_or_else(|| Status::from_checks(&findings.checks));
         Self {
+            schema_version: SCHEMA_VERSION.to_string(),
             id: id.to_string(),
             function: function.to_string(),
             status,

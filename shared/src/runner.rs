@@ -48,7 +48,7 @@ impl Invocation {
             request_id: ctx.request_id.clone(),
             deadline,
             now,
-            origin: Origin::from_function_arn(&ctx.invoked_function_arn, &common.region)?,
+            origin: origin_of(&ctx.invoked_function_arn, &common.region)?,
             reserve: common.deadline_reserve,
         })
     }
@@ -70,6 +70,30 @@ impl Invocation {
             self.remaining(Utc::now()),
             self.reserve,
         )
+    }
+}
+
+/// The account and region the function runs in: from the invoked function ARN Lambda sends.
+fn origin_of(function_arn: &str, region: &str) -> Result<Origin, TriggerError> {
+    #[cfg(feature = "local-emulator")]
+    if !function_arn.starts_with("arn:") {
+        return Ok(local_origin(region));
+    }
+    Origin::from_function_arn(function_arn, region)
+}
+
+/// `cargo lambda watch` sends the function's name where Lambda sends its ARN. Only a binary
+/// built with the `local-emulator` feature (never the packaged ones) takes the account from
+/// `LOCAL_ACCOUNT_ID` then (default: the sample events' 123456789012).
+#[cfg(feature = "local-emulator")]
+fn local_origin(region: &str) -> Origin {
+    let account = std::env::var("LOCAL_ACCOUNT_ID")
+        .ok()
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or_else(|| "123456789012".to_string());
+    Origin {
+        account_id: account,
+        region: region.to_string(),
     }
 }
 
@@ -775,7 +799,7 @@ fn outcome_unknown(request_id: &str, since: Option<DateTime<Utc>>) -> Findings {
 }
 
 impl<R: Responder> Runner<R, crate::ledger::DynamoLedger, crate::publish::AwsReportSink> {
-    /// The production wiring: DynamoDB ledger, SNS + S3 + CloudWatch delivery.
+    /// The production wiring: DynamoDB ledger, SNS + S3 delivery, metrics as log lines.
     pub fn on_aws(responder: R, aws: &crate::aws::AwsClients, common: CommonConfig) -> Self {
         Self {
             responder,
@@ -787,7 +811,6 @@ impl<R: Responder> Runner<R, crate::ledger::DynamoLedger, crate::publish::AwsRep
             sink: crate::publish::AwsReportSink {
                 sns: aws.sns.clone(),
                 s3: aws.s3.clone(),
-                cloudwatch: aws.cloudwatch.clone(),
                 topic_arn: common.report_topic_arn.clone(),
                 bucket: common.report_bucket.clone(),
                 namespace: common.metrics_namespace.clone(),
@@ -802,6 +825,7 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
     pub async fn serve(&self) -> Result<(), lambda_runtime::Error> {
         lambda_runtime::run(lambda_runtime::service_fn(
             move |event: lambda_runtime::LambdaEvent<Incoming>| async move {
+                crate::logging::set_request_id(Some(&event.context.request_id));
                 let invocation =
                     Invocation::from_context(&event.context, &self.common, Utc::now())?;
                 match event.payload {
@@ -882,7 +906,7 @@ pub fn init_or_exit<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
     match result {
         Ok(value) => value,
         Err(e) => {
-            eprintln!("init failed: {e}");
+            crate::logging::init_failure(&e.to_string());
             std::process::exit(1)
         }
     }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType,
@@ -87,7 +87,7 @@ pub struct Fixture {
 impl Fixture {
     pub async fn new() -> Self {
         let stack = Stack::from_env();
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
+        let sdk = rds_responder::aws::loader("")
             .region(Region::new(REGION))
             .endpoint_url(&stack.moto_endpoint)
             .credentials_provider(Credentials::new("testing", "testing", None, None, "e2e"))
@@ -398,8 +398,10 @@ impl Fixture {
             .expect("receive message");
         let mut batch = Vec::new();
         for m in out.messages() {
-            batch
-                .push(serde_json::from_str(m.body().unwrap_or("null")).expect("SNS envelope JSON"));
+            let envelope: Value =
+                serde_json::from_str(m.body().unwrap_or("null")).expect("SNS envelope JSON");
+            crate::collect_report("sns", &envelope);
+            batch.push(envelope);
             if let Some(handle) = m.receipt_handle() {
                 self.sqs
                     .delete_message()
@@ -425,7 +427,9 @@ impl Fixture {
             .await
             .ok()?;
         let bytes = out.body.collect().await.ok()?.into_bytes();
-        serde_json::from_slice(&bytes).ok()
+        let report = serde_json::from_slice(&bytes).ok()?;
+        crate::collect_report("s3", &report);
+        Some(report)
     }
 
     pub async fn archive_keys(&self) -> Vec<String> {
@@ -523,36 +527,5 @@ impl Fixture {
                 (text("pk"), text("state"))
             })
             .collect()
-    }
-
-    /// Sum of the `Runs` metric for this function and outcome in this fixture's namespace.
-    pub async fn runs_metric(&self, function: &str, outcome: &str) -> f64 {
-        use aws_sdk_cloudwatch::types::{Dimension, Statistic};
-        let now = chrono::Utc::now().timestamp_millis();
-        let out = self
-            .aws
-            .cloudwatch
-            .get_metric_statistics()
-            .namespace(&self.namespace)
-            .metric_name("Runs")
-            .dimensions(
-                Dimension::builder()
-                    .name("Function")
-                    .value(function)
-                    .build(),
-            )
-            .dimensions(Dimension::builder().name("Outcome").value(outcome).build())
-            .start_time(aws_sdk_cloudwatch::primitives::DateTime::from_millis(
-                now - 3_600_000,
-            ))
-            .end_time(aws_sdk_cloudwatch::primitives::DateTime::from_millis(
-                now + 3_600_000,
-            ))
-            .period(60)
-            .statistics(Statistic::Sum)
-            .send()
-            .await
-            .expect("get metric statistics");
-        out.datapoints().iter().filter_map(|d| d.sum()).sum()
     }
 }

@@ -34,7 +34,10 @@ pub enum Invoked {
 impl Invoked {
     pub fn response(self) -> Value {
         match self {
-            Invoked::Response(v) => v,
+            Invoked::Response(v) => {
+                crate::collect_report("response", &v);
+                v
+            }
             Invoked::Error {
                 error_type,
                 error_message,
@@ -234,6 +237,42 @@ impl FunctionProcess {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         None
+    }
+
+    /// The Embedded Metric Format documents the function logged for `namespace`: what CloudWatch
+    /// Logs would turn into metrics.
+    pub fn metric_documents(&self, namespace: &str) -> Vec<Value> {
+        self.logs()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|doc| {
+                doc["_aws"]["CloudWatchMetrics"]
+                    .as_array()
+                    .is_some_and(|directives| {
+                        directives.iter().any(|d| d["Namespace"] == namespace)
+                    })
+            })
+            .collect()
+    }
+
+    /// Sum of the `Runs` metric for this function and outcome in `namespace`, from the logged
+    /// metric documents.
+    pub fn runs_metric(&self, namespace: &str, function: &str, outcome: &str) -> f64 {
+        self.metric_documents(namespace)
+            .iter()
+            .filter(|doc| doc["Function"] == function && doc["Outcome"] == outcome)
+            .filter_map(|doc| doc["Runs"].as_f64())
+            .sum()
+    }
+
+    /// The process's peak resident memory so far (`VmHWM`), in KiB; Linux only.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
     /// Everything the function wrote to stdout and stderr so far.

