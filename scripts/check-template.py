@@ -1,130 +1,647 @@
 #!/usr/bin/env python3
 """Checks the SAM template for the deployment rules cfn-lint does not know about.
 
-Each rule below is one that broke in AWS before: a dead-letter queue EventBridge could not
-write to, a report topic CloudWatch alarms could not publish to, an alarm permission any
-alarm in the account could use, a reaper without reserved concurrency, a ledger policy
-without the UpdateItem the acted-before-delivered path needs, a tagging grant over every
-database.
+Each rule below is one that broke in AWS before, or would: a dead-letter queue EventBridge could
+not write to, a report topic CloudWatch alarms could not publish to, an alarm permission any
+alarm in the account could use, a reaper without reserved concurrency, a ledger policy without
+the UpdateItem the acted-before-delivered path needs, a tagging grant over every database, a
+write granted on every resource, an environment the code does not read, an x86_64 build, logs
+kept forever, an invocation lost without a trace, an event pattern the code does not handle.
+
+Rules that compare the template with the code read the Rust sources (by regular expression,
+so a rename there fails here, naming what to update). Every failure names its rule and the
+resource; all failures are reported, not only the first.
+
+    check-template.py [template.yaml]
 """
 import fnmatch
+import pathlib
+import re
 import sys
+import tomllib
 
 from cfnlint.decode import cfn_yaml
 
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FUNCTION_TYPE = "AWS::Serverless::Function"
 
-def fail(message):
-    print(f"template check failed: {message}")
-    sys.exit(1)
+# What each function's policy module handles, by constant: the RDS source types the ids arrive
+# from, and whether EventBridge (and the optional SNS subscription) must route them. A constant
+# only acknowledged by the code is not routed: each event would cost an invocation and a report.
+INSTANCE, CLUSTER = ("db-instance",), ("db-cluster",)
+SNAPSHOTS = ("db-snapshot", "db-cluster-snapshot")
+EVENT_HANDLERS = {
+    "FailoverCheckFunction": ("functions/failover-check/src/policy.rs", {
+        "INSTANCE_FAILOVER_COMPLETED": (INSTANCE, "routed"),
+        # Acknowledged without verifying, but routed: the first notice on-call gets.
+        "INSTANCE_FAILOVER_STARTED": (INSTANCE, "routed"),
+        "CLUSTER_FAILOVER_FINISHED": (CLUSTER, "routed"),
+        "CLUSTER_FAILOVER_STARTED": (CLUSTER, "routed"),
+    }),
+    "SnapshotterFunction": ("functions/snapshotter/src/policy/mod.rs", {
+        "SNAPSHOT_EVENTS": (SNAPSHOTS, "routed"),
+        # Every database, every night, and nothing to do.
+        "AUTOMATED_SNAPSHOT_EVENTS": (SNAPSHOTS, "acknowledged"),
+    }),
+}
+# The mark in every snapshot name snapshotter makes; its snapshot events are filtered on it.
+SNAPSHOT_NAME_MARK = ("functions/snapshotter/src/policy/naming.rs", "NAME_MARK")
+# EventBridge detail-type -> the RDS source type SNS notifications name in "Event Source".
+RDS_DETAIL_TYPES = {
+    "RDS DB Instance Event": "db-instance",
+    "RDS DB Cluster Event": "db-cluster",
+    "RDS DB Snapshot Event": "db-snapshot",
+    "RDS DB Cluster Snapshot Event": "db-cluster-snapshot",
+}
+
+# Reads of the environment in the Rust sources: the config's reader (shared/src/config.rs
+# `impl Env`), a helper of a config that takes the reader and a name, and std::env::var.
+ENV_METHOD_READ = re.compile(
+    r'\benv\s*\.\s*(required|optional|flag|list|ranged|parse_or)\s*\(\s*"([A-Z][A-Z0-9_]*)"')
+ENV_HELPER_READ = re.compile(r'\b[a-z_][a-z0-9_]*\s*\(\s*env\s*,\s*"([A-Z][A-Z0-9_]*)"')
+STD_ENV_READ = re.compile(r'\benv::var(?:_os)?\s*\(\s*"([A-Z][A-Z0-9_]*)"')
+# Set by Lambda in every execution environment: never in a template (Lambda refuses most).
+LAMBDA_SET = {
+    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TZ",
+}
 
 
-def main(path):
-    resources = cfn_yaml.load(path)["Resources"]
+def set_by_lambda(name):
+    return name in LAMBDA_SET or name.startswith(("AWS_LAMBDA_", "AWS_XRAY_", "_"))
+
+
+class Problems(list):
+    def add(self, rule, resource, message):
+        problem = f"[{rule}] {resource}: {message}"
+        if problem not in self:
+            self.append(problem)
+
+
+# -- template helpers -------------------------------------------------------------------------
+
+def as_list(value):
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def alternatives(node):
+    """The values a node may take: both branches of an Fn::If, without AWS::NoValue."""
+    if isinstance(node, dict) and list(node) == ["Fn::If"]:
+        _, yes, no = node["Fn::If"]
+        return alternatives(yes) + alternatives(no)
+    if node == {"Ref": "AWS::NoValue"}:
+        return []
+    return [node]
+
+
+def statements(document):
+    for statement in as_list(document.get("Statement") if isinstance(document, dict) else None):
+        for alternative in alternatives(statement):
+            if isinstance(alternative, dict) and "Effect" in alternative:
+                yield alternative
+
+
+def sub_text(value):
+    """A string or !Sub string as text, for comparing names built from the same parts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        return value["Fn::Sub"]
+    if isinstance(value, dict) and list(value) == ["Ref"]:
+        return "${" + value["Ref"] + "}"
+    return None
+
+
+def getatt_target(value, attribute="Arn"):
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        target = target.split(".") if isinstance(target, str) else target
+        if target[1] == attribute:
+            return target[0]
+    return None
+
+
+def merged(function, globals_, key):
+    """A function property with SAM Globals merged in (maps merge, the function's value wins)."""
+    own, shared = function["Properties"].get(key), globals_.get(key)
+    if isinstance(own, dict) and isinstance(shared, dict):
+        both = dict(shared)
+        for name, value in own.items():
+            both[name] = ({**both[name], **value}
+                          if isinstance(both.get(name), dict) and isinstance(value, dict) else value)
+        return both
+    return own if own is not None else shared
+
+
+def identity_policies(resources):
+    """(resource, policy document) of every identity policy: the ones `Resource: "*"` matters in."""
+    for name, resource in resources.items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == FUNCTION_TYPE:
+            for policy in as_list(props.get("Policies")):
+                if isinstance(policy, dict) and "Statement" in policy:
+                    yield name, policy
+        elif resource["Type"] == "AWS::IAM::Role":
+            for policy in as_list(props.get("Policies")):
+                yield name, policy.get("PolicyDocument", {})
+        elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            yield name, props.get("PolicyDocument", {})
+
+
+# -- Rust source helpers ----------------------------------------------------------------------
+
+def rust_source(relative):
+    """A Rust file's text without its test module."""
+    text = (ROOT / relative).read_text()
+    match = re.search(r"#\[cfg\(test\)\]\s*mod\s+\w+\s*\{", text)
+    if match:
+        end = block_end(text, match.end() - 1)
+        text = text[:match.start()] + text[end:]
+    return re.sub(r"#\[cfg\(test\)\]\s*mod\s+\w+\s*;", "", text)
+
+
+def block_end(text, open_brace):
+    depth = 0
+    for index in range(open_brace, len(text)):
+        if text[index] == "{":
+            depth += 1
+        elif text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return len(text)
+
+
+def impl_blocks(text):
+    """(type name, gated on feature, body) of each top-level `impl` block."""
+    for match in re.finditer(r"^((?:#\[[^\n]*\]\s*\n)*)impl(?:<[^>]*>)?\s+(?:[\w:<>, ]+\s+for\s+)?(\w+)[^{\n]*\{",
+                             text, re.M):
+        feature = re.search(r'cfg\(feature\s*=\s*"(\w+)"\)', match.group(1))
+        yield match.group(2), feature and feature.group(1), text[match.end():block_end(text, match.end() - 1)]
+
+
+def env_reads(text):
+    """{name: required?} of the environment reads in some Rust text."""
+    reads = {}
+    for match in ENV_METHOD_READ.finditer(text):
+        method, name = match.groups()
+        start = text.rfind("\n", 0, match.start(1)) + 1
+        line = text[start:text.find("\n", match.start(1))]
+        # A `required` inside a match arm is required only on that branch (DB_PASSWORD).
+        reads[name] = reads.get(name, False) or (method == "required" and "=>" not in line)
+    for name in ENV_HELPER_READ.findall(text) + STD_ENV_READ.findall(text):
+        reads.setdefault(name, False)
+    return reads
+
+
+def shared_features(crate):
+    """The shared crate's features a function crate is built with."""
+    manifest = tomllib.loads((ROOT / "functions" / crate / "Cargo.toml").read_text())
+    dependency = manifest.get("dependencies", {}).get("rds-responder", {})
+    dependency = dependency if isinstance(dependency, dict) else {}
+    features = set(dependency.get("features", []))
+    if dependency.get("default-features", True):
+        shared = tomllib.loads((ROOT / "shared" / "Cargo.toml").read_text())
+        features |= set(shared.get("features", {}).get("default", []))
+    return features
+
+
+def shared_config_reads(problems):
+    """{section: {name: required?}} of shared/src/config.rs: "common" is read by every function;
+    a feature name, by the functions built with it. DbConfig (and what it reads through) is the
+    `db` feature's, whether or not its code is gated on it."""
+    text = rust_source("shared/src/config.rs")
+    blocks = list(impl_blocks(text))
+    sections = {"common": {"CommonConfig"}, "db": {"DbConfig"}}
+    for owned in sections.values():
+        grown = True
+        while grown:
+            called = {callee for name, _, body in blocks if name in owned
+                      for callee in re.findall(r"\b(\w+)::from_env\s*\(", body)}
+            grown = bool(called - owned)
+            owned |= called
+    reads = {}
+    outside = set(env_reads(text)) - {var for _, _, body in blocks for var in env_reads(body)}
+    if outside:
+        problems.add("env-matches-config", "shared/src/config.rs",
+                     f"reads {', '.join(sorted(outside))} outside an impl block: tell "
+                     "check-template.py which functions read it")
+    for name, feature, body in blocks:
+        found = env_reads(body)
+        if not found:
+            continue
+        section = feature or next((s for s, owned in sections.items() if name in owned), None)
+        if section is None:
+            problems.add("env-matches-config", "shared/src/config.rs",
+                         f"reads {', '.join(sorted(found))} in impl {name}, which neither "
+                         "CommonConfig nor DbConfig reaches: tell check-template.py who reads it")
+            continue
+        for var, required in found.items():
+            reads.setdefault(section, {})[var] = reads.get(section, {}).get(var, False) or required
+    return reads
+
+
+def elsewhere_reads(directory):
+    """std::env::var reads outside the config modules (logging, the local emulator): optional."""
+    found = {}
+    for path in sorted((ROOT / directory).rglob("*.rs")):
+        relative = path.relative_to(ROOT)
+        if path.name != "config.rs" and "testing" not in relative.parts and "tests" not in path.stem:
+            found.update({name: False for name in STD_ENV_READ.findall(rust_source(relative))})
+    return found
+
+
+def rust_constant_ids(relative, constant):
+    """The event ids of `const NAME ... = [..]` (numbers, or the first of each tuple)."""
+    match = re.search(rf"\bconst\s+{constant}\s*:[^=]*=\s*&?\[(.*?)\];", rust_source(relative), re.S)
+    if not match:
+        return None
+    body = match.group(1)
+    numbers = re.findall(r"\(\s*(\d+)\s*,", body) if "(" in body else re.findall(r"\d+", body)
+    return {f"RDS-EVENT-{int(n):04d}" for n in numbers}
+
+
+def rust_str_constant(relative, constant):
+    match = re.search(rf'\bconst\s+{constant}\s*:\s*&str\s*=\s*"([^"]*)"', rust_source(relative))
+    return match and match.group(1)
+
+
+# -- the rules --------------------------------------------------------------------------------
+
+def check(path):
+    template = cfn_yaml.load(path)
+    resources = template["Resources"]
+    globals_ = template.get("Globals", {}).get("Function", {})
     of_type = lambda kind: {k: v for k, v in resources.items() if v["Type"] == kind}
+    functions = of_type(FUNCTION_TYPE)
+    problems = Problems()
 
-    # 1. Every rule with a dead-letter queue has a queue policy letting that rule send to it.
-    policies = of_type("AWS::SQS::QueuePolicy").values()
+    # 1. Every dead-letter queue EventBridge or SNS delivers to lets exactly that sender send.
+    def queue_lets(queue, service, source):
+        return any(
+            {"Ref": queue} in as_list(policy["Properties"]["Queues"])
+            and statement.get("Principal", {}).get("Service") == service
+            and getatt_target(statement.get("Resource")) == queue
+            and source in as_list(statement.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn"))
+            for policy in of_type("AWS::SQS::QueuePolicy").values()
+            for statement in statements(policy["Properties"]["PolicyDocument"])
+        )
+
     for name, rule in of_type("AWS::Events::Rule").items():
         for target in rule["Properties"].get("Targets", []):
             if "DeadLetterConfig" not in target:
                 continue
-            allowed = any(
-                statement.get("Principal", {}).get("Service") == "events.amazonaws.com"
-                and statement.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn")
-                == {"Fn::GetAtt": [name, "Arn"]}
-                for policy in policies
-                for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-            )
-            if not allowed:
-                fail(f"rule {name} has a dead-letter queue without a queue policy for it")
-    for name, function in of_type("AWS::Serverless::Function").items():
+            queue = getatt_target(target["DeadLetterConfig"].get("Arn"))
+            if not queue_lets(queue, "events.amazonaws.com", {"Fn::GetAtt": [name, "Arn"]}):
+                problems.add("dead-letter-policy", name,
+                             f"rule {name} has a dead-letter queue without a queue policy for it")
+    for name, subscription in of_type("AWS::SNS::Subscription").items():
+        redrive = subscription["Properties"].get("RedrivePolicy")
+        if redrive:
+            queue = getatt_target(redrive.get("deadLetterTargetArn"))
+            if not queue_lets(queue, "sns.amazonaws.com", subscription["Properties"]["TopicArn"]):
+                problems.add("dead-letter-policy", name,
+                             f"subscription {name} has a dead-letter queue without a queue policy for it")
+    for name, function in functions.items():
         if "Events" in function["Properties"]:
-            fail(f"{name}: declare rules as AWS::Events::Rule so their DLQ policy can name them")
+            problems.add("dead-letter-policy", name,
+                         "declare rules as AWS::Events::Rule so their DLQ policy can name them")
 
     # 2. Topics CloudWatch alarms publish to use a key CloudWatch may use.
     for name, topic in of_type("AWS::SNS::Topic").items():
-        key = topic["Properties"].get("KmsMasterKeyId")
-        if key == "alias/aws/sns":
-            fail(f"{name} uses the AWS managed SNS key, which CloudWatch alarm actions cannot use")
+        if topic["Properties"].get("KmsMasterKeyId") == "alias/aws/sns":
+            problems.add("topic-key", name,
+                         f"{name} uses the AWS managed SNS key, which CloudWatch alarm actions cannot use")
 
     # 3. Alarm-action permissions name the alarms that may invoke.
     for name, permission in of_type("AWS::Lambda::Permission").items():
         props = permission["Properties"]
         if props["Principal"] == "lambda.alarms.cloudwatch.amazonaws.com" and "SourceArn" not in props:
-            fail(f"{name} lets any alarm in the account invoke the function (no SourceArn)")
+            problems.add("alarm-permission", name,
+                         f"{name} lets any alarm in the account invoke the function (no SourceArn)")
 
     # 4. The reaper has reserved concurrency.
     if "ReservedConcurrentExecutions" not in resources["IdleReaperFunction"]["Properties"]:
-        fail("IdleReaperFunction has no reserved concurrency")
+        problems.add("reserved-concurrency", "IdleReaperFunction",
+                     "IdleReaperFunction has no reserved concurrency")
 
     # 5. Every function may update its ledger records.
-    for name, function in of_type("AWS::Serverless::Function").items():
+    for name, function in functions.items():
         actions = [
             action
-            for policy in function["Properties"].get("Policies", [])
+            for policy in as_list(function["Properties"].get("Policies"))
             if isinstance(policy, dict) and "Statement" in policy
-            for statement in policy["Statement"]
-            if isinstance(statement, dict) and statement.get("Sid") == "Ledger"
-            for action in statement["Action"]
+            for statement in statements(policy)
+            if statement.get("Sid") == "Ledger"
+            for action in as_list(statement["Action"])
         ]
         if "dynamodb:UpdateItem" not in actions:
-            fail(f"{name} cannot UpdateItem its ledger records")
+            problems.add("ledger", name, f"{name} cannot UpdateItem its ledger records")
+
     # 6. Snapshot deletes are allowed only on snapshots tagged as made by rds-responder.
     tag_keys = {
         "rds:DeleteDBSnapshot": "rds:snapshot-tag/CreatedBy",
         "rds:DeleteDBClusterSnapshot": "rds:cluster-snapshot-tag/CreatedBy",
     }
-    for name, function in of_type("AWS::Serverless::Function").items():
-        for policy in function["Properties"].get("Policies", []):
-            if not (isinstance(policy, dict) and "Statement" in policy):
-                continue
-            for statement in policy["Statement"]:
-                if not isinstance(statement, dict):
-                    continue
-                actions = statement.get("Action", [])
-                actions = [actions] if isinstance(actions, str) else actions
-                for action in actions:
-                    if action in ("rds:*", "rds:Delete*") or (action in tag_keys and statement.get(
+    for name, policy in identity_policies(functions):
+        for statement in statements(policy):
+            for action in as_list(statement.get("Action")):
+                if action in ("rds:*", "rds:Delete*") or (action in tag_keys and statement.get(
                         "Condition", {}).get("StringEquals", {}).get(tag_keys[action]) != "rds-responder"):
-                        fail(f"{name} may {action} snapshots not tagged CreatedBy=rds-responder")
+                    problems.add("snapshot-deletes", name,
+                                 f"{name} may {action} snapshots not tagged CreatedBy=rds-responder")
 
     # 7. Tagging is granted only on snapshots, never on databases or clusters (a role that may
     #    stamp CreatedBy=rds-responder on any resource may then delete it, or lift an opt-out
     #    tag), and only for listed tag keys.
-    for name, function in of_type("AWS::Serverless::Function").items():
-        for policy in function["Properties"].get("Policies", []):
-            if not (isinstance(policy, dict) and "Statement" in policy):
+    for name, policy in identity_policies(functions):
+        for statement in statements(policy):
+            actions = as_list(statement.get("Action"))
+            # Any pattern that grants tagging (rds:*, rds:Add*, rds:*Tag*, ...).
+            if not any(fnmatch.fnmatchcase("rds:AddTagsToResource", a) for a in actions):
                 continue
-            for statement in policy["Statement"]:
-                if not isinstance(statement, dict):
-                    continue
-                actions = statement.get("Action", [])
-                actions = [actions] if isinstance(actions, str) else actions
-                # Any pattern that grants tagging (rds:*, rds:Add*, rds:*Tag*, ...).
-                if not any(fnmatch.fnmatchcase("rds:AddTagsToResource", a) for a in actions):
-                    continue
-                resources_ = statement.get("Resource", [])
-                resources_ = [resources_] if not isinstance(resources_, list) else resources_
-                for resource in resources_:
-                    text = resource.get("Fn::Sub", "") if isinstance(resource, dict) else str(resource)
-                    own_snapshot = (":snapshot:" in text or ":cluster-snapshot:" in text) and "-rr-" in text
-                    if not own_snapshot:
-                        fail(f"{name} may tag {text or resource}: tagging only on its own new snapshots (*-rr-*)")
-                condition = statement.get("Condition", {})
-                if condition.get("StringEquals", {}).get("aws:RequestTag/CreatedBy") != "rds-responder":
-                    fail(f"{name} may tag without the CreatedBy=rds-responder request tag")
-                keys = condition.get("ForAllValues:StringEquals", {}).get("aws:TagKeys")
-                if not keys:
-                    fail(f"{name} may tag with any key: limit aws:TagKeys to the keys it writes")
+            for resource in as_list(statement.get("Resource")):
+                text = resource.get("Fn::Sub", "") if isinstance(resource, dict) else str(resource)
+                own_snapshot = (":snapshot:" in text or ":cluster-snapshot:" in text) and "-rr-" in text
+                if not own_snapshot:
+                    problems.add("snapshot-tagging", name,
+                                 f"{name} may tag {text or resource}: tagging only on its own new snapshots (*-rr-*)")
+            condition = statement.get("Condition", {})
+            if condition.get("StringEquals", {}).get("aws:RequestTag/CreatedBy") != "rds-responder":
+                problems.add("snapshot-tagging", name,
+                             f"{name} may tag without the CreatedBy=rds-responder request tag")
+            if not condition.get("ForAllValues:StringEquals", {}).get("aws:TagKeys"):
+                problems.add("snapshot-tagging", name,
+                             f"{name} may tag with any key: limit aws:TagKeys to the keys it writes")
 
-    # 8. Scheduler schedules name themselves in the input and keep undeliverable runs.
+    # 8. Scheduler schedules name themselves in the input, keep undeliverable runs, are the ones
+    #    their function lets delete, and run with a role only this stack's schedules may assume.
     for name, schedule in of_type("AWS::Scheduler::Schedule").items():
-        target = schedule["Properties"]["Target"]
+        props = schedule["Properties"]
+        target = props["Target"]
         if "<aws.scheduler.schedule-arn>" not in target.get("Input", ""):
-            fail(f"{name}: the input must carry <aws.scheduler.schedule-arn> (the function checks it)")
+            problems.add("schedule", name,
+                         "the input must carry <aws.scheduler.schedule-arn> (the function checks it)")
         if "DeadLetterConfig" not in target:
-            fail(f"{name} has no dead-letter queue")
+            problems.add("schedule", name, f"{name} has no dead-letter queue")
+        function = getatt_target(target.get("Arn"))
+        variables = (merged(functions[function], globals_, "Environment") or {}).get(
+            "Variables", {}) if function in functions else {}
+        if "ALLOWED_SCHEDULES" in variables:
+            group = props.get("GroupName")
+            names = {f"{sub_text(group)}/{props.get('Name')}"} if group else {
+                props.get("Name"), f"default/{props.get('Name')}"}
+            allowed = (sub_text(variables["ALLOWED_SCHEDULES"]) or "").split(",")
+            if not names & {entry.strip() for entry in allowed}:
+                problems.add("schedule", name,
+                             f"{function}'s ALLOWED_SCHEDULES does not name it as "
+                             f"{' or '.join(sorted(names))}: its deletes would only plan")
+        role = getatt_target(target.get("RoleArn"))
+        trust = resources.get(role, {}).get("Properties", {}).get("AssumeRolePolicyDocument", {})
+        for statement in statements(trust):
+            condition = statement.get("Condition", {})
+            keys = {key for operator in condition.values() for key in operator}
+            for key in ("aws:SourceAccount", "aws:SourceArn"):
+                if key not in keys:
+                    problems.add("schedule", role,
+                                 f"the trust policy of {name}'s role has no {key} condition")
 
+    # 9. No write on every resource: `Resource: "*"` only for reads (Describe*, List*, Get*).
+    for name, policy in identity_policies(resources):
+        for statement in statements(policy):
+            if statement["Effect"] != "Allow":
+                continue
+            label = statement.get("Sid", "a statement")
+            if "NotAction" in statement:
+                problems.add("write-on-any-resource", name, f"{label} allows NotAction: everything else")
+                continue
+            on_any = "NotResource" in statement or "*" in as_list(statement.get("Resource"))
+            if not on_any:
+                continue
+            for action in as_list(statement.get("Action")):
+                verb = str(action).split(":", 1)[-1]
+                if not verb.startswith(("Describe", "List", "Get")):
+                    problems.add("write-on-any-resource", name,
+                                 f"{label} grants the write action {action} on Resource \"*\"")
+
+    # 10. Each function's environment is what its config reads: nothing it never reads, nothing
+    #     it requires missing, nothing Lambda sets itself.
+    shared_reads = shared_config_reads(problems)
+    elsewhere = elsewhere_reads("shared/src")
+    for name, function in functions.items():
+        crate = function_crate(function)
+        config = ROOT / "functions" / crate / "src" / "config.rs" if crate else None
+        if not config or not config.exists():
+            problems.add("env-matches-config", name,
+                         f"no functions/{crate}/src/config.rs to compare its environment with")
+            continue
+        reads = dict(elsewhere)
+        reads.update(elsewhere_reads(f"functions/{crate}/src"))
+        sections = {"common"} | shared_features(crate)
+        for section, found in shared_reads.items():
+            if section in sections:
+                for var, required in found.items():
+                    reads[var] = reads.get(var, False) or required
+        for var, required in env_reads(rust_source(config.relative_to(ROOT))).items():
+            reads[var] = reads.get(var, False) or required
+        variables = (merged(function, globals_, "Environment") or {}).get("Variables", {})
+        where = f"functions/{crate}/src/config.rs and shared/src/config.rs"
+        for var in sorted(variables):
+            if set_by_lambda(var):
+                problems.add("env-matches-config", name, f"sets {var}, which Lambda sets itself")
+            elif var not in reads:
+                problems.add("env-matches-config", name, f"sets {var}, which {where} never read")
+        for var in sorted(v for v, required in reads.items() if required):
+            if var not in variables and not set_by_lambda(var):
+                problems.add("env-matches-config", name, f"does not set {var}, which {where} require")
+
+    # 11. Every function is an arm64 provided.al2023 bootstrap built by cargo-lambda.
+    for name, function in functions.items():
+        if merged(function, globals_, "Architectures") != ["arm64"]:
+            problems.add("arm64-al2023", name, "is not arm64 (Architectures: [arm64])")
+        if merged(function, globals_, "Runtime") != "provided.al2023":
+            problems.add("arm64-al2023", name, "does not run on provided.al2023")
+        if merged(function, globals_, "Handler") != "bootstrap":
+            problems.add("arm64-al2023", name, "has another Handler than bootstrap")
+        metadata = function.get("Metadata", {})
+        if metadata.get("BuildMethod") != "rust-cargolambda":
+            problems.add("arm64-al2023", name, "is not built with BuildMethod: rust-cargolambda")
+        binary = metadata.get("BuildProperties", {}).get("Binary")
+        if not binary or not (ROOT / "functions" / binary / "Cargo.toml").exists():
+            problems.add("arm64-al2023", name,
+                         f"BuildProperties.Binary {binary!r} is no crate under functions/")
+
+    # 12. Each function logs as JSON, at set levels, to its own log group with a retention.
+    for name, function in functions.items():
+        logging = merged(function, globals_, "LoggingConfig") or {}
+        for key in ("ApplicationLogLevel", "SystemLogLevel"):
+            if key not in logging:
+                problems.add("log-group", name, f"LoggingConfig has no {key}")
+        if logging.get("LogFormat") != "JSON":
+            problems.add("log-group", name, "LoggingConfig.LogFormat is not JSON")
+        group = logging.get("LogGroup", {})
+        group = group.get("Ref") if isinstance(group, dict) else None
+        if resources.get(group, {}).get("Type") != "AWS::Logs::LogGroup":
+            problems.add("log-group", name,
+                         "has no log group of its own (LoggingConfig.LogGroup: !Ref <AWS::Logs::LogGroup>)")
+            continue
+        props = resources[group]["Properties"]
+        if "RetentionInDays" not in props:
+            problems.add("log-group", group, f"keeps {name}'s logs forever (no RetentionInDays)")
+        function_name = sub_text(function["Properties"].get("FunctionName"))
+        if not function_name or sub_text(props.get("LogGroupName")) != f"/aws/lambda/{function_name}":
+            problems.add("log-group", group,
+                         f"is not named /aws/lambda/<{name}'s FunctionName>, where Lambda's own "
+                         "messages (init failures, timeouts) go")
+
+    # 13. Each function's asynchronous invocations are bounded and end in a watched queue.
+    alarms = of_type("AWS::CloudWatch::Alarm").values()
+    for name, function in functions.items():
+        invoke = merged(function, globals_, "EventInvokeConfig") or {}
+        for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+            if key not in invoke:
+                problems.add("failure-handling", name, f"EventInvokeConfig has no {key}")
+        destination = invoke.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        dead_letters = function["Properties"].get("DeadLetterQueue", {}).get("TargetArn")
+        queue = getatt_target(destination) or getatt_target(dead_letters)
+        if not queue:
+            problems.add("failure-handling", name,
+                         "has no dead-letter queue (EventInvokeConfig on-failure destination or DeadLetterQueue)")
+            continue
+        watched = any(
+            alarm["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+            and {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}
+            in as_list(alarm["Properties"].get("Dimensions"))
+            and alarm["Properties"].get("AlarmActions")
+            for alarm in alarms
+        )
+        if not watched:
+            problems.add("failure-handling", queue,
+                         f"{name}'s dead-letter queue has no alarm on ApproximateNumberOfMessagesVisible")
+
+    # 14. Event patterns name exactly the event ids the code handles, from the sources it
+    #     handles them from, and every one it acts on reaches it.
+    check_event_ids(resources, of_type, problems)
+    return problems
+
+
+def function_crate(function):
+    binary = function.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+    code_uri = function["Properties"].get("CodeUri")
+    return binary or (pathlib.PurePosixPath(code_uri).name if isinstance(code_uri, str) else None)
+
+
+def pattern_alternatives(pattern):
+    """An EventBridge pattern with its $or expanded: a list of plain patterns."""
+    if not isinstance(pattern, dict):
+        return [pattern]
+    expanded = [{}]
+    for key, value in pattern.items():
+        if key == "$or":
+            expanded = [{**done, **option} for done in expanded
+                        for branch in value for option in pattern_alternatives(branch)]
+        else:
+            expanded = [{**done, key: option} for done in expanded for option in pattern_alternatives(value)]
+    return expanded
+
+
+def check_event_ids(resources, of_type, problems):
+    handled = {}  # function -> {(source type, id): "routed" | "acknowledged"}
+    for function, (source, constants) in EVENT_HANDLERS.items():
+        handled[function] = {}
+        for constant, (source_types, how) in constants.items():
+            ids = rust_constant_ids(source, constant)
+            if not ids:
+                problems.add("event-ids", function,
+                             f"no event ids in {constant} of {source}: update EVENT_HANDLERS in check-template.py")
+                continue
+            for event_id in ids:
+                for source_type in source_types:
+                    handled[function][(source_type, event_id)] = how
+    routes = {}  # (function, path) -> {(source type, id)}
+
+    def route(resource, function, path, source_types, ids):
+        if function not in handled:
+            problems.add("event-ids", resource,
+                         f"routes {', '.join(sorted(ids))} to {function}, which handles no RDS event ids")
+            return
+        for event_id in sorted(ids):
+            known = [how for (t, i), how in handled[function].items() if i == event_id]
+            for source_type in source_types:
+                how = handled[function].get((source_type, event_id))
+                if how == "routed":
+                    routes.setdefault((function, path), set()).add((source_type, event_id))
+                elif how == "acknowledged":
+                    problems.add("event-ids", resource,
+                                 f"routes {event_id} to {function}, which only acknowledges it "
+                                 f"({EVENT_HANDLERS[function][0]}): leave it out of the pattern")
+                elif known:
+                    problems.add("event-ids", resource,
+                                 f"routes {event_id} from {source_type} to {function}, which handles it "
+                                 "from other sources only")
+                else:
+                    problems.add("event-ids", resource,
+                                 f"routes {event_id} to {function}, which does not handle it "
+                                 f"({EVENT_HANDLERS[function][0]})")
+
+    mark = rust_str_constant(*SNAPSHOT_NAME_MARK)
+    for name, rule in of_type("AWS::Events::Rule").items():
+        targets = [getatt_target(t.get("Arn")) for t in rule["Properties"].get("Targets", [])]
+        for pattern in pattern_alternatives(rule["Properties"].get("EventPattern", {})):
+            if "aws.rds" not in as_list(pattern.get("source")):
+                continue
+            detail = pattern.get("detail", {})
+            ids = as_list(detail.get("EventID"))
+            if not ids or not all(isinstance(i, str) for i in ids):
+                problems.add("event-ids", name,
+                             "routes RDS events without naming their exact EventIDs")
+                continue
+            detail_types = as_list(pattern.get("detail-type")) or list(RDS_DETAIL_TYPES)
+            source_types = [RDS_DETAIL_TYPES.get(t, t) for t in detail_types]
+            for function in targets:
+                route(name, function, "EventBridge", source_types, set(ids))
+                snapshots = set(source_types) & set(SNAPSHOTS)
+                if function == "SnapshotterFunction" and snapshots and (
+                        detail.get("SourceIdentifier") != [{"wildcard": f"*{mark}*"}]):
+                    problems.add("event-ids", name,
+                                 f"routes every snapshot's events: limit SourceIdentifier to ours, "
+                                 f"[{{wildcard: \"*{mark}*\"}}] (NAME_MARK in {SNAPSHOT_NAME_MARK[0]})")
+    for name, subscription in of_type("AWS::SNS::Subscription").items():
+        props = subscription["Properties"]
+        function = getatt_target(props.get("Endpoint"))
+        if props.get("Protocol") != "lambda" or function not in resources:
+            continue
+        for policy in pattern_alternatives(props.get("FilterPolicy", {})):
+            ids = [i.get("suffix", "") for i in as_list(policy.get("Event ID")) if isinstance(i, dict)]
+            if props.get("FilterPolicyScope") != "MessageBody" or not ids or not all(
+                    re.fullmatch(r"#RDS-EVENT-\d{4}", i) for i in ids):
+                problems.add("event-ids", name,
+                             "delivers RDS events without naming their exact Event IDs "
+                             "(MessageBody filter, \"Event ID\": [{suffix: \"#RDS-EVENT-nnnn\"}])")
+                continue
+            source_types = as_list(policy.get("Event Source")) or list(RDS_DETAIL_TYPES.values())
+            route(name, function, "SNS", source_types, {i[1:] for i in ids})
+
+    for function, events in handled.items():
+        wanted = {(t, i) for (t, i), how in events.items() if how == "routed"}
+        paths = {path for (f, path) in routes if f == function} | {"EventBridge"}
+        for path in sorted(paths):
+            reached = routes.get((function, path), set())
+            missing = sorted({i for (t, i) in wanted} - {i for (t, i) in reached})
+            for event_id in missing:
+                problems.add("event-ids", function,
+                             f"handles {event_id} ({EVENT_HANDLERS[function][0]}), which no "
+                             f"{path} pattern routes to it")
+
+
+def main(path):
+    problems = check(path)
+    for problem in problems:
+        print(f"template check failed: {problem}")
+    if problems:
+        sys.exit(1)
     print(f"template check: {path} ok")
 
 
