@@ -54,7 +54,7 @@ mutants-changed:
 
 ## build: optimized binaries (opt-level s, LTO, one codegen unit, stripped), x86_64
 build:
-	$(CARGO) build --release $(foreach f,$(FUNCTIONS),-p $(f))
+	for f in $(FUNCTIONS); do $(CARGO) build --release -p $$f || exit 1; done
 
 ## bench: footprint (start, peak RSS, binary and arm64 zip size of each function, as ratios to a
 ##        bare lambda_runtime binary built the same way in the same run); idle-reaper reaping
@@ -62,7 +62,7 @@ build:
 ##        snapshots and side by side with Cloud Custodian
 C7N_SPEC := c7n==0.9.53
 bench: package
-	$(CARGO) build --release $(foreach f,$(FUNCTIONS) bare-lambda,-p $(f))
+	for f in $(FUNCTIONS) bare-lambda; do $(CARGO) build --release -p $$f || exit 1; done
 	$(CARGO) build -p e2e --bin bench --bin footprint
 	scripts/with-stack.sh target/debug/footprint target/release target/lambda
 	scripts/with-stack.sh target/debug/bench target/release/idle-reaper target/release/failover-check
@@ -88,9 +88,13 @@ stack-down:
 ##          cargo-lambda with Zig as the cross linker (both from PyPI, installed on first use);
 ##          the RDS CA bundle is embedded in the binaries (shared/certs). `sam build` builds the
 ##          same way (BuildMethod rust-cargolambda).
+# One build per function, as SAM builds them: built together, cargo would unify their features
+# and link every function with what any of them uses.
 package:
-	PATH="$$(scripts/lambda-toolchain.sh):$$PATH" $(CARGO) lambda build --release --arm64 --output-format zip \
-	  $(foreach f,$(FUNCTIONS) bare-lambda,-p $(f))
+	export PATH="$$(scripts/lambda-toolchain.sh):$$PATH"; \
+	for f in $(FUNCTIONS) bare-lambda; do \
+	  $(CARGO) lambda build --release --arm64 --output-format zip -p $$f || exit 1; \
+	done
 	@ls -l $(foreach f,$(FUNCTIONS) bare-lambda,target/lambda/$(f)/bootstrap.zip)
 deploy:
 	PATH="$$(scripts/lambda-toolchain.sh):$$PATH" sam build

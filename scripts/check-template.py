@@ -5,7 +5,9 @@ Each rule below is one that broke in AWS before, or would: a dead-letter queue E
 not write to, a report topic CloudWatch alarms could not publish to, an alarm permission any
 alarm in the account could use, a reaper without reserved concurrency, a ledger policy without
 the UpdateItem the acted-before-delivered path needs, a tagging grant over every database, a
-write granted on every resource, an environment the code does not read, an x86_64 build, logs
+write (or a read beyond READS_ON_ANY) granted on every resource, a grant in a managed policy no
+rule can read, an archive check without the s3:GetObject HeadObject needs, a log level that
+drops the metric or REPORT lines, an environment the code does not read, an x86_64 build, logs
 kept forever, an invocation lost without a trace, an event pattern the code does not handle.
 
 Rules that compare the template with the code read the Rust sources (by regular expression,
@@ -15,6 +17,7 @@ resource; all failures are reported, not only the first.
     check-template.py [template.yaml]
 """
 import fnmatch
+import itertools
 import pathlib
 import re
 import sys
@@ -65,6 +68,22 @@ LAMBDA_SET = {
     "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TZ",
 }
+
+
+# Actions a statement may grant on any resource: reads the functions make, named one by one
+# (a Get* or a kms:* would cover secrets, parameters, keys and federation tokens).
+READS_ON_ANY = (
+    "rds:Describe*",
+    "dynamodb:ListBackups",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:GetMetricStatistics",
+)
+# (LoggingConfig key, the levels that keep what must be logged, what a higher one drops).
+LOG_LEVELS = (
+    # Embedded Metric Format lines carry no "level": Lambda reads them as INFO.
+    ("ApplicationLogLevel", ("TRACE", "DEBUG", "INFO"), "the functions' metric (EMF) lines, read as INFO"),
+    ("SystemLogLevel", ("DEBUG", "INFO"), "the platform REPORT lines (duration, init, memory), INFO"),
+)
 
 
 def set_by_lambda(name):
@@ -135,19 +154,161 @@ def merged(function, globals_, key):
     return own if own is not None else shared
 
 
+# SAM resources whose Policies SAM writes into a role it makes (documents, managed policies or
+# SAM policy templates).
+SAM_POLICIES_TYPES = (FUNCTION_TYPE, "AWS::Serverless::StateMachine")
+# IAM resources with inline Policies ([{PolicyName, PolicyDocument}]) and ManagedPolicyArns.
+IAM_IDENTITY_TYPES = ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group")
+# IAM resources that are one identity policy (PolicyDocument).
+IAM_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy",
+                    "AWS::IAM::UserPolicy", "AWS::IAM::GroupPolicy")
+
+
+def sam_policies(props):
+    """The entries of a SAM resource's Policies, each Fn::If branch on its own."""
+    return [alt for policy in as_list(props.get("Policies")) for alt in alternatives(policy)]
+
+
 def identity_policies(resources):
     """(resource, policy document) of every identity policy: the ones `Resource: "*"` matters in."""
     for name, resource in resources.items():
         props = resource.get("Properties", {})
-        if resource["Type"] == FUNCTION_TYPE:
-            for policy in as_list(props.get("Policies")):
+        if resource["Type"] in SAM_POLICIES_TYPES:
+            for policy in sam_policies(props):
                 if isinstance(policy, dict) and "Statement" in policy:
                     yield name, policy
-        elif resource["Type"] == "AWS::IAM::Role":
+        elif resource["Type"] in IAM_IDENTITY_TYPES:
             for policy in as_list(props.get("Policies")):
-                yield name, policy.get("PolicyDocument", {})
-        elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+                for alternative in alternatives(policy):
+                    if isinstance(alternative, dict):
+                        yield name, alternative.get("PolicyDocument", {})
+        elif resource["Type"] in IAM_POLICY_TYPES:
             yield name, props.get("PolicyDocument", {})
+
+
+def principal_statements(resources):
+    """{function or role: [Allow statements]}: a SAM function's Policies (or, with a Role of the
+    template, that role's), a role's inline policies and the IAM policies naming the role."""
+    granted = {}
+    role_of = {}
+    for name, resource in resources.items():
+        if resource["Type"] == FUNCTION_TYPE:
+            role = getatt_target(resource["Properties"].get("Role"))
+            # SAM names the role it makes <function>Role; an IAM::Policy may attach to it.
+            role_of[role or f"{name}Role"] = name
+    for name, document in identity_policies(resources):
+        resource = resources[name]
+        owners = [name]
+        if resource["Type"] in IAM_POLICY_TYPES:
+            props = resource["Properties"]
+            roles = as_list(props.get("Roles")) + as_list(props.get("RoleName"))
+            owners = [r.get("Ref") if isinstance(r, dict) else r for r in roles] or [name]
+        for owner in owners:
+            owner = role_of.get(owner, owner)
+            granted.setdefault(owner, []).extend(
+                s for s in statements(document) if s.get("Effect") == "Allow")
+    return granted
+
+
+def statement_actions(statement, key="Action"):
+    """The action patterns of a statement, as text (both branches of an Fn::If)."""
+    return [str(action) for value in as_list(statement.get(key))
+            for alternative in alternatives(value) for action in as_list(alternative)]
+
+
+def action_matches(pattern, action):
+    """Whether an IAM action pattern grants an action (IAM compares actions case-insensitively)."""
+    return fnmatch.fnmatchcase(action.lower(), pattern.lower())
+
+
+def resolved(node):
+    """The strings a template value may take: Fn::Sub as its text (its variables substituted),
+    Ref and GetAtt as ${Name} and ${Name.Attribute}, both branches of Fn::If, Fn::Join, Fn::Split
+    and Fn::Select over those. None stands for a value it cannot tell."""
+    if isinstance(node, bool):
+        return [str(node).lower()]
+    if isinstance(node, (str, int, float)):
+        return [str(node)]
+    if isinstance(node, list):
+        return [text for item in node for text in resolved(item)]
+    if not isinstance(node, dict) or len(node) != 1:
+        return [None]
+    (function, argument), = node.items()
+    if function == "Fn::If":
+        return [text for branch in argument[1:] for alt in alternatives(branch) for text in resolved(alt)]
+    if function == "Ref":
+        return [] if argument == "AWS::NoValue" else ["${" + str(argument) + "}"]
+    if function == "Fn::GetAtt":
+        return ["${" + (argument if isinstance(argument, str) else ".".join(map(str, argument))) + "}"]
+    if function == "Fn::Sub":
+        text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+        if not isinstance(text, str):
+            return [None]
+        texts = [text]
+        for variable, value in variables.items():
+            texts = [None if t is None or v is None else t.replace("${" + variable + "}", v)
+                     for t in texts for v in resolved(value)]
+        return texts
+    if function == "Fn::Join":
+        delimiter, items = argument
+        options = [resolved(item) for item in (items if isinstance(items, list) else [items])]
+        return [None if None in combination else str(delimiter).join(combination)
+                for combination in itertools.product(*options)]
+    if function == "Fn::Split":
+        delimiter, source = argument
+        return [part for text in resolved(source)
+                for part in ([None] if text is None else text.split(delimiter))]
+    if function == "Fn::Select":
+        return resolved(argument[1])
+    return [None]
+
+
+def statement_resources(statement):
+    """The resource patterns of a statement as text (None where it cannot tell), or ["*"] for a
+    NotResource (everything but some)."""
+    if "NotResource" in statement:
+        return ["*"]
+    return [text for value in as_list(statement.get("Resource")) for text in resolved(value)]
+
+
+PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
+
+
+def resource_scope(text):
+    """"any" when a resource pattern leaves the service or everything after the account open
+    (or is no ARN and has a wildcard), "type" when it names only a resource type (db:*,
+    table/*), else "named"."""
+    text = PLACEHOLDER.sub("{}", text)  # ${AWS::AccountId} holds colons, not a wildcard
+    wild = lambda part: "*" in part or "?" in part
+    if text.startswith(("*", "?")):
+        return "any"
+    if not text.startswith("arn:"):
+        # A ${Ref}/${Thing.Arn} narrows to that resource; "a*" matches every ARN.
+        return "any" if wild(text) and not text.startswith("{}") else "named"
+    parts = text.split(":", 5)
+    if len(parts) < 6:
+        return "any" if wild(text) else "named"  # a wildcard here spans the fields after it
+    service, rest = parts[2], parts[5]
+    if wild(service) or not rest.strip("*?/:"):
+        return "any"
+    if re.fullmatch(r"[A-Za-z0-9._-]+[:/][*?]+", rest):
+        return "type"
+    return "named"
+
+
+def log_levels(template, value):
+    """The levels a LoggingConfig level may be: a literal, or a parameter's AllowedValues
+    ("any" when a parameter allows any value or the value is something else)."""
+    levels = []
+    for alternative in alternatives(value):
+        if isinstance(alternative, str):
+            levels.append(alternative)
+        elif isinstance(alternative, dict) and list(alternative) == ["Ref"]:
+            parameter = template.get("Parameters", {}).get(alternative["Ref"], {})
+            levels.extend(map(str, parameter.get("AllowedValues") or [f"any value of {alternative['Ref']}"]))
+        else:
+            levels.append(f"whatever {alternative!r} is")
+    return levels
 
 
 # -- Rust source helpers ----------------------------------------------------------------------
@@ -340,41 +501,93 @@ def check(path):
         if "dynamodb:UpdateItem" not in actions:
             problems.add("ledger", name, f"{name} cannot UpdateItem its ledger records")
 
-    # 6. Snapshot deletes are allowed only on snapshots tagged as made by rds-responder.
+    # 6. Snapshot deletes are allowed only on snapshots tagged as made by rds-responder, in
+    #    every identity policy, by any action pattern that grants them (rds:Delete*, rds:*, *).
     tag_keys = {
         "rds:DeleteDBSnapshot": "rds:snapshot-tag/CreatedBy",
         "rds:DeleteDBClusterSnapshot": "rds:cluster-snapshot-tag/CreatedBy",
     }
-    for name, policy in identity_policies(functions):
+    for name, policy in identity_policies(resources):
         for statement in statements(policy):
-            for action in as_list(statement.get("Action")):
-                if action in ("rds:*", "rds:Delete*") or (action in tag_keys and statement.get(
-                        "Condition", {}).get("StringEquals", {}).get(tag_keys[action]) != "rds-responder"):
-                    problems.add("snapshot-deletes", name,
-                                 f"{name} may {action} snapshots not tagged CreatedBy=rds-responder")
+            if statement["Effect"] != "Allow":
+                continue
+            for pattern in statement_actions(statement):
+                for action, key in tag_keys.items():
+                    tagged = statement.get("Condition", {}).get("StringEquals", {}).get(key)
+                    if action_matches(pattern, action) and as_list(tagged) != ["rds-responder"]:
+                        problems.add("snapshot-deletes", name,
+                                     f"{name} may {action} (by {pattern}) snapshots not tagged "
+                                     "CreatedBy=rds-responder")
 
     # 7. Tagging is granted only on snapshots, never on databases or clusters (a role that may
     #    stamp CreatedBy=rds-responder on any resource may then delete it, or lift an opt-out
-    #    tag), and only for listed tag keys.
-    for name, policy in identity_policies(functions):
+    #    tag), and only for listed tag keys; in every identity policy.
+    for name, policy in identity_policies(resources):
         for statement in statements(policy):
-            actions = as_list(statement.get("Action"))
-            # Any pattern that grants tagging (rds:*, rds:Add*, rds:*Tag*, ...).
-            if not any(fnmatch.fnmatchcase("rds:AddTagsToResource", a) for a in actions):
+            if statement["Effect"] != "Allow":
                 continue
-            for resource in as_list(statement.get("Resource")):
-                text = resource.get("Fn::Sub", "") if isinstance(resource, dict) else str(resource)
-                own_snapshot = (":snapshot:" in text or ":cluster-snapshot:" in text) and "-rr-" in text
+            # Any pattern that grants tagging (rds:*, rds:Add*, rds:*Tag*, ...).
+            if not any(action_matches(a, "rds:AddTagsToResource") for a in statement_actions(statement)):
+                continue
+            for text in statement_resources(statement):
+                own_snapshot = text is not None and (
+                    ":snapshot:" in text or ":cluster-snapshot:" in text) and "-rr-" in text
                 if not own_snapshot:
                     problems.add("snapshot-tagging", name,
-                                 f"{name} may tag {text or resource}: tagging only on its own new snapshots (*-rr-*)")
+                                 f"{name} may tag {text or 'a resource it cannot tell'}: tagging only "
+                                 "on its own new snapshots (*-rr-*)")
             condition = statement.get("Condition", {})
-            if condition.get("StringEquals", {}).get("aws:RequestTag/CreatedBy") != "rds-responder":
+            if as_list(condition.get("StringEquals", {}).get("aws:RequestTag/CreatedBy")) != ["rds-responder"]:
                 problems.add("snapshot-tagging", name,
                              f"{name} may tag without the CreatedBy=rds-responder request tag")
             if not condition.get("ForAllValues:StringEquals", {}).get("aws:TagKeys"):
                 problems.add("snapshot-tagging", name,
                              f"{name} may tag with any key: limit aws:TagKeys to the keys it writes")
+
+    # 7b. Every grant is in the template, where these rules see it: no managed policy, no SAM
+    #     policy template, no role from outside. (The execution and VPC policies SAM attaches
+    #     itself are not in the source.)
+    for name, resource in resources.items():
+        props = resource.get("Properties", {})
+        if resource["Type"] in SAM_POLICIES_TYPES:
+            for policy in sam_policies(props):
+                if not (isinstance(policy, dict) and "Statement" in policy):
+                    shown = policy if isinstance(policy, str) else (
+                        next(iter(policy)) if isinstance(policy, dict) and policy else repr(policy))
+                    problems.add("managed-policy", name,
+                                 f"{name} is granted {shown}, a managed policy or SAM policy template "
+                                 "check-template.py cannot read: write its statements inline")
+            if "Role" in props and resources.get(getatt_target(props["Role"]), {}).get(
+                    "Type") != "AWS::IAM::Role":
+                problems.add("managed-policy", name,
+                             f"{name} runs with a Role from outside the template, whose grants "
+                             "check-template.py cannot read")
+        if resource["Type"] in IAM_IDENTITY_TYPES and props.get("ManagedPolicyArns"):
+            problems.add("managed-policy", name,
+                         f"{name} has ManagedPolicyArns, which check-template.py cannot read: "
+                         "write their statements inline")
+
+    # 7c. Reports are archived only when HeadObject finds none (publish.rs archived()), which
+    #     S3 authorizes as s3:GetObject: without it every check fails (403) and re-archives.
+    for name, function in functions.items():
+        bucket = (merged(function, globals_, "Environment") or {}).get("Variables", {}).get("REPORT_BUCKET")
+        bucket = bucket.get("Ref") if isinstance(bucket, dict) else None
+        if bucket is None:
+            continue
+        granted = principal_statements(resources).get(name, [])
+
+        def grants(action):
+            return [text for statement in granted
+                    if any(action_matches(a, action) for a in statement_actions(statement))
+                    for text in statement_resources(statement) if text is not None]
+
+        gets = grants("s3:GetObject")
+        for text in grants("s3:PutObject"):
+            if (text.startswith("${" + bucket + ".Arn}") or "${" + bucket + "}" in text) and not any(
+                    fnmatch.fnmatchcase(text, get) for get in gets):
+                problems.add("archive-read", name,
+                             f"{name} may s3:PutObject on {text} but not s3:GetObject there: its "
+                             "HeadObject (archived()) fails and every report is archived again")
 
     # 8. Scheduler schedules name themselves in the input, keep undeliverable runs, are the ones
     #    their function lets delete, and run with a role only this stack's schedules may assume.
@@ -408,7 +621,9 @@ def check(path):
                     problems.add("schedule", role,
                                  f"the trust policy of {name}'s role has no {key} condition")
 
-    # 9. No write on every resource: `Resource: "*"` only for reads (Describe*, List*, Get*).
+    # 9. No write on every resource: a resource open on its service or on everything after the
+    #    account ("*", arn:*:*:*:*:*, arn:aws:rds:r:a:*) only for the reads in READS_ON_ANY;
+    #    one open on a resource type (db:*, table/*) for a write only with a Condition.
     for name, policy in identity_policies(resources):
         for statement in statements(policy):
             if statement["Effect"] != "Allow":
@@ -417,14 +632,24 @@ def check(path):
             if "NotAction" in statement:
                 problems.add("write-on-any-resource", name, f"{label} allows NotAction: everything else")
                 continue
-            on_any = "NotResource" in statement or "*" in as_list(statement.get("Resource"))
-            if not on_any:
-                continue
-            for action in as_list(statement.get("Action")):
-                verb = str(action).split(":", 1)[-1]
-                if not verb.startswith(("Describe", "List", "Get")):
-                    problems.add("write-on-any-resource", name,
-                                 f"{label} grants the write action {action} on Resource \"*\"")
+            writes = [a for a in statement_actions(statement)
+                      if not any(fnmatch.fnmatchcase(a.lower(), read.lower()) for read in READS_ON_ANY)]
+            for text in statement_resources(statement):
+                scope = "unknown" if text is None else resource_scope(text)
+                shown = "NotResource" if "NotResource" in statement else f"Resource {text!r}"
+                for action in writes:
+                    if scope == "any":
+                        problems.add("write-on-any-resource", name,
+                                     f"{label} grants {action} on {shown}, any resource: only the "
+                                     "reads in READS_ON_ANY (check-template.py) may be")
+                    elif scope == "unknown":
+                        problems.add("write-on-any-resource", name,
+                                     f"{label} grants {action} on a Resource check-template.py cannot "
+                                     "resolve: write it as a string, !Sub, !Ref, !GetAtt, !If, !Join or !Split")
+                    elif scope == "type" and not statement.get("Condition"):
+                        problems.add("write-on-any-resource", name,
+                                     f"{label} grants {action} on {shown}, every resource of its "
+                                     "type, without a Condition")
 
     # 10. Each function's environment is what its config reads: nothing it never reads, nothing
     #     it requires missing, nothing Lambda sets itself.
@@ -481,6 +706,12 @@ def check(path):
                 problems.add("log-group", name, f"LoggingConfig has no {key}")
         if logging.get("LogFormat") != "JSON":
             problems.add("log-group", name, "LoggingConfig.LogFormat is not JSON")
+        for key, kept, reason in LOG_LEVELS:
+            for level in log_levels(template, logging.get(key)):
+                if level not in kept:
+                    problems.add("log-level", name,
+                                 f"LoggingConfig.{key} may be {level}, which drops {reason}: "
+                                 f"only {', '.join(kept)}")
         group = logging.get("LogGroup", {})
         group = group.get("Ref") if isinstance(group, dict) else None
         if resources.get(group, {}).get("Type") != "AWS::Logs::LogGroup":

@@ -47,13 +47,161 @@ VARIANTS = [
     ("a write action on every resource",
      f"Action: dynamodb:ListBackups\n{KEY}Resource: \"*\"",
      f"Action: [dynamodb:ListBackups, dynamodb:DeleteBackup]\n{KEY}Resource: \"*\"",
-     "[write-on-any-resource] SnapshotterFunction: ListTableBackups grants the write action "
-     "dynamodb:DeleteBackup on Resource \"*\""),
+     "[write-on-any-resource] SnapshotterFunction: ListTableBackups grants dynamodb:DeleteBackup "
+     "on Resource '*', any resource"),
     ("a wildcard action on every resource, behind a condition",
      f"Action: [cloudwatch:DescribeAlarms, cloudwatch:GetMetricStatistics]\n{KEY}Resource: \"*\"",
      f"Action: [cloudwatch:DescribeAlarms, \"cloudwatch:*\"]\n{KEY}Resource: \"*\"",
-     "[write-on-any-resource] FailoverCheckFunction: ReadAlarmsAndMetrics grants the write action "
-     "cloudwatch:*"),
+     "[write-on-any-resource] FailoverCheckFunction: ReadAlarmsAndMetrics grants cloudwatch:* "
+     "on Resource '*', any resource"),
+
+    # ... resolving !Sub and both branches of !If
+    ("a write on !Sub \"*\"",
+     f"Action: dynamodb:ListBackups\n{KEY}Resource: \"*\"",
+     f"Action: dynamodb:DeleteBackup\n{KEY}Resource: !Sub \"*\"",
+     "[write-on-any-resource] SnapshotterFunction: ListTableBackups grants dynamodb:DeleteBackup "
+     "on Resource '*', any resource"),
+    ("a write on !If [c, \"*\", \"*\"]",
+     f"Action: dynamodb:ListBackups\n{KEY}Resource: \"*\"",
+     f"Action: dynamodb:DeleteBackup\n{KEY}Resource: !If [BacksUpTables, \"*\", \"*\"]",
+     "ListTableBackups grants dynamodb:DeleteBackup on Resource '*', any resource"),
+    # ... ARN patterns open on the service or after the account
+    ("a write on arn:*:*:*:*:*",
+     f"Action: rds:DeleteDBSnapshot\n{KEY}Resource: !Sub arn:${{AWS::Partition}}:rds:${{AWS::Region}}:${{AWS::AccountId}}:snapshot:*-rr-*",
+     f"Action: rds:DeleteDBSnapshot\n{KEY}Resource: \"arn:*:*:*:*:*\"",
+     "[write-on-any-resource] SnapshotterFunction: DeleteOurSnapshots grants rds:DeleteDBSnapshot "
+     "on Resource 'arn:*:*:*:*:*', any resource"),
+    ("a write on every rds resource of any region and account",
+     f"Action: rds:DeleteDBSnapshot\n{KEY}Resource: !Sub arn:${{AWS::Partition}}:rds:${{AWS::Region}}:${{AWS::AccountId}}:snapshot:*-rr-*",
+     f"Action: rds:DeleteDBSnapshot\n{KEY}Resource: !Sub arn:${{AWS::Partition}}:rds:*:*:*",
+     "DeleteOurSnapshots grants rds:DeleteDBSnapshot on Resource 'arn:${AWS::Partition}:rds:*:*:*', any resource"),
+    ("a write on every rds resource of one account",
+     f"Action: rds:DeleteDBSnapshot\n{KEY}Resource: !Sub arn:${{AWS::Partition}}:rds:${{AWS::Region}}:${{AWS::AccountId}}:snapshot:*-rr-*",
+     f"Action: rds:DeleteDBSnapshot\n{KEY}Resource: arn:aws:rds:us-east-1:123456789012:*",
+     "DeleteOurSnapshots grants rds:DeleteDBSnapshot on Resource 'arn:aws:rds:us-east-1:123456789012:*', any resource"),
+    ("a write on every database without a condition",
+     "              Condition:\n                StringEquals: { \"aws:RequestTag/CreatedBy\": rds-responder }\n"
+     "            # Tagging on create",
+     "            # Tagging on create",
+     "[write-on-any-resource] SnapshotterFunction: CreateOurSnapshots grants rds:CreateDBSnapshot on "
+     "Resource 'arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*', every resource of its "
+     "type, without a Condition"),
+    # ... reads on any resource only from the allow-list
+    ("secrets on every resource",
+     f"Action: [cloudwatch:DescribeAlarms, cloudwatch:GetMetricStatistics]\n{KEY}Resource: \"*\"",
+     f"Action: [cloudwatch:DescribeAlarms, secretsmanager:GetSecretValue]\n{KEY}Resource: \"*\"",
+     "ReadAlarmsAndMetrics grants secretsmanager:GetSecretValue on Resource '*', any resource"),
+    ("parameters on every resource",
+     f"Action: [cloudwatch:DescribeAlarms, cloudwatch:GetMetricStatistics]\n{KEY}Resource: \"*\"",
+     f"Action: [cloudwatch:DescribeAlarms, ssm:GetParameters]\n{KEY}Resource: \"*\"",
+     "ReadAlarmsAndMetrics grants ssm:GetParameters on Resource '*', any resource"),
+    ("federation tokens on every resource",
+     f"Action: [cloudwatch:DescribeAlarms, cloudwatch:GetMetricStatistics]\n{KEY}Resource: \"*\"",
+     f"Action: [cloudwatch:DescribeAlarms, sts:GetFederationToken]\n{KEY}Resource: \"*\"",
+     "ReadAlarmsAndMetrics grants sts:GetFederationToken on Resource '*', any resource"),
+    ("every key on every resource",
+     f"Action: [cloudwatch:DescribeAlarms, cloudwatch:GetMetricStatistics]\n{KEY}Resource: \"*\"",
+     f"Action: [cloudwatch:DescribeAlarms, \"kms:*\"]\n{KEY}Resource: \"*\"",
+     "ReadAlarmsAndMetrics grants kms:* on Resource '*', any resource"),
+
+    # snapshot-deletes, by any action pattern, in any identity policy
+    ("deleting cluster snapshots by rds:DeleteDB*Snapshot",
+     "Action: rds:DeleteDBSnapshot\n",
+     "Action: \"rds:DeleteDB*Snapshot\"\n",
+     "[snapshot-deletes] SnapshotterFunction: SnapshotterFunction may rds:DeleteDBClusterSnapshot "
+     "(by rds:DeleteDB*Snapshot) snapshots not tagged CreatedBy=rds-responder"),
+    ("deleting snapshots by rds:Delete*",
+     "Action: rds:DeleteDBClusterSnapshot\n",
+     "Action: \"rds:Delete*\"\n",
+     "may rds:DeleteDBSnapshot (by rds:Delete*) snapshots not tagged CreatedBy=rds-responder"),
+    ("deleting snapshots by rds:*",
+     "Action: rds:DeleteDBClusterSnapshot\n",
+     "Action: \"rds:*\"\n",
+     "may rds:DeleteDBSnapshot (by rds:*) snapshots not tagged CreatedBy=rds-responder"),
+    ("deleting snapshots by *",
+     "Action: rds:DeleteDBClusterSnapshot\n",
+     "Action: \"*\"\n",
+     "may rds:DeleteDBSnapshot (by *) snapshots not tagged CreatedBy=rds-responder"),
+    ("deleting snapshots in a role's inline policy",
+     "              - Effect: Allow\n                Action: sqs:SendMessage\n",
+     "              - Effect: Allow\n                Action: rds:DeleteDBSnapshot\n"
+     "                Resource: !Sub arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:snapshot:*-rr-*\n"
+     "              - Effect: Allow\n                Action: sqs:SendMessage\n",
+     "[snapshot-deletes] SnapshotterScheduleRole: SnapshotterScheduleRole may rds:DeleteDBSnapshot"),
+    ("deleting snapshots in a managed policy attached to nothing",
+     "  SnapshotterScheduleRole:\n",
+     "  LooseSnapshotPolicy:\n    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      PolicyDocument:\n"
+     "        Version: \"2012-10-17\"\n        Statement:\n          - Effect: Allow\n"
+     "            Action: rds:DeleteDBClusterSnapshot\n"
+     "            Resource: !Sub arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster-snapshot:*-rr-*\n\n"
+     "  SnapshotterScheduleRole:\n",
+     "[snapshot-deletes] LooseSnapshotPolicy: LooseSnapshotPolicy may rds:DeleteDBClusterSnapshot"),
+    ("tagging databases in a policy attached to a function's role",
+     "  SnapshotterScheduleRole:\n",
+     "  SnapshotterTagPolicy:\n    Type: AWS::IAM::Policy\n    Properties:\n      PolicyName: tag\n"
+     "      Roles: [!Ref SnapshotterFunctionRole]\n      PolicyDocument:\n"
+     "        Version: \"2012-10-17\"\n        Statement:\n          - Effect: Allow\n"
+     "            Action: rds:AddTagsToResource\n"
+     "            Resource: !Sub arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*\n\n"
+     "  SnapshotterScheduleRole:\n",
+     "[snapshot-tagging] SnapshotterTagPolicy: SnapshotterTagPolicy may tag "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*"),
+
+    # managed-policy
+    ("a managed policy in a function's Policies",
+     "      Policies:\n        - Version: \"2012-10-17\"\n          Statement:\n            - Sid: ReadDatabasesAndSnapshots\n",
+     "      Policies:\n        - AmazonRDSFullAccess\n        - Version: \"2012-10-17\"\n          Statement:\n"
+     "            - Sid: ReadDatabasesAndSnapshots\n",
+     "[managed-policy] SnapshotterFunction: SnapshotterFunction is granted AmazonRDSFullAccess, a managed policy"),
+    ("a SAM policy template in a function's Policies",
+     "      Policies:\n        - Version: \"2012-10-17\"\n          Statement:\n            - Sid: ReadDatabasesAndSnapshots\n",
+     "      Policies:\n        - DynamoDBCrudPolicy: { TableName: \"*\" }\n        - Version: \"2012-10-17\"\n"
+     "          Statement:\n            - Sid: ReadDatabasesAndSnapshots\n",
+     "[managed-policy] SnapshotterFunction: SnapshotterFunction is granted DynamoDBCrudPolicy, a managed policy "
+     "or SAM policy template"),
+    ("managed policies on a role",
+     "      Policies:\n        - PolicyName: invoke-snapshotter\n",
+     "      ManagedPolicyArns: [arn:aws:iam::aws:policy/AdministratorAccess]\n"
+     "      Policies:\n        - PolicyName: invoke-snapshotter\n",
+     "[managed-policy] SnapshotterScheduleRole: SnapshotterScheduleRole has ManagedPolicyArns"),
+    ("a function with a role from outside",
+     "      CodeUri: functions/snapshotter\n",
+     "      CodeUri: functions/snapshotter\n      Role: arn:aws:iam::123456789012:role/anything\n",
+     "[managed-policy] SnapshotterFunction: SnapshotterFunction runs with a Role from outside the template"),
+
+    # archive-read
+    ("archiving without the HeadObject's s3:GetObject",
+     "Action: [s3:PutObject, s3:GetObject]\n              Resource: !Sub ${ReportBucket.Arn}/reports/idle-reaper/*",
+     "Action: s3:PutObject\n              Resource: !Sub ${ReportBucket.Arn}/reports/idle-reaper/*",
+     "[archive-read] IdleReaperFunction: IdleReaperFunction may s3:PutObject on "
+     "${ReportBucket.Arn}/reports/idle-reaper/* but not s3:GetObject there"),
+    ("s3:GetObject on another function's prefix",
+     "Action: [s3:PutObject, s3:GetObject]\n              Resource: !Sub ${ReportBucket.Arn}/reports/snapshotter/*",
+     "Action: s3:PutObject\n              Resource: !Sub ${ReportBucket.Arn}/reports/snapshotter/*\n"
+     "            - Effect: Allow\n              Action: s3:GetObject\n"
+     "              Resource: !Sub ${ReportBucket.Arn}/reports/idle-reaper/*",
+     "[archive-read] SnapshotterFunction: SnapshotterFunction may s3:PutObject on "
+     "${ReportBucket.Arn}/reports/snapshotter/* but not s3:GetObject there"),
+
+    # log-level
+    ("an application log level that drops the metric lines",
+     "    AllowedValues: [TRACE, DEBUG, INFO]\n",
+     "    AllowedValues: [TRACE, DEBUG, INFO, WARN, ERROR, FATAL]\n",
+     "[log-level] FailoverCheckFunction: LoggingConfig.ApplicationLogLevel may be WARN, which drops "
+     "the functions' metric (EMF) lines"),
+    ("an application log level parameter allowing anything",
+     "    AllowedValues: [TRACE, DEBUG, INFO]\n",
+     "",
+     "[log-level] IdleReaperFunction: LoggingConfig.ApplicationLogLevel may be any value of ApplicationLogLevel"),
+    ("a literal application log level above INFO on one function",
+     "        LogGroup: !Ref SnapshotterLogGroup\n",
+     "        LogGroup: !Ref SnapshotterLogGroup\n        ApplicationLogLevel: ERROR\n",
+     "[log-level] SnapshotterFunction: LoggingConfig.ApplicationLogLevel may be ERROR"),
+    ("a system log level that drops the REPORT lines",
+     "      SystemLogLevel: INFO\n",
+     "      SystemLogLevel: WARN\n",
+     "[log-level] FailoverCheckFunction: LoggingConfig.SystemLogLevel may be WARN, which drops the "
+     "platform REPORT lines"),
 
     # env-matches-config
     ("a variable no config reads",
@@ -102,7 +250,7 @@ VARIANTS = [
      "LogGroupName: !Sub /rds-responder/${AWS::StackName}-failover-check",
      "[log-group] FailoverCheckLogGroup: is not named /aws/lambda/"),
     ("no system log level",
-     "      SystemLogLevel: WARN\n",
+     "      SystemLogLevel: INFO\n",
      "",
      "LoggingConfig has no SystemLogLevel"),
 

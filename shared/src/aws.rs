@@ -23,14 +23,19 @@ impl AwsClients {
     /// (many snapshots, many pages) backs off instead of failing.
     /// Every call is also bounded: a connect, an attempt and a whole operation (its retries
     /// included) each have a timeout, and [`crate::budget`] cuts a call at the run's limit.
-    pub async fn from_env() -> Self {
-        Self::new(
-            loader(&std::env::var("AWS_CA_BUNDLE").unwrap_or_default())
+    ///
+    /// Fails (at init) when `AWS_CA_BUNDLE` names a file that is unreadable or holds no usable
+    /// certificate: every call would fail, or trust something else than what was asked.
+    pub async fn from_env() -> Result<Self, String> {
+        let roots = trust_roots(std::env::var("AWS_CA_BUNDLE").ok().as_deref())?;
+        Ok(Self::new(
+            aws_config::defaults(BehaviorVersion::latest())
+                .http_client(http_client(roots))
                 .retry_config(aws_config::retry::RetryConfig::adaptive())
                 .timeout_config(timeouts())
                 .load()
                 .await,
-        )
+        ))
     }
 
     pub fn new(sdk: SdkConfig) -> Self {
@@ -55,33 +60,55 @@ impl AwsClients {
 /// call, most of a cold start.
 pub const AMAZON_TRUST_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-roots.pem");
 
-/// An SDK config loader with the HTTPS client every function uses. `ca_bundle`, the path in the
-/// standard `AWS_CA_BUNDLE` variable (a TLS-inspecting proxy's CA, say), replaces the embedded
-/// roots when set; empty means the embedded roots.
-pub fn loader(ca_bundle: &str) -> aws_config::ConfigLoader {
-    let roots = match ca_bundle.trim() {
-        "" => AMAZON_TRUST_ROOTS.to_vec(),
-        path => std::fs::read(path).unwrap_or_else(|e| {
-            // Without roots every call fails with a TLS error naming no file: say which.
-            tracing::error!("AWS_CA_BUNDLE {path:?} unreadable ({e}); using the embedded roots");
-            AMAZON_TRUST_ROOTS.to_vec()
-        }),
-    };
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client(roots))
+/// An SDK config loader with the HTTPS client every function uses, trusting the embedded roots
+/// (tests and tools; the functions use [`AwsClients::from_env`]).
+pub fn loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client(AMAZON_TRUST_ROOTS.to_vec()))
 }
 
-/// HTTPS (rustls, aws-lc) trusting exactly `roots_pem`, and plain HTTP for local endpoints.
+/// The roots the SDK trusts: the embedded ones, or those of the PEM file the standard
+/// `AWS_CA_BUNDLE` variable names (a TLS-inspecting proxy's CA, say), checked here because the
+/// HTTPS client only parses them at its first call, and then panics on a bad one.
+pub fn trust_roots(ca_bundle: Option<&str>) -> Result<Vec<u8>, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    let path = match ca_bundle.map(str::trim) {
+        None | Some("") => return Ok(AMAZON_TRUST_ROOTS.to_vec()),
+        Some(path) => path,
+    };
+    let pem = std::fs::read(path).map_err(|e| format!("AWS_CA_BUNDLE {path:?} unreadable: {e}"))?;
+    let mut certificates = 0;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| format!("AWS_CA_BUNDLE {path:?}: bad certificate: {e}"))?;
+        webpki_root(&cert)
+            .map_err(|e| format!("AWS_CA_BUNDLE {path:?}: unusable certificate: {e}"))?;
+        certificates += 1;
+    }
+    if certificates == 0 {
+        return Err(format!("AWS_CA_BUNDLE {path:?} holds no PEM certificate"));
+    }
+    Ok(pem)
+}
+
+/// Whether a certificate can be a trust anchor (what the HTTPS client will ask of it).
+fn webpki_root(cert: &rustls_pki_types::CertificateDer<'_>) -> Result<(), String> {
+    let mut store = rustls::RootCertStore::empty();
+    store.add(cert.clone()).map_err(|e| e.to_string())
+}
+
+/// HTTPS (rustls, aws-lc) trusting exactly `roots_pem` (checked by [`trust_roots`]), and
+/// plain HTTP for local endpoints.
 pub fn http_client(roots_pem: Vec<u8>) -> aws_sdk_rds::config::SharedHttpClient {
     use aws_smithy_http_client::tls;
     let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
         tls::rustls_provider::CryptoMode::AwsLc,
     ));
-    let context = tls::TlsContext::builder()
-        .with_trust_store(tls::TrustStore::empty().with_pem_certificate(roots_pem))
-        .build();
-    match context {
+    let trust = tls::TrustStore::empty().with_pem_certificate(roots_pem);
+    match tls::TlsContext::builder().with_trust_store(trust).build() {
         Ok(context) => builder.tls_context(context).build_https(),
-        // Only a provider mismatch fails here; the default context still verifies.
+        // Never taken in this version (the build cannot fail); were it, the default context
+        // still verifies, against the system's roots.
         Err(_) => builder.build_https(),
     }
 }
@@ -224,6 +251,46 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_aws_ca_bundle_that_is_unreadable_or_holds_no_certificate_fails_at_init() {
+        assert_eq!(trust_roots(None).unwrap(), AMAZON_TRUST_ROOTS);
+        assert_eq!(trust_roots(Some(" ")).unwrap(), AMAZON_TRUST_ROOTS);
+        let dir = std::env::temp_dir().join(format!("aws-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, body: &[u8]| {
+            let path = dir.join(name);
+            std::fs::write(&path, body).unwrap();
+            path.to_str().unwrap().to_string()
+        };
+        let empty = write("empty.pem", b"");
+        let der = write("root.der", &[0x30, 0x82, 0x01, 0x0a]);
+        let garbled = write(
+            "garbled.pem",
+            b"-----BEGIN CERTIFICATE-----\nnot base64 !!\n-----END CERTIFICATE-----\n",
+        );
+        let not_a_certificate = write(
+            "junk.pem",
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        );
+        let good = write("good.pem", AMAZON_TRUST_ROOTS);
+        let missing = dir.join("missing.pem").to_str().unwrap().to_string();
+        for (path, expected) in [
+            (&missing, "unreadable"),
+            (&empty, "holds no PEM certificate"),
+            (&der, "holds no PEM certificate"),
+            (&garbled, "bad certificate"),
+            (&not_a_certificate, "unusable certificate"),
+        ] {
+            let err = trust_roots(Some(path)).unwrap_err();
+            assert!(
+                err.contains(expected) && err.contains(path.as_str()),
+                "{path}: {err}"
+            );
+        }
+        assert_eq!(trust_roots(Some(&good)).unwrap(), AMAZON_TRUST_ROOTS);
+        let _ = std::fs::remove_dir_all(dir);
+    }
     use aws_sdk_rds::error::ErrorMetadata;
     use aws_sdk_rds::operation::describe_db_instances::DescribeDBInstancesError;
 

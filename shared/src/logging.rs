@@ -27,6 +27,23 @@ pub fn set_request_id(request_id: Option<&str>) {
     }
 }
 
+/// Names the invocation for as long as it lives; clears it when dropped (the run ended, or its
+/// future was dropped).
+pub struct RequestScope(());
+
+impl RequestScope {
+    pub fn enter(request_id: &str) -> Self {
+        set_request_id(Some(request_id));
+        Self(())
+    }
+}
+
+impl Drop for RequestScope {
+    fn drop(&mut self) {
+        set_request_id(None);
+    }
+}
+
 fn request_id() -> Option<String> {
     REQUEST_ID.lock().ok().and_then(|current| current.clone())
 }
@@ -280,10 +297,10 @@ mod tests {
             // A field may not take a top-level name.
             ("level".to_string(), Value::from("shadow")),
         ]);
-        set_request_id(Some("req-42"));
+        let scope = RequestScope::enter("req-42");
         let line: Value =
             serde_json::from_str(&json_line("WARN", "event refused", fields.clone(), at)).unwrap();
-        set_request_id(None);
+        drop(scope);
         assert_eq!(line["timestamp"], "2026-12-01T03:04:05.678Z");
         assert_eq!(line["level"], "WARN");
         assert_eq!(line["message"], "event refused");

@@ -825,7 +825,8 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
     pub async fn serve(&self) -> Result<(), lambda_runtime::Error> {
         lambda_runtime::run(lambda_runtime::service_fn(
             move |event: lambda_runtime::LambdaEvent<Incoming>| async move {
-                crate::logging::set_request_id(Some(&event.context.request_id));
+                // The invocation's lines carry its id; the runtime's lines between two do not.
+                let _request = crate::logging::RequestScope::enter(&event.context.request_id);
                 let invocation =
                     Invocation::from_context(&event.context, &self.common, Utc::now())?;
                 match event.payload {
@@ -859,7 +860,7 @@ impl Startup {
         crate::logging::init();
         let env = crate::config::Env::from_process();
         let common = init_or_exit(CommonConfig::from_env(&env));
-        let aws = crate::aws::AwsClients::from_env().await;
+        let aws = init_or_exit(crate::aws::AwsClients::from_env().await);
         Self { env, common, aws }
     }
 

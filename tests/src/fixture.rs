@@ -87,7 +87,7 @@ pub struct Fixture {
 impl Fixture {
     pub async fn new() -> Self {
         let stack = Stack::from_env();
-        let sdk = rds_responder::aws::loader("")
+        let sdk = rds_responder::aws::loader()
             .region(Region::new(REGION))
             .endpoint_url(&stack.moto_endpoint)
             .credentials_provider(Credentials::new("testing", "testing", None, None, "e2e"))

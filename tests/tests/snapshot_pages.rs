@@ -114,7 +114,7 @@ async fn endpoint(script: Arc<Mutex<Script>>) -> String {
 
 async fn catalog(script: Arc<Mutex<Script>>) -> RdsSnapshots {
     let url = endpoint(script).await;
-    let sdk = rds_responder::aws::loader("")
+    let sdk = rds_responder::aws::loader()
         .region(Region::new("us-east-1"))
         .endpoint_url(url)
         .credentials_provider(Credentials::new("testing", "testing", None, None, "e2e"))

@@ -277,7 +277,7 @@ mod tests {
 
     async fn sdk() -> SdkConfig {
         use aws_sdk_rds::config::{Credentials, Region};
-        crate::aws::loader("")
+        crate::aws::loader()
             .region(Region::new("eu-central-1"))
             .credentials_provider(Credentials::new(
                 "AKIDEXAMPLE",

@@ -75,7 +75,10 @@ impl MySqlSessions {
         if let DbTls::VerifyFull { ca_bundle } = &config.tls {
             let (pem, _) = super::ca_bundle_pem(ca_bundle)?;
             opts = opts.ssl_opts(Some(
-                SslOpts::default().with_root_certs(vec![pem.into_owned().into()]),
+                // Only the bundle: mysql_async would add ~150 public web roots otherwise.
+                SslOpts::default()
+                    .with_root_certs(vec![pem.into_owned().into()])
+                    .with_disable_built_in_roots(true),
             ));
         }
         let connect = Conn::new(opts);
