@@ -44,6 +44,8 @@ impl Invocation {
             .ok()
             .and_then(DateTime::from_timestamp_millis)
             .unwrap_or(now + Duration::seconds(30));
+        #[cfg(feature = "local-emulator")]
+        let deadline = local_deadline(ctx.deadline, deadline, now);
         Ok(Self {
             request_id: ctx.request_id.clone(),
             deadline,
@@ -80,6 +82,16 @@ fn origin_of(function_arn: &str, region: &str) -> Result<Origin, TriggerError> {
         return Ok(local_origin(region));
     }
     Origin::from_function_arn(function_arn, region)
+}
+
+/// `cargo lambda watch` sends the time allowed (600000) where Lambda sends the deadline in
+/// epoch milliseconds: a "deadline" before 2001 is taken as that many milliseconds from now.
+#[cfg(feature = "local-emulator")]
+fn local_deadline(raw: u64, deadline: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    match raw < 1_000_000_000_000 {
+        true => now + Duration::milliseconds(raw.min(900_000) as i64),
+        false => deadline,
+    }
 }
 
 /// `cargo lambda watch` sends the function's name where Lambda sends its ARN. Only a binary
