@@ -20,12 +20,4 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-fi
-if [ "$(cat "$VENV/.moto-spec" 2>/dev/null)" != "$MOTO_SPEC" ]; then
-  echo "bootstrap: installing $MOTO_SPEC into $VENV"
-  # shellcheck disable=SC2086 # the spec is a list of requirements
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check $MOTO_SPEC
-  echo "$MOTO_SPEC" > "$VENV/.moto-spec"
-fi
+scripts/pinned-venv.sh "$VENV" "$MOTO_SPEC"

@@ -10,14 +10,6 @@ VENV=.venv-lambda
 
 rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu \
   || rustup target add aarch64-unknown-linux-gnu >&2
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV" >&2
-fi
-if [ "$(cat "$VENV/.lambda-spec" 2>/dev/null)" != "$LAMBDA_SPEC" ]; then
-  echo "lambda-toolchain: installing $LAMBDA_SPEC into $VENV" >&2
-  # shellcheck disable=SC2086 # the spec is a list of requirements
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check $LAMBDA_SPEC >&2
-  echo "$LAMBDA_SPEC" > "$VENV/.lambda-spec"
-fi
+scripts/pinned-venv.sh "$VENV" "$LAMBDA_SPEC"
 # cargo-zigbuild finds zig as `python3 -m ziglang` when no `zig` is on PATH: the venv's python.
 echo "$PWD/$VENV/bin"

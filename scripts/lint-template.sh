@@ -11,15 +11,7 @@ cd "$(dirname "$0")/.."
 LINT_SPEC='cfn-lint==1.58.0 cfn-lint-serverless==0.3.6 aws-sam-cli==1.170.0'
 VENV=${LINT_VENV:-.venv-lint}
 
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-fi
-if [ "$(cat "$VENV/.lint-spec" 2>/dev/null)" != "$LINT_SPEC" ]; then
-  echo "lint-template: installing $LINT_SPEC into $VENV"
-  # shellcheck disable=SC2086 # the spec is a list of requirements
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check $LINT_SPEC
-  echo "$LINT_SPEC" > "$VENV/.lint-spec"
-fi
+scripts/pinned-venv.sh "$VENV" "$LINT_SPEC"
 
 # SAM CLI sends telemetry and asks PyPI for a newer version at most weekly; neither here. Its
 # settings go to a directory of the venv, where the last version check is always today.

@@ -472,18 +472,24 @@ impl Fixture {
             .expect("put lock");
     }
 
-    /// The manual snapshot ids of instance `db` in moto.
-    pub async fn snapshot_names(&self, db: &str) -> Vec<String> {
-        let out = self
-            .aws
+    /// The manual snapshots of instance `db` in moto, tags included.
+    pub async fn manual_snapshots(&self, db: &str) -> Vec<aws_sdk_rds::types::DbSnapshot> {
+        self.aws
             .rds
             .describe_db_snapshots()
             .db_instance_identifier(db)
             .snapshot_type("manual")
             .send()
             .await
-            .expect("describe snapshots");
-        out.db_snapshots()
+            .expect("describe snapshots")
+            .db_snapshots
+            .unwrap_or_default()
+    }
+
+    /// The manual snapshot ids of instance `db` in moto.
+    pub async fn snapshot_names(&self, db: &str) -> Vec<String> {
+        self.manual_snapshots(db)
+            .await
             .iter()
             .filter_map(|s| s.db_snapshot_identifier().map(str::to_string))
             .collect()

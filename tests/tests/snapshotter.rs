@@ -49,16 +49,9 @@ async fn tag(fixture: &Fixture, kind: &str, id: &str, tags: &[(&str, &str)]) {
 
 /// Manual snapshots of instance `db` in moto: id -> tags.
 async fn snapshots_of(fixture: &Fixture, db: &str) -> BTreeMap<String, BTreeMap<String, String>> {
-    let out = fixture
-        .aws
-        .rds
-        .describe_db_snapshots()
-        .db_instance_identifier(db)
-        .snapshot_type("manual")
-        .send()
+    fixture
+        .manual_snapshots(db)
         .await
-        .expect("describe snapshots");
-    out.db_snapshots()
         .iter()
         .map(|s| {
             (
