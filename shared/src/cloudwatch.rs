@@ -1,6 +1,7 @@
 //! CloudWatch reads: alarms still firing for a database, and its latest metric values.
 
 use crate::budget::BoundedCall;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::types::{Dimension, StateValue, Statistic};
@@ -121,5 +122,130 @@ impl AlarmWatch for CloudWatchReader {
             .max_by_key(|(t, _)| *t)
             .map(|(_, v)| v);
         Ok(latest)
+    }
+}
+
+/// One instance's metric history: (time, value), oldest first.
+pub type Series = Vec<(DateTime<Utc>, f64)>;
+
+/// The most queries one `GetMetricData` request takes.
+pub const MAX_QUERIES_PER_REQUEST: usize = 500;
+
+#[allow(async_fn_in_trait)]
+pub trait MetricHistory {
+    /// The `AWS/RDS` `metric` (statistic `Minimum`, `period_seconds`) of each instance in
+    /// `instances` between `start` and `end`: few requests (500 instances each), every page.
+    async fn rds_history(
+        &self,
+        metric: &str,
+        instances: &[String],
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        period_seconds: i32,
+    ) -> Result<BTreeMap<String, Series>, CloudWatchError>;
+}
+
+fn cw_time(t: DateTime<Utc>) -> aws_sdk_cloudwatch::primitives::DateTime {
+    aws_sdk_cloudwatch::primitives::DateTime::from_millis(t.timestamp_millis())
+}
+
+impl MetricHistory for CloudWatchReader {
+    async fn rds_history(
+        &self,
+        metric: &str,
+        instances: &[String],
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        period_seconds: i32,
+    ) -> Result<BTreeMap<String, Series>, CloudWatchError> {
+        use aws_sdk_cloudwatch::types::{Metric, MetricDataQuery, MetricStat, ScanBy};
+        let failure = |e: SdkFailure| CloudWatchError {
+            operation: "GetMetricData",
+            source: e,
+        };
+        let mut history: BTreeMap<String, Series> = BTreeMap::new();
+        for (batch_no, batch) in instances.chunks(MAX_QUERIES_PER_REQUEST).enumerate() {
+            let queries: Vec<MetricDataQuery> = batch
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    MetricDataQuery::builder()
+                        .id(format!("q{i}"))
+                        .metric_stat(
+                            MetricStat::builder()
+                                .metric(
+                                    Metric::builder()
+                                        .namespace("AWS/RDS")
+                                        .metric_name(metric)
+                                        .dimensions(
+                                            Dimension::builder()
+                                                .name("DBInstanceIdentifier")
+                                                .value(id)
+                                                .build(),
+                                        )
+                                        .build(),
+                                )
+                                .period(period_seconds)
+                                .stat("Minimum")
+                                .build(),
+                        )
+                        .return_data(true)
+                        .build()
+                })
+                .collect();
+            let (mut markers, mut token) = (Markers::default(), None::<String>);
+            loop {
+                let page = self
+                    .client
+                    .get_metric_data()
+                    .set_metric_data_queries(Some(queries.clone()))
+                    .start_time(cw_time(start))
+                    .end_time(cw_time(end))
+                    .scan_by(ScanBy::TimestampAscending)
+                    .set_next_token(token)
+                    .send()
+                    .bounded("CloudWatch GetMetricData")
+                    .await
+                    .map_err(|e| failure(SdkFailure::from_sdk("CloudWatch", &e)))?;
+                for result in page.metric_data_results() {
+                    let Some(index) = result
+                        .id()
+                        .and_then(|id| id.strip_prefix('q'))
+                        .and_then(|i| i.parse::<usize>().ok())
+                    else {
+                        continue;
+                    };
+                    let Some(instance) = batch.get(index) else {
+                        continue;
+                    };
+                    let series = history.entry(instance.clone()).or_default();
+                    for (t, v) in result.timestamps().iter().zip(result.values()) {
+                        if let Some(t) = t
+                            .to_millis()
+                            .ok()
+                            .and_then(DateTime::<Utc>::from_timestamp_millis)
+                        {
+                            series.push((t, *v));
+                        }
+                    }
+                }
+                token = markers.next(page.next_token()).map_err(|why| {
+                    failure(SdkFailure {
+                        service: "CloudWatch",
+                        code: None,
+                        message: format!("batch {batch_no}: {why}"),
+                        request_id: None,
+                    })
+                })?;
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        for series in history.values_mut() {
+            series.sort_by_key(|(t, _)| *t);
+            series.dedup_by_key(|(t, _)| *t);
+        }
+        Ok(history)
     }
 }

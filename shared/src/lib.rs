@@ -18,9 +18,10 @@ pub mod run;
 pub mod runner;
 #[cfg(feature = "db")]
 pub mod sql;
+pub mod storage;
 #[cfg(feature = "tables")]
 pub mod tables;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 // The pure rules (what a trigger means, the safety rails) live in their own crate, with no SDK.
-pub use rds_responder_rules::{safety, trigger};
+pub use rds_responder_rules::{alarm_scope, safety, trigger};

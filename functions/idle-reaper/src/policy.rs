@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+pub use rds_responder::alarm_scope::Scope;
+use rds_responder::alarm_scope::{alarm_scope, WatchedMetric};
 use rds_responder::report::{Outcome, Status};
 pub use rds_responder::safety::glob_match;
 use rds_responder::safety::{dry_run, Cap};
 use rds_responder::sql::sessions::{Session, SessionSnapshot, SessionState};
-use rds_responder::trigger::{
-    AlarmChange, AlarmKind, Breach, DbTarget, RdsIdentifier, ResourceKind, Route, Trigger,
-};
+use rds_responder::trigger::{Breach, DbTarget, Route, Trigger};
 
 use crate::config::{Policy, ReaperConfig};
 use crate::request::ManualReap;
@@ -188,35 +188,6 @@ pub fn group_by(
     groups
 }
 
-/// The databases one run reaps.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    Instance(RdsIdentifier),
-    /// The cluster's writer instance (`Role=WRITER`, or no `Role`).
-    ClusterWriter(RdsIdentifier),
-    /// Every reader instance of the cluster, each within its own caps (`Role=READER`).
-    ClusterReaders(RdsIdentifier),
-}
-
-impl Scope {
-    pub fn target(&self) -> DbTarget {
-        match self {
-            Scope::Instance(id) => DbTarget::Instance(id.clone()),
-            Scope::ClusterWriter(id) | Scope::ClusterReaders(id) => DbTarget::Cluster(id.clone()),
-        }
-    }
-}
-
-impl std::fmt::Display for Scope {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Scope::Instance(id) => write!(f, "db-instance {id}"),
-            Scope::ClusterWriter(id) => write!(f, "the writer of db-cluster {id}"),
-            Scope::ClusterReaders(id) => write!(f, "the readers of db-cluster {id}"),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     Reap {
@@ -230,154 +201,15 @@ pub enum Decision {
     },
 }
 
-/// The metric idle-reaper answers without being told: connections of one RDS database.
-pub const CONNECTIONS_NAMESPACE: &str = "AWS/RDS";
-pub const CONNECTIONS_METRIC: &str = "DatabaseConnections";
-
-/// What a metric's dimensions name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Named {
-    One(Scope),
-    /// `DBClusterIdentifier` alone: the sum over every instance of the cluster.
-    ClusterAggregate(RdsIdentifier),
-    /// No dimension at all.
-    Nothing,
-    /// Dimensions that are not those of one RDS database (why).
-    NotOneDatabase(String),
-}
-
-/// Exactly `{DBInstanceIdentifier}`, or `{DBClusterIdentifier, Role}` (`READER`: the readers;
-/// `WRITER`: the writer); anything else names no single database.
-fn named_by(dimensions: &BTreeMap<String, String>) -> Named {
-    let keys: Vec<&str> = dimensions.keys().map(String::as_str).collect();
-    let parse = |raw: &str, kind| RdsIdentifier::parse(raw, kind).map_err(|r| r.to_string());
-    let result = match keys.as_slice() {
-        [] => return Named::Nothing,
-        ["DBInstanceIdentifier"] => parse(
-            &dimensions["DBInstanceIdentifier"],
-            ResourceKind::DbInstance,
-        )
-        .map(|id| Named::One(Scope::Instance(id))),
-        ["DBClusterIdentifier"] => {
-            parse(&dimensions["DBClusterIdentifier"], ResourceKind::DbCluster)
-                .map(Named::ClusterAggregate)
-        }
-        ["DBClusterIdentifier", "Role"] => {
-            let role = &dimensions["Role"];
-            parse(&dimensions["DBClusterIdentifier"], ResourceKind::DbCluster).map(|cluster| {
-                match role.to_ascii_uppercase().as_str() {
-                    "WRITER" => Named::One(Scope::ClusterWriter(cluster)),
-                    "READER" => Named::One(Scope::ClusterReaders(cluster)),
-                    _ => Named::NotOneDatabase(format!(
-                        "dimension Role={role:?} of cluster {cluster} is neither WRITER nor READER"
-                    )),
-                }
-            })
-        }
-        other => Ok(Named::NotOneDatabase(format!(
-            "its dimensions ({}) do not name one RDS database",
-            other.join(", ")
-        ))),
-    };
-    result.unwrap_or_else(Named::NotOneDatabase)
-}
-
-/// Which databases an alarm moving into ALARM means, or why it means none.
-///
-/// - Never an alarm that fires below its threshold (too few connections: a failover or outage).
-/// - An `AWS/RDS` `DatabaseConnections` alarm that fires above its threshold on exactly one
-///   database (`DBInstanceIdentifier`, or `DBClusterIdentifier` with `Role`).
-/// - Any other alarm only when its name is allow-listed (`ALLOWED_ALARMS`); then a cluster
-///   aggregate means the writer, and an alarm that names nothing at all (a log-metric alarm, a
-///   composite) means `DEFAULT_DB_INSTANCE`. Metric math and Metrics Insights must name exactly
-///   one database in their metrics.
-pub fn alarm_scope(
-    alarm: &AlarmChange,
-    allowed_alarms: &[String],
-    default_instance: Option<&RdsIdentifier>,
-) -> Result<Scope, String> {
-    let name = &alarm.name;
-    let listed = allowed_alarms.iter().any(|p| glob_match(p, name));
-    let not_listed = |what: &str| {
-        format!(
-            "alarm {name} is {what} and is not in ALLOWED_ALARMS: idle-reaper does not act on it"
-        )
-    };
-    let fallback = || {
-        match default_instance {
-        Some(id) => Ok(Scope::Instance(id.clone())),
-        None => Err(format!(
-            "alarm {name} is in ALLOWED_ALARMS but names no database, and DEFAULT_DB_INSTANCE is not set"
-        )),
-    }
-    };
-    if alarm.breach == Breach::Below {
-        return Err(format!(
-            "alarm {name} fires below its threshold (too few, e.g. a failover or outage alarm); idle-reaper acts only when there are too many connections"
-        ));
-    }
-    match alarm.kind() {
-        AlarmKind::Composite if !listed => Err(not_listed("a composite alarm")),
-        AlarmKind::Unknown if !listed => Err(not_listed("without a metric configuration")),
-        AlarmKind::Composite | AlarmKind::Unknown => fallback(),
-        AlarmKind::MetricMath if !listed => {
-            Err(not_listed("a metric-math or Metrics Insights alarm"))
-        }
-        AlarmKind::MetricMath => {
-            let mut scopes: Vec<Scope> = Vec::new();
-            for metric in &alarm.metrics {
-                match named_by(&metric.dimensions) {
-                    Named::One(scope) if !scopes.contains(&scope) => scopes.push(scope),
-                    Named::One(_) | Named::Nothing => {}
-                    Named::ClusterAggregate(cluster) => {
-                        return Err(format!(
-                        "alarm {name} reads the aggregate of cluster {cluster}, not one database"
-                    ))
-                    }
-                    Named::NotOneDatabase(why) => return Err(format!("alarm {name}: {why}")),
-                }
-            }
-            match scopes.as_slice() {
-                [one] => Ok(one.clone()),
-                [] => Err(format!(
-                    "alarm {name} is a metric-math or Metrics Insights alarm whose metrics name no database; idle-reaper does not guess one"
-                )),
-                many => Err(format!(
-                    "alarm {name} resolves to {} databases ({}); idle-reaper acts only on an alarm about exactly one",
-                    many.len(),
-                    many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-                )),
-            }
-        }
-        AlarmKind::SingleMetric(metric) => {
-            let connections =
-                metric.namespace == CONNECTIONS_NAMESPACE && metric.name == CONNECTIONS_METRIC;
-            if !connections && !listed {
-                return Err(not_listed(&format!(
-                    "about {}/{}, not {CONNECTIONS_NAMESPACE}/{CONNECTIONS_METRIC},",
-                    metric.namespace, metric.name
-                )));
-            }
-            if !listed && alarm.breach != Breach::Above {
-                return Err(format!(
-                    "alarm {name} does not say it fired above its threshold (no comparison in the event, no \"greater than\" in its reason); allow-list it in ALLOWED_ALARMS to act on it"
-                ));
-            }
-            match named_by(&metric.dimensions) {
-                Named::One(scope) => Ok(scope),
-                Named::ClusterAggregate(cluster) if listed => Ok(Scope::ClusterWriter(cluster)),
-                Named::ClusterAggregate(cluster) => Err(format!(
-                    "alarm {name} reads {CONNECTIONS_METRIC} summed over every instance of cluster {cluster} (no Role dimension) and is not in ALLOWED_ALARMS"
-                )),
-                Named::Nothing if listed => fallback(),
-                Named::Nothing => Err(format!(
-                    "alarm {name} watches {CONNECTIONS_METRIC} without any dimension (an aggregate of several databases) and is not in ALLOWED_ALARMS"
-                )),
-                Named::NotOneDatabase(why) => Err(format!("alarm {name}: {why} (an aggregate or another resource)")),
-            }
-        }
-    }
-}
+/// The metric idle-reaper answers without being told: connections of one RDS database, above
+/// their threshold (the shared alarm-scope rule does the rest).
+pub const CONNECTIONS: WatchedMetric = WatchedMetric {
+    function: "idle-reaper",
+    namespace: "AWS/RDS",
+    name: "DatabaseConnections",
+    fires: Breach::Above,
+    answers: "there are too many connections (a failover or outage alarm fires below)",
+};
 
 /// What a trigger means for idle-reaper.
 pub fn decide(trigger: &Trigger<ManualReap>, config: &ReaperConfig) -> Decision {
@@ -391,6 +223,7 @@ pub fn decide(trigger: &Trigger<ManualReap>, config: &ReaperConfig) -> Decision 
         Route::Nothing { target, reason } => skip(target, reason),
         Route::Alarm(alarm) => match alarm_scope(
             alarm,
+            &CONNECTIONS,
             &config.allowed_alarms,
             config.default_instance.as_ref(),
         ) {

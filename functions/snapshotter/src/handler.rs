@@ -67,9 +67,44 @@ impl<C: SnapshotCatalog, T: TableBackups> Responder for Snapshotter<C, T> {
     }
 }
 
+/// The pre-change snapshot, as a capability: snapshotter's own pre-change requests and other
+/// functions (storage-guard, before it grows a volume) take their snapshot through it, with the
+/// same names, tags, ownership rule, create-or-find and guard.
+pub struct PreChangeSnapshots<'a, C> {
+    pub catalog: &'a C,
+    /// How often a busy database, or a snapshot being waited for, is looked at again.
+    pub wait_poll: std::time::Duration,
+}
+
 impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
-    /// Creates `id`, or finds it made by an earlier try. Call only after the guard said yes.
+    pub fn pre_changes(&self) -> PreChangeSnapshots<'_, C> {
+        PreChangeSnapshots {
+            catalog: &self.catalog,
+            wait_poll: self.config.wait_poll,
+        }
+    }
+
     async fn create(
+        &self,
+        db: &DbTarget,
+        id: &rds_responder::trigger::RdsIdentifier,
+        tags: &[(String, String)],
+    ) -> Created {
+        self.pre_changes().create(db, id, tags).await
+    }
+
+    async fn pre_change<L: Ledger>(
+        &self,
+        request: &PreChange,
+        run: &RunContext<'_, '_, L>,
+    ) -> Findings {
+        self.pre_changes().take(request, run).await
+    }
+}
+
+impl<C: SnapshotCatalog> PreChangeSnapshots<'_, C> {
+    /// Creates `id`, or finds it made by an earlier try. Call only after the guard said yes.
+    pub async fn create(
         &self,
         db: &DbTarget,
         id: &rds_responder::trigger::RdsIdentifier,
@@ -113,7 +148,9 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
         }
     }
 
-    async fn pre_change<L: Ledger>(
+    /// One pre-change snapshot: dry run, guard, create (waiting out a busy database when asked),
+    /// wait for it when asked, and the findings with a machine-readable `result`.
+    pub async fn take<L: Ledger>(
         &self,
         request: &PreChange,
         run: &RunContext<'_, '_, L>,
@@ -171,14 +208,14 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                 ));
                 break;
             }
-            if Instant::now() + self.config.wait_poll >= run.stop_at {
+            if Instant::now() + self.wait_poll >= run.stop_at {
                 created = Created::Failed(format!(
                     "RDS would not snapshot {db} while it was busy (another snapshot of it in progress, or a modification) until this run's stop point: {reason}"
                 ));
                 break;
             }
             busy_since.get_or_insert_with(Instant::now);
-            tokio::time::sleep(self.config.wait_poll).await;
+            tokio::time::sleep(self.wait_poll).await;
             created = self.create(db, id, &request.tags).await;
         }
         let waited_busy = busy_since.map(|since| since.elapsed());
@@ -251,7 +288,7 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
         let mut last_failure: Option<String> = None;
         if request.wait {
             while !settled(&snapshot.status) {
-                if Instant::now() + self.config.wait_poll >= run.stop_at {
+                if Instant::now() + self.wait_poll >= run.stop_at {
                     let why = last_failure
                         .take()
                         .map(|e| format!(" (the last look at it failed: {e})"))
@@ -261,7 +298,7 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                     ));
                     break;
                 }
-                tokio::time::sleep(self.config.wait_poll).await;
+                tokio::time::sleep(self.wait_poll).await;
                 match self
                     .catalog
                     .find_snapshot(SnapshotOf::of(db), id.as_str())
@@ -327,7 +364,9 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
         findings.result = Some(result);
         findings
     }
+}
 
+impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
     async fn completion(&self, event: &Completion) -> Findings {
         let snapshot = match self
             .catalog

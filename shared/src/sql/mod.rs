@@ -4,6 +4,7 @@
 pub mod mysql;
 pub mod postgres;
 pub mod sessions;
+pub mod space;
 
 use std::sync::Arc;
 use std::time::Instant;

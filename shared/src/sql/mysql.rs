@@ -368,6 +368,37 @@ pub async fn probe(
         .map_err(super::postgres::timed_out)?
 }
 
+const LARGEST_TABLES: &str = "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME), \
+     CAST(COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0) AS SIGNED), \
+     CAST(COALESCE(INDEX_LENGTH, 0) AS SIGNED) \
+     FROM information_schema.TABLES \
+     WHERE TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') \
+     AND TABLE_TYPE = 'BASE TABLE' \
+     ORDER BY 2 DESC, 1 LIMIT ";
+
+impl MySqlSessions {
+    /// The largest tables of every user schema, with their index share.
+    pub async fn space(&mut self, database: &str) -> Result<super::space::SpaceReport, DbError> {
+        let query = format!("{LARGEST_TABLES}{}", super::space::LARGEST);
+        let rows: Vec<(String, i64, i64)> = self
+            .bounded("listing the largest tables", |c| Box::pin(c.query(query)))
+            .await?;
+        Ok(super::space::SpaceReport {
+            database: database.to_string(),
+            largest: rows
+                .into_iter()
+                .map(|(name, bytes, index)| super::space::Relation {
+                    name,
+                    kind: "table".into(),
+                    bytes,
+                    index_bytes: Some(index),
+                })
+                .collect(),
+            slots: Vec::new(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::client_addr;

@@ -377,3 +377,74 @@ impl PgSessions {
         Ok(())
     }
 }
+
+const LARGEST_RELATIONS: &str = "SELECT n.nspname || '.' || c.relname, \
+     CASE c.relkind WHEN 'r' THEN 'table' WHEN 'i' THEN 'index' WHEN 'm' THEN 'materialized view' \
+     WHEN 'p' THEN 'partitioned table' ELSE c.relkind::text END, \
+     CASE WHEN c.relkind = 'i' THEN pg_relation_size(c.oid) ELSE pg_total_relation_size(c.oid) END::bigint AS bytes \
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind IN ('r', 'i', 'm', 'p') \
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' \
+     ORDER BY bytes DESC, 1 LIMIT $1";
+
+const REPLICATION_SLOTS: &str = "SELECT slot_name::text, slot_type::text, active, \
+     CASE WHEN pg_is_in_recovery() OR restart_lsn IS NULL THEN NULL \
+     ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint END \
+     FROM pg_replication_slots ORDER BY 4 DESC NULLS LAST, 1";
+
+impl PgSessions {
+    /// The largest relations of the connected database and every replication slot.
+    pub async fn space(&self) -> Result<super::space::SpaceReport, DbError> {
+        let limit = super::space::LARGEST as i64;
+        let database: String = self
+            .bounded(
+                "naming the database",
+                self.client
+                    .query_one("SELECT current_database()::text", &[]),
+            )
+            .await?
+            .try_get(0)
+            .map_err(query_error)?;
+        let rows = self
+            .bounded(
+                "listing the largest relations",
+                self.client.query(LARGEST_RELATIONS, &[&limit]),
+            )
+            .await?;
+        let largest = rows
+            .iter()
+            .map(|r| {
+                Ok(super::space::Relation {
+                    name: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    bytes: r.try_get(2)?,
+                    index_bytes: None,
+                })
+            })
+            .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+            .map_err(query_error)?;
+        let rows = self
+            .bounded(
+                "listing replication slots",
+                self.client.query(REPLICATION_SLOTS, &[]),
+            )
+            .await?;
+        let slots = rows
+            .iter()
+            .map(|r| {
+                Ok(super::space::ReplicationSlot {
+                    name: r.try_get(0)?,
+                    slot_type: r.try_get(1)?,
+                    active: r.try_get(2)?,
+                    retained_bytes: r.try_get(3)?,
+                })
+            })
+            .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+            .map_err(query_error)?;
+        Ok(super::space::SpaceReport {
+            database,
+            largest,
+            slots,
+        })
+    }
+}

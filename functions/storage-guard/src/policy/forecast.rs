@@ -1,0 +1,83 @@
+//! How fast the disk fills and when it is full: least-squares slopes of `FreeStorageSpace`
+//! over the whole history and over its last hour (a bulk load shows in the hour before it shows
+//! in the day), the faster of the two.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+pub const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Forecast {
+    pub points: usize,
+    /// The newest value, and when.
+    pub free_gib: f64,
+    pub measured_at: DateTime<Utc>,
+    /// GiB used per hour over the whole history (negative: freeing).
+    pub used_gib_per_hour_all: f64,
+    /// Over the newest hour, when it holds at least two points.
+    pub used_gib_per_hour_last_hour: Option<f64>,
+    /// The faster of the two, never below zero.
+    pub used_gib_per_hour: f64,
+    /// When free space reaches zero at that rate; `None` when it is not falling.
+    pub full_at: Option<DateTime<Utc>>,
+}
+
+impl Forecast {
+    /// GiB the database will use over `hours` at the forecast rate.
+    pub fn growth_gib(&self, hours: f64) -> f64 {
+        self.used_gib_per_hour * hours
+    }
+}
+
+/// Free GiB lost per hour: the negated least-squares slope of `points` (time in hours).
+fn used_per_hour(points: &[(DateTime<Utc>, f64)]) -> Option<f64> {
+    let (first, _) = points.first()?;
+    if points.len() < 2 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let hours = |t: &DateTime<Utc>| (*t - *first).num_milliseconds() as f64 / 3_600_000.0;
+    let (mut sx, mut sy) = (0.0, 0.0);
+    for (t, v) in points {
+        sx += hours(t);
+        sy += v / GIB;
+    }
+    let (mx, my) = (sx / n, sy / n);
+    let (mut cov, mut var) = (0.0, 0.0);
+    for (t, v) in points {
+        let dx = hours(t) - mx;
+        cov += dx * (v / GIB - my);
+        var += dx * dx;
+    }
+    // All points at one instant: no slope.
+    if var <= 0.0 {
+        return None;
+    }
+    Some(-(cov / var))
+}
+
+/// The forecast from a history sorted oldest first (free bytes); `None` with fewer than two
+/// points.
+pub fn forecast(points: &[(DateTime<Utc>, f64)]) -> Option<Forecast> {
+    let all = used_per_hour(points)?;
+    let &(measured_at, free_bytes) = points.last()?;
+    let hour_ago = measured_at - Duration::hours(1);
+    let recent = points.partition_point(|(t, _)| *t < hour_ago);
+    let last_hour = used_per_hour(&points[recent..]);
+    let rate = last_hour.map_or(all, |h| h.max(all)).max(0.0);
+    let free_gib = (free_bytes / GIB).max(0.0);
+    let full_at = (rate > 0.0).then(|| {
+        let seconds = (free_gib / rate * 3600.0).min(1e11);
+        measured_at + Duration::seconds(seconds as i64)
+    });
+    Some(Forecast {
+        points: points.len(),
+        free_gib,
+        measured_at,
+        used_gib_per_hour_all: all,
+        used_gib_per_hour_last_hour: last_hour,
+        used_gib_per_hour: rate,
+        full_at,
+    })
+}
