@@ -29,8 +29,8 @@ pub struct GuardConfig {
     pub limits: Limits,
     /// Alarm-, event- and schedule-triggered runs only plan when set.
     pub automatic_dry_run: bool,
-    /// `rds-responder:storage-guard=off` is never changed; with `REQUIRE_OPT_IN` (the default)
-    /// automatic runs change only instances tagged `=on`, and report on the others.
+    /// Only instances tagged `rds-responder:storage-guard=on` are changed, by any trigger (the
+    /// role's IAM condition is the same rule); the others are forecast and reported.
     pub gate: TagGate,
     pub allowed_alarms: Vec<String>,
     pub default_instance: Option<RdsIdentifier>,
@@ -42,7 +42,6 @@ pub struct GuardConfig {
 impl GuardConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let ceiling: u32 = env.ranged("MAX_STORAGE_GIB", 1000, 20..=MAX_GIB, "GiB")?;
-        let require_opt_in = env.flag("REQUIRE_OPT_IN", true)?;
         let tag = env.optional("GUARD_TAG").unwrap_or(GUARD_TAG);
         Ok(Self {
             limits: Limits {
@@ -52,7 +51,7 @@ impl GuardConfig {
                 act_within_hours: env.ranged("ACT_WITHIN_HOURS", 48, 1..=720, "hours")?,
             },
             automatic_dry_run: env.flag("AUTOMATIC_DRY_RUN", false)?,
-            gate: TagGate::new(Some(tag), GUARD_TAG, require_opt_in.then_some(tag)),
+            gate: TagGate::new(Some(tag), GUARD_TAG, Some(tag)),
             allowed_alarms: env.list("ALLOWED_ALARMS"),
             allowed_schedules: env.list("ALLOWED_SCHEDULES"),
             default_instance: env
@@ -92,12 +91,13 @@ mod tests {
         let edge = GuardConfig::from_env(&Env::from_pairs([
             ("MAX_STORAGE_GIB", "65536"),
             ("GROWTH_DAYS", "1"),
-            ("REQUIRE_OPT_IN", "false"),
+            ("GUARD_TAG", "team:storage"),
         ]))
         .unwrap();
         assert_eq!(edge.limits.ceiling_gib, 65536);
         assert_eq!(edge.limits.growth_days, 1);
-        assert_eq!(edge.gate.opt_in_tag, None);
+        assert_eq!(edge.gate.opt_in_tag.as_deref(), Some("team:storage"));
+        assert_eq!(edge.gate.opt_out_tag, "team:storage");
     }
 
     #[test]
@@ -110,7 +110,7 @@ mod tests {
             ("GROWTH_DAYS", "91"),
             ("MAX_CHANGES_14_DAYS", "0"),
             ("ACT_WITHIN_HOURS", "721"),
-            ("REQUIRE_OPT_IN", "maybe"),
+            ("AUTOMATIC_DRY_RUN", "maybe"),
             ("DEFAULT_DB_INSTANCE", "1-bad"),
             ("WAIT_POLL_SECONDS", "0"),
         ] {

@@ -52,7 +52,6 @@ pub struct StorageGuard<S, C, M, I, D> {
 struct Job<'a> {
     ask: Ask,
     dry_run: bool,
-    needs_opt_in: bool,
     because: &'a str,
 }
 
@@ -92,14 +91,12 @@ where
                 id,
                 ask,
                 dry_run,
-                needs_opt_in,
                 because,
             } => {
                 let job = Job {
                     ask,
                     dry_run,
-                    needs_opt_in,
-                    because: &because,
+                        because: &because,
                 };
                 let history = self.history(std::slice::from_ref(&id), &run).await;
                 let listed = match self.storage.describe_storage(&id).await {
@@ -177,13 +174,13 @@ where
         };
         let target = DbTarget::Instance(id.clone());
         let gate = self.config.gate.check::<String>(Ok(&st.tags));
-        let may_change = match (&gate, job.needs_opt_in) {
-            (GateVerdict::Allowed, _) => true,
-            (GateVerdict::NotOptedIn { .. }, false) => true,
-            (GateVerdict::OptedOut { .. }, _) => {
+        // Opted out: not even read. Not opted in: forecast and reported, never changed.
+        let may_change = match &gate {
+            GateVerdict::Allowed => true,
+            GateVerdict::OptedOut { .. } => {
                 return Findings::skipped(Some(target), format!("{}: {gate}", st.id))
             }
-            _ => false,
+            GateVerdict::NotOptedIn { .. } | GateVerdict::Unreadable { .. } => false,
         };
         let mut checks = vec![checks::describe(st)];
 
@@ -303,7 +300,7 @@ where
             let why = if job.dry_run {
                 "dry run".to_string()
             } else {
-                format!("{gate}: storage-guard changes only opted-in instances on its own")
+                format!("{gate}: storage-guard changes only opted-in instances")
             };
             checks.push(Check::new(
                 "change",
@@ -580,7 +577,6 @@ where
         let job = Job {
             ask: Ask::Sweep,
             dry_run,
-            needs_opt_in: true,
             because,
         };
         let mut checks = Vec::new();

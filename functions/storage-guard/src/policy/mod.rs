@@ -48,9 +48,6 @@ pub enum Decision {
         id: RdsIdentifier,
         ask: Ask,
         dry_run: bool,
-        /// Automatic runs change only opted-in instances; manual ones every instance not
-        /// opted out.
-        needs_opt_in: bool,
         /// What the run says it is answering (tags, report).
         because: String,
     },
@@ -101,7 +98,6 @@ fn event_decision(event: &RdsEvent, config: &GuardConfig) -> Decision {
                 id: r.id,
                 ask,
                 dry_run: dry_run(false, None, config.automatic_dry_run),
-                needs_opt_in: true,
                 because: label,
             }
         }
@@ -133,7 +129,6 @@ pub fn decide(trigger: &Trigger<ManualGrow, TargetList>, config: &GuardConfig) -
                 id,
                 ask: Ask::Low,
                 dry_run: automatic,
-                needs_opt_in: true,
                 because: format!("alarm {}", alarm.name),
             },
             Ok(scope) => Decision::Cluster {
@@ -176,7 +171,6 @@ pub fn decide(trigger: &Trigger<ManualGrow, TargetList>, config: &GuardConfig) -
                 sizing: request.sizing,
             },
             dry_run: request.dry_run,
-            needs_opt_in: false,
             because: request
                 .reason
                 .clone()

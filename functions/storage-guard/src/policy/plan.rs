@@ -239,9 +239,14 @@ pub fn decide_storage(s: &Situation, limits: &Limits) -> Verdict {
             .max(AUTOSCALE_MIN_STEP_GIB)
             .max(forecast_growth(AUTOSCALE_FORECAST_HOURS).ceil() as i64);
         let near_max = s.ask == Ask::NearMaximum || i64::from(alloc) + step > i64::from(max);
+        // Autoscaling cannot act before the disk fills: it is full, the rules hold it until
+        // after the forecast, or optimization (of unknown length) runs into the horizon.
+        let horizon = f64::from(limits.act_within_hours);
         let waits_past_full = match full_at {
             None => false,
-            Some(t) => s.next.optimizing || t <= s.next.not_before || full,
+            Some(t) => {
+                full || t <= s.next.not_before || (s.next.optimizing && fills_within(horizon))
+            }
         };
         if !near_max && !waits_past_full {
             return refuse(
