@@ -48,6 +48,10 @@ struct Shared {
     client: Client<HttpConnector, Full<Bytes>>,
     rules: Mutex<Vec<Rule>>,
     seen: Mutex<Vec<String>>,
+    /// Operations moto lacks or cannot show, answered here in the service's own protocol.
+    answers: Mutex<Vec<(String, String)>>,
+    /// Text replaced in moto's answers to an operation (a state moto never reaches).
+    rewrites: Mutex<Vec<(String, String, String)>>,
 }
 
 impl Shared {
@@ -85,6 +89,8 @@ impl FaultProxy {
                 .build_http(),
             rules: Mutex::default(),
             seen: Mutex::default(),
+            answers: Mutex::default(),
+            rewrites: Mutex::default(),
         });
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -139,9 +145,34 @@ impl FaultProxy {
         });
     }
 
-    /// Removes every rule.
+    /// Removes every rule, answer and rewrite.
     pub fn clear(&self) {
         self.state.rules.lock().unwrap().clear();
+        self.state.answers.lock().unwrap().clear();
+        self.state.rewrites.lock().unwrap().clear();
+    }
+
+    /// Answers `operation` (a query-protocol one, e.g. "RDS.DescribeEvents") with `result`, the
+    /// XML inside `<{Action}Result>`, wrapped in the response envelope the SDK reads; moto is
+    /// not asked. For operations moto lacks, or states it cannot produce.
+    pub fn answer(&self, operation: &str, result: &str) {
+        let action = operation.split('.').nth(1).unwrap_or(operation);
+        let body = format!(
+            "<{action}Response xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><{action}Result>{result}</{action}Result>\
+             <ResponseMetadata><RequestId>local-answer-1</RequestId></ResponseMetadata></{action}Response>"
+        );
+        let mut answers = self.state.answers.lock().unwrap();
+        answers.retain(|(op, _)| op != operation);
+        answers.push((operation.to_string(), body));
+    }
+
+    /// Replaces `from` with `to` in moto's answers to `operation` (e.g. an instance status).
+    pub fn rewrite(&self, operation: &str, from: &str, to: &str) {
+        self.state.rewrites.lock().unwrap().push((
+            operation.to_string(),
+            from.to_string(),
+            to.to_string(),
+        ));
     }
 
     /// Every operation seen so far, in arrival order (faulted ones included), e.g.
@@ -195,6 +226,20 @@ async fn handle(
         Some(Fault::Throttle) => return Ok(error_response(&operation, json, true)),
         Some(Fault::LoseAnswer) | None => {}
     }
+    let canned = state
+        .answers
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(op, _)| *op == operation)
+        .map(|(_, body)| body.clone());
+    if let Some(body) = canned {
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        response
+            .headers_mut()
+            .insert("content-type", HeaderValue::from_static("text/xml"));
+        return Ok(response);
+    }
 
     // Forwarded byte for byte, headers (Host included) as sent: SigV4 signs them.
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
@@ -217,7 +262,27 @@ async fn handle(
     if fault == Some(Fault::LoseAnswer) {
         return Err("fault proxy: answer lost on purpose".into());
     }
-    Ok(Response::from_parts(answer_parts, Full::new(answer_body)))
+    let rewrites: Vec<(String, String)> = state
+        .rewrites
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(op, _, _)| *op == operation)
+        .map(|(_, from, to)| (from.clone(), to.clone()))
+        .collect();
+    if rewrites.is_empty() {
+        return Ok(Response::from_parts(answer_parts, Full::new(answer_body)));
+    }
+    let mut text = String::from_utf8_lossy(&answer_body).into_owned();
+    for (from, to) in rewrites {
+        text = text.replace(&from, &to);
+    }
+    let mut answer_parts = answer_parts;
+    answer_parts.headers.remove("content-length");
+    Ok(Response::from_parts(
+        answer_parts,
+        Full::new(Bytes::from(text)),
+    ))
 }
 
 /// An error in the shape the service's SDK parses (query XML, JSON `__type`, S3 XML).

@@ -304,10 +304,12 @@ pub fn result(
     })
 }
 
-/// The value of [`CHANGE_TAG`]: `<when> <from>-><to> GiB [max <m> GiB] [<iops> IOPS]
-/// [<t> MiB/s] by <request>`, at most 256 characters.
+/// The value of [`CHANGE_TAG`] (read back by `policy::changes::read_record`): `<when> <state>
+/// <from>-><to> GiB [max <m> GiB] [<iops> IOPS] [<t> MiB/s] by storage-guard <request>`, at
+/// most 256 characters.
 pub fn change_tag_value(
     now: chrono::DateTime<chrono::Utc>,
+    state: &str,
     action: &Action,
     request: &str,
 ) -> String {
@@ -341,6 +343,6 @@ pub fn change_tag_value(
         .filter(|c| c.is_ascii_alphanumeric() || "-_.:/=+@".contains(*c))
         .take(80)
         .collect();
-    let value = format!("{} {what} by storage-guard {request}", stamp(now));
+    let value = format!("{} {state} {what} by storage-guard {request}", stamp(now));
     value.chars().take(256).collect()
 }

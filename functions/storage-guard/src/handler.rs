@@ -25,8 +25,10 @@ use snapshotter::policy::{creation_tags, pre_change_snapshot_id, PreChange};
 
 use crate::checks::{self, CHANGE_TAG};
 use crate::config::GuardConfig;
-use crate::policy::changes::{next_change, past_changes, NextChange};
-use crate::policy::forecast::{forecast, Forecast};
+use crate::policy::changes::{
+    next_change, past_changes, read_record, NextChange, RECORD_FAILED, RECORD_SENT,
+};
+use crate::policy::forecast::{forecast, with_added_space, Forecast};
 use crate::policy::plan::{decide_storage, Action, Ask, Situation, Verdict};
 use crate::policy::sizing::rules_for;
 use crate::policy::{decide, Decision};
@@ -216,10 +218,17 @@ where
             run.now,
         ));
 
-        let (forecast, history_failure): (Option<Forecast>, Option<String>) = match history {
+        let (mut forecast, history_failure): (Option<Forecast>, Option<String>) = match history {
             Ok(series) => (series.and_then(|s| forecast(s)), None),
             Err(e) => (None, Some(e.clone())),
         };
+        // Our own change, newer than the metric: its space counts as free already.
+        let record = st.tags.get(CHANGE_TAG).and_then(|t| read_record(t));
+        if let (Some(f), Some(r)) = (&forecast, &record) {
+            if let (true, Some((from, to))) = (r.sent, r.grew) {
+                forecast = Some(with_added_space(f, f64::from(to - from), r.at));
+            }
+        }
         checks.push(checks::forecast_check(
             forecast.as_ref(),
             history_failure.as_deref(),
@@ -400,7 +409,12 @@ where
         }
 
         // Our record, before the change: the next run counts it even if this one ends here.
-        let record = checks::change_tag_value(run.now, &verdict.action, &invocation.request_id);
+        let record = checks::change_tag_value(
+            run.now,
+            RECORD_SENT,
+            &verdict.action,
+            &invocation.request_id,
+        );
         match &st.arn {
             Some(arn) => match self
                 .storage
@@ -491,6 +505,30 @@ where
                         )
                     }
                     None => {
+                        // RDS answered with an error: nothing changed, and the record says so
+                        // (else it would hold the next change back six hours). Without an
+                        // answer the record stays: it may have been made.
+                        if e.code().is_some() {
+                            if let Some(arn) = &st.arn {
+                                let failed = checks::change_tag_value(
+                                    run.now,
+                                    RECORD_FAILED,
+                                    &verdict.action,
+                                    &invocation.request_id,
+                                );
+                                if let Err(tag_error) = self
+                                    .storage
+                                    .tag_instance(arn, &[(CHANGE_TAG.to_string(), failed)])
+                                    .await
+                                {
+                                    checks.push(Check::new(
+                                        "record",
+                                        Outcome::Warn,
+                                        format!("the record could not be marked failed ({tag_error}): the next run waits six hours before trying again"),
+                                    ));
+                                }
+                            }
+                        }
                         checks.push(Check::new(
                             "change",
                             Outcome::Fail,

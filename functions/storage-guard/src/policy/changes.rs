@@ -48,12 +48,45 @@ pub fn storage_change_started(message: &str) -> bool {
     storage && starting
 }
 
-/// The time our tag records (`<RFC 3339> ...`), if it reads as one.
-pub fn recorded_at(tag_value: &str) -> Option<DateTime<Utc>> {
-    let first = tag_value.split_whitespace().next()?;
-    DateTime::parse_from_rfc3339(first)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+/// Our record of a change, as the tag on the instance holds it:
+/// `<RFC 3339> <state> <what> by storage-guard <request>`, where the state is `sent` (written
+/// before the change is sent: it counts, even if the run ends there) or `failed` (RDS refused
+/// it: nothing changed), and `<what>` is `<from>-><to> GiB ...` or `max <from>-><to> GiB`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OurRecord {
+    pub at: DateTime<Utc>,
+    pub sent: bool,
+    /// A storage change (`false`: only autoscaling's maximum moved).
+    pub storage: bool,
+    /// `(from, to)` GiB of a storage change.
+    pub grew: Option<(i32, i32)>,
+}
+
+pub const RECORD_SENT: &str = "sent";
+pub const RECORD_FAILED: &str = "failed";
+
+/// Reads our tag; `None` when it is not one of ours.
+pub fn read_record(tag_value: &str) -> Option<OurRecord> {
+    let mut words = tag_value.split_whitespace();
+    let at = DateTime::parse_from_rfc3339(words.next()?)
+        .ok()?
+        .with_timezone(&Utc);
+    let sent = match words.next()? {
+        RECORD_SENT => true,
+        RECORD_FAILED => false,
+        _ => return None,
+    };
+    let what = words.next()?;
+    let storage = what != "max";
+    let grew = what
+        .split_once("->")
+        .and_then(|(from, to)| Some((from.parse().ok()?, to.parse().ok()?)));
+    Some(OurRecord {
+        at,
+        sent,
+        storage,
+        grew,
+    })
 }
 
 /// Every storage change the events and our record show, newest first, one per change.
@@ -70,9 +103,11 @@ pub fn past_changes(events: &[EventRecord], our_record: Option<&str>) -> Vec<Pas
             })
         })
         .collect();
-    // A raised autoscaling maximum is not a storage change.
-    let grew = our_record.filter(|r| r.split_whitespace().nth(1) != Some("max"));
-    if let Some((record, at)) = grew.and_then(|r| Some((r, recorded_at(r)?))) {
+    // Only a storage change that was sent counts: a raised maximum is none, a refused one did
+    // not happen.
+    let record = our_record.and_then(|r| Some((r, read_record(r)?)));
+    if let Some((text, record)) = record.filter(|(_, r)| r.sent && r.storage) {
+        let at = record.at;
         let seen = changes
             .iter()
             .any(|c| (c.at - at).num_minutes().abs() <= SAME_CHANGE_MINUTES);
@@ -81,7 +116,7 @@ pub fn past_changes(events: &[EventRecord], our_record: Option<&str>) -> Vec<Pas
                 at,
                 source: ChangeSource::OurRecord,
                 autoscaling: false,
-                detail: record.to_string(),
+                detail: text.to_string(),
             });
         }
     }

@@ -81,3 +81,21 @@ pub fn forecast(points: &[(DateTime<Utc>, f64)]) -> Option<Forecast> {
         full_at,
     })
 }
+
+/// The forecast after `gib` were added at `at` (our own change, newer than the newest metric
+/// point): the same rate over more free space.
+pub fn with_added_space(forecast: &Forecast, gib: f64, at: DateTime<Utc>) -> Forecast {
+    if at <= forecast.measured_at || gib <= 0.0 {
+        return forecast.clone();
+    }
+    let free_gib = forecast.free_gib + gib;
+    let full_at = (forecast.used_gib_per_hour > 0.0).then(|| {
+        let seconds = (free_gib / forecast.used_gib_per_hour * 3600.0).min(1e11);
+        forecast.measured_at + Duration::seconds(seconds as i64)
+    });
+    Forecast {
+        free_gib,
+        full_at,
+        ..forecast.clone()
+    }
+}

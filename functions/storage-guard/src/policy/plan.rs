@@ -178,8 +178,14 @@ pub fn decide_storage(s: &Situation, limits: &Limits) -> Verdict {
         );
     }
     if !MODIFIABLE.iter().any(|m| st.status.eq_ignore_ascii_case(m)) {
+        // Modifying right after a storage change (ours or autoscaling's): it is being applied.
+        let applying = st.status.eq_ignore_ascii_case("modifying") && s.next.not_before > now;
         return refuse(
-            Severity::Critical,
+            if applying {
+                Severity::Warn
+            } else {
+                Severity::Critical
+            },
             vec![format!(
                 "{} is {}: RDS modifies storage only when it is available, storage-optimization or storage-full; {}",
                 st.id,
@@ -266,8 +272,21 @@ pub fn decide_storage(s: &Situation, limits: &Limits) -> Verdict {
     }
 
     if !s.next.allowed_now(now) {
+        // Critical when the disk fills before the change is allowed (optimization's end is
+        // unknown: within the horizon); otherwise it can wait.
+        let fills_first = match full_at {
+            None => false,
+            Some(t) if s.next.optimizing => {
+                t <= s.next.not_before || fills_within(f64::from(limits.act_within_hours))
+            }
+            Some(t) => t <= s.next.not_before,
+        };
         return refuse(
-            Severity::Critical,
+            if fills_first {
+                Severity::Critical
+            } else {
+                Severity::Warn
+            },
             vec![format!(
                 "a storage change is not allowed yet ({}); the next is possible {when_next}; {}",
                 s.next.reasons.join("; "),

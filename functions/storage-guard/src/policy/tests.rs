@@ -206,14 +206,64 @@ fn storage_change_messages_are_told_from_the_rest() {
 }
 
 #[test]
-fn our_record_and_events_count_once_per_change() {
+fn our_record_reads_back() {
     let tag = format!(
-        "{} 100->120 GiB by storage-guard req-1",
+        "{} sent 100->120 GiB by storage-guard req-1",
         stamp(now() - hours(2))
     );
-    assert_eq!(recorded_at(&tag), Some(now() - hours(2)));
-    assert_eq!(recorded_at("soon 100->120"), None);
-    assert_eq!(recorded_at(""), None);
+    assert_eq!(
+        read_record(&tag),
+        Some(OurRecord {
+            at: now() - hours(2),
+            sent: true,
+            storage: true,
+            grew: Some((100, 120))
+        })
+    );
+    let failed = format!(
+        "{} failed 100->120 GiB 3000 IOPS by storage-guard req-1",
+        stamp(now())
+    );
+    assert_eq!(
+        read_record(&failed).map(|r| (r.sent, r.storage)),
+        Some((false, true))
+    );
+    let max = format!(
+        "{} sent max 200->300 GiB by storage-guard req-2",
+        stamp(now())
+    );
+    assert_eq!(
+        read_record(&max),
+        Some(OurRecord {
+            at: now(),
+            sent: true,
+            storage: false,
+            grew: None
+        })
+    );
+    for other in [
+        "",
+        "soon sent 100->120",
+        &format!("{} maybe 1->2", stamp(now())),
+        &stamp(now()),
+        &format!("{} sent", stamp(now())),
+    ] {
+        assert_eq!(read_record(other), None, "{other:?}");
+    }
+    assert_eq!(
+        read_record(&format!("{} sent x->120 GiB", stamp(now())))
+            .unwrap()
+            .grew,
+        None
+    );
+}
+
+#[test]
+fn our_record_and_events_count_once_per_change() {
+    let tag = format!(
+        "{} sent 100->120 GiB by storage-guard req-1",
+        stamp(now() - hours(2))
+    );
     // The event of our own change (within 30 minutes) and our tag: one change.
     let events = [
         event(100, "Applying modification to allocated storage"),
@@ -253,10 +303,55 @@ fn our_record_and_events_count_once_per_change() {
     assert_eq!(alone.len(), 1);
     assert_eq!(alone[0].source, ChangeSource::OurRecord);
     assert_eq!(alone[0].detail, tag);
-    // A raised maximum is not a storage change.
-    let max = format!("{} max 200->300 GiB by storage-guard req-2", stamp(now()));
+    // A raised maximum is not a storage change; a refused one did not happen.
+    let max = format!(
+        "{} sent max 200->300 GiB by storage-guard req-2",
+        stamp(now())
+    );
     assert!(past_changes(&[], Some(&max)).is_empty());
+    let failed = format!(
+        "{} failed 100->120 GiB by storage-guard req-3",
+        stamp(now())
+    );
+    assert!(past_changes(&[], Some(&failed)).is_empty());
     assert!(past_changes(&[], Some("not a time")).is_empty());
+}
+
+#[test]
+fn our_own_growth_counts_as_free_space_once_it_is_newer_than_the_metric() {
+    let f = fc(2.0, 1.0);
+    let grown = with_added_space(&f, 20.0, now() + Duration::minutes(1));
+    assert_eq!(grown.free_gib, 22.0);
+    assert_eq!(grown.full_at, Some(now() + hours(22)));
+    assert_eq!(
+        with_added_space(&f, 20.0, now()),
+        f,
+        "not newer than the metric"
+    );
+    assert_eq!(with_added_space(&f, 0.0, now() + hours(1)), f);
+    let flat = with_added_space(&fc(2.0, 0.0), 20.0, now() + hours(1));
+    assert_eq!((flat.free_gib, flat.full_at), (22.0, None));
+}
+
+#[test]
+fn modifying_right_after_a_change_is_not_an_alarm() {
+    let mut st = instance(100);
+    st.status = "modifying".into();
+    let ours = PastChange {
+        at: now() - hours(1),
+        source: ChangeSource::OurRecord,
+        autoscaling: false,
+        detail: String::new(),
+    };
+    let next = next_change("modifying", &[ours], now());
+    let v = verdict_of(&st, &next, Some(&fc(30.0, 1.0)), Ask::Low, &limits());
+    assert_eq!(
+        (v.action.clone(), v.severity),
+        (Action::None, Severity::Warn)
+    );
+    // Modifying with no recent storage change: something else holds it; critical.
+    let v = verdict(&st, Some(&fc(30.0, 1.0)), Ask::Low);
+    assert_eq!(v.severity, Severity::Critical);
 }
 
 #[test]
@@ -615,6 +710,18 @@ fn a_change_not_allowed_yet_is_refused_saying_when() {
     let v = verdict_of(&st, &next, None, manual, &limits());
     assert_eq!(v.action, Action::None);
     assert!(reason(&v).contains("free space is not falling (no full forecast)"));
+    assert_eq!(v.severity, Severity::Warn, "nothing says it fills first");
+    // Full exactly when the change is allowed: critical; a minute later: it can wait.
+    let v = verdict_of(&st, &next, Some(&fc(4.0, 1.0)), Ask::Low, &limits());
+    assert_eq!(v.severity, Severity::Critical);
+    let v = verdict_of(
+        &st,
+        &next,
+        Some(&fc(4.0 + 1.0 / 60.0, 1.0)),
+        Ask::Low,
+        &limits(),
+    );
+    assert_eq!(v.severity, Severity::Warn);
 }
 
 #[test]
@@ -631,6 +738,35 @@ fn optimization_in_progress_refuses_growth_but_not_a_higher_maximum() {
         ),
         "{}",
         reason(&v)
+    );
+    // Full beyond the horizon: it can wait for the optimization; within it, not.
+    assert_eq!(
+        verdict_of(&st, &next, Some(&fc(49.0, 1.0)), Ask::Low, &limits()).severity,
+        Severity::Warn
+    );
+    assert_eq!(
+        verdict_of(&st, &next, Some(&fc(48.0, 1.0)), Ask::Low, &limits()).severity,
+        Severity::Critical
+    );
+    // The rules' own time counts too while optimizing: full before it is critical.
+    let recent = PastChange {
+        at: now() - hours(1),
+        source: ChangeSource::Event,
+        autoscaling: false,
+        detail: String::new(),
+    };
+    let held = next_change(&st.status, &[recent], now());
+    let long = Limits {
+        act_within_hours: 1,
+        ..limits()
+    };
+    assert_eq!(
+        verdict_of(&st, &held, Some(&fc(5.0, 1.0)), Ask::Low, &long).severity,
+        Severity::Critical
+    );
+    assert_eq!(
+        verdict_of(&st, &held, Some(&fc(6.0, 1.0)), Ask::Low, &long).severity,
+        Severity::Warn
     );
     // Autoscaling near its maximum while optimizing: the maximum may still rise.
     st.max_allocated_gib = Some(105);
