@@ -8,7 +8,9 @@ the UpdateItem the acted-before-delivered path needs, a tagging grant over every
 write (or a read beyond READS_ON_ANY) granted on every resource, a grant in a managed policy no
 rule can read, an archive check without the s3:GetObject HeadObject needs, a log level that
 drops the metric or REPORT lines, an environment the code does not read, an x86_64 build, logs
-kept forever, an invocation lost without a trace, an event pattern the code does not handle.
+kept forever, an invocation lost without a trace, an event pattern the code does not handle, an
+alarm the code answers that reaches it from nowhere, a storage change on an instance not opted in
+(or by a function that has no opt-in rule at all), a database function outside the VPC.
 
 Rules that compare the template with the code read the Rust sources (by regular expression,
 so a rename there fails here, naming what to update). Every failure names its rule and the
@@ -46,7 +48,36 @@ EVENT_HANDLERS = {
         # Every database, every night, and nothing to do.
         "AUTOMATED_SNAPSHOT_EVENTS": (SNAPSHOTS, "acknowledged"),
     }),
+    "StorageGuardFunction": ("functions/storage-guard/src/policy/mod.rs", {
+        "LOW_STORAGE_EVENTS": (INSTANCE, "routed"),
+        "NEAR_MAXIMUM_EVENTS": (INSTANCE, "routed"),
+        # Reported only (Aurora grows by itself), but routed: on-call learns it from the report.
+        "AURORA_STORAGE_EVENTS": (CLUSTER, "routed"),
+    }),
 }
+# The metric alarm each function answers without being told (a `WatchedMetric` constant):
+# EventBridge must route exactly that metric's alarms moving into ALARM to it.
+ALARM_HANDLERS = {
+    "IdleReaperFunction": ("functions/idle-reaper/src/policy.rs", "CONNECTIONS"),
+    "StorageGuardFunction": ("functions/storage-guard/src/policy/mod.rs", "FREE_STORAGE"),
+}
+ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
+
+# Functions that change DB instances, and only those tagged <tag>=<an ON_VALUES value, any
+# case>, which their IAM conditions must say too: the constant naming the tag (and the variable
+# that overrides it), and the one tag key the function writes on an instance (its record).
+OPT_IN_CHANGES = {
+    "StorageGuardFunction": {
+        "tag": ("functions/storage-guard/src/config.rs", "GUARD_TAG"),
+        "variable": "GUARD_TAG",
+        "record": ("functions/storage-guard/src/checks.rs", "CHANGE_TAG"),
+    },
+}
+ON_VALUES = ("rules/src/safety.rs", "ON_VALUES")
+# What no other principal may do to an instance at all.
+INSTANCE_CHANGES = ("rds:ModifyDBInstance",)
+# What a function of OPT_IN_CHANGES does to an instance, each only under the opt-in condition.
+OPT_IN_ACTIONS = ("rds:ModifyDBInstance", "rds:AddTagsToResource", "rds:CreateDBSnapshot")
 # The mark in every snapshot name snapshotter makes; its snapshot events are filtered on it.
 SNAPSHOT_NAME_MARK = ("functions/snapshotter/src/policy/naming.rs", "NAME_MARK")
 # EventBridge detail-type -> the RDS source type SNS notifications name in "Event Source".
@@ -77,6 +108,8 @@ READS_ON_ANY = (
     "dynamodb:ListBackups",
     "cloudwatch:DescribeAlarms",
     "cloudwatch:GetMetricStatistics",
+    # storage-guard's FreeStorageSpace history: GetMetricData has no resource-level permissions.
+    "cloudwatch:GetMetricData",
 )
 # (LoggingConfig key, the levels that keep what must be logged, what a higher one drops).
 LOG_LEVELS = (
@@ -186,10 +219,10 @@ def identity_policies(resources):
             yield name, props.get("PolicyDocument", {})
 
 
-def principal_statements(resources):
-    """{function or role: [Allow statements]}: a SAM function's Policies (or, with a Role of the
-    template, that role's), a role's inline policies and the IAM policies naming the role."""
-    granted = {}
+def owned_policies(resources):
+    """(resource, policy document, [function or role it grants to]) of every identity policy:
+    a SAM function's Policies (or, with a Role of the template, that role's), a role's inline
+    policies and the IAM policies naming the role."""
     role_of = {}
     for name, resource in resources.items():
         if resource["Type"] == FUNCTION_TYPE:
@@ -203,8 +236,14 @@ def principal_statements(resources):
             props = resource["Properties"]
             roles = as_list(props.get("Roles")) + as_list(props.get("RoleName"))
             owners = [r.get("Ref") if isinstance(r, dict) else r for r in roles] or [name]
+        yield name, document, [role_of.get(owner, owner) for owner in owners]
+
+
+def principal_statements(resources):
+    """{function or role: [Allow statements]} (owned_policies)."""
+    granted = {}
+    for _, document, owners in owned_policies(resources):
         for owner in owners:
-            owner = role_of.get(owner, owner)
             granted.setdefault(owner, []).extend(
                 s for s in statements(document) if s.get("Effect") == "Allow")
     return granted
@@ -429,6 +468,75 @@ def rust_str_constant(relative, constant):
     return match and match.group(1)
 
 
+def rust_str_array(relative, constant):
+    """The strings of `const NAME: [&str; n] = ["..", ..];`, or None."""
+    match = re.search(rf"\bconst\s+{constant}\s*:[^=]*=\s*&?\[(.*?)\];", rust_source(relative), re.S)
+    return match and re.findall(r'"([^"]*)"', match.group(1))
+
+
+def rust_watched_metric(relative, constant):
+    """(namespace, name) of `const NAME: WatchedMetric = WatchedMetric { .. }`, or None."""
+    match = re.search(rf"\bconst\s+{constant}\s*:\s*WatchedMetric\s*=\s*WatchedMetric\s*\{{(.*?)\}};",
+                      rust_source(relative), re.S)
+    if not match:
+        return None
+    fields = dict(re.findall(r'\b(namespace|name)\s*:\s*"([^"]*)"', match.group(1)))
+    return (fields["namespace"], fields["name"]) if len(fields) == 2 else None
+
+
+# -- opt-in helpers ---------------------------------------------------------------------------
+
+def own_snapshot(text):
+    """A snapshot resource pattern of our own naming (*-rr-*)."""
+    return text is not None and (":snapshot:" in text or ":cluster-snapshot:" in text) and "-rr-" in text
+
+
+def on_instance(text):
+    """Whether a resource pattern may name a DB instance (or it cannot tell)."""
+    return text is None or resource_scope(text) == "any" or ":db:" in PLACEHOLDER.sub("{}", text)
+
+
+def opted_in(statement, tag, on_values):
+    """Whether a statement holds only on resources tagged <tag> with one of on_values, any case:
+    StringEqualsIgnoreCase on aws:ResourceTag/<tag> (or rds:db-tag/<tag>), exactly those values
+    (fewer: the code would act where IAM refuses; quoted, or YAML reads on/yes/true as booleans)."""
+    condition = statement.get("Condition")
+    operator = condition.get("StringEqualsIgnoreCase") if isinstance(condition, dict) else None
+    if not isinstance(operator, dict) or not on_values:
+        return False
+    keys = {f"aws:resourcetag/{tag}".lower(), f"rds:db-tag/{tag}".lower()}
+    wanted = {value.lower() for value in on_values}
+    return any(
+        key.lower() in keys and all(isinstance(v, str) for v in as_list(values))
+        and {v.lower() for v in as_list(values)} == wanted
+        for key, values in operator.items())
+
+
+def opt_in_tags(functions, globals_, problems):
+    """{function: (opt-in tag, record tag key)} of the OPT_IN_CHANGES functions in the template:
+    the tag as its environment sets it, else the code's default."""
+    tags = {}
+    for function, entry in OPT_IN_CHANGES.items():
+        if function not in functions:
+            continue
+        default, record = rust_str_constant(*entry["tag"]), rust_str_constant(*entry["record"])
+        for (source, constant), found in ((entry["tag"], default), (entry["record"], record)):
+            if not found:
+                problems.add("opt-in", function,
+                             f"no {constant} in {source}: update OPT_IN_CHANGES in check-template.py")
+        if not (default and record):
+            continue
+        variables = (merged(functions[function], globals_, "Environment") or {}).get("Variables", {})
+        value = variables.get(entry["variable"], default)
+        if not isinstance(value, str):
+            problems.add("opt-in", function,
+                         f"sets {entry['variable']} from {value!r}: write the tag out, as the IAM "
+                         "conditions must (a condition key cannot be built from a parameter)")
+            continue
+        tags[function] = (value.strip() or default, record)
+    return tags
+
+
 # -- the rules --------------------------------------------------------------------------------
 
 def check(path):
@@ -521,28 +629,95 @@ def check(path):
 
     # 7. Tagging is granted only on snapshots, never on databases or clusters (a role that may
     #    stamp CreatedBy=rds-responder on any resource may then delete it, or lift an opt-out
-    #    tag), and only for listed tag keys; in every identity policy.
-    for name, policy in identity_policies(resources):
+    #    tag), and only for listed tag keys; in every identity policy. The one exception: a
+    #    function of OPT_IN_CHANGES may write its record (one key) on the instances opted in to it.
+    opt_in = opt_in_tags(functions, globals_, problems)
+    on_values = rust_str_array(*ON_VALUES)
+    if not on_values:
+        problems.add("opt-in", ON_VALUES[0],
+                     f"no {ON_VALUES[1]} in {ON_VALUES[0]}: update ON_VALUES in check-template.py")
+    for name, policy, owners in owned_policies(resources):
         for statement in statements(policy):
             if statement["Effect"] != "Allow":
                 continue
             # Any pattern that grants tagging (rds:*, rds:Add*, rds:*Tag*, ...).
             if not any(action_matches(a, "rds:AddTagsToResource") for a in statement_actions(statement)):
                 continue
-            for text in statement_resources(statement):
-                own_snapshot = text is not None and (
-                    ":snapshot:" in text or ":cluster-snapshot:" in text) and "-rr-" in text
-                if not own_snapshot:
-                    problems.add("snapshot-tagging", name,
-                                 f"{name} may tag {text or 'a resource it cannot tell'}: tagging only "
-                                 "on its own new snapshots (*-rr-*)")
             condition = statement.get("Condition", {})
-            if as_list(condition.get("StringEquals", {}).get("aws:RequestTag/CreatedBy")) != ["rds-responder"]:
+            texts = statement_resources(statement)
+            # Its instances, opted in: every owner a function of OPT_IN_CHANGES, the condition its.
+            instance_grant = bool(owners) and all(
+                owner in opt_in and opted_in(statement, opt_in[owner][0], on_values) for owner in owners)
+            on_instances = False
+            for text in texts:
+                if own_snapshot(text):
+                    continue
+                if instance_grant and text is not None and ":db:" in text:
+                    on_instances = True
+                    continue
+                problems.add("snapshot-tagging", name,
+                             f"{name} may tag {text or 'a resource it cannot tell'}: tagging only "
+                             "on its own new snapshots (*-rr-*)"
+                             + (", or on the instances opted in to it (OPT_IN_CHANGES)"
+                                if any(owner in opt_in for owner in owners) else ""))
+            if (any(own_snapshot(text) for text in texts) or not on_instances) and as_list(
+                    condition.get("StringEquals", {}).get("aws:RequestTag/CreatedBy")) != ["rds-responder"]:
                 problems.add("snapshot-tagging", name,
                              f"{name} may tag without the CreatedBy=rds-responder request tag")
-            if not condition.get("ForAllValues:StringEquals", {}).get("aws:TagKeys"):
+            keys = as_list(condition.get("ForAllValues:StringEquals", {}).get("aws:TagKeys"))
+            if not keys:
                 problems.add("snapshot-tagging", name,
                              f"{name} may tag with any key: limit aws:TagKeys to the keys it writes")
+            elif on_instances:
+                records = {opt_in[owner][1] for owner in owners}
+                if set(map(str, keys)) != records:
+                    sources = ", ".join(sorted({OPT_IN_CHANGES[o]["record"][0] for o in owners}))
+                    problems.add("snapshot-tagging", name,
+                                 f"{name} may tag its instances with {', '.join(map(str, keys))}: only "
+                                 f"with {', '.join(sorted(records))} ({sources}), the record it writes "
+                                 "(never CreatedBy, never an opt-in or opt-out tag)")
+
+    # 7a. Only a function of OPT_IN_CHANGES may change an instance, and it (its record, its
+    #     snapshot before the change) only on instances tagged as its code requires: the tag its
+    #     environment names (or the code's default), StringEqualsIgnoreCase exactly ON_VALUES.
+    for name, policy, owners in owned_policies(resources):
+        for statement in statements(policy):
+            if statement["Effect"] != "Allow":
+                continue
+            label = statement.get("Sid", "a statement")
+            texts = statement_resources(statement)
+            instances = [text for text in texts if on_instance(text)]
+            if not instances:
+                continue
+            others = [text for text in texts if not on_instance(text)]
+            shown = ", ".join(text or "a Resource it cannot tell" for text in instances)
+            for pattern in statement_actions(statement):
+                for action in OPT_IN_ACTIONS:
+                    if not action_matches(pattern, action):
+                        continue
+                    for owner in owners:
+                        if owner in OPT_IN_CHANGES and owner not in opt_in:
+                            continue  # its tag is unknown: opt_in_tags said why
+                        if owner not in opt_in:
+                            if action in INSTANCE_CHANGES:
+                                problems.add("opt-in", name,
+                                             f"{label} lets {owner} {action} (by {pattern}) on {shown}: "
+                                             "only a function of OPT_IN_CHANGES (check-template.py) "
+                                             "may, on the instances opted in to it")
+                            continue
+                        tag = opt_in[owner][0]
+                        if not opted_in(statement, tag, on_values):
+                            problems.add("opt-in", name,
+                                         f"{label} lets {owner} {action} (by {pattern}) on {shown} "
+                                         f"without StringEqualsIgnoreCase aws:ResourceTag/{tag}: "
+                                         f"[{', '.join(on_values or [])}] ({ON_VALUES[1]} in "
+                                         f"{ON_VALUES[0]}): its code changes only instances tagged so "
+                                         f"({OPT_IN_CHANGES[owner]['tag'][0]})")
+                        elif others:
+                            problems.add("opt-in", name,
+                                         f"{label} also names {', '.join(t or '?' for t in others)}, "
+                                         f"which carries no {tag} tag (a new snapshot none at all): "
+                                         "give it a statement of its own")
 
     # 7b. Every grant is in the template, where these rules see it: no managed policy, no SAM
     #     policy template, no role from outside. (The execution and VPC policies SAM attaches
@@ -610,7 +785,7 @@ def check(path):
             if not names & {entry.strip() for entry in allowed}:
                 problems.add("schedule", name,
                              f"{function}'s ALLOWED_SCHEDULES does not name it as "
-                             f"{' or '.join(sorted(names))}: its deletes would only plan")
+                             f"{' or '.join(sorted(names))}: its runs would only plan (no deletes, no changes)")
         role = getatt_target(target.get("RoleArn"))
         trust = resources.get(role, {}).get("Properties", {}).get("AssumeRolePolicyDocument", {})
         for statement in statements(trust):
@@ -755,7 +930,74 @@ def check(path):
     # 14. Event patterns name exactly the event ids the code handles, from the sources it
     #     handles them from, and every one it acts on reaches it.
     check_event_ids(resources, of_type, problems)
+
+    # 15. Each function that answers a metric's alarms on its own (ALARM_HANDLERS) gets exactly
+    #     that metric's alarms moving into ALARM from EventBridge; no other function gets any.
+    check_alarm_routes(functions, of_type, problems)
+
+    # 16. A function built to connect to databases (rds-responder's `db` feature) runs in the
+    #     VPC, where the databases are.
+    for name, function in functions.items():
+        crate = function_crate(function)
+        if not crate or not (ROOT / "functions" / crate / "Cargo.toml").exists():
+            continue  # arm64-al2023 names it
+        if "db" not in shared_features(crate):
+            continue
+        vpc = merged(function, globals_, "VpcConfig") or {}
+        if not (isinstance(vpc, dict) and vpc.get("SubnetIds") and vpc.get("SecurityGroupIds")):
+            problems.add("vpc", name,
+                         f"connects to databases (rds-responder feature db in functions/{crate}/Cargo.toml) "
+                         "but has no VpcConfig with SubnetIds and SecurityGroupIds")
     return problems
+
+
+def alarm_patterns(rule):
+    """The plain patterns of a rule that route CloudWatch alarm state changes."""
+    return [pattern for pattern in pattern_alternatives(rule["Properties"].get("EventPattern", {}))
+            if "aws.cloudwatch" in as_list(pattern.get("source"))
+            and ALARM_DETAIL_TYPE in (as_list(pattern.get("detail-type")) or [ALARM_DETAIL_TYPE])]
+
+
+def check_alarm_routes(functions, of_type, problems):
+    watched = {}
+    for function, (source, constant) in ALARM_HANDLERS.items():
+        metric = rust_watched_metric(source, constant)
+        if metric is None:
+            problems.add("alarm-routes", function,
+                         f"no WatchedMetric {constant} in {source}: update ALARM_HANDLERS in check-template.py")
+        watched[function] = metric
+    routed = set()
+    for name, rule in of_type("AWS::Events::Rule").items():
+        targets = [getatt_target(t.get("Arn")) for t in rule["Properties"].get("Targets", [])]
+        for pattern in alarm_patterns(rule):
+            detail = pattern.get("detail", {})
+            metric = detail.get("configuration", {}).get("metrics", {}).get("metricStat", {}).get("metric", {})
+            fires = as_list(detail.get("state", {}).get("value")) == ["ALARM"]
+            names = (as_list(metric.get("namespace")), as_list(metric.get("name")))
+            for function in targets:
+                if function not in functions:
+                    continue
+                if function not in watched:
+                    problems.add("alarm-routes", name,
+                                 f"routes CloudWatch alarms to {function}, which answers no metric "
+                                 "of its own (ALARM_HANDLERS in check-template.py)")
+                    continue
+                if watched[function] is None:
+                    continue
+                namespace, metric_name = watched[function]
+                if fires and names == ([namespace], [metric_name]):
+                    routed.add(function)
+                else:
+                    problems.add("alarm-routes", name,
+                                 f"routes CloudWatch alarms to {function} other than {namespace} "
+                                 f"{metric_name} moving into ALARM (detail.state.value [ALARM], "
+                                 "detail.configuration.metrics.metricStat.metric namespace and name)")
+    for function, metric in watched.items():
+        if function in functions and metric is not None and function not in routed:
+            source, constant = ALARM_HANDLERS[function]
+            problems.add("alarm-routes", function,
+                         f"answers {metric[0]} {metric[1]} alarms ({constant} in {source}), which no "
+                         "EventBridge rule routes to it in ALARM")
 
 
 def function_crate(function):

@@ -20,6 +20,12 @@ _spec.loader.exec_module(check_template)
 # Indentation of a function's environment variables and of a SAM policy statement's keys.
 ENV = "          "
 KEY = "              "
+# storage-guard's opt-in condition, and the resources of its grants.
+DB_ARN = "!Sub arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*"
+SNAPSHOT_ARN = "!Sub arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:snapshot:*-rr-*"
+OPTED_IN = ("                StringEqualsIgnoreCase:\n"
+            "                  aws:ResourceTag/rds-responder:storage-guard: [\"on\", enabled, \"true\", \"yes\"]\n")
+MODIFY = f"Action: rds:ModifyDBInstance\n{KEY}Resource: {DB_ARN}\n{KEY}Condition:\n"
 
 # (what is broken, text replaced (exactly once in the template), replacement,
 #  words the refusal must contain)
@@ -327,6 +333,156 @@ VARIANTS = [
      "              ArnLike:\n                aws:SourceArnX:\n                  - !GetAtt SnapshotterScheduleGroup.Arn\n",
      "[schedule] SnapshotterScheduleRole: the trust policy of SnapshotterSchedule's role has no aws:SourceArn"),
 
+    # opt-in: storage-guard changes, records and snapshots only instances opted in to it
+    ("a storage change on any instance",
+     MODIFY + OPTED_IN,
+     f"Action: rds:ModifyDBInstance\n{KEY}Resource: {DB_ARN}\n",
+     "[opt-in] StorageGuardFunction: ChangeOptedInStorage lets StorageGuardFunction rds:ModifyDBInstance "
+     "(by rds:ModifyDBInstance) on arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:* "
+     "without StringEqualsIgnoreCase aws:ResourceTag/rds-responder:storage-guard: [on, enabled, true, yes]"),
+    ("a storage change by a wildcard action on every resource",
+     MODIFY + OPTED_IN,
+     f"Action: \"rds:Modify*\"\n{KEY}Resource: \"*\"\n",
+     "ChangeOptedInStorage lets StorageGuardFunction rds:ModifyDBInstance (by rds:Modify*) on * without"),
+    ("an opt-in condition that minds the case",
+     MODIFY + "                StringEqualsIgnoreCase:\n",
+     MODIFY + "                StringEquals:\n",
+     "ChangeOptedInStorage lets StorageGuardFunction rds:ModifyDBInstance (by rds:ModifyDBInstance) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:* without StringEqualsIgnoreCase"),
+    ("an opt-in condition with fewer on values than the code",
+     MODIFY + OPTED_IN,
+     MODIFY + OPTED_IN.replace('["on", enabled, "true", "yes"]', '["on", "true"]'),
+     "ChangeOptedInStorage lets StorageGuardFunction rds:ModifyDBInstance"),
+    ("on values YAML reads as booleans",
+     MODIFY + OPTED_IN,
+     MODIFY + OPTED_IN.replace('["on", enabled, "true", "yes"]', "[on, enabled, true, yes]"),
+     "ChangeOptedInStorage lets StorageGuardFunction rds:ModifyDBInstance"),
+    ("the opt-in tag of the environment not the one of the conditions",
+     f"{ENV}GUARD_TAG: rds-responder:storage-guard\n",
+     f"{ENV}GUARD_TAG: team:storage\n",
+     "lets StorageGuardFunction rds:ModifyDBInstance (by rds:ModifyDBInstance) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:* without StringEqualsIgnoreCase "
+     "aws:ResourceTag/team:storage"),
+    ("the opt-in tag from a parameter",
+     f"{ENV}GUARD_TAG: rds-responder:storage-guard\n",
+     f"{ENV}GUARD_TAG: !Ref DbName\n",
+     "[opt-in] StorageGuardFunction: sets GUARD_TAG from {'Ref': 'DbName'}: write the tag out"),
+    ("the snapshot before the change of any instance",
+     f"Action: rds:CreateDBSnapshot\n{KEY}Resource: {DB_ARN}\n{KEY}Condition:\n"
+     "                StringEquals:\n                  aws:RequestTag/CreatedBy: rds-responder\n" + OPTED_IN,
+     f"Action: rds:CreateDBSnapshot\n{KEY}Resource: {DB_ARN}\n{KEY}Condition:\n"
+     "                StringEquals:\n                  aws:RequestTag/CreatedBy: rds-responder\n",
+     "[opt-in] StorageGuardFunction: SnapshotOptedInBeforeChange lets StorageGuardFunction rds:CreateDBSnapshot"),
+    ("the new snapshot under the instance's opt-in condition",
+     f"Action: rds:CreateDBSnapshot\n{KEY}Resource: {DB_ARN}\n",
+     f"Action: rds:CreateDBSnapshot\n{KEY}Resource:\n                - {DB_ARN}\n                - {SNAPSHOT_ARN}\n",
+     "[opt-in] StorageGuardFunction: SnapshotOptedInBeforeChange also names "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:snapshot:*-rr-*, which carries no "
+     "rds-responder:storage-guard tag"),
+    ("a storage change granted to another function",
+     "Action: [rds:DescribeDBInstances, rds:DescribeDBClusters]\n",
+     "Action: [rds:DescribeDBInstances, rds:DescribeDBClusters, \"rds:*DBInstance\"]\n",
+     "[opt-in] IdleReaperFunction: ReadDatabases lets IdleReaperFunction rds:ModifyDBInstance "
+     "(by rds:*DBInstance) on *: only a function of OPT_IN_CHANGES"),
+    ("the record written on any instance",
+     f"Action: rds:AddTagsToResource\n{KEY}Resource: {DB_ARN}\n{KEY}Condition:\n" + OPTED_IN,
+     f"Action: rds:AddTagsToResource\n{KEY}Resource: {DB_ARN}\n{KEY}Condition:\n",
+     "[snapshot-tagging] StorageGuardFunction: StorageGuardFunction may tag "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*: tagging only on its own new "
+     "snapshots (*-rr-*), or on the instances opted in to it"),
+    ("the opt-in tag writable on instances",
+     'aws:TagKeys: ["rds-responder:storage-change"]',
+     'aws:TagKeys: ["rds-responder:storage-change", "rds-responder:storage-guard"]',
+     "[snapshot-tagging] StorageGuardFunction: StorageGuardFunction may tag its instances with "
+     "rds-responder:storage-change, rds-responder:storage-guard: only with rds-responder:storage-change"),
+    ("the record on instances with any key",
+     '                ForAllValues:StringEquals:\n                  aws:TagKeys: ["rds-responder:storage-change"]\n',
+     "",
+     "[snapshot-tagging] StorageGuardFunction: StorageGuardFunction may tag with any key"),
+
+    # storage-guard's reads on any resource: GetMetricData, not the metric writes
+    ("metric writes beside the storage history",
+     "Action: cloudwatch:GetMetricData\n",
+     "Action: [cloudwatch:GetMetricData, cloudwatch:PutMetricData]\n",
+     "[write-on-any-resource] StorageGuardFunction: ReadStorageHistory grants cloudwatch:PutMetricData "
+     "on Resource '*', any resource"),
+
+    # event-ids, storage-guard's
+    ("a storage event id the code does not handle",
+     "                - RDS-EVENT-0254\n",
+     "                - RDS-EVENT-0254\n                - RDS-EVENT-0226\n",
+     "[event-ids] RdsStorageEventsRule: routes RDS-EVENT-0226 to StorageGuardFunction, which does not handle it "
+     "(functions/storage-guard/src/policy/mod.rs)"),
+    ("a low-storage event id routed by no rule",
+     "                - RDS-EVENT-0089\n",
+     "",
+     "[event-ids] StorageGuardFunction: handles RDS-EVENT-0089 (functions/storage-guard/src/policy/mod.rs), "
+     "which no EventBridge pattern routes"),
+    ("a near-maximum event id left out of the SNS filter",
+     "              - { suffix: \"#RDS-EVENT-0224\" }\n",
+     "",
+     "[event-ids] StorageGuardFunction: handles RDS-EVENT-0224 (functions/storage-guard/src/policy/mod.rs), "
+     "which no SNS pattern routes"),
+    ("the Aurora storage event routed from instances",
+     "                - RDS-EVENT-0254\n",
+     "                - RDS-EVENT-0254\n                - RDS-EVENT-0227\n",
+     "routes RDS-EVENT-0227 from db-instance to StorageGuardFunction, which handles it from other sources only"),
+    ("the Aurora storage event routed by no rule",
+     "              EventID: [RDS-EVENT-0227]\n",
+     "              EventID: [RDS-EVENT-0225]\n",
+     "[event-ids] StorageGuardFunction: handles RDS-EVENT-0227 (functions/storage-guard/src/policy/mod.rs), "
+     "which no EventBridge pattern routes"),
+
+    # alarm-routes
+    ("no FreeStorageSpace rule",
+     "                  name: [FreeStorageSpace]\n",
+     "                  name: [FreeableMemory]\n",
+     "[alarm-routes] StorageGuardFunction: answers AWS/RDS FreeStorageSpace alarms (FREE_STORAGE in "
+     "functions/storage-guard/src/policy/mod.rs), which no EventBridge rule routes to it"),
+    ("every alarm of every metric to storage-guard",
+     "                  namespace: [AWS/RDS]\n                  name: [FreeStorageSpace]\n",
+     "                  namespace: [AWS/RDS]\n",
+     "[alarm-routes] FreeStorageAlarmsRule: routes CloudWatch alarms to StorageGuardFunction other than "
+     "AWS/RDS FreeStorageSpace moving into ALARM"),
+    ("free storage alarms to the reaper",
+     "                  name: [DatabaseConnections]\n",
+     "                  name: [FreeStorageSpace]\n",
+     "[alarm-routes] IdleReaperFunction: answers AWS/RDS DatabaseConnections alarms"),
+    ("alarms to a function that answers none",
+     "        - Id: storage-guard\n          Arn: !GetAtt StorageGuardFunction.Arn\n"
+     "          RetryPolicy:\n            MaximumRetryAttempts: 4\n            MaximumEventAgeInSeconds: 3600\n"
+     "          DeadLetterConfig:\n            Arn: !GetAtt StorageGuardDeadLetterQueue.Arn\n\n"
+     "  FreeStorageAlarmsPermission:",
+     "        - Id: snapshotter\n          Arn: !GetAtt SnapshotterFunction.Arn\n\n"
+     "  FreeStorageAlarmsPermission:",
+     "[alarm-routes] FreeStorageAlarmsRule: routes CloudWatch alarms to SnapshotterFunction, which answers no metric"),
+
+    # vpc
+    ("storage-guard outside the VPC",
+     "      # It reports what fills the disk (largest tables, replication slots): in the VPC.\n"
+     "      VpcConfig:\n        SubnetIds: !Ref SubnetIds\n        SecurityGroupIds: !Ref SecurityGroupIds\n",
+     "",
+     "[vpc] StorageGuardFunction: connects to databases (rds-responder feature db in "
+     "functions/storage-guard/Cargo.toml) but has no VpcConfig"),
+    ("a database function without security groups",
+     "      Timeout: 60\n      ReservedConcurrentExecutions: !Ref ReaperReservedConcurrency\n"
+     "      VpcConfig:\n        SubnetIds: !Ref SubnetIds\n        SecurityGroupIds: !Ref SecurityGroupIds\n",
+     "      Timeout: 60\n      ReservedConcurrentExecutions: !Ref ReaperReservedConcurrency\n"
+     "      VpcConfig:\n        SubnetIds: !Ref SubnetIds\n",
+     "[vpc] IdleReaperFunction: connects to databases"),
+
+    # schedule, storage-guard's
+    ("storage-guard's schedule not the one it lets act",
+     "ALLOWED_SCHEDULES: !Sub ${StorageGuardScheduleGroup}/storage-forecast",
+     "ALLOWED_SCHEDULES: !Sub ${SnapshotterScheduleGroup}/storage-forecast",
+     "[schedule] StorageGuardSchedule: StorageGuardFunction's ALLOWED_SCHEDULES does not name it"),
+    ("storage-guard's schedule role trusting any account",
+     "              StringEquals: { \"aws:SourceAccount\": !Ref AWS::AccountId }\n"
+     "              # Scheduler names the schedule group as the source; either form stays in ours.\n"
+     "              ArnLike:\n                aws:SourceArn:\n                  - !GetAtt StorageGuardScheduleGroup.Arn\n",
+     "              ArnLike:\n                aws:SourceArn:\n                  - !GetAtt StorageGuardScheduleGroup.Arn\n",
+     "[schedule] StorageGuardScheduleRole: the trust policy of StorageGuardSchedule's role has no aws:SourceAccount"),
+
     # alarm-permission, reserved-concurrency, ledger, topic-key
     ("an alarm permission for any alarm",
      "      SourceArn: !Sub arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${ReaperAlarmNamePrefix}*\n",
@@ -361,6 +517,38 @@ CODE_VARIANTS = [
      "pub const INSTANCE_FAILOVER_STARTED:",
      "pub const INSTANCE_FAILOVER_BEGAN:",
      "no event ids in INSTANCE_FAILOVER_STARTED of functions/failover-check/src/policy.rs"),
+    ("storage-guard handles a new near-maximum event id",
+     "functions/storage-guard/src/policy/mod.rs",
+     "NEAR_MAXIMUM_EVENTS: [u16; 2] = [224, 225];",
+     "NEAR_MAXIMUM_EVENTS: [u16; 3] = [224, 225, 226];",
+     "[event-ids] StorageGuardFunction: handles RDS-EVENT-0226 (functions/storage-guard/src/policy/mod.rs), "
+     "which no EventBridge pattern routes"),
+    ("storage-guard no longer handles an event id",
+     "functions/storage-guard/src/policy/mod.rs",
+     "LOW_STORAGE_EVENTS: [u16; 9] = [7, 89, 219, 220, 221, 222, 223, 237, 254];",
+     "LOW_STORAGE_EVENTS: [u16; 8] = [7, 89, 219, 220, 221, 222, 223, 237];",
+     "[event-ids] RdsStorageEventsRule: routes RDS-EVENT-0254 to StorageGuardFunction, which does not handle it"),
+    ("storage-guard answers another metric",
+     "functions/storage-guard/src/policy/mod.rs",
+     "    name: \"FreeStorageSpace\",\n",
+     "    name: \"FreeLocalStorage\",\n",
+     "[alarm-routes] StorageGuardFunction: answers AWS/RDS FreeLocalStorage alarms (FREE_STORAGE in "
+     "functions/storage-guard/src/policy/mod.rs), which no EventBridge rule routes to it"),
+    ("the code opts instances in by more values",
+     "rules/src/safety.rs",
+     "pub const ON_VALUES: [&str; 4] = [\"on\", \"enabled\", \"true\", \"yes\"];",
+     "pub const ON_VALUES: [&str; 5] = [\"on\", \"enabled\", \"true\", \"yes\", \"1\"];",
+     "[opt-in] StorageGuardFunction: ChangeOptedInStorage lets StorageGuardFunction rds:ModifyDBInstance"),
+    ("storage-guard writes another record tag",
+     "functions/storage-guard/src/checks.rs",
+     "pub const CHANGE_TAG: &str = \"rds-responder:storage-change\";",
+     "pub const CHANGE_TAG: &str = \"rds-responder:storage-changes\";",
+     "may tag its instances with rds-responder:storage-change: only with rds-responder:storage-changes"),
+    ("storage-guard's database feature (the VPC rule reads the manifest)",
+     "functions/storage-guard/Cargo.toml",
+     "features = [\"db\", \"alarms\"]",
+     "features = [\"alarms\"]",
+     "[env-matches-config] StorageGuardFunction: sets DB_USER, which"),
 ]
 
 
@@ -386,7 +574,7 @@ def main():
     root = check_template.ROOT
     for what, relative, old, new, words in CODE_VARIANTS:
         with tempfile.TemporaryDirectory() as copy:
-            for tree in ("shared", "functions"):
+            for tree in ("rules", "shared", "functions"):
                 shutil.copytree(root / tree, pathlib.Path(copy) / tree,
                                 ignore=shutil.ignore_patterns("target", "tests", "testing"))
             source = pathlib.Path(copy) / relative

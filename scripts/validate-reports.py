@@ -312,6 +312,12 @@ INVALID = {
     "manual-request-as-sent.json": ("$.trigger.request", "'target' is a required property"),
     "result-of-another-function.json": ("$.result", "is not allowed here"),
     "sns-without-version.json": ("$.MessageAttributes.schema_version", "is absent; should be 'rds-responder.report/v1'"),
+    "unknown-storage-outcome.json": ("$.result.outcome", "'grown' is not one of"),
+    "grow-without-to-gib.json": ("$.result.action", "'to_gib' is a required property"),
+    "two-sizings.json": ("$.trigger.request.sizing", "has too many properties"),
+    "zero-target-gib.json": ("$.trigger.request.sizing.target_gib", "0 is less than the minimum of 1"),
+    "grow-reported-as-no-change.json": ("$.result.instances[1].action.kind", "'none' was expected"),
+    "null-dropped-from-result.json": ("$.result", "'snapshot_id' is a required property"),
 }
 
 
@@ -341,7 +347,7 @@ def self_test(schema_path: Path) -> int:
         seen_functions.add(report.get("function"))
         seen_statuses.add(report.get("status"))
         truncated += "truncated" in report
-    for function in ["failover-check", "idle-reaper", "snapshotter"]:
+    for function in ["failover-check", "idle-reaper", "snapshotter", "storage-guard"]:
         expect(function in seen_functions, f"no valid example from {function}")
     for status in ["ok", "failed", "skipped", "dry-run", "degraded"]:
         expect(status in seen_statuses, f"no valid example with status {status}")
