@@ -31,6 +31,9 @@ pub enum Fault {
     /// Answer a throttling error (400 Throttling / ThrottlingException, S3 503 SlowDown) without
     /// forwarding.
     Throttle,
+    /// Answer a client error the SDK does not retry (400 `InvalidParameterCombination` /
+    /// `ValidationException`) without forwarding: RDS refusing the request.
+    Refuse,
     /// Forward to moto (the request takes effect), then drop the connection without sending
     /// moto's answer: "the write committed but the answer was lost".
     LoseAnswer,
@@ -224,6 +227,7 @@ async fn handle(
         Some(Fault::Stall) => return std::future::pending().await,
         Some(Fault::ServerError) => return Ok(error_response(&operation, json, false)),
         Some(Fault::Throttle) => return Ok(error_response(&operation, json, true)),
+        Some(Fault::Refuse) => return Ok(refusal_response(json)),
         Some(Fault::LoseAnswer) | None => {}
     }
     let canned = state
@@ -329,6 +333,29 @@ fn error_response(operation: &str, json: bool, throttle: bool) -> Response<Full<
     let headers = response.headers_mut();
     headers.insert("content-type", HeaderValue::from_static(content_type));
     headers.insert("x-amzn-requestid", HeaderValue::from_static("fault-1"));
+    response
+}
+
+/// A refusal in the service's error shape (query XML or JSON).
+fn refusal_response(json: bool) -> Response<Full<Bytes>> {
+    let (content_type, body) = if json {
+        (
+            "application/x-amz-json-1.0",
+            r#"{"__type":"ValidationException","message":"injected refusal"}"#.to_string(),
+        )
+    } else {
+        (
+            "text/xml",
+            "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidParameterCombination</Code>\
+             <Message>injected refusal</Message></Error><RequestId>fault-2</RequestId></ErrorResponse>"
+                .to_string(),
+        )
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static(content_type));
     response
 }
 

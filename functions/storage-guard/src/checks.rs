@@ -128,7 +128,7 @@ pub fn changes_check(
     };
     Check::new("storage-changes", outcome, detail).with_data(json!({
         "changes": changes,
-        "next_change_not_before": stamp(next.not_before),
+        "next_change_not_before": stamp(next_after(verdict, outcome, next)),
         "optimizing": next.optimizing,
     }))
 }
@@ -299,9 +299,26 @@ pub fn result(
         },
         "snapshot_id": snapshot,
         "full_forecast_at": verdict.full_at.map(stamp),
-        "next_change_not_before": stamp(next.not_before),
+        "next_change_not_before": stamp(next_after(verdict, outcome, next)),
         "change_tag": CHANGE_TAG,
     })
+}
+
+/// When the next storage change is allowed, as the infrastructure code needs it: after a storage
+/// change this run made, six hours from it at the least.
+fn next_after(
+    verdict: &Verdict,
+    outcome: &str,
+    next: &NextChange,
+) -> chrono::DateTime<chrono::Utc> {
+    let grew = matches!(verdict.action, Action::Grow { .. }) && outcome == "changed";
+    if grew {
+        let after =
+            chrono::Utc::now() + chrono::Duration::hours(crate::policy::changes::COOLDOWN_HOURS);
+        next.not_before.max(after)
+    } else {
+        next.not_before
+    }
 }
 
 /// The value of [`CHANGE_TAG`] (read back by `policy::changes::read_record`): `<when> <state>

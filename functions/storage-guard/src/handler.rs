@@ -37,6 +37,9 @@ use crate::request::ManualGrow;
 /// The metric history a forecast reads, and its resolution.
 pub const HISTORY_HOURS: i64 = 24;
 pub const PERIOD_SECONDS: i32 = 300;
+/// The longest the metric history may take: a silent CloudWatch leaves the rest of the run
+/// its time.
+pub const HISTORY_LIMIT: std::time::Duration = std::time::Duration::from_secs(8);
 /// DescribeEvents keeps 14 days.
 pub const EVENT_MINUTES: i32 = 14 * 24 * 60;
 
@@ -100,11 +103,11 @@ where
                     dry_run,
                         because: &because,
                 };
-                let history = self.history(std::slice::from_ref(&id), &run).await;
                 let listed = match self.storage.describe_storage(&id).await {
                     Ok(st) => st,
                     Err(e) => return describe_failed(&id, &e),
                 };
+                let history = self.history(std::slice::from_ref(&id), &run).await;
                 self.guard_instance(&listed, &job, history.as_ref().map(|h| h.get(id.as_str())), &run, invocation)
                     .await
             }
@@ -150,10 +153,16 @@ where
         let end = run.now;
         let start = end - Duration::hours(HISTORY_HOURS);
         let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
-        self.metrics
-            .rds_history("FreeStorageSpace", &names, start, end, PERIOD_SECONDS)
+        // The forecast refines the decision: it never takes the time a change needs.
+        let read = self
+            .metrics
+            .rds_history("FreeStorageSpace", &names, start, end, PERIOD_SECONDS);
+        match rds_responder::budget::limited("CloudWatch GetMetricData", Some(HISTORY_LIMIT), read)
             .await
-            .map_err(|e| e.to_string())
+        {
+            Ok(history) => history.map_err(|e| e.to_string()),
+            Err(cut) => Err(cut.to_string()),
+        }
     }
 
     /// One instance: the gate, the reads that refine the decision, the decision, the action.
@@ -339,11 +348,52 @@ where
             return findings;
         }
 
+        // The decision was made on what the instance was before the lock: another run may
+        // have changed it since. Look again, and act only on the same instance.
+        match self.storage.describe_storage(id).await {
+            Ok(now) if same_storage(st, &now) => {}
+            Ok(now) => {
+                checks.push(Check::new(
+                    "guard",
+                    Outcome::Warn,
+                    format!(
+                        "{} changed while this run decided ({} GiB, maximum {:?}, pending {:?}, record {:?}): not acting on a stale decision; the next trigger decides again",
+                        st.id,
+                        now.allocated_gib,
+                        now.max_allocated_gib,
+                        now.pending,
+                        now.tags.get(CHANGE_TAG)
+                    ),
+                ));
+                run.guard.nothing_took_effect();
+                return finish(
+                    checks,
+                    summary_of("not changed: another run changed it meanwhile"),
+                    checks::result(st, verdict, "not-changed", None, None, next),
+                );
+            }
+            Err(e) => {
+                checks.push(Check::new(
+                    "guard",
+                    Outcome::Fail,
+                    format!("could not look at the instance again before changing it ({e}): nothing changed"),
+                ));
+                run.guard.nothing_took_effect();
+                let mut findings = finish(
+                    checks,
+                    summary_of("not changed: the instance could not be described again"),
+                    checks::result(st, verdict, "not-changed", None, None, next),
+                );
+                findings.retry = Some(e.to_string());
+                return findings;
+            }
+        }
+
         let mut snapshot_id = None;
         if verdict.snapshot_first {
             let snapshot_tags_reason = format!(
-                "storage-guard before {}: {}",
-                words(&verdict.action),
+                "storage-guard, before {}: {}",
+                tag_words(&verdict.action),
                 job.because
             );
             let id_for = pre_change_snapshot_id(id, None, &invocation.request_id);
@@ -691,6 +741,30 @@ where
             findings.status = Some(Status::DryRun);
         }
         findings
+    }
+}
+
+/// Nothing about the instance's storage moved since `before` was read (ours or anyone's).
+fn same_storage(before: &StorageInfo, now: &StorageInfo) -> bool {
+    before.allocated_gib == now.allocated_gib
+        && before.max_allocated_gib == now.max_allocated_gib
+        && before.pending == now.pending
+        && before.tags.get(CHANGE_TAG) == now.tags.get(CHANGE_TAG)
+        && before.status.eq_ignore_ascii_case(&now.status)
+}
+
+/// The action in words a tag value takes (RDS allows no `>`).
+fn tag_words(action: &Action) -> String {
+    match action {
+        Action::None => "no change".into(),
+        Action::RaiseMaximum { from_gib, to_gib } => {
+            format!("raising the autoscaling maximum from {from_gib} to {to_gib} GiB")
+        }
+        Action::Grow {
+            from_gib, to_gib, ..
+        } => {
+            format!("growing from {from_gib} to {to_gib} GiB")
+        }
     }
 }
 
