@@ -128,7 +128,7 @@ pub fn changes_check(
     };
     Check::new("storage-changes", outcome, detail).with_data(json!({
         "changes": changes,
-        "next_change_not_before": stamp(next_after(verdict, outcome, next)),
+        "next_change_not_before": stamp(next.not_before),
         "optimizing": next.optimizing,
     }))
 }
