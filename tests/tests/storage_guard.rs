@@ -246,7 +246,7 @@ async fn an_alarm_grows_an_opted_in_instance_once_snapshot_first_and_says_what_c
     );
     assert!(
         tags.iter().any(|(k, v)| k == "rds-responder:reason"
-            && v.contains("storage-guard, before growing from 100 to 293 GiB: alarm")),
+            && v.contains("storage-guard before growing from 100 to 293 GiB: alarm")),
         "{tags:?}"
     );
     assert_eq!(
@@ -682,18 +682,32 @@ async fn an_inactive_replication_slot_holding_wal_is_named() {
 
 #[tokio::test]
 async fn a_sweep_forecasts_every_opted_in_instance_in_one_request_and_acts_where_needed() {
-    let s = scene(100, None, "gp2", true, |h| 10.0 + 0.5 * h).await;
+    // Its own opt-in tag: other tests' instances live in the same moto.
+    let s = scene(100, None, "gp2", false, |h| 10.0 + 0.5 * h).await;
+    let tag = format!("sweep-{}", s.fixture.suffix);
     let slow = format!("slow-{}", s.fixture.suffix);
     s.fixture.create_instance(&slow, "postgres").await;
-    shape(&s.fixture, &slow, 100, None, "gp2", true).await;
+    shape(&s.fixture, &slow, 100, None, "gp2", false).await;
     put_history(&s.fixture, &slow, |h| 80.0 + 0.01 * h).await;
+    for db in [&s.fixture.db, &slow] {
+        let arn = instance(&s.fixture, db).await.db_instance_arn.unwrap();
+        s.fixture
+            .aws
+            .rds
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .tags(Tag::builder().key(&tag).value("Yes").build())
+            .send()
+            .await
+            .unwrap();
+    }
     let untagged = format!("free-{}", s.fixture.suffix);
     s.fixture.create_instance(&untagged, "postgres").await;
     let mut function = s
-        .start(&[(
-            "ALLOWED_SCHEDULES",
-            "rds-responder-storage/storage-forecast",
-        )])
+        .start(&[
+            ("ALLOWED_SCHEDULES", "rds-responder-storage/storage-forecast"),
+            ("GUARD_TAG", &tag),
+        ])
         .await;
     let report = function
         .invoke(&s.fixture.event("schedule.storage-guard.scheduler.json"))
@@ -709,24 +723,13 @@ async fn a_sweep_forecasts_every_opted_in_instance_in_one_request_and_acts_where
             .and_then(|r| r["outcome"].as_str().map(str::to_string))
     };
     // The fixture's instance fills in 20 h (within 48): grown; the slow one is reported.
-    assert_eq!(
-        outcome(&s.fixture.db).as_deref(),
-        Some("changed"),
-        "{report:#}"
-    );
+    assert_eq!(outcome(&s.fixture.db).as_deref(), Some("changed"), "{report:#}");
     assert_eq!(outcome(&slow).as_deref(), Some("no-change"), "{report:#}");
     assert_eq!(outcome(&untagged), None, "not opted in: not swept");
-    assert_eq!(
-        s.calls("CloudWatch.GetMetricData"),
-        1,
-        "{:?}",
-        s.proxy.seen()
-    );
+    assert_eq!(results.len(), 2, "{report:#}");
+    assert_eq!(s.calls("CloudWatch.GetMetricData"), 1, "{:?}", s.proxy.seen());
     assert_eq!(s.calls("RDS.ModifyDBInstance"), 1);
-    assert!(
-        detail(&report, &format!("{slow}: decision")).contains("not within ACT_WITHIN_HOURS"),
-        "{report:#}"
-    );
+    assert!(detail(&report, &format!("{slow}: decision")).contains("not within ACT_WITHIN_HOURS"), "{report:#}");
 }
 
 #[tokio::test]

@@ -392,7 +392,7 @@ where
         let mut snapshot_id = None;
         if verdict.snapshot_first {
             let snapshot_tags_reason = format!(
-                "storage-guard, before {}: {}",
+                "storage-guard before {}: {}",
                 tag_words(&verdict.action),
                 job.because
             );
