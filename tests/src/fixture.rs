@@ -372,6 +372,84 @@ impl Fixture {
             .expect("put metric data");
     }
 
+    /// Gives instance `db` `allocated` GiB of `storage_type` (gp3: 3,000 IOPS, 125 MiB/s),
+    /// autoscaling up to `max` when set, and the tags `tags`.
+    pub async fn shape_storage(
+        &self,
+        db: &str,
+        allocated: i32,
+        max: Option<i32>,
+        storage_type: &str,
+        tags: &[(&str, &str)],
+    ) {
+        let mut modify = self
+            .aws
+            .rds
+            .modify_db_instance()
+            .db_instance_identifier(db)
+            .allocated_storage(allocated)
+            .storage_type(storage_type)
+            .apply_immediately(true);
+        if let Some(max) = max {
+            modify = modify.max_allocated_storage(max);
+        }
+        if storage_type == "gp3" {
+            modify = modify.iops(3000).storage_throughput(125);
+        }
+        modify.send().await.expect("shape the instance's storage");
+        if tags.is_empty() {
+            return;
+        }
+        let arn = format!("arn:aws:rds:{REGION}:{ACCOUNT}:db:{db}");
+        self.aws
+            .rds
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(*k).value(*v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .expect("tag the instance");
+    }
+
+    /// 24 hours of `FreeStorageSpace` of instance `db` in five-minute points, as RDS publishes
+    /// them: `free_gib(hours ago)` GiB.
+    pub async fn put_free_storage(&self, db: &str, free_gib: impl Fn(f64) -> f64) {
+        use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+        let now = chrono::Utc::now();
+        let points: Vec<MetricDatum> = (0..288)
+            .map(|i| {
+                let hours_ago = f64::from(i) * 5.0 / 60.0;
+                MetricDatum::builder()
+                    .metric_name("FreeStorageSpace")
+                    .dimensions(
+                        Dimension::builder()
+                            .name("DBInstanceIdentifier")
+                            .value(db)
+                            .build(),
+                    )
+                    .value(free_gib(hours_ago) * 1024.0 * 1024.0 * 1024.0)
+                    .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_millis(
+                        (now - chrono::Duration::minutes(5 * i64::from(i))).timestamp_millis(),
+                    ))
+                    .build()
+            })
+            .collect();
+        for batch in points.chunks(100) {
+            self.aws
+                .cloudwatch
+                .put_metric_data()
+                .namespace("AWS/RDS")
+                .set_metric_data(Some(batch.to_vec()))
+                .send()
+                .await
+                .expect("put FreeStorageSpace");
+        }
+    }
+
     /// SNS notifications that reached the queue: reads until `expected` arrived or `wait` ran
     /// out, then once more, so a test asserting "exactly N" also sees any extra one.
     pub async fn published(&self, expected: usize, wait: Duration) -> Vec<Value> {

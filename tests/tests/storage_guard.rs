@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
 use aws_sdk_rds::types::Tag;
 use chrono::Utc;
 use e2e::{check, Fault, FaultProxy, Fixture, FunctionProcess};
@@ -14,7 +13,6 @@ use serde_json::{json, Value};
 const FUNCTION: &str = "storage-guard";
 const OPT_IN: &str = "rds-responder:storage-guard";
 const CHANGE_TAG: &str = "rds-responder:storage-change";
-const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 /// What RDS answers for a gp2 instance (moto lacks the operation).
 const GP2_SIZES: &str = "<ValidDBInstanceModificationsMessage><Storage><ValidStorageOptions>\
      <StorageType>gp2</StorageType><StorageSize><Range><From>20</From><To>65536</To></Range></StorageSize>\
@@ -59,67 +57,14 @@ async fn shape(
     storage_type: &str,
     opted_in: bool,
 ) {
-    let mut modify = fixture
-        .aws
-        .rds
-        .modify_db_instance()
-        .db_instance_identifier(db)
-        .allocated_storage(allocated)
-        .storage_type(storage_type)
-        .apply_immediately(true);
-    if let Some(max) = max {
-        modify = modify.max_allocated_storage(max);
-    }
-    if storage_type == "gp3" {
-        modify = modify.iops(3000).storage_throughput(125);
-    }
-    modify.send().await.expect("shape the instance");
-    if opted_in {
-        let arn = instance(fixture, db).await.db_instance_arn.expect("arn");
-        fixture
-            .aws
-            .rds
-            .add_tags_to_resource()
-            .resource_name(arn)
-            .tags(Tag::builder().key(OPT_IN).value("on").build())
-            .send()
-            .await
-            .expect("opt in");
-    }
+    let tags: &[(&str, &str)] = if opted_in { &[(OPT_IN, "on")] } else { &[] };
+    fixture
+        .shape_storage(db, allocated, max, storage_type, tags)
+        .await;
 }
 
-/// Five-minute points over the last 24 hours, as RDS publishes them.
 async fn put_history(fixture: &Fixture, db: &str, free_gib: impl Fn(f64) -> f64) {
-    let now = Utc::now();
-    let points: Vec<MetricDatum> = (0..288)
-        .map(|i| {
-            let hours_ago = f64::from(i) * 5.0 / 60.0;
-            MetricDatum::builder()
-                .metric_name("FreeStorageSpace")
-                .dimensions(
-                    Dimension::builder()
-                        .name("DBInstanceIdentifier")
-                        .value(db)
-                        .build(),
-                )
-                .value(free_gib(hours_ago) * GIB)
-                .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_millis(
-                    (now - chrono::Duration::minutes(5 * i64::from(i))).timestamp_millis(),
-                ))
-                .build()
-        })
-        .collect();
-    for batch in points.chunks(100) {
-        fixture
-            .aws
-            .cloudwatch
-            .put_metric_data()
-            .namespace("AWS/RDS")
-            .set_metric_data(Some(batch.to_vec()))
-            .send()
-            .await
-            .expect("put FreeStorageSpace");
-    }
+    fixture.put_free_storage(db, free_gib).await;
 }
 
 async fn instance(fixture: &Fixture, db: &str) -> aws_sdk_rds::types::DbInstance {
@@ -705,7 +650,10 @@ async fn a_sweep_forecasts_every_opted_in_instance_in_one_request_and_acts_where
     s.fixture.create_instance(&untagged, "postgres").await;
     let mut function = s
         .start(&[
-            ("ALLOWED_SCHEDULES", "rds-responder-storage/storage-forecast"),
+            (
+                "ALLOWED_SCHEDULES",
+                "rds-responder-storage/storage-forecast",
+            ),
             ("GUARD_TAG", &tag),
         ])
         .await;
@@ -723,13 +671,25 @@ async fn a_sweep_forecasts_every_opted_in_instance_in_one_request_and_acts_where
             .and_then(|r| r["outcome"].as_str().map(str::to_string))
     };
     // The fixture's instance fills in 20 h (within 48): grown; the slow one is reported.
-    assert_eq!(outcome(&s.fixture.db).as_deref(), Some("changed"), "{report:#}");
+    assert_eq!(
+        outcome(&s.fixture.db).as_deref(),
+        Some("changed"),
+        "{report:#}"
+    );
     assert_eq!(outcome(&slow).as_deref(), Some("no-change"), "{report:#}");
     assert_eq!(outcome(&untagged), None, "not opted in: not swept");
     assert_eq!(results.len(), 2, "{report:#}");
-    assert_eq!(s.calls("CloudWatch.GetMetricData"), 1, "{:?}", s.proxy.seen());
+    assert_eq!(
+        s.calls("CloudWatch.GetMetricData"),
+        1,
+        "{:?}",
+        s.proxy.seen()
+    );
     assert_eq!(s.calls("RDS.ModifyDBInstance"), 1);
-    assert!(detail(&report, &format!("{slow}: decision")).contains("not within ACT_WITHIN_HOURS"), "{report:#}");
+    assert!(
+        detail(&report, &format!("{slow}: decision")).contains("not within ACT_WITHIN_HOURS"),
+        "{report:#}"
+    );
 }
 
 #[tokio::test]

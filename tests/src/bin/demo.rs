@@ -1,6 +1,6 @@
 //! `make demo`: plays scenes of every function through its real binary against the local stack
-//! (failover-check, idle-reaper on PostgreSQL and MariaDB, snapshotter), printing each report
-//! and what reached the SNS topic.
+//! (failover-check, idle-reaper on PostgreSQL and MariaDB, snapshotter, storage-guard), printing
+//! each report and what reached the SNS topic.
 
 use std::time::Duration;
 
@@ -226,6 +226,7 @@ async fn main() {
     drop(my_scene);
 
     snapshotter_scenes(&fixture).await;
+    storage_guard_scenes(&fixture).await;
 
     println!("\nreports archived in s3://{}:", fixture.bucket);
     for key in fixture.archive_keys().await {
@@ -329,4 +330,96 @@ async fn snapshotter_scenes(fixture: &Fixture) {
         fixture.db,
         fixture.backup_names(&table).await
     );
+}
+
+/// storage-guard: a bulk load planned by hand, a low-storage alarm on an opted-in instance
+/// filling at 0.5 GiB/h (snapshot, record, grow), the alarm again (held back by the change it
+/// just made), an instance not opted in, autoscaling near its maximum, an Aurora cluster.
+async fn storage_guard_scenes(fixture: &Fixture) {
+    let db = format!("filling-{}", fixture.suffix);
+    fixture.create_instance(&db, "postgres").await;
+    fixture
+        .shape_storage(
+            &db,
+            100,
+            None,
+            "gp2",
+            &[("rds-responder:storage-guard", "on")],
+        )
+        .await;
+    fixture.put_free_storage(&db, |h| 8.0 + 0.5 * h).await;
+    let near = format!("autoscaled-{}", fixture.suffix);
+    fixture.create_instance(&near, "postgres").await;
+    fixture
+        .shape_storage(
+            &near,
+            100,
+            Some(105),
+            "gp3",
+            &[("rds-responder:storage-guard", "on")],
+        )
+        .await;
+    fixture.put_free_storage(&near, |h| 12.0 + 0.2 * h).await;
+    println!(
+        "\nstorage-guard: {db} (100 GiB gp2, 8 GiB free, filling 0.5 GiB/h) and {near} (gp3, autoscaling up to 105 GiB), both tagged rds-responder:storage-guard=on"
+    );
+    let overrides = format!(
+        "{db}=localhost:{port},{near}=localhost:{port},{plain}=localhost:{port}",
+        port = fixture.stack.pg_port,
+        plain = fixture.db
+    );
+    let env = fixture.function_env(&[("DB_ENDPOINT_OVERRIDES", &overrides)]);
+    let mut guard = FunctionProcess::start("storage-guard", &env).await;
+    let alarm = |at: &str| {
+        let mut event = fixture.event("alarm.free-storage.eventbridge.json");
+        let text = event.to_string().replace(&fixture.db, &db);
+        event = serde_json::from_str(&text).unwrap_or(event);
+        event["detail"]["state"]["timestamp"] = json!(at);
+        event
+    };
+    play(
+        fixture,
+        &mut guard,
+        "storage-guard: a 300 GiB bulk load planned by hand (a plan unless \"dry_run\": false)",
+        json!({"db": db, "expected_growth_gib": 300, "reason": "load of the 2026 archive"}),
+    )
+    .await;
+    play(
+        fixture,
+        &mut guard,
+        "storage-guard: FreeStorageSpace below 2 GiB (EventBridge alarm): snapshot, record, grow",
+        alarm("2026-11-22T03:12:30.000+0000"),
+    )
+    .await;
+    play(
+        fixture,
+        &mut guard,
+        "storage-guard: the alarm again an hour later: held back by the change it made",
+        alarm("2026-11-22T04:12:30.000+0000"),
+    )
+    .await;
+    play(
+        fixture,
+        &mut guard,
+        "storage-guard: an instance not opted in (forecast and reported, never changed)",
+        fixture.event("alarm.free-storage.sns.json"),
+    )
+    .await;
+    let mut max = fixture.event("rds-instance-storage-autoscaling-max.eventbridge.json");
+    let text = max.to_string().replace(&fixture.db, &near);
+    max = serde_json::from_str(&text).unwrap_or(max);
+    play(
+        fixture,
+        &mut guard,
+        "storage-guard: autoscaling would reach its maximum (RDS-EVENT-0224): the maximum is raised",
+        max,
+    )
+    .await;
+    play(
+        fixture,
+        &mut guard,
+        "storage-guard: Aurora cluster storage low (RDS-EVENT-0227): reported, Aurora grows by itself",
+        fixture.event("rds-cluster-storage-low.eventbridge.json"),
+    )
+    .await;
 }
