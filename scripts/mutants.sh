@@ -15,12 +15,13 @@ mode=${1:-all}
 record=.cargo/mutants-verified
 
 # Rule file groups: files, then the paths whose change re-checks them.
-groups=(rules failover-check idle-reaper snapshotter)
+groups=(rules failover-check idle-reaper snapshotter storage-guard)
 declare -A files=(
     [rules]="rules/src/**"
     [failover-check]="functions/failover-check/src/policy.rs"
     [idle-reaper]="functions/idle-reaper/src/policy.rs"
     [snapshotter]="functions/snapshotter/src/policy/*.rs functions/snapshotter/src/handler/retention.rs"
+    [storage-guard]="functions/storage-guard/src/policy/*.rs"
 )
 declare -A watched=(
     [rules]="rules"
@@ -28,6 +29,7 @@ declare -A watched=(
     [idle-reaper]="functions/idle-reaper"
     # retention.rs is tested through shared's fakes
     [snapshotter]="functions/snapshotter shared/src/testing"
+    [storage-guard]="functions/storage-guard"
 )
 always_watched=".cargo/mutants.toml Cargo.lock"
 
@@ -99,7 +101,7 @@ run() {
 
 # A baseline first: a failing suite would make every mutant look caught.
 if [ "$mode" = all ]; then
-    cargo test -q -p rds-responder-rules -p failover-check -p idle-reaper -p snapshotter -p e2e --lib
+    cargo test -q -p rds-responder-rules -p failover-check -p idle-reaper -p snapshotter -p storage-guard -p e2e --lib
 fi
 
 case " ${selected[*]} " in
@@ -115,7 +117,7 @@ if [ "${#functions[@]}" -gt 0 ]; then
     mapfile -t ex < <(excludes_except "${functions[@]}")
     # With e2e in the package set, dependencies build with the workspace's one feature set, so
     # the build `make test` made is reused instead of rebuilding tokio and the SDK per function.
-    run functions "${ex[@]}" --test-package failover-check,idle-reaper,snapshotter,e2e
+    run functions "${ex[@]}" --test-package failover-check,idle-reaper,snapshotter,storage-guard,e2e
 fi
 
 echo "mutants: ${selected[*]}: $caught caught, $unviable unviable, $timeouts timed out, $missed missed"
