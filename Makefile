@@ -60,13 +60,15 @@ build:
 ## bench: footprint (start, peak RSS, binary and arm64 zip size of each function, as ratios to a
 ##        bare lambda_runtime binary built the same way in the same run); idle-reaper reaping
 ##        1,000 idle PostgreSQL sessions (target < 1 s); snapshotter's retention over 10,000
-##        snapshots and side by side with Cloud Custodian
+##        snapshots and side by side with Cloud Custodian; storage-guard's forecast over 10,000
+##        points and the time from an alarm to its decision
 C7N_SPEC := c7n==0.9.53
 bench: package
 	for f in $(FUNCTIONS) bare-lambda; do $(CARGO) build --release -p $$f || exit 1; done
-	$(CARGO) build -p e2e --bin bench --bin footprint
+	$(CARGO) build -p e2e --bin bench --bin bench-storage --bin footprint
 	scripts/with-stack.sh target/debug/footprint target/release target/lambda
 	scripts/with-stack.sh target/debug/bench target/release/idle-reaper target/release/failover-check
+	scripts/with-stack.sh target/debug/bench-storage target/release/storage-guard
 	scripts/bootstrap.sh
 	test -x .venv-bench/bin/custodian || (python3 -m venv .venv-bench && .venv-bench/bin/pip install --quiet --disable-pip-version-check '$(C7N_SPEC)')
 	.venv/bin/python scripts/bench-snapshots.py target/release/snapshotter

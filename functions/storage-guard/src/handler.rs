@@ -55,6 +55,8 @@ pub struct StorageGuard<S, C, M, I, D> {
 
 /// What one instance's run is about.
 struct Job<'a> {
+    /// When the run began: the decision check says how long it took to get there.
+    started: std::time::Instant,
     ask: Ask,
     dry_run: bool,
     because: &'a str,
@@ -78,6 +80,7 @@ where
         invocation: &Invocation,
         guard: &ActionGuard<'_, L>,
     ) -> Findings {
+        let started = std::time::Instant::now();
         let run = RunContext::new(guard, invocation);
         match decide(trigger, &self.config) {
             Decision::Skip { target, reason } => Findings::skipped(target, reason),
@@ -99,6 +102,7 @@ where
                 because,
             } => {
                 let job = Job {
+                    started,
                     ask,
                     dry_run,
                         because: &because,
@@ -115,7 +119,10 @@ where
                 only,
                 dry_run,
                 because,
-            } => self.sweep(&only, dry_run, &because, &run, invocation).await,
+            } => {
+                self.sweep(&only, dry_run, &because, &run, invocation, started)
+                    .await
+            }
         }
     }
 }
@@ -255,7 +262,9 @@ where
             },
             &self.config.limits,
         );
-        checks.push(checks::decision_check(&verdict));
+        // How long from the trigger to the decision (the run's reads): a figure `make bench`
+        // reads.
+        checks.push(checks::decision_check(&verdict).timed(job.started));
         if let Some(space) = self.what_grew(st).await {
             checks.push(space);
         }
@@ -617,6 +626,7 @@ where
         because: &str,
         run: &RunContext<'_, '_, L>,
         invocation: &Invocation,
+        started: std::time::Instant,
     ) -> Findings {
         let all = match self.storage.list_storage().await {
             Ok(all) => all,
@@ -663,6 +673,7 @@ where
             self.history(&ids, run).await
         };
         let job = Job {
+            started,
             ask: Ask::Sweep,
             dry_run,
             because,

@@ -1,0 +1,189 @@
+//! `make bench`, storage-guard: the forecast over a 10,000-point `FreeStorageSpace` history, and
+//! the time from an alarm to the decision in the release binary against the local stack. Every
+//! figure is a ratio to a floor measured in the same run, since these machines are noisy:
+//! - forecast: one plain pass summing the same 10,000 values;
+//! - event to decision: the same AWS reads the decision needs (DescribeDBInstances,
+//!   DescribeValidDBInstanceModifications, DescribeEvents, GetMetricData), made one after
+//!   another by this process's own SDK client against the same endpoint.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use e2e::{check, Fixture, FunctionProcess};
+use serde_json::json;
+use storage_guard::policy::forecast::forecast;
+
+const POINTS: usize = 10_000;
+const FORECAST_ROUNDS: usize = 501;
+const DECISION_ROUNDS: usize = 15;
+/// A forecast is two least-squares passes and a search: within 4x one plain pass.
+const FORECAST_TARGET: f64 = 4.0;
+/// The decision is its reads and little else: within 1.5x of making them by hand.
+const DECISION_TARGET: f64 = 1.5;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn verdict(ratio: f64, target: f64) -> &'static str {
+    if ratio <= target {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+fn forecast_bench() {
+    let now = Utc::now();
+    // Five-minute points over ~35 days, filling with noise and a load near the end.
+    let points: Vec<(chrono::DateTime<Utc>, f64)> = (0..POINTS)
+        .map(|i| {
+            let t = now - chrono::Duration::minutes(5 * (POINTS - i) as i64);
+            let noise = ((i * 7919) % 97) as f64 * 1e6;
+            let load = if i > POINTS - 12 {
+                (i - (POINTS - 12)) as f64 * 2e9
+            } else {
+                0.0
+            };
+            (t, 500e9 - i as f64 * 2e7 + noise - load)
+        })
+        .collect();
+    let mut floor = Vec::new();
+    let mut timed = Vec::new();
+    for _ in 0..FORECAST_ROUNDS {
+        let started = Instant::now();
+        let sum: f64 = black_box(&points).iter().map(|(_, v)| v).sum();
+        black_box(sum);
+        floor.push(started.elapsed());
+        let started = Instant::now();
+        black_box(forecast(black_box(&points)));
+        timed.push(started.elapsed());
+    }
+    let f = forecast(&points).expect("a forecast");
+    let (floor, timed) = (median(floor), median(timed));
+    let ratio = timed.as_secs_f64() / floor.as_secs_f64().max(1e-9);
+    println!(
+        "storage-guard forecast over {POINTS} points: {:.1} us (floor, one summing pass: {:.1} us): {ratio:.2}x (target <= {FORECAST_TARGET}x: {}); {:.3} GiB/h, full at {:?}",
+        timed.as_secs_f64() * 1e6,
+        floor.as_secs_f64() * 1e6,
+        verdict(ratio, FORECAST_TARGET),
+        f.used_gib_per_hour,
+        f.full_at
+    );
+}
+
+async fn reads_by_hand(fixture: &Fixture) -> Duration {
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+    let started = Instant::now();
+    let _ = fixture
+        .aws
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(&fixture.db)
+        .send()
+        .await;
+    let _ = fixture
+        .aws
+        .rds
+        .describe_valid_db_instance_modifications()
+        .db_instance_identifier(&fixture.db)
+        .send()
+        .await;
+    let _ = fixture
+        .aws
+        .rds
+        .describe_events()
+        .source_type(aws_sdk_rds::types::SourceType::DbInstance)
+        .source_identifier(&fixture.db)
+        .duration(20_160)
+        .send()
+        .await;
+    let now = Utc::now();
+    let to = |t: chrono::DateTime<Utc>| {
+        aws_sdk_cloudwatch::primitives::DateTime::from_millis(t.timestamp_millis())
+    };
+    let _ = fixture
+        .aws
+        .cloudwatch
+        .get_metric_data()
+        .metric_data_queries(
+            MetricDataQuery::builder()
+                .id("q0")
+                .metric_stat(
+                    MetricStat::builder()
+                        .metric(
+                            Metric::builder()
+                                .namespace("AWS/RDS")
+                                .metric_name("FreeStorageSpace")
+                                .dimensions(
+                                    Dimension::builder()
+                                        .name("DBInstanceIdentifier")
+                                        .value(&fixture.db)
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .period(300)
+                        .stat("Minimum")
+                        .build(),
+                )
+                .build(),
+        )
+        .start_time(to(now - chrono::Duration::hours(24)))
+        .end_time(to(now))
+        .send()
+        .await;
+    started.elapsed()
+}
+
+#[tokio::main]
+async fn main() {
+    forecast_bench();
+
+    let binary = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "target/release/storage-guard".into());
+    let fixture = Fixture::new().await;
+    fixture
+        .shape_storage(
+            &fixture.db,
+            100,
+            None,
+            "gp2",
+            &[("rds-responder:storage-guard", "on")],
+        )
+        .await;
+    fixture.put_free_storage(&fixture.db, |h| 8.0 + 0.5 * h).await;
+    // Plans only: every round decides the same way on the same instance.
+    let env = fixture.function_env(&[("AUTOMATIC_DRY_RUN", "true"), ("RUST_LOG", "warn")]);
+    let mut function =
+        FunctionProcess::start_binary("storage-guard", std::path::Path::new(&binary), &env).await;
+    let mut decided = Vec::new();
+    let mut floor = Vec::new();
+    for round in 0..DECISION_ROUNDS {
+        let mut alarm = fixture.event("alarm.free-storage.eventbridge.json");
+        alarm["detail"]["state"]["timestamp"] =
+            json!(format!("2026-11-22T03:{:02}:00.000+0000", round % 60));
+        let report = function.invoke(&alarm).await.1.response();
+        let ms = check(&report, "decision")["duration_ms"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no decision timing: {report:#}"));
+        assert_eq!(check(&report, "change")["outcome"], "planned", "{report:#}");
+        // The first round pays for the connections: not counted.
+        if round > 0 {
+            decided.push(Duration::from_millis(ms));
+            floor.push(reads_by_hand(&fixture).await);
+        }
+    }
+    let (decided, floor) = (median(decided), median(floor));
+    let ratio = decided.as_secs_f64() / floor.as_secs_f64().max(1e-6);
+    println!(
+        "storage-guard event to decision (release binary, warm, {} rounds): {} ms (floor, the same four reads by hand: {:.1} ms): {ratio:.2}x (target <= {DECISION_TARGET}x: {})",
+        DECISION_ROUNDS - 1,
+        decided.as_millis(),
+        floor.as_secs_f64() * 1e3,
+        verdict(ratio, DECISION_TARGET)
+    );
+}
