@@ -46,6 +46,9 @@ pub struct StorageInfo {
     pub iops: Option<i32>,
     pub throughput_mibps: Option<i32>,
     pub pending: PendingStorage,
+    /// Other modifications waiting for the maintenance window (`DBInstanceClass`, `MultiAZ`,
+    /// ...): a change applied immediately would apply them too.
+    pub pending_other: Vec<String>,
     pub endpoint: Option<crate::rds::Endpoint>,
     pub tags: BTreeMap<String, String>,
 }
@@ -143,12 +146,17 @@ fn from_instance(db: &DbInstance) -> Option<StorageInfo> {
         storage_type: db.storage_type().unwrap_or("unknown").to_string(),
         allocated_gib: db.allocated_storage().unwrap_or(0),
         // RDS lists no maximum (or one not above allocated) when autoscaling is off.
+        // At its maximum (allocated == maximum) autoscaling is still on, and stuck.
         max_allocated_gib: db
             .max_allocated_storage()
-            .filter(|m| *m > db.allocated_storage().unwrap_or(0)),
+            .filter(|m| *m >= db.allocated_storage().unwrap_or(0) && *m > 0),
         iops: db.iops(),
         throughput_mibps: db.storage_throughput(),
         pending,
+        pending_other: db
+            .pending_modified_values()
+            .map(other_pending)
+            .unwrap_or_default(),
         endpoint: db.endpoint().and_then(|e| {
             Some(crate::rds::Endpoint {
                 host: e.address()?.to_string(),
@@ -166,6 +174,42 @@ fn from_instance(db: &DbInstance) -> Option<StorageInfo> {
             })
             .collect(),
     })
+}
+
+/// The pending modifications that are not storage, by their API names.
+fn other_pending(p: &aws_sdk_rds::types::PendingModifiedValues) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut note = |set: bool, name: &str| {
+        if set {
+            names.push(name.to_string());
+        }
+    };
+    note(p.db_instance_class().is_some(), "DBInstanceClass");
+    note(p.multi_az().is_some(), "MultiAZ");
+    note(p.engine_version().is_some(), "EngineVersion");
+    note(p.engine().is_some(), "Engine");
+    note(p.license_model().is_some(), "LicenseModel");
+    note(p.port().is_some(), "Port");
+    note(
+        p.backup_retention_period().is_some(),
+        "BackupRetentionPeriod",
+    );
+    note(
+        p.ca_certificate_identifier().is_some(),
+        "CACertificateIdentifier",
+    );
+    note(p.db_subnet_group_name().is_some(), "DBSubnetGroupName");
+    note(p.db_instance_identifier().is_some(), "DBInstanceIdentifier");
+    note(p.master_user_password().is_some(), "MasterUserPassword");
+    note(!p.processor_features().is_empty(), "ProcessorFeatures");
+    note(
+        p.iam_database_authentication_enabled().is_some(),
+        "IAMDatabaseAuthenticationEnabled",
+    );
+    note(p.automation_mode().is_some(), "AutomationMode");
+    note(p.multi_tenant().is_some(), "MultiTenant");
+    note(p.dedicated_log_volume().is_some(), "DedicatedLogVolume");
+    names
 }
 
 fn ranges(list: &[aws_sdk_rds::types::Range]) -> Vec<IntRange> {

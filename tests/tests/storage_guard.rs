@@ -136,11 +136,18 @@ async fn an_alarm_grows_an_opted_in_instance_once_snapshot_first_and_says_what_c
     let (request_id, answer) = function.invoke(&event).await;
     let report = answer.response();
     e2e::collect_report("response", &report);
-    // 92 used + 0.5 GiB/h over 14 days and 6 h, 10% kept free: (92 + 171) / 0.9 = 292.2.
-    assert_eq!(s.allocated().await, 293, "{report:#}");
+    // 92 used + 0.5 GiB/h over 14 days and 6 h, 10% kept free: (92 + 171) / 0.9 = 292.2, held
+    // to +100% (MAX_GROW_PERCENT) by default.
+    assert_eq!(s.allocated().await, 200, "{report:#}");
+    assert!(
+        detail(&report, "decision").contains(
+            "MAX_GROW_PERCENT (100%) holds this automatic change to 200 GiB of the 293 GiB"
+        ),
+        "{report:#}"
+    );
     assert_eq!(report["result"]["outcome"], "changed");
     assert_eq!(report["result"]["before"]["allocated_storage_gib"], 100);
-    assert_eq!(report["result"]["after"]["allocated_storage_gib"], 293);
+    assert_eq!(report["result"]["after"]["allocated_storage_gib"], 200);
     assert_eq!(report["result"]["action"]["kind"], "grow");
     assert_eq!(
         report["status"], "degraded",
@@ -191,7 +198,7 @@ async fn an_alarm_grows_an_opted_in_instance_once_snapshot_first_and_says_what_c
     );
     assert!(
         tags.iter().any(|(k, v)| k == "rds-responder:reason"
-            && v.contains("storage-guard before growing from 100 to 293 GiB: alarm")),
+            && v.contains("storage-guard before growing from 100 to 200 GiB: alarm")),
         "{tags:?}"
     );
     assert_eq!(
@@ -200,7 +207,7 @@ async fn an_alarm_grows_an_opted_in_instance_once_snapshot_first_and_says_what_c
     );
     let record = tag_of(&instance(&s.fixture, &s.fixture.db).await, CHANGE_TAG).unwrap();
     assert!(
-        record.contains(" sent 100->293 GiB by storage-guard "),
+        record.contains(" sent 100 to 200 GiB by storage-guard "),
         "{record}"
     );
     assert!(record.contains(&request_id), "{record}");
@@ -229,7 +236,7 @@ async fn an_alarm_grows_an_opted_in_instance_once_snapshot_first_and_says_what_c
         "{later:#}"
     );
     assert_eq!(later["status"], "degraded", "{later:#}");
-    assert_eq!(s.allocated().await, 293);
+    assert_eq!(s.allocated().await, 200);
 }
 
 #[tokio::test]
@@ -414,21 +421,30 @@ async fn a_snapshot_that_cannot_be_started_stops_the_change() {
     s.proxy
         .inject("RDS.CreateDBSnapshot", Fault::ServerError, None);
     let mut function = s.start(&[]).await;
-    let report = function
-        .invoke(&s.alarm("2026-11-22T08:00:00.000+0000"))
-        .await
-        .1
-        .response();
-    e2e::collect_report("response", &report);
+    let alarm = s.alarm("2026-11-22T08:00:00.000+0000");
+    // Reported, then failed so that Lambda retries: nothing was changed.
+    let (request_id, answer) = function.invoke(&alarm).await;
+    let (kind, message) = answer.error();
+    assert_eq!(kind, "RetryRequested", "{message}");
+    assert!(message.contains("CreateDBSnapshot"), "{message}");
+    let published = s.fixture.published(1, Duration::from_secs(5)).await;
+    let report: Value = serde_json::from_str(published[0]["Message"].as_str().unwrap()).unwrap();
+    e2e::collect_report("sns", &report);
     assert_eq!(report["status"], "failed", "{report:#}");
     assert!(
         detail(&report, "snapshot")
             .starts_with("the snapshot before the change could not be started"),
         "{report:#}"
     );
+    assert_eq!(report["result"]["outcome"], "not-changed");
     assert_eq!(s.calls("RDS.ModifyDBInstance"), 0);
     assert_eq!(s.allocated().await, 100);
-    assert_eq!(report["result"]["outcome"], "not-changed");
+    // Lambda's retry, once RDS takes snapshots again: snapshot, then the change.
+    s.proxy.clear();
+    let retried = function.retry(&request_id, &alarm).await.response();
+    assert_eq!(retried["result"]["outcome"], "changed", "{retried:#}");
+    assert_eq!(s.allocated().await, 200);
+    assert_eq!(s.calls("RDS.ModifyDBInstance"), 1);
 }
 
 #[tokio::test]
@@ -479,14 +495,14 @@ async fn a_lost_answer_counts_as_made_and_a_refusal_is_recorded_so_the_next_alar
     assert_eq!(refused["result"]["outcome"], "failed");
     assert_eq!(r.allocated().await, 100);
     let record = tag_of(&instance(&r.fixture, &r.fixture.db).await, CHANGE_TAG).unwrap();
-    assert!(record.contains(" failed 100->"), "{record}");
+    assert!(record.contains(" failed 100 to 200 GiB"), "{record}");
     let next = function
         .invoke(&r.alarm("2026-11-22T10:05:00.000+0000"))
         .await
         .1
         .response();
     assert_eq!(next["result"]["outcome"], "changed", "{next:#}");
-    assert_eq!(r.allocated().await, 293);
+    assert_eq!(r.allocated().await, 200);
     assert_eq!(
         r.calls("RDS.CreateDBSnapshot"),
         2,
@@ -504,7 +520,7 @@ async fn concurrent_triggers_for_one_instance_change_it_once() {
     let (a, b) = tokio::join!(first.invoke(&alarm), second.invoke(&event));
     let reports = [a.1.response(), b.1.response()];
     assert_eq!(s.calls("RDS.ModifyDBInstance"), 1, "{reports:#?}");
-    assert_eq!(s.allocated().await, 293);
+    assert_eq!(s.allocated().await, 200);
     let outcomes: Vec<&str> = reports
         .iter()
         .map(|r| r["result"]["outcome"].as_str().unwrap_or("none"))
@@ -725,4 +741,58 @@ async fn aurora_storage_low_is_reported_only_and_a_silent_cloudwatch_does_not_st
     assert!(detail(&report, "forecast").contains("could not be read"));
     // Without a forecast, the least RDS allows with 10% kept free: 100 / 0.9.
     assert_eq!(s.allocated().await, 112, "{report:#}");
+}
+
+#[tokio::test]
+async fn a_change_held_by_another_run_is_left_to_it_and_idle_reapers_lock_does_not_block() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let s = scene(100, None, "gp2", true, filling).await;
+    let text = |v: &str| AttributeValue::S(v.to_string());
+    s.fixture
+        .aws
+        .dynamodb
+        .put_item()
+        .table_name(&s.fixture.table)
+        .item(
+            "pk",
+            text(&format!("lock#storage#db-instance#{}", s.fixture.db)),
+        )
+        .item("state", text("LOCKED"))
+        .item("function", text("storage-guard"))
+        .item("request_id", text("req-holder"))
+        .item("trigger_key", text("storage-guard#manual#other"))
+        .item(
+            "expires_at",
+            AttributeValue::N(
+                (Utc::now() + chrono::Duration::minutes(5))
+                    .timestamp()
+                    .to_string(),
+            ),
+        )
+        .send()
+        .await
+        .expect("hold the lock");
+    // idle-reaper's lock on the same instance does not stand in the way.
+    s.fixture
+        .hold_lock("req-reaper", Utc::now() + chrono::Duration::minutes(5))
+        .await;
+    let mut function = s.start(&[]).await;
+    let report = function
+        .invoke(&s.alarm("2026-11-22T15:00:00.000+0000"))
+        .await
+        .1
+        .response();
+    e2e::collect_report("response", &report);
+    // The holder is acting on it and reports what it does: this run neither acts nor retries.
+    assert_eq!(check(&report, "guard")["outcome"], "skipped", "{report:#}");
+    assert!(
+        detail(&report, "guard").contains("storage-guard run req-holder"),
+        "{report:#}"
+    );
+    assert_eq!(report["result"]["outcome"], "not-changed");
+    assert_eq!(
+        s.calls("RDS.ModifyDBInstance") + s.calls("RDS.CreateDBSnapshot"),
+        0
+    );
+    assert_eq!(s.allocated().await, 100);
 }

@@ -322,7 +322,7 @@ fn next_after(
 }
 
 /// The value of [`CHANGE_TAG`] (read back by `policy::changes::read_record`): `<when> <state>
-/// <from>-><to> GiB [max <m> GiB] [<iops> IOPS] [<t> MiB/s] by storage-guard <request>`, at
+/// <from> to <to> GiB [max <m> GiB] [<iops> IOPS] [<t> MiB/s] by storage-guard <request>`, at
 /// most 256 characters.
 pub fn change_tag_value(
     now: chrono::DateTime<chrono::Utc>,
@@ -333,7 +333,7 @@ pub fn change_tag_value(
     let what = match action {
         Action::None => "none".to_string(),
         Action::RaiseMaximum { from_gib, to_gib } => {
-            format!("max {from_gib}->{to_gib} GiB")
+            format!("max {from_gib} to {to_gib} GiB")
         }
         Action::Grow {
             from_gib,
@@ -342,7 +342,7 @@ pub fn change_tag_value(
             iops,
             throughput_mibps,
         } => {
-            let mut s = format!("{from_gib}->{to_gib} GiB");
+            let mut s = format!("{from_gib} to {to_gib} GiB");
             if let Some(m) = max_to_gib {
                 s.push_str(&format!(" max {m} GiB"));
             }
@@ -362,4 +362,57 @@ pub fn change_tag_value(
         .collect();
     let value = format!("{} {state} {what} by storage-guard {request}", stamp(now));
     value.chars().take(256).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What RDS takes in a tag value: letters, digits, spaces and `_.:/=+-@`, 256 at most.
+    fn rds_tag_value(v: &str) -> bool {
+        v.chars().count() <= 256
+            && v.chars()
+                .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c))
+    }
+
+    #[test]
+    fn the_record_is_a_tag_value_rds_takes_and_reads_back() {
+        let now = chrono::Utc::now();
+        let grow = Action::Grow {
+            from_gib: 100,
+            to_gib: 200,
+            max_to_gib: Some(252),
+            iops: Some(12_000),
+            throughput_mibps: Some(500),
+        };
+        let hostile = format!("req>{}<\u{7}é{}", "x".repeat(300), "\"';");
+        for (state, action, request) in [
+            ("sent", &grow, "req-1"),
+            ("failed", &grow, hostile.as_str()),
+            (
+                "sent",
+                &Action::RaiseMaximum {
+                    from_gib: 105,
+                    to_gib: 173,
+                },
+                "r",
+            ),
+        ] {
+            let value = change_tag_value(now, state, action, request);
+            assert!(rds_tag_value(&value), "{value:?}");
+            let record = crate::policy::changes::read_record(&value).expect("reads back");
+            assert_eq!(record.sent, state == "sent");
+        }
+        let value = change_tag_value(now, "sent", &grow, "req-1");
+        assert!(
+            value.ends_with(
+                " sent 100 to 200 GiB max 252 GiB 12000 IOPS 500 MiB/s by storage-guard req-1"
+            ),
+            "{value}"
+        );
+        assert_eq!(
+            crate::policy::changes::read_record(&value).unwrap().grew,
+            Some((100, 200))
+        );
+    }
 }

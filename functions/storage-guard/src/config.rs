@@ -22,6 +22,9 @@ pub struct Limits {
     pub max_changes_14_days: usize,
     /// A scheduled sweep acts on an instance forecast to be full within this many hours.
     pub act_within_hours: u32,
+    /// An automatic change grows a volume by at most this share (storage never shrinks);
+    /// larger ones are requests by hand.
+    pub max_grow_percent: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +52,7 @@ impl GuardConfig {
                 growth_days: env.ranged("GROWTH_DAYS", 14, 1..=90, "days")?,
                 max_changes_14_days: env.ranged("MAX_CHANGES_14_DAYS", 4, 1..=50, "changes")?,
                 act_within_hours: env.ranged("ACT_WITHIN_HOURS", 48, 1..=720, "hours")?,
+                max_grow_percent: env.ranged("MAX_GROW_PERCENT", 100, 10..=1000, "percent")?,
             },
             automatic_dry_run: env.flag("AUTOMATIC_DRY_RUN", false)?,
             gate: TagGate::new(Some(tag), GUARD_TAG, Some(tag)),
@@ -86,6 +90,7 @@ mod tests {
         assert_eq!(config.limits.growth_days, 14);
         assert_eq!(config.limits.max_changes_14_days, 4);
         assert_eq!(config.limits.act_within_hours, 48);
+        assert_eq!(config.limits.max_grow_percent, 100);
         assert_eq!(config.gate.opt_in_tag.as_deref(), Some(GUARD_TAG));
         assert!(!config.automatic_dry_run);
         let edge = GuardConfig::from_env(&Env::from_pairs([
@@ -110,6 +115,8 @@ mod tests {
             ("GROWTH_DAYS", "91"),
             ("MAX_CHANGES_14_DAYS", "0"),
             ("ACT_WITHIN_HOURS", "721"),
+            ("MAX_GROW_PERCENT", "9"),
+            ("MAX_GROW_PERCENT", "1001"),
             ("AUTOMATIC_DRY_RUN", "maybe"),
             ("DEFAULT_DB_INSTANCE", "1-bad"),
             ("WAIT_POLL_SECONDS", "0"),

@@ -57,6 +57,9 @@ pub struct StorageGuard<S, C, M, I, D> {
 struct Job<'a> {
     /// When the run began: the decision check says how long it took to get there.
     started: std::time::Instant,
+    /// One instance, the run's only work: a run that did nothing may give its claim back for a
+    /// retry. A sweep never does once it may have acted on another instance.
+    single: bool,
     ask: Ask,
     dry_run: bool,
     because: &'a str,
@@ -103,6 +106,7 @@ where
             } => {
                 let job = Job {
                     started,
+                    single: true,
                     ask,
                     dry_run,
                         because: &because,
@@ -125,6 +129,12 @@ where
             }
         }
     }
+}
+
+/// The lock a storage change takes: one per instance, apart from other functions' database
+/// locks (a grow never waits for an idle-session reap, nor blocks one).
+pub fn storage_lock(target: &DbTarget) -> String {
+    format!("storage#{}", db_resource(target))
 }
 
 fn describe_failed(id: &RdsIdentifier, e: &RdsError) -> Findings {
@@ -202,38 +212,6 @@ where
         };
         let mut checks = vec![checks::describe(st)];
 
-        // Reads that refine the decision: a failure is reported and never stops a change that
-        // saves the database.
-        let (reported, valid_failure) = match self.storage.valid_storage(&id).await {
-            Ok(list) => (list, None),
-            Err(e) => (Vec::new(), Some(e.to_string())),
-        };
-        let rules = rules_for(
-            &st.storage_type,
-            match &valid_failure {
-                Some(e) => Err(e.as_str()),
-                None => Ok(reported.as_slice()),
-            },
-        );
-        checks.push(checks::rules_check(rules.as_ref()));
-
-        let (events, events_failure) = match self
-            .inventory
-            .recent_events("db-instance", &id, EVENT_MINUTES)
-            .await
-        {
-            Ok(e) => (e, None),
-            Err(e) => (Vec::new(), Some(e.to_string())),
-        };
-        let changes = past_changes(&events, st.tags.get(CHANGE_TAG).map(String::as_str));
-        let next = next_change(&st.status, &changes, run.now);
-        checks.push(checks::changes_check(
-            &next,
-            &changes,
-            events_failure.as_deref(),
-            run.now,
-        ));
-
         let (mut forecast, history_failure): (Option<Forecast>, Option<String>) = match history {
             Ok(series) => (series.and_then(|s| forecast(s)), None),
             Err(e) => (None, Some(e.clone())),
@@ -251,12 +229,60 @@ where
             st.allocated_gib,
         ));
 
+        // A sweep looks closer only at what fills within its horizon: the rest costs no more
+        // reads (nor a database session).
+        let horizon = chrono::Duration::hours(i64::from(self.config.limits.act_within_hours));
+        let light = job.ask == Ask::Sweep
+            && forecast
+                .as_ref()
+                .and_then(|f| f.full_at)
+                .is_none_or(|t| t > run.now + horizon);
+        let (rules, next, events_read) = if light {
+            let changes = past_changes(&[], st.tags.get(CHANGE_TAG).map(String::as_str));
+            let next = next_change(&st.status, &changes, run.now);
+            (None, next, true)
+        } else {
+            // Reads that refine the decision: a failure is reported and never stops a change that
+            // saves the database.
+            let (reported, valid_failure) = match self.storage.valid_storage(&id).await {
+                Ok(list) => (list, None),
+                Err(e) => (Vec::new(), Some(e.to_string())),
+            };
+            let rules = rules_for(
+                &st.storage_type,
+                match &valid_failure {
+                    Some(e) => Err(e.as_str()),
+                    None => Ok(reported.as_slice()),
+                },
+            );
+            checks.push(checks::rules_check(rules.as_ref()));
+
+            let (events, events_failure) = match self
+                .inventory
+                .recent_events("db-instance", &id, EVENT_MINUTES)
+                .await
+            {
+                Ok(e) => (e, None),
+                Err(e) => (Vec::new(), Some(e.to_string())),
+            };
+            let changes = past_changes(&events, st.tags.get(CHANGE_TAG).map(String::as_str));
+            let next = next_change(&st.status, &changes, run.now);
+            checks.push(checks::changes_check(
+                &next,
+                &changes,
+                events_failure.as_deref(),
+                run.now,
+            ));
+            let events_read = events_failure.is_none();
+            (rules, next, events_read)
+        };
         let verdict = decide_storage(
             &Situation {
                 storage: st,
                 rules: rules.as_ref(),
                 next: &next,
                 forecast: forecast.as_ref(),
+                events_read,
                 now: run.now,
                 ask: job.ask,
             },
@@ -265,8 +291,10 @@ where
         // How long from the trigger to the decision (the run's reads): a figure `make bench`
         // reads.
         checks.push(checks::decision_check(&verdict).timed(job.started));
-        if let Some(space) = self.what_grew(st).await {
-            checks.push(space);
+        if !light {
+            if let Some(space) = self.what_grew(st).await {
+                checks.push(space);
+            }
         }
 
         let mut findings = self
@@ -345,7 +373,7 @@ where
             }
             return findings;
         }
-        if let Err(check) = run.may_act(&db_resource(&target), "storage change").await {
+        if let Err(check) = run.may_act(&storage_lock(&target), "storage change").await {
             let retry = (check.outcome == Outcome::Fail).then(|| check.detail.clone());
             checks.push(check);
             let mut findings = finish(
@@ -374,7 +402,9 @@ where
                         now.tags.get(CHANGE_TAG)
                     ),
                 ));
-                run.guard.nothing_took_effect();
+                if job.single {
+                    run.guard.nothing_took_effect();
+                }
                 return finish(
                     checks,
                     summary_of("not changed: another run changed it meanwhile"),
@@ -387,13 +417,17 @@ where
                     Outcome::Fail,
                     format!("could not look at the instance again before changing it ({e}): nothing changed"),
                 ));
-                run.guard.nothing_took_effect();
+                if job.single {
+                    run.guard.nothing_took_effect();
+                }
                 let mut findings = finish(
                     checks,
                     summary_of("not changed: the instance could not be described again"),
                     checks::result(st, verdict, "not-changed", None, None, next),
                 );
-                findings.retry = Some(e.to_string());
+                if job.single {
+                    findings.retry = Some(e.to_string());
+                }
                 return findings;
             }
         }
@@ -447,11 +481,18 @@ where
                     "not changed: the snapshot before it could not be started; {}",
                     verdict.reasons.first().map_or("", String::as_str)
                 ));
-                return finish(
+                let mut findings = finish(
                     checks,
                     summary,
                     checks::result(st, verdict, "not-changed", None, None, next),
                 );
+                // A snapshot RDS would not start now (busy, throttled) may start on a retry:
+                // nothing was changed, so the claim goes back (snapshotter said whether
+                // anything took effect).
+                if job.single {
+                    findings.retry = taken.retry.clone();
+                }
+                return findings;
             }
             checks.push(Check::new(
                 "snapshot",
@@ -674,6 +715,7 @@ where
         };
         let job = Job {
             started,
+            single: false,
             ask: Ask::Sweep,
             dry_run,
             because,
@@ -740,7 +782,9 @@ where
                 summaries.join("; ")
             ),
         );
-        findings.retry = retry;
+        // A sweep that may have acted on one instance never asks for a retry: the next
+        // scheduled run looks again.
+        findings.retry = retry.filter(|_| !run.guard.acted());
         findings.result = Some(serde_json::json!({ "instances": results }));
         if dry_run
             && !checks_fail(&findings.checks)

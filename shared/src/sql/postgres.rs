@@ -396,6 +396,13 @@ impl PgSessions {
     /// The largest relations of the connected database and every replication slot.
     pub async fn space(&self) -> Result<super::space::SpaceReport, DbError> {
         let limit = super::space::LARGEST as i64;
+        // Sizes wait behind an ACCESS EXCLUSIVE lock (a migration, a VACUUM FULL): give up on
+        // them rather than queue behind it, and hold up nobody.
+        self.bounded(
+            "SET lock_timeout",
+            self.client.batch_execute("SET lock_timeout = '2s'"),
+        )
+        .await?;
         let database: String = self
             .bounded(
                 "naming the database",

@@ -155,7 +155,9 @@ async fn main() {
             &[("rds-responder:storage-guard", "on")],
         )
         .await;
-    fixture.put_free_storage(&fixture.db, |h| 8.0 + 0.5 * h).await;
+    fixture
+        .put_free_storage(&fixture.db, |h| 8.0 + 0.5 * h)
+        .await;
     // Plans only: every round decides the same way on the same instance.
     let env = fixture.function_env(&[("AUTOMATIC_DRY_RUN", "true"), ("RUST_LOG", "warn")]);
     let mut function =

@@ -51,7 +51,8 @@ pub fn storage_change_started(message: &str) -> bool {
 /// Our record of a change, as the tag on the instance holds it:
 /// `<RFC 3339> <state> <what> by storage-guard <request>`, where the state is `sent` (written
 /// before the change is sent: it counts, even if the run ends there) or `failed` (RDS refused
-/// it: nothing changed), and `<what>` is `<from>-><to> GiB ...` or `max <from>-><to> GiB`.
+/// it: nothing changed), and `<what>` is `<from> to <to> GiB ...` or `max <from> to <to> GiB`
+/// (RDS tag values take letters, digits, spaces and `_.:/=+-@` only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OurRecord {
     pub at: DateTime<Utc>,
@@ -76,11 +77,12 @@ pub fn read_record(tag_value: &str) -> Option<OurRecord> {
         RECORD_FAILED => false,
         _ => return None,
     };
-    let what = words.next()?;
-    let storage = what != "max";
-    let grew = what
-        .split_once("->")
-        .and_then(|(from, to)| Some((from.parse().ok()?, to.parse().ok()?)));
+    let first = words.next()?;
+    let storage = first != "max";
+    let grew = match (storage, words.next(), words.next()) {
+        (true, Some("to"), Some(to)) => first.parse().ok().zip(to.parse().ok()),
+        _ => None,
+    };
     Some(OurRecord {
         at,
         sent,

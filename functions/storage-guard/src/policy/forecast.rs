@@ -23,10 +23,18 @@ pub struct Forecast {
     pub full_at: Option<DateTime<Utc>>,
 }
 
+/// The newest hour's rate holds for this long; past it, the whole history's: a dip of a few
+/// minutes (a big sort's temporary files) must not size a volume for two weeks.
+pub const FAST_RATE_HOURS: f64 = 6.0;
+
 impl Forecast {
-    /// GiB the database will use over `hours` at the forecast rate.
+    /// GiB the database will use over `hours`: the faster rate for the first
+    /// [`FAST_RATE_HOURS`], the whole history's after.
     pub fn growth_gib(&self, hours: f64) -> f64 {
-        self.used_gib_per_hour * hours
+        let hours = hours.max(0.0);
+        let fast = hours.min(FAST_RATE_HOURS);
+        let slow = self.used_gib_per_hour_all.max(0.0);
+        self.used_gib_per_hour * fast + slow * (hours - fast)
     }
 }
 

@@ -28,9 +28,12 @@ pub const FREE_STORAGE: WatchedMetric = WatchedMetric {
 };
 
 /// Instance events that mean storage is low now: 0089 over 90% used, 0007 exhausted,
-/// 0221 / 0222 storage-full shutdown and threshold, and autoscaling's failures: 0219 bad
-/// state, 0220 cooldown, 0223 could not scale, 0237 storage type unavailable, 0254 quota.
+/// 0221 / 0222 storage-full shutdown and threshold, 0220 autoscaling in its cooldown, and
+/// autoscaling's failures ([`AUTOSCALING_FAILED_EVENTS`]).
 pub const LOW_STORAGE_EVENTS: [u16; 9] = [7, 89, 219, 220, 221, 222, 223, 237, 254];
+/// Autoscaling could not act: 0219 bad state, 0223 could not scale, 0237 storage type
+/// unavailable, 0254 account quota. Its headroom then covers nothing.
+pub const AUTOSCALING_FAILED_EVENTS: [u16; 4] = [219, 223, 237, 254];
 /// Autoscaling at (0224) or near (0225) its maximum.
 pub const NEAR_MAXIMUM_EVENTS: [u16; 2] = [224, 225];
 /// Aurora cluster storage low (0227): reported only; Aurora grows by itself.
@@ -91,6 +94,8 @@ fn event_decision(event: &RdsEvent, config: &GuardConfig) -> Decision {
             }
             let ask = if NEAR_MAXIMUM_EVENTS.contains(&n) {
                 Ask::NearMaximum
+            } else if AUTOSCALING_FAILED_EVENTS.contains(&n) {
+                Ask::AutoscalingFailed
             } else {
                 Ask::Low
             };

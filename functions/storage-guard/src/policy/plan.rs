@@ -35,6 +35,9 @@ pub enum Ask {
     Low,
     /// RDS says autoscaling is at or near its maximum (0224, 0225).
     NearMaximum,
+    /// RDS says autoscaling could not act (0219 bad state, 0223 could not scale, 0237
+    /// storage type unavailable, 0254 quota): it does not cover this, whatever its headroom.
+    AutoscalingFailed,
     /// A scheduled sweep: act only where the forecast reaches full within the horizon or
     /// before the next allowed change.
     Sweep,
@@ -117,6 +120,8 @@ pub struct Situation<'a> {
     pub rules: Option<&'a Rules>,
     pub next: &'a NextChange,
     pub forecast: Option<&'a Forecast>,
+    /// The instance's events could be read (else only our own record counts its changes).
+    pub events_read: bool,
     pub now: DateTime<Utc>,
     pub ask: Ask,
 }
@@ -165,14 +170,25 @@ pub fn decide_storage(s: &Situation, limits: &Limits) -> Verdict {
     let fills_within = |hours: f64| full_at.is_some_and(|t| hours_until(t, now) <= hours);
     let when_next = s.next.when(now);
 
-    if st.cluster_id.is_some() || st.engine.starts_with("aurora") {
+    if st.engine.to_ascii_lowercase().starts_with("aurora") {
         return refuse(
-            Severity::Ok,
+            Severity::Warn,
             vec![format!(
-                "{} is {} storage of a cluster ({}): Aurora grows its storage by itself; reported only",
+                "{} is an {} instance of cluster {}: the cluster volume grows by itself; the instance's own FreeStorageSpace is its local (temporary) storage, which only a larger instance class adds; reported only",
                 st.id,
                 st.engine,
-                st.cluster_id.as_deref().unwrap_or("none")
+                st.cluster_id.as_deref().unwrap_or("(none)")
+            )],
+            full_at,
+        );
+    }
+    if let Some(cluster) = &st.cluster_id {
+        return refuse(
+            Severity::Critical,
+            vec![format!(
+                "{} is a member of Multi-AZ DB cluster {cluster}: its storage changes only through the cluster (ModifyDBCluster), which storage-guard does not change; {}",
+                st.id,
+                full_words(full_at, now)
             )],
             full_at,
         );
@@ -195,6 +211,17 @@ pub fn decide_storage(s: &Situation, limits: &Limits) -> Verdict {
             full_at,
         );
     }
+    if !st.pending_other.is_empty() && !full {
+        return refuse(
+            Severity::Critical,
+            vec![format!(
+                "modifications wait for the maintenance window ({}): a storage change applied now would apply them too (a reboot, a class change); not changing; {}",
+                st.pending_other.join(", "),
+                full_words(full_at, now)
+            )],
+            full_at,
+        );
+    }
     if !st.pending.is_empty() {
         let severity = if fills_within(f64::from(limits.act_within_hours)) {
             Severity::Critical
@@ -206,6 +233,19 @@ pub fn decide_storage(s: &Situation, limits: &Limits) -> Verdict {
             vec![format!(
                 "a storage change is already pending ({}): not adding another; {}",
                 pending_words(st),
+                full_words(full_at, now)
+            )],
+            full_at,
+        );
+    }
+    // A sweep changes nothing that is not filling within its horizon (nor raises a maximum an
+    // owner keeps tight for cost).
+    let horizon = f64::from(limits.act_within_hours);
+    if s.ask == Ask::Sweep && !fills_within(horizon) {
+        return refuse(
+            Severity::Ok,
+            vec![format!(
+                "{}; not within ACT_WITHIN_HOURS ({horizon} h): no change",
                 full_words(full_at, now)
             )],
             full_at,
@@ -237,9 +277,24 @@ pub fn decide_storage(s: &Situation, limits: &Limits) -> Verdict {
 
     let forecast_growth = |hours: f64| s.forecast.map_or(0.0, |f| f.growth_gib(hours));
     let alloc = st.allocated_gib;
+    let horizon = f64::from(limits.act_within_hours);
+
+    // Without the instance's events the 6-hour and 14-day rules see only our own record: a
+    // change that can wait, waits.
+    if !s.events_read && !full && !fills_within(horizon) {
+        return refuse(
+            Severity::Warn,
+            vec![format!(
+                "the instance's events could not be read, so its recent storage changes are unknown; {}: no change until they can be read",
+                full_words(full_at, now)
+            )],
+            full_at,
+        );
+    }
 
     // Autoscaling on, room under its maximum: it may cover this.
-    if let (Some(max), false) = (st.max_allocated_gib, matches!(s.ask, Ask::Manual { .. })) {
+    let autoscaling_may_cover = !matches!(s.ask, Ask::Manual { .. } | Ask::AutoscalingFailed);
+    if let (Some(max), true) = (st.max_allocated_gib, autoscaling_may_cover) {
         let step = i64::from(alloc) * MIN_GROWTH_PERCENT / 100;
         let step = step
             .max(AUTOSCALE_MIN_STEP_GIB)
@@ -247,7 +302,6 @@ pub fn decide_storage(s: &Situation, limits: &Limits) -> Verdict {
         let near_max = s.ask == Ask::NearMaximum || i64::from(alloc) + step > i64::from(max);
         // Autoscaling cannot act before the disk fills: it is full, the rules hold it until
         // after the forecast, or optimization (of unknown length) runs into the horizon.
-        let horizon = f64::from(limits.act_within_hours);
         let waits_past_full = match full_at {
             None => false,
             Some(t) => {
@@ -276,9 +330,7 @@ pub fn decide_storage(s: &Situation, limits: &Limits) -> Verdict {
         // unknown: within the horizon); otherwise it can wait.
         let fills_first = match full_at {
             None => false,
-            Some(t) if s.next.optimizing => {
-                t <= s.next.not_before || fills_within(f64::from(limits.act_within_hours))
-            }
+            Some(t) if s.next.optimizing => t <= s.next.not_before || fills_within(horizon),
             Some(t) => t <= s.next.not_before,
         };
         return refuse(
@@ -294,19 +346,6 @@ pub fn decide_storage(s: &Situation, limits: &Limits) -> Verdict {
             )],
             full_at,
         );
-    }
-    if s.ask == Ask::Sweep {
-        let horizon = f64::from(limits.act_within_hours);
-        if !fills_within(horizon) {
-            return refuse(
-                Severity::Ok,
-                vec![format!(
-                    "{}; not within ACT_WITHIN_HOURS ({horizon} h): no change",
-                    full_words(full_at, now)
-                )],
-                full_at,
-            );
-        }
     }
     grow(s, limits, rules, full_at)
 }
@@ -346,7 +385,8 @@ fn raise_maximum(
         .max(for_growth.min(f64::from(i32::MAX)) as i32)
         .max(ceil_percent(max, MIN_GROWTH_PERCENT));
     let to = wanted.min(limits.ceiling_gib);
-    if to <= max {
+    // RDS takes a maximum at least 10% above allocated, and only a higher one is a raise.
+    if to <= max || to < ceil_percent(alloc, MIN_GROWTH_PERCENT) {
         return refuse(
             Severity::Critical,
             vec![format!(
@@ -440,7 +480,18 @@ fn grow(s: &Situation, limits: &Limits, rules: &Rules, full_at: Option<DateTime<
             sized(growth)
         }
     };
-    let wanted = wanted.min(f64::from(i32::MAX)) as i32;
+    let mut wanted = wanted.min(f64::from(i32::MAX)) as i32;
+    // An automatic change grows by at most MAX_GROW_PERCENT: storage never shrinks, and a
+    // forecast can be wrong; more than that is a request by hand.
+    let automatic = !matches!(s.ask, Ask::Manual { .. });
+    let grow_cap = ceil_percent(alloc, i64::from(limits.max_grow_percent));
+    if automatic && wanted > grow_cap {
+        reasons.push(format!(
+            "MAX_GROW_PERCENT ({}%) holds this automatic change to {grow_cap} GiB of the {wanted} GiB the forecast wants; a larger one is a request by hand",
+            limits.max_grow_percent
+        ));
+        wanted = grow_cap;
+    }
     let target = wanted.max(min_target);
     let Some(mut to) = round_up(target, &valid.sizes_gib) else {
         return refuse(
@@ -500,7 +551,14 @@ fn grow(s: &Situation, limits: &Limits, rules: &Rules, full_at: Option<DateTime<
                 .max(needed)
         })
     });
-    let perf = performance(&st.storage_type, to, st.iops, st.throughput_mibps, valid);
+    let perf = performance(
+        &st.engine,
+        &st.storage_type,
+        to,
+        st.iops,
+        st.throughput_mibps,
+        valid,
+    );
     reasons.insert(0, format!("growing {alloc} GiB -> {to} GiB"));
     if let Rules::Documented { why, .. } = rules {
         reasons.push(format!(

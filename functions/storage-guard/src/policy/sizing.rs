@@ -140,11 +140,28 @@ pub struct Performance {
     pub notes: Vec<String>,
 }
 
-/// gp3 includes 3,000 IOPS and 125 MiB/s below 400 GiB, 12,000 and 500 from 400 GiB up
-/// (MySQL, MariaDB, PostgreSQL): a volume crossing 400 GiB keeps at least that baseline.
+/// gp3 includes 3,000 IOPS and 125 MiB/s below its threshold (400 GiB for MySQL, MariaDB and
+/// PostgreSQL, 200 GiB for Oracle), 12,000 and 500 from it up; below it RDS refuses any IOPS or
+/// throughput in the request. SQL Server has no threshold: 3,000 / 125 at every size.
 pub const GP3_BASELINE_GIB: i32 = 400;
+pub const GP3_BASELINE_GIB_ORACLE: i32 = 200;
 
+/// The size from which gp3 takes IOPS and throughput for `engine`; `None`: at every size.
+pub fn gp3_threshold(engine: &str) -> Option<i32> {
+    let e = engine.to_ascii_lowercase();
+    if e.starts_with("sqlserver") {
+        None
+    } else if e.starts_with("oracle") {
+        Some(GP3_BASELINE_GIB_ORACLE)
+    } else {
+        Some(GP3_BASELINE_GIB)
+    }
+}
+
+/// IOPS and throughput to send with a new size: only values that must change (the size makes
+/// the current ones invalid, or gp3 crosses its threshold), never where RDS refuses them.
 pub fn performance(
+    engine: &str,
     storage_type: &str,
     size_gib: i32,
     iops: Option<i32>,
@@ -152,18 +169,21 @@ pub fn performance(
     valid: &ValidStorage,
 ) -> Performance {
     let mut notes = Vec::new();
-    let provisioned = matches!(storage_type, "io1" | "io2" | "gp3");
-    if !provisioned {
-        return Performance {
-            iops: None,
-            throughput_mibps: None,
-            notes,
-        };
-    }
-    let (base_iops, base_throughput) = match (storage_type, size_gib >= GP3_BASELINE_GIB) {
-        ("gp3", true) => (Some(12_000), Some(500)),
-        ("gp3", false) => (Some(3_000), Some(125)),
-        _ => (None, None),
+    let none = |notes| Performance {
+        iops: None,
+        throughput_mibps: None,
+        notes,
+    };
+    let (base_iops, base_throughput) = match storage_type {
+        "io1" | "io2" => (None, None),
+        "gp3" => match gp3_threshold(engine) {
+            Some(threshold) if size_gib < threshold => {
+                return none(notes);
+            }
+            Some(_) => (Some(12_000), Some(500)),
+            None => (Some(3_000), Some(125)),
+        },
+        _ => return none(notes),
     };
     let mut new_iops = iops.or(base_iops).map(|i| i.max(base_iops.unwrap_or(0)));
     if let Some(i) = new_iops {
@@ -175,12 +195,6 @@ pub fn performance(
             adjusted = adjusted.clamp(lo, hi.max(lo));
         }
         adjusted = clamp_to(adjusted, &valid.iops);
-        if Some(adjusted) != iops {
-            notes.push(format!(
-                "IOPS {} -> {adjusted} to stay valid at {size_gib} GiB",
-                iops.map_or("baseline".to_string(), |i| i.to_string())
-            ));
-        }
         new_iops = Some(adjusted);
     }
     let mut new_throughput = None;
@@ -195,18 +209,26 @@ pub fn performance(
                 t = t.min(hi.max(1));
             }
         }
-        t = clamp_to(t, &valid.throughput_mibps);
-        if Some(t) != throughput {
-            notes.push(format!(
-                "throughput {} -> {t} MiB/s to stay valid at {size_gib} GiB",
-                throughput.map_or("baseline".to_string(), |t| t.to_string())
-            ));
-        }
-        new_throughput = Some(t);
+        new_throughput = Some(clamp_to(t, &valid.throughput_mibps));
+    }
+    // Only what changes is sent: the current values stay as they are.
+    let send_iops = new_iops.filter(|i| Some(*i) != iops);
+    let send_throughput = new_throughput.filter(|t| Some(*t) != throughput);
+    if let Some(i) = send_iops {
+        notes.push(format!(
+            "IOPS {} -> {i} to stay valid at {size_gib} GiB",
+            iops.map_or("baseline".to_string(), |i| i.to_string())
+        ));
+    }
+    if let Some(t) = send_throughput {
+        notes.push(format!(
+            "throughput {} -> {t} MiB/s to stay valid at {size_gib} GiB",
+            throughput.map_or("baseline".to_string(), |t| t.to_string())
+        ));
     }
     Performance {
-        iops: new_iops,
-        throughput_mibps: new_throughput,
+        iops: send_iops,
+        throughput_mibps: send_throughput,
         notes,
     }
 }

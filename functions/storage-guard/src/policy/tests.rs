@@ -27,6 +27,7 @@ fn limits() -> Limits {
         growth_days: 7,
         max_changes_14_days: 4,
         act_within_hours: 48,
+        max_grow_percent: 1000,
     }
 }
 
@@ -43,6 +44,7 @@ fn instance(alloc: i32) -> StorageInfo {
         iops: None,
         throughput_mibps: None,
         pending: PendingStorage::default(),
+        pending_other: Vec::new(),
         endpoint: None,
         tags: Default::default(),
     }
@@ -85,6 +87,7 @@ fn verdict_of(
             rules: Some(&r),
             next,
             forecast,
+            events_read: true,
             now: now(),
             ask,
         },
@@ -208,7 +211,7 @@ fn storage_change_messages_are_told_from_the_rest() {
 #[test]
 fn our_record_reads_back() {
     let tag = format!(
-        "{} sent 100->120 GiB by storage-guard req-1",
+        "{} sent 100 to 120 GiB by storage-guard req-1",
         stamp(now() - hours(2))
     );
     assert_eq!(
@@ -221,7 +224,7 @@ fn our_record_reads_back() {
         })
     );
     let failed = format!(
-        "{} failed 100->120 GiB 3000 IOPS by storage-guard req-1",
+        "{} failed 100 to 120 GiB 3000 IOPS by storage-guard req-1",
         stamp(now())
     );
     assert_eq!(
@@ -229,7 +232,7 @@ fn our_record_reads_back() {
         Some((false, true))
     );
     let max = format!(
-        "{} sent max 200->300 GiB by storage-guard req-2",
+        "{} sent max 200 to 300 GiB by storage-guard req-2",
         stamp(now())
     );
     assert_eq!(
@@ -243,15 +246,15 @@ fn our_record_reads_back() {
     );
     for other in [
         "",
-        "soon sent 100->120",
-        &format!("{} maybe 1->2", stamp(now())),
+        "soon sent 100 to 120",
+        &format!("{} maybe 1 to 2", stamp(now())),
         &stamp(now()),
         &format!("{} sent", stamp(now())),
     ] {
         assert_eq!(read_record(other), None, "{other:?}");
     }
     assert_eq!(
-        read_record(&format!("{} sent x->120 GiB", stamp(now())))
+        read_record(&format!("{} sent xto 120 GiB", stamp(now())))
             .unwrap()
             .grew,
         None
@@ -261,7 +264,7 @@ fn our_record_reads_back() {
 #[test]
 fn our_record_and_events_count_once_per_change() {
     let tag = format!(
-        "{} sent 100->120 GiB by storage-guard req-1",
+        "{} sent 100 to 120 GiB by storage-guard req-1",
         stamp(now() - hours(2))
     );
     // The event of our own change (within 30 minutes) and our tag: one change.
@@ -305,12 +308,12 @@ fn our_record_and_events_count_once_per_change() {
     assert_eq!(alone[0].detail, tag);
     // A raised maximum is not a storage change; a refused one did not happen.
     let max = format!(
-        "{} sent max 200->300 GiB by storage-guard req-2",
+        "{} sent max 200 to 300 GiB by storage-guard req-2",
         stamp(now())
     );
     assert!(past_changes(&[], Some(&max)).is_empty());
     let failed = format!(
-        "{} failed 100->120 GiB by storage-guard req-3",
+        "{} failed 100 to 120 GiB by storage-guard req-3",
         stamp(now())
     );
     assert!(past_changes(&[], Some(&failed)).is_empty());
@@ -576,42 +579,58 @@ fn sizes_round_up_to_a_step_and_down_under_a_ceiling() {
 #[test]
 fn iops_and_throughput_follow_the_size() {
     let gp3 = documented("gp3").unwrap();
-    // Below 400 GiB: the 3,000 / 125 baseline; unset values become it.
-    let p = performance("gp3", 100, None, None, &gp3);
-    assert_eq!((p.iops, p.throughput_mibps), (Some(3_000), Some(125)));
-    assert_eq!(p.notes.len(), 2);
+    let pg = |size, iops, t| performance("postgres", "gp3", size, iops, t, &gp3);
+    // Below 400 GiB RDS refuses any IOPS or throughput for MySQL, MariaDB, PostgreSQL: none sent.
+    let p = pg(399, Some(3_000), Some(125));
+    assert_eq!((p.iops, p.throughput_mibps), (None, None));
+    assert!(p.notes.is_empty());
+    assert_eq!(pg(100, None, None).iops, None);
     // Crossing 400 GiB: at least 12,000 / 500.
-    let p = performance("gp3", 400, Some(3_000), Some(125), &gp3);
+    let p = pg(400, Some(3_000), Some(125));
     assert_eq!((p.iops, p.throughput_mibps), (Some(12_000), Some(500)));
     assert_eq!(p.notes[0], "IOPS 3000 -> 12000 to stay valid at 400 GiB");
     assert_eq!(
         p.notes[1],
         "throughput 125 -> 500 MiB/s to stay valid at 400 GiB"
     );
-    let p = performance("gp3", 399, Some(3_000), Some(125), &gp3);
-    assert_eq!((p.iops, p.throughput_mibps), (Some(3_000), Some(125)));
-    assert!(p.notes.is_empty());
-    // Kept when valid.
-    let p = performance("gp3", 500, Some(16_000), Some(1_000), &gp3);
-    assert_eq!((p.iops, p.throughput_mibps), (Some(16_000), Some(1_000)));
+    // Unset values above the threshold become the baseline.
+    assert_eq!(pg(500, None, None).iops, Some(12_000));
+    assert!(pg(500, None, None).notes[0].starts_with("IOPS baseline -> 12000"));
+    assert!(pg(500, None, None).notes[1].starts_with("throughput baseline -> 500"));
+    // Kept when valid: nothing sent.
+    let p = pg(500, Some(16_000), Some(1_000));
+    assert_eq!((p.iops, p.throughput_mibps), (None, None));
     // Throughput at most 0.25 MiB/s per IOPS.
-    let p = performance("gp3", 500, Some(12_000), Some(4_000), &gp3);
-    assert_eq!(p.throughput_mibps, Some(3_000));
-    // io1: IOPS between 1 and 50 per GiB.
+    let p = pg(500, Some(12_000), Some(4_000));
+    assert_eq!((p.iops, p.throughput_mibps), (None, Some(3_000)));
+    // Oracle's threshold is 200 GiB; SQL Server has none (3,000 / 125 at every size).
+    let ora = performance("oracle-ee", "gp3", 200, Some(3_000), Some(125), &gp3);
+    assert_eq!(ora.iops, Some(12_000));
+    let ora = performance("oracle-ee", "gp3", 199, Some(3_000), Some(125), &gp3);
+    assert_eq!(ora.iops, None);
+    let sql = performance("sqlserver-se", "gp3", 500, Some(3_000), Some(125), &gp3);
+    assert_eq!((sql.iops, sql.throughput_mibps), (None, None));
+    let sql = performance("sqlserver-se", "gp3", 20, None, None, &gp3);
+    assert_eq!((sql.iops, sql.throughput_mibps), (Some(3_000), Some(125)));
+    assert_eq!(gp3_threshold("postgres"), Some(400));
+    assert_eq!(gp3_threshold("Oracle-SE2"), Some(200));
+    assert_eq!(gp3_threshold("SQLSERVER-EX"), None);
+    // io1: IOPS between 1 and 50 per GiB; sent only when the size makes them invalid.
     let io1 = documented("io1").unwrap();
-    let p = performance("io1", 100, Some(10_000), None, &io1);
+    let p = performance("postgres", "io1", 100, Some(10_000), None, &io1);
     assert_eq!((p.iops, p.throughput_mibps), (Some(5_000), None));
     assert_eq!(
         p.notes,
         vec!["IOPS 10000 -> 5000 to stay valid at 100 GiB".to_string()]
     );
-    let p = performance("io1", 2_000, Some(1_000), None, &io1);
+    let p = performance("postgres", "io1", 2_000, Some(1_000), None, &io1);
     assert_eq!(p.iops, Some(2_000));
-    let p = performance("io1", 200, Some(1_000), None, &io1);
-    assert_eq!(p.iops, Some(1_000));
+    let p = performance("postgres", "io1", 200, Some(1_000), None, &io1);
+    assert_eq!(p.iops, None);
     assert!(p.notes.is_empty());
     // Absolute IOPS range too.
     let p = performance(
+        "postgres",
         "io2",
         100_000,
         Some(300_000),
@@ -620,7 +639,14 @@ fn iops_and_throughput_follow_the_size() {
     );
     assert_eq!(p.iops, Some(256_000));
     // gp2 and magnetic: nothing goes with the size.
-    let p = performance("gp2", 500, Some(1_500), None, &documented("gp2").unwrap());
+    let p = performance(
+        "postgres",
+        "gp2",
+        500,
+        Some(1_500),
+        None,
+        &documented("gp2").unwrap(),
+    );
     assert_eq!((p.iops, p.throughput_mibps), (None, None));
     assert!(p.notes.is_empty());
     // A reported ratio of zero does not zero the throughput.
@@ -629,8 +655,8 @@ fn iops_and_throughput_follow_the_size() {
         ..gp3
     };
     assert_eq!(
-        performance("gp3", 100, Some(3_000), Some(125), &zero).throughput_mibps,
-        Some(125)
+        performance("postgres", "gp3", 500, Some(12_000), Some(600), &zero).throughput_mibps,
+        None
     );
 }
 
@@ -1166,27 +1192,32 @@ fn manual_sizings() {
 }
 
 #[test]
-fn aurora_and_unknown_storage_types_are_reported_only() {
+fn aurora_members_and_multi_az_cluster_members_are_not_grown() {
     let mut st = instance(100);
     st.engine = "aurora-postgresql".into();
     st.storage_type = "aurora".into();
+    st.cluster_id = Some("orders-aurora".into());
     let v = decide_storage(
         &Situation {
             storage: &st,
             rules: None,
             next: &free_now(),
             forecast: None,
+            events_read: true,
             now: now(),
             ask: Ask::Low,
         },
         &limits(),
     );
     assert_eq!(v.action, Action::None);
-    assert_eq!(v.severity, Severity::Ok);
-    assert!(reason(&v).contains("Aurora grows its storage by itself"));
+    assert_eq!(v.severity, Severity::Warn);
+    assert!(reason(&v).starts_with("orders-db is an aurora-postgresql instance of cluster orders-aurora: the cluster volume grows by itself"), "{}", reason(&v));
+    // A Multi-AZ DB cluster member (not Aurora): its storage is the cluster's; critical.
     let mut member = instance(100);
     member.cluster_id = Some("orders-cluster".into());
-    assert!(reason(&verdict(&member, None, Ask::Low)).contains("(orders-cluster)"));
+    let v = verdict(&member, Some(&fc(1.0, 1.0)), Ask::Low);
+    assert_eq!(v.severity, Severity::Critical);
+    assert!(reason(&v).starts_with("orders-db is a member of Multi-AZ DB cluster orders-cluster: its storage changes only through the cluster (ModifyDBCluster)"), "{}", reason(&v));
     let mut odd = instance(100);
     odd.storage_type = "io3".into();
     let v = decide_storage(
@@ -1195,6 +1226,7 @@ fn aurora_and_unknown_storage_types_are_reported_only() {
             rules: None,
             next: &free_now(),
             forecast: None,
+            events_read: true,
             now: now(),
             ask: Ask::Low,
         },
@@ -1218,6 +1250,7 @@ fn documented_rules_are_named_in_the_reasons() {
             rules: Some(&r),
             next: &free_now(),
             forecast: None,
+            events_read: true,
             now: now(),
             ask: Ask::Low,
         },
@@ -1242,6 +1275,7 @@ fn documented_rules_are_named_in_the_reasons() {
             rules: Some(&stepped),
             next: &free_now(),
             forecast: None,
+            events_read: true,
             now: now(),
             ask: Ask::Low,
         },
@@ -1259,6 +1293,188 @@ fn actions_say_whether_they_change() {
     }
     .changes());
     assert_eq!(Action::None.modification("gp2"), None);
+}
+
+// ---- what the hostile review found ----
+
+#[test]
+fn a_dip_in_the_last_hour_sizes_only_the_next_hours() {
+    // Flat at 40 GiB free for a day, 8 GiB in the last minutes: 17.6 GiB/h over the last hour.
+    let mut f = fc(8.0, 17.6);
+    f.used_gib_per_hour_all = 0.2;
+    // 6 h at the fast rate, the rest at the day's.
+    assert!((f.growth_gib(24.0) - (17.6 * 6.0 + 0.2 * 18.0)).abs() < 1e-9);
+    assert!((f.growth_gib(3.0) - 17.6 * 3.0).abs() < 1e-9);
+    assert_eq!(f.growth_gib(-1.0), 0.0);
+    let freeing = Forecast {
+        used_gib_per_hour_all: -1.0,
+        ..fc(8.0, 2.0)
+    };
+    assert!(
+        (freeing.growth_gib(10.0) - 12.0).abs() < 1e-9,
+        "a falling day adds nothing"
+    );
+    // (92 + 105.6 + 0.2 * 168) / 0.9 = 256.9: not the 6,792 GiB two weeks at 17.6 GiB/h want.
+    let v = verdict(&instance(100), Some(&f), Ask::Low);
+    assert_eq!(grown_to(&v), 257);
+}
+
+#[test]
+fn an_automatic_change_grows_by_at_most_max_grow_percent() {
+    let l = Limits {
+        max_grow_percent: 100,
+        ..limits()
+    };
+    let v = verdict_of(
+        &instance(100),
+        &free_now(),
+        Some(&fc(2.0, 1.0)),
+        Ask::Low,
+        &l,
+    );
+    assert_eq!(grown_to(&v), 200);
+    assert!(reason(&v).contains("MAX_GROW_PERCENT (100%) holds this automatic change to 200 GiB of the 303 GiB the forecast wants"), "{}", reason(&v));
+    // Within the cap: untouched.
+    assert_eq!(
+        grown_to(&verdict_of(
+            &instance(100),
+            &free_now(),
+            Some(&fc(10.0, 0.1)),
+            Ask::Low,
+            &l
+        )),
+        120
+    );
+    // Exactly at it: not capped (no note).
+    let edge = Limits {
+        max_grow_percent: 203,
+        ..limits()
+    };
+    let v = verdict_of(
+        &instance(100),
+        &free_now(),
+        Some(&fc(2.0, 1.0)),
+        Ask::Low,
+        &edge,
+    );
+    assert_eq!(grown_to(&v), 303);
+    assert!(!reason(&v).contains("MAX_GROW_PERCENT"));
+    // A request by hand is not capped.
+    let manual = Ask::Manual {
+        sizing: Sizing::TargetGib(500),
+    };
+    assert_eq!(
+        grown_to(&verdict_of(&instance(100), &free_now(), None, manual, &l)),
+        500
+    );
+}
+
+#[test]
+fn other_pending_modifications_are_not_applied_with_a_change() {
+    let mut st = instance(100);
+    st.pending_other = vec!["DBInstanceClass".into(), "MultiAZ".into()];
+    let v = verdict(&st, Some(&fc(2.0, 1.0)), Ask::Low);
+    assert_eq!(
+        (v.action.clone(), v.severity),
+        (Action::None, Severity::Critical)
+    );
+    assert!(reason(&v).starts_with("modifications wait for the maintenance window (DBInstanceClass, MultiAZ): a storage change applied now would apply them too"));
+    // storage-full: the database is down already; it is grown.
+    st.status = "storage-full".into();
+    assert!(verdict(&st, None, Ask::Low).action.changes());
+}
+
+#[test]
+fn a_raised_maximum_is_at_least_ten_percent_above_allocated() {
+    let mut st = instance(920);
+    st.max_allocated_gib = Some(950);
+    let v = verdict(&st, None, Ask::Low);
+    assert_eq!(v.action, Action::None);
+    assert_eq!(v.severity, Severity::Critical);
+    assert!(
+        reason(&v).contains("allows no higher maximum"),
+        "{}",
+        reason(&v)
+    );
+    // 909 allocated: 10% above is 1000, the ceiling: allowed.
+    let mut edge = instance(909);
+    edge.max_allocated_gib = Some(950);
+    assert_eq!(
+        verdict(&edge, None, Ask::Low).action,
+        Action::RaiseMaximum {
+            from_gib: 950,
+            to_gib: 1000
+        }
+    );
+    // At its maximum (allocated == maximum): near it, raised.
+    let mut at = instance(100);
+    at.max_allocated_gib = Some(100);
+    assert_eq!(
+        verdict(&at, None, Ask::Low).action,
+        Action::RaiseMaximum {
+            from_gib: 100,
+            to_gib: 126
+        }
+    );
+}
+
+#[test]
+fn a_sweep_leaves_a_tight_maximum_alone_outside_its_horizon() {
+    let mut st = instance(100);
+    st.max_allocated_gib = Some(105);
+    let v = verdict(&st, Some(&fc(60.0, 1.0)), Ask::Sweep);
+    assert_eq!((v.action.clone(), v.severity), (Action::None, Severity::Ok));
+    assert!(reason(&v).contains("not within ACT_WITHIN_HOURS"));
+    assert!(matches!(
+        verdict(&st, Some(&fc(40.0, 1.0)), Ask::Sweep).action,
+        Action::RaiseMaximum { .. }
+    ));
+}
+
+#[test]
+fn without_its_events_only_what_cannot_wait_is_changed() {
+    let st = instance(100);
+    let blind = |forecast: Option<&Forecast>, st: &StorageInfo| {
+        let r = rules("gp2");
+        decide_storage(
+            &Situation {
+                storage: st,
+                rules: Some(&r),
+                next: &free_now(),
+                forecast,
+                events_read: false,
+                now: now(),
+                ask: Ask::Low,
+            },
+            &limits(),
+        )
+    };
+    let v = blind(Some(&fc(60.0, 1.0)), &st);
+    assert_eq!(
+        (v.action.clone(), v.severity),
+        (Action::None, Severity::Warn)
+    );
+    assert!(reason(&v).starts_with(
+        "the instance's events could not be read, so its recent storage changes are unknown"
+    ));
+    assert_eq!(blind(None, &st).action, Action::None);
+    // Full within the horizon, or full now: saved all the same.
+    assert!(blind(Some(&fc(48.0, 1.0)), &st).action.changes());
+    let mut full = instance(100);
+    full.status = "storage-full".into();
+    assert!(blind(None, &full).action.changes());
+}
+
+#[test]
+fn when_rds_says_autoscaling_failed_its_headroom_covers_nothing() {
+    let mut st = instance(100);
+    st.max_allocated_gib = Some(500);
+    assert_eq!(
+        verdict(&st, Some(&fc(10.0, 0.1)), Ask::Low).action,
+        Action::None
+    );
+    let v = verdict(&st, Some(&fc(10.0, 0.1)), Ask::AutoscalingFailed);
+    assert_eq!(grown_to(&v), 120);
 }
 
 // ---- what a trigger asks ----
@@ -1391,11 +1607,19 @@ mod triggers {
         for n in super::super::LOW_STORAGE_EVENTS {
             let mut e = sample("rds-instance-low-storage.eventbridge.json");
             e["detail"]["EventID"] = json!(format!("RDS-EVENT-{n:04}"));
+            let expected = if super::super::AUTOSCALING_FAILED_EVENTS.contains(&n) {
+                Ask::AutoscalingFailed
+            } else {
+                Ask::Low
+            };
             assert_eq!(
                 instance_ask(decide(&trigger(e), &config(&[]))).1,
-                Ask::Low,
+                expected,
                 "{n}"
             );
+        }
+        for n in super::super::AUTOSCALING_FAILED_EVENTS {
+            assert!(super::super::LOW_STORAGE_EVENTS.contains(&n), "{n}");
         }
         for n in super::super::NEAR_MAXIMUM_EVENTS {
             let mut e = sample("rds-instance-low-storage.eventbridge.json");
