@@ -68,6 +68,7 @@ bench: package
 	$(CARGO) build -p e2e --bin bench --bin bench-storage --bin footprint
 	scripts/with-stack.sh target/debug/footprint target/release target/lambda
 	scripts/with-stack.sh target/debug/bench target/release/idle-reaper target/release/failover-check
+	$(CARGO) run -q --release -p storage-guard --example forecast-bench
 	scripts/with-stack.sh target/debug/bench-storage target/release/storage-guard
 	scripts/bootstrap.sh
 	test -x .venv-bench/bin/custodian || (python3 -m venv .venv-bench && .venv-bench/bin/pip install --quiet --disable-pip-version-check '$(C7N_SPEC)')

@@ -1,24 +1,17 @@
-//! `make bench`, storage-guard: the forecast over a 10,000-point `FreeStorageSpace` history, and
-//! the time from an alarm to the decision in the release binary against the local stack. Every
-//! figure is a ratio to a floor measured in the same run, since these machines are noisy:
-//! - forecast: one plain pass summing the same 10,000 values;
-//! - event to decision: the same AWS reads the decision needs (DescribeDBInstances,
+//! `make bench`, storage-guard: the time from an alarm to the decision in the release binary
+//! against the local stack (the forecast over 10,000 points is storage-guard's own example,
+//! `forecast-bench`), as a ratio to a floor measured in the same run, since these machines are
+//! noisy: the same AWS reads the decision needs (DescribeDBInstances,
 //!   DescribeValidDBInstanceModifications, DescribeEvents, GetMetricData), made one after
 //!   another by this process's own SDK client against the same endpoint.
 
-use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use e2e::{check, Fixture, FunctionProcess};
 use serde_json::json;
-use storage_guard::policy::forecast::forecast;
 
-const POINTS: usize = 10_000;
-const FORECAST_ROUNDS: usize = 501;
 const DECISION_ROUNDS: usize = 15;
-/// A forecast is two least-squares passes and a search: within 4x one plain pass.
-const FORECAST_TARGET: f64 = 4.0;
 /// The decision is its reads and little else: within 1.5x of making them by hand.
 const DECISION_TARGET: f64 = 1.5;
 
@@ -33,45 +26,6 @@ fn verdict(ratio: f64, target: f64) -> &'static str {
     } else {
         "MISSED"
     }
-}
-
-fn forecast_bench() {
-    let now = Utc::now();
-    // Five-minute points over ~35 days, filling with noise and a load near the end.
-    let points: Vec<(chrono::DateTime<Utc>, f64)> = (0..POINTS)
-        .map(|i| {
-            let t = now - chrono::Duration::minutes(5 * (POINTS - i) as i64);
-            let noise = ((i * 7919) % 97) as f64 * 1e6;
-            let load = if i > POINTS - 12 {
-                (i - (POINTS - 12)) as f64 * 2e9
-            } else {
-                0.0
-            };
-            (t, 500e9 - i as f64 * 2e7 + noise - load)
-        })
-        .collect();
-    let mut floor = Vec::new();
-    let mut timed = Vec::new();
-    for _ in 0..FORECAST_ROUNDS {
-        let started = Instant::now();
-        let sum: f64 = black_box(&points).iter().map(|(_, v)| v).sum();
-        black_box(sum);
-        floor.push(started.elapsed());
-        let started = Instant::now();
-        black_box(forecast(black_box(&points)));
-        timed.push(started.elapsed());
-    }
-    let f = forecast(&points).expect("a forecast");
-    let (floor, timed) = (median(floor), median(timed));
-    let ratio = timed.as_secs_f64() / floor.as_secs_f64().max(1e-9);
-    println!(
-        "storage-guard forecast over {POINTS} points: {:.1} us (floor, one summing pass: {:.1} us): {ratio:.2}x (target <= {FORECAST_TARGET}x: {}); {:.3} GiB/h, full at {:?}",
-        timed.as_secs_f64() * 1e6,
-        floor.as_secs_f64() * 1e6,
-        verdict(ratio, FORECAST_TARGET),
-        f.used_gib_per_hour,
-        f.full_at
-    );
 }
 
 async fn reads_by_hand(fixture: &Fixture) -> Duration {
@@ -140,8 +94,6 @@ async fn reads_by_hand(fixture: &Fixture) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    forecast_bench();
-
     let binary = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "target/release/storage-guard".into());

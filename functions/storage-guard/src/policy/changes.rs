@@ -177,9 +177,7 @@ pub fn next_change(status: &str, changes: &[PastChange], now: DateTime<Utc>) -> 
     if last_day.len() >= CHANGES_PER_DAY {
         // The fourth-newest change has to leave the 24-hour window.
         let after = last_day[CHANGES_PER_DAY - 1].at + Duration::hours(24);
-        if after > not_before {
-            not_before = after;
-        }
+        not_before = not_before.max(after);
         reasons.push(format!(
             "{} storage changes in the past 24 hours (RDS allows another only with fewer than {CHANGES_PER_DAY})",
             last_day.len()

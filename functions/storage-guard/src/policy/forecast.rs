@@ -38,31 +38,30 @@ impl Forecast {
     }
 }
 
-/// Free GiB lost per hour: the negated least-squares slope of `points` (time in hours).
+/// Free GiB lost per hour: the negated least-squares slope of `points` (time in hours from the
+/// first point), in one pass over them.
 fn used_per_hour(points: &[(DateTime<Utc>, f64)]) -> Option<f64> {
     let (first, _) = points.first()?;
     if points.len() < 2 {
         return None;
     }
+    let origin = first.timestamp_millis();
     let n = points.len() as f64;
-    let hours = |t: &DateTime<Utc>| (*t - *first).num_milliseconds() as f64 / 3_600_000.0;
-    let (mut sx, mut sy) = (0.0, 0.0);
+    let (mut sx, mut sy, mut sxx, mut sxy) = (0.0, 0.0, 0.0, 0.0);
     for (t, v) in points {
-        sx += hours(t);
-        sy += v / GIB;
+        let x = (t.timestamp_millis() - origin) as f64 / 3_600_000.0;
+        let y = v / GIB;
+        sx += x;
+        sy += y;
+        sxx += x * x;
+        sxy += x * y;
     }
-    let (mx, my) = (sx / n, sy / n);
-    let (mut cov, mut var) = (0.0, 0.0);
-    for (t, v) in points {
-        let dx = hours(t) - mx;
-        cov += dx * (v / GIB - my);
-        var += dx * dx;
-    }
+    let var = sxx - sx * sx / n;
     // All points at one instant: no slope.
     if var <= 0.0 {
         return None;
     }
-    Some(-(cov / var))
+    Some(-((sxy - sx * sy / n) / var))
 }
 
 /// The forecast from a history sorted oldest first (free bytes); `None` with fewer than two

@@ -322,10 +322,10 @@ fn our_record_and_events_count_once_per_change() {
 
 #[test]
 fn our_own_growth_counts_as_free_space_once_it_is_newer_than_the_metric() {
-    let f = fc(2.0, 1.0);
+    let f = fc(2.0, 2.0);
     let grown = with_added_space(&f, 20.0, now() + Duration::minutes(1));
     assert_eq!(grown.free_gib, 22.0);
-    assert_eq!(grown.full_at, Some(now() + hours(22)));
+    assert_eq!(grown.full_at, Some(now() + hours(11)));
     assert_eq!(
         with_added_space(&f, 20.0, now()),
         f,
@@ -1282,6 +1282,54 @@ fn documented_rules_are_named_in_the_reasons() {
         &limits(),
     );
     assert_eq!(grown_to(&v), 150);
+}
+
+#[test]
+fn a_gib_is_two_to_the_thirtieth_bytes() {
+    assert_eq!(GIB, 1_073_741_824.0);
+}
+
+#[test]
+fn provisioned_types_send_their_type_with_iops_or_throughput_alone() {
+    let iops_only = Action::Grow {
+        from_gib: 100,
+        to_gib: 200,
+        max_to_gib: None,
+        iops: Some(5_000),
+        throughput_mibps: None,
+    };
+    assert_eq!(
+        iops_only
+            .modification("io1")
+            .unwrap()
+            .storage_type
+            .as_deref(),
+        Some("io1")
+    );
+    let throughput_only = Action::Grow {
+        from_gib: 500,
+        to_gib: 600,
+        max_to_gib: None,
+        iops: None,
+        throughput_mibps: Some(600),
+    };
+    assert_eq!(
+        throughput_only
+            .modification("gp3")
+            .unwrap()
+            .storage_type
+            .as_deref(),
+        Some("gp3")
+    );
+    let size_only = Action::Grow {
+        from_gib: 100,
+        to_gib: 200,
+        max_to_gib: Some(300),
+        iops: None,
+        throughput_mibps: None,
+    };
+    let m = size_only.modification("gp2").unwrap();
+    assert_eq!((m.storage_type, m.max_allocated_gib), (None, Some(300)));
 }
 
 #[test]
