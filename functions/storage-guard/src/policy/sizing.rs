@@ -91,22 +91,20 @@ pub fn rules_for(storage_type: &str, reported: Result<&[ValidStorage], &str>) ->
 /// The smallest valid size at or above `gib` (rounded up to a range's step), or the largest
 /// valid size when `gib` is above them all; `None` with no ranges.
 pub fn round_up(gib: i32, sizes: &[IntRange]) -> Option<i32> {
-    let mut best: Option<i32> = None;
-    for r in sizes {
-        if gib > r.to {
-            continue;
-        }
-        let candidate = if gib <= r.from {
-            r.from
-        } else {
-            let steps = (gib - r.from + r.step - 1) / r.step;
-            r.from + steps * r.step
-        };
-        if candidate <= r.to && best.is_none_or(|b| candidate < b) {
-            best = Some(candidate);
-        }
-    }
-    best.or_else(|| sizes.iter().map(|r| r.to).max())
+    sizes
+        .iter()
+        .filter_map(|r| {
+            let candidate = if gib <= r.from {
+                r.from
+            } else {
+                let steps = (gib - r.from + r.step - 1) / r.step;
+                r.from + steps * r.step
+            };
+            // A step past the range's end is no size of it.
+            (candidate <= r.to).then_some(candidate)
+        })
+        .min()
+        .or_else(|| sizes.iter().map(|r| r.to).max())
 }
 
 /// The largest valid size at or below `gib` (a ceiling rounds down), `None` when none is.

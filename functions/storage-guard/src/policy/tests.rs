@@ -1285,6 +1285,80 @@ fn documented_rules_are_named_in_the_reasons() {
 }
 
 #[test]
+fn the_smallest_fitting_size_wins_in_any_order() {
+    let ranges = [
+        IntRange {
+            from: 1000,
+            to: 2000,
+            step: 10,
+        },
+        IntRange {
+            from: 100,
+            to: 400,
+            step: 100,
+        },
+    ];
+    assert_eq!(round_up(50, &ranges), Some(100));
+    assert_eq!(round_up(401, &ranges), Some(1000));
+    assert_eq!(round_up(5000, &ranges), Some(2000));
+}
+
+#[test]
+fn a_raised_maximum_leaves_room_for_the_growth_days() {
+    // 90 GiB used, 1 GiB/h: 7 days of growth want (90 + 168) / 0.9 = 286.7 -> 287 GiB.
+    let mut st = instance(100);
+    st.max_allocated_gib = Some(105);
+    let v = verdict(&st, Some(&fc(10.0, 1.0)), Ask::NearMaximum);
+    assert_eq!(
+        v.action,
+        Action::RaiseMaximum {
+            from_gib: 105,
+            to_gib: 287
+        }
+    );
+    // Free space counts: 50 GiB free, (50 + 168) / 0.9 = 242.2.
+    let v = verdict(&st, Some(&fc(50.0, 1.0)), Ask::NearMaximum);
+    assert_eq!(
+        v.action,
+        Action::RaiseMaximum {
+            from_gib: 105,
+            to_gib: 243
+        }
+    );
+}
+
+#[test]
+fn a_size_exactly_at_the_ceiling_is_not_held_by_it() {
+    let l = Limits {
+        ceiling_gib: 990,
+        ..limits()
+    };
+    let v = verdict_of(
+        &instance(900),
+        &free_now(),
+        Some(&fc(90.0, 0.0)),
+        Ask::Low,
+        &l,
+    );
+    assert_eq!(grown_to(&v), 990);
+    assert_eq!(v.severity, Severity::Warn);
+    assert!(!reason(&v).contains("holds the new size"), "{}", reason(&v));
+}
+
+#[test]
+fn storage_full_is_said_to_be_full_now() {
+    let mut st = instance(100);
+    st.status = "storage-full".into();
+    st.pending.allocated_gib = Some(120);
+    let v = verdict(&st, None, Ask::Low);
+    assert!(
+        reason(&v).ends_with("not adding another; it is full now"),
+        "{}",
+        reason(&v)
+    );
+}
+
+#[test]
 fn a_gib_is_two_to_the_thirtieth_bytes() {
     assert_eq!(GIB, 1_073_741_824.0);
 }
