@@ -796,3 +796,73 @@ async fn a_change_held_by_another_run_is_left_to_it_and_idle_reapers_lock_does_n
     );
     assert_eq!(s.allocated().await, 100);
 }
+
+#[tokio::test]
+async fn mariadb_reports_its_largest_tables() {
+    use mysql_async::prelude::Queryable;
+    let fixture = Fixture::new_mysql().await;
+    shape(&fixture, &fixture.db, 100, None, "gp2", true).await;
+    put_history(&fixture, &fixture.db, filling).await;
+    let schema = format!("sg_{}", fixture.suffix);
+    let mut admin = e2e::db::mysql_admin(&fixture.stack).await;
+    admin
+        .query_drop(format!(
+            "CREATE DATABASE {schema}; \
+             CREATE TABLE {schema}.orders (id INT PRIMARY KEY, pad VARCHAR(200), KEY by_pad (pad)); \
+             INSERT INTO {schema}.orders SELECT seq, REPEAT('x', 200) FROM {schema}.seq_1_to_5000; \
+             ANALYZE TABLE {schema}.orders; \
+             GRANT SELECT ON {schema}.* TO 'rds_responder'@'%'"
+        ))
+        .await
+        .expect("a table with rows");
+    let proxy = FaultProxy::start(&fixture.stack.moto_endpoint).await;
+    let endpoint = proxy.endpoint();
+    let overrides = fixture.mysql_override();
+    let env = fixture.function_env(&[
+        ("AWS_ENDPOINT_URL", &endpoint),
+        ("DB_ENDPOINT_OVERRIDES", &overrides),
+        ("AUTOMATIC_DRY_RUN", "true"),
+    ]);
+    let mut function = FunctionProcess::start(FUNCTION, &env).await;
+    let mut alarm = fixture.event("alarm.free-storage.eventbridge.json");
+    alarm["detail"]["state"]["timestamp"] = json!("2026-11-22T16:00:00.000+0000");
+    let report = function.invoke(&alarm).await.1.response();
+    e2e::collect_report("response", &report);
+    admin
+        .query_drop(format!("DROP DATABASE {schema}"))
+        .await
+        .expect("drop it");
+    let grew = check(&report, "what-grew");
+    assert_eq!(grew["outcome"], "pass", "{report:#}");
+    let largest = grew["data"]["largest"].as_array().unwrap();
+    let ours = largest
+        .iter()
+        .find(|r| r["name"] == format!("{schema}.orders").as_str())
+        .unwrap_or_else(|| panic!("{grew:#}"));
+    assert_eq!(ours["kind"], "table");
+    assert!(ours["bytes"].as_i64().unwrap() > 0, "{ours:#}");
+    assert!(ours["index_bytes"].as_i64().unwrap() > 0, "{ours:#}");
+    assert!(grew["data"]["slots"].as_array().unwrap().is_empty());
+    assert_eq!(check(&report, "change")["outcome"], "planned");
+}
+
+#[tokio::test]
+async fn the_alarm_as_a_lambda_alarm_action_is_answered_like_the_others() {
+    let s = scene(100, None, "gp2", true, filling).await;
+    let mut function = s.start(&[]).await;
+    let report = function
+        .invoke(&s.fixture.event("alarm.free-storage.action.json"))
+        .await
+        .1
+        .response();
+    e2e::collect_report("response", &report);
+    assert_eq!(report["trigger"]["delivery"], "alarm-action", "{report:#}");
+    assert_eq!(report["result"]["outcome"], "changed", "{report:#}");
+    assert_eq!(s.allocated().await, 200);
+    // The same state change by EventBridge is the same trigger: its report, nothing again.
+    let mut same = s.fixture.event("alarm.free-storage.eventbridge.json");
+    same["detail"]["state"]["timestamp"] = json!("2026-11-22T03:12:30.412+0000");
+    let again = function.invoke(&same).await.1.response();
+    assert_eq!(again["duplicate_of"], report["id"], "{again:#}");
+    assert_eq!(s.calls("RDS.ModifyDBInstance"), 1);
+}
