@@ -13,7 +13,12 @@ use std::time::Duration;
 use e2e::{Fixture, FunctionProcess};
 use serde_json::{json, Value};
 
-const FUNCTIONS: [&str; 3] = ["failover-check", "idle-reaper", "snapshotter"];
+const FUNCTIONS: [&str; 4] = [
+    "failover-check",
+    "idle-reaper",
+    "snapshotter",
+    "storage-guard",
+];
 const BARE: &str = "bare-lambda";
 const MAX_ZIP_BYTES: u64 = 2_500_000;
 const MAX_START_RATIO: f64 = 2.0;
@@ -25,6 +30,7 @@ fn invocation(fixture: &Fixture, name: &str) -> Value {
         "failover-check" => json!({"db_instance": fixture.db}),
         "idle-reaper" => json!({"db": fixture.db, "idle_minutes": 15, "dry_run": true}),
         "snapshotter" => json!({"db_instance": fixture.db, "reason": "footprint bench"}),
+        "storage-guard" => json!({"db": fixture.db, "grow_percent": 20}),
         _ => json!({"hello": "world"}),
     }
 }
@@ -44,11 +50,19 @@ async fn main() {
     let release = PathBuf::from(args.get(1).map_or("target/release", String::as_str));
     let packages = PathBuf::from(args.get(2).map_or("target/lambda", String::as_str));
     let rounds: usize = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(21);
+    // Optionally only some functions (comma-separated), against the same bare binary.
+    let only: Vec<String> = args
+        .get(4)
+        .map(|list| list.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
     let fixture = Fixture::new().await;
     fixture.put_connections(&fixture.db, 10.0).await;
     let env = fixture.function_env(&[("RUST_LOG", "warn")]);
 
-    let names: Vec<&str> = std::iter::once(BARE).chain(FUNCTIONS).collect();
+    let chosen = FUNCTIONS
+        .into_iter()
+        .filter(|f| only.is_empty() || only.iter().any(|o| o == f));
+    let names: Vec<&str> = std::iter::once(BARE).chain(chosen).collect();
     let mut starts: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut rss: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for round in 0..rounds {
