@@ -19,7 +19,7 @@ use aws_sdk_rds::types::Tag;
 
 use crate::aws::Markers;
 use crate::aws::{SdkError, SdkFailure};
-use crate::rds::RdsError;
+use crate::rds::{tag_map, RdsError};
 use crate::trigger::{DbTarget, RdsIdentifier, ResourceKind, TableName};
 
 /// Instance snapshots or cluster snapshots: two APIs with the same shape.
@@ -88,17 +88,6 @@ pub struct Quota {
 
 fn to_chrono(t: &aws_sdk_rds::primitives::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(t.to_millis().ok()?)
-}
-
-fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_string(),
-                t.value().unwrap_or_default().to_string(),
-            ))
-        })
-        .collect()
 }
 
 fn rds_failure<E>(operation: &'static str) -> impl FnOnce(SdkError<E>) -> RdsError

@@ -122,6 +122,29 @@ impl RdsError {
     }
 }
 
+/// Tags as RDS lists them in a describe call's `TagList`.
+pub(crate) fn tag_map(
+    tags: &[aws_sdk_rds::types::Tag],
+) -> std::collections::BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// An instance's endpoint, when RDS lists a whole one.
+pub(crate) fn endpoint_of(db: &aws_sdk_rds::types::DbInstance) -> Option<Endpoint> {
+    let e = db.endpoint()?;
+    Some(Endpoint {
+        host: e.address()?.to_string(),
+        port: u16::try_from(e.port()?).ok()?,
+    })
+}
+
 #[allow(async_fn_in_trait)]
 pub trait DbInventory {
     async fn describe_instance(&self, id: &RdsIdentifier) -> Result<InstanceInfo, RdsError>;
@@ -172,27 +195,13 @@ impl DbInventory for RdsInventory {
                 .to_string(),
             status: db.db_instance_status().unwrap_or("unknown").to_string(),
             engine: db.engine().unwrap_or("unknown").to_string(),
-            endpoint: db.endpoint().and_then(|e| {
-                Some(Endpoint {
-                    host: e.address()?.to_string(),
-                    port: u16::try_from(e.port()?).ok()?,
-                })
-            }),
+            endpoint: endpoint_of(db),
             cluster_id: db.db_cluster_identifier().map(str::to_string),
             multi_az: db.multi_az().unwrap_or(false),
             availability_zone: db.availability_zone().map(str::to_string),
             secondary_availability_zone: db.secondary_availability_zone().map(str::to_string),
             iam_auth: db.iam_database_authentication_enabled().unwrap_or(false),
-            tags: db
-                .tag_list()
-                .iter()
-                .filter_map(|t| {
-                    Some((
-                        t.key()?.to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    ))
-                })
-                .collect(),
+            tags: tag_map(db.tag_list()),
         })
     }
 

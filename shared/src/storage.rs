@@ -157,22 +157,8 @@ fn from_instance(db: &DbInstance) -> Option<StorageInfo> {
             .pending_modified_values()
             .map(other_pending)
             .unwrap_or_default(),
-        endpoint: db.endpoint().and_then(|e| {
-            Some(crate::rds::Endpoint {
-                host: e.address()?.to_string(),
-                port: u16::try_from(e.port()?).ok()?,
-            })
-        }),
-        tags: db
-            .tag_list()
-            .iter()
-            .filter_map(|t| {
-                Some((
-                    t.key()?.to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                ))
-            })
-            .collect(),
+        endpoint: crate::rds::endpoint_of(db),
+        tags: crate::rds::tag_map(db.tag_list()),
     })
 }
 

