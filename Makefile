@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 LINT_VENV ?= $(HOME)/.cache/rds-responder/venv-lint
-FUNCTIONS := failover-check idle-reaper snapshotter storage-guard
+FUNCTIONS := failover-check idle-reaper snapshotter storage-guard restore-drill
 
 .PHONY: demo test unit e2e lint fmt mutants mutants-changed build bench invoke stack-up stack-down package deploy \
         refresh-ca-bundle clean
@@ -38,6 +38,7 @@ lint:
 	$(CARGO) check -q -p idle-reaper
 	$(CARGO) check -q -p snapshotter
 	$(CARGO) check -q -p storage-guard
+	$(CARGO) check -q -p restore-drill
 	# cfn-lint with the serverless rules, sam validate --lint, the project's template rules and
 	# their tests, offline; the tools' venv is kept outside the clone (installed once, ~1.5 min).
 	LINT_VENV=$(LINT_VENV) scripts/lint-template.sh

@@ -10,7 +10,10 @@ rule can read, an archive check without the s3:GetObject HeadObject needs, a log
 drops the metric or REPORT lines, an environment the code does not read, an x86_64 build, logs
 kept forever, an invocation lost without a trace, an event pattern the code does not handle, an
 alarm the code answers that reaches it from nowhere, a storage change on an instance not opted in
-(or by a function that has no opt-in rule at all), a database function outside the VPC.
+(or by a function that has no opt-in rule at all), a database function outside the VPC, a restore
+onto (or a delete of) an instance that is no drill's scratch instance, a point-in-time restore
+from a database not enrolled for drills, a database created or deleted any other way, every
+restore in the account routed to the drills, a schedule input its function refuses.
 
 Rules that compare the template with the code read the Rust sources (by regular expression,
 so a rename there fails here, naming what to update). Every failure names its rule and the
@@ -20,6 +23,7 @@ resource; all failures are reported, not only the first.
 """
 import fnmatch
 import itertools
+import json
 import pathlib
 import re
 import sys
@@ -54,6 +58,11 @@ EVENT_HANDLERS = {
         # Reported only (Aurora grows by itself), but routed: on-call learns it from the report.
         "AURORA_STORAGE_EVENTS": (CLUSTER, "routed"),
     }),
+    "RestoreDrillFunction": ("functions/restore-drill/src/policy/mod.rs", {
+        # A drill's scratch instance restored (SCRATCH_INSTANCES "events": only theirs).
+        "RESTORED_EVENTS": (INSTANCE, "routed"),
+        "BACKUPS_DISABLED_EVENTS": (INSTANCE, "routed"),
+    }),
 }
 # The metric alarm each function answers without being told (a `WatchedMetric` constant):
 # EventBridge must route exactly that metric's alarms moving into ALARM to it.
@@ -80,6 +89,48 @@ INSTANCE_CHANGES = ("rds:ModifyDBInstance",)
 OPT_IN_ACTIONS = ("rds:ModifyDBInstance", "rds:AddTagsToResource", "rds:CreateDBSnapshot")
 # The mark in every snapshot name snapshotter makes; its snapshot events are filtered on it.
 SNAPSHOT_NAME_MARK = ("functions/snapshotter/src/policy/naming.rs", "NAME_MARK")
+
+# Functions that restore databases onto scratch instances of their own and delete them: the
+# constants (in `source`) naming the mark in every scratch name and the tag each carries (its
+# value the instance's own name), the tag keys a restore writes, the opt-in tag a point-in-time
+# restore's source must carry (and the variable that overrides it) with the value enrolling it
+# for drills (the match arm of `drill_value`), and the event ids that come from scratch
+# instances only (an EVENT_HANDLERS constant).
+SCRATCH_INSTANCES = {
+    "RestoreDrillFunction": {
+        "source": "functions/restore-drill/src/policy/drill.rs",
+        "mark": "SCRATCH_MARK",
+        "tag": "SCRATCH_TAG",
+        "tag_keys": ("SCRATCH_TAG", "SOURCE_TAG", "EXPIRES_TAG"),
+        "opt_in": ("functions/restore-drill/src/config.rs", "DRILL_TAG"),
+        "variable": "DRILL_TAG",
+        "drill_value": ("functions/restore-drill/src/policy/drill.rs", "Enrolment::Drill"),
+        "events": "RESTORED_EVENTS",
+    },
+}
+# What a function of SCRATCH_INSTANCES does to its scratch instances (and only to them), and
+# the restore that also names its source instance.
+SCRATCH_RESTORES = ("rds:RestoreDBInstanceFromDBSnapshot", "rds:RestoreDBInstanceToPointInTime")
+SCRATCH_DELETES = ("rds:DeleteDBInstance",)
+SOURCE_RESTORES = ("rds:RestoreDBInstanceToPointInTime",)
+# What no principal of the template may do at all: databases are created only as scratch
+# instances by a restore, and deleted only as those; clusters never changed.
+NO_DATABASE_LIFECYCLE = (
+    "rds:CreateDBInstance", "rds:CreateDBInstanceReadReplica", "rds:RestoreDBInstanceFromS3",
+    "rds:CreateDBCluster", "rds:ModifyDBCluster", "rds:DeleteDBCluster",
+    "rds:RestoreDBClusterFromSnapshot", "rds:RestoreDBClusterToPointInTime", "rds:RestoreDBClusterFromS3",
+)
+
+# Functions whose schedule input names a task: the enum (serde kebab-case, snake_case or
+# lowercase names) its `task` must be one of.
+SCHEDULE_TASKS = {
+    "RestoreDrillFunction": ("functions/restore-drill/src/request.rs", "Task"),
+}
+# The Scheduler context every schedule input carries (rules/src/trigger/schedule.rs reads it).
+SCHEDULER_CONTEXT = {
+    "schedule_arn": "<aws.scheduler.schedule-arn>",
+    "scheduled_time": "<aws.scheduler.scheduled-time>",
+}
 # EventBridge detail-type -> the RDS source type SNS notifications name in "Event Source".
 RDS_DETAIL_TYPES = {
     "RDS DB Instance Event": "db-instance",
@@ -474,6 +525,30 @@ def rust_str_array(relative, constant):
     return match and re.findall(r'"([^"]*)"', match.group(1))
 
 
+def rust_match_value(relative, variant):
+    """The string a `match` compares with in the arm that yields `variant` (`v == "drill" =>
+    Enrolment::Drill`), or None."""
+    match = re.search(rf'==\s*"([^"]*)"\s*=>\s*{re.escape(variant)}\b', rust_source(relative))
+    return match and match.group(1)
+
+
+def rust_enum_names(relative, name):
+    """The serialized names of a unit enum's variants (serde rename_all kebab-case, snake_case
+    or lowercase), or None."""
+    text = rust_source(relative)
+    match = re.search(rf'((?:#\[[^\n]*\]\s*\n)*)pub\s+enum\s+{name}\s*\{{(.*?)\n\}}', text, re.S)
+    if not match:
+        return None
+    case = re.search(r'rename_all\s*=\s*"([\w-]+)"', match.group(1))
+    body = re.sub(r"//[^\n]*|#\[[^\]]*\]", "", match.group(2))
+    variants = re.findall(r"\b([A-Z]\w*)\s*(?:,|$)", body)
+    words = [re.sub(r"(?<!^)(?=[A-Z])", " ", v).lower().split() for v in variants]
+    joiner = {"kebab-case": "-", "snake_case": "_", "lowercase": ""}.get(case and case.group(1))
+    if joiner is None:
+        return None
+    return [joiner.join(w) for w in words]
+
+
 def rust_watched_metric(relative, constant):
     """(namespace, name) of `const NAME: WatchedMetric = WatchedMetric { .. }`, or None."""
     match = re.search(rf"\bconst\s+{constant}\s*:\s*WatchedMetric\s*=\s*WatchedMetric\s*\{{(.*?)\}};",
@@ -535,6 +610,90 @@ def opt_in_tags(functions, globals_, problems):
             continue
         tags[function] = (value.strip() or default, record)
     return tags
+
+
+# -- scratch instance helpers -----------------------------------------------------------------
+
+def condition_values(statement, operator, key):
+    """The values of one condition key (IAM reads keys in any case) under one operator, or None."""
+    condition = statement.get("Condition")
+    block = condition.get(operator) if isinstance(condition, dict) else None
+    if not isinstance(block, dict):
+        return None
+    for name, values in block.items():
+        if name.lower() == key.lower():
+            return [v if isinstance(v, str) else repr(v) for v in as_list(values)]
+    return None
+
+
+def scratch_arn(text, mark):
+    """A DB instance pattern matching only names that carry the scratch mark (the mark literal in
+    the name part, so no wildcard can stand in for it)."""
+    if text is None:
+        return False
+    text = PLACEHOLDER.sub("{}", text)
+    return ":db:" in text and mark in text.split(":db:", 1)[1]
+
+
+def scratch_settings(functions, globals_, problems):
+    """{function: settings} of the SCRATCH_INSTANCES functions in the template: the mark, the
+    scratch tag, the tag keys a restore writes, the opt-in tag (as the environment sets it, else
+    the code's default) and the value enrolling a database for drills."""
+    found = {}
+    for function, entry in SCRATCH_INSTANCES.items():
+        if function not in functions:
+            continue
+        source = entry["source"]
+        constants = {c: rust_str_constant(source, c) for c in {entry["mark"], entry["tag"], *entry["tag_keys"]}}
+        missing = [c for c, value in constants.items() if not value]
+        for constant in sorted(missing):
+            problems.add("scratch-instances", function,
+                         f"no {constant} in {source}: update SCRATCH_INSTANCES in check-template.py")
+        default = rust_str_constant(*entry["opt_in"])
+        if not default:
+            problems.add("scratch-instances", function,
+                         f"no {entry['opt_in'][1]} in {entry['opt_in'][0]}: update SCRATCH_INSTANCES in check-template.py")
+        drill = rust_match_value(*entry["drill_value"])
+        if not drill:
+            problems.add("scratch-instances", function,
+                         f"no `== \"...\" => {entry['drill_value'][1]}` arm in {entry['drill_value'][0]}: "
+                         "update SCRATCH_INSTANCES in check-template.py")
+        if missing or not default or not drill:
+            continue
+        variables = (merged(functions[function], globals_, "Environment") or {}).get("Variables", {})
+        opt_in = variables.get(entry["variable"], default)
+        if not isinstance(opt_in, str):
+            problems.add("scratch-instances", function,
+                         f"sets {entry['variable']} from {opt_in!r}: write the tag out, as the IAM "
+                         "conditions must (a condition key cannot be built from a parameter)")
+            continue
+        found[function] = {
+            "mark": constants[entry["mark"]],
+            "tag": constants[entry["tag"]],
+            "keys": {constants[c] for c in entry["tag_keys"]},
+            "opt_in": opt_in.strip() or default,
+            "drill": drill,
+        }
+    return found
+
+
+def scratch_request_tagged(statement, settings):
+    """Whether a statement holds only for requests tagging the new instance with its own scratch
+    name (StringLike aws:RequestTag/<scratch tag> "*<mark>*")."""
+    return condition_values(statement, "StringLike", f"aws:RequestTag/{settings['tag']}") == [
+        f"*{settings['mark']}*"]
+
+
+def scratch_resource_tagged(statement, settings):
+    """Whether a statement holds only on instances carrying a scratch tag naming a scratch
+    instance (StringLike aws:ResourceTag/<scratch tag> or rds:db-tag/<scratch tag> "*<mark>*")."""
+    wanted = [f"*{settings['mark']}*"]
+    return any(condition_values(statement, "StringLike", f"{prefix}{settings['tag']}") == wanted
+               for prefix in ("aws:ResourceTag/", "rds:db-tag/"))
+
+
+def request_tag_keys(statement):
+    return condition_values(statement, "ForAllValues:StringEquals", "aws:TagKeys")
 
 
 # -- the rules --------------------------------------------------------------------------------
@@ -629,9 +788,12 @@ def check(path):
 
     # 7. Tagging is granted only on snapshots, never on databases or clusters (a role that may
     #    stamp CreatedBy=rds-responder on any resource may then delete it, or lift an opt-out
-    #    tag), and only for listed tag keys; in every identity policy. The one exception: a
-    #    function of OPT_IN_CHANGES may write its record (one key) on the instances opted in to it.
+    #    tag), and only for listed tag keys; in every identity policy. The exceptions: a
+    #    function of OPT_IN_CHANGES may write its record (one key) on the instances opted in to
+    #    it; a function of SCRATCH_INSTANCES may tag its new scratch instances (the restore's
+    #    tags, with the scratch tag naming them) with the keys its restores write.
     opt_in = opt_in_tags(functions, globals_, problems)
+    scratch = scratch_settings(functions, globals_, problems)
     on_values = rust_str_array(*ON_VALUES)
     if not on_values:
         problems.add("opt-in", ON_VALUES[0],
@@ -648,19 +810,34 @@ def check(path):
             # Its instances, opted in: every owner a function of OPT_IN_CHANGES, the condition its.
             instance_grant = bool(owners) and all(
                 owner in opt_in and opted_in(statement, opt_in[owner][0], on_values) for owner in owners)
-            on_instances = False
+            # Its new scratch instances: every owner a function of SCRATCH_INSTANCES, the
+            # request tagging the instance with its own scratch name.
+            scratch_grant = bool(owners) and all(
+                owner in scratch and scratch_request_tagged(statement, scratch[owner]) for owner in owners)
+            on_instances = on_scratch = False
             for text in texts:
                 if own_snapshot(text):
                     continue
                 if instance_grant and text is not None and ":db:" in text:
                     on_instances = True
                     continue
+                if scratch_grant and all(scratch_arn(text, scratch[owner]["mark"]) for owner in owners):
+                    on_scratch = True
+                    continue
                 problems.add("snapshot-tagging", name,
                              f"{name} may tag {text or 'a resource it cannot tell'}: tagging only "
                              "on its own new snapshots (*-rr-*)"
                              + (", or on the instances opted in to it (OPT_IN_CHANGES)"
-                                if any(owner in opt_in for owner in owners) else ""))
-            if (any(own_snapshot(text) for text in texts) or not on_instances) and as_list(
+                                if any(owner in opt_in for owner in owners) else "")
+                             + (", or on its new scratch instances (<db>{mark}<time>, with "
+                                "StringLike aws:RequestTag/{tag}: \"*{mark}*\": SCRATCH_INSTANCES)".format(
+                                    **scratch[owners[0]])
+                                if owners and owners[0] in scratch else ""))
+            if on_scratch and (on_instances or any(own_snapshot(text) for text in texts)):
+                problems.add("snapshot-tagging", name,
+                             f"{name} tags its scratch instances and other resources in one "
+                             "statement: give the scratch instances a statement of their own")
+            if (any(own_snapshot(text) for text in texts) or not (on_instances or on_scratch)) and as_list(
                     condition.get("StringEquals", {}).get("aws:RequestTag/CreatedBy")) != ["rds-responder"]:
                 problems.add("snapshot-tagging", name,
                              f"{name} may tag without the CreatedBy=rds-responder request tag")
@@ -668,6 +845,14 @@ def check(path):
             if not keys:
                 problems.add("snapshot-tagging", name,
                              f"{name} may tag with any key: limit aws:TagKeys to the keys it writes")
+            elif on_scratch:
+                written = set().union(*(scratch[owner]["keys"] for owner in owners))
+                if set(map(str, keys)) != written:
+                    problems.add("snapshot-tagging", name,
+                                 f"{name} may tag its scratch instances with {', '.join(sorted(map(str, keys)))}: "
+                                 f"only with {', '.join(sorted(written))}, the keys its restores write "
+                                 f"(SCRATCH_INSTANCES tag_keys in {SCRATCH_INSTANCES[owners[0]]['source']}; "
+                                 "never an opt-in tag, which would enrol the scratch instance)")
             elif on_instances:
                 records = {opt_in[owner][1] for owner in owners}
                 if set(map(str, keys)) != records:
@@ -719,6 +904,15 @@ def check(path):
                                          f"which carries no {tag} tag (a new snapshot none at all): "
                                          "give it a statement of its own")
 
+    # 7d. Restores and instance deletes, in every identity policy, by any action pattern that
+    #     grants them: only by a function of SCRATCH_INSTANCES, onto (and of) its scratch
+    #     instances alone (names carrying the mark; a restore only tagging the new instance with
+    #     its scratch name and the code's keys, a delete only of instances tagged so). A
+    #     point-in-time restore also names its source: any instance, but only one enrolled for
+    #     drills (its opt-in tag, StringEqualsIgnoreCase, the code's drill value). No principal
+    #     creates a database otherwise, nor changes or deletes a cluster.
+    check_scratch_grants(resources, scratch, problems)
+
     # 7b. Every grant is in the template, where these rules see it: no managed policy, no SAM
     #     policy template, no role from outside. (The execution and VPC policies SAM attaches
     #     itself are not in the source.)
@@ -764,8 +958,9 @@ def check(path):
                              f"{name} may s3:PutObject on {text} but not s3:GetObject there: its "
                              "HeadObject (archived()) fails and every report is archived again")
 
-    # 8. Scheduler schedules name themselves in the input, keep undeliverable runs, are the ones
-    #    their function lets delete, and run with a role only this stack's schedules may assume.
+    # 8. Scheduler schedules name themselves in the input (the Scheduler context, and a task
+    #    their function takes), keep undeliverable runs, are the ones their function lets
+    #    delete, and run with a role only this stack's schedules may assume.
     for name, schedule in of_type("AWS::Scheduler::Schedule").items():
         props = schedule["Properties"]
         target = props["Target"]
@@ -775,6 +970,7 @@ def check(path):
         if "DeadLetterConfig" not in target:
             problems.add("schedule", name, f"{name} has no dead-letter queue")
         function = getatt_target(target.get("Arn"))
+        check_schedule_input(name, target.get("Input"), function, problems)
         variables = (merged(functions[function], globals_, "Environment") or {}).get(
             "Variables", {}) if function in functions else {}
         if "ALLOWED_SCHEDULES" in variables:
@@ -951,6 +1147,109 @@ def check(path):
     return problems
 
 
+def check_schedule_input(name, raw, function, problems):
+    """The plain input of a schedule: a JSON object with the Scheduler context the function reads
+    (SCHEDULER_CONTEXT) and, for a function of SCHEDULE_TASKS, a task it takes."""
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError as error:
+        problems.add("schedule", name, f"the input is not JSON ({error})")
+        return
+    if not isinstance(value, dict):
+        problems.add("schedule", name, "the input is not a JSON object written out in the template")
+        return
+    context = value.get("scheduler")
+    for key, placeholder in SCHEDULER_CONTEXT.items():
+        if not (isinstance(context, dict) and context.get(key) == placeholder):
+            problems.add("schedule", name,
+                         f'the input\'s "scheduler" must carry "{key}": "{placeholder}" '
+                         "(rules/src/trigger/schedule.rs parse_scheduler reads it)")
+    if function not in SCHEDULE_TASKS:
+        return
+    source, enum = SCHEDULE_TASKS[function]
+    tasks = rust_enum_names(source, enum)
+    if not tasks:
+        problems.add("schedule", name,
+                     f"no serde-named enum {enum} in {source}: update SCHEDULE_TASKS in check-template.py")
+    elif value.get("task") not in tasks:
+        problems.add("schedule", name,
+                     f"{function} refuses the input's task {value.get('task')!r}: one of "
+                     f"{', '.join(tasks)} ({enum} in {source})")
+
+
+def check_scratch_grants(resources, scratch, problems):
+    for name, policy, owners in owned_policies(resources):
+        for statement in statements(policy):
+            if statement["Effect"] != "Allow":
+                continue
+            label = statement.get("Sid", "a statement")
+            texts = statement_resources(statement)
+            for pattern in statement_actions(statement):
+                for action in NO_DATABASE_LIFECYCLE:
+                    if action_matches(pattern, action):
+                        problems.add("database-lifecycle", name,
+                                     f"{label} lets {', '.join(owners)} {action} (by {pattern}): no "
+                                     "principal creates a database but by a restore onto its scratch "
+                                     "instances (SCRATCH_INSTANCES), nor changes or deletes a cluster")
+                for action in SCRATCH_RESTORES + SCRATCH_DELETES:
+                    if not action_matches(pattern, action):
+                        continue
+                    for owner in owners:
+                        if owner not in SCRATCH_INSTANCES:
+                            problems.add("scratch-instances", name,
+                                         f"{label} lets {owner} {action} (by {pattern}): only a function "
+                                         "of SCRATCH_INSTANCES (check-template.py) may, on its scratch "
+                                         "instances")
+                            continue
+                        if owner not in scratch:
+                            continue  # its settings are unknown: scratch_settings said why
+                        check_scratch_statement(name, label, owner, scratch[owner], action, pattern,
+                                                statement, texts, problems)
+
+
+def check_scratch_statement(name, label, owner, settings, action, pattern, statement, texts, problems):
+    mark, tag = settings["mark"], settings["tag"]
+    source = SCRATCH_INSTANCES[owner]["source"]
+    lets = f"{label} lets {owner} {action} (by {pattern})"
+    if action in SCRATCH_RESTORES:
+        # Every resource of a restore (the new instance, its source, its groups) is
+        # authorized in the same request: each statement needs the request's conditions.
+        if not scratch_request_tagged(statement, settings):
+            problems.add("scratch-instances", name,
+                         f"{lets} without StringLike aws:RequestTag/{tag}: \"*{mark}*\" (SCRATCH_TAG, "
+                         f"SCRATCH_MARK in {source}): a restore only tags the new instance with its "
+                         "scratch name")
+        keys = request_tag_keys(statement)
+        if keys is None or set(keys) != settings["keys"]:
+            problems.add("scratch-instances", name,
+                         f"{lets} with tag keys {', '.join(sorted(keys)) if keys else 'of any kind'}: "
+                         "limit them (ForAllValues:StringEquals aws:TagKeys) to "
+                         f"{', '.join(sorted(settings['keys']))}, the keys its restores write "
+                         f"({source}): never {settings['opt_in']}, which would enrol the scratch instance")
+    for text in texts:
+        if not on_instance(text):
+            continue  # a snapshot, an option, parameter or subnet group
+        if scratch_arn(text, mark):
+            if action in SCRATCH_DELETES and not scratch_resource_tagged(statement, settings):
+                problems.add("scratch-instances", name,
+                             f"{lets} on {text} without StringLike aws:ResourceTag/{tag}: \"*{mark}*\": "
+                             "its code deletes only scratch instances tagged with their scratch name")
+            continue
+        if action in SOURCE_RESTORES and opted_in(statement, settings["opt_in"], [settings["drill"]]):
+            continue  # the source of a point-in-time restore, enrolled for drills
+        shown = text or "a Resource it cannot tell"
+        if action in SOURCE_RESTORES:
+            problems.add("scratch-instances", name,
+                         f"{lets} on {shown}: only onto its scratch instances (<db>{mark}<time>, "
+                         f"SCRATCH_MARK in {source}), or from instances enrolled for drills "
+                         f"(StringEqualsIgnoreCase aws:ResourceTag/{settings['opt_in']}: {settings['drill']}, "
+                         f"as {SCRATCH_INSTANCES[owner]['drill_value'][0]} reads it)")
+        else:
+            problems.add("scratch-instances", name,
+                         f"{lets} on {shown}: only {'onto' if action in SCRATCH_RESTORES else 'of'} "
+                         f"its scratch instances (<db>{mark}<time>, SCRATCH_MARK in {source})")
+
+
 def alarm_patterns(rule):
     """The plain patterns of a rule that route CloudWatch alarm state changes."""
     return [pattern for pattern in pattern_alternatives(rule["Properties"].get("EventPattern", {}))
@@ -1060,6 +1359,18 @@ def check_event_ids(resources, of_type, problems):
                                  f"({EVENT_HANDLERS[function][0]})")
 
     mark = rust_str_constant(*SNAPSHOT_NAME_MARK)
+    # The event ids that come from scratch instances only, and the mark their names carry.
+    scratch_events = {}
+    for function, entry in SCRATCH_INSTANCES.items():
+        source, constants = EVENT_HANDLERS.get(function, (None, {}))
+        ids = rust_constant_ids(source, entry["events"]) if entry["events"] in constants else None
+        scratch_mark = rust_str_constant(entry["source"], entry["mark"])
+        if ids and scratch_mark:
+            scratch_events[function] = (ids, scratch_mark)
+        elif entry["events"] not in constants:
+            problems.add("event-ids", function,
+                         f"{entry['events']} is no EVENT_HANDLERS constant of it: update SCRATCH_INSTANCES "
+                         "in check-template.py")
     for name, rule in of_type("AWS::Events::Rule").items():
         targets = [getatt_target(t.get("Arn")) for t in rule["Properties"].get("Targets", [])]
         for pattern in pattern_alternatives(rule["Properties"].get("EventPattern", {})):
@@ -1081,6 +1392,21 @@ def check_event_ids(resources, of_type, problems):
                     problems.add("event-ids", name,
                                  f"routes every snapshot's events: limit SourceIdentifier to ours, "
                                  f"[{{wildcard: \"*{mark}*\"}}] (NAME_MARK in {SNAPSHOT_NAME_MARK[0]})")
+                if function in scratch_events:
+                    own, scratch_mark = scratch_events[function]
+                    entry = SCRATCH_INSTANCES[function]
+                    filtered = detail.get("SourceIdentifier") == [{"wildcard": f"*{scratch_mark}*"}]
+                    if set(ids) & own and not filtered:
+                        problems.add("event-ids", name,
+                                     f"routes every instance's {', '.join(sorted(set(ids) & own))} to "
+                                     f"{function}: limit SourceIdentifier to its scratch instances', "
+                                     f"[{{wildcard: \"*{scratch_mark}*\"}}] ({entry['mark']} in {entry['source']})")
+                    if set(ids) - own and "SourceIdentifier" in detail:
+                        problems.add("event-ids", name,
+                                     f"limits {', '.join(sorted(set(ids) - own))} to {function} by "
+                                     "SourceIdentifier: they are about the databases themselves, never "
+                                     f"a scratch instance ({entry['events']} only): give them a pattern of "
+                                     "their own")
     for name, subscription in of_type("AWS::SNS::Subscription").items():
         props = subscription["Properties"]
         function = getatt_target(props.get("Endpoint"))

@@ -15,13 +15,14 @@ mode=${1:-all}
 record=.cargo/mutants-verified
 
 # Rule file groups: files, then the paths whose change re-checks them.
-groups=(rules failover-check idle-reaper snapshotter storage-guard)
+groups=(rules failover-check idle-reaper snapshotter storage-guard restore-drill)
 declare -A files=(
     [rules]="rules/src/**"
     [failover-check]="functions/failover-check/src/policy.rs"
     [idle-reaper]="functions/idle-reaper/src/policy.rs"
     [snapshotter]="functions/snapshotter/src/policy/*.rs functions/snapshotter/src/handler/retention.rs"
     [storage-guard]="functions/storage-guard/src/policy/*.rs"
+    [restore-drill]="functions/restore-drill/src/policy/*.rs"
 )
 declare -A watched=(
     [rules]="rules"
@@ -30,17 +31,32 @@ declare -A watched=(
     # retention.rs is tested through shared's fakes
     [snapshotter]="functions/snapshotter shared/src/testing"
     [storage-guard]="functions/storage-guard"
+    [restore-drill]="functions/restore-drill"
 )
-always_watched=".cargo/mutants.toml Cargo.lock"
+always_watched=".cargo/mutants.toml"
 
 MUTANTS_VERSION=27.1.0
+
+# The external crates Cargo.lock pins (name, version, checksum): the workspace's own entries
+# are left out, so adding a function re-checks no other (each group watches its own files).
+locked_externals() {
+    awk '/^\[\[package\]\]/ {if (p && src) print p; p=""; src=0; next}
+         /^name = / {p=$0; next}
+         /^version = / {p=p" "$0; next}
+         /^source = / {src=1; p=p" "$0; next}
+         /^checksum = / {p=p" "$0; next}
+         END {if (p && src) print p}' Cargo.lock | sort
+}
 
 # A digest of the files (tracked or new, as they are now) whose change re-checks a group.
 digest() {
     local paths
     read -ra paths <<< "${watched[$1]} $always_watched"
-    git ls-files -z --cached --others --exclude-standard -- "${paths[@]}" \
-        | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64
+    {
+        git ls-files -z --cached --others --exclude-standard -- "${paths[@]}" \
+            | sort -z | xargs -0 sha256sum
+        locked_externals | sha256sum
+    } | sha256sum | cut -c1-64
 }
 declare -A digests=()
 for group in "${groups[@]}"; do digests[$group]=$(digest "$group"); done
@@ -101,7 +117,7 @@ run() {
 
 # A baseline first: a failing suite would make every mutant look caught.
 if [ "$mode" = all ]; then
-    cargo test -q -p rds-responder-rules -p failover-check -p idle-reaper -p snapshotter -p storage-guard -p e2e --lib
+    cargo test -q -p rds-responder-rules -p failover-check -p idle-reaper -p snapshotter -p storage-guard -p restore-drill -p e2e --lib
 fi
 
 case " ${selected[*]} " in
@@ -117,7 +133,7 @@ if [ "${#functions[@]}" -gt 0 ]; then
     mapfile -t ex < <(excludes_except "${functions[@]}")
     # With e2e in the package set, dependencies build with the workspace's one feature set, so
     # the build `make test` made is reused instead of rebuilding tokio and the SDK per function.
-    run functions "${ex[@]}" --test-package failover-check,idle-reaper,snapshotter,storage-guard,e2e
+    run functions "${ex[@]}" --test-package failover-check,idle-reaper,snapshotter,storage-guard,restore-drill,e2e
 fi
 
 echo "mutants: ${selected[*]}: $caught caught, $unviable unviable, $timeouts timed out, $missed missed"

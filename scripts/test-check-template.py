@@ -26,6 +26,23 @@ SNAPSHOT_ARN = "!Sub arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:
 OPTED_IN = ("                StringEqualsIgnoreCase:\n"
             "                  aws:ResourceTag/rds-responder:storage-guard: [\"on\", enabled, \"true\", \"yes\"]\n")
 MODIFY = f"Action: rds:ModifyDBInstance\n{KEY}Resource: {DB_ARN}\n{KEY}Condition:\n"
+# restore-drill's grants: its scratch instances, the request's conditions, the enrolment.
+SCRATCH_ARN = "!Sub arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*-rr-drill-*"
+RESTORES = "Action: [rds:RestoreDBInstanceFromDBSnapshot, rds:RestoreDBInstanceToPointInTime]"
+SCRATCH_TAGGED = ("                StringLike:\n"
+                  "                  aws:RequestTag/rds-responder:drill: \"*-rr-drill-*\"\n")
+SCRATCH_KEYS = ("                ForAllValues:StringEquals:\n"
+                "                  aws:TagKeys: [\"rds-responder:drill\", \"rds-responder:drill-source\", "
+                "\"rds-responder:drill-expires\"]\n")
+ENROLLED = ("                StringEqualsIgnoreCase:\n"
+            "                  aws:ResourceTag/rds-responder:restore-drill: drill\n")
+PITR_SOURCE = f"Action: rds:RestoreDBInstanceToPointInTime\n{KEY}Resource: {DB_ARN}\n{KEY}Condition:\n"
+DELETE_SCRATCH = f"Action: rds:DeleteDBInstance\n{KEY}Resource: {SCRATCH_ARN}\n"
+TAG_SCRATCH = f"Action: rds:AddTagsToResource\n{KEY}Resource: {SCRATCH_ARN}\n{KEY}Condition:\n"
+# The Scheduler context of every schedule input.
+CONTEXT = ('          {"scheduler": {"schedule_arn": "<aws.scheduler.schedule-arn>",\n'
+           '          "scheduled_time": "<aws.scheduler.scheduled-time>",\n'
+           '          "execution_id": "<aws.scheduler.execution-id>"},\n')
 
 # (what is broken, text replaced (exactly once in the template), replacement,
 #  words the refusal must contain)
@@ -483,6 +500,252 @@ VARIANTS = [
      "              ArnLike:\n                aws:SourceArn:\n                  - !GetAtt StorageGuardScheduleGroup.Arn\n",
      "[schedule] StorageGuardScheduleRole: the trust policy of StorageGuardSchedule's role has no aws:SourceAccount"),
 
+    # scratch-instances: restore-drill restores onto and deletes only its scratch instances
+    ("a restore onto any instance",
+     f"{RESTORES}\n{KEY}Resource: {SCRATCH_ARN}\n",
+     f"{RESTORES}\n{KEY}Resource: {DB_ARN}\n",
+     "[scratch-instances] RestoreDrillFunction: RestoreOntoScratchInstances lets RestoreDrillFunction "
+     "rds:RestoreDBInstanceFromDBSnapshot (by rds:RestoreDBInstanceFromDBSnapshot) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*: only onto its scratch instances "
+     "(<db>-rr-drill-<time>"),
+    ("a restore onto any instance, by a wildcard action on every resource",
+     f"{RESTORES}\n{KEY}Resource: {SCRATCH_ARN}\n",
+     f"Action: \"rds:Restore*\"\n{KEY}Resource: \"*\"\n",
+     "RestoreOntoScratchInstances lets RestoreDrillFunction rds:RestoreDBInstanceToPointInTime (by "
+     "rds:Restore*) on *: only onto its scratch instances"),
+    ("a restore without the scratch request tag",
+     f"{RESTORES}\n{KEY}Resource: {SCRATCH_ARN}\n{KEY}Condition:\n{SCRATCH_TAGGED}",
+     f"{RESTORES}\n{KEY}Resource: {SCRATCH_ARN}\n{KEY}Condition:\n",
+     "[scratch-instances] RestoreDrillFunction: RestoreOntoScratchInstances lets RestoreDrillFunction "
+     "rds:RestoreDBInstanceToPointInTime (by rds:RestoreDBInstanceToPointInTime) without StringLike "
+     "aws:RequestTag/rds-responder:drill: \"*-rr-drill-*\""),
+    ("a restore of the groups under any request tag",
+     f"subgrp:*\n{KEY}Condition:\n{SCRATCH_TAGGED}",
+     f"subgrp:*\n{KEY}Condition:\n{SCRATCH_TAGGED.replace('*-rr-drill-*', '*')}",
+     "RestoreIntoGroups lets RestoreDrillFunction rds:RestoreDBInstanceFromDBSnapshot (by "
+     "rds:RestoreDBInstanceFromDBSnapshot) without StringLike aws:RequestTag/rds-responder:drill"),
+    ("a restore that may write the opt-in tag",
+     f"snapshot:*\n{KEY}Condition:\n{SCRATCH_TAGGED}{SCRATCH_KEYS}",
+     f"snapshot:*\n{KEY}Condition:\n{SCRATCH_TAGGED}"
+     + SCRATCH_KEYS.replace("]\n", ", \"rds-responder:restore-drill\"]\n"),
+     "[scratch-instances] RestoreDrillFunction: RestoreFromSnapshots lets RestoreDrillFunction "
+     "rds:RestoreDBInstanceFromDBSnapshot (by rds:RestoreDBInstanceFromDBSnapshot) with tag keys "
+     "rds-responder:drill, rds-responder:drill-expires, rds-responder:drill-source, "
+     "rds-responder:restore-drill"),
+    ("a restore with any tag keys",
+     f"snapshot:*\n{KEY}Condition:\n{SCRATCH_TAGGED}{SCRATCH_KEYS}",
+     f"snapshot:*\n{KEY}Condition:\n{SCRATCH_TAGGED}",
+     "RestoreFromSnapshots lets RestoreDrillFunction rds:RestoreDBInstanceFromDBSnapshot (by "
+     "rds:RestoreDBInstanceFromDBSnapshot) with tag keys of any kind"),
+    ("a point-in-time restore from any instance",
+     PITR_SOURCE + ENROLLED,
+     PITR_SOURCE,
+     "[scratch-instances] RestoreDrillFunction: RestoreFromDrilledInstances lets RestoreDrillFunction "
+     "rds:RestoreDBInstanceToPointInTime (by rds:RestoreDBInstanceToPointInTime) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*: only onto its scratch instances "
+     "(<db>-rr-drill-<time>, SCRATCH_MARK in functions/restore-drill/src/policy/drill.rs), or from "
+     "instances enrolled for drills (StringEqualsIgnoreCase aws:ResourceTag/rds-responder:restore-drill: drill"),
+    ("a point-in-time restore from instances enrolled for the audit only",
+     PITR_SOURCE + ENROLLED,
+     PITR_SOURCE + ENROLLED.replace(": drill\n", ": audit\n"),
+     "RestoreFromDrilledInstances lets RestoreDrillFunction rds:RestoreDBInstanceToPointInTime (by "
+     "rds:RestoreDBInstanceToPointInTime) on arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*"),
+    ("an enrolment condition that minds the case",
+     PITR_SOURCE + ENROLLED,
+     PITR_SOURCE + ENROLLED.replace("StringEqualsIgnoreCase", "StringEquals"),
+     "RestoreFromDrilledInstances lets RestoreDrillFunction rds:RestoreDBInstanceToPointInTime"),
+    ("a snapshot restore onto the instances enrolled for drills",
+     PITR_SOURCE,
+     PITR_SOURCE.replace("Action: rds:RestoreDBInstanceToPointInTime", RESTORES),
+     "RestoreFromDrilledInstances lets RestoreDrillFunction rds:RestoreDBInstanceFromDBSnapshot (by "
+     "rds:RestoreDBInstanceFromDBSnapshot) on arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*: "
+     "only onto its scratch instances"),
+    ("restore-drill's opt-in tag of the environment not the one of the conditions",
+     f"{ENV}DRILL_TAG: rds-responder:restore-drill\n",
+     f"{ENV}DRILL_TAG: team:drills\n",
+     "RestoreFromDrilledInstances lets RestoreDrillFunction rds:RestoreDBInstanceToPointInTime (by "
+     "rds:RestoreDBInstanceToPointInTime) on arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*: "
+     "only onto its scratch instances (<db>-rr-drill-<time>, SCRATCH_MARK in "
+     "functions/restore-drill/src/policy/drill.rs), or from instances enrolled for drills "
+     "(StringEqualsIgnoreCase aws:ResourceTag/team:drills: drill"),
+    ("restore-drill's opt-in tag from a parameter",
+     f"{ENV}DRILL_TAG: rds-responder:restore-drill\n",
+     f"{ENV}DRILL_TAG: !Ref DbName\n",
+     "[scratch-instances] RestoreDrillFunction: sets DRILL_TAG from {'Ref': 'DbName'}: write the tag out"),
+    ("deleting any instance",
+     DELETE_SCRATCH,
+     f"Action: rds:DeleteDBInstance\n{KEY}Resource: {DB_ARN}\n",
+     "[scratch-instances] RestoreDrillFunction: DeleteScratchInstances lets RestoreDrillFunction "
+     "rds:DeleteDBInstance (by rds:DeleteDBInstance) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*: only of its scratch instances"),
+    ("deleting instances named like scratch ones but not tagged so",
+     DELETE_SCRATCH + f"{KEY}Condition:\n                StringLike:\n"
+     "                  aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\"\n",
+     DELETE_SCRATCH,
+     "[scratch-instances] RestoreDrillFunction: DeleteScratchInstances lets RestoreDrillFunction "
+     "rds:DeleteDBInstance (by rds:DeleteDBInstance) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*-rr-drill-* without StringLike "
+     "aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\""),
+    ("deleting instances whose drill tag may name anything",
+     "aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\"",
+     "aws:ResourceTag/rds-responder:drill: \"*\"",
+     "DeleteScratchInstances lets RestoreDrillFunction rds:DeleteDBInstance (by rds:DeleteDBInstance) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*-rr-drill-* without StringLike"),
+    ("deleting scratch instances by rds:Delete*",
+     DELETE_SCRATCH,
+     f"Action: \"rds:Delete*\"\n{KEY}Resource: {SCRATCH_ARN}\n",
+     "[database-lifecycle] RestoreDrillFunction: DeleteScratchInstances lets RestoreDrillFunction "
+     "rds:DeleteDBCluster (by rds:Delete*)"),
+    ("deleting a cluster beside the scratch instances",
+     DELETE_SCRATCH,
+     f"Action: [rds:DeleteDBInstance, rds:DeleteDBCluster]\n{KEY}Resource: {SCRATCH_ARN}\n",
+     "[database-lifecycle] RestoreDrillFunction: DeleteScratchInstances lets RestoreDrillFunction "
+     "rds:DeleteDBCluster (by rds:DeleteDBCluster): no principal creates a database"),
+    ("creating instances named like scratch ones",
+     "            - Sid: DeleteScratchInstances\n",
+     "            - Sid: CreateScratch\n              Effect: Allow\n              Action: rds:CreateDBInstance\n"
+     f"{KEY}Resource: {SCRATCH_ARN}\n"
+     "            - Sid: DeleteScratchInstances\n",
+     "[database-lifecycle] RestoreDrillFunction: CreateScratch lets RestoreDrillFunction rds:CreateDBInstance "
+     "(by rds:CreateDBInstance)"),
+    ("changing the scratch instances",
+     DELETE_SCRATCH,
+     f"Action: rds:ModifyDBInstance\n{KEY}Resource: {SCRATCH_ARN}\n",
+     "[opt-in] RestoreDrillFunction: DeleteScratchInstances lets RestoreDrillFunction rds:ModifyDBInstance "
+     "(by rds:ModifyDBInstance) on arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*-rr-drill-*: "
+     "only a function of OPT_IN_CHANGES"),
+    ("an instance delete granted to another function",
+     "Action: rds:ModifyDBInstance\n",
+     "Action: [rds:ModifyDBInstance, rds:DeleteDBInstance]\n",
+     "[scratch-instances] StorageGuardFunction: ChangeOptedInStorage lets StorageGuardFunction "
+     "rds:DeleteDBInstance (by rds:DeleteDBInstance): only a function of SCRATCH_INSTANCES"),
+    ("a restore granted to a schedule role",
+     "              - Sid: InvokeRestoreDrill\n",
+     "              - Sid: RestoreAnything\n                Effect: Allow\n"
+     "                Action: rds:RestoreDBInstanceFromDBSnapshot\n"
+     f"                Resource: {SCRATCH_ARN}\n"
+     "              - Sid: InvokeRestoreDrill\n",
+     "[scratch-instances] RestoreDrillScheduleRole: RestoreAnything lets RestoreDrillScheduleRole "
+     "rds:RestoreDBInstanceFromDBSnapshot (by rds:RestoreDBInstanceFromDBSnapshot): only a function of "
+     "SCRATCH_INSTANCES"),
+    ("tagging any instance on restore",
+     TAG_SCRATCH,
+     f"Action: rds:AddTagsToResource\n{KEY}Resource: {DB_ARN}\n{KEY}Condition:\n",
+     "[snapshot-tagging] RestoreDrillFunction: RestoreDrillFunction may tag "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*: tagging only on its own new "
+     "snapshots (*-rr-*), or on its new scratch instances (<db>-rr-drill-<time>"),
+    ("tagging scratch instances under any request tag",
+     TAG_SCRATCH + SCRATCH_TAGGED,
+     TAG_SCRATCH,
+     "[snapshot-tagging] RestoreDrillFunction: RestoreDrillFunction may tag "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*-rr-drill-*: tagging only"),
+    ("tagging scratch instances with the opt-in tag",
+     TAG_SCRATCH + SCRATCH_TAGGED + SCRATCH_KEYS,
+     TAG_SCRATCH + SCRATCH_TAGGED + SCRATCH_KEYS.replace("]\n", ", \"rds-responder:restore-drill\"]\n"),
+     "[snapshot-tagging] RestoreDrillFunction: RestoreDrillFunction may tag its scratch instances with "
+     "rds-responder:drill, rds-responder:drill-expires, rds-responder:drill-source, "
+     "rds-responder:restore-drill: only with rds-responder:drill, rds-responder:drill-expires, "
+     "rds-responder:drill-source"),
+    ("the audit of every table",
+     "                Resource: !Split\n                  - \",\"\n"
+     "                  - !Join [\"\", [\"arn:*:dynamodb:*:*:table/\", !Join [\",arn:*:dynamodb:*:*:table/\", "
+     "!Ref RestoreDrillAuditTables]]]\n",
+     "                Resource: \"*\"\n",
+     "[write-on-any-resource] RestoreDrillFunction: AuditConfiguredTables grants "
+     "dynamodb:DescribeContinuousBackups on Resource '*', any resource"),
+
+    # event-ids, restore-drill's
+    ("every instance's restore events to restore-drill",
+     "              SourceIdentifier: [{ wildcard: \"*-rr-drill-*\" }]\n",
+     "",
+     "[event-ids] RdsRestoreEventsRule: routes every instance's RDS-EVENT-0019, RDS-EVENT-0043 to "
+     "RestoreDrillFunction: limit SourceIdentifier to its scratch instances', [{wildcard: \"*-rr-drill-*\"}]"),
+    ("the backups-disabled event only from scratch instances",
+     "EventID: [RDS-EVENT-0043, RDS-EVENT-0019]\n",
+     "EventID: [RDS-EVENT-0043, RDS-EVENT-0019, RDS-EVENT-0028]\n",
+     "[event-ids] RdsRestoreEventsRule: limits RDS-EVENT-0028 to RestoreDrillFunction by SourceIdentifier"),
+    ("an event id restore-drill does not handle",
+     "EventID: [RDS-EVENT-0028]\n",
+     "EventID: [RDS-EVENT-0028, RDS-EVENT-0008]\n",
+     "[event-ids] RdsRestoreEventsRule: routes RDS-EVENT-0008 to RestoreDrillFunction, which does not handle "
+     "it (functions/restore-drill/src/policy/mod.rs)"),
+    ("the backups-disabled event routed by no rule",
+     "          - detail:\n              EventID: [RDS-EVENT-0028]\n",
+     "",
+     "[event-ids] RestoreDrillFunction: handles RDS-EVENT-0028 (functions/restore-drill/src/policy/mod.rs), "
+     "which no EventBridge pattern routes"),
+    ("a restore event left out of the SNS filter",
+     "          - { suffix: \"#RDS-EVENT-0019\" }\n",
+     "",
+     "[event-ids] RestoreDrillFunction: handles RDS-EVENT-0019 (functions/restore-drill/src/policy/mod.rs), "
+     "which no SNS pattern routes"),
+    ("restore events to another function too",
+     "        - Id: restore-drill\n",
+     "        - Id: storage-guard\n          Arn: !GetAtt StorageGuardFunction.Arn\n"
+     "        - Id: restore-drill\n",
+     "[event-ids] RdsRestoreEventsRule: routes RDS-EVENT-0043 to StorageGuardFunction, which does not handle it"),
+    ("alarms to restore-drill",
+     "        - Id: idle-reaper\n",
+     "        - Id: restore-drill\n          Arn: !GetAtt RestoreDrillFunction.Arn\n"
+     "        - Id: idle-reaper\n",
+     "[alarm-routes] ConnectionsAlarmsRule: routes CloudWatch alarms to RestoreDrillFunction, which answers "
+     "no metric of its own"),
+
+    # restore-drill's VPC, environment, logs, queues
+    ("restore-drill outside the VPC",
+     "      # Its data checks connect to the source and to the restored copy: in the VPC.\n"
+     "      VpcConfig:\n        SubnetIds: !Ref SubnetIds\n        SecurityGroupIds: !Ref SecurityGroupIds\n",
+     "",
+     "[vpc] RestoreDrillFunction: connects to databases (rds-responder feature db in "
+     "functions/restore-drill/Cargo.toml) but has no VpcConfig"),
+    ("a variable restore-drill's config does not read",
+     f"{ENV}MAX_CONCURRENT_DRILLS: !Ref RestoreDrillMaxConcurrentDrills\n",
+     f"{ENV}MAX_CONCURRENT_DRILLS: !Ref RestoreDrillMaxConcurrentDrills\n{ENV}DRILL_WINDOW: \"3\"\n",
+     "[env-matches-config] RestoreDrillFunction: sets DRILL_WINDOW, which"),
+    ("restore-drill logging to the default group",
+     "        LogGroup: !Ref RestoreDrillLogGroup\n",
+     "",
+     "[log-group] RestoreDrillFunction: has no log group of its own"),
+    ("restore-drill's dead-letter queue unwatched",
+     "Value: !GetAtt RestoreDrillDeadLetterQueue.QueueName",
+     "Value: !GetAtt SnapshotterDeadLetterQueue.QueueName",
+     "[failure-handling] RestoreDrillDeadLetterQueue: RestoreDrillFunction's dead-letter queue has no alarm"),
+    ("restore-drill's queue policy for another rule",
+     "aws:SourceArn: !GetAtt RdsRestoreEventsRule.Arn",
+     "aws:SourceArn: !GetAtt RdsStorageEventsRule.Arn",
+     "[dead-letter-policy] RdsRestoreEventsRule: rule RdsRestoreEventsRule has a dead-letter queue without"),
+
+    # schedule, restore-drill's
+    ("a drill schedule its function does not let act",
+     ",${RestoreDrillScheduleGroup}/weekly-drill\n",
+     "\n",
+     "[schedule] RestoreDrillWeeklySchedule: RestoreDrillFunction's ALLOWED_SCHEDULES does not name it"),
+    ("a schedule task restore-drill does not take",
+     '          "task": "sweep"}\n',
+     '          "task": "cleanup"}\n',
+     "[schedule] RestoreDrillSweepSchedule: RestoreDrillFunction refuses the input's task 'cleanup': one of "
+     "audit, drill, sweep (Task in functions/restore-drill/src/request.rs)"),
+    ("a restore-drill schedule input without a task",
+     '"execution_id": "<aws.scheduler.execution-id>"},\n          "task": "audit"}\n',
+     '"execution_id": "<aws.scheduler.execution-id>"}}\n',
+     "[schedule] RestoreDrillAuditSchedule: RestoreDrillFunction refuses the input's task None"),
+    ("a schedule input without the scheduled time",
+     CONTEXT + '          "task": "audit"}\n',
+     CONTEXT.replace('          "scheduled_time": "<aws.scheduler.scheduled-time>",\n', "")
+     + '          "task": "audit"}\n',
+     "[schedule] RestoreDrillAuditSchedule: the input's \"scheduler\" must carry \"scheduled_time\""),
+    ("a schedule input that is no JSON",
+     '          "task": "drill"}\n',
+     '          "task": drill}\n',
+     "[schedule] RestoreDrillWeeklySchedule: the input is not JSON"),
+    ("restore-drill's schedule role trusting any account",
+     "              StringEquals: { \"aws:SourceAccount\": !Ref AWS::AccountId }\n"
+     "              # Scheduler names the schedule group as the source; either form stays in ours.\n"
+     "              ArnLike:\n                aws:SourceArn:\n                  - !GetAtt RestoreDrillScheduleGroup.Arn\n",
+     "              ArnLike:\n                aws:SourceArn:\n                  - !GetAtt RestoreDrillScheduleGroup.Arn\n",
+     "[schedule] RestoreDrillScheduleRole: the trust policy of RestoreDrillAuditSchedule's role has no "
+     "aws:SourceAccount"),
+
     # alarm-permission, reserved-concurrency, ledger, topic-key
     ("an alarm permission for any alarm",
      "      SourceArn: !Sub arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${ReaperAlarmNamePrefix}*\n",
@@ -549,6 +812,52 @@ CODE_VARIANTS = [
      "features = [\"db\", \"alarms\"]",
      "features = [\"alarms\"]",
      "[env-matches-config] StorageGuardFunction: sets DB_USER, which"),
+    ("restore-drill handles a new restore event id",
+     "functions/restore-drill/src/policy/mod.rs",
+     "RESTORED_EVENTS: [u16; 2] = [43, 19];",
+     "RESTORED_EVENTS: [u16; 3] = [43, 19, 8];",
+     "[event-ids] RestoreDrillFunction: handles RDS-EVENT-0008 (functions/restore-drill/src/policy/mod.rs), "
+     "which no EventBridge pattern routes"),
+    ("restore-drill names its scratch instances otherwise",
+     "functions/restore-drill/src/policy/drill.rs",
+     "pub const SCRATCH_MARK: &str = \"-rr-drill-\";",
+     "pub const SCRATCH_MARK: &str = \"-rr-restore-\";",
+     "[scratch-instances] RestoreDrillFunction: RestoreOntoScratchInstances lets RestoreDrillFunction "
+     "rds:RestoreDBInstanceFromDBSnapshot (by rds:RestoreDBInstanceFromDBSnapshot) without StringLike "
+     "aws:RequestTag/rds-responder:drill: \"*-rr-restore-*\""),
+    ("restore-drill writes another tag key on its scratch instances",
+     "functions/restore-drill/src/policy/drill.rs",
+     "pub const EXPIRES_TAG: &str = \"rds-responder:drill-expires\";",
+     "pub const EXPIRES_TAG: &str = \"rds-responder:drill-until\";",
+     "may tag its scratch instances with rds-responder:drill, rds-responder:drill-expires, "
+     "rds-responder:drill-source: only with rds-responder:drill, rds-responder:drill-source, "
+     "rds-responder:drill-until"),
+    ("restore-drill enrols databases for drills by another value",
+     "functions/restore-drill/src/policy/drill.rs",
+     "Some(v) if v == \"drill\" => Enrolment::Drill,",
+     "Some(v) if v == \"restore\" => Enrolment::Drill,",
+     "RestoreFromDrilledInstances lets RestoreDrillFunction rds:RestoreDBInstanceToPointInTime (by "
+     "rds:RestoreDBInstanceToPointInTime) on arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*: "
+     "only onto its scratch instances (<db>-rr-drill-<time>, SCRATCH_MARK in "
+     "functions/restore-drill/src/policy/drill.rs), or from instances enrolled for drills "
+     "(StringEqualsIgnoreCase aws:ResourceTag/rds-responder:restore-drill: restore"),
+    ("restore-drill's scratch tag constant renamed",
+     "functions/restore-drill/src/policy/drill.rs",
+     "pub const SCRATCH_TAG: &str",
+     "pub const DRILL_ID_TAG: &str",
+     "[scratch-instances] RestoreDrillFunction: no SCRATCH_TAG in functions/restore-drill/src/policy/drill.rs: "
+     "update SCRATCH_INSTANCES in check-template.py"),
+    ("restore-drill renames a scheduled task",
+     "functions/restore-drill/src/request.rs",
+     "    Sweep,\n",
+     "    Clean,\n",
+     "[schedule] RestoreDrillSweepSchedule: RestoreDrillFunction refuses the input's task 'sweep': one of "
+     "audit, drill, clean"),
+    ("restore-drill's database feature (the VPC rule reads the manifest)",
+     "functions/restore-drill/Cargo.toml",
+     "features = [\"db\"]",
+     "features = []",
+     "[env-matches-config] RestoreDrillFunction: sets DB_USER, which"),
 ]
 
 

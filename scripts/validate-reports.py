@@ -318,6 +318,10 @@ INVALID = {
     "zero-target-gib.json": ("$.trigger.request.sizing.target_gib", "0 is less than the minimum of 1"),
     "grow-reported-as-no-change.json": ("$.result.instances[1].action.kind", "'none' was expected"),
     "null-dropped-from-result.json": ("$.result", "'snapshot_id' is a required property"),
+    "unknown-drill-outcome.json": ("$.result.drill.outcome", "'succeeded' is not one of"),
+    "metric-with-unknown-key.json": ("$.metrics[0]", "Additional properties are not allowed ('dimensions' was unexpected)"),
+    "late-rpo-status.json": ("$.result.audit[0].status", "'late' is not one of"),
+    "drill-targets-as-sent.json": ("$.trigger.input.targets[0]", "is not of type 'string'"),
 }
 
 
@@ -347,7 +351,7 @@ def self_test(schema_path: Path) -> int:
         seen_functions.add(report.get("function"))
         seen_statuses.add(report.get("status"))
         truncated += "truncated" in report
-    for function in ["failover-check", "idle-reaper", "snapshotter", "storage-guard"]:
+    for function in ["failover-check", "idle-reaper", "snapshotter", "storage-guard", "restore-drill"]:
         expect(function in seen_functions, f"no valid example from {function}")
     for status in ["ok", "failed", "skipped", "dry-run", "degraded"]:
         expect(status in seen_statuses, f"no valid example with status {status}")

@@ -143,7 +143,7 @@ pub struct RdsSnapshots {
     pub client: aws_sdk_rds::Client,
 }
 
-fn from_db_snapshot(s: &aws_sdk_rds::types::DbSnapshot) -> SnapshotInfo {
+pub(crate) fn from_db_snapshot(s: &aws_sdk_rds::types::DbSnapshot) -> SnapshotInfo {
     SnapshotInfo {
         id: s.db_snapshot_identifier().unwrap_or_default().to_string(),
         of: SnapshotOf::Instance,
@@ -158,7 +158,7 @@ fn from_db_snapshot(s: &aws_sdk_rds::types::DbSnapshot) -> SnapshotInfo {
     }
 }
 
-fn from_cluster_snapshot(s: &aws_sdk_rds::types::DbClusterSnapshot) -> SnapshotInfo {
+pub(crate) fn from_cluster_snapshot(s: &aws_sdk_rds::types::DbClusterSnapshot) -> SnapshotInfo {
     SnapshotInfo {
         id: s
             .db_cluster_snapshot_identifier()

@@ -176,14 +176,27 @@ fn err<E>(operation: &'static str) -> impl Fn(SdkError<E>) -> LedgerError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    move |e| {
-        let failure = SdkFailure::from_sdk("DynamoDB", &e);
-        LedgerError {
-            operation,
-            detail: failure.to_string(),
-            source: Some(Box::new(failure)),
-        }
+    move |e| sdk_error(operation, &e)
+}
+
+/// The one mapping of a DynamoDB SDK error to a ledger error.
+pub(crate) fn sdk_error<E>(operation: &'static str, e: &SdkError<E>) -> LedgerError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let failure = SdkFailure::from_sdk("DynamoDB", e);
+    LedgerError {
+        operation,
+        detail: failure.to_string(),
+        source: Some(Box::new(failure)),
     }
+}
+
+pub(crate) fn is_conditional_failure<E>(e: &SdkError<E>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    conditional_failed(e)
 }
 
 fn conditional_failed<E>(e: &SdkError<E>) -> bool

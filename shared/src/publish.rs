@@ -199,6 +199,31 @@ pub fn metrics_document(report: &Report, namespace: &str) -> Value {
     Value::Object(members)
 }
 
+/// One Embedded Metric Format document per resource metric: a document holds one value per
+/// dimension, so each resource has its own, dimensioned by function and resource.
+pub fn resource_metric_documents(report: &Report, namespace: &str) -> Vec<Value> {
+    report
+        .metrics
+        .iter()
+        .map(|m| {
+            json!({
+                "_aws": {
+                    "Timestamp": report.finished_at.timestamp_millis(),
+                    "CloudWatchMetrics": [{
+                        "Namespace": namespace,
+                        "Dimensions": [["Function", "Resource"]],
+                        "Metrics": [{"Name": m.name, "Unit": m.unit}],
+                    }],
+                },
+                "Function": report.function,
+                "Resource": m.resource,
+                m.name.clone(): m.value,
+                "request_id": report.id,
+            })
+        })
+        .collect()
+}
+
 impl AwsReportSink {
     async fn to_sns(&self, report: &Report) -> Result<(), PublishError> {
         let mut request = self
@@ -235,9 +260,13 @@ impl AwsReportSink {
     /// One line on stdout, where Lambda's log capture (and so CloudWatch Logs) reads it.
     fn to_metrics_log(&self, report: &Report) -> Result<(), PublishError> {
         use std::io::Write;
-        let line = metrics_document(report, &self.namespace).to_string();
+        let mut lines = metrics_document(report, &self.namespace).to_string();
+        for document in resource_metric_documents(report, &self.namespace) {
+            lines.push('\n');
+            lines.push_str(&document.to_string());
+        }
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{line}")
+        writeln!(out, "{lines}")
             .and_then(|()| out.flush())
             .map_err(|e| PublishError {
                 sink: METRICS,

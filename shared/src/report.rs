@@ -118,6 +118,20 @@ pub struct Findings {
     /// What a caller acts on, at a stable place in the response (`result`): e.g. the snapshot
     /// a deploy pipeline waits for.
     pub result: Option<Value>,
+    /// Metrics of single resources, one per resource (a recovery point's lag), emitted beside
+    /// the run's own.
+    pub metrics: Vec<ResourceMetric>,
+}
+
+/// One metric of one resource, dimensioned by function and resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceMetric {
+    pub name: String,
+    pub value: f64,
+    /// A CloudWatch unit (`Seconds`, `Count`).
+    pub unit: String,
+    /// `db-instance:<id>`, `db-cluster:<id>`, `table:<name>`.
+    pub resource: String,
 }
 
 impl Findings {
@@ -133,6 +147,7 @@ impl Findings {
             status: None,
             retry: None,
             result: None,
+            metrics: Vec::new(),
         }
     }
 
@@ -178,6 +193,9 @@ pub struct Report {
     /// What a caller acts on (see [`Findings::result`]); small, never shortened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
+    /// Metrics of single resources (see [`Findings::metrics`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<ResourceMetric>,
 }
 
 impl Report {
@@ -213,6 +231,7 @@ impl Report {
             duplicate_of: None,
             truncated: None,
             result: findings.result,
+            metrics: findings.metrics,
         }
     }
 

@@ -5,6 +5,7 @@ pub mod mysql;
 pub mod postgres;
 pub mod sessions;
 pub mod space;
+pub mod verify;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -226,6 +227,28 @@ impl space::SpaceInspector for DbConnector {
             Engine::MySql => {
                 let mut session = mysql::MySqlSessions::open(self, target).await?;
                 let report = session.space(&self.config.database).await;
+                session.close().await;
+                report
+            }
+        }
+    }
+}
+
+impl verify::DataInspector for DbConnector {
+    async fn inspect(
+        &self,
+        engine: Engine,
+        target: &ConnectTarget,
+        spec: &verify::DataSpec,
+    ) -> Result<verify::DataReport, DbError> {
+        match engine {
+            Engine::Postgres => {
+                let session = postgres::PgSessions::open(self, target).await?;
+                session.inspect(spec).await
+            }
+            Engine::MySql => {
+                let mut session = mysql::MySqlSessions::open(self, target).await?;
+                let report = session.inspect(spec).await;
                 session.close().await;
                 report
             }

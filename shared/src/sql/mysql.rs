@@ -402,6 +402,85 @@ impl MySqlSessions {
     }
 }
 
+const COLUMNS: &str = "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME, '.', COLUMN_NAME, ' ', COLUMN_TYPE) \
+     FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1";
+
+impl MySqlSessions {
+    /// What the connected database holds (see [`super::verify`]).
+    pub async fn inspect(
+        &mut self,
+        spec: &super::verify::DataSpec,
+    ) -> Result<super::verify::DataReport, DbError> {
+        use super::verify::{qualified, quote, read_error};
+        let engine = super::Engine::MySql;
+        let started = Instant::now();
+        let one: Option<i64> = self
+            .bounded("SELECT 1", |c| Box::pin(c.query_first("SELECT 1")))
+            .await?;
+        let select_one_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if one != Some(1) {
+            return Err(DbError::Unexpected(format!("SELECT 1 returned {one:?}")));
+        }
+        let columns: Vec<String> = self
+            .bounded("reading the schema", |c| Box::pin(c.query(COLUMNS)))
+            .await?;
+        let started = Instant::now();
+        let mut row_counts = Vec::new();
+        for table in &spec.tables {
+            let sql = format!("SELECT COUNT(*) FROM {}", qualified(engine, table));
+            let count: Result<Option<i64>, DbError> = self
+                .bounded("counting rows", |c| Box::pin(c.query_first(sql)))
+                .await;
+            let count = count
+                .and_then(|c| c.ok_or_else(|| DbError::Unexpected("no count".into())))
+                .map_err(|e| read_error(&e));
+            row_counts.push((table.clone(), count));
+        }
+        let read_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let mut sql_checks = Vec::new();
+        for check in &spec.sql_checks {
+            let sql = check.sql.clone();
+            let result: Result<bool, DbError> = async {
+                self.bounded("START TRANSACTION READ ONLY", |c| {
+                    Box::pin(c.query_drop("START TRANSACTION READ ONLY"))
+                })
+                .await?;
+                let answer: Result<Option<Option<i64>>, DbError> = self
+                    .bounded("SQL check", |c| Box::pin(c.query_first(sql)))
+                    .await;
+                let _ = self
+                    .bounded("ROLLBACK", |c| Box::pin(c.query_drop("ROLLBACK")))
+                    .await;
+                Ok(answer?.flatten().is_some_and(|v| v != 0))
+            }
+            .await;
+            sql_checks.push((check.name.clone(), result.map_err(|e| read_error(&e))));
+        }
+        let newest = match &spec.newest {
+            None => None,
+            Some((table, column)) => {
+                let sql = format!(
+                    "SELECT CAST(UNIX_TIMESTAMP(MAX({})) AS DOUBLE) FROM {}",
+                    quote(engine, column),
+                    qualified(engine, table)
+                );
+                let value: Result<Option<Option<f64>>, DbError> = self
+                    .bounded("reading the newest timestamp", |c| Box::pin(c.query_first(sql)))
+                    .await;
+                Some(value.map(Option::flatten).map_err(|e| read_error(&e)))
+            }
+        };
+        Ok(super::verify::DataReport {
+            select_one_ms,
+            columns,
+            row_counts,
+            read_ms,
+            sql_checks,
+            newest,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::client_addr;

@@ -455,3 +455,96 @@ impl PgSessions {
         })
     }
 }
+
+const COLUMNS: &str = "SELECT table_schema::text || '.' || table_name::text || '.' || column_name::text || ' ' || data_type::text \
+     FROM information_schema.columns \
+     WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema NOT LIKE 'pg_toast%' \
+     ORDER BY 1";
+
+impl PgSessions {
+    /// What the connected database holds (see [`super::verify`]).
+    pub async fn inspect(
+        &self,
+        spec: &super::verify::DataSpec,
+    ) -> Result<super::verify::DataReport, DbError> {
+        use super::verify::{qualified, quote, read_error};
+        let engine = super::Engine::Postgres;
+        let started = std::time::Instant::now();
+        let one: i32 = self
+            .bounded("SELECT 1", self.client.query_one("SELECT 1", &[]))
+            .await?
+            .try_get(0)
+            .map_err(query_error)?;
+        let select_one_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if one != 1 {
+            return Err(DbError::Unexpected(format!("SELECT 1 returned {one}")));
+        }
+        let columns = self
+            .bounded("reading the schema", self.client.query(COLUMNS, &[]))
+            .await?
+            .iter()
+            .map(|r| r.try_get::<_, String>(0))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(query_error)?;
+        let started = std::time::Instant::now();
+        let mut row_counts = Vec::new();
+        for table in &spec.tables {
+            let sql = format!("SELECT count(*) FROM {}", qualified(engine, table));
+            let count = self
+                .bounded("counting rows", self.client.query_one(&sql, &[]))
+                .await
+                .and_then(|r| r.try_get::<_, i64>(0).map_err(query_error))
+                .map_err(|e| read_error(&e));
+            row_counts.push((table.clone(), count));
+        }
+        let read_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let mut sql_checks = Vec::new();
+        for check in &spec.sql_checks {
+            // Read only: an operator's check never changes the database it reads.
+            let result = async {
+                self.bounded("BEGIN READ ONLY", self.client.batch_execute("BEGIN READ ONLY"))
+                    .await?;
+                let answer = self
+                    .bounded(&format!("SQL check {}", check.name), self.client.query_opt(&check.sql, &[]))
+                    .await;
+                let _ = self
+                    .bounded("ROLLBACK", self.client.batch_execute("ROLLBACK"))
+                    .await;
+                match answer? {
+                    Some(row) => row
+                        .try_get::<_, Option<bool>>(0)
+                        .map(|v| v.unwrap_or(false))
+                        .map_err(query_error),
+                    None => Ok(false),
+                }
+            }
+            .await
+            .map_err(|e| read_error(&e));
+            sql_checks.push((check.name.clone(), result));
+        }
+        let newest = match &spec.newest {
+            None => None,
+            Some((table, column)) => {
+                let sql = format!(
+                    "SELECT extract(epoch FROM max({}))::float8 FROM {}",
+                    quote(engine, column),
+                    qualified(engine, table)
+                );
+                Some(
+                    self.bounded("reading the newest timestamp", self.client.query_one(&sql, &[]))
+                        .await
+                        .and_then(|r| r.try_get::<_, Option<f64>>(0).map_err(query_error))
+                        .map_err(|e| read_error(&e)),
+                )
+            }
+        };
+        Ok(super::verify::DataReport {
+            select_one_ms,
+            columns,
+            row_counts,
+            read_ms,
+            sql_checks,
+            newest,
+        })
+    }
+}

@@ -1,0 +1,179 @@
+//! The report's wording: one check per audited resource, per drill step and per reading, and
+//! the `result` the infrastructure code reads.
+
+use serde_json::{json, Value};
+
+use rds_responder::recovery::{Placement, RecoveryInfo, RestoreFrom};
+use rds_responder::report::{Check, Outcome, ResourceMetric};
+
+use crate::policy::drill::Source;
+use crate::policy::rpo::{Assessment, Cause, RpoStatus};
+use crate::policy::verdict::{Stage, Verdict};
+
+/// The per-resource metric users alarm on.
+pub const LAG_METRIC: &str = "RecoveryPointLagSeconds";
+
+fn cause_words(cause: &Cause) -> String {
+    match cause {
+        Cause::BackupsDisabled => "automated backups are off".into(),
+        Cause::BackupsDisabledEvent { at } => format!(
+            "RDS reported backups disabled at {}",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        Cause::NotAvailable { status } => format!("it is {status} (no backups are taken)"),
+        Cause::NoRestorableTime => "RDS names no latest restorable time".into(),
+        Cause::NoSnapshot => "it has no available snapshot".into(),
+        Cause::StaleSnapshot { hours } => format!("its newest snapshot is {hours} h old"),
+    }
+}
+
+fn duration_words(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
+/// One audited resource: the check and its metric.
+pub fn audit_check(
+    resource: &str,
+    assessment: &Assessment,
+    target_minutes: i64,
+) -> (Check, Option<ResourceMetric>) {
+    let outcome = match assessment.status {
+        RpoStatus::Ok => Outcome::Pass,
+        RpoStatus::AtRisk => Outcome::Warn,
+        RpoStatus::Breached => Outcome::Fail,
+    };
+    let lag = assessment
+        .lag_seconds
+        .map(|s| format!("recovery point {} behind", duration_words(s)))
+        .unwrap_or_else(|| "no recovery point at all".into());
+    let causes: Vec<String> = assessment.causes.iter().map(cause_words).collect();
+    let detail = format!(
+        "{}: {lag} (target {target_minutes} min){}",
+        assessment.status.as_str(),
+        if causes.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", causes.join("; "))
+        }
+    );
+    let check = Check::new(format!("rpo {resource}"), outcome, detail).with_data(json!({
+        "resource": resource,
+        "status": assessment.status,
+        "lag_seconds": assessment.lag_seconds,
+        "recovery_point": assessment.recovery_point,
+        "causes": assessment.causes,
+    }));
+    let metric = assessment.lag_seconds.map(|s| ResourceMetric {
+        name: LAG_METRIC.into(),
+        value: s as f64,
+        unit: "Seconds".into(),
+        resource: resource.to_string(),
+    });
+    (check, metric)
+}
+
+pub fn audit_summary(checks: &[Check], target_minutes: i64) -> String {
+    let count = |o: Outcome| checks.iter().filter(|c| c.outcome == o).count();
+    format!(
+        "RPO audit of {} resources: {} ok, {} at risk, {} breached (target {target_minutes} min)",
+        checks.len(),
+        count(Outcome::Pass),
+        count(Outcome::Warn),
+        count(Outcome::Fail)
+    )
+}
+
+pub fn audit_result(checks: &[Check]) -> Value {
+    json!({"audit": checks.iter().map(|c| c.data.clone()).filter(|d| !d.is_null()).collect::<Vec<_>>()})
+}
+
+pub fn verdict_check(v: &Verdict) -> Check {
+    Check::new(v.name.clone(), v.outcome, v.detail.clone())
+}
+
+pub fn source_words(source: &Source) -> String {
+    match &source.from {
+        RestoreFrom::Snapshot(_) => source.label.clone(),
+        RestoreFrom::LatestRestorable => source.label.clone(),
+    }
+}
+
+/// Every way the scratch instance differs from its source where a restore should copy it, and
+/// what must hold of any scratch instance (private, deletable).
+pub fn placement_findings(source: &Placement, scratch: &RecoveryInfo) -> Vec<String> {
+    let Some(got) = &scratch.placement else {
+        return vec!["the scratch instance lists no placement".into()];
+    };
+    let mut out = Vec::new();
+    let mut differs = |what: &str, want: String, have: String| {
+        if want != have {
+            out.push(format!("{what}: source {want}, restore {have}"));
+        }
+    };
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
+    differs("subnet group", opt(&source.subnet_group), opt(&got.subnet_group));
+    let mut want = source.security_groups.clone();
+    let mut have = got.security_groups.clone();
+    want.sort();
+    have.sort();
+    differs("security groups", want.join(","), have.join(","));
+    differs("parameter group", opt(&source.parameter_group), opt(&got.parameter_group));
+    differs("option group", opt(&source.option_group), opt(&got.option_group));
+    differs("KMS key", opt(&source.kms_key), opt(&got.kms_key));
+    differs(
+        "storage encrypted",
+        source.storage_encrypted.to_string(),
+        got.storage_encrypted.to_string(),
+    );
+    differs("IAM authentication", source.iam_auth.to_string(), got.iam_auth.to_string());
+    if got.publicly_accessible {
+        out.push("the restore is publicly accessible".into());
+    }
+    if got.deletion_protection {
+        out.push("the restore has deletion protection on (the drill could not delete it)".into());
+    }
+    out
+}
+
+pub fn placement_check(findings: &[String]) -> Check {
+    match findings {
+        [] => Check::new(
+            "placement",
+            Outcome::Pass,
+            "subnet group, security groups, parameter and option groups, KMS key and IAM authentication as the source's; private; deletable",
+        ),
+        many => Check::new("placement", Outcome::Warn, many.join("; ")),
+    }
+}
+
+pub fn stages_data(stages: &[Stage]) -> Value {
+    json!(stages
+        .iter()
+        .map(|s| json!({"stage": s.name, "seconds": s.seconds}))
+        .collect::<Vec<_>>())
+}
+
+/// What a caller reads of a drill step.
+#[allow(clippy::too_many_arguments)]
+pub fn drill_result(
+    drill: &str,
+    source: &str,
+    step: &str,
+    outcome: &str,
+    rto_seconds: Option<i64>,
+    rpo_seconds: Option<i64>,
+) -> Value {
+    json!({"drill": {
+        "id": drill,
+        "source": source,
+        "step": step,
+        "outcome": outcome,
+        "rto_seconds": rto_seconds,
+        "rpo_seconds": rpo_seconds,
+    }})
+}

@@ -1,0 +1,317 @@
+//! The runs: the RPO audit (here), a drill's start (`start`), its check and cleanup (`check`),
+//! and the sweep (`sweep`). A drill outlives one invocation: its job record (shared `job`)
+//! holds its step, each step is taken by compare-and-swap, and no step depends on the next
+//! one succeeding: whatever is left, the sweep finishes or deletes.
+
+mod check;
+mod start;
+mod sweep;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use rds_responder::backups::{SnapshotInfo, SnapshotOf, TableBackups};
+use rds_responder::config::EndpointMap;
+use rds_responder::guard::ActionGuard;
+use rds_responder::job::{JobRecord, JobStore};
+use rds_responder::ledger::Ledger;
+use rds_responder::rds::RdsError;
+use rds_responder::recovery::{RecoveryInfo, RestoreControl};
+use rds_responder::report::{Check, Findings, Outcome};
+use rds_responder::trigger::Target;
+use rds_responder::run::RunContext;
+use rds_responder::runner::{Invocation, Responder};
+use rds_responder::sql::verify::DataInspector;
+use rds_responder::trigger::{DbTarget, RdsIdentifier, Trigger};
+
+use crate::checks;
+use crate::config::DrillConfig;
+use crate::policy::drill::{enrolment, named_as_scratch, DrillFacts, Enrolment, Step};
+use crate::policy::rpo::{assess, Facts};
+use crate::policy::{decide, Decision};
+use crate::request::{DrillSchedule, ManualTask};
+
+pub const FUNCTION: &str = "restore-drill";
+/// How long a finished drill's record is kept (its report is in S3 for good).
+pub const KEEP_DAYS: i64 = 14;
+/// DynamoDB tables audited at once.
+pub const TABLE_CONCURRENCY: usize = 8;
+
+pub struct RestoreDrill<R, B, D, J> {
+    pub rds: R,
+    pub tables: B,
+    pub data: D,
+    pub jobs: J,
+    pub endpoints: EndpointMap,
+    pub config: DrillConfig,
+}
+
+/// A drill's own state, in its job record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillState {
+    pub source: String,
+    pub scratch: String,
+    pub restore_from: String,
+    pub point_in_time: bool,
+    pub recovery_point: DateTime<Utc>,
+    /// The restore call.
+    pub started_at: DateTime<Utc>,
+    pub instance_class: String,
+    #[serde(default)]
+    pub available_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub outcome: Option<String>,
+    /// The check step's findings, kept so a run that dies before the cleanup loses none.
+    #[serde(default)]
+    pub checks: Vec<Check>,
+    #[serde(default)]
+    pub rto_seconds: Option<i64>,
+    #[serde(default)]
+    pub rpo_seconds: Option<i64>,
+}
+
+/// The job key of a drill of `source`: one drill per database.
+pub fn drill_key(source: &RdsIdentifier) -> String {
+    format!("db-instance#{source}")
+}
+
+pub fn facts_of(job: &JobRecord) -> DrillFacts {
+    DrillFacts {
+        run: job.run.clone(),
+        step: Step::parse(&job.step),
+        deadline: job.deadline,
+        lease: job.lease.as_ref().map(|l| (l.holder.clone(), l.until)),
+    }
+}
+
+pub fn state_of(job: &JobRecord) -> Option<DrillState> {
+    serde_json::from_value(job.state.clone()).ok()
+}
+
+fn list_failed(what: &str, e: &RdsError) -> Findings {
+    let mut findings = Findings::new(
+        Some(Target::Account),
+        vec![Check::new(
+            "list",
+            Outcome::Fail,
+            format!("{what}: {e}; nothing was done"),
+        )],
+        format!("{what} failed: nothing was done"),
+    );
+    findings.retry = Some(e.to_string());
+    findings
+}
+
+impl<R, B, D, J> Responder for RestoreDrill<R, B, D, J>
+where
+    R: RestoreControl,
+    B: TableBackups,
+    D: DataInspector,
+    J: JobStore,
+{
+    type Manual = ManualTask;
+    type Schedule = DrillSchedule;
+    const FUNCTION: &'static str = FUNCTION;
+
+    async fn respond<L: Ledger>(
+        &self,
+        trigger: &Trigger<ManualTask, DrillSchedule>,
+        invocation: &Invocation,
+        guard: &ActionGuard<'_, L>,
+    ) -> Findings {
+        let run = RunContext::new(guard, invocation);
+        match decide(trigger, &self.config) {
+            Decision::Skip { target, reason } => Findings::skipped(target, reason),
+            Decision::Audit {
+                only,
+                disabled,
+                because,
+            } => self.audit(only.as_ref(), disabled, &because, &run).await,
+            Decision::Start {
+                only,
+                from,
+                dry_run,
+                because,
+            } => {
+                self.start(&only, from, dry_run, &because, &run, invocation)
+                    .await
+            }
+            Decision::Restored {
+                scratch,
+                at,
+                because,
+            } => {
+                let (checks, summary, result) = self
+                    .check_drill(&scratch, Some(at), &because, &run, invocation)
+                    .await;
+                let mut findings =
+                    Findings::new(Some(DbTarget::Instance(scratch)), checks, summary);
+                if result.is_none() && findings.checks.is_empty() {
+                    findings.status = Some(rds_responder::report::Status::Skipped);
+                }
+                findings.result = result;
+                findings
+            }
+            Decision::Sweep { dry_run, because } => {
+                self.sweep(dry_run, &because, &run, invocation).await
+            }
+        }
+    }
+}
+
+/// The newest available snapshot of each database, by `<kind>:<id>`.
+fn newest_snapshots(snapshots: &[SnapshotInfo]) -> BTreeMap<String, DateTime<Utc>> {
+    let mut newest: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+    for s in snapshots.iter().filter(|s| s.status == "available") {
+        let Some(created) = s.created else { continue };
+        let kind = match s.of {
+            SnapshotOf::Instance => "db-instance",
+            SnapshotOf::Cluster => "db-cluster",
+        };
+        let entry = newest.entry(format!("{kind}:{}", s.db)).or_insert(created);
+        if created > *entry {
+            *entry = created;
+        }
+    }
+    newest
+}
+
+fn resource_name(db: &DbTarget) -> String {
+    match db {
+        DbTarget::Instance(id) => format!("db-instance:{id}"),
+        DbTarget::Cluster(id) => format!("db-cluster:{id}"),
+    }
+}
+
+impl<R, B, D, J> RestoreDrill<R, B, D, J>
+where
+    R: RestoreControl,
+    B: TableBackups,
+    D: DataInspector,
+    J: JobStore,
+{
+    /// Whether the audit looks at this database: enrolled (or named), and its own recovery
+    /// point (an Aurora member's is the cluster's; a scratch instance is not a database).
+    fn audited(&self, info: &RecoveryInfo, only: Option<&RdsIdentifier>) -> bool {
+        let id = info.db.id();
+        if named_as_scratch(id.as_str()) || info.cluster.is_some() {
+            return false;
+        }
+        match only {
+            Some(only) => only == id && matches!(info.db, DbTarget::Instance(_)),
+            None => !matches!(
+                enrolment(&info.tags, &self.config.tag),
+                Enrolment::Out { .. }
+            ),
+        }
+    }
+
+    async fn audit(
+        &self,
+        only: Option<&RdsIdentifier>,
+        disabled: Option<DateTime<Utc>>,
+        because: &str,
+        run: &RunContext<'_, '_, impl Ledger>,
+    ) -> Findings {
+        let listed = match self.rds.list_recovery().await {
+            Ok(l) => l,
+            Err(e) => return list_failed("listing DB instances and clusters", &e),
+        };
+        let snapshots = match self.rds.list_backups().await {
+            Ok(s) => s,
+            Err(e) => return list_failed("listing snapshots", &e),
+        };
+        let newest = newest_snapshots(&snapshots);
+        let target_minutes = self.config.rpo_target.num_minutes();
+        let mut checks = Vec::new();
+        let mut metrics = Vec::new();
+        for info in listed.iter().filter(|i| self.audited(i, only)) {
+            let resource = resource_name(&info.db);
+            let facts = Facts {
+                status: info.status.clone(),
+                backups_on: info.backup_retention_days > 0,
+                latest_restorable: info.latest_restorable,
+                newest_snapshot: newest.get(&resource).copied(),
+                snapshots_audited: true,
+                disabled_event: disabled.filter(|_| only == Some(info.db.id())),
+            };
+            let assessment = assess(
+                &facts,
+                run.now,
+                self.config.rpo_target,
+                self.config.snapshot_max_age,
+            );
+            let (check, metric) = checks::audit_check(&resource, &assessment, target_minutes);
+            checks.push(check);
+            metrics.extend(metric);
+        }
+        if let Some(id) = only {
+            if checks.is_empty() {
+                checks.push(Check::new(
+                    format!("rpo db-instance:{id}"),
+                    Outcome::Fail,
+                    format!("{id} is not a DB instance RDS lists (or it is an Aurora member: audit its cluster)"),
+                ));
+            }
+        } else {
+            let tables = self.audit_tables(run).await;
+            for (check, metric) in tables {
+                checks.push(check);
+                metrics.extend(metric);
+            }
+        }
+        let summary = format!("{}; {because}", checks::audit_summary(&checks, target_minutes));
+        let target = match only {
+            Some(id) => Target::Instance(id.clone()),
+            None => Target::Account,
+        };
+        let mut findings = Findings::new(Some(target), checks, summary);
+        findings.result = Some(checks::audit_result(&findings.checks));
+        findings.metrics = metrics;
+        findings
+    }
+
+    async fn audit_tables(
+        &self,
+        run: &RunContext<'_, '_, impl Ledger>,
+    ) -> Vec<(Check, Option<rds_responder::report::ResourceMetric>)> {
+        use futures_util::stream::{self, StreamExt};
+        let target_minutes = self.config.rpo_target.num_minutes();
+        stream::iter(self.config.audit_tables.iter())
+            .map(|table| async move {
+                let resource = format!("table:{table}");
+                match self.tables.pitr(table).await {
+                    Ok(pitr) => {
+                        let facts = Facts {
+                            status: "ACTIVE".into(),
+                            backups_on: pitr.enabled,
+                            latest_restorable: pitr.latest_restorable,
+                            newest_snapshot: None,
+                            snapshots_audited: false,
+                            disabled_event: None,
+                        };
+                        let assessment = assess(
+                            &facts,
+                            run.now,
+                            self.config.rpo_target,
+                            self.config.snapshot_max_age,
+                        );
+                        checks::audit_check(&resource, &assessment, target_minutes)
+                    }
+                    Err(e) => (
+                        Check::new(
+                            format!("rpo {resource}"),
+                            Outcome::Fail,
+                            format!("could not read its point-in-time recovery: {e}"),
+                        ),
+                        None,
+                    ),
+                }
+            })
+            .buffered(TABLE_CONCURRENCY)
+            .collect()
+            .await
+    }
+}

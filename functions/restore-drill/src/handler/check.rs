@@ -1,0 +1,287 @@
+//! A drill's check and cleanup: take the step (compare-and-swap on its job), read the restore
+//! and its source, judge, keep the findings in the job, delete the scratch instance, and report
+//! every check with the RTO in stages and the RPO.
+
+use chrono::{SecondsFormat, Utc};
+use serde_json::Value;
+
+use rds_responder::backups::TableBackups;
+use rds_responder::job::{JobRecord, JobStore, Lease, Swap};
+use rds_responder::ledger::Ledger;
+use rds_responder::rds::RdsError;
+use rds_responder::recovery::{RecoveryInfo, RestoreControl};
+use rds_responder::report::{Check, Outcome};
+use rds_responder::run::RunContext;
+use rds_responder::runner::Invocation;
+use rds_responder::sql::verify::DataInspector;
+use rds_responder::sql::Engine;
+use rds_responder::trigger::{RdsIdentifier, ResourceKind};
+
+use super::start::drill_lock;
+use super::{drill_key, facts_of, state_of, DrillState, RestoreDrill, FUNCTION};
+use crate::checks;
+use crate::policy::drill::{check_refusal, named_as_scratch, Step, SCRATCH_TAG, SOURCE_TAG};
+use crate::policy::verdict::{compare, observed_rpo, rto};
+
+/// What a check step says: its checks, the summary line, the result.
+pub type Told = (Vec<Check>, String, Option<Value>);
+
+fn told(name: &str, outcome: Outcome, detail: String) -> Told {
+    let summary = detail.clone();
+    (vec![Check::new(name, outcome, detail)], summary, None)
+}
+
+/// The source a scratch instance names in its tag: `db-instance:<id>`.
+pub fn tagged_source(scratch: &RecoveryInfo) -> Option<RdsIdentifier> {
+    let raw = scratch.tags.get(SOURCE_TAG)?.strip_prefix("db-instance:")?;
+    RdsIdentifier::parse(raw, ResourceKind::DbInstance).ok()
+}
+
+impl<R, B, D, J> RestoreDrill<R, B, D, J>
+where
+    R: RestoreControl,
+    B: TableBackups,
+    D: DataInspector,
+    J: JobStore,
+{
+    pub(super) async fn check_drill(
+        &self,
+        scratch_id: &RdsIdentifier,
+        available_at: Option<chrono::DateTime<Utc>>,
+        because: &str,
+        run: &RunContext<'_, '_, impl Ledger>,
+        invocation: &Invocation,
+    ) -> Told {
+        let name = format!("drill {scratch_id}");
+        let scratch = match self.rds.describe_recovery(scratch_id).await {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                return told(&name, Outcome::Skipped, format!("{scratch_id} is gone: nothing to check ({because})"))
+            }
+            Err(e) => return told(&name, Outcome::Fail, format!("{e}; not checked")),
+        };
+        let ours = named_as_scratch(scratch_id.as_str())
+            && scratch.tags.get(SCRATCH_TAG).map(String::as_str) == Some(scratch_id.as_str());
+        let Some(source_id) = tagged_source(&scratch).filter(|_| ours) else {
+            return told(
+                &name,
+                Outcome::Skipped,
+                format!("{scratch_id} lacks this drill's tags ({SCRATCH_TAG}, {SOURCE_TAG}): not a drill of ours, not touched"),
+            );
+        };
+        let key = drill_key(&source_id);
+        let job = match self.jobs.load(FUNCTION, &key).await {
+            Ok(Some(job)) if job.run == scratch_id.as_str() => job,
+            Ok(_) => {
+                return told(
+                    &name,
+                    Outcome::Skipped,
+                    format!("no drill record names {scratch_id}: the sweep deletes it at its expiry"),
+                )
+            }
+            Err(e) => return told(&name, Outcome::Fail, format!("{e}; not checked")),
+        };
+        let facts = facts_of(&job);
+        if let Some(reason) = check_refusal(&facts, &invocation.request_id, run.now) {
+            return told(&name, Outcome::Skipped, format!("{reason}; {because}"));
+        }
+        if scratch.status != "available" {
+            return told(
+                &name,
+                Outcome::Skipped,
+                format!("{scratch_id} is {} (not available yet): the next event or sweep checks it", scratch.status),
+            );
+        }
+        let Some(mut state) = state_of(&job) else {
+            return told(&name, Outcome::Fail, format!("the drill record of {scratch_id} is unreadable; not checked"));
+        };
+        state.available_at = state.available_at.or(available_at).or(Some(run.now));
+        let mut taken = job.clone();
+        taken.step = Step::Checking.as_str().into();
+        taken.lease = Some(Lease {
+            holder: invocation.request_id.clone(),
+            until: invocation.deadline,
+        });
+        taken.state = serde_json::to_value(&state).unwrap_or_default();
+        let version = match self.jobs.swap(FUNCTION, &taken, Some(job.version)).await {
+            Ok(Swap::Written(v)) => v,
+            Ok(Swap::Lost(_)) => {
+                return told(&name, Outcome::Skipped, format!("another run took the check of {scratch_id}"))
+            }
+            Err(e) => return told(&name, Outcome::Fail, format!("{e}; not checked")),
+        };
+        let mut checks = self.read_and_judge(&scratch, &source_id, &mut state, run).await;
+        let failed = checks.iter().any(|c| c.outcome == Outcome::Fail);
+        state.outcome = Some(if failed { "failed" } else { "passed" }.into());
+        state.checks = checks.clone();
+        taken.step = Step::Cleaning.as_str().into();
+        taken.state = serde_json::to_value(&state).unwrap_or_default();
+        let version = match self.jobs.swap(FUNCTION, &taken, Some(version)).await {
+            Ok(Swap::Written(v)) => Some(v),
+            _ => None,
+        };
+        checks.push(self.clean_up(scratch_id, &source_id, run).await);
+        let cleaned = checks.last().is_some_and(|c| c.outcome == Outcome::Pass);
+        if let (true, Some(v)) = (cleaned, version) {
+            self.finish(&mut taken, v).await;
+        }
+        checks.push(cost_check(&state, run.now));
+        let summary = format!(
+            "drill {scratch_id} of {source_id} {}: RTO {}, RPO {}{}",
+            if failed { "FAILED" } else { "passed" },
+            state.rto_seconds.map_or("unmeasured".into(), |s| format!("{s} s")),
+            state.rpo_seconds.map_or("unmeasured".into(), |s| format!("{s} s")),
+            if cleaned { "" } else { "; its scratch instance is still there" }
+        );
+        let result = checks::drill_result(
+            scratch_id.as_str(),
+            source_id.as_str(),
+            if cleaned { Step::Done.as_str() } else { Step::Cleaning.as_str() },
+            state.outcome.as_deref().unwrap_or("failed"),
+            state.rto_seconds,
+            state.rpo_seconds,
+        );
+        (checks, summary, Some(result))
+    }
+
+    async fn finish(&self, job: &mut JobRecord, version: u64) {
+        job.step = Step::Done.as_str().into();
+        job.lease = None;
+        // Unrecorded, the sweep finds the record in `cleaning` and the instance gone.
+        let _ = self.jobs.swap(FUNCTION, job, Some(version)).await;
+    }
+
+    /// Reads the restore and its source and judges them.
+    async fn read_and_judge(
+        &self,
+        scratch: &RecoveryInfo,
+        source_id: &RdsIdentifier,
+        state: &mut DrillState,
+        run: &RunContext<'_, '_, impl Ledger>,
+    ) -> Vec<Check> {
+        let mut checks = vec![Check::new(
+            "restore",
+            Outcome::Pass,
+            format!(
+                "{} restored from {} (recovery point {})",
+                scratch.db.id(),
+                state.restore_from,
+                state.recovery_point.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
+        )];
+        let source = match self.rds.describe_recovery(source_id).await {
+            Ok(Some(s)) => Some(s),
+            Ok(None) => {
+                checks.push(Check::new("source", Outcome::Warn, format!("{source_id} is gone: nothing to compare with")));
+                None
+            }
+            Err(e) => {
+                checks.push(Check::new("source", Outcome::Warn, format!("{e}: nothing to compare with")));
+                None
+            }
+        };
+        if let Some(placement) = source.as_ref().and_then(|s| s.placement.as_ref()) {
+            checks.push(checks::placement_check(&checks::placement_findings(placement, scratch)));
+        }
+        let Some(engine) = Engine::from_rds(&scratch.engine) else {
+            checks.push(Check::new("connect", Outcome::Fail, format!("engine {} is not one the checks speak", scratch.engine)));
+            return checks;
+        };
+        let Some(endpoint) = scratch.endpoint.clone() else {
+            checks.push(Check::new("connect", Outcome::Fail, "the restore lists no endpoint"));
+            return checks;
+        };
+        let plan = self.config.checks_for(source_id.as_str());
+        let target = self.endpoints.target_for(scratch.db.id().as_str(), &endpoint);
+        let restored = match self.data.inspect(engine, &target, &plan.spec).await {
+            Ok(r) => r,
+            Err(e) => {
+                checks.push(Check::new("select 1", Outcome::Fail, format!("the restore did not answer: {e}")));
+                return checks;
+            }
+        };
+        let first_query = Utc::now().max(run.now);
+        checks.push(Check::new(
+            "select 1",
+            Outcome::Pass,
+            format!("answered in {:.1} ms", restored.select_one_ms),
+        ));
+        let source_read = match source.as_ref().and_then(|s| s.endpoint.clone()) {
+            Some(e) => {
+                let target = self.endpoints.target_for(source_id.as_str(), &e);
+                self.data.inspect(engine, &target, &plan.spec).await.map_err(|e| e.to_string())
+            }
+            None => Err("the source lists no endpoint".into()),
+        };
+        let mut reads_normal = true;
+        match &source_read {
+            Ok(source_read) => {
+                for v in compare(source_read, &restored, plan.row_tolerance_percent, plan.slow_read_factor) {
+                    if v.name == "reads" && v.outcome != Outcome::Pass {
+                        reads_normal = false;
+                    }
+                    checks.push(checks::verdict_check(&v));
+                }
+            }
+            Err(e) => {
+                checks.push(Check::new("compare", Outcome::Warn, format!("the source could not be read ({e}): nothing compared")));
+                for (name, result) in &restored.sql_checks {
+                    checks.push(checks::verdict_check(&crate::policy::verdict::sql_check(name, result)));
+                }
+            }
+        }
+        if let Some(restored_newest) = &restored.newest {
+            let source_newest = source_read.as_ref().ok().and_then(|s| s.newest.clone());
+            match (restored_newest, source_newest) {
+                (Ok(r), Some(Ok(s))) => {
+                    let (v, lost) = observed_rpo(state.started_at, s, *r, state.point_in_time, self.config.rpo_target);
+                    state.rpo_seconds = lost;
+                    checks.push(checks::verdict_check(&v));
+                }
+                (Ok(r), _) => {
+                    let (v, lost) = observed_rpo(state.started_at, None, *r, state.point_in_time, self.config.rpo_target);
+                    state.rpo_seconds = lost;
+                    checks.push(checks::verdict_check(&v));
+                }
+                (Err(e), _) => checks.push(Check::new("observed rpo", Outcome::Fail, format!("the newest value could not be read in the restore: {e}"))),
+            }
+        }
+        let available = state.available_at.unwrap_or(run.now);
+        let (verdict, stages) = rto(state.started_at, available, first_query, reads_normal, self.config.rto_target);
+        state.rto_seconds = stages.iter().find(|s| s.name == "first query").map(|s| s.seconds);
+        checks.push(checks::verdict_check(&verdict).with_data(checks::stages_data(&stages)));
+        checks
+    }
+
+    /// Deletes the scratch instance (no final snapshot, no automated backups kept). A failure
+    /// fails the report: the instance costs money until the sweep deletes it.
+    pub(super) async fn clean_up(
+        &self,
+        scratch: &RdsIdentifier,
+        source: &RdsIdentifier,
+        run: &RunContext<'_, '_, impl Ledger>,
+    ) -> Check {
+        if let Err(refused) = run.may_act(&drill_lock(source), &format!("deleting {scratch}")).await {
+            return refused;
+        }
+        match self.rds.delete_scratch(scratch).await {
+            Ok(()) => Check::new("cleanup", Outcome::Pass, format!("{scratch} deleted (no final snapshot, automated backups deleted)")),
+            Err(RdsError::NotFound { .. }) => Check::new("cleanup", Outcome::Pass, format!("{scratch} was already gone")),
+            Err(e) => Check::new(
+                "cleanup",
+                Outcome::Fail,
+                format!("deleting {scratch} failed: {e}; it costs money until deleted: the sweep tries again, look at it"),
+            ),
+        }
+    }
+}
+
+fn cost_check(state: &DrillState, now: chrono::DateTime<Utc>) -> Check {
+    let minutes = (now - state.started_at).num_minutes().max(0);
+    Check::new(
+        "cost",
+        Outcome::Pass,
+        format!("{} alive {minutes} min", state.instance_class),
+    )
+    .with_data(serde_json::json!({"instance_class": state.instance_class, "minutes_alive": minutes}))
+}

@@ -1,0 +1,308 @@
+//! A drill's rules: the scratch instance's name, whether a database is enrolled, where a drill
+//! restores from, whether it may start, and what a sweep does with each scratch instance.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use rds_responder::backups::SnapshotInfo;
+use rds_responder::recovery::{RecoveryInfo, RestoreFrom};
+use rds_responder::safety::OFF_VALUES;
+use rds_responder::trigger::{RdsIdentifier, ResourceKind};
+
+use crate::request::DrillFrom;
+
+/// The part of a scratch identifier between the source's and the time: `<db>-rr-drill-<time>`.
+pub const SCRATCH_MARK: &str = "-rr-drill-";
+/// `yyyymmddhhmm`.
+const TIME_DIGITS: usize = 12;
+/// The tag a scratch instance carries: its drill id (its own identifier).
+pub const SCRATCH_TAG: &str = "rds-responder:drill";
+/// The database a scratch instance was restored from (`db-instance:<id>`).
+pub const SOURCE_TAG: &str = "rds-responder:drill-source";
+/// When a scratch instance may be deleted by any sweep, drill or not (RFC 3339).
+pub const EXPIRES_TAG: &str = "rds-responder:drill-expires";
+
+/// The scratch identifier of a drill of `source` started at `at`: the source's identifier cut
+/// so the whole stays within 63 characters (never ending in a hyphen), the mark, the minute.
+pub fn scratch_id(source: &RdsIdentifier, at: DateTime<Utc>) -> RdsIdentifier {
+    let room = 63 - SCRATCH_MARK.len() - TIME_DIGITS;
+    let head: String = source.as_str().chars().take(room).collect();
+    let head = head.trim_end_matches('-');
+    let id = format!("{head}{SCRATCH_MARK}{}", at.format("%Y%m%d%H%M"));
+    // Always valid: a valid head (letters first, no double hyphen) plus the mark and digits.
+    RdsIdentifier::parse(&id, ResourceKind::DbInstance).unwrap_or_else(|_| source.clone())
+}
+
+/// Whether an identifier is named as a drill's scratch instance: `<head>-rr-drill-<12 digits>`.
+pub fn named_as_scratch(id: &str) -> bool {
+    match id.rfind(SCRATCH_MARK) {
+        Some(at) => {
+            let time = &id[at + SCRATCH_MARK.len()..];
+            at > 0 && time.len() == TIME_DIGITS && time.chars().all(|c| c.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// What a database's tag enrols it in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Enrolment {
+    /// Not tagged, or tagged off, or tagged with a value that means nothing here.
+    Out { reason: String },
+    Audit,
+    /// Audited and drilled.
+    Drill,
+}
+
+pub fn enrolment(tags: &BTreeMap<String, String>, tag: &str) -> Enrolment {
+    match tags.get(tag).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Enrolment::Out {
+            reason: format!("not tagged {tag}"),
+        },
+        Some(v) if v == "audit" => Enrolment::Audit,
+        Some(v) if v == "drill" => Enrolment::Drill,
+        Some(v) if OFF_VALUES.contains(&v.as_str()) => Enrolment::Out {
+            reason: format!("tagged {tag}={v} (opted out)"),
+        },
+        Some(v) => Enrolment::Out {
+            reason: format!("tagged {tag}={v:?}, which is neither audit nor drill: not acted on"),
+        },
+    }
+}
+
+/// Where a drill restores from, and the time it restores to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Source {
+    pub from: RestoreFrom,
+    /// The snapshot's creation time, or the latest restorable time when the drill starts.
+    pub recovery_point: DateTime<Utc>,
+    pub label: String,
+}
+
+/// The newest available snapshot of the instance (ours, automated or AWS Backup's), or its
+/// latest restorable time.
+pub fn choose_source(
+    source: &RecoveryInfo,
+    snapshots: &[SnapshotInfo],
+    from: DrillFrom,
+) -> Result<Source, String> {
+    let id = source.db.id().as_str();
+    match from {
+        DrillFrom::NewestSnapshot => snapshots
+            .iter()
+            .filter(|s| s.db == id && s.status == "available")
+            .filter_map(|s| Some((s.created?, s)))
+            .max_by_key(|(created, _)| *created)
+            .map(|(created, s)| Source {
+                from: RestoreFrom::Snapshot(s.id.clone()),
+                recovery_point: created,
+                label: format!("{} snapshot {}", s.snapshot_type, s.id),
+            })
+            .ok_or_else(|| format!("{id} has no available snapshot to restore")),
+        DrillFrom::LatestRestorable => match source.latest_restorable {
+            Some(at) if source.backup_retention_days > 0 => Ok(Source {
+                from: RestoreFrom::LatestRestorable,
+                recovery_point: at,
+                label: format!(
+                    "point in time {} (latest restorable)",
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            }),
+            _ => Err(format!(
+                "{id} has no latest restorable time (automated backups off): nothing to restore to a point in time"
+            )),
+        },
+    }
+}
+
+/// A drill's step, as its job record names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// The restore call was made (or is about to be); waiting for the instance.
+    Restoring,
+    /// Its data is being checked.
+    Checking,
+    /// Checked (or failed): its scratch instance is being deleted.
+    Cleaning,
+    Done,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Restoring => "restoring",
+            Step::Checking => "checking",
+            Step::Cleaning => "cleaning",
+            Step::Done => rds_responder::job::DONE,
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Step::Restoring, Step::Checking, Step::Cleaning, Step::Done]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+}
+
+/// A drill's job as the rules need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrillFacts {
+    pub run: String,
+    pub step: Option<Step>,
+    pub deadline: DateTime<Utc>,
+    pub lease: Option<(String, DateTime<Utc>)>,
+}
+
+impl DrillFacts {
+    /// Someone else is running a step of it, and may still be.
+    fn leased_by_other(&self, me: &str, now: DateTime<Utc>) -> Option<String> {
+        match &self.lease {
+            Some((holder, until)) if holder != me && *until >= now => Some(format!(
+                "run {holder} holds it until {}",
+                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )),
+            _ => None,
+        }
+    }
+
+    /// Under way: not done, not past its deadline.
+    pub fn under_way(&self, now: DateTime<Utc>) -> bool {
+        self.step != Some(Step::Done) && now <= self.deadline
+    }
+}
+
+/// Why a drill of this source may not start now (`None`: it may).
+pub fn start_refusal(
+    source: &RecoveryInfo,
+    enrolled: &Enrolment,
+    existing: Option<&DrillFacts>,
+    drills_alive: usize,
+    max_concurrent: usize,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let id = source.db.id();
+    if named_as_scratch(id.as_str()) {
+        return Some(format!("{id} is a drill's scratch instance: never drilled"));
+    }
+    if let Enrolment::Out { reason } = enrolled {
+        return Some(format!("{id} is {reason}: drills need its tag set to drill"));
+    }
+    if *enrolled != Enrolment::Drill {
+        return Some(format!("{id} is enrolled for the audit only: drills need the tag set to drill"));
+    }
+    if let Some(cluster) = &source.cluster {
+        return Some(format!(
+            "{id} belongs to cluster {cluster}: cluster drills (restore the cluster, add one instance) are not built yet"
+        ));
+    }
+    if let Some(of) = &source.replica_of {
+        return Some(format!("{id} is a read replica of {of}: drill the source"));
+    }
+    if rds_responder::sql::Engine::from_rds(&source.engine).is_none() {
+        return Some(format!(
+            "{id} runs {}: the data checks speak PostgreSQL and MySQL/MariaDB only",
+            source.engine
+        ));
+    }
+    if let Some(drill) = existing.filter(|d| d.under_way(now)) {
+        return Some(format!(
+            "drill {} of {id} is under way ({}, deadline {}): one drill per database at a time",
+            drill.run,
+            drill.step.map_or("unknown step", Step::as_str),
+            drill.deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+    }
+    if drills_alive >= max_concurrent {
+        return Some(format!(
+            "{drills_alive} drill scratch instances are alive in the account, at most {max_concurrent} at once (MAX_CONCURRENT_DRILLS)"
+        ));
+    }
+    None
+}
+
+/// Whether this run may take a drill's check step now: it is restoring with its instance
+/// available, or a check whose run died (its lease expired).
+pub fn check_refusal(drill: &DrillFacts, me: &str, now: DateTime<Utc>) -> Option<String> {
+    match drill.step {
+        Some(Step::Restoring) | Some(Step::Checking) => drill.leased_by_other(me, now),
+        Some(Step::Cleaning) | Some(Step::Done) => Some(format!(
+            "drill {} is already checked ({})",
+            drill.run,
+            drill.step.map_or("", Step::as_str)
+        )),
+        None => Some(format!("drill {} is in a step this version does not know", drill.run)),
+    }
+}
+
+/// A scratch instance as a sweep sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScratchFacts {
+    pub id: String,
+    pub status: String,
+    pub drill_tag: Option<String>,
+    /// `None`: no expiry tag, or one that does not read as a time.
+    pub expires: Option<DateTime<Utc>>,
+}
+
+/// What a sweep does with one scratch instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "action", content = "why")]
+pub enum SweepAction {
+    /// Its drill's event never came: check it now.
+    Check,
+    Wait(String),
+    /// Past its drill's deadline: the drill fails, the instance is deleted.
+    FailLate,
+    Delete(String),
+    /// Not a drill's, or not ours to touch: never deleted.
+    Leave(String),
+}
+
+pub fn sweep_action(
+    scratch: &ScratchFacts,
+    drill: Option<&DrillFacts>,
+    me: &str,
+    now: DateTime<Utc>,
+) -> SweepAction {
+    let Some(tag) = scratch.drill_tag.as_deref() else {
+        return SweepAction::Leave(format!(
+            "{} is named like a drill's scratch instance but lacks the {SCRATCH_TAG} tag: never deleted",
+            scratch.id
+        ));
+    };
+    if !named_as_scratch(&scratch.id) || tag != scratch.id {
+        return SweepAction::Leave(format!(
+            "{} carries {SCRATCH_TAG}={tag} but is not named as that drill's scratch instance: never deleted",
+            scratch.id
+        ));
+    }
+    if scratch.status == "deleting" {
+        return SweepAction::Wait("being deleted".into());
+    }
+    let expired = scratch.expires.is_none_or(|at| at <= now);
+    let Some(drill) = drill.filter(|d| d.run == scratch.id) else {
+        return match expired {
+            true => SweepAction::Delete("expired, and no drill record names it".into()),
+            false => SweepAction::Wait("no drill record names it; kept until its expiry".into()),
+        };
+    };
+    match drill.step {
+        Some(Step::Done) | Some(Step::Cleaning) => {
+            SweepAction::Delete("its drill is over".into())
+        }
+        _ if now > drill.deadline => SweepAction::FailLate,
+        Some(Step::Restoring) if scratch.status == "available" => SweepAction::Check,
+        Some(Step::Restoring) => SweepAction::Wait(format!("restoring ({})", scratch.status)),
+        Some(Step::Checking) => match drill.leased_by_other(me, now) {
+            Some(held) => SweepAction::Wait(format!("being checked: {held}")),
+            None if scratch.status == "available" => SweepAction::Check,
+            None => SweepAction::Wait(format!("check to resume once available ({})", scratch.status)),
+        },
+        None if expired => SweepAction::Delete("expired, in a step this version does not know".into()),
+        None => SweepAction::Wait("in a step this version does not know".into()),
+    }
+}

@@ -1,0 +1,693 @@
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::json;
+
+use rds_responder::backups::{SnapshotInfo, SnapshotOf};
+use rds_responder::config::Env;
+use rds_responder::recovery::{RecoveryInfo, RestoreFrom};
+use rds_responder::report::Outcome;
+use rds_responder::sql::verify::{DataReport, TableRef};
+use rds_responder::trigger::{parse_trigger, DbTarget, Origin, RdsIdentifier, ResourceKind, Trigger};
+
+use super::drill::*;
+use super::rpo::*;
+use super::verdict::*;
+use super::*;
+use crate::config::DrillConfig;
+use crate::request::{DrillFrom, DrillSchedule, ManualTask};
+
+fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, h, m, s).unwrap()
+}
+
+fn id(raw: &str) -> RdsIdentifier {
+    RdsIdentifier::parse(raw, ResourceKind::DbInstance).unwrap()
+}
+
+// ---- rpo ----
+
+fn facts() -> Facts {
+    Facts {
+        status: "available".into(),
+        backups_on: true,
+        latest_restorable: Some(at(12, 0, 0)),
+        newest_snapshot: Some(at(3, 0, 0)),
+        snapshots_audited: true,
+        disabled_event: None,
+    }
+}
+
+fn judge(f: &Facts, now: DateTime<Utc>) -> Assessment {
+    assess(f, now, Duration::minutes(10), Duration::hours(26))
+}
+
+#[test]
+fn lag_is_ok_to_half_the_target_at_risk_to_the_target_breached_past_it() {
+    let f = facts();
+    let a = judge(&f, at(12, 5, 0));
+    assert_eq!((a.status, a.lag_seconds), (RpoStatus::Ok, Some(300)));
+    assert!(a.causes.is_empty());
+    assert_eq!(a.recovery_point, Some(at(12, 0, 0)));
+    assert_eq!(judge(&f, at(12, 5, 1)).status, RpoStatus::AtRisk);
+    assert_eq!(judge(&f, at(12, 10, 0)).status, RpoStatus::AtRisk);
+    let a = judge(&f, at(12, 10, 1));
+    assert_eq!((a.status, a.lag_seconds), (RpoStatus::Breached, Some(601)));
+    // A restorable time in the future (clock skew) is no lag, not a negative one.
+    assert_eq!(judge(&f, at(11, 59, 0)).lag_seconds, Some(0));
+}
+
+#[test]
+fn the_recovery_point_is_the_newer_of_restorable_time_and_snapshot() {
+    let mut f = facts();
+    f.newest_snapshot = Some(at(12, 3, 0));
+    assert_eq!(judge(&f, at(12, 4, 0)).recovery_point, Some(at(12, 3, 0)));
+    f.latest_restorable = None;
+    let a = judge(&f, at(12, 4, 0));
+    assert_eq!(a.recovery_point, Some(at(12, 3, 0)));
+    assert_eq!(a.causes, vec![Cause::NoRestorableTime]);
+    assert_eq!(a.status, RpoStatus::Ok);
+}
+
+#[test]
+fn backups_off_is_at_risk_even_with_a_fresh_snapshot_and_breached_with_a_stale_one() {
+    let mut f = facts();
+    f.backups_on = false;
+    f.newest_snapshot = Some(at(12, 0, 0));
+    // RDS may still name a restorable time: with backups off it is not counted.
+    f.latest_restorable = Some(at(12, 4, 0));
+    let a = judge(&f, at(12, 4, 0));
+    assert_eq!(a.status, RpoStatus::AtRisk);
+    assert_eq!(a.recovery_point, Some(at(12, 0, 0)));
+    assert_eq!(a.causes, vec![Cause::BackupsDisabled]);
+    f.newest_snapshot = Some(at(12, 0, 0) - Duration::hours(30));
+    let a = judge(&f, at(12, 0, 0));
+    assert_eq!(a.status, RpoStatus::Breached);
+    assert_eq!(
+        a.causes,
+        vec![Cause::BackupsDisabled, Cause::StaleSnapshot { hours: 30 }]
+    );
+}
+
+#[test]
+fn no_recovery_point_at_all_is_breached_with_its_causes() {
+    let mut f = facts();
+    f.backups_on = false;
+    f.latest_restorable = None;
+    f.newest_snapshot = None;
+    let a = judge(&f, at(12, 0, 0));
+    assert_eq!(a.status, RpoStatus::Breached);
+    assert_eq!(a.lag_seconds, None);
+    assert_eq!(a.recovery_point, None);
+    assert_eq!(a.causes, vec![Cause::BackupsDisabled, Cause::NoSnapshot]);
+}
+
+#[test]
+fn a_snapshot_past_its_age_is_a_risk_at_the_boundary_not_before() {
+    let mut f = facts();
+    f.newest_snapshot = Some(at(12, 0, 0) - Duration::hours(26));
+    let a = judge(&f, at(12, 0, 0));
+    assert_eq!(a.status, RpoStatus::Ok, "{a:?}");
+    assert!(a.causes.is_empty());
+    f.newest_snapshot = Some(at(12, 0, 0) - Duration::hours(26) - Duration::seconds(1));
+    let a = judge(&f, at(12, 0, 0));
+    assert_eq!(a.status, RpoStatus::AtRisk);
+    assert_eq!(a.causes, vec![Cause::StaleSnapshot { hours: 26 }]);
+    f.newest_snapshot = None;
+    let a = judge(&f, at(12, 0, 0));
+    assert_eq!((a.status, a.causes.clone()), (RpoStatus::AtRisk, vec![Cause::NoSnapshot]));
+}
+
+#[test]
+fn tables_are_judged_by_pitr_alone() {
+    let f = Facts {
+        status: "ACTIVE".into(),
+        backups_on: true,
+        latest_restorable: Some(at(12, 0, 0)),
+        newest_snapshot: None,
+        snapshots_audited: false,
+        disabled_event: None,
+    };
+    let a = judge(&f, at(12, 1, 0));
+    assert_eq!((a.status, a.causes.clone()), (RpoStatus::Ok, vec![]));
+    let mut f = f;
+    f.backups_on = false;
+    f.latest_restorable = None;
+    let a = judge(&f, at(12, 1, 0));
+    assert_eq!((a.status, a.causes), (RpoStatus::Breached, vec![Cause::BackupsDisabled]));
+}
+
+#[test]
+fn a_stopped_instance_and_the_disabled_event_are_named_as_causes() {
+    let mut f = facts();
+    f.status = "stopped".into();
+    f.disabled_event = Some(at(11, 0, 0));
+    let a = judge(&f, at(12, 1, 0));
+    assert_eq!(a.status, RpoStatus::Ok);
+    assert_eq!(
+        a.causes,
+        vec![
+            Cause::BackupsDisabledEvent { at: at(11, 0, 0) },
+            Cause::NotAvailable { status: "stopped".into() }
+        ]
+    );
+    assert_eq!(RpoStatus::AtRisk.as_str(), "at-risk");
+    assert_eq!(RpoStatus::Ok.as_str(), "ok");
+    assert_eq!(RpoStatus::Breached.as_str(), "breached");
+}
+
+// ---- drill: names, enrolment, source ----
+
+#[test]
+fn scratch_ids_fit_63_characters_and_never_end_in_a_hyphen_before_the_mark() {
+    let s = scratch_id(&id("orders-db"), at(9, 7, 0));
+    assert_eq!(s.as_str(), "orders-db-rr-drill-202612010907");
+    assert!(named_as_scratch(s.as_str()));
+    let long = "a".repeat(39) + "-bcd";
+    let s = scratch_id(&id(&long), at(9, 7, 0));
+    assert_eq!(s.as_str(), format!("{}-b-rr-drill-202612010907", "a".repeat(39)));
+    assert_eq!(s.as_str().len(), 63);
+    // A cut that ends on a hyphen drops it (RDS refuses `--`).
+    let s = scratch_id(&id(&("b".repeat(40) + "-c")), at(9, 7, 0));
+    assert_eq!(s.as_str(), format!("{}-rr-drill-202612010907", "b".repeat(40)));
+    let s = scratch_id(&id(&"c".repeat(41)), at(9, 7, 0));
+    assert_eq!(s.as_str().len(), 63);
+}
+
+#[test]
+fn only_the_mark_then_twelve_digits_names_a_scratch_instance() {
+    assert!(named_as_scratch("x-rr-drill-202612010907"));
+    assert!(!named_as_scratch("-rr-drill-202612010907"));
+    assert!(!named_as_scratch("x-rr-drill-20261201090"));
+    assert!(!named_as_scratch("x-rr-drill-2026120109071"));
+    assert!(!named_as_scratch("x-rr-drill-20261201090a"));
+    assert!(!named_as_scratch("orders-db"));
+    assert!(!named_as_scratch("x-rr-drill-"));
+}
+
+#[test]
+fn the_tag_enrols_for_the_audit_or_the_drill_and_anything_else_is_out() {
+    let tags = |v: &str| BTreeMap::from([("t".to_string(), v.to_string())]);
+    assert_eq!(enrolment(&tags("audit"), "t"), Enrolment::Audit);
+    assert_eq!(enrolment(&tags(" Drill "), "t"), Enrolment::Drill);
+    for v in ["off", "false", "on", "yes-please", ""] {
+        assert!(matches!(enrolment(&tags(v), "t"), Enrolment::Out { .. }), "{v}");
+    }
+    match enrolment(&tags("off"), "t") {
+        Enrolment::Out { reason } => assert!(reason.contains("opted out"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    match enrolment(&tags("on"), "t") {
+        Enrolment::Out { reason } => assert!(reason.contains("neither audit nor drill"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    match enrolment(&BTreeMap::new(), "t") {
+        Enrolment::Out { reason } => assert_eq!(reason, "not tagged t"),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn instance(raw: &str) -> RecoveryInfo {
+    RecoveryInfo {
+        db: DbTarget::Instance(id(raw)),
+        status: "available".into(),
+        engine: "postgres".into(),
+        cluster: None,
+        replica_of: None,
+        latest_restorable: Some(at(12, 0, 0)),
+        backup_retention_days: 7,
+        created: None,
+        endpoint: None,
+        tags: BTreeMap::new(),
+        placement: None,
+    }
+}
+
+fn snapshot(db: &str, sid: &str, status: &str, created: Option<DateTime<Utc>>) -> SnapshotInfo {
+    SnapshotInfo {
+        id: sid.into(),
+        of: SnapshotOf::Instance,
+        db: db.into(),
+        snapshot_type: "automated".into(),
+        status: status.into(),
+        created,
+        tags: BTreeMap::new(),
+        copied_from: None,
+        progress_percent: None,
+        allocated_gib: None,
+    }
+}
+
+#[test]
+fn the_newest_available_snapshot_of_the_database_is_the_source() {
+    let db = instance("orders-db");
+    let snapshots = vec![
+        snapshot("orders-db", "rds:old", "available", Some(at(1, 0, 0))),
+        snapshot("orders-db", "rds:new", "available", Some(at(2, 0, 0))),
+        snapshot("orders-db", "rds:creating", "creating", Some(at(3, 0, 0))),
+        snapshot("other-db", "rds:other", "available", Some(at(4, 0, 0))),
+        snapshot("orders-db", "rds:undated", "available", None),
+    ];
+    let s = choose_source(&db, &snapshots, DrillFrom::NewestSnapshot).unwrap();
+    assert_eq!(s.from, RestoreFrom::Snapshot("rds:new".into()));
+    assert_eq!(s.recovery_point, at(2, 0, 0));
+    assert_eq!(s.label, "automated snapshot rds:new");
+    let err = choose_source(&db, &snapshots[2..4], DrillFrom::NewestSnapshot).unwrap_err();
+    assert!(err.contains("no available snapshot"), "{err}");
+}
+
+#[test]
+fn a_point_in_time_drill_needs_backups_and_a_restorable_time() {
+    let mut db = instance("orders-db");
+    let s = choose_source(&db, &[], DrillFrom::LatestRestorable).unwrap();
+    assert_eq!((s.from, s.recovery_point), (RestoreFrom::LatestRestorable, at(12, 0, 0)));
+    assert!(s.label.contains("2026-12-01T12:00:00Z"), "{}", s.label);
+    db.backup_retention_days = 0;
+    assert!(choose_source(&db, &[], DrillFrom::LatestRestorable).is_err());
+    db.backup_retention_days = 1;
+    db.latest_restorable = None;
+    assert!(choose_source(&db, &[], DrillFrom::LatestRestorable).is_err());
+}
+
+// ---- drill: start, check, sweep ----
+
+fn drill(step: Step, deadline: DateTime<Utc>, lease: Option<(&str, DateTime<Utc>)>) -> DrillFacts {
+    DrillFacts {
+        run: "orders-db-rr-drill-202612010900".into(),
+        step: Some(step),
+        deadline,
+        lease: lease.map(|(h, u)| (h.to_string(), u)),
+    }
+}
+
+fn refusal(db: &RecoveryInfo, existing: Option<&DrillFacts>, alive: usize) -> Option<String> {
+    start_refusal(db, &Enrolment::Drill, existing, alive, 2, at(12, 0, 0))
+}
+
+#[test]
+fn a_drill_starts_only_on_an_enrolled_plain_instance_with_room() {
+    let db = instance("orders-db");
+    assert_eq!(refusal(&db, None, 1), None);
+    let r = refusal(&db, None, 2).unwrap();
+    assert!(r.contains("at most 2 at once"), "{r}");
+    let r = start_refusal(&db, &Enrolment::Audit, None, 0, 2, at(12, 0, 0)).unwrap();
+    assert!(r.contains("audit only"), "{r}");
+    let out = Enrolment::Out { reason: "not tagged t".into() };
+    let r = start_refusal(&db, &out, None, 0, 2, at(12, 0, 0)).unwrap();
+    assert!(r.contains("not tagged t"), "{r}");
+    let mut member = instance("orders-1");
+    member.cluster = Some("orders-aurora".into());
+    assert!(refusal(&member, None, 0).unwrap().contains("cluster orders-aurora"));
+    let mut replica = instance("orders-ro");
+    replica.replica_of = Some("orders-db".into());
+    assert!(refusal(&replica, None, 0).unwrap().contains("read replica"));
+    let mut oracle = instance("ledger");
+    oracle.engine = "oracle-ee".into();
+    assert!(refusal(&oracle, None, 0).unwrap().contains("oracle-ee"));
+    let scratch = instance("orders-db-rr-drill-202612010900");
+    assert!(refusal(&scratch, None, 0).unwrap().contains("never drilled"));
+}
+
+#[test]
+fn one_drill_per_database_until_it_is_done_or_past_its_deadline() {
+    let db = instance("orders-db");
+    let under_way = drill(Step::Checking, at(12, 0, 0), None);
+    let r = refusal(&db, Some(&under_way), 0).unwrap();
+    assert!(r.contains("under way (checking"), "{r}");
+    let late = drill(Step::Restoring, at(11, 59, 59), None);
+    assert_eq!(refusal(&db, Some(&late), 0), None);
+    let done = drill(Step::Done, at(13, 0, 0), None);
+    assert_eq!(refusal(&db, Some(&done), 0), None);
+}
+
+#[test]
+fn a_check_is_taken_unless_another_live_run_holds_it_or_it_is_over() {
+    let now = at(12, 0, 0);
+    let free = drill(Step::Restoring, at(13, 0, 0), None);
+    assert_eq!(check_refusal(&free, "me", now), None);
+    let held = drill(Step::Checking, at(13, 0, 0), Some(("other", now)));
+    assert!(check_refusal(&held, "me", now).unwrap().contains("run other holds it"));
+    let lapsed = drill(Step::Checking, at(13, 0, 0), Some(("other", now - Duration::seconds(1))));
+    assert_eq!(check_refusal(&lapsed, "me", now), None);
+    let mine = drill(Step::Checking, at(13, 0, 0), Some(("me", now)));
+    assert_eq!(check_refusal(&mine, "me", now), None);
+    for step in [Step::Cleaning, Step::Done] {
+        let over = drill(step, at(13, 0, 0), None);
+        assert!(check_refusal(&over, "me", now).unwrap().contains("already checked"));
+    }
+    let mut unknown = free.clone();
+    unknown.step = None;
+    assert!(check_refusal(&unknown, "me", now).unwrap().contains("does not know"));
+}
+
+#[test]
+fn steps_read_back_as_they_are_written() {
+    for step in [Step::Restoring, Step::Checking, Step::Cleaning, Step::Done] {
+        assert_eq!(Step::parse(step.as_str()), Some(step));
+    }
+    assert_eq!(Step::Done.as_str(), "done");
+    assert_eq!(Step::parse("restored"), None);
+}
+
+fn scratch(status: &str, tag: Option<&str>, expires: Option<DateTime<Utc>>) -> ScratchFacts {
+    ScratchFacts {
+        id: "orders-db-rr-drill-202612010900".into(),
+        status: status.into(),
+        drill_tag: tag.map(str::to_string),
+        expires,
+    }
+}
+
+const RUN: &str = "orders-db-rr-drill-202612010900";
+
+#[test]
+fn the_sweep_never_touches_what_lacks_the_tag_or_the_name() {
+    let now = at(12, 0, 0);
+    let untagged = scratch("available", None, Some(now - Duration::hours(1)));
+    assert!(matches!(sweep_action(&untagged, None, "me", now), SweepAction::Leave(w) if w.contains("lacks")));
+    let mut misnamed = scratch("available", Some("orders-db"), None);
+    misnamed.id = "orders-db".into();
+    assert!(matches!(sweep_action(&misnamed, None, "me", now), SweepAction::Leave(w) if w.contains("not named")));
+    // The tag must name the instance itself.
+    let other_tag = scratch("available", Some("x-rr-drill-202612010900"), None);
+    assert!(matches!(sweep_action(&other_tag, None, "me", now), SweepAction::Leave(_)));
+}
+
+#[test]
+fn the_sweep_deletes_an_orphan_only_once_it_expires() {
+    let now = at(12, 0, 0);
+    let live = scratch("available", Some(RUN), Some(now + Duration::seconds(1)));
+    assert!(matches!(sweep_action(&live, None, "me", now), SweepAction::Wait(_)));
+    let expired = scratch("available", Some(RUN), Some(now));
+    assert!(matches!(sweep_action(&expired, None, "me", now), SweepAction::Delete(w) if w.contains("expired")));
+    let unreadable = scratch("available", Some(RUN), None);
+    assert!(matches!(sweep_action(&unreadable, None, "me", now), SweepAction::Delete(_)));
+    // A record of another run is no record of this one.
+    let mut other = drill(Step::Restoring, at(13, 0, 0), None);
+    other.run = "orders-db-rr-drill-202611240900".into();
+    assert!(matches!(sweep_action(&live, Some(&other), "me", now), SweepAction::Wait(_)));
+    assert!(matches!(sweep_action(&expired, Some(&other), "me", now), SweepAction::Delete(_)));
+    let deleting = scratch("deleting", Some(RUN), Some(now));
+    assert!(matches!(sweep_action(&deleting, None, "me", now), SweepAction::Wait(w) if w == "being deleted"));
+}
+
+#[test]
+fn the_sweep_advances_restored_drills_fails_late_ones_and_cleans_finished_ones() {
+    let now = at(12, 0, 0);
+    let avail = scratch("available", Some(RUN), Some(now + Duration::hours(1)));
+    let creating = scratch("creating", Some(RUN), Some(now + Duration::hours(1)));
+    let restoring = drill(Step::Restoring, now, None);
+    assert_eq!(sweep_action(&avail, Some(&restoring), "me", now), SweepAction::Check);
+    assert!(matches!(sweep_action(&creating, Some(&restoring), "me", now), SweepAction::Wait(w) if w.contains("creating")));
+    let late = drill(Step::Restoring, now - Duration::seconds(1), None);
+    assert_eq!(sweep_action(&creating, Some(&late), "me", now), SweepAction::FailLate);
+    let late_check = drill(Step::Checking, now - Duration::seconds(1), Some(("other", now + Duration::hours(1))));
+    assert_eq!(sweep_action(&avail, Some(&late_check), "me", now), SweepAction::FailLate);
+    for step in [Step::Cleaning, Step::Done] {
+        assert!(matches!(sweep_action(&avail, Some(&drill(step, now, None)), "me", now), SweepAction::Delete(_)));
+    }
+    let held = drill(Step::Checking, at(13, 0, 0), Some(("other", now)));
+    assert!(matches!(sweep_action(&avail, Some(&held), "me", now), SweepAction::Wait(w) if w.contains("other")));
+    let lapsed = drill(Step::Checking, at(13, 0, 0), Some(("other", now - Duration::seconds(1))));
+    assert_eq!(sweep_action(&avail, Some(&lapsed), "me", now), SweepAction::Check);
+    assert!(matches!(sweep_action(&creating, Some(&lapsed), "me", now), SweepAction::Wait(w) if w.contains("resume")));
+    let mut unknown = drill(Step::Restoring, at(13, 0, 0), None);
+    unknown.step = None;
+    assert!(matches!(sweep_action(&avail, Some(&unknown), "me", now), SweepAction::Wait(_)));
+    let expired = scratch("available", Some(RUN), Some(now));
+    assert!(matches!(sweep_action(&expired, Some(&unknown), "me", now), SweepAction::Delete(_)));
+}
+
+// ---- verdicts ----
+
+fn cols(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn the_schema_must_hold_every_source_column() {
+    let v = schema(&cols(&["a", "b"]), &cols(&["b", "a"]));
+    assert_eq!(v.outcome, Outcome::Pass);
+    assert!(v.detail.starts_with("2 columns"), "{}", v.detail);
+    let v = schema(&cols(&["a", "b"]), &cols(&["a"]));
+    assert_eq!(v.outcome, Outcome::Fail);
+    assert!(v.detail.contains("1 of the source's 2") && v.detail.ends_with(": b"), "{}", v.detail);
+    let v = schema(&cols(&["a"]), &cols(&["a", "z"]));
+    assert_eq!(v.outcome, Outcome::Warn);
+    assert!(v.detail.ends_with(": z"), "{}", v.detail);
+    let many: Vec<String> = (0..12).map(|i| format!("c{i:02}")).collect();
+    let v = schema(&many, &[]);
+    assert!(v.detail.ends_with("c09, and 2 more"), "{}", v.detail);
+    let ten: Vec<String> = (0..10).map(|i| format!("c{i:02}")).collect();
+    assert!(schema(&ten, &[]).detail.ends_with("c09"));
+}
+
+fn table() -> TableRef {
+    TableRef { schema: "public".into(), table: "orders".into() }
+}
+
+#[test]
+fn row_counts_hold_within_the_tolerance_and_an_empty_source_allows_an_empty_restore() {
+    let t = table();
+    let v = rows(&t, &Ok(100), &Ok(95), 5.0);
+    assert_eq!((v.outcome, v.name.as_str()), (Outcome::Pass, "rows public.orders"));
+    assert!(v.detail.contains("5.0% apart"), "{}", v.detail);
+    assert_eq!(rows(&t, &Ok(100), &Ok(105), 5.0).outcome, Outcome::Pass);
+    assert_eq!(rows(&t, &Ok(100), &Ok(94), 5.0).outcome, Outcome::Fail);
+    assert_eq!(rows(&t, &Ok(100), &Ok(106), 5.0).outcome, Outcome::Fail);
+    assert_eq!(rows(&t, &Ok(1), &Ok(0), 50.0).outcome, Outcome::Fail);
+    assert_eq!(rows(&t, &Ok(0), &Ok(0), 0.0).outcome, Outcome::Pass);
+    assert_eq!(rows(&t, &Ok(0), &Ok(3), 0.0).outcome, Outcome::Pass);
+    let v = rows(&t, &Ok(5), &Err("relation does not exist".into()), 5.0);
+    assert_eq!(v.outcome, Outcome::Fail);
+    assert!(v.detail.contains("does not exist"));
+    assert_eq!(rows(&t, &Err("x".into()), &Ok(5), 5.0).outcome, Outcome::Warn);
+}
+
+#[test]
+fn sql_checks_must_return_true() {
+    assert_eq!(sql_check("c", &Ok(true)).outcome, Outcome::Pass);
+    assert_eq!(sql_check("c", &Ok(false)).outcome, Outcome::Fail);
+    let v = sql_check("c", &Err("syntax error".into()));
+    assert_eq!((v.outcome, v.name.as_str()), (Outcome::Fail, "sql c"));
+    assert!(v.detail.contains("syntax error"));
+}
+
+#[test]
+fn observed_rpo_counts_from_the_source_newest_at_the_start() {
+    let start = at(12, 0, 0);
+    let ts = |t: DateTime<Utc>| Some(t.timestamp() as f64);
+    let target = Duration::minutes(15);
+    let (v, lost) = observed_rpo(start, ts(at(11, 58, 0)), ts(at(11, 50, 0)), true, target);
+    assert_eq!((v.outcome, lost), (Outcome::Pass, Some(480)));
+    let (v, lost) = observed_rpo(start, ts(at(11, 58, 0)), ts(at(11, 43, 0)), true, target);
+    assert_eq!((v.outcome, lost), (Outcome::Pass, Some(900)));
+    let (v, lost) = observed_rpo(start, ts(at(11, 58, 0)), ts(at(11, 42, 59)), true, target);
+    assert_eq!((v.outcome, lost), (Outcome::Fail, Some(901)));
+    // Rows written after the start are not lost by the restore.
+    let (_, lost) = observed_rpo(start, ts(at(12, 30, 0)), ts(at(11, 59, 0)), true, target);
+    assert_eq!(lost, Some(60));
+    // No source reading: the start is the reference.
+    let (_, lost) = observed_rpo(start, None, ts(at(11, 59, 0)), true, target);
+    assert_eq!(lost, Some(60));
+    // Nothing newer in the source than in the restore: nothing lost.
+    let (_, lost) = observed_rpo(start, ts(at(11, 0, 0)), ts(at(11, 0, 0)), true, target);
+    assert_eq!(lost, Some(0));
+    let (v, lost) = observed_rpo(start, ts(at(11, 58, 0)), ts(at(1, 0, 0)), false, target);
+    assert_eq!((v.outcome, lost), (Outcome::Pass, Some(39480)));
+    assert!(v.detail.contains("snapshot restore"), "{}", v.detail);
+    let (v, lost) = observed_rpo(start, None, None, true, target);
+    assert_eq!((v.outcome, lost), (Outcome::Pass, None));
+    let (v, _) = observed_rpo(start, ts(at(11, 0, 0)), None, true, target);
+    assert_eq!(v.outcome, Outcome::Fail);
+}
+
+#[test]
+fn slow_reads_mean_the_volume_is_still_loading() {
+    assert_eq!(reads(100.0, 350.0, 3.0).outcome, Outcome::Pass);
+    assert_eq!(reads(100.0, 350.1, 3.0).outcome, Outcome::Warn);
+    assert_eq!(reads(0.0, 50.0, 3.0).outcome, Outcome::Pass);
+    let v = reads(10.0, 90.0, 3.0);
+    assert_eq!(v.outcome, Outcome::Warn);
+    assert!(v.detail.contains("still loading"), "{}", v.detail);
+}
+
+fn report(columns: &[&str], counts: Vec<(TableRef, Result<i64, String>)>, read_ms: f64) -> DataReport {
+    DataReport {
+        select_one_ms: 1.0,
+        columns: cols(columns),
+        row_counts: counts,
+        read_ms,
+        sql_checks: vec![("positive".into(), Ok(true))],
+        newest: None,
+    }
+}
+
+#[test]
+fn compare_judges_every_reading_of_the_restore() {
+    let source = report(&["a"], vec![(table(), Ok(10))], 10.0);
+    let restored = report(&["a"], vec![(table(), Ok(10))], 10.0);
+    let names: Vec<String> = compare(&source, &restored, 5.0, 3.0).into_iter().map(|v| v.name).collect();
+    assert_eq!(names, ["schema", "rows public.orders", "sql positive", "reads"]);
+    let other = TableRef { schema: "public".into(), table: "other".into() };
+    let restored = report(&["a"], vec![(other, Ok(1))], 10.0);
+    let verdicts = compare(&source, &restored, 5.0, 3.0);
+    assert_eq!(verdicts[1].outcome, Outcome::Warn, "{:?}", verdicts[1]);
+    let restored = report(&["a"], vec![], 10.0);
+    assert_eq!(compare(&source, &restored, 5.0, 3.0).len(), 2);
+}
+
+#[test]
+fn rto_is_measured_to_the_first_query_against_the_target() {
+    let start = at(12, 0, 0);
+    let target = Duration::minutes(60);
+    let (v, stages) = rto(start, at(12, 40, 0), at(12, 41, 0), true, target);
+    assert_eq!(v.outcome, Outcome::Pass);
+    let secs: Vec<(&str, i64)> = stages.iter().map(|s| (s.name, s.seconds)).collect();
+    assert_eq!(secs, [("available", 2400), ("first query", 2460), ("reads normal", 2460)]);
+    assert_eq!(rto(start, at(12, 40, 0), at(13, 0, 0), true, target).0.outcome, Outcome::Pass);
+    assert_eq!(rto(start, at(12, 40, 0), at(13, 0, 1), true, target).0.outcome, Outcome::Fail);
+    let (v, stages) = rto(start, at(12, 40, 0), at(12, 41, 0), false, target);
+    assert_eq!((v.outcome, stages.len()), (Outcome::Warn, 2));
+    assert!(v.detail.contains("not yet"), "{}", v.detail);
+    assert_eq!(rto(start, at(12, 40, 0), at(13, 1, 0), false, target).0.outcome, Outcome::Fail);
+    // A clock that runs backwards never makes a negative stage.
+    assert_eq!(rto(start, at(11, 0, 0), at(11, 0, 0), true, target).1[0].seconds, 0);
+}
+
+// ---- decide ----
+
+fn origin() -> Origin {
+    Origin { account_id: "123456789012".into(), region: "us-east-1".into() }
+}
+
+fn trigger(event: serde_json::Value) -> Trigger<ManualTask, DrillSchedule> {
+    parse_trigger(event, &origin()).unwrap()
+}
+
+fn config() -> DrillConfig {
+    DrillConfig::from_env(&Env::from_pairs([("ALLOWED_SCHEDULES", "restore-drill/weekly-drill")])).unwrap()
+}
+
+fn rds_event(event_id: &str, source: &str, message: &str) -> serde_json::Value {
+    json!({
+        "version": "0", "id": "e", "detail-type": "RDS DB Instance Event", "source": "aws.rds",
+        "account": "123456789012", "time": "2026-12-01T12:00:00Z", "region": "us-east-1",
+        "resources": [format!("arn:aws:rds:us-east-1:123456789012:db:{source}")],
+        "detail": {"EventCategories": ["restoration"], "SourceType": "DB_INSTANCE",
+            "SourceArn": format!("arn:aws:rds:us-east-1:123456789012:db:{source}"),
+            "Date": "2026-12-01T12:00:00.000Z", "Message": message, "SourceIdentifier": source,
+            "EventID": event_id}
+    })
+}
+
+#[test]
+fn restored_events_of_scratch_instances_start_their_check() {
+    for event_id in ["RDS-EVENT-0043", "RDS-EVENT-0019"] {
+        let d = decide(&trigger(rds_event(event_id, RUN, "Restored from snapshot x")), &config());
+        assert!(matches!(&d, Decision::Restored { scratch, .. } if scratch.as_str() == RUN), "{d:?}");
+    }
+    let d = decide(&trigger(rds_event("RDS-EVENT-0043", "orders-db", "Restored from snapshot x")), &config());
+    assert!(matches!(&d, Decision::Skip { reason, .. } if reason.contains("not a drill of ours")), "{d:?}");
+    let d = decide(&trigger(rds_event("RDS-EVENT-0049", RUN, "failover")), &config());
+    assert!(matches!(&d, Decision::Skip { reason, .. } if reason.contains("ignored")), "{d:?}");
+}
+
+#[test]
+fn older_events_are_read_by_their_message() {
+    let mut e = rds_event("RDS-EVENT-0043", RUN, "Restored from DB instance orders-db to x");
+    e["detail"].as_object_mut().unwrap().remove("EventID");
+    assert!(matches!(decide(&trigger(e), &config()), Decision::Restored { .. }));
+    let mut e = rds_event("RDS-EVENT-0028", "orders-db", "Automatic backups for this DB instance have been disabled");
+    e["detail"].as_object_mut().unwrap().remove("EventID");
+    assert!(matches!(decide(&trigger(e), &config()), Decision::Audit { only: Some(_), disabled: Some(_), .. }));
+    let mut e = rds_event("RDS-EVENT-0028", "orders-db", "Automatic backups enabled");
+    e["detail"].as_object_mut().unwrap().remove("EventID");
+    assert!(matches!(decide(&trigger(e), &config()), Decision::Skip { .. }));
+    let mut e = rds_event("RDS-EVENT-0028", "orders-db", "Something else");
+    e["detail"].as_object_mut().unwrap().remove("EventID");
+    assert!(matches!(decide(&trigger(e), &config()), Decision::Skip { .. }));
+}
+
+#[test]
+fn backups_disabled_audits_that_instance_with_the_event_time() {
+    let d = decide(&trigger(rds_event("RDS-EVENT-0028", "orders-db", "Automatic backups for this DB instance have been disabled")), &config());
+    match d {
+        Decision::Audit { only, disabled, because } => {
+            assert_eq!(only.unwrap().as_str(), "orders-db");
+            assert_eq!(disabled, Some(at(12, 0, 0)));
+            assert!(because.contains("RDS-EVENT-0028"), "{because}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn cluster_events_are_not_drills() {
+    let e = json!({
+        "version": "0", "id": "e", "detail-type": "RDS DB Cluster Event", "source": "aws.rds",
+        "account": "123456789012", "time": "2026-12-01T12:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": {"SourceType": "CLUSTER", "Date": "2026-12-01T12:00:00.000Z",
+            "Message": "Restored from snapshot", "SourceIdentifier": "orders-aurora", "EventID": "RDS-EVENT-0043"}
+    });
+    let d = decide(&trigger(e), &config());
+    assert!(matches!(&d, Decision::Skip { reason, .. } if reason.contains("not a DB instance")), "{d:?}");
+}
+
+#[test]
+fn manual_tasks_keep_their_dry_run_and_database() {
+    let d = decide(&trigger(json!({"task": "drill", "db_instance": "orders-db", "dry_run": false})), &config());
+    assert!(matches!(&d, Decision::Start { only, dry_run: false, from: DrillFrom::NewestSnapshot, .. } if only.len() == 1), "{d:?}");
+    let d = decide(&trigger(json!({"task": "sweep"})), &config());
+    assert!(matches!(d, Decision::Sweep { dry_run: true, .. }));
+    let d = decide(&trigger(json!({"task": "sweep", "dry_run": false})), &config());
+    assert!(matches!(d, Decision::Sweep { dry_run: false, .. }));
+    let d = decide(&trigger(json!({"task": "audit", "db_instance": "orders-db"})), &config());
+    assert!(matches!(d, Decision::Audit { only: Some(_), disabled: None, .. }));
+}
+
+fn scheduled(name: &str, input: serde_json::Value) -> serde_json::Value {
+    let mut input = input;
+    input["scheduler"] = json!({
+        "schedule_arn": format!("arn:aws:scheduler:us-east-1:123456789012:schedule/restore-drill/{name}"),
+        "scheduled_time": "2026-12-01T12:00:00Z"
+    });
+    input
+}
+
+#[test]
+fn only_allowed_schedules_act_the_rest_plan() {
+    let d = decide(&trigger(scheduled("weekly-drill", json!({"task": "drill"}))), &config());
+    assert!(matches!(&d, Decision::Start { dry_run: false, only, .. } if only.is_empty()), "{d:?}");
+    let d = decide(&trigger(scheduled("other", json!({"task": "drill"}))), &config());
+    assert!(matches!(d, Decision::Start { dry_run: true, .. }));
+    let d = decide(&trigger(scheduled("other", json!({"task": "sweep"}))), &config());
+    assert!(matches!(d, Decision::Sweep { dry_run: true, .. }));
+    let d = decide(&trigger(scheduled("weekly-drill", json!({"task": "sweep"}))), &config());
+    assert!(matches!(d, Decision::Sweep { dry_run: false, .. }));
+    let d = decide(&trigger(scheduled("other", json!({"task": "audit"}))), &config());
+    assert!(matches!(d, Decision::Audit { only: None, .. }));
+    let dry = DrillConfig::from_env(&Env::from_pairs([
+        ("ALLOWED_SCHEDULES", "restore-drill/weekly-drill"),
+        ("AUTOMATIC_DRY_RUN", "true"),
+    ]))
+    .unwrap();
+    let d = decide(&trigger(scheduled("weekly-drill", json!({"task": "drill"}))), &dry);
+    assert!(matches!(d, Decision::Start { dry_run: true, .. }));
+    let d = decide(&trigger(scheduled("weekly-drill", json!({"task": "sweep"}))), &dry);
+    assert!(matches!(d, Decision::Sweep { dry_run: true, .. }));
+}
+
+#[test]
+fn alarms_are_not_for_restore_drill() {
+    let alarm = json!({
+        "version": "0", "id": "a", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
+        "account": "123456789012", "time": "2026-12-01T12:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:x"],
+        "detail": {"alarmName": "x", "state": {"value": "ALARM", "reason": "r", "timestamp": "2026-12-01T12:00:00.000+0000"},
+            "previousState": {"value": "OK", "reason": "r", "timestamp": "2026-12-01T11:00:00.000+0000"},
+            "configuration": {"metrics": []}}
+    });
+    let d = decide(&trigger(alarm), &config());
+    assert!(matches!(&d, Decision::Skip { reason, .. } if reason.contains("does not act on alarms")), "{d:?}");
+}

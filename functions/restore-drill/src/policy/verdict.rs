@@ -1,0 +1,254 @@
+//! What a drill's readings mean: the restored copy against its source (schema, rows, SQL
+//! checks, freshness, read speed) and the recovery times against their targets. Pure: the
+//! handler reads both databases, these rules judge.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use rds_responder::report::Outcome;
+use rds_responder::sql::verify::{DataReport, TableRef};
+
+/// How many names a difference lists before it says "and N more".
+pub const NAMED: usize = 10;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub name: String,
+    pub outcome: Outcome,
+    pub detail: String,
+}
+
+fn verdict(name: impl Into<String>, outcome: Outcome, detail: impl Into<String>) -> Verdict {
+    Verdict {
+        name: name.into(),
+        outcome,
+        detail: detail.into(),
+    }
+}
+
+fn listed(items: &[&String]) -> String {
+    let mut text: Vec<String> = items.iter().take(NAMED).map(|s| s.to_string()).collect();
+    if items.len() > NAMED {
+        text.push(format!("and {} more", items.len() - NAMED));
+    }
+    text.join(", ")
+}
+
+/// The restored schema must hold every column of the source's, with its type.
+pub fn schema(source: &[String], restored: &[String]) -> Verdict {
+    let missing: Vec<&String> = source.iter().filter(|c| !restored.contains(c)).collect();
+    let extra: Vec<&String> = restored.iter().filter(|c| !source.contains(c)).collect();
+    match (missing.is_empty(), extra.is_empty()) {
+        (true, true) => verdict(
+            "schema",
+            Outcome::Pass,
+            format!("{} columns, the same as the source's", source.len()),
+        ),
+        (false, _) => verdict(
+            "schema",
+            Outcome::Fail,
+            format!(
+                "{} of the source's {} columns are missing or differ in the restore: {}",
+                missing.len(),
+                source.len(),
+                listed(&missing)
+            ),
+        ),
+        // Columns added at the source after the recovery point are missing in the restore;
+        // columns only the restore has were dropped at the source since.
+        (true, false) => verdict(
+            "schema",
+            Outcome::Warn,
+            format!(
+                "the restore has {} columns the source no longer has (changed since the recovery point?): {}",
+                extra.len(),
+                listed(&extra)
+            ),
+        ),
+    }
+}
+
+/// A table's restored rows against the source's: within the tolerance (the source kept changing
+/// after the recovery point); an empty source allows an empty restore.
+pub fn rows(
+    table: &TableRef,
+    source: &Result<i64, String>,
+    restored: &Result<i64, String>,
+    tolerance_percent: f64,
+) -> Verdict {
+    let name = format!("rows {table}");
+    match (source, restored) {
+        (_, Err(e)) => verdict(name, Outcome::Fail, format!("could not be counted in the restore: {e}")),
+        (Err(e), Ok(r)) => verdict(
+            name,
+            Outcome::Warn,
+            format!("{r} rows restored; the source could not be counted to compare: {e}"),
+        ),
+        (Ok(0), Ok(r)) => verdict(
+            name,
+            Outcome::Pass,
+            format!("{r} rows restored; the source's table is empty now"),
+        ),
+        (Ok(s), Ok(r)) => {
+            let off = ((r - s).abs() as f64) * 100.0 / (*s as f64);
+            let outcome = if off <= tolerance_percent {
+                Outcome::Pass
+            } else {
+                Outcome::Fail
+            };
+            verdict(
+                name,
+                outcome,
+                format!(
+                    "{r} rows restored, {s} in the source: {off:.1}% apart (tolerance {tolerance_percent}%)"
+                ),
+            )
+        }
+    }
+}
+
+/// An operator's SQL check on the restore: it must return true.
+pub fn sql_check(name: &str, result: &Result<bool, String>) -> Verdict {
+    let name = format!("sql {name}");
+    match result {
+        Ok(true) => verdict(name, Outcome::Pass, "returned true on the restore"),
+        Ok(false) => verdict(name, Outcome::Fail, "returned false (or no row) on the restore"),
+        Err(e) => verdict(name, Outcome::Fail, format!("failed on the restore: {e}")),
+    }
+}
+
+/// The data a restore loses: from the newest value it holds to the newest the source held when
+/// the drill began (no writes since means nothing lost), against the RPO target when the drill
+/// restored the latest restorable time; a snapshot restore loses everything after the snapshot.
+pub fn observed_rpo(
+    started: DateTime<Utc>,
+    source_newest: Option<f64>,
+    restored_newest: Option<f64>,
+    point_in_time: bool,
+    target: Duration,
+) -> (Verdict, Option<i64>) {
+    let name = "observed rpo";
+    let Some(restored) = restored_newest else {
+        return match source_newest {
+            None => (
+                verdict(name, Outcome::Pass, "the column is empty in the source and the restore"),
+                None,
+            ),
+            Some(_) => (
+                verdict(name, Outcome::Fail, "the restore holds no value in the column the source has values in"),
+                None,
+            ),
+        };
+    };
+    let started_at = started.timestamp_millis() as f64 / 1000.0;
+    let reference = source_newest.map_or(started_at, |s| s.min(started_at));
+    let lost = (reference - restored).max(0.0).round() as i64;
+    let target_seconds = target.num_seconds();
+    let outcome = match (point_in_time, lost > target_seconds) {
+        (true, true) => Outcome::Fail,
+        (true, false) => Outcome::Pass,
+        (false, _) => Outcome::Pass,
+    };
+    let detail = if point_in_time {
+        format!("the restore's newest row is {lost} s older than the source's at the start (target {target_seconds} s)")
+    } else {
+        format!(
+            "the restore's newest row is {lost} s older than the source's at the start: a snapshot restore loses what came after the snapshot (point-in-time restores are what the {target_seconds} s target is for)"
+        )
+    };
+    (verdict(name, outcome, detail), Some(lost))
+}
+
+/// Reads of the restore against the source's: much slower means its volume is still loading
+/// from S3, and it is not usable yet. A few milliseconds either way are noise.
+pub fn reads(source_ms: f64, restored_ms: f64, factor: f64) -> Verdict {
+    const NOISE_MS: f64 = 50.0;
+    let outcome = if restored_ms <= source_ms * factor + NOISE_MS {
+        Outcome::Pass
+    } else {
+        Outcome::Warn
+    };
+    let detail = match outcome {
+        Outcome::Pass => format!("the restore read its tables in {restored_ms:.0} ms, the source in {source_ms:.0} ms"),
+        _ => format!(
+            "the restore read its tables in {restored_ms:.0} ms, over {factor}x the source's {source_ms:.0} ms: its volume is still loading, not usable at full speed yet"
+        ),
+    };
+    verdict("reads", outcome, detail)
+}
+
+/// Every reading of a restore against its source's.
+pub fn compare(
+    source: &DataReport,
+    restored: &DataReport,
+    tolerance_percent: f64,
+    slow_read_factor: f64,
+) -> Vec<Verdict> {
+    let mut out = vec![schema(&source.columns, &restored.columns)];
+    for (table, restored_count) in &restored.row_counts {
+        let source_count = source
+            .row_counts
+            .iter()
+            .find(|(t, _)| t == table)
+            .map(|(_, c)| c.clone())
+            .unwrap_or_else(|| Err("not counted".into()));
+        out.push(rows(table, &source_count, restored_count, tolerance_percent));
+    }
+    for (name, result) in &restored.sql_checks {
+        out.push(sql_check(name, result));
+    }
+    if !restored.row_counts.is_empty() {
+        out.push(reads(source.read_ms, restored.read_ms, slow_read_factor));
+    }
+    out
+}
+
+/// One stage of the recovery time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stage {
+    pub name: &'static str,
+    pub seconds: i64,
+}
+
+/// The recovery time in stages, from the restore call: to `available`, to the first successful
+/// query, to reads at the source's speed (when they got there); the total (to usable) against
+/// the target.
+pub fn rto(
+    started: DateTime<Utc>,
+    available: DateTime<Utc>,
+    first_query: DateTime<Utc>,
+    reads_normal: bool,
+    target: Duration,
+) -> (Verdict, Vec<Stage>) {
+    let secs = |to: DateTime<Utc>| (to - started).num_seconds().max(0);
+    let mut stages = vec![
+        Stage {
+            name: "available",
+            seconds: secs(available),
+        },
+        Stage {
+            name: "first query",
+            seconds: secs(first_query),
+        },
+    ];
+    if reads_normal {
+        stages.push(Stage {
+            name: "reads normal",
+            seconds: secs(first_query),
+        });
+    }
+    let total = secs(first_query);
+    let outcome = match (total > target.num_seconds(), reads_normal) {
+        (true, _) => Outcome::Fail,
+        (false, true) => Outcome::Pass,
+        (false, false) => Outcome::Warn,
+    };
+    let detail = format!(
+        "restore call to available {} s, to first query {} s{} (target {} s)",
+        secs(available),
+        total,
+        if reads_normal { ", reads at the source's speed" } else { ", reads not yet at the source's speed" },
+        target.num_seconds()
+    );
+    (verdict("rto", outcome, detail), stages)
+}

@@ -1,0 +1,390 @@
+//! Recovery points and scratch restores: what a database can be restored to (RDS
+//! `LatestRestorableTime`, backup retention, every snapshot of any type), and the restore and
+//! delete calls a restore drill makes on its scratch instances. One listing of every instance and
+//! cluster (tags and placement included) serves the RPO audit, the drill's source and the sweep.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_rds::operation::delete_db_instance::DeleteDBInstanceError;
+use aws_sdk_rds::operation::restore_db_instance_from_db_snapshot::RestoreDBInstanceFromDBSnapshotError;
+use aws_sdk_rds::operation::restore_db_instance_to_point_in_time::RestoreDBInstanceToPointInTimeError;
+use aws_sdk_rds::types::Tag;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::aws::{Markers, SdkFailure};
+use crate::backups::{from_cluster_snapshot, from_db_snapshot, SnapshotInfo};
+use crate::budget::BoundedCall;
+use crate::rds::{endpoint_of, tag_map, Endpoint, RdsError};
+use crate::trigger::{DbTarget, RdsIdentifier, ResourceKind};
+
+/// What a restore of an instance copies from its source: read from the source, never guessed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Placement {
+    pub instance_class: String,
+    pub subnet_group: Option<String>,
+    pub security_groups: Vec<String>,
+    pub parameter_group: Option<String>,
+    pub option_group: Option<String>,
+    pub kms_key: Option<String>,
+    pub storage_encrypted: bool,
+    pub iam_auth: bool,
+    pub publicly_accessible: bool,
+    pub deletion_protection: bool,
+    pub multi_az: bool,
+    pub storage_type: Option<String>,
+}
+
+/// A DB instance or cluster with what its recovery point is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecoveryInfo {
+    pub db: DbTarget,
+    pub status: String,
+    pub engine: String,
+    /// For an instance: the cluster it belongs to (its recovery point is the cluster's).
+    pub cluster: Option<String>,
+    /// Set for a read replica: what it replicates (it has no backups of its own to audit).
+    pub replica_of: Option<String>,
+    /// The latest time it can be restored to; `None` when RDS names none (no backups).
+    pub latest_restorable: Option<DateTime<Utc>>,
+    /// Automated backups are on when this is above 0.
+    pub backup_retention_days: i32,
+    pub created: Option<DateTime<Utc>>,
+    pub endpoint: Option<Endpoint>,
+    pub tags: BTreeMap<String, String>,
+    /// Instances only.
+    pub placement: Option<Placement>,
+}
+
+/// Where a restore starts from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestoreFrom {
+    /// A snapshot (automated `rds:...` or manual) by id.
+    Snapshot(String),
+    /// The source's latest restorable time.
+    LatestRestorable,
+}
+
+/// One scratch-instance restore.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RestoreRequest {
+    pub scratch: RdsIdentifier,
+    pub source: RdsIdentifier,
+    pub from: RestoreFrom,
+    pub instance_class: String,
+    pub subnet_group: Option<String>,
+    pub security_groups: Vec<String>,
+    pub parameter_group: Option<String>,
+    pub option_group: Option<String>,
+    pub iam_auth: bool,
+    pub tags: Vec<(String, String)>,
+}
+
+#[allow(async_fn_in_trait)]
+pub trait RestoreControl {
+    /// Every DB instance and every DB cluster, all pages, tags and placement included.
+    async fn list_recovery(&self) -> Result<Vec<RecoveryInfo>, RdsError>;
+    /// Every snapshot of every type (automated, manual, AWS Backup), instance and cluster, all
+    /// pages.
+    async fn list_backups(&self) -> Result<Vec<SnapshotInfo>, RdsError>;
+    /// `RdsError::AlreadyExists` when the scratch identifier is taken.
+    async fn restore_instance(&self, request: &RestoreRequest) -> Result<(), RdsError>;
+    /// One instance, `Ok(None)` when there is none.
+    async fn describe_recovery(&self, id: &RdsIdentifier)
+        -> Result<Option<RecoveryInfo>, RdsError>;
+    /// Deletes a scratch instance with no final snapshot and its automated backups;
+    /// `RdsError::NotFound` when it is gone.
+    async fn delete_scratch(&self, id: &RdsIdentifier) -> Result<(), RdsError>;
+}
+
+pub struct RdsRestores {
+    pub client: aws_sdk_rds::Client,
+}
+
+/// Listing pages hold at most this many records (the RDS maximum): fewest requests.
+const PAGE_SIZE: i32 = 100;
+
+fn to_chrono(t: &aws_sdk_rds::primitives::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(t.to_millis().ok()?)
+}
+
+fn failure<E>(operation: &'static str) -> impl FnOnce(crate::aws::SdkError<E>) -> RdsError
+where
+    E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    move |e| RdsError::Api {
+        operation,
+        source: SdkFailure::from_sdk("RDS", &e),
+    }
+}
+
+fn listed(operation: &'static str, raw: &str, kind: ResourceKind) -> Result<RdsIdentifier, RdsError> {
+    RdsIdentifier::parse(raw, kind).map_err(|rule| RdsError::Unexpected {
+        operation,
+        detail: format!("identifier {raw:?} {rule}"),
+    })
+}
+
+fn from_instance(db: &aws_sdk_rds::types::DbInstance) -> Result<RecoveryInfo, RdsError> {
+    let raw = db.db_instance_identifier().unwrap_or_default();
+    Ok(RecoveryInfo {
+        db: DbTarget::Instance(listed("DescribeDBInstances", raw, ResourceKind::DbInstance)?),
+        status: db.db_instance_status().unwrap_or("unknown").to_string(),
+        engine: db.engine().unwrap_or("unknown").to_string(),
+        cluster: db.db_cluster_identifier().map(str::to_string),
+        replica_of: db
+            .read_replica_source_db_instance_identifier()
+            .or(db.read_replica_source_db_cluster_identifier())
+            .map(str::to_string),
+        latest_restorable: db.latest_restorable_time().and_then(to_chrono),
+        backup_retention_days: db.backup_retention_period().unwrap_or(0),
+        created: db.instance_create_time().and_then(to_chrono),
+        endpoint: endpoint_of(db),
+        tags: tag_map(db.tag_list()),
+        placement: Some(Placement {
+            instance_class: db.db_instance_class().unwrap_or_default().to_string(),
+            subnet_group: db
+                .db_subnet_group()
+                .and_then(|g| g.db_subnet_group_name())
+                .map(str::to_string),
+            security_groups: db
+                .vpc_security_groups()
+                .iter()
+                .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
+                .collect(),
+            parameter_group: db
+                .db_parameter_groups()
+                .first()
+                .and_then(|g| g.db_parameter_group_name())
+                .map(str::to_string),
+            option_group: db
+                .option_group_memberships()
+                .first()
+                .and_then(|g| g.option_group_name())
+                .map(str::to_string),
+            kms_key: db.kms_key_id().map(str::to_string),
+            storage_encrypted: db.storage_encrypted().unwrap_or(false),
+            iam_auth: db.iam_database_authentication_enabled().unwrap_or(false),
+            publicly_accessible: db.publicly_accessible().unwrap_or(false),
+            deletion_protection: db.deletion_protection().unwrap_or(false),
+            multi_az: db.multi_az().unwrap_or(false),
+            storage_type: db.storage_type().map(str::to_string),
+        }),
+    })
+}
+
+impl RestoreControl for RdsRestores {
+    async fn list_recovery(&self) -> Result<Vec<RecoveryInfo>, RdsError> {
+        let mut out = Vec::new();
+        let (mut markers, mut marker) = (Markers::default(), None);
+        loop {
+            let page = self
+                .client
+                .describe_db_clusters()
+                .max_records(PAGE_SIZE)
+                .set_marker(marker)
+                .send()
+                .bounded("RDS DescribeDBClusters")
+                .await
+                .map_err(failure("DescribeDBClusters"))?;
+            for c in page.db_clusters() {
+                let raw = c.db_cluster_identifier().unwrap_or_default();
+                let port = c.port().and_then(|p| u16::try_from(p).ok());
+                out.push(RecoveryInfo {
+                    db: DbTarget::Cluster(listed("DescribeDBClusters", raw, ResourceKind::DbCluster)?),
+                    status: c.status().unwrap_or("unknown").to_string(),
+                    engine: c.engine().unwrap_or("unknown").to_string(),
+                    cluster: None,
+                    replica_of: c.replication_source_identifier().map(str::to_string),
+                    latest_restorable: c.latest_restorable_time().and_then(to_chrono),
+                    backup_retention_days: c.backup_retention_period().unwrap_or(0),
+                    created: c.cluster_create_time().and_then(to_chrono),
+                    endpoint: c.endpoint().zip(port).map(|(host, port)| Endpoint {
+                        host: host.to_string(),
+                        port,
+                    }),
+                    tags: tag_map(c.tag_list()),
+                    placement: None,
+                });
+            }
+            marker = markers.follow("DescribeDBClusters", page.marker())?;
+            if marker.is_none() {
+                break;
+            }
+        }
+        let (mut markers, mut marker) = (Markers::default(), None);
+        loop {
+            let page = self
+                .client
+                .describe_db_instances()
+                .max_records(PAGE_SIZE)
+                .set_marker(marker)
+                .send()
+                .bounded("RDS DescribeDBInstances")
+                .await
+                .map_err(failure("DescribeDBInstances"))?;
+            for db in page.db_instances() {
+                out.push(from_instance(db)?);
+            }
+            marker = markers.follow("DescribeDBInstances", page.marker())?;
+            if marker.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn list_backups(&self) -> Result<Vec<SnapshotInfo>, RdsError> {
+        let mut out = Vec::new();
+        let (mut markers, mut marker) = (Markers::default(), None);
+        loop {
+            let page = self
+                .client
+                .describe_db_snapshots()
+                .include_shared(false)
+                .max_records(PAGE_SIZE)
+                .set_marker(marker)
+                .send()
+                .bounded("RDS DescribeDBSnapshots")
+                .await
+                .map_err(failure("DescribeDBSnapshots"))?;
+            out.extend(page.db_snapshots().iter().map(from_db_snapshot));
+            marker = markers.follow("DescribeDBSnapshots", page.marker())?;
+            if marker.is_none() {
+                break;
+            }
+        }
+        let (mut markers, mut marker) = (Markers::default(), None);
+        loop {
+            let page = self
+                .client
+                .describe_db_cluster_snapshots()
+                .max_records(PAGE_SIZE)
+                .set_marker(marker)
+                .send()
+                .bounded("RDS DescribeDBClusterSnapshots")
+                .await
+                .map_err(failure("DescribeDBClusterSnapshots"))?;
+            out.extend(page.db_cluster_snapshots().iter().map(from_cluster_snapshot));
+            marker = markers.follow("DescribeDBClusterSnapshots", page.marker())?;
+            if marker.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn restore_instance(&self, request: &RestoreRequest) -> Result<(), RdsError> {
+        let tags: Vec<Tag> = request
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        let exists = || RdsError::AlreadyExists {
+            kind: "DB instance",
+            id: request.scratch.to_string(),
+        };
+        let source_gone = |kind: &'static str, id: &str| RdsError::NotFound {
+            kind,
+            id: id.to_string(),
+        };
+        match &request.from {
+            RestoreFrom::Snapshot(snapshot) => self
+                .client
+                .restore_db_instance_from_db_snapshot()
+                .db_instance_identifier(request.scratch.as_str())
+                .db_snapshot_identifier(snapshot)
+                .db_instance_class(&request.instance_class)
+                .set_db_subnet_group_name(request.subnet_group.clone())
+                .set_vpc_security_group_ids(Some(request.security_groups.clone()))
+                .set_db_parameter_group_name(request.parameter_group.clone())
+                .set_option_group_name(request.option_group.clone())
+                .enable_iam_database_authentication(request.iam_auth)
+                .publicly_accessible(false)
+                .deletion_protection(false)
+                .multi_az(false)
+                .copy_tags_to_snapshot(false)
+                .set_tags(Some(tags))
+                .send()
+                .bounded_action("RDS RestoreDBInstanceFromDBSnapshot")
+                .await
+                .map(|_| ())
+                .map_err(|e| match e.as_service_error() {
+                    Some(RestoreDBInstanceFromDBSnapshotError::DbInstanceAlreadyExistsFault(_)) => exists(),
+                    Some(RestoreDBInstanceFromDBSnapshotError::DbSnapshotNotFoundFault(_)) => {
+                        source_gone("DB snapshot", snapshot)
+                    }
+                    _ => failure("RestoreDBInstanceFromDBSnapshot")(e),
+                }),
+            RestoreFrom::LatestRestorable => self
+                .client
+                .restore_db_instance_to_point_in_time()
+                .source_db_instance_identifier(request.source.as_str())
+                .target_db_instance_identifier(request.scratch.as_str())
+                .use_latest_restorable_time(true)
+                .db_instance_class(&request.instance_class)
+                .set_db_subnet_group_name(request.subnet_group.clone())
+                .set_vpc_security_group_ids(Some(request.security_groups.clone()))
+                .set_db_parameter_group_name(request.parameter_group.clone())
+                .set_option_group_name(request.option_group.clone())
+                .enable_iam_database_authentication(request.iam_auth)
+                .publicly_accessible(false)
+                .deletion_protection(false)
+                .multi_az(false)
+                .copy_tags_to_snapshot(false)
+                .set_tags(Some(tags))
+                .send()
+                .bounded_action("RDS RestoreDBInstanceToPointInTime")
+                .await
+                .map(|_| ())
+                .map_err(|e| match e.as_service_error() {
+                    Some(RestoreDBInstanceToPointInTimeError::DbInstanceAlreadyExistsFault(_)) => exists(),
+                    Some(RestoreDBInstanceToPointInTimeError::DbInstanceNotFoundFault(_)) => {
+                        source_gone("DB instance", request.source.as_str())
+                    }
+                    _ => failure("RestoreDBInstanceToPointInTime")(e),
+                }),
+        }
+    }
+
+    async fn describe_recovery(
+        &self,
+        id: &RdsIdentifier,
+    ) -> Result<Option<RecoveryInfo>, RdsError> {
+        let found = self
+            .client
+            .describe_db_instances()
+            .db_instance_identifier(id.as_str())
+            .send()
+            .bounded("RDS DescribeDBInstances")
+            .await;
+        match found {
+            Ok(out) => out.db_instances().first().map(from_instance).transpose(),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_db_instance_not_found_fault()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(failure("DescribeDBInstances")(e)),
+        }
+    }
+
+    async fn delete_scratch(&self, id: &RdsIdentifier) -> Result<(), RdsError> {
+        self.client
+            .delete_db_instance()
+            .db_instance_identifier(id.as_str())
+            .skip_final_snapshot(true)
+            .delete_automated_backups(true)
+            .send()
+            .bounded_action("RDS DeleteDBInstance")
+            .await
+            .map(|_| ())
+            .map_err(|e| match e.as_service_error() {
+                Some(DeleteDBInstanceError::DbInstanceNotFoundFault(_)) => RdsError::NotFound {
+                    kind: "DB instance",
+                    id: id.to_string(),
+                },
+                _ => failure("DeleteDBInstance")(e),
+            })
+    }
+}
