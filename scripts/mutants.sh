@@ -31,7 +31,9 @@ declare -A watched=(
     # retention.rs is tested through shared's fakes
     [snapshotter]="functions/snapshotter shared/src/testing"
     [storage-guard]="functions/storage-guard"
-    [restore-drill]="functions/restore-drill"
+    # What its policy tests read: the rules, the settings and payloads they take (the handler
+    # is orchestration the policy tests never run).
+    [restore-drill]="functions/restore-drill/src/policy functions/restore-drill/src/config.rs functions/restore-drill/src/request.rs functions/restore-drill/Cargo.toml"
 )
 always_watched=".cargo/mutants.toml"
 
