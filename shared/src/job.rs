@@ -110,7 +110,10 @@ impl JobStore for DynamoLedger {
             .bounded("DynamoDB GetItem")
             .await
             .map_err(|e| crate::ledger::sdk_error("read job", &e))?;
-        out.item.as_ref().map(|item| from_item(&pk, item)).transpose()
+        out.item
+            .as_ref()
+            .map(|item| from_item(&pk, item))
+            .transpose()
     }
 
     async fn swap(
@@ -198,7 +201,10 @@ impl JobStore for MemoryJobs {
     ) -> Result<Swap, LedgerError> {
         self.check("write job")?;
         let pk = job_key(function, &job.key);
-        let mut jobs = self.jobs.lock().map_err(|_| unreadable(&pk, "lock poisoned"))?;
+        let mut jobs = self
+            .jobs
+            .lock()
+            .map_err(|_| unreadable(&pk, "lock poisoned"))?;
         let current = jobs.get(&pk).map(|j| j.version);
         if current != expected {
             return Ok(Swap::Lost(jobs.get(&pk).cloned().map(Box::new)));
@@ -231,13 +237,19 @@ mod tests {
     #[tokio::test]
     async fn of_two_writers_at_one_version_only_the_first_wins() {
         let store = MemoryJobs::default();
-        assert_eq!(store.swap("f", &job("restoring"), None).await.unwrap(), Swap::Written(1));
+        assert_eq!(
+            store.swap("f", &job("restoring"), None).await.unwrap(),
+            Swap::Written(1)
+        );
         // A second start finds the record there.
         match store.swap("f", &job("restoring"), None).await.unwrap() {
             Swap::Lost(Some(now)) => assert_eq!(now.version, 1),
             other => panic!("{other:?}"),
         }
-        assert_eq!(store.swap("f", &job("checking"), Some(1)).await.unwrap(), Swap::Written(2));
+        assert_eq!(
+            store.swap("f", &job("checking"), Some(1)).await.unwrap(),
+            Swap::Written(2)
+        );
         // The run that read version 1 too lost the step.
         match store.swap("f", &job("checking"), Some(1)).await.unwrap() {
             Swap::Lost(Some(now)) => {

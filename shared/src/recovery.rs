@@ -119,7 +119,11 @@ where
     }
 }
 
-fn listed(operation: &'static str, raw: &str, kind: ResourceKind) -> Result<RdsIdentifier, RdsError> {
+fn listed(
+    operation: &'static str,
+    raw: &str,
+    kind: ResourceKind,
+) -> Result<RdsIdentifier, RdsError> {
     RdsIdentifier::parse(raw, kind).map_err(|rule| RdsError::Unexpected {
         operation,
         detail: format!("identifier {raw:?} {rule}"),
@@ -129,7 +133,11 @@ fn listed(operation: &'static str, raw: &str, kind: ResourceKind) -> Result<RdsI
 fn from_instance(db: &aws_sdk_rds::types::DbInstance) -> Result<RecoveryInfo, RdsError> {
     let raw = db.db_instance_identifier().unwrap_or_default();
     Ok(RecoveryInfo {
-        db: DbTarget::Instance(listed("DescribeDBInstances", raw, ResourceKind::DbInstance)?),
+        db: DbTarget::Instance(listed(
+            "DescribeDBInstances",
+            raw,
+            ResourceKind::DbInstance,
+        )?),
         status: db.db_instance_status().unwrap_or("unknown").to_string(),
         engine: db.engine().unwrap_or("unknown").to_string(),
         cluster: db.db_cluster_identifier().map(str::to_string),
@@ -192,7 +200,11 @@ impl RestoreControl for RdsRestores {
                 let raw = c.db_cluster_identifier().unwrap_or_default();
                 let port = c.port().and_then(|p| u16::try_from(p).ok());
                 out.push(RecoveryInfo {
-                    db: DbTarget::Cluster(listed("DescribeDBClusters", raw, ResourceKind::DbCluster)?),
+                    db: DbTarget::Cluster(listed(
+                        "DescribeDBClusters",
+                        raw,
+                        ResourceKind::DbCluster,
+                    )?),
                     status: c.status().unwrap_or("unknown").to_string(),
                     engine: c.engine().unwrap_or("unknown").to_string(),
                     cluster: None,
@@ -265,7 +277,11 @@ impl RestoreControl for RdsRestores {
                 .bounded("RDS DescribeDBClusterSnapshots")
                 .await
                 .map_err(failure("DescribeDBClusterSnapshots"))?;
-            out.extend(page.db_cluster_snapshots().iter().map(from_cluster_snapshot));
+            out.extend(
+                page.db_cluster_snapshots()
+                    .iter()
+                    .map(from_cluster_snapshot),
+            );
             marker = markers.follow("DescribeDBClusterSnapshots", page.marker())?;
             if marker.is_none() {
                 return Ok(out);
@@ -309,7 +325,9 @@ impl RestoreControl for RdsRestores {
                 .await
                 .map(|_| ())
                 .map_err(|e| match e.as_service_error() {
-                    Some(RestoreDBInstanceFromDBSnapshotError::DbInstanceAlreadyExistsFault(_)) => exists(),
+                    Some(RestoreDBInstanceFromDBSnapshotError::DbInstanceAlreadyExistsFault(_)) => {
+                        exists()
+                    }
                     Some(RestoreDBInstanceFromDBSnapshotError::DbSnapshotNotFoundFault(_)) => {
                         source_gone("DB snapshot", snapshot)
                     }
@@ -337,7 +355,9 @@ impl RestoreControl for RdsRestores {
                 .await
                 .map(|_| ())
                 .map_err(|e| match e.as_service_error() {
-                    Some(RestoreDBInstanceToPointInTimeError::DbInstanceAlreadyExistsFault(_)) => exists(),
+                    Some(RestoreDBInstanceToPointInTimeError::DbInstanceAlreadyExistsFault(_)) => {
+                        exists()
+                    }
                     Some(RestoreDBInstanceToPointInTimeError::DbInstanceNotFoundFault(_)) => {
                         source_gone("DB instance", request.source.as_str())
                     }

@@ -257,3 +257,88 @@ pub async fn mysql_scene(fixture: &Fixture) -> MySqlScene {
         conns,
     }
 }
+
+/// A second PostgreSQL server made from the primary's data by `pg_basebackup` and started on
+/// its own: what a restore of the primary is, for the drill's data checks. Stopped and removed
+/// on drop.
+pub struct RestoredPg {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    bin: String,
+}
+
+fn as_postgres(program: &str) -> std::process::Command {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if root {
+        let mut c = std::process::Command::new("runuser");
+        c.args(["-u", "postgres", "--", program]);
+        c
+    } else {
+        std::process::Command::new(program)
+    }
+}
+
+impl RestoredPg {
+    pub fn from_primary(stack: &Stack) -> Self {
+        let bin = std::env::var("PG_BIN").expect("PG_BIN (the local stack)");
+        let base = std::env::var("STACK_DIR").expect("STACK_DIR (the local stack)");
+        let port = Stack::closed_port();
+        let dir = std::path::PathBuf::from(base).join(format!("pg-restored-{port}"));
+        let status = as_postgres(&format!("{bin}/pg_basebackup"))
+            .args([
+                "-h",
+                &stack.pg_socket_dir,
+                "-p",
+                &stack.pg_port.to_string(),
+                "-U",
+                "postgres",
+                "-X",
+                "stream",
+                "-D",
+            ])
+            .arg(&dir)
+            .status()
+            .expect("pg_basebackup");
+        assert!(status.success(), "pg_basebackup failed");
+        let status = as_postgres(&format!("{bin}/pg_ctl"))
+            .arg("-D")
+            .arg(&dir)
+            .args(["-l"])
+            .arg(dir.with_extension("log"))
+            .args(["-o", &format!("-p {port}"), "-w", "start"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("pg_ctl start");
+        assert!(status.success(), "the restored server did not start");
+        Self { port, dir, bin }
+    }
+
+    /// The superuser on the restored server, in `database`.
+    pub async fn admin(&self, stack: &Stack, database: &str) -> Client {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host_path(&stack.pg_socket_dir)
+            .port(self.port)
+            .user("postgres")
+            .dbname(database);
+        let (client, connection) = config.connect(NoTls).await.expect("restored admin");
+        tokio::spawn(connection);
+        client
+    }
+}
+
+impl Drop for RestoredPg {
+    fn drop(&mut self) {
+        let _ = as_postgres(&format!("{}/pg_ctl", self.bin))
+            .arg("-D")
+            .arg(&self.dir)
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdout(std::process::Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -205,16 +205,25 @@ impl FunctionProcess {
     /// alone): how retention is tried "under any clock" against moto, whose snapshots are
     /// always created now. Deadlines are sent in the process's time.
     pub async fn start_later(name: &str, env: &[(String, String)], days: i64) -> Self {
+        Self::start_shifted(name, env, chrono::Duration::days(days)).await
+    }
+
+    /// The debug binary with its wall clock `ahead` (whole seconds; see [`Self::start_later`]).
+    pub async fn start_shifted(
+        name: &str,
+        env: &[(String, String)],
+        ahead: chrono::Duration,
+    ) -> Self {
         let mut env = env.to_vec();
         env.push((
             "LD_PRELOAD".into(),
             faketime_library().display().to_string(),
         ));
-        env.push(("FAKETIME".into(), format!("+{days}d")));
+        env.push(("FAKETIME".into(), format!("+{}", ahead.num_seconds())));
         env.push(("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()));
         env.push(("FAKETIME_DONT_RESET".into(), "1".into()));
         let mut process = Self::start_binary(name, &binary(name), &env).await;
-        process.clock_ahead = chrono::Duration::days(days);
+        process.clock_ahead = ahead;
         process
     }
 

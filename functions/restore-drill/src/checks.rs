@@ -116,21 +116,37 @@ pub fn placement_findings(source: &Placement, scratch: &RecoveryInfo) -> Vec<Str
         }
     };
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
-    differs("subnet group", opt(&source.subnet_group), opt(&got.subnet_group));
+    differs(
+        "subnet group",
+        opt(&source.subnet_group),
+        opt(&got.subnet_group),
+    );
     let mut want = source.security_groups.clone();
     let mut have = got.security_groups.clone();
     want.sort();
     have.sort();
     differs("security groups", want.join(","), have.join(","));
-    differs("parameter group", opt(&source.parameter_group), opt(&got.parameter_group));
-    differs("option group", opt(&source.option_group), opt(&got.option_group));
+    differs(
+        "parameter group",
+        opt(&source.parameter_group),
+        opt(&got.parameter_group),
+    );
+    differs(
+        "option group",
+        opt(&source.option_group),
+        opt(&got.option_group),
+    );
     differs("KMS key", opt(&source.kms_key), opt(&got.kms_key));
     differs(
         "storage encrypted",
         source.storage_encrypted.to_string(),
         got.storage_encrypted.to_string(),
     );
-    differs("IAM authentication", source.iam_auth.to_string(), got.iam_auth.to_string());
+    differs(
+        "IAM authentication",
+        source.iam_auth.to_string(),
+        got.iam_auth.to_string(),
+    );
     if got.publicly_accessible {
         out.push("the restore is publicly accessible".into());
     }

@@ -116,11 +116,16 @@ fn plan(db: &str, raw: RawPlan) -> Result<CheckPlan, ConfigError> {
         .collect::<Result<Vec<_>, _>>()?;
     let mut sql_checks = Vec::new();
     for (name, sql) in raw.sql {
-        if name.trim().is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-            return Err(bad(format!("{db}.sql: a check's name is 1-64 characters on one line, got {name:?}")));
+        if name.trim().is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control)
+        {
+            return Err(bad(format!(
+                "{db}.sql: a check's name is 1-64 characters on one line, got {name:?}"
+            )));
         }
         if sql.trim().is_empty() || sql.chars().count() > MAX_SQL_CHARS {
-            return Err(bad(format!("{db}.sql.{name}: the SQL is 1-{MAX_SQL_CHARS} characters")));
+            return Err(bad(format!(
+                "{db}.sql.{name}: the SQL is 1-{MAX_SQL_CHARS} characters"
+            )));
         }
         sql_checks.push(SqlCheck { name, sql });
     }
@@ -128,22 +133,29 @@ fn plan(db: &str, raw: RawPlan) -> Result<CheckPlan, ConfigError> {
         .newest
         .as_deref()
         .map(|raw| match raw.rsplit_once('.') {
-            Some((table, column)) if identifier(column) => {
-                Ok((table_ref(&format!("{db}.newest"), table)?, column.to_string()))
-            }
+            Some((table, column)) if identifier(column) => Ok((
+                table_ref(&format!("{db}.newest"), table)?,
+                column.to_string(),
+            )),
             _ => Err(bad(format!(
                 "{db}.newest must be schema.table.column, got {raw:?}"
             ))),
         })
         .transpose()?;
     let defaults = CheckPlan::default();
-    let tolerance = raw.row_tolerance_percent.unwrap_or(defaults.row_tolerance_percent);
+    let tolerance = raw
+        .row_tolerance_percent
+        .unwrap_or(defaults.row_tolerance_percent);
     if !(0.0..=50.0).contains(&tolerance) {
-        return Err(bad(format!("{db}.row_tolerance_percent must be 0-50, got {tolerance}")));
+        return Err(bad(format!(
+            "{db}.row_tolerance_percent must be 0-50, got {tolerance}"
+        )));
     }
     let factor = raw.slow_read_factor.unwrap_or(defaults.slow_read_factor);
     if !(1.0..=100.0).contains(&factor) {
-        return Err(bad(format!("{db}.slow_read_factor must be 1-100, got {factor}")));
+        return Err(bad(format!(
+            "{db}.slow_read_factor must be 1-100, got {factor}"
+        )));
     }
     Ok(CheckPlan {
         spec: DataSpec {
@@ -184,7 +196,9 @@ impl DrillConfig {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let instance_class = env.optional("DRILL_INSTANCE_CLASS").unwrap_or("db.t4g.medium");
+        let instance_class = env
+            .optional("DRILL_INSTANCE_CLASS")
+            .unwrap_or("db.t4g.medium");
         if !instance_class.starts_with("db.")
             || instance_class.len() > 40
             || !instance_class
@@ -193,7 +207,9 @@ impl DrillConfig {
         {
             return Err(ConfigError {
                 var: "DRILL_INSTANCE_CLASS".into(),
-                rule: format!("must be a DB instance class like db.t4g.medium, got {instance_class:?}"),
+                rule: format!(
+                    "must be a DB instance class like db.t4g.medium, got {instance_class:?}"
+                ),
             });
         }
         Ok(Self {

@@ -20,10 +20,10 @@ use rds_responder::ledger::Ledger;
 use rds_responder::rds::RdsError;
 use rds_responder::recovery::{RecoveryInfo, RestoreControl};
 use rds_responder::report::{Check, Findings, Outcome};
-use rds_responder::trigger::Target;
 use rds_responder::run::RunContext;
 use rds_responder::runner::{Invocation, Responder};
 use rds_responder::sql::verify::DataInspector;
+use rds_responder::trigger::Target;
 use rds_responder::trigger::{DbTarget, RdsIdentifier, Trigger};
 
 use crate::checks;
@@ -262,7 +262,10 @@ where
                 metrics.extend(metric);
             }
         }
-        let summary = format!("{}; {because}", checks::audit_summary(&checks, target_minutes));
+        let summary = format!(
+            "{}; {because}",
+            checks::audit_summary(&checks, target_minutes)
+        );
         let target = match only {
             Some(id) => Target::Instance(id.clone()),
             None => Target::Account,

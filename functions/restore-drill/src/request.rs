@@ -185,7 +185,8 @@ mod tests {
 
     #[test]
     fn a_drill_by_hand_names_its_database_and_is_a_dry_run_unless_told() {
-        let t = ManualTask::from_value(json!({"task": "drill", "db_instance": "orders-db"})).unwrap();
+        let t =
+            ManualTask::from_value(json!({"task": "drill", "db_instance": "orders-db"})).unwrap();
         assert_eq!(t.task, Task::Drill);
         assert!(t.dry_run);
         assert_eq!(t.from, DrillFrom::NewestSnapshot);
@@ -201,9 +202,15 @@ mod tests {
     #[test]
     fn bad_requests_name_the_field() {
         for (payload, field) in [
-            (json!({"task": "sweep", "db_instance": "orders-db"}), "db_instance"),
+            (
+                json!({"task": "sweep", "db_instance": "orders-db"}),
+                "db_instance",
+            ),
             (json!({"task": "audit", "from": "newest-snapshot"}), "from"),
-            (json!({"task": "drill", "db_instance": "1bad"}), "db_instance"),
+            (
+                json!({"task": "drill", "db_instance": "1bad"}),
+                "db_instance",
+            ),
             (json!({"task": "restore"}), "task"),
             (json!({"task": "audit", "extra": 1}), "extra"),
             (json!({"task": "audit", "request_id": ""}), "request_id"),

@@ -402,7 +402,8 @@ impl MySqlSessions {
     }
 }
 
-const COLUMNS: &str = "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME, '.', COLUMN_NAME, ' ', COLUMN_TYPE) \
+const COLUMNS: &str =
+    "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME, '.', COLUMN_NAME, ' ', COLUMN_TYPE) \
      FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1";
 
 impl MySqlSessions {
@@ -465,7 +466,9 @@ impl MySqlSessions {
                     qualified(engine, table)
                 );
                 let value: Result<Option<Option<f64>>, DbError> = self
-                    .bounded("reading the newest timestamp", |c| Box::pin(c.query_first(sql)))
+                    .bounded("reading the newest timestamp", |c| {
+                        Box::pin(c.query_first(sql))
+                    })
                     .await;
                 Some(value.map(Option::flatten).map_err(|e| read_error(&e)))
             }

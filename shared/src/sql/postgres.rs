@@ -502,10 +502,16 @@ impl PgSessions {
         for check in &spec.sql_checks {
             // Read only: an operator's check never changes the database it reads.
             let result = async {
-                self.bounded("BEGIN READ ONLY", self.client.batch_execute("BEGIN READ ONLY"))
-                    .await?;
+                self.bounded(
+                    "BEGIN READ ONLY",
+                    self.client.batch_execute("BEGIN READ ONLY"),
+                )
+                .await?;
                 let answer = self
-                    .bounded(&format!("SQL check {}", check.name), self.client.query_opt(&check.sql, &[]))
+                    .bounded(
+                        &format!("SQL check {}", check.name),
+                        self.client.query_opt(&check.sql, &[]),
+                    )
                     .await;
                 let _ = self
                     .bounded("ROLLBACK", self.client.batch_execute("ROLLBACK"))
@@ -531,10 +537,13 @@ impl PgSessions {
                     qualified(engine, table)
                 );
                 Some(
-                    self.bounded("reading the newest timestamp", self.client.query_one(&sql, &[]))
-                        .await
-                        .and_then(|r| r.try_get::<_, Option<f64>>(0).map_err(query_error))
-                        .map_err(|e| read_error(&e)),
+                    self.bounded(
+                        "reading the newest timestamp",
+                        self.client.query_one(&sql, &[]),
+                    )
+                    .await
+                    .and_then(|r| r.try_get::<_, Option<f64>>(0).map_err(query_error))
+                    .map_err(|e| read_error(&e)),
                 )
             }
         };

@@ -73,7 +73,11 @@ pub fn quote(engine: Engine, name: &str) -> String {
 }
 
 pub fn qualified(engine: Engine, table: &TableRef) -> String {
-    format!("{}.{}", quote(engine, &table.schema), quote(engine, &table.table))
+    format!(
+        "{}.{}",
+        quote(engine, &table.schema),
+        quote(engine, &table.table)
+    )
 }
 
 /// The database's error as one short line.

@@ -56,7 +56,11 @@ where
         let scratch = match self.rds.describe_recovery(scratch_id).await {
             Ok(Some(s)) => s,
             Ok(None) => {
-                return told(&name, Outcome::Skipped, format!("{scratch_id} is gone: nothing to check ({because})"))
+                return told(
+                    &name,
+                    Outcome::Skipped,
+                    format!("{scratch_id} is gone: nothing to check ({because})"),
+                )
             }
             Err(e) => return told(&name, Outcome::Fail, format!("{e}; not checked")),
         };
@@ -70,17 +74,18 @@ where
             );
         };
         let key = drill_key(&source_id);
-        let job = match self.jobs.load(FUNCTION, &key).await {
-            Ok(Some(job)) if job.run == scratch_id.as_str() => job,
-            Ok(_) => {
-                return told(
+        let job =
+            match self.jobs.load(FUNCTION, &key).await {
+                Ok(Some(job)) if job.run == scratch_id.as_str() => job,
+                Ok(_) => return told(
                     &name,
                     Outcome::Skipped,
-                    format!("no drill record names {scratch_id}: the sweep deletes it at its expiry"),
-                )
-            }
-            Err(e) => return told(&name, Outcome::Fail, format!("{e}; not checked")),
-        };
+                    format!(
+                        "no drill record names {scratch_id}: the sweep deletes it at its expiry"
+                    ),
+                ),
+                Err(e) => return told(&name, Outcome::Fail, format!("{e}; not checked")),
+            };
         let facts = facts_of(&job);
         if let Some(reason) = check_refusal(&facts, &invocation.request_id, run.now) {
             return told(&name, Outcome::Skipped, format!("{reason}; {because}"));
@@ -89,11 +94,18 @@ where
             return told(
                 &name,
                 Outcome::Skipped,
-                format!("{scratch_id} is {} (not available yet): the next event or sweep checks it", scratch.status),
+                format!(
+                    "{scratch_id} is {} (not available yet): the next event or sweep checks it",
+                    scratch.status
+                ),
             );
         }
         let Some(mut state) = state_of(&job) else {
-            return told(&name, Outcome::Fail, format!("the drill record of {scratch_id} is unreadable; not checked"));
+            return told(
+                &name,
+                Outcome::Fail,
+                format!("the drill record of {scratch_id} is unreadable; not checked"),
+            );
         };
         state.available_at = state.available_at.or(available_at).or(Some(run.now));
         let mut taken = job.clone();
@@ -106,11 +118,17 @@ where
         let version = match self.jobs.swap(FUNCTION, &taken, Some(job.version)).await {
             Ok(Swap::Written(v)) => v,
             Ok(Swap::Lost(_)) => {
-                return told(&name, Outcome::Skipped, format!("another run took the check of {scratch_id}"))
+                return told(
+                    &name,
+                    Outcome::Skipped,
+                    format!("another run took the check of {scratch_id}"),
+                )
             }
             Err(e) => return told(&name, Outcome::Fail, format!("{e}; not checked")),
         };
-        let mut checks = self.read_and_judge(&scratch, &source_id, &mut state, run).await;
+        let mut checks = self
+            .read_and_judge(&scratch, &source_id, &mut state, run)
+            .await;
         let failed = checks.iter().any(|c| c.outcome == Outcome::Fail);
         state.outcome = Some(if failed { "failed" } else { "passed" }.into());
         state.checks = checks.clone();
@@ -129,14 +147,26 @@ where
         let summary = format!(
             "drill {scratch_id} of {source_id} {}: RTO {}, RPO {}{}",
             if failed { "FAILED" } else { "passed" },
-            state.rto_seconds.map_or("unmeasured".into(), |s| format!("{s} s")),
-            state.rpo_seconds.map_or("unmeasured".into(), |s| format!("{s} s")),
-            if cleaned { "" } else { "; its scratch instance is still there" }
+            state
+                .rto_seconds
+                .map_or("unmeasured".into(), |s| format!("{s} s")),
+            state
+                .rpo_seconds
+                .map_or("unmeasured".into(), |s| format!("{s} s")),
+            if cleaned {
+                ""
+            } else {
+                "; its scratch instance is still there"
+            }
         );
         let result = checks::drill_result(
             scratch_id.as_str(),
             source_id.as_str(),
-            if cleaned { Step::Done.as_str() } else { Step::Cleaning.as_str() },
+            if cleaned {
+                Step::Done.as_str()
+            } else {
+                Step::Cleaning.as_str()
+            },
             state.outcome.as_deref().unwrap_or("failed"),
             state.rto_seconds,
             state.rpo_seconds,
@@ -166,37 +196,63 @@ where
                 "{} restored from {} (recovery point {})",
                 scratch.db.id(),
                 state.restore_from,
-                state.recovery_point.to_rfc3339_opts(SecondsFormat::Secs, true)
+                state
+                    .recovery_point
+                    .to_rfc3339_opts(SecondsFormat::Secs, true)
             ),
         )];
         let source = match self.rds.describe_recovery(source_id).await {
             Ok(Some(s)) => Some(s),
             Ok(None) => {
-                checks.push(Check::new("source", Outcome::Warn, format!("{source_id} is gone: nothing to compare with")));
+                checks.push(Check::new(
+                    "source",
+                    Outcome::Warn,
+                    format!("{source_id} is gone: nothing to compare with"),
+                ));
                 None
             }
             Err(e) => {
-                checks.push(Check::new("source", Outcome::Warn, format!("{e}: nothing to compare with")));
+                checks.push(Check::new(
+                    "source",
+                    Outcome::Warn,
+                    format!("{e}: nothing to compare with"),
+                ));
                 None
             }
         };
         if let Some(placement) = source.as_ref().and_then(|s| s.placement.as_ref()) {
-            checks.push(checks::placement_check(&checks::placement_findings(placement, scratch)));
+            checks.push(checks::placement_check(&checks::placement_findings(
+                placement, scratch,
+            )));
         }
         let Some(engine) = Engine::from_rds(&scratch.engine) else {
-            checks.push(Check::new("connect", Outcome::Fail, format!("engine {} is not one the checks speak", scratch.engine)));
+            checks.push(Check::new(
+                "connect",
+                Outcome::Fail,
+                format!("engine {} is not one the checks speak", scratch.engine),
+            ));
             return checks;
         };
         let Some(endpoint) = scratch.endpoint.clone() else {
-            checks.push(Check::new("connect", Outcome::Fail, "the restore lists no endpoint"));
+            checks.push(Check::new(
+                "connect",
+                Outcome::Fail,
+                "the restore lists no endpoint",
+            ));
             return checks;
         };
         let plan = self.config.checks_for(source_id.as_str());
-        let target = self.endpoints.target_for(scratch.db.id().as_str(), &endpoint);
+        let target = self
+            .endpoints
+            .target_for(scratch.db.id().as_str(), &endpoint);
         let restored = match self.data.inspect(engine, &target, &plan.spec).await {
             Ok(r) => r,
             Err(e) => {
-                checks.push(Check::new("select 1", Outcome::Fail, format!("the restore did not answer: {e}")));
+                checks.push(Check::new(
+                    "select 1",
+                    Outcome::Fail,
+                    format!("the restore did not answer: {e}"),
+                ));
                 return checks;
             }
         };
@@ -209,14 +265,22 @@ where
         let source_read = match source.as_ref().and_then(|s| s.endpoint.clone()) {
             Some(e) => {
                 let target = self.endpoints.target_for(source_id.as_str(), &e);
-                self.data.inspect(engine, &target, &plan.spec).await.map_err(|e| e.to_string())
+                self.data
+                    .inspect(engine, &target, &plan.spec)
+                    .await
+                    .map_err(|e| e.to_string())
             }
             None => Err("the source lists no endpoint".into()),
         };
         let mut reads_normal = true;
         match &source_read {
             Ok(source_read) => {
-                for v in compare(source_read, &restored, plan.row_tolerance_percent, plan.slow_read_factor) {
+                for v in compare(
+                    source_read,
+                    &restored,
+                    plan.row_tolerance_percent,
+                    plan.slow_read_factor,
+                ) {
                     if v.name == "reads" && v.outcome != Outcome::Pass {
                         reads_normal = false;
                     }
@@ -224,9 +288,15 @@ where
                 }
             }
             Err(e) => {
-                checks.push(Check::new("compare", Outcome::Warn, format!("the source could not be read ({e}): nothing compared")));
+                checks.push(Check::new(
+                    "compare",
+                    Outcome::Warn,
+                    format!("the source could not be read ({e}): nothing compared"),
+                ));
                 for (name, result) in &restored.sql_checks {
-                    checks.push(checks::verdict_check(&crate::policy::verdict::sql_check(name, result)));
+                    checks.push(checks::verdict_check(&crate::policy::verdict::sql_check(
+                        name, result,
+                    )));
                 }
             }
         }
@@ -234,21 +304,46 @@ where
             let source_newest = source_read.as_ref().ok().and_then(|s| s.newest.clone());
             match (restored_newest, source_newest) {
                 (Ok(r), Some(Ok(s))) => {
-                    let (v, lost) = observed_rpo(state.started_at, s, *r, state.point_in_time, self.config.rpo_target);
+                    let (v, lost) = observed_rpo(
+                        state.started_at,
+                        s,
+                        *r,
+                        state.point_in_time,
+                        self.config.rpo_target,
+                    );
                     state.rpo_seconds = lost;
                     checks.push(checks::verdict_check(&v));
                 }
                 (Ok(r), _) => {
-                    let (v, lost) = observed_rpo(state.started_at, None, *r, state.point_in_time, self.config.rpo_target);
+                    let (v, lost) = observed_rpo(
+                        state.started_at,
+                        None,
+                        *r,
+                        state.point_in_time,
+                        self.config.rpo_target,
+                    );
                     state.rpo_seconds = lost;
                     checks.push(checks::verdict_check(&v));
                 }
-                (Err(e), _) => checks.push(Check::new("observed rpo", Outcome::Fail, format!("the newest value could not be read in the restore: {e}"))),
+                (Err(e), _) => checks.push(Check::new(
+                    "observed rpo",
+                    Outcome::Fail,
+                    format!("the newest value could not be read in the restore: {e}"),
+                )),
             }
         }
         let available = state.available_at.unwrap_or(run.now);
-        let (verdict, stages) = rto(state.started_at, available, first_query, reads_normal, self.config.rto_target);
-        state.rto_seconds = stages.iter().find(|s| s.name == "first query").map(|s| s.seconds);
+        let (verdict, stages) = rto(
+            state.started_at,
+            available,
+            first_query,
+            reads_normal,
+            self.config.rto_target,
+        );
+        state.rto_seconds = stages
+            .iter()
+            .find(|s| s.name == "first query")
+            .map(|s| s.seconds);
         checks.push(checks::verdict_check(&verdict).with_data(checks::stages_data(&stages)));
         checks
     }
@@ -261,7 +356,10 @@ where
         source: &RdsIdentifier,
         run: &RunContext<'_, '_, impl Ledger>,
     ) -> Check {
-        if let Err(refused) = run.may_act(&drill_lock(source), &format!("deleting {scratch}")).await {
+        if let Err(refused) = run
+            .may_act(&drill_lock(source), &format!("deleting {scratch}"))
+            .await
+        {
             return refused;
         }
         match self.rds.delete_scratch(scratch).await {
@@ -283,5 +381,7 @@ fn cost_check(state: &DrillState, now: chrono::DateTime<Utc>) -> Check {
         Outcome::Pass,
         format!("{} alive {minutes} min", state.instance_class),
     )
-    .with_data(serde_json::json!({"instance_class": state.instance_class, "minutes_alive": minutes}))
+    .with_data(
+        serde_json::json!({"instance_class": state.instance_class, "minutes_alive": minutes}),
+    )
 }

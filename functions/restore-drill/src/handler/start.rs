@@ -4,16 +4,16 @@
 
 use chrono::{Duration, SecondsFormat};
 
+use rds_responder::backups::TableBackups;
 use rds_responder::job::{JobRecord, JobStore, Lease, Swap};
 use rds_responder::ledger::Ledger;
 use rds_responder::rds::RdsError;
 use rds_responder::recovery::{RecoveryInfo, RestoreControl, RestoreFrom, RestoreRequest};
 use rds_responder::report::{Check, Findings, Outcome};
-use rds_responder::trigger::Target;
 use rds_responder::run::RunContext;
 use rds_responder::runner::Invocation;
 use rds_responder::sql::verify::DataInspector;
-use rds_responder::backups::TableBackups;
+use rds_responder::trigger::Target;
 use rds_responder::trigger::{DbTarget, RdsIdentifier};
 
 use super::{drill_key, facts_of, list_failed, DrillState, RestoreDrill, FUNCTION, KEEP_DAYS};
@@ -114,12 +114,22 @@ where
             _ => Target::Account,
         };
         let summary = match (sources.len(), dry_run) {
-            (0, _) => format!("no DB instance is tagged {}=drill: no drill started; {because}", self.config.tag),
-            (_, true) => format!("drill plan for {} database(s) (dry run); {because}", sources.len()),
+            (0, _) => format!(
+                "no DB instance is tagged {}=drill: no drill started; {because}",
+                self.config.tag
+            ),
+            (_, true) => format!(
+                "drill plan for {} database(s) (dry run); {because}",
+                sources.len()
+            ),
             (n, false) => format!(
                 "{} of {n} drill(s) started{}; {because}",
                 started.len(),
-                if started.is_empty() { String::new() } else { format!(": {}", started.join(", ")) }
+                if started.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", started.join(", "))
+                }
             ),
         };
         let mut findings = Findings::new(Some(target), checks, summary);
@@ -167,7 +177,11 @@ where
             Err(reason) => return Check::new(name, Outcome::Fail, reason),
         };
         let Some(placement) = info.placement.clone() else {
-            return Check::new(name, Outcome::Fail, format!("RDS lists no placement for {id}"));
+            return Check::new(
+                name,
+                Outcome::Fail,
+                format!("RDS lists no placement for {id}"),
+            );
         };
         let scratch = scratch_id(id, run.now);
         let deadline = run.now + self.config.deadline;
@@ -178,13 +192,23 @@ where
             instance_class: self.config.instance_class.clone(),
             subnet_group: placement.subnet_group.clone(),
             security_groups: placement.security_groups.clone(),
-            parameter_group: placement.parameter_group.clone(),
-            option_group: placement.option_group.clone(),
+            // A default group is the engine's default on the restore too: RDS picks it.
+            parameter_group: placement
+                .parameter_group
+                .clone()
+                .filter(|g| !g.starts_with("default.")),
+            option_group: placement
+                .option_group
+                .clone()
+                .filter(|g| !g.starts_with("default:")),
             iam_auth: placement.iam_auth,
             tags: vec![
                 (SCRATCH_TAG.into(), scratch.to_string()),
                 (SOURCE_TAG.into(), format!("db-instance:{id}")),
-                (EXPIRES_TAG.into(), deadline.to_rfc3339_opts(SecondsFormat::Secs, true)),
+                (
+                    EXPIRES_TAG.into(),
+                    deadline.to_rfc3339_opts(SecondsFormat::Secs, true),
+                ),
             ],
         };
         let plan = format!(
@@ -240,7 +264,10 @@ where
             }
             Err(e) => return Check::new(name, Outcome::Fail, format!("{e}; not started")),
         };
-        if let Err(refused) = run.may_act(&drill_lock(id), &format!("restoring {scratch}")).await {
+        if let Err(refused) = run
+            .may_act(&drill_lock(id), &format!("restoring {scratch}"))
+            .await
+        {
             job.step = Step::Done.as_str().into();
             job.lease = None;
             let _ = self.jobs.swap(FUNCTION, &job, Some(version)).await;
@@ -250,13 +277,21 @@ where
         let (outcome, detail) = match &restored {
             Ok(()) => (Outcome::Pass, format!("restoring {plan}")),
             // A retry of this start: the instance is ours if it carries our drill tag.
-            Err(RdsError::AlreadyExists { .. }) => match self.rds.describe_recovery(&scratch).await {
-                Ok(Some(s)) if s.tags.get(SCRATCH_TAG).map(String::as_str) == Some(scratch.as_str()) => {
-                    (Outcome::Pass, format!("already restoring (an earlier try of this start): {plan}"))
+            Err(RdsError::AlreadyExists { .. }) => match self.rds.describe_recovery(&scratch).await
+            {
+                Ok(Some(s))
+                    if s.tags.get(SCRATCH_TAG).map(String::as_str) == Some(scratch.as_str()) =>
+                {
+                    (
+                        Outcome::Pass,
+                        format!("already restoring (an earlier try of this start): {plan}"),
+                    )
                 }
                 _ => (
                     Outcome::Fail,
-                    format!("{scratch} exists and is not this drill's scratch instance: not touched"),
+                    format!(
+                        "{scratch} exists and is not this drill's scratch instance: not touched"
+                    ),
                 ),
             },
             Err(e) => (Outcome::Fail, format!("the restore failed: {e}")),
@@ -273,7 +308,9 @@ where
         let mut check = Check::new(name, outcome, detail);
         if let Err(e) = saved {
             // The restore stands; the record still says restoring with our lease, which expires.
-            check.detail.push_str(&format!(" (the drill record was not updated: {e})"));
+            check
+                .detail
+                .push_str(&format!(" (the drill record was not updated: {e})"));
         }
         check.with_data(serde_json::json!({
             "drill": scratch.to_string(),

@@ -10,11 +10,11 @@ use rds_responder::job::{JobStore, Swap};
 use rds_responder::ledger::Ledger;
 use rds_responder::recovery::RestoreControl;
 use rds_responder::report::{Check, Findings, Outcome};
-use rds_responder::trigger::Target;
 use rds_responder::run::RunContext;
 use rds_responder::runner::Invocation;
 use rds_responder::sql::verify::DataInspector;
 use rds_responder::trigger::DbTarget;
+use rds_responder::trigger::Target;
 
 use super::check::tagged_source;
 use super::{drill_key, facts_of, list_failed, state_of, RestoreDrill, FUNCTION};
@@ -51,7 +51,11 @@ where
             let id = scratch.db.id();
             let name = format!("scratch {id}");
             if !run.time_left() {
-                checks.push(Check::new(name, Outcome::Skipped, "not looked at: the run's time is up"));
+                checks.push(Check::new(
+                    name,
+                    Outcome::Skipped,
+                    "not looked at: the run's time is up",
+                ));
                 continue;
             }
             let source = tagged_source(scratch);
@@ -79,16 +83,30 @@ where
             let drill = job.as_ref().map(facts_of);
             match sweep_action(&facts, drill.as_ref(), &invocation.request_id, run.now) {
                 SweepAction::Check if dry_run => {
-                    checks.push(Check::new(name, Outcome::Planned, "would check it (its event never came)"));
+                    checks.push(Check::new(
+                        name,
+                        Outcome::Planned,
+                        "would check it (its event never came)",
+                    ));
                 }
                 SweepAction::Check => {
                     let (found, _, told) = self
-                        .check_drill(id, None, "the sweep (its event never came)", run, invocation)
+                        .check_drill(
+                            id,
+                            None,
+                            "the sweep (its event never came)",
+                            run,
+                            invocation,
+                        )
                         .await;
                     checks.extend(found);
                     result = told.or(result);
                 }
-                SweepAction::Wait(why) => checks.push(Check::new(name, Outcome::Pass, format!("left to its drill: {why}"))),
+                SweepAction::Wait(why) => checks.push(Check::new(
+                    name,
+                    Outcome::Pass,
+                    format!("left to its drill: {why}"),
+                )),
                 SweepAction::Leave(why) => checks.push(Check::new(name, Outcome::Warn, why)),
                 SweepAction::FailLate | SweepAction::Delete(_) if dry_run => {
                     checks.push(Check::new(name, Outcome::Planned, "would delete it"));
@@ -104,8 +122,14 @@ where
                         job.step = Step::Cleaning.as_str().into();
                         job.lease = None;
                         job.state = serde_json::to_value(&state).unwrap_or_default();
-                        if let Ok(Swap::Lost(_)) | Err(_) = self.jobs.swap(FUNCTION, &job, Some(version)).await {
-                            checks.push(Check::new(name, Outcome::Skipped, "its drill changed meanwhile: left to the next sweep"));
+                        if let Ok(Swap::Lost(_)) | Err(_) =
+                            self.jobs.swap(FUNCTION, &job, Some(version)).await
+                        {
+                            checks.push(Check::new(
+                                name,
+                                Outcome::Skipped,
+                                "its drill changed meanwhile: left to the next sweep",
+                            ));
                             continue;
                         }
                     }
@@ -114,7 +138,11 @@ where
                         Outcome::Fail,
                         format!(
                             "did not finish by its deadline ({})",
-                            drill.map(|d| d.deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
+                            drill
+                                .map(|d| d
+                                    .deadline
+                                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                                .unwrap_or_default()
                         ),
                     ));
                     let cleanup = self.clean_up(id, &source, run).await;
@@ -133,13 +161,17 @@ where
         let count = |o: Outcome| checks.iter().filter(|c| c.outcome == o).count();
         let summary = format!(
             "sweep: {} scratch instance(s) looked at, {} failed{}; {because}",
-            checks.iter().filter(|c| c.name.starts_with("scratch ") || c.name == "cleanup").count(),
+            checks
+                .iter()
+                .filter(|c| c.name.starts_with("scratch ") || c.name == "cleanup")
+                .count(),
             count(Outcome::Fail),
             if dry_run { " (dry run)" } else { "" }
         );
         let mut findings = Findings::new(Some(Target::Account), checks, summary);
         if findings.checks.is_empty() {
-            findings.summary = format!("sweep: no drill scratch instance in the account; {because}");
+            findings.summary =
+                format!("sweep: no drill scratch instance in the account; {because}");
             findings.status = Some(rds_responder::report::Status::Ok);
         }
         findings.result = result;
@@ -147,7 +179,11 @@ where
     }
 
     /// A deleted scratch ends its drill, when its record is still at cleaning.
-    async fn mark_done_if_clean(&self, cleanup: &Check, source: &rds_responder::trigger::RdsIdentifier) {
+    async fn mark_done_if_clean(
+        &self,
+        cleanup: &Check,
+        source: &rds_responder::trigger::RdsIdentifier,
+    ) {
         if cleanup.outcome != Outcome::Pass {
             return;
         }

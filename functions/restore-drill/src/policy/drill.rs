@@ -51,7 +51,9 @@ pub fn named_as_scratch(id: &str) -> bool {
 #[serde(rename_all = "kebab-case")]
 pub enum Enrolment {
     /// Not tagged, or tagged off, or tagged with a value that means nothing here.
-    Out { reason: String },
+    Out {
+        reason: String,
+    },
     Audit,
     /// Audited and drilled.
     Drill,
@@ -189,10 +191,14 @@ pub fn start_refusal(
         return Some(format!("{id} is a drill's scratch instance: never drilled"));
     }
     if let Enrolment::Out { reason } = enrolled {
-        return Some(format!("{id} is {reason}: drills need its tag set to drill"));
+        return Some(format!(
+            "{id} is {reason}: drills need its tag set to drill"
+        ));
     }
     if *enrolled != Enrolment::Drill {
-        return Some(format!("{id} is enrolled for the audit only: drills need the tag set to drill"));
+        return Some(format!(
+            "{id} is enrolled for the audit only: drills need the tag set to drill"
+        ));
     }
     if let Some(cluster) = &source.cluster {
         return Some(format!(
@@ -213,7 +219,9 @@ pub fn start_refusal(
             "drill {} of {id} is under way ({}, deadline {}): one drill per database at a time",
             drill.run,
             drill.step.map_or("unknown step", Step::as_str),
-            drill.deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            drill
+                .deadline
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         ));
     }
     if drills_alive >= max_concurrent {
@@ -234,7 +242,10 @@ pub fn check_refusal(drill: &DrillFacts, me: &str, now: DateTime<Utc>) -> Option
             drill.run,
             drill.step.map_or("", Step::as_str)
         )),
-        None => Some(format!("drill {} is in a step this version does not know", drill.run)),
+        None => Some(format!(
+            "drill {} is in a step this version does not know",
+            drill.run
+        )),
     }
 }
 
@@ -291,18 +302,21 @@ pub fn sweep_action(
         };
     };
     match drill.step {
-        Some(Step::Done) | Some(Step::Cleaning) => {
-            SweepAction::Delete("its drill is over".into())
-        }
+        Some(Step::Done) | Some(Step::Cleaning) => SweepAction::Delete("its drill is over".into()),
         _ if now > drill.deadline => SweepAction::FailLate,
         Some(Step::Restoring) if scratch.status == "available" => SweepAction::Check,
         Some(Step::Restoring) => SweepAction::Wait(format!("restoring ({})", scratch.status)),
         Some(Step::Checking) => match drill.leased_by_other(me, now) {
             Some(held) => SweepAction::Wait(format!("being checked: {held}")),
             None if scratch.status == "available" => SweepAction::Check,
-            None => SweepAction::Wait(format!("check to resume once available ({})", scratch.status)),
+            None => SweepAction::Wait(format!(
+                "check to resume once available ({})",
+                scratch.status
+            )),
         },
-        None if expired => SweepAction::Delete("expired, in a step this version does not know".into()),
+        None if expired => {
+            SweepAction::Delete("expired, in a step this version does not know".into())
+        }
         None => SweepAction::Wait("in a step this version does not know".into()),
     }
 }

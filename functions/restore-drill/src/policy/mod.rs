@@ -47,7 +47,10 @@ pub enum Decision {
         at: DateTime<Utc>,
         because: String,
     },
-    Sweep { dry_run: bool, because: String },
+    Sweep {
+        dry_run: bool,
+        because: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -32,14 +32,20 @@ pub enum Cause {
     /// Automated backups off (retention 0); for a table: point-in-time recovery off.
     BackupsDisabled,
     /// RDS said so (RDS-EVENT-0028).
-    BackupsDisabledEvent { at: DateTime<Utc> },
+    BackupsDisabledEvent {
+        at: DateTime<Utc>,
+    },
     /// Not `available`: a stopped instance takes no backups.
-    NotAvailable { status: String },
+    NotAvailable {
+        status: String,
+    },
     /// RDS names no latest restorable time.
     NoRestorableTime,
     NoSnapshot,
     /// The newest snapshot is older than the configured age.
-    StaleSnapshot { hours: i64 },
+    StaleSnapshot {
+        hours: i64,
+    },
 }
 
 /// What is known about one resource's recovery.

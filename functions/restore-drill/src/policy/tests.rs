@@ -8,7 +8,9 @@ use rds_responder::config::Env;
 use rds_responder::recovery::{RecoveryInfo, RestoreFrom};
 use rds_responder::report::Outcome;
 use rds_responder::sql::verify::{DataReport, TableRef};
-use rds_responder::trigger::{parse_trigger, DbTarget, Origin, RdsIdentifier, ResourceKind, Trigger};
+use rds_responder::trigger::{
+    parse_trigger, DbTarget, Origin, RdsIdentifier, ResourceKind, Trigger,
+};
 
 use super::drill::*;
 use super::rpo::*;
@@ -115,7 +117,10 @@ fn a_snapshot_past_its_age_is_a_risk_at_the_boundary_not_before() {
     assert_eq!(a.causes, vec![Cause::StaleSnapshot { hours: 26 }]);
     f.newest_snapshot = None;
     let a = judge(&f, at(12, 0, 0));
-    assert_eq!((a.status, a.causes.clone()), (RpoStatus::AtRisk, vec![Cause::NoSnapshot]));
+    assert_eq!(
+        (a.status, a.causes.clone()),
+        (RpoStatus::AtRisk, vec![Cause::NoSnapshot])
+    );
 }
 
 #[test]
@@ -134,7 +139,10 @@ fn tables_are_judged_by_pitr_alone() {
     f.backups_on = false;
     f.latest_restorable = None;
     let a = judge(&f, at(12, 1, 0));
-    assert_eq!((a.status, a.causes), (RpoStatus::Breached, vec![Cause::BackupsDisabled]));
+    assert_eq!(
+        (a.status, a.causes),
+        (RpoStatus::Breached, vec![Cause::BackupsDisabled])
+    );
 }
 
 #[test]
@@ -148,7 +156,9 @@ fn a_stopped_instance_and_the_disabled_event_are_named_as_causes() {
         a.causes,
         vec![
             Cause::BackupsDisabledEvent { at: at(11, 0, 0) },
-            Cause::NotAvailable { status: "stopped".into() }
+            Cause::NotAvailable {
+                status: "stopped".into()
+            }
         ]
     );
     assert_eq!(RpoStatus::AtRisk.as_str(), "at-risk");
@@ -165,11 +175,17 @@ fn scratch_ids_fit_63_characters_and_never_end_in_a_hyphen_before_the_mark() {
     assert!(named_as_scratch(s.as_str()));
     let long = "a".repeat(39) + "-bcd";
     let s = scratch_id(&id(&long), at(9, 7, 0));
-    assert_eq!(s.as_str(), format!("{}-b-rr-drill-202612010907", "a".repeat(39)));
+    assert_eq!(
+        s.as_str(),
+        format!("{}-b-rr-drill-202612010907", "a".repeat(39))
+    );
     assert_eq!(s.as_str().len(), 63);
     // A cut that ends on a hyphen drops it (RDS refuses `--`).
     let s = scratch_id(&id(&("b".repeat(40) + "-c")), at(9, 7, 0));
-    assert_eq!(s.as_str(), format!("{}-rr-drill-202612010907", "b".repeat(40)));
+    assert_eq!(
+        s.as_str(),
+        format!("{}-rr-drill-202612010907", "b".repeat(40))
+    );
     let s = scratch_id(&id(&"c".repeat(41)), at(9, 7, 0));
     assert_eq!(s.as_str().len(), 63);
 }
@@ -191,14 +207,19 @@ fn the_tag_enrols_for_the_audit_or_the_drill_and_anything_else_is_out() {
     assert_eq!(enrolment(&tags("audit"), "t"), Enrolment::Audit);
     assert_eq!(enrolment(&tags(" Drill "), "t"), Enrolment::Drill);
     for v in ["off", "false", "on", "yes-please", ""] {
-        assert!(matches!(enrolment(&tags(v), "t"), Enrolment::Out { .. }), "{v}");
+        assert!(
+            matches!(enrolment(&tags(v), "t"), Enrolment::Out { .. }),
+            "{v}"
+        );
     }
     match enrolment(&tags("off"), "t") {
         Enrolment::Out { reason } => assert!(reason.contains("opted out"), "{reason}"),
         other => panic!("{other:?}"),
     }
     match enrolment(&tags("on"), "t") {
-        Enrolment::Out { reason } => assert!(reason.contains("neither audit nor drill"), "{reason}"),
+        Enrolment::Out { reason } => {
+            assert!(reason.contains("neither audit nor drill"), "{reason}")
+        }
         other => panic!("{other:?}"),
     }
     match enrolment(&BTreeMap::new(), "t") {
@@ -260,7 +281,10 @@ fn the_newest_available_snapshot_of_the_database_is_the_source() {
 fn a_point_in_time_drill_needs_backups_and_a_restorable_time() {
     let mut db = instance("orders-db");
     let s = choose_source(&db, &[], DrillFrom::LatestRestorable).unwrap();
-    assert_eq!((s.from, s.recovery_point), (RestoreFrom::LatestRestorable, at(12, 0, 0)));
+    assert_eq!(
+        (s.from, s.recovery_point),
+        (RestoreFrom::LatestRestorable, at(12, 0, 0))
+    );
     assert!(s.label.contains("2026-12-01T12:00:00Z"), "{}", s.label);
     db.backup_retention_days = 0;
     assert!(choose_source(&db, &[], DrillFrom::LatestRestorable).is_err());
@@ -292,12 +316,16 @@ fn a_drill_starts_only_on_an_enrolled_plain_instance_with_room() {
     assert!(r.contains("at most 2 at once"), "{r}");
     let r = start_refusal(&db, &Enrolment::Audit, None, 0, 2, at(12, 0, 0)).unwrap();
     assert!(r.contains("audit only"), "{r}");
-    let out = Enrolment::Out { reason: "not tagged t".into() };
+    let out = Enrolment::Out {
+        reason: "not tagged t".into(),
+    };
     let r = start_refusal(&db, &out, None, 0, 2, at(12, 0, 0)).unwrap();
     assert!(r.contains("not tagged t"), "{r}");
     let mut member = instance("orders-1");
     member.cluster = Some("orders-aurora".into());
-    assert!(refusal(&member, None, 0).unwrap().contains("cluster orders-aurora"));
+    assert!(refusal(&member, None, 0)
+        .unwrap()
+        .contains("cluster orders-aurora"));
     let mut replica = instance("orders-ro");
     replica.replica_of = Some("orders-db".into());
     assert!(refusal(&replica, None, 0).unwrap().contains("read replica"));
@@ -305,7 +333,9 @@ fn a_drill_starts_only_on_an_enrolled_plain_instance_with_room() {
     oracle.engine = "oracle-ee".into();
     assert!(refusal(&oracle, None, 0).unwrap().contains("oracle-ee"));
     let scratch = instance("orders-db-rr-drill-202612010900");
-    assert!(refusal(&scratch, None, 0).unwrap().contains("never drilled"));
+    assert!(refusal(&scratch, None, 0)
+        .unwrap()
+        .contains("never drilled"));
 }
 
 #[test]
@@ -326,18 +356,28 @@ fn a_check_is_taken_unless_another_live_run_holds_it_or_it_is_over() {
     let free = drill(Step::Restoring, at(13, 0, 0), None);
     assert_eq!(check_refusal(&free, "me", now), None);
     let held = drill(Step::Checking, at(13, 0, 0), Some(("other", now)));
-    assert!(check_refusal(&held, "me", now).unwrap().contains("run other holds it"));
-    let lapsed = drill(Step::Checking, at(13, 0, 0), Some(("other", now - Duration::seconds(1))));
+    assert!(check_refusal(&held, "me", now)
+        .unwrap()
+        .contains("run other holds it"));
+    let lapsed = drill(
+        Step::Checking,
+        at(13, 0, 0),
+        Some(("other", now - Duration::seconds(1))),
+    );
     assert_eq!(check_refusal(&lapsed, "me", now), None);
     let mine = drill(Step::Checking, at(13, 0, 0), Some(("me", now)));
     assert_eq!(check_refusal(&mine, "me", now), None);
     for step in [Step::Cleaning, Step::Done] {
         let over = drill(step, at(13, 0, 0), None);
-        assert!(check_refusal(&over, "me", now).unwrap().contains("already checked"));
+        assert!(check_refusal(&over, "me", now)
+            .unwrap()
+            .contains("already checked"));
     }
     let mut unknown = free.clone();
     unknown.step = None;
-    assert!(check_refusal(&unknown, "me", now).unwrap().contains("does not know"));
+    assert!(check_refusal(&unknown, "me", now)
+        .unwrap()
+        .contains("does not know"));
 }
 
 #[test]
@@ -364,31 +404,54 @@ const RUN: &str = "orders-db-rr-drill-202612010900";
 fn the_sweep_never_touches_what_lacks_the_tag_or_the_name() {
     let now = at(12, 0, 0);
     let untagged = scratch("available", None, Some(now - Duration::hours(1)));
-    assert!(matches!(sweep_action(&untagged, None, "me", now), SweepAction::Leave(w) if w.contains("lacks")));
+    assert!(
+        matches!(sweep_action(&untagged, None, "me", now), SweepAction::Leave(w) if w.contains("lacks"))
+    );
     let mut misnamed = scratch("available", Some("orders-db"), None);
     misnamed.id = "orders-db".into();
-    assert!(matches!(sweep_action(&misnamed, None, "me", now), SweepAction::Leave(w) if w.contains("not named")));
+    assert!(
+        matches!(sweep_action(&misnamed, None, "me", now), SweepAction::Leave(w) if w.contains("not named"))
+    );
     // The tag must name the instance itself.
     let other_tag = scratch("available", Some("x-rr-drill-202612010900"), None);
-    assert!(matches!(sweep_action(&other_tag, None, "me", now), SweepAction::Leave(_)));
+    assert!(matches!(
+        sweep_action(&other_tag, None, "me", now),
+        SweepAction::Leave(_)
+    ));
 }
 
 #[test]
 fn the_sweep_deletes_an_orphan_only_once_it_expires() {
     let now = at(12, 0, 0);
     let live = scratch("available", Some(RUN), Some(now + Duration::seconds(1)));
-    assert!(matches!(sweep_action(&live, None, "me", now), SweepAction::Wait(_)));
+    assert!(matches!(
+        sweep_action(&live, None, "me", now),
+        SweepAction::Wait(_)
+    ));
     let expired = scratch("available", Some(RUN), Some(now));
-    assert!(matches!(sweep_action(&expired, None, "me", now), SweepAction::Delete(w) if w.contains("expired")));
+    assert!(
+        matches!(sweep_action(&expired, None, "me", now), SweepAction::Delete(w) if w.contains("expired"))
+    );
     let unreadable = scratch("available", Some(RUN), None);
-    assert!(matches!(sweep_action(&unreadable, None, "me", now), SweepAction::Delete(_)));
+    assert!(matches!(
+        sweep_action(&unreadable, None, "me", now),
+        SweepAction::Delete(_)
+    ));
     // A record of another run is no record of this one.
     let mut other = drill(Step::Restoring, at(13, 0, 0), None);
     other.run = "orders-db-rr-drill-202611240900".into();
-    assert!(matches!(sweep_action(&live, Some(&other), "me", now), SweepAction::Wait(_)));
-    assert!(matches!(sweep_action(&expired, Some(&other), "me", now), SweepAction::Delete(_)));
+    assert!(matches!(
+        sweep_action(&live, Some(&other), "me", now),
+        SweepAction::Wait(_)
+    ));
+    assert!(matches!(
+        sweep_action(&expired, Some(&other), "me", now),
+        SweepAction::Delete(_)
+    ));
     let deleting = scratch("deleting", Some(RUN), Some(now));
-    assert!(matches!(sweep_action(&deleting, None, "me", now), SweepAction::Wait(w) if w == "being deleted"));
+    assert!(
+        matches!(sweep_action(&deleting, None, "me", now), SweepAction::Wait(w) if w == "being deleted")
+    );
 }
 
 #[test]
@@ -397,25 +460,60 @@ fn the_sweep_advances_restored_drills_fails_late_ones_and_cleans_finished_ones()
     let avail = scratch("available", Some(RUN), Some(now + Duration::hours(1)));
     let creating = scratch("creating", Some(RUN), Some(now + Duration::hours(1)));
     let restoring = drill(Step::Restoring, now, None);
-    assert_eq!(sweep_action(&avail, Some(&restoring), "me", now), SweepAction::Check);
-    assert!(matches!(sweep_action(&creating, Some(&restoring), "me", now), SweepAction::Wait(w) if w.contains("creating")));
+    assert_eq!(
+        sweep_action(&avail, Some(&restoring), "me", now),
+        SweepAction::Check
+    );
+    assert!(
+        matches!(sweep_action(&creating, Some(&restoring), "me", now), SweepAction::Wait(w) if w.contains("creating"))
+    );
     let late = drill(Step::Restoring, now - Duration::seconds(1), None);
-    assert_eq!(sweep_action(&creating, Some(&late), "me", now), SweepAction::FailLate);
-    let late_check = drill(Step::Checking, now - Duration::seconds(1), Some(("other", now + Duration::hours(1))));
-    assert_eq!(sweep_action(&avail, Some(&late_check), "me", now), SweepAction::FailLate);
+    assert_eq!(
+        sweep_action(&creating, Some(&late), "me", now),
+        SweepAction::FailLate
+    );
+    let late_check = drill(
+        Step::Checking,
+        now - Duration::seconds(1),
+        Some(("other", now + Duration::hours(1))),
+    );
+    assert_eq!(
+        sweep_action(&avail, Some(&late_check), "me", now),
+        SweepAction::FailLate
+    );
     for step in [Step::Cleaning, Step::Done] {
-        assert!(matches!(sweep_action(&avail, Some(&drill(step, now, None)), "me", now), SweepAction::Delete(_)));
+        assert!(matches!(
+            sweep_action(&avail, Some(&drill(step, now, None)), "me", now),
+            SweepAction::Delete(_)
+        ));
     }
     let held = drill(Step::Checking, at(13, 0, 0), Some(("other", now)));
-    assert!(matches!(sweep_action(&avail, Some(&held), "me", now), SweepAction::Wait(w) if w.contains("other")));
-    let lapsed = drill(Step::Checking, at(13, 0, 0), Some(("other", now - Duration::seconds(1))));
-    assert_eq!(sweep_action(&avail, Some(&lapsed), "me", now), SweepAction::Check);
-    assert!(matches!(sweep_action(&creating, Some(&lapsed), "me", now), SweepAction::Wait(w) if w.contains("resume")));
+    assert!(
+        matches!(sweep_action(&avail, Some(&held), "me", now), SweepAction::Wait(w) if w.contains("other"))
+    );
+    let lapsed = drill(
+        Step::Checking,
+        at(13, 0, 0),
+        Some(("other", now - Duration::seconds(1))),
+    );
+    assert_eq!(
+        sweep_action(&avail, Some(&lapsed), "me", now),
+        SweepAction::Check
+    );
+    assert!(
+        matches!(sweep_action(&creating, Some(&lapsed), "me", now), SweepAction::Wait(w) if w.contains("resume"))
+    );
     let mut unknown = drill(Step::Restoring, at(13, 0, 0), None);
     unknown.step = None;
-    assert!(matches!(sweep_action(&avail, Some(&unknown), "me", now), SweepAction::Wait(_)));
+    assert!(matches!(
+        sweep_action(&avail, Some(&unknown), "me", now),
+        SweepAction::Wait(_)
+    ));
     let expired = scratch("available", Some(RUN), Some(now));
-    assert!(matches!(sweep_action(&expired, Some(&unknown), "me", now), SweepAction::Delete(_)));
+    assert!(matches!(
+        sweep_action(&expired, Some(&unknown), "me", now),
+        SweepAction::Delete(_)
+    ));
 }
 
 // ---- verdicts ----
@@ -431,7 +529,11 @@ fn the_schema_must_hold_every_source_column() {
     assert!(v.detail.starts_with("2 columns"), "{}", v.detail);
     let v = schema(&cols(&["a", "b"]), &cols(&["a"]));
     assert_eq!(v.outcome, Outcome::Fail);
-    assert!(v.detail.contains("1 of the source's 2") && v.detail.ends_with(": b"), "{}", v.detail);
+    assert!(
+        v.detail.contains("1 of the source's 2") && v.detail.ends_with(": b"),
+        "{}",
+        v.detail
+    );
     let v = schema(&cols(&["a"]), &cols(&["a", "z"]));
     assert_eq!(v.outcome, Outcome::Warn);
     assert!(v.detail.ends_with(": z"), "{}", v.detail);
@@ -443,14 +545,20 @@ fn the_schema_must_hold_every_source_column() {
 }
 
 fn table() -> TableRef {
-    TableRef { schema: "public".into(), table: "orders".into() }
+    TableRef {
+        schema: "public".into(),
+        table: "orders".into(),
+    }
 }
 
 #[test]
 fn row_counts_hold_within_the_tolerance_and_an_empty_source_allows_an_empty_restore() {
     let t = table();
     let v = rows(&t, &Ok(100), &Ok(95), 5.0);
-    assert_eq!((v.outcome, v.name.as_str()), (Outcome::Pass, "rows public.orders"));
+    assert_eq!(
+        (v.outcome, v.name.as_str()),
+        (Outcome::Pass, "rows public.orders")
+    );
     assert!(v.detail.contains("5.0% apart"), "{}", v.detail);
     assert_eq!(rows(&t, &Ok(100), &Ok(105), 5.0).outcome, Outcome::Pass);
     assert_eq!(rows(&t, &Ok(100), &Ok(94), 5.0).outcome, Outcome::Fail);
@@ -461,7 +569,10 @@ fn row_counts_hold_within_the_tolerance_and_an_empty_source_allows_an_empty_rest
     let v = rows(&t, &Ok(5), &Err("relation does not exist".into()), 5.0);
     assert_eq!(v.outcome, Outcome::Fail);
     assert!(v.detail.contains("does not exist"));
-    assert_eq!(rows(&t, &Err("x".into()), &Ok(5), 5.0).outcome, Outcome::Warn);
+    assert_eq!(
+        rows(&t, &Err("x".into()), &Ok(5), 5.0).outcome,
+        Outcome::Warn
+    );
 }
 
 #[test]
@@ -512,7 +623,11 @@ fn slow_reads_mean_the_volume_is_still_loading() {
     assert!(v.detail.contains("still loading"), "{}", v.detail);
 }
 
-fn report(columns: &[&str], counts: Vec<(TableRef, Result<i64, String>)>, read_ms: f64) -> DataReport {
+fn report(
+    columns: &[&str],
+    counts: Vec<(TableRef, Result<i64, String>)>,
+    read_ms: f64,
+) -> DataReport {
     DataReport {
         select_one_ms: 1.0,
         columns: cols(columns),
@@ -527,9 +642,18 @@ fn report(columns: &[&str], counts: Vec<(TableRef, Result<i64, String>)>, read_m
 fn compare_judges_every_reading_of_the_restore() {
     let source = report(&["a"], vec![(table(), Ok(10))], 10.0);
     let restored = report(&["a"], vec![(table(), Ok(10))], 10.0);
-    let names: Vec<String> = compare(&source, &restored, 5.0, 3.0).into_iter().map(|v| v.name).collect();
-    assert_eq!(names, ["schema", "rows public.orders", "sql positive", "reads"]);
-    let other = TableRef { schema: "public".into(), table: "other".into() };
+    let names: Vec<String> = compare(&source, &restored, 5.0, 3.0)
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["schema", "rows public.orders", "sql positive", "reads"]
+    );
+    let other = TableRef {
+        schema: "public".into(),
+        table: "other".into(),
+    };
     let restored = report(&["a"], vec![(other, Ok(1))], 10.0);
     let verdicts = compare(&source, &restored, 5.0, 3.0);
     assert_eq!(verdicts[1].outcome, Outcome::Warn, "{:?}", verdicts[1]);
@@ -544,21 +668,49 @@ fn rto_is_measured_to_the_first_query_against_the_target() {
     let (v, stages) = rto(start, at(12, 40, 0), at(12, 41, 0), true, target);
     assert_eq!(v.outcome, Outcome::Pass);
     let secs: Vec<(&str, i64)> = stages.iter().map(|s| (s.name, s.seconds)).collect();
-    assert_eq!(secs, [("available", 2400), ("first query", 2460), ("reads normal", 2460)]);
-    assert_eq!(rto(start, at(12, 40, 0), at(13, 0, 0), true, target).0.outcome, Outcome::Pass);
-    assert_eq!(rto(start, at(12, 40, 0), at(13, 0, 1), true, target).0.outcome, Outcome::Fail);
+    assert_eq!(
+        secs,
+        [
+            ("available", 2400),
+            ("first query", 2460),
+            ("reads normal", 2460)
+        ]
+    );
+    assert_eq!(
+        rto(start, at(12, 40, 0), at(13, 0, 0), true, target)
+            .0
+            .outcome,
+        Outcome::Pass
+    );
+    assert_eq!(
+        rto(start, at(12, 40, 0), at(13, 0, 1), true, target)
+            .0
+            .outcome,
+        Outcome::Fail
+    );
     let (v, stages) = rto(start, at(12, 40, 0), at(12, 41, 0), false, target);
     assert_eq!((v.outcome, stages.len()), (Outcome::Warn, 2));
     assert!(v.detail.contains("not yet"), "{}", v.detail);
-    assert_eq!(rto(start, at(12, 40, 0), at(13, 1, 0), false, target).0.outcome, Outcome::Fail);
+    assert_eq!(
+        rto(start, at(12, 40, 0), at(13, 1, 0), false, target)
+            .0
+            .outcome,
+        Outcome::Fail
+    );
     // A clock that runs backwards never makes a negative stage.
-    assert_eq!(rto(start, at(11, 0, 0), at(11, 0, 0), true, target).1[0].seconds, 0);
+    assert_eq!(
+        rto(start, at(11, 0, 0), at(11, 0, 0), true, target).1[0].seconds,
+        0
+    );
 }
 
 // ---- decide ----
 
 fn origin() -> Origin {
-    Origin { account_id: "123456789012".into(), region: "us-east-1".into() }
+    Origin {
+        account_id: "123456789012".into(),
+        region: "us-east-1".into(),
+    }
 }
 
 fn trigger(event: serde_json::Value) -> Trigger<ManualTask, DrillSchedule> {
@@ -566,7 +718,11 @@ fn trigger(event: serde_json::Value) -> Trigger<ManualTask, DrillSchedule> {
 }
 
 fn config() -> DrillConfig {
-    DrillConfig::from_env(&Env::from_pairs([("ALLOWED_SCHEDULES", "restore-drill/weekly-drill")])).unwrap()
+    DrillConfig::from_env(&Env::from_pairs([(
+        "ALLOWED_SCHEDULES",
+        "restore-drill/weekly-drill",
+    )]))
+    .unwrap()
 }
 
 fn rds_event(event_id: &str, source: &str, message: &str) -> serde_json::Value {
@@ -584,36 +740,93 @@ fn rds_event(event_id: &str, source: &str, message: &str) -> serde_json::Value {
 #[test]
 fn restored_events_of_scratch_instances_start_their_check() {
     for event_id in ["RDS-EVENT-0043", "RDS-EVENT-0019"] {
-        let d = decide(&trigger(rds_event(event_id, RUN, "Restored from snapshot x")), &config());
-        assert!(matches!(&d, Decision::Restored { scratch, .. } if scratch.as_str() == RUN), "{d:?}");
+        let d = decide(
+            &trigger(rds_event(event_id, RUN, "Restored from snapshot x")),
+            &config(),
+        );
+        assert!(
+            matches!(&d, Decision::Restored { scratch, .. } if scratch.as_str() == RUN),
+            "{d:?}"
+        );
     }
-    let d = decide(&trigger(rds_event("RDS-EVENT-0043", "orders-db", "Restored from snapshot x")), &config());
-    assert!(matches!(&d, Decision::Skip { reason, .. } if reason.contains("not a drill of ours")), "{d:?}");
-    let d = decide(&trigger(rds_event("RDS-EVENT-0049", RUN, "failover")), &config());
-    assert!(matches!(&d, Decision::Skip { reason, .. } if reason.contains("ignored")), "{d:?}");
+    let d = decide(
+        &trigger(rds_event(
+            "RDS-EVENT-0043",
+            "orders-db",
+            "Restored from snapshot x",
+        )),
+        &config(),
+    );
+    assert!(
+        matches!(&d, Decision::Skip { reason, .. } if reason.contains("not a drill of ours")),
+        "{d:?}"
+    );
+    let d = decide(
+        &trigger(rds_event("RDS-EVENT-0049", RUN, "failover")),
+        &config(),
+    );
+    assert!(
+        matches!(&d, Decision::Skip { reason, .. } if reason.contains("ignored")),
+        "{d:?}"
+    );
 }
 
 #[test]
 fn older_events_are_read_by_their_message() {
-    let mut e = rds_event("RDS-EVENT-0043", RUN, "Restored from DB instance orders-db to x");
+    let mut e = rds_event(
+        "RDS-EVENT-0043",
+        RUN,
+        "Restored from DB instance orders-db to x",
+    );
     e["detail"].as_object_mut().unwrap().remove("EventID");
-    assert!(matches!(decide(&trigger(e), &config()), Decision::Restored { .. }));
-    let mut e = rds_event("RDS-EVENT-0028", "orders-db", "Automatic backups for this DB instance have been disabled");
+    assert!(matches!(
+        decide(&trigger(e), &config()),
+        Decision::Restored { .. }
+    ));
+    let mut e = rds_event(
+        "RDS-EVENT-0028",
+        "orders-db",
+        "Automatic backups for this DB instance have been disabled",
+    );
     e["detail"].as_object_mut().unwrap().remove("EventID");
-    assert!(matches!(decide(&trigger(e), &config()), Decision::Audit { only: Some(_), disabled: Some(_), .. }));
+    assert!(matches!(
+        decide(&trigger(e), &config()),
+        Decision::Audit {
+            only: Some(_),
+            disabled: Some(_),
+            ..
+        }
+    ));
     let mut e = rds_event("RDS-EVENT-0028", "orders-db", "Automatic backups enabled");
     e["detail"].as_object_mut().unwrap().remove("EventID");
-    assert!(matches!(decide(&trigger(e), &config()), Decision::Skip { .. }));
+    assert!(matches!(
+        decide(&trigger(e), &config()),
+        Decision::Skip { .. }
+    ));
     let mut e = rds_event("RDS-EVENT-0028", "orders-db", "Something else");
     e["detail"].as_object_mut().unwrap().remove("EventID");
-    assert!(matches!(decide(&trigger(e), &config()), Decision::Skip { .. }));
+    assert!(matches!(
+        decide(&trigger(e), &config()),
+        Decision::Skip { .. }
+    ));
 }
 
 #[test]
 fn backups_disabled_audits_that_instance_with_the_event_time() {
-    let d = decide(&trigger(rds_event("RDS-EVENT-0028", "orders-db", "Automatic backups for this DB instance have been disabled")), &config());
+    let d = decide(
+        &trigger(rds_event(
+            "RDS-EVENT-0028",
+            "orders-db",
+            "Automatic backups for this DB instance have been disabled",
+        )),
+        &config(),
+    );
     match d {
-        Decision::Audit { only, disabled, because } => {
+        Decision::Audit {
+            only,
+            disabled,
+            because,
+        } => {
             assert_eq!(only.unwrap().as_str(), "orders-db");
             assert_eq!(disabled, Some(at(12, 0, 0)));
             assert!(because.contains("RDS-EVENT-0028"), "{because}");
@@ -631,19 +844,41 @@ fn cluster_events_are_not_drills() {
             "Message": "Restored from snapshot", "SourceIdentifier": "orders-aurora", "EventID": "RDS-EVENT-0043"}
     });
     let d = decide(&trigger(e), &config());
-    assert!(matches!(&d, Decision::Skip { reason, .. } if reason.contains("not a DB instance")), "{d:?}");
+    assert!(
+        matches!(&d, Decision::Skip { reason, .. } if reason.contains("not a DB instance")),
+        "{d:?}"
+    );
 }
 
 #[test]
 fn manual_tasks_keep_their_dry_run_and_database() {
-    let d = decide(&trigger(json!({"task": "drill", "db_instance": "orders-db", "dry_run": false})), &config());
-    assert!(matches!(&d, Decision::Start { only, dry_run: false, from: DrillFrom::NewestSnapshot, .. } if only.len() == 1), "{d:?}");
+    let d = decide(
+        &trigger(json!({"task": "drill", "db_instance": "orders-db", "dry_run": false})),
+        &config(),
+    );
+    assert!(
+        matches!(&d, Decision::Start { only, dry_run: false, from: DrillFrom::NewestSnapshot, .. } if only.len() == 1),
+        "{d:?}"
+    );
     let d = decide(&trigger(json!({"task": "sweep"})), &config());
     assert!(matches!(d, Decision::Sweep { dry_run: true, .. }));
-    let d = decide(&trigger(json!({"task": "sweep", "dry_run": false})), &config());
+    let d = decide(
+        &trigger(json!({"task": "sweep", "dry_run": false})),
+        &config(),
+    );
     assert!(matches!(d, Decision::Sweep { dry_run: false, .. }));
-    let d = decide(&trigger(json!({"task": "audit", "db_instance": "orders-db"})), &config());
-    assert!(matches!(d, Decision::Audit { only: Some(_), disabled: None, .. }));
+    let d = decide(
+        &trigger(json!({"task": "audit", "db_instance": "orders-db"})),
+        &config(),
+    );
+    assert!(matches!(
+        d,
+        Decision::Audit {
+            only: Some(_),
+            disabled: None,
+            ..
+        }
+    ));
 }
 
 fn scheduled(name: &str, input: serde_json::Value) -> serde_json::Value {
@@ -657,24 +892,48 @@ fn scheduled(name: &str, input: serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn only_allowed_schedules_act_the_rest_plan() {
-    let d = decide(&trigger(scheduled("weekly-drill", json!({"task": "drill"}))), &config());
-    assert!(matches!(&d, Decision::Start { dry_run: false, only, .. } if only.is_empty()), "{d:?}");
-    let d = decide(&trigger(scheduled("other", json!({"task": "drill"}))), &config());
+    let d = decide(
+        &trigger(scheduled("weekly-drill", json!({"task": "drill"}))),
+        &config(),
+    );
+    assert!(
+        matches!(&d, Decision::Start { dry_run: false, only, .. } if only.is_empty()),
+        "{d:?}"
+    );
+    let d = decide(
+        &trigger(scheduled("other", json!({"task": "drill"}))),
+        &config(),
+    );
     assert!(matches!(d, Decision::Start { dry_run: true, .. }));
-    let d = decide(&trigger(scheduled("other", json!({"task": "sweep"}))), &config());
+    let d = decide(
+        &trigger(scheduled("other", json!({"task": "sweep"}))),
+        &config(),
+    );
     assert!(matches!(d, Decision::Sweep { dry_run: true, .. }));
-    let d = decide(&trigger(scheduled("weekly-drill", json!({"task": "sweep"}))), &config());
+    let d = decide(
+        &trigger(scheduled("weekly-drill", json!({"task": "sweep"}))),
+        &config(),
+    );
     assert!(matches!(d, Decision::Sweep { dry_run: false, .. }));
-    let d = decide(&trigger(scheduled("other", json!({"task": "audit"}))), &config());
+    let d = decide(
+        &trigger(scheduled("other", json!({"task": "audit"}))),
+        &config(),
+    );
     assert!(matches!(d, Decision::Audit { only: None, .. }));
     let dry = DrillConfig::from_env(&Env::from_pairs([
         ("ALLOWED_SCHEDULES", "restore-drill/weekly-drill"),
         ("AUTOMATIC_DRY_RUN", "true"),
     ]))
     .unwrap();
-    let d = decide(&trigger(scheduled("weekly-drill", json!({"task": "drill"}))), &dry);
+    let d = decide(
+        &trigger(scheduled("weekly-drill", json!({"task": "drill"}))),
+        &dry,
+    );
     assert!(matches!(d, Decision::Start { dry_run: true, .. }));
-    let d = decide(&trigger(scheduled("weekly-drill", json!({"task": "sweep"}))), &dry);
+    let d = decide(
+        &trigger(scheduled("weekly-drill", json!({"task": "sweep"}))),
+        &dry,
+    );
     assert!(matches!(d, Decision::Sweep { dry_run: true, .. }));
 }
 
@@ -689,5 +948,8 @@ fn alarms_are_not_for_restore_drill() {
             "configuration": {"metrics": []}}
     });
     let d = decide(&trigger(alarm), &config());
-    assert!(matches!(&d, Decision::Skip { reason, .. } if reason.contains("does not act on alarms")), "{d:?}");
+    assert!(
+        matches!(&d, Decision::Skip { reason, .. } if reason.contains("does not act on alarms")),
+        "{d:?}"
+    );
 }

@@ -78,7 +78,11 @@ pub fn rows(
 ) -> Verdict {
     let name = format!("rows {table}");
     match (source, restored) {
-        (_, Err(e)) => verdict(name, Outcome::Fail, format!("could not be counted in the restore: {e}")),
+        (_, Err(e)) => verdict(
+            name,
+            Outcome::Fail,
+            format!("could not be counted in the restore: {e}"),
+        ),
         (Err(e), Ok(r)) => verdict(
             name,
             Outcome::Warn,
@@ -112,7 +116,11 @@ pub fn sql_check(name: &str, result: &Result<bool, String>) -> Verdict {
     let name = format!("sql {name}");
     match result {
         Ok(true) => verdict(name, Outcome::Pass, "returned true on the restore"),
-        Ok(false) => verdict(name, Outcome::Fail, "returned false (or no row) on the restore"),
+        Ok(false) => verdict(
+            name,
+            Outcome::Fail,
+            "returned false (or no row) on the restore",
+        ),
         Err(e) => verdict(name, Outcome::Fail, format!("failed on the restore: {e}")),
     }
 }
@@ -131,11 +139,19 @@ pub fn observed_rpo(
     let Some(restored) = restored_newest else {
         return match source_newest {
             None => (
-                verdict(name, Outcome::Pass, "the column is empty in the source and the restore"),
+                verdict(
+                    name,
+                    Outcome::Pass,
+                    "the column is empty in the source and the restore",
+                ),
                 None,
             ),
             Some(_) => (
-                verdict(name, Outcome::Fail, "the restore holds no value in the column the source has values in"),
+                verdict(
+                    name,
+                    Outcome::Fail,
+                    "the restore holds no value in the column the source has values in",
+                ),
                 None,
             ),
         };
@@ -192,7 +208,12 @@ pub fn compare(
             .find(|(t, _)| t == table)
             .map(|(_, c)| c.clone())
             .unwrap_or_else(|| Err("not counted".into()));
-        out.push(rows(table, &source_count, restored_count, tolerance_percent));
+        out.push(rows(
+            table,
+            &source_count,
+            restored_count,
+            tolerance_percent,
+        ));
     }
     for (name, result) in &restored.sql_checks {
         out.push(sql_check(name, result));
@@ -247,7 +268,11 @@ pub fn rto(
         "restore call to available {} s, to first query {} s{} (target {} s)",
         secs(available),
         total,
-        if reads_normal { ", reads at the source's speed" } else { ", reads not yet at the source's speed" },
+        if reads_normal {
+            ", reads at the source's speed"
+        } else {
+            ", reads not yet at the source's speed"
+        },
         target.num_seconds()
     );
     (verdict("rto", outcome, detail), stages)
