@@ -74,18 +74,19 @@ where
             );
         };
         let key = drill_key(&source_id);
-        let job =
-            match self.jobs.load(FUNCTION, &key).await {
-                Ok(Some(job)) if job.run == scratch_id.as_str() => job,
-                Ok(_) => return told(
+        let job = match self.jobs.load(FUNCTION, &key).await {
+            Ok(Some(job)) if job.run == scratch_id.as_str() => job,
+            Ok(_) => {
+                return told(
                     &name,
                     Outcome::Skipped,
                     format!(
                         "no drill record names {scratch_id}: the sweep deletes it at its expiry"
                     ),
-                ),
-                Err(e) => return told(&name, Outcome::Fail, format!("{e}; not checked")),
-            };
+                )
+            }
+            Err(e) => return told(&name, Outcome::Fail, format!("{e}; not checked")),
+        };
         let facts = facts_of(&job);
         if let Some(reason) = check_refusal(&facts, &invocation.request_id, run.now) {
             return told(&name, Outcome::Skipped, format!("{reason}; {because}"));

@@ -618,6 +618,9 @@ fn slow_reads_mean_the_volume_is_still_loading() {
     assert_eq!(reads(100.0, 350.0, 3.0).outcome, Outcome::Pass);
     assert_eq!(reads(100.0, 350.1, 3.0).outcome, Outcome::Warn);
     assert_eq!(reads(0.0, 50.0, 3.0).outcome, Outcome::Pass);
+    let v = reads(100.0, 120.0, 3.0);
+    assert!(!v.detail.contains("still loading"), "{}", v.detail);
+    assert!(v.detail.contains("the source in 100 ms"), "{}", v.detail);
     let v = reads(10.0, 90.0, 3.0);
     assert_eq!(v.outcome, Outcome::Warn);
     assert!(v.detail.contains("still loading"), "{}", v.detail);
