@@ -86,11 +86,11 @@ pub struct Quota {
     pub max: i64,
 }
 
-fn to_chrono(t: &aws_sdk_rds::primitives::DateTime) -> Option<DateTime<Utc>> {
+pub(crate) fn to_chrono(t: &aws_sdk_rds::primitives::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(t.to_millis().ok()?)
 }
 
-fn rds_failure<E>(operation: &'static str) -> impl FnOnce(SdkError<E>) -> RdsError
+pub(crate) fn rds_failure<E>(operation: &'static str) -> impl FnOnce(SdkError<E>) -> RdsError
 where
     E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -100,7 +100,7 @@ where
     }
 }
 
-fn listed_id(
+pub(crate) fn listed_id(
     operation: &'static str,
     raw: &str,
     kind: ResourceKind,

@@ -12,8 +12,11 @@ use aws_sdk_rds::types::Tag;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::aws::{Markers, SdkFailure};
-use crate::backups::{from_cluster_snapshot, from_db_snapshot, SnapshotInfo};
+use crate::aws::Markers;
+use crate::backups::{
+    from_cluster_snapshot, from_db_snapshot, listed_id as listed, rds_failure as failure,
+    to_chrono, SnapshotInfo,
+};
 use crate::budget::BoundedCall;
 use crate::rds::{endpoint_of, tag_map, Endpoint, RdsError};
 use crate::trigger::{DbTarget, RdsIdentifier, ResourceKind};
@@ -104,31 +107,6 @@ pub struct RdsRestores {
 
 /// Listing pages hold at most this many records (the RDS maximum): fewest requests.
 const PAGE_SIZE: i32 = 100;
-
-fn to_chrono(t: &aws_sdk_rds::primitives::DateTime) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(t.to_millis().ok()?)
-}
-
-fn failure<E>(operation: &'static str) -> impl FnOnce(crate::aws::SdkError<E>) -> RdsError
-where
-    E: aws_sdk_rds::error::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    move |e| RdsError::Api {
-        operation,
-        source: SdkFailure::from_sdk("RDS", &e),
-    }
-}
-
-fn listed(
-    operation: &'static str,
-    raw: &str,
-    kind: ResourceKind,
-) -> Result<RdsIdentifier, RdsError> {
-    RdsIdentifier::parse(raw, kind).map_err(|rule| RdsError::Unexpected {
-        operation,
-        detail: format!("identifier {raw:?} {rule}"),
-    })
-}
 
 fn from_instance(db: &aws_sdk_rds::types::DbInstance) -> Result<RecoveryInfo, RdsError> {
     let raw = db.db_instance_identifier().unwrap_or_default();

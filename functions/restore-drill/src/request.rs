@@ -59,10 +59,7 @@ pub struct RawManualTask {
 }
 
 fn invalid(field: &str, rule: impl Into<String>) -> TriggerError {
-    TriggerError::InvalidField {
-        field: field.into(),
-        rule: rule.into(),
-    }
+    TriggerError::invalid(field, rule)
 }
 
 impl ManualPayload for ManualTask {
