@@ -11,9 +11,10 @@ drops the metric or REPORT lines, an environment the code does not read, an x86_
 kept forever, an invocation lost without a trace, an event pattern the code does not handle, an
 alarm the code answers that reaches it from nowhere, a storage change on an instance not opted in
 (or by a function that has no opt-in rule at all), a database function outside the VPC, a restore
-onto (or a delete of) an instance that is no drill's scratch instance, a point-in-time restore
-from a database not enrolled for drills, a database created or deleted any other way, every
-restore in the account routed to the drills, a schedule input its function refuses.
+onto (or a create, tag or delete of) an instance, Aurora cluster or DynamoDB table that is no
+drill's scratch resource, a point-in-time restore from a database not enrolled for drills (or a
+table not drilled), a database or table created or deleted any other way, every restore or
+creation in the account routed to the drills, a schedule input its function refuses.
 
 Rules that compare the template with the code read the Rust sources (by regular expression,
 so a rename there fails here, naming what to update). Every failure names its rule and the
@@ -59,8 +60,11 @@ EVENT_HANDLERS = {
         "AURORA_STORAGE_EVENTS": (CLUSTER, "routed"),
     }),
     "RestoreDrillFunction": ("functions/restore-drill/src/policy/mod.rs", {
-        # A drill's scratch instance restored (SCRATCH_INSTANCES "events": only theirs).
+        # A drill's scratch instance restored, an Aurora drill's scratch cluster restored and its
+        # instance created (SCRATCH_INSTANCES "events": only theirs).
         "RESTORED_EVENTS": (INSTANCE, "routed"),
+        "INSTANCE_CREATED_EVENTS": (INSTANCE, "routed"),
+        "CLUSTER_RESTORED_EVENTS": (CLUSTER, "routed"),
         "BACKUPS_DISABLED_EVENTS": (INSTANCE, "routed"),
     }),
 }
@@ -90,12 +94,15 @@ OPT_IN_ACTIONS = ("rds:ModifyDBInstance", "rds:AddTagsToResource", "rds:CreateDB
 # The mark in every snapshot name snapshotter makes; its snapshot events are filtered on it.
 SNAPSHOT_NAME_MARK = ("functions/snapshotter/src/policy/naming.rs", "NAME_MARK")
 
-# Functions that restore databases onto scratch instances of their own and delete them: the
+# Functions that restore databases and tables onto scratch resources of their own (instances,
+# Aurora clusters and their one instance, DynamoDB tables: SCRATCH_KINDS) and delete them: the
 # constants (in `source`) naming the mark in every scratch name and the tag each carries (its
-# value the instance's own name), the tag keys a restore writes, the opt-in tag a point-in-time
-# restore's source must carry (and the variable that overrides it) with the value enrolling it
-# for drills (the match arm of `drill_value`), and the event ids that come from scratch
-# instances only (an EVENT_HANDLERS constant).
+# value the resource's own name), the tag keys a restore writes, the opt-in tag a point-in-time
+# restore's source database must carry (and the variable that overrides it) with the value
+# enrolling it for drills (the match arm of `drill_value`), the variable naming the DynamoDB
+# tables it drills (a !Join of a CommaDelimitedList parameter, which the IAM grants on the
+# sources name too), and the event ids that come from scratch resources only (EVENT_HANDLERS
+# constants).
 SCRATCH_INSTANCES = {
     "RestoreDrillFunction": {
         "source": "functions/restore-drill/src/policy/drill.rs",
@@ -105,20 +112,60 @@ SCRATCH_INSTANCES = {
         "opt_in": ("functions/restore-drill/src/config.rs", "DRILL_TAG"),
         "variable": "DRILL_TAG",
         "drill_value": ("functions/restore-drill/src/policy/drill.rs", "Enrolment::Drill"),
-        "events": "RESTORED_EVENTS",
+        "drilled_tables": "DRILL_TABLES",
+        "events": ("RESTORED_EVENTS", "INSTANCE_CREATED_EVENTS", "CLUSTER_RESTORED_EVENTS"),
     },
 }
-# What a function of SCRATCH_INSTANCES does to its scratch instances (and only to them), and
-# the restore that also names its source instance.
-SCRATCH_RESTORES = ("rds:RestoreDBInstanceFromDBSnapshot", "rds:RestoreDBInstanceToPointInTime")
-SCRATCH_DELETES = ("rds:DeleteDBInstance",)
-SOURCE_RESTORES = ("rds:RestoreDBInstanceToPointInTime",)
-# What no principal of the template may do at all: databases are created only as scratch
-# instances by a restore, and deleted only as those; clusters never changed.
+# What a function of SCRATCH_INSTANCES does to a resource of each kind only if it is one of its
+# scratch resources (named with the mark), with the word its refusal uses: what in an ARN names
+# the kind (its name follows), the template types that are one, the actions that also name a
+# source of the same kind (a point-in-time restore's database, enrolled for drills; a drilled
+# table, or its backups), and the resource-tag condition keys a delete may be held by.
+SCRATCH_KINDS = {
+    "instance": {
+        "arn": ":db:", "types": ("AWS::RDS::DBInstance",), "name": "<db>",
+        "acts": {"rds:RestoreDBInstanceFromDBSnapshot": "onto", "rds:RestoreDBInstanceToPointInTime": "onto",
+                 "rds:CreateDBInstance": "of", "rds:DeleteDBInstance": "of"},
+        "sources": ("rds:RestoreDBInstanceToPointInTime",),
+        "resource_tags": ("aws:ResourceTag/", "rds:db-tag/"),
+    },
+    "cluster": {
+        "arn": ":cluster:", "types": ("AWS::RDS::DBCluster",), "name": "<cluster>",
+        "acts": {"rds:RestoreDBClusterFromSnapshot": "onto", "rds:RestoreDBClusterToPointInTime": "onto",
+                 "rds:CreateDBInstance": "into", "rds:DeleteDBCluster": "of"},
+        "sources": ("rds:RestoreDBClusterToPointInTime",),
+        "resource_tags": ("aws:ResourceTag/", "rds:cluster-tag/"),
+    },
+    "table": {
+        "arn": ":table/", "types": ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"), "name": "<table>",
+        "acts": {"dynamodb:RestoreTableFromBackup": "onto", "dynamodb:RestoreTableToPointInTime": "onto",
+                 "dynamodb:TagResource": "on", "dynamodb:DeleteTable": "of"},
+        # RestoreTableToPointInTime names the source table; RestoreTableFromBackup its backup.
+        "sources": ("dynamodb:RestoreTableToPointInTime", "dynamodb:RestoreTableFromBackup"),
+        "resource_tags": ("aws:ResourceTag/",),
+    },
+}
+SCRATCH_ACTIONS = tuple(dict.fromkeys(a for kind in SCRATCH_KINDS.values() for a in kind["acts"]))
+SCRATCH_DELETES = ("rds:DeleteDBInstance", "rds:DeleteDBCluster", "dynamodb:DeleteTable")
+# The requests that tag a new scratch resource (RDS tags on create; DynamoDB restores take no
+# tags, so the code tags the table right after): each statement granting one holds only for the
+# scratch tag naming a scratch resource and exactly the code's keys (on every resource of the
+# request: the request's conditions are the same on each).
+SCRATCH_TAGGING = (
+    "rds:RestoreDBInstanceFromDBSnapshot", "rds:RestoreDBInstanceToPointInTime",
+    "rds:RestoreDBClusterFromSnapshot", "rds:RestoreDBClusterToPointInTime", "rds:CreateDBInstance",
+    "dynamodb:TagResource",
+)
+# A scratch instance is never reachable from outside the VPC: a create only with
+# Bool rds:PubliclyAccessible false (a restore keeps the snapshot's setting).
+PRIVATE_CREATES = ("rds:CreateDBInstance",)
+# What no principal of the template may do at all: databases and tables are created only as
+# scratch resources by a restore (and an Aurora drill's one instance), and deleted only as
+# those; clusters and tables never changed.
 NO_DATABASE_LIFECYCLE = (
-    "rds:CreateDBInstance", "rds:CreateDBInstanceReadReplica", "rds:RestoreDBInstanceFromS3",
-    "rds:CreateDBCluster", "rds:ModifyDBCluster", "rds:DeleteDBCluster",
-    "rds:RestoreDBClusterFromSnapshot", "rds:RestoreDBClusterToPointInTime", "rds:RestoreDBClusterFromS3",
+    "rds:CreateDBInstanceReadReplica", "rds:RestoreDBInstanceFromS3",
+    "rds:CreateDBCluster", "rds:ModifyDBCluster", "rds:RestoreDBClusterFromS3",
+    "dynamodb:CreateTable", "dynamodb:UpdateTable", "dynamodb:ImportTable",
 )
 
 # Functions whose schedule input names a task: the enum (serde kebab-case, snake_case or
@@ -144,6 +191,9 @@ RDS_DETAIL_TYPES = {
 ENV_METHOD_READ = re.compile(
     r'\benv\s*\.\s*(required|optional|flag|list|ranged|parse_or)\s*\(\s*"([A-Z][A-Z0-9_]*)"')
 ENV_HELPER_READ = re.compile(r'\b[a-z_][a-z0-9_]*\s*\(\s*env\s*,\s*"([A-Z][A-Z0-9_]*)"')
+# A closure over the reader that reads its parameter (`let tables = |var: &str| env.list(var)...`),
+# called with the names (`tables("DRILL_TABLES")`).
+ENV_CLOSURE = re.compile(r"\blet\s+([a-z_][a-z0-9_]*)\s*=\s*(?:move\s+)?\|\s*([a-z_][a-z0-9_]*)\s*(?::[^|]*)?\|")
 STD_ENV_READ = re.compile(r'\benv::var(?:_os)?\s*\(\s*"([A-Z][A-Z0-9_]*)"')
 # Set by Lambda in every execution environment: never in a template (Lambda refuses most).
 LAMBDA_SET = {
@@ -157,6 +207,8 @@ LAMBDA_SET = {
 READS_ON_ANY = (
     "rds:Describe*",
     "dynamodb:ListBackups",
+    # restore-drill's scratch tables, by name: ListTables has no resource-level permissions.
+    "dynamodb:ListTables",
     "cloudwatch:DescribeAlarms",
     "cloudwatch:GetMetricStatistics",
     # storage-guard's FreeStorageSpace history: GetMetricData has no resource-level permissions.
@@ -444,6 +496,21 @@ def env_reads(text):
         reads[name] = reads.get(name, False) or (method == "required" and "=>" not in line)
     for name in ENV_HELPER_READ.findall(text) + STD_ENV_READ.findall(text):
         reads.setdefault(name, False)
+    for closure in ENV_CLOSURE.finditer(text):
+        name, parameter = closure.groups()
+        start = closure.end()
+        while start < len(text) and text[start].isspace():
+            start += 1
+        end = block_end(text, start) if text[start:start + 1] == "{" else text.find(";", start)
+        body = text[start:end if end > start else len(text)]
+        methods = re.findall(rf"\benv\s*\.\s*(required|optional|flag|list|ranged|parse_or)\s*\(\s*{parameter}\b", body)
+        if not methods:
+            continue
+        for call in re.finditer(rf'\b{name}\s*\(\s*"([A-Z][A-Z0-9_]*)"', text):
+            line_start = text.rfind("\n", 0, call.start()) + 1
+            line = text[line_start:text.find("\n", call.start())]
+            required = "required" in methods and "=>" not in line
+            reads[call.group(1)] = reads.get(call.group(1), False) or required
     return reads
 
 
@@ -626,13 +693,34 @@ def condition_values(statement, operator, key):
     return None
 
 
-def scratch_arn(text, mark):
-    """A DB instance pattern matching only names that carry the scratch mark (the mark literal in
-    the name part, so no wildcard can stand in for it)."""
+def resource_name(text, kind):
+    """The name part of a resource pattern of a SCRATCH_KINDS kind (a table's first path segment:
+    not its backups', indexes' or streams'), its placeholders as {}; None if it names no such
+    resource."""
     if text is None:
-        return False
+        return None
     text = PLACEHOLDER.sub("{}", text)
-    return ":db:" in text and mark in text.split(":db:", 1)[1]
+    marker = SCRATCH_KINDS[kind]["arn"]
+    if marker not in text:
+        return None
+    name = text.split(marker, 1)[1]
+    return name.split("/", 1)[0] if kind == "table" else name
+
+
+def scratch_arn(text, mark, kinds=("instance",)):
+    """A pattern matching only resources of these kinds whose names carry the scratch mark (the
+    mark literal in the name part, so no wildcard can stand in for it)."""
+    return any(mark in (resource_name(text, kind) or "") for kind in kinds)
+
+
+def may_name(text, kind, resources):
+    """Whether a resource pattern may name a resource of a SCRATCH_KINDS kind: one it cannot
+    tell, one open on everything, an ARN of the kind, or a resource of the template of the kind
+    (${Name.Arn}, ${Name})."""
+    if text is None or resource_scope(text) == "any" or resource_name(text, kind) is not None:
+        return True
+    target = re.fullmatch(r"\$\{([A-Za-z0-9]+)(?:\.Arn)?\}.*", text)
+    return bool(target) and resources.get(target.group(1), {}).get("Type") in SCRATCH_KINDS[kind]["types"]
 
 
 def scratch_settings(functions, globals_, problems):
@@ -673,8 +761,26 @@ def scratch_settings(functions, globals_, problems):
             "keys": {constants[c] for c in entry["tag_keys"]},
             "opt_in": opt_in.strip() or default,
             "drill": drill,
+            "drilled": drilled_tables(function, variables.get(entry["drilled_tables"]),
+                                      entry["drilled_tables"], problems),
         }
     return found
+
+
+def drilled_tables(function, value, variable, problems):
+    """The placeholder (${Parameter}) of the tables a function drills: its variable a
+    !Join [",", !Ref <CommaDelimitedList parameter>], the parameter its grants on the source
+    tables name. None without the variable (no table is drilled) or when it is anything else."""
+    if value is None:
+        return None
+    joined = value.get("Fn::Join") if isinstance(value, dict) else None
+    if (isinstance(joined, list) and len(joined) == 2 and joined[0] == ","
+            and isinstance(joined[1], dict) and list(joined[1]) == ["Ref"]):
+        return "${" + joined[1]["Ref"] + "}"
+    problems.add("scratch-instances", function,
+                 f"sets {variable} from {value!r}: join a CommaDelimitedList parameter "
+                 f"(!Join [\",\", !Ref <parameter>]), which the grants on the drilled tables name too")
+    return None
 
 
 def scratch_request_tagged(statement, settings):
@@ -684,12 +790,23 @@ def scratch_request_tagged(statement, settings):
         f"*{settings['mark']}*"]
 
 
-def scratch_resource_tagged(statement, settings):
-    """Whether a statement holds only on instances carrying a scratch tag naming a scratch
-    instance (StringLike aws:ResourceTag/<scratch tag> or rds:db-tag/<scratch tag> "*<mark>*")."""
+def scratch_resource_tagged(statement, settings, kind="instance"):
+    """Whether a statement holds only on resources carrying a scratch tag naming a scratch
+    resource (StringLike aws:ResourceTag/<scratch tag>, or RDS's rds:db-tag/ or rds:cluster-tag/,
+    "*<mark>*")."""
     wanted = [f"*{settings['mark']}*"]
     return any(condition_values(statement, "StringLike", f"{prefix}{settings['tag']}") == wanted
-               for prefix in ("aws:ResourceTag/", "rds:db-tag/"))
+               for prefix in SCRATCH_KINDS[kind]["resource_tags"])
+
+
+def privately_created(statement):
+    """Whether a statement holds only for requests creating an instance not publicly accessible
+    (Bool rds:PubliclyAccessible false, as a string or a boolean)."""
+    condition = statement.get("Condition")
+    block = condition.get("Bool") if isinstance(condition, dict) else None
+    values = next((as_list(v) for k, v in block.items() if k.lower() == "rds:publiclyaccessible"),
+                  None) if isinstance(block, dict) else None
+    return values is not None and len(values) == 1 and str(values[0]).lower() == "false"
 
 
 def request_tag_keys(statement):
@@ -790,8 +907,8 @@ def check(path):
     #    stamp CreatedBy=rds-responder on any resource may then delete it, or lift an opt-out
     #    tag), and only for listed tag keys; in every identity policy. The exceptions: a
     #    function of OPT_IN_CHANGES may write its record (one key) on the instances opted in to
-    #    it; a function of SCRATCH_INSTANCES may tag its new scratch instances (the restore's
-    #    tags, with the scratch tag naming them) with the keys its restores write.
+    #    it; a function of SCRATCH_INSTANCES may tag its new scratch instances and clusters (the
+    #    restore's tags, with the scratch tag naming them) with the keys its restores write.
     opt_in = opt_in_tags(functions, globals_, problems)
     scratch = scratch_settings(functions, globals_, problems)
     on_values = rust_str_array(*ON_VALUES)
@@ -810,8 +927,8 @@ def check(path):
             # Its instances, opted in: every owner a function of OPT_IN_CHANGES, the condition its.
             instance_grant = bool(owners) and all(
                 owner in opt_in and opted_in(statement, opt_in[owner][0], on_values) for owner in owners)
-            # Its new scratch instances: every owner a function of SCRATCH_INSTANCES, the
-            # request tagging the instance with its own scratch name.
+            # Its new scratch instances and clusters: every owner a function of SCRATCH_INSTANCES,
+            # the request tagging the new resource with its own scratch name.
             scratch_grant = bool(owners) and all(
                 owner in scratch and scratch_request_tagged(statement, scratch[owner]) for owner in owners)
             on_instances = on_scratch = False
@@ -821,7 +938,8 @@ def check(path):
                 if instance_grant and text is not None and ":db:" in text:
                     on_instances = True
                     continue
-                if scratch_grant and all(scratch_arn(text, scratch[owner]["mark"]) for owner in owners):
+                if scratch_grant and all(scratch_arn(text, scratch[owner]["mark"], ("instance", "cluster"))
+                                         for owner in owners):
                     on_scratch = True
                     continue
                 problems.add("snapshot-tagging", name,
@@ -829,14 +947,14 @@ def check(path):
                              "on its own new snapshots (*-rr-*)"
                              + (", or on the instances opted in to it (OPT_IN_CHANGES)"
                                 if any(owner in opt_in for owner in owners) else "")
-                             + (", or on its new scratch instances (<db>{mark}<time>, with "
+                             + (", or on its new scratch instances and clusters (<db>{mark}<time>, with "
                                 "StringLike aws:RequestTag/{tag}: \"*{mark}*\": SCRATCH_INSTANCES)".format(
                                     **scratch[owners[0]])
                                 if owners and owners[0] in scratch else ""))
             if on_scratch and (on_instances or any(own_snapshot(text) for text in texts)):
                 problems.add("snapshot-tagging", name,
-                             f"{name} tags its scratch instances and other resources in one "
-                             "statement: give the scratch instances a statement of their own")
+                             f"{name} tags its scratch instances or clusters and other resources in "
+                             "one statement: give the scratch resources a statement of their own")
             if (any(own_snapshot(text) for text in texts) or not (on_instances or on_scratch)) and as_list(
                     condition.get("StringEquals", {}).get("aws:RequestTag/CreatedBy")) != ["rds-responder"]:
                 problems.add("snapshot-tagging", name,
@@ -849,7 +967,7 @@ def check(path):
                 written = set().union(*(scratch[owner]["keys"] for owner in owners))
                 if set(map(str, keys)) != written:
                     problems.add("snapshot-tagging", name,
-                                 f"{name} may tag its scratch instances with {', '.join(sorted(map(str, keys)))}: "
+                                 f"{name} may tag its scratch instances or clusters with {', '.join(sorted(map(str, keys)))}: "
                                  f"only with {', '.join(sorted(written))}, the keys its restores write "
                                  f"(SCRATCH_INSTANCES tag_keys in {SCRATCH_INSTANCES[owners[0]]['source']}; "
                                  "never an opt-in tag, which would enrol the scratch instance)")
@@ -904,13 +1022,15 @@ def check(path):
                                          f"which carries no {tag} tag (a new snapshot none at all): "
                                          "give it a statement of its own")
 
-    # 7d. Restores and instance deletes, in every identity policy, by any action pattern that
-    #     grants them: only by a function of SCRATCH_INSTANCES, onto (and of) its scratch
-    #     instances alone (names carrying the mark; a restore only tagging the new instance with
-    #     its scratch name and the code's keys, a delete only of instances tagged so). A
-    #     point-in-time restore also names its source: any instance, but only one enrolled for
-    #     drills (its opt-in tag, StringEqualsIgnoreCase, the code's drill value). No principal
-    #     creates a database otherwise, nor changes or deletes a cluster.
+    # 7d. Restores, creates, deletes (and DynamoDB's tagging) of instances, clusters and tables,
+    #     in every identity policy, by any action pattern that grants them: only by a function
+    #     of SCRATCH_INSTANCES, onto (into, of, on) its scratch resources alone (names carrying
+    #     the mark; a request tagging the new resource only with its scratch name and the code's
+    #     keys, an instance created only not publicly accessible, a delete only of resources
+    #     tagged so). A point-in-time restore also names its source: any instance or cluster, but
+    #     only one enrolled for drills (its opt-in tag, StringEqualsIgnoreCase, the code's drill
+    #     value); a table one only a drilled table (or its backups). No principal creates a
+    #     database or table otherwise, nor changes a cluster or table.
     check_scratch_grants(resources, scratch, problems)
 
     # 7b. Every grant is in the template, where these rules see it: no managed policy, no SAM
@@ -1189,9 +1309,9 @@ def check_scratch_grants(resources, scratch, problems):
                     if action_matches(pattern, action):
                         problems.add("database-lifecycle", name,
                                      f"{label} lets {', '.join(owners)} {action} (by {pattern}): no "
-                                     "principal creates a database but by a restore onto its scratch "
-                                     "instances (SCRATCH_INSTANCES), nor changes or deletes a cluster")
-                for action in SCRATCH_RESTORES + SCRATCH_DELETES:
+                                     "principal creates a database or table but as a drill's scratch "
+                                     "resource (SCRATCH_INSTANCES), nor changes a cluster or table")
+                for action in SCRATCH_ACTIONS:
                     if not action_matches(pattern, action):
                         continue
                     for owner in owners:
@@ -1199,55 +1319,86 @@ def check_scratch_grants(resources, scratch, problems):
                             problems.add("scratch-instances", name,
                                          f"{label} lets {owner} {action} (by {pattern}): only a function "
                                          "of SCRATCH_INSTANCES (check-template.py) may, on its scratch "
-                                         "instances")
+                                         "resources")
                             continue
                         if owner not in scratch:
                             continue  # its settings are unknown: scratch_settings said why
                         check_scratch_statement(name, label, owner, scratch[owner], action, pattern,
-                                                statement, texts, problems)
+                                                statement, texts, resources, problems)
 
 
-def check_scratch_statement(name, label, owner, settings, action, pattern, statement, texts, problems):
+def check_scratch_statement(name, label, owner, settings, action, pattern, statement, texts,
+                            resources, problems):
     mark, tag = settings["mark"], settings["tag"]
     source = SCRATCH_INSTANCES[owner]["source"]
     lets = f"{label} lets {owner} {action} (by {pattern})"
-    if action in SCRATCH_RESTORES:
-        # Every resource of a restore (the new instance, its source, its groups) is
+    if action in SCRATCH_TAGGING:
+        # Every resource of the request (the new resource, its source, its groups) is
         # authorized in the same request: each statement needs the request's conditions.
         if not scratch_request_tagged(statement, settings):
+            what = ("its code tags a scratch table only with its scratch name" if action.startswith("dynamodb:")
+                    else "a restore only tags the new instance or cluster with its scratch name")
             problems.add("scratch-instances", name,
                          f"{lets} without StringLike aws:RequestTag/{tag}: \"*{mark}*\" (SCRATCH_TAG, "
-                         f"SCRATCH_MARK in {source}): a restore only tags the new instance with its "
-                         "scratch name")
+                         f"SCRATCH_MARK in {source}): {what}")
         keys = request_tag_keys(statement)
         if keys is None or set(keys) != settings["keys"]:
             problems.add("scratch-instances", name,
                          f"{lets} with tag keys {', '.join(sorted(keys)) if keys else 'of any kind'}: "
                          "limit them (ForAllValues:StringEquals aws:TagKeys) to "
                          f"{', '.join(sorted(settings['keys']))}, the keys its restores write "
-                         f"({source}): never {settings['opt_in']}, which would enrol the scratch instance")
-    for text in texts:
-        if not on_instance(text):
-            continue  # a snapshot, an option, parameter or subnet group
-        if scratch_arn(text, mark):
-            if action in SCRATCH_DELETES and not scratch_resource_tagged(statement, settings):
-                problems.add("scratch-instances", name,
-                             f"{lets} on {text} without StringLike aws:ResourceTag/{tag}: \"*{mark}*\": "
-                             "its code deletes only scratch instances tagged with their scratch name")
+                         f"({source}): never {settings['opt_in']}, which would enrol the scratch resource")
+    for kind, spec in SCRATCH_KINDS.items():
+        if action not in spec["acts"]:
             continue
-        if action in SOURCE_RESTORES and opted_in(statement, settings["opt_in"], [settings["drill"]]):
-            continue  # the source of a point-in-time restore, enrolled for drills
-        shown = text or "a Resource it cannot tell"
-        if action in SOURCE_RESTORES:
-            problems.add("scratch-instances", name,
-                         f"{lets} on {shown}: only onto its scratch instances (<db>{mark}<time>, "
-                         f"SCRATCH_MARK in {source}), or from instances enrolled for drills "
-                         f"(StringEqualsIgnoreCase aws:ResourceTag/{settings['opt_in']}: {settings['drill']}, "
-                         f"as {SCRATCH_INSTANCES[owner]['drill_value'][0]} reads it)")
-        else:
-            problems.add("scratch-instances", name,
-                         f"{lets} on {shown}: only {'onto' if action in SCRATCH_RESTORES else 'of'} "
-                         f"its scratch instances (<db>{mark}<time>, SCRATCH_MARK in {source})")
+        plural = {"instance": "instances", "cluster": "clusters", "table": "tables"}[kind]
+        for text in texts:
+            if not may_name(text, kind, resources):
+                continue  # a snapshot, a backup, an option, parameter or subnet group, another kind
+            if scratch_arn(text, mark, (kind,)):
+                if action in SCRATCH_DELETES and not scratch_resource_tagged(statement, settings, kind):
+                    problems.add("scratch-instances", name,
+                                 f"{lets} on {text} without StringLike aws:ResourceTag/{tag}: \"*{mark}*\": "
+                                 f"its code deletes only scratch {plural} tagged with their scratch name")
+                if action in PRIVATE_CREATES and kind == "instance" and not privately_created(statement):
+                    problems.add("scratch-instances", name,
+                                 f"{lets} on {text} without Bool rds:PubliclyAccessible: \"false\": "
+                                 "its code creates only scratch instances no one outside the VPC reaches")
+                continue
+            if action in spec["sources"] and scratch_source(kind, action, text, statement, settings):
+                continue  # a point-in-time restore's source enrolled for drills, a drilled table
+            shown = text or "a Resource it cannot tell"
+            only = (f"only {spec['acts'][action]} its scratch {plural} ({spec['name']}{mark}<time>, "
+                    f"SCRATCH_MARK in {source})")
+            if action in spec["sources"] and kind == "table":
+                drilled = settings["drilled"]
+                problems.add("scratch-instances", name,
+                             f"{lets} on {shown}: {only}, or from the tables it drills "
+                             + (f"(table/{drilled}" + ("/backup/*" if action.endswith("FromBackup") else "")
+                                + f", the parameter of {SCRATCH_INSTANCES[owner]['drilled_tables']})"
+                                if drilled else
+                                f"(none: it sets no {SCRATCH_INSTANCES[owner]['drilled_tables']})"))
+            elif action in spec["sources"]:
+                problems.add("scratch-instances", name,
+                             f"{lets} on {shown}: {only}, or from {plural} enrolled for drills "
+                             f"(StringEqualsIgnoreCase aws:ResourceTag/{settings['opt_in']}: {settings['drill']}, "
+                             f"as {SCRATCH_INSTANCES[owner]['drill_value'][0]} reads it)")
+            else:
+                problems.add("scratch-instances", name, f"{lets} on {shown}: {only}")
+
+
+def scratch_source(kind, action, text, statement, settings):
+    """Whether a resource of a restore is its source, as the code's drills have them: an instance
+    or cluster enrolled for drills (a point-in-time restore), a drilled table (a point-in-time
+    restore) or a drilled table's backup (a restore from a backup)."""
+    if kind != "table":
+        return opted_in(statement, settings["opt_in"], [settings["drill"]])
+    drilled = settings["drilled"]
+    if drilled is None or text is None:
+        return False
+    rest = text.split(":table/", 1)[1] if ":table/" in text else None
+    wanted = f"{drilled}/backup/*" if action == "dynamodb:RestoreTableFromBackup" else drilled
+    return rest == wanted
 
 
 def alarm_patterns(rule):
@@ -1359,18 +1510,21 @@ def check_event_ids(resources, of_type, problems):
                                  f"({EVENT_HANDLERS[function][0]})")
 
     mark = rust_str_constant(*SNAPSHOT_NAME_MARK)
-    # The event ids that come from scratch instances only, and the mark their names carry.
+    # The event ids that come from scratch resources only, and the mark their names carry.
     scratch_events = {}
     for function, entry in SCRATCH_INSTANCES.items():
         source, constants = EVENT_HANDLERS.get(function, (None, {}))
-        ids = rust_constant_ids(source, entry["events"]) if entry["events"] in constants else None
+        ids = set()
+        for constant in entry["events"]:
+            if constant not in constants:
+                problems.add("event-ids", function,
+                             f"{constant} is no EVENT_HANDLERS constant of it: update SCRATCH_INSTANCES "
+                             "in check-template.py")
+                continue
+            ids |= rust_constant_ids(source, constant) or set()  # none: "no event ids" above
         scratch_mark = rust_str_constant(entry["source"], entry["mark"])
         if ids and scratch_mark:
             scratch_events[function] = (ids, scratch_mark)
-        elif entry["events"] not in constants:
-            problems.add("event-ids", function,
-                         f"{entry['events']} is no EVENT_HANDLERS constant of it: update SCRATCH_INSTANCES "
-                         "in check-template.py")
     for name, rule in of_type("AWS::Events::Rule").items():
         targets = [getatt_target(t.get("Arn")) for t in rule["Properties"].get("Targets", [])]
         for pattern in pattern_alternatives(rule["Properties"].get("EventPattern", {})):
@@ -1398,15 +1552,16 @@ def check_event_ids(resources, of_type, problems):
                     filtered = detail.get("SourceIdentifier") == [{"wildcard": f"*{scratch_mark}*"}]
                     if set(ids) & own and not filtered:
                         problems.add("event-ids", name,
-                                     f"routes every instance's {', '.join(sorted(set(ids) & own))} to "
-                                     f"{function}: limit SourceIdentifier to its scratch instances', "
+                                     f"routes every {'/'.join(sorted({t.removeprefix('db-') for t in source_types}))}'s "
+                                     f"{', '.join(sorted(set(ids) & own))} to "
+                                     f"{function}: limit SourceIdentifier to its scratch resources', "
                                      f"[{{wildcard: \"*{scratch_mark}*\"}}] ({entry['mark']} in {entry['source']})")
                     if set(ids) - own and "SourceIdentifier" in detail:
                         problems.add("event-ids", name,
                                      f"limits {', '.join(sorted(set(ids) - own))} to {function} by "
                                      "SourceIdentifier: they are about the databases themselves, never "
-                                     f"a scratch instance ({entry['events']} only): give them a pattern of "
-                                     "their own")
+                                     f"a scratch resource ({', '.join(entry['events'])} only): give them a "
+                                     "pattern of their own")
     for name, subscription in of_type("AWS::SNS::Subscription").items():
         props = subscription["Properties"]
         function = getatt_target(props.get("Endpoint"))

@@ -38,7 +38,40 @@ ENROLLED = ("                StringEqualsIgnoreCase:\n"
             "                  aws:ResourceTag/rds-responder:restore-drill: drill\n")
 PITR_SOURCE = f"Action: rds:RestoreDBInstanceToPointInTime\n{KEY}Resource: {DB_ARN}\n{KEY}Condition:\n"
 DELETE_SCRATCH = f"Action: rds:DeleteDBInstance\n{KEY}Resource: {SCRATCH_ARN}\n"
-TAG_SCRATCH = f"Action: rds:AddTagsToResource\n{KEY}Resource: {SCRATCH_ARN}\n{KEY}Condition:\n"
+SCRATCH_DELETE_TAGGED = ("                StringLike:\n"
+                         "                  aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\"\n")
+# restore-drill's Aurora grants: its scratch clusters, any cluster, the enrolled sources.
+CLUSTER_ARN = "!Sub arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*"
+SCRATCH_CLUSTER_ARN = "!Sub arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*-rr-drill-*"
+CLUSTER_RESTORES = "Action: [rds:RestoreDBClusterFromSnapshot, rds:RestoreDBClusterToPointInTime]"
+CLUSTER_PITR_SOURCE = (f"Action: rds:RestoreDBClusterToPointInTime\n{KEY}Resource: {CLUSTER_ARN}\n"
+                       f"{KEY}Condition:\n")
+CREATE_MEMBER = (f"Action: rds:CreateDBInstance\n{KEY}Resource:\n                - {SCRATCH_ARN}\n"
+                 f"                - {SCRATCH_CLUSTER_ARN}\n{KEY}Condition:\n")
+PRIVATE = "                Bool:\n                  rds:PubliclyAccessible: \"false\"\n"
+DELETE_CLUSTERS = f"Action: rds:DeleteDBCluster\n{KEY}Resource: {SCRATCH_CLUSTER_ARN}\n{KEY}Condition:\n"
+TAG_SCRATCH = (f"Action: rds:AddTagsToResource\n{KEY}Resource:\n                - {SCRATCH_ARN}\n"
+               f"                - {SCRATCH_CLUSTER_ARN}\n{KEY}Condition:\n")
+# restore-drill's DynamoDB grants (under !If DrillsTables: two spaces deeper).
+TKEY = "                "
+SCRATCH_TABLE_ARN = "!Sub arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*-rr-drill-*"
+ANY_TABLE_ARN = "!Sub arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*"
+DRILLED_TABLES = ('                  - !Join ["", ["arn:*:dynamodb:*:*:table/", !Join [",arn:*:dynamodb:*:*:table/", '
+                  '!Ref RestoreDrillDrillTables]]]\n')
+DRILLED_BACKUPS = ('                  - !Join ["", ["arn:*:dynamodb:*:*:table/", !Join ["/backup/*,arn:*:dynamodb:*:*:table/", '
+                   '!Ref RestoreDrillDrillTables], "/backup/*"]]\n')
+TABLE_PITR = ("- dynamodb:RestoreTableToPointInTime\n                  - dynamodb:DescribeTable\n"
+              "                  - dynamodb:DescribeTimeToLive\n                  - dynamodb:DescribeContinuousBackups\n"
+              "                  - dynamodb:ListTagsOfResource\n")
+TAG_TABLES = f"Action: dynamodb:TagResource\n{TKEY}Resource: {SCRATCH_TABLE_ARN}\n{TKEY}Condition:\n"
+DELETE_TABLES = f"Action: dynamodb:DeleteTable\n{TKEY}Resource: {SCRATCH_TABLE_ARN}\n{TKEY}Condition:\n"
+TABLE_TAGGED = ("                  StringLike:\n"
+                "                    aws:RequestTag/rds-responder:drill: \"*-rr-drill-*\"\n")
+TABLE_KEYS = ("                  ForAllValues:StringEquals:\n"
+              "                    aws:TagKeys: [\"rds-responder:drill\", \"rds-responder:drill-source\", "
+              "\"rds-responder:drill-expires\"]\n")
+TABLE_DELETE_TAGGED = ("                  StringLike:\n"
+                       "                    aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\"\n")
 # The Scheduler context of every schedule input.
 CONTEXT = ('          {"scheduler": {"schedule_arn": "<aws.scheduler.schedule-arn>",\n'
            '          "scheduled_time": "<aws.scheduler.scheduled-time>",\n'
@@ -48,14 +81,16 @@ CONTEXT = ('          {"scheduler": {"schedule_arn": "<aws.scheduler.schedule-ar
 #  words the refusal must contain)
 VARIANTS = [
     ("tagging a database",
-     f"Action: rds:AddTagsToResource\n{KEY}Resource:\n",
+     f"Action: rds:AddTagsToResource\n{KEY}Resource:\n                - {SNAPSHOT_ARN}\n",
      f"Action: rds:AddTagsToResource\n{KEY}Resource:\n"
-     "                - !Sub arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*\n",
+     f"                - !Sub arn:${{AWS::Partition}}:rds:${{AWS::Region}}:${{AWS::AccountId}}:db:*\n"
+     f"                - {SNAPSHOT_ARN}\n",
      "tagging only on its own new snapshots"),
     ("tagging by a wildcard action on any snapshot",
-     f"Action: rds:AddTagsToResource\n{KEY}Resource:\n",
+     f"Action: rds:AddTagsToResource\n{KEY}Resource:\n                - {SNAPSHOT_ARN}\n",
      f"Action: \"rds:Add*\"\n{KEY}Resource:\n"
-     "                - !Sub arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:snapshot:*\n",
+     f"                - !Sub arn:${{AWS::Partition}}:rds:${{AWS::Region}}:${{AWS::AccountId}}:snapshot:*\n"
+     f"                - {SNAPSHOT_ARN}\n",
      "tagging only on its own new snapshots"),
     ("tagging with any key",
      "ForAllValues:StringEquals: { \"aws:TagKeys\"",
@@ -520,21 +555,23 @@ VARIANTS = [
      "rds:RestoreDBInstanceToPointInTime (by rds:RestoreDBInstanceToPointInTime) without StringLike "
      "aws:RequestTag/rds-responder:drill: \"*-rr-drill-*\""),
     ("a restore of the groups under any request tag",
-     f"subgrp:*\n{KEY}Condition:\n{SCRATCH_TAGGED}",
-     f"subgrp:*\n{KEY}Condition:\n{SCRATCH_TAGGED.replace('*-rr-drill-*', '*')}",
+     f":cluster-pg:*\n                - !Sub arn:${{AWS::Partition}}:rds:${{AWS::Region}}:${{AWS::AccountId}}:subgrp:*\n"
+     f"{KEY}Condition:\n{SCRATCH_TAGGED}",
+     f":cluster-pg:*\n                - !Sub arn:${{AWS::Partition}}:rds:${{AWS::Region}}:${{AWS::AccountId}}:subgrp:*\n"
+     f"{KEY}Condition:\n{SCRATCH_TAGGED.replace('*-rr-drill-*', '*')}",
      "RestoreIntoGroups lets RestoreDrillFunction rds:RestoreDBInstanceFromDBSnapshot (by "
      "rds:RestoreDBInstanceFromDBSnapshot) without StringLike aws:RequestTag/rds-responder:drill"),
     ("a restore that may write the opt-in tag",
-     f"snapshot:*\n{KEY}Condition:\n{SCRATCH_TAGGED}{SCRATCH_KEYS}",
-     f"snapshot:*\n{KEY}Condition:\n{SCRATCH_TAGGED}"
+     f":snapshot:*\n{KEY}Condition:\n{SCRATCH_TAGGED}{SCRATCH_KEYS}",
+     f":snapshot:*\n{KEY}Condition:\n{SCRATCH_TAGGED}"
      + SCRATCH_KEYS.replace("]\n", ", \"rds-responder:restore-drill\"]\n"),
      "[scratch-instances] RestoreDrillFunction: RestoreFromSnapshots lets RestoreDrillFunction "
      "rds:RestoreDBInstanceFromDBSnapshot (by rds:RestoreDBInstanceFromDBSnapshot) with tag keys "
      "rds-responder:drill, rds-responder:drill-expires, rds-responder:drill-source, "
      "rds-responder:restore-drill"),
     ("a restore with any tag keys",
-     f"snapshot:*\n{KEY}Condition:\n{SCRATCH_TAGGED}{SCRATCH_KEYS}",
-     f"snapshot:*\n{KEY}Condition:\n{SCRATCH_TAGGED}",
+     f":snapshot:*\n{KEY}Condition:\n{SCRATCH_TAGGED}{SCRATCH_KEYS}",
+     f":snapshot:*\n{KEY}Condition:\n{SCRATCH_TAGGED}",
      "RestoreFromSnapshots lets RestoreDrillFunction rds:RestoreDBInstanceFromDBSnapshot (by "
      "rds:RestoreDBInstanceFromDBSnapshot) with tag keys of any kind"),
     ("a point-in-time restore from any instance",
@@ -587,27 +624,36 @@ VARIANTS = [
      "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*-rr-drill-* without StringLike "
      "aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\""),
     ("deleting instances whose drill tag may name anything",
-     "aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\"",
-     "aws:ResourceTag/rds-responder:drill: \"*\"",
+     DELETE_SCRATCH + f"{KEY}Condition:\n" + SCRATCH_DELETE_TAGGED,
+     DELETE_SCRATCH + f"{KEY}Condition:\n" + SCRATCH_DELETE_TAGGED.replace('"*-rr-drill-*"', '"*"'),
      "DeleteScratchInstances lets RestoreDrillFunction rds:DeleteDBInstance (by rds:DeleteDBInstance) on "
      "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*-rr-drill-* without StringLike"),
     ("deleting scratch instances by rds:Delete*",
      DELETE_SCRATCH,
      f"Action: \"rds:Delete*\"\n{KEY}Resource: {SCRATCH_ARN}\n",
-     "[database-lifecycle] RestoreDrillFunction: DeleteScratchInstances lets RestoreDrillFunction "
-     "rds:DeleteDBCluster (by rds:Delete*)"),
-    ("deleting a cluster beside the scratch instances",
+     "[snapshot-deletes] RestoreDrillFunction: RestoreDrillFunction may rds:DeleteDBSnapshot (by rds:Delete*)"),
+    ("deleting scratch instances and any cluster by rds:Delete*, on every resource",
      DELETE_SCRATCH,
-     f"Action: [rds:DeleteDBInstance, rds:DeleteDBCluster]\n{KEY}Resource: {SCRATCH_ARN}\n",
-     "[database-lifecycle] RestoreDrillFunction: DeleteScratchInstances lets RestoreDrillFunction "
-     "rds:DeleteDBCluster (by rds:DeleteDBCluster): no principal creates a database"),
-    ("creating instances named like scratch ones",
+     f"Action: \"rds:Delete*\"\n{KEY}Resource: \"*\"\n",
+     "[scratch-instances] RestoreDrillFunction: DeleteScratchInstances lets RestoreDrillFunction "
+     "rds:DeleteDBCluster (by rds:Delete*) on *: only of its scratch clusters (<cluster>-rr-drill-<time>"),
+    ("creating instances named like scratch ones, without the restore's tags",
      "            - Sid: DeleteScratchInstances\n",
      "            - Sid: CreateScratch\n              Effect: Allow\n              Action: rds:CreateDBInstance\n"
      f"{KEY}Resource: {SCRATCH_ARN}\n"
      "            - Sid: DeleteScratchInstances\n",
-     "[database-lifecycle] RestoreDrillFunction: CreateScratch lets RestoreDrillFunction rds:CreateDBInstance "
-     "(by rds:CreateDBInstance)"),
+     "[scratch-instances] RestoreDrillFunction: CreateScratch lets RestoreDrillFunction rds:CreateDBInstance "
+     "(by rds:CreateDBInstance) without StringLike aws:RequestTag/rds-responder:drill: \"*-rr-drill-*\""),
+    ("creating a cluster",
+     CREATE_MEMBER,
+     CREATE_MEMBER.replace("Action: rds:CreateDBInstance", "Action: [rds:CreateDBInstance, rds:CreateDBCluster]"),
+     "[database-lifecycle] RestoreDrillFunction: CreateScratchClusterInstances lets RestoreDrillFunction "
+     "rds:CreateDBCluster (by rds:CreateDBCluster): no principal creates a database or table"),
+    ("changing a cluster",
+     DELETE_CLUSTERS,
+     DELETE_CLUSTERS.replace("Action: rds:DeleteDBCluster", "Action: [rds:DeleteDBCluster, rds:ModifyDBCluster]"),
+     "[database-lifecycle] RestoreDrillFunction: DeleteScratchClusters lets RestoreDrillFunction "
+     "rds:ModifyDBCluster (by rds:ModifyDBCluster)"),
     ("changing the scratch instances",
      DELETE_SCRATCH,
      f"Action: rds:ModifyDBInstance\n{KEY}Resource: {SCRATCH_ARN}\n",
@@ -633,7 +679,7 @@ VARIANTS = [
      f"Action: rds:AddTagsToResource\n{KEY}Resource: {DB_ARN}\n{KEY}Condition:\n",
      "[snapshot-tagging] RestoreDrillFunction: RestoreDrillFunction may tag "
      "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*: tagging only on its own new "
-     "snapshots (*-rr-*), or on its new scratch instances (<db>-rr-drill-<time>"),
+     "snapshots (*-rr-*), or on its new scratch instances and clusters (<db>-rr-drill-<time>"),
     ("tagging scratch instances under any request tag",
      TAG_SCRATCH + SCRATCH_TAGGED,
      TAG_SCRATCH,
@@ -642,10 +688,218 @@ VARIANTS = [
     ("tagging scratch instances with the opt-in tag",
      TAG_SCRATCH + SCRATCH_TAGGED + SCRATCH_KEYS,
      TAG_SCRATCH + SCRATCH_TAGGED + SCRATCH_KEYS.replace("]\n", ", \"rds-responder:restore-drill\"]\n"),
-     "[snapshot-tagging] RestoreDrillFunction: RestoreDrillFunction may tag its scratch instances with "
+     "[snapshot-tagging] RestoreDrillFunction: RestoreDrillFunction may tag its scratch instances or clusters with "
      "rds-responder:drill, rds-responder:drill-expires, rds-responder:drill-source, "
      "rds-responder:restore-drill: only with rds-responder:drill, rds-responder:drill-expires, "
      "rds-responder:drill-source"),
+    # scratch-instances, Aurora: restores onto, instances into and deletes of scratch clusters only
+    ("a cluster restore onto any cluster",
+     f"{CLUSTER_RESTORES}\n{KEY}Resource: {SCRATCH_CLUSTER_ARN}\n",
+     f"{CLUSTER_RESTORES}\n{KEY}Resource: {CLUSTER_ARN}\n",
+     "[scratch-instances] RestoreDrillFunction: RestoreOntoScratchClusters lets RestoreDrillFunction "
+     "rds:RestoreDBClusterFromSnapshot (by rds:RestoreDBClusterFromSnapshot) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*: only onto its scratch clusters "
+     "(<cluster>-rr-drill-<time>"),
+    ("a cluster restore onto any cluster, by a wildcard action",
+     f"{CLUSTER_RESTORES}\n{KEY}Resource: {SCRATCH_CLUSTER_ARN}\n",
+     f"Action: \"rds:RestoreDBCluster*\"\n{KEY}Resource: {CLUSTER_ARN}\n",
+     "RestoreOntoScratchClusters lets RestoreDrillFunction rds:RestoreDBClusterToPointInTime (by "
+     "rds:RestoreDBCluster*) on arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*: only onto"),
+    ("a cluster restore without the scratch request tag",
+     f"{CLUSTER_RESTORES}\n{KEY}Resource: {SCRATCH_CLUSTER_ARN}\n{KEY}Condition:\n{SCRATCH_TAGGED}",
+     f"{CLUSTER_RESTORES}\n{KEY}Resource: {SCRATCH_CLUSTER_ARN}\n{KEY}Condition:\n",
+     "[scratch-instances] RestoreDrillFunction: RestoreOntoScratchClusters lets RestoreDrillFunction "
+     "rds:RestoreDBClusterToPointInTime (by rds:RestoreDBClusterToPointInTime) without StringLike "
+     "aws:RequestTag/rds-responder:drill: \"*-rr-drill-*\""),
+    ("a cluster restore into groups with any tag keys",
+     f":cluster-pg:*\n                - !Sub arn:${{AWS::Partition}}:rds:${{AWS::Region}}:${{AWS::AccountId}}:subgrp:*\n"
+     f"{KEY}Condition:\n{SCRATCH_TAGGED}{SCRATCH_KEYS}",
+     f":cluster-pg:*\n                - !Sub arn:${{AWS::Partition}}:rds:${{AWS::Region}}:${{AWS::AccountId}}:subgrp:*\n"
+     f"{KEY}Condition:\n{SCRATCH_TAGGED}",
+     "RestoreIntoGroups lets RestoreDrillFunction rds:RestoreDBClusterFromSnapshot (by "
+     "rds:RestoreDBClusterFromSnapshot) with tag keys of any kind"),
+    ("a cluster snapshot restore that may write the opt-in tag",
+     f"cluster-snapshot:*\n{KEY}Condition:\n{SCRATCH_TAGGED}{SCRATCH_KEYS}",
+     f"cluster-snapshot:*\n{KEY}Condition:\n{SCRATCH_TAGGED}"
+     + SCRATCH_KEYS.replace("]\n", ", \"rds-responder:restore-drill\"]\n"),
+     "[scratch-instances] RestoreDrillFunction: RestoreFromClusterSnapshots lets RestoreDrillFunction "
+     "rds:RestoreDBClusterFromSnapshot (by rds:RestoreDBClusterFromSnapshot) with tag keys "
+     "rds-responder:drill, rds-responder:drill-expires, rds-responder:drill-source, "
+     "rds-responder:restore-drill"),
+    ("a cluster point-in-time restore from any cluster",
+     CLUSTER_PITR_SOURCE + ENROLLED,
+     CLUSTER_PITR_SOURCE,
+     "[scratch-instances] RestoreDrillFunction: RestoreFromDrilledClusters lets RestoreDrillFunction "
+     "rds:RestoreDBClusterToPointInTime (by rds:RestoreDBClusterToPointInTime) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*: only onto its scratch clusters "
+     "(<cluster>-rr-drill-<time>, SCRATCH_MARK in functions/restore-drill/src/policy/drill.rs), or from "
+     "clusters enrolled for drills (StringEqualsIgnoreCase aws:ResourceTag/rds-responder:restore-drill: drill"),
+    ("a cluster snapshot restore onto the clusters enrolled for drills",
+     CLUSTER_PITR_SOURCE,
+     CLUSTER_PITR_SOURCE.replace("Action: rds:RestoreDBClusterToPointInTime", CLUSTER_RESTORES),
+     "RestoreFromDrilledClusters lets RestoreDrillFunction rds:RestoreDBClusterFromSnapshot (by "
+     "rds:RestoreDBClusterFromSnapshot) on arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*: "
+     "only onto its scratch clusters"),
+    ("an instance created into any cluster",
+     CREATE_MEMBER,
+     CREATE_MEMBER.replace(f"                - {SCRATCH_CLUSTER_ARN}\n", f"                - {CLUSTER_ARN}\n"),
+     "[scratch-instances] RestoreDrillFunction: CreateScratchClusterInstances lets RestoreDrillFunction "
+     "rds:CreateDBInstance (by rds:CreateDBInstance) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*: only into its scratch clusters"),
+    ("any instance created",
+     CREATE_MEMBER,
+     CREATE_MEMBER.replace(f"                - {SCRATCH_ARN}\n", f"                - {DB_ARN}\n"),
+     "[scratch-instances] RestoreDrillFunction: CreateScratchClusterInstances lets RestoreDrillFunction "
+     "rds:CreateDBInstance (by rds:CreateDBInstance) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*: only of its scratch instances"),
+    ("a scratch instance created publicly accessible",
+     CREATE_MEMBER + SCRATCH_TAGGED + SCRATCH_KEYS + PRIVATE,
+     CREATE_MEMBER + SCRATCH_TAGGED + SCRATCH_KEYS,
+     "[scratch-instances] RestoreDrillFunction: CreateScratchClusterInstances lets RestoreDrillFunction "
+     "rds:CreateDBInstance (by rds:CreateDBInstance) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*-rr-drill-* without Bool "
+     "rds:PubliclyAccessible: \"false\""),
+    ("a scratch instance created with any tag keys",
+     CREATE_MEMBER + SCRATCH_TAGGED + SCRATCH_KEYS,
+     CREATE_MEMBER + SCRATCH_TAGGED,
+     "CreateScratchClusterInstances lets RestoreDrillFunction rds:CreateDBInstance (by rds:CreateDBInstance) "
+     "with tag keys of any kind"),
+    ("deleting any cluster",
+     DELETE_CLUSTERS,
+     f"Action: rds:DeleteDBCluster\n{KEY}Resource: {CLUSTER_ARN}\n{KEY}Condition:\n",
+     "[scratch-instances] RestoreDrillFunction: DeleteScratchClusters lets RestoreDrillFunction "
+     "rds:DeleteDBCluster (by rds:DeleteDBCluster) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*: only of its scratch clusters"),
+    ("deleting clusters named like scratch ones but not tagged so",
+     DELETE_CLUSTERS + SCRATCH_DELETE_TAGGED,
+     DELETE_CLUSTERS + "                StringEquals:\n                  aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\"\n",
+     "[scratch-instances] RestoreDrillFunction: DeleteScratchClusters lets RestoreDrillFunction "
+     "rds:DeleteDBCluster (by rds:DeleteDBCluster) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*-rr-drill-* without StringLike "
+     "aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\""),
+    ("a cluster delete granted to another function",
+     "Action: rds:ModifyDBInstance\n",
+     "Action: [rds:ModifyDBInstance, rds:DeleteDBCluster]\n",
+     "[scratch-instances] StorageGuardFunction: ChangeOptedInStorage lets StorageGuardFunction "
+     "rds:DeleteDBCluster (by rds:DeleteDBCluster): only a function of SCRATCH_INSTANCES"),
+    ("tagging any cluster on restore",
+     TAG_SCRATCH,
+     TAG_SCRATCH.replace(SCRATCH_CLUSTER_ARN, CLUSTER_ARN),
+     "[snapshot-tagging] RestoreDrillFunction: RestoreDrillFunction may tag "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*: tagging only on its own new "
+     "snapshots (*-rr-*), or on its new scratch instances and clusters"),
+    ("tagging scratch clusters and snapshots in one statement",
+     TAG_SCRATCH,
+     TAG_SCRATCH.replace(f"{KEY}Condition:\n", f"                - {SNAPSHOT_ARN}\n{KEY}Condition:\n"),
+     "[snapshot-tagging] RestoreDrillFunction: RestoreDrillFunction tags its scratch instances or clusters and "
+     "other resources in one statement"),
+
+    # scratch-instances, DynamoDB: restores onto, tags on and deletes of scratch tables only
+    ("a table restore onto any table",
+     f"- dynamodb:ListTagsOfResource\n{TKEY}Resource: {SCRATCH_TABLE_ARN}\n",
+     f"- dynamodb:ListTagsOfResource\n{TKEY}Resource: {ANY_TABLE_ARN}\n",
+     "[scratch-instances] RestoreDrillFunction: RestoreOntoScratchTables lets RestoreDrillFunction "
+     "dynamodb:RestoreTableFromBackup (by dynamodb:RestoreTableFromBackup) on "
+     "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*: only onto its scratch tables "
+     "(<table>-rr-drill-<time>"),
+    ("a table restore onto every resource, by a wildcard action",
+     f"- dynamodb:ListTagsOfResource\n{TKEY}Resource: {SCRATCH_TABLE_ARN}\n",
+     f"- \"dynamodb:Restore*\"\n{TKEY}Resource: \"*\"\n",
+     "RestoreOntoScratchTables lets RestoreDrillFunction dynamodb:RestoreTableToPointInTime (by "
+     "dynamodb:Restore*) on *: only onto its scratch tables"),
+    ("a point-in-time restore from any table",
+     f"{TABLE_PITR}{TKEY}Resource: !Split\n{TKEY}  - \",\"\n{DRILLED_TABLES}",
+     f"{TABLE_PITR}{TKEY}Resource: \"arn:*:dynamodb:*:*:table/*\"\n",
+     "[scratch-instances] RestoreDrillFunction: RestoreFromDrilledTables lets RestoreDrillFunction "
+     "dynamodb:RestoreTableToPointInTime (by dynamodb:RestoreTableToPointInTime) on "
+     "arn:*:dynamodb:*:*:table/*: only onto its scratch tables (<table>-rr-drill-<time>, SCRATCH_MARK in "
+     "functions/restore-drill/src/policy/drill.rs), or from the tables it drills "
+     "(table/${RestoreDrillDrillTables}, the parameter of DRILL_TABLES)"),
+    ("a point-in-time restore from the audited tables",
+     f"{TABLE_PITR}{TKEY}Resource: !Split\n{TKEY}  - \",\"\n{DRILLED_TABLES}",
+     f"{TABLE_PITR}{TKEY}Resource: !Split\n{TKEY}  - \",\"\n"
+     + DRILLED_TABLES.replace("RestoreDrillDrillTables", "RestoreDrillAuditTables"),
+     "RestoreFromDrilledTables lets RestoreDrillFunction dynamodb:RestoreTableToPointInTime (by "
+     "dynamodb:RestoreTableToPointInTime) on arn:*:dynamodb:*:*:table/${RestoreDrillAuditTables}: only onto"),
+    ("a restore from any table's backups",
+     DRILLED_BACKUPS,
+     "                  - \"arn:*:dynamodb:*:*:table/*/backup/*\"\n",
+     "[scratch-instances] RestoreDrillFunction: RestoreFromDrilledTableBackups lets RestoreDrillFunction "
+     "dynamodb:RestoreTableFromBackup (by dynamodb:RestoreTableFromBackup) on "
+     "arn:*:dynamodb:*:*:table/*/backup/*: only onto its scratch tables (<table>-rr-drill-<time>, SCRATCH_MARK "
+     "in functions/restore-drill/src/policy/drill.rs), or from the tables it drills "
+     "(table/${RestoreDrillDrillTables}/backup/*"),
+    ("a backup restore onto the drilled tables",
+     DRILLED_BACKUPS,
+     DRILLED_TABLES,
+     "RestoreFromDrilledTableBackups lets RestoreDrillFunction dynamodb:RestoreTableFromBackup (by "
+     "dynamodb:RestoreTableFromBackup) on arn:*:dynamodb:*:*:table/${RestoreDrillDrillTables}: only onto its "
+     "scratch tables"),
+    ("the drilled tables named by something else than their parameter",
+     f"{ENV}DRILL_TABLES: !Join [\",\", !Ref RestoreDrillDrillTables]\n",
+     f"{ENV}DRILL_TABLES: orders\n",
+     "[scratch-instances] RestoreDrillFunction: sets DRILL_TABLES from 'orders': join a CommaDelimitedList parameter"),
+    ("TagResource on all tables",
+     TAG_TABLES,
+     f"Action: dynamodb:TagResource\n{TKEY}Resource: {ANY_TABLE_ARN}\n{TKEY}Condition:\n",
+     "[scratch-instances] RestoreDrillFunction: TagScratchTables lets RestoreDrillFunction dynamodb:TagResource "
+     "(by dynamodb:TagResource) on arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*: "
+     "only on its scratch tables (<table>-rr-drill-<time>"),
+    ("TagResource by a wildcard action on the ledger",
+     "              - !Ref AWS::NoValue\n            - Sid: Ledger\n              Effect: Allow\n"
+     "              Action: [dynamodb:PutItem, dynamodb:GetItem, dynamodb:UpdateItem, dynamodb:DeleteItem]\n",
+     "              - !Ref AWS::NoValue\n            - Sid: Ledger\n              Effect: Allow\n"
+     "              Action: [dynamodb:PutItem, dynamodb:GetItem, dynamodb:UpdateItem, dynamodb:DeleteItem, "
+     "\"dynamodb:Tag*\"]\n",
+     "[scratch-instances] RestoreDrillFunction: Ledger lets RestoreDrillFunction dynamodb:TagResource (by "
+     "dynamodb:Tag*) on ${LedgerTable.Arn}: only on its scratch tables"),
+    ("TagResource without the scratch request tag",
+     TAG_TABLES + TABLE_TAGGED,
+     TAG_TABLES,
+     "[scratch-instances] RestoreDrillFunction: TagScratchTables lets RestoreDrillFunction dynamodb:TagResource "
+     "(by dynamodb:TagResource) without StringLike aws:RequestTag/rds-responder:drill: \"*-rr-drill-*\" "
+     "(SCRATCH_TAG, SCRATCH_MARK in functions/restore-drill/src/policy/drill.rs): its code tags a scratch "
+     "table only with its scratch name"),
+    ("TagResource with the opt-in tag key",
+     TAG_TABLES + TABLE_TAGGED + TABLE_KEYS,
+     TAG_TABLES + TABLE_TAGGED + TABLE_KEYS.replace("]\n", ", \"rds-responder:restore-drill\"]\n"),
+     "TagScratchTables lets RestoreDrillFunction dynamodb:TagResource (by dynamodb:TagResource) with tag keys "
+     "rds-responder:drill, rds-responder:drill-expires, rds-responder:drill-source, rds-responder:restore-drill"),
+    ("DeleteTable without the tag condition",
+     DELETE_TABLES + TABLE_DELETE_TAGGED,
+     f"Action: dynamodb:DeleteTable\n{TKEY}Resource: {SCRATCH_TABLE_ARN}\n",
+     "[scratch-instances] RestoreDrillFunction: DeleteScratchTables lets RestoreDrillFunction "
+     "dynamodb:DeleteTable (by dynamodb:DeleteTable) on "
+     "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*-rr-drill-* without StringLike "
+     "aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\": its code deletes only scratch tables tagged"),
+    ("DeleteTable on every table",
+     DELETE_TABLES,
+     f"Action: dynamodb:DeleteTable\n{TKEY}Resource: {ANY_TABLE_ARN}\n{TKEY}Condition:\n",
+     "[scratch-instances] RestoreDrillFunction: DeleteScratchTables lets RestoreDrillFunction "
+     "dynamodb:DeleteTable (by dynamodb:DeleteTable) on "
+     "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*: only of its scratch tables"),
+    ("DeleteTable on the drilled tables",
+     DELETE_TABLES,
+     f"Action: dynamodb:DeleteTable\n{TKEY}Resource: \"arn:*:dynamodb:*:*:table/${{RestoreDrillDrillTables}}\"\n"
+     f"{TKEY}Condition:\n",
+     "DeleteScratchTables lets RestoreDrillFunction dynamodb:DeleteTable (by dynamodb:DeleteTable) on "
+     "arn:*:dynamodb:*:*:table/${RestoreDrillDrillTables}: only of its scratch tables"),
+    ("a table delete granted to another function",
+     f"Action: dynamodb:ListBackups\n{KEY}Resource: \"*\"",
+     f"Action: [dynamodb:ListBackups, dynamodb:DeleteTable]\n{KEY}Resource: \"*\"",
+     "[scratch-instances] SnapshotterFunction: ListTableBackups lets SnapshotterFunction dynamodb:DeleteTable "
+     "(by dynamodb:DeleteTable): only a function of SCRATCH_INSTANCES"),
+    ("every DynamoDB listing on every resource",
+     "Action: [dynamodb:ListBackups, dynamodb:ListTables]\n",
+     "Action: [dynamodb:ListBackups, \"dynamodb:List*\"]\n",
+     "[write-on-any-resource] RestoreDrillFunction: ListBackupsAndTables grants dynamodb:List* on Resource '*', "
+     "any resource"),
+    ("creating a table",
+     TAG_TABLES,
+     TAG_TABLES.replace("Action: dynamodb:TagResource", "Action: [dynamodb:TagResource, dynamodb:CreateTable]"),
+     "[database-lifecycle] RestoreDrillFunction: TagScratchTables lets RestoreDrillFunction dynamodb:CreateTable "
+     "(by dynamodb:CreateTable): no principal creates a database or table"),
+
     ("the audit of every table",
      "                Resource: !Split\n                  - \",\"\n"
      "                  - !Join [\"\", [\"arn:*:dynamodb:*:*:table/\", !Join [\",arn:*:dynamodb:*:*:table/\", "
@@ -656,13 +910,35 @@ VARIANTS = [
 
     # event-ids, restore-drill's
     ("every instance's restore events to restore-drill",
+     "EventID: [RDS-EVENT-0043, RDS-EVENT-0019, RDS-EVENT-0005]\n"
+     "              SourceIdentifier: [{ wildcard: \"*-rr-drill-*\" }]\n",
+     "EventID: [RDS-EVENT-0043, RDS-EVENT-0019, RDS-EVENT-0005]\n",
+     "[event-ids] RdsRestoreEventsRule: routes every instance's RDS-EVENT-0005, RDS-EVENT-0019, RDS-EVENT-0043 "
+     "to RestoreDrillFunction: limit SourceIdentifier to its scratch resources', [{wildcard: \"*-rr-drill-*\"}]"),
+    ("every cluster's creation event to restore-drill",
+     "EventID: [RDS-EVENT-0170]\n              SourceIdentifier: [{ wildcard: \"*-rr-drill-*\" }]\n",
+     "EventID: [RDS-EVENT-0170]\n              SourceIdentifier: [{ wildcard: \"*-rr-*\" }]\n",
+     "[event-ids] RdsRestoreEventsRule: routes every cluster's RDS-EVENT-0170 to RestoreDrillFunction: limit "
+     "SourceIdentifier to its scratch resources'"),
+    ("the cluster-restored event routed from instances",
+     "EventID: [RDS-EVENT-0043, RDS-EVENT-0019, RDS-EVENT-0005]\n",
+     "EventID: [RDS-EVENT-0043, RDS-EVENT-0019, RDS-EVENT-0005, RDS-EVENT-0170]\n",
+     "[event-ids] RdsRestoreEventsRule: routes RDS-EVENT-0170 from db-instance to RestoreDrillFunction, which "
+     "handles it from other sources only"),
+    ("the cluster-restored event routed by no rule",
+     "          - detail-type: [RDS DB Cluster Event]\n            detail:\n              EventID: [RDS-EVENT-0170]\n"
      "              SourceIdentifier: [{ wildcard: \"*-rr-drill-*\" }]\n",
      "",
-     "[event-ids] RdsRestoreEventsRule: routes every instance's RDS-EVENT-0019, RDS-EVENT-0043 to "
-     "RestoreDrillFunction: limit SourceIdentifier to its scratch instances', [{wildcard: \"*-rr-drill-*\"}]"),
-    ("the backups-disabled event only from scratch instances",
+     "[event-ids] RestoreDrillFunction: handles RDS-EVENT-0170 (functions/restore-drill/src/policy/mod.rs), "
+     "which no EventBridge pattern routes"),
+    ("the instance-created event routed by no rule",
+     "EventID: [RDS-EVENT-0043, RDS-EVENT-0019, RDS-EVENT-0005]\n",
      "EventID: [RDS-EVENT-0043, RDS-EVENT-0019]\n",
-     "EventID: [RDS-EVENT-0043, RDS-EVENT-0019, RDS-EVENT-0028]\n",
+     "[event-ids] RestoreDrillFunction: handles RDS-EVENT-0005 (functions/restore-drill/src/policy/mod.rs), "
+     "which no EventBridge pattern routes"),
+    ("the backups-disabled event only from scratch instances",
+     "EventID: [RDS-EVENT-0043, RDS-EVENT-0019, RDS-EVENT-0005]\n",
+     "EventID: [RDS-EVENT-0043, RDS-EVENT-0019, RDS-EVENT-0005, RDS-EVENT-0028]\n",
      "[event-ids] RdsRestoreEventsRule: limits RDS-EVENT-0028 to RestoreDrillFunction by SourceIdentifier"),
     ("an event id restore-drill does not handle",
      "EventID: [RDS-EVENT-0028]\n",
@@ -670,15 +946,26 @@ VARIANTS = [
      "[event-ids] RdsRestoreEventsRule: routes RDS-EVENT-0008 to RestoreDrillFunction, which does not handle "
      "it (functions/restore-drill/src/policy/mod.rs)"),
     ("the backups-disabled event routed by no rule",
-     "          - detail:\n              EventID: [RDS-EVENT-0028]\n",
+     "          - detail-type: [RDS DB Instance Event]\n            detail:\n              EventID: [RDS-EVENT-0028]\n",
      "",
      "[event-ids] RestoreDrillFunction: handles RDS-EVENT-0028 (functions/restore-drill/src/policy/mod.rs), "
      "which no EventBridge pattern routes"),
     ("a restore event left out of the SNS filter",
-     "          - { suffix: \"#RDS-EVENT-0019\" }\n",
+     "              - { suffix: \"#RDS-EVENT-0019\" }\n",
      "",
      "[event-ids] RestoreDrillFunction: handles RDS-EVENT-0019 (functions/restore-drill/src/policy/mod.rs), "
      "which no SNS pattern routes"),
+    ("the cluster-restored event left out of the SNS filter",
+     "          - Event Source: [db-cluster]\n            Event ID:\n              - { suffix: \"#RDS-EVENT-0170\" }\n"
+     "      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt RestoreDrillDeadLetterQueue.Arn\n",
+     "      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt RestoreDrillDeadLetterQueue.Arn\n",
+     "[event-ids] RestoreDrillFunction: handles RDS-EVENT-0170 (functions/restore-drill/src/policy/mod.rs), "
+     "which no SNS pattern routes"),
+    ("the instance-created event delivered by SNS from clusters",
+     "              - { suffix: \"#RDS-EVENT-0170\" }\n",
+     "              - { suffix: \"#RDS-EVENT-0170\" }\n              - { suffix: \"#RDS-EVENT-0005\" }\n",
+     "[event-ids] RestoreDrillRdsEventSubscription: routes RDS-EVENT-0005 from db-cluster to RestoreDrillFunction, "
+     "which handles it from other sources only"),
     ("restore events to another function too",
      "        - Id: restore-drill\n",
      "        - Id: storage-guard\n          Arn: !GetAtt StorageGuardFunction.Arn\n"
@@ -829,7 +1116,7 @@ CODE_VARIANTS = [
      "functions/restore-drill/src/policy/drill.rs",
      "pub const EXPIRES_TAG: &str = \"rds-responder:drill-expires\";",
      "pub const EXPIRES_TAG: &str = \"rds-responder:drill-until\";",
-     "may tag its scratch instances with rds-responder:drill, rds-responder:drill-expires, "
+     "may tag its scratch instances or clusters with rds-responder:drill, rds-responder:drill-expires, "
      "rds-responder:drill-source: only with rds-responder:drill, rds-responder:drill-source, "
      "rds-responder:drill-until"),
     ("restore-drill enrols databases for drills by another value",
@@ -853,12 +1140,112 @@ CODE_VARIANTS = [
      "    Clean,\n",
      "[schedule] RestoreDrillSweepSchedule: RestoreDrillFunction refuses the input's task 'sweep': one of "
      "audit, drill, clean"),
+    ("restore-drill handles another cluster event id",
+     "functions/restore-drill/src/policy/mod.rs",
+     "CLUSTER_RESTORED_EVENTS: [u16; 1] = [170];",
+     "CLUSTER_RESTORED_EVENTS: [u16; 1] = [171];",
+     "[event-ids] RdsRestoreEventsRule: routes RDS-EVENT-0170 to RestoreDrillFunction, which does not handle it"),
+    ("restore-drill's instance-created constant renamed",
+     "functions/restore-drill/src/policy/mod.rs",
+     "pub const INSTANCE_CREATED_EVENTS:",
+     "pub const INSTANCE_ADDED_EVENTS:",
+     "[event-ids] RestoreDrillFunction: no event ids in INSTANCE_CREATED_EVENTS of "
+     "functions/restore-drill/src/policy/mod.rs"),
+    ("restore-drill no longer reads the drilled tables",
+     "functions/restore-drill/src/config.rs",
+     "tables(\"DRILL_TABLES\")",
+     "tables(\"DRILL_TABLE_NAMES\")",
+     "[env-matches-config] RestoreDrillFunction: sets DRILL_TABLES, which"),
     ("restore-drill's database feature (the VPC rule reads the manifest)",
      "functions/restore-drill/Cargo.toml",
      "features = [\"db\"]",
      "features = []",
      "[env-matches-config] RestoreDrillFunction: sets DB_USER, which"),
 ]
+
+
+# The readers of the Rust sources, on fixtures: (what, Rust text, expected reads).
+ENV_FIXTURES = [
+    ("a closure over the reader, called with the names",
+     'let tables = |var: &str| {\n    env.list(var)\n        .iter()\n        .collect::<Vec<_>>()\n};\n'
+     'let drill = tables("DRILL_TABLES");\nlet audit = tables("AUDIT_TABLES");\n',
+     {"DRILL_TABLES": False, "AUDIT_TABLES": False}),
+    ("a closure requiring its variable, in one expression",
+     'let need = |name| env.required(name);\nlet vault = need("BACKUP_VAULT")?;\n',
+     {"BACKUP_VAULT": True}),
+    ("a closure that reads no variable",
+     'let minutes = |m: u32| chrono::Duration::minutes(i64::from(m));\nlet x = minutes("NOT_A_VARIABLE");\n',
+     {}),
+]
+# (what, mod.rs text, constant, expected ids: None when absent)
+CONSTANT_FIXTURES = [
+    ("an Aurora instance-created constant",
+     "/// RDS-EVENT-0005\npub const INSTANCE_CREATED_EVENTS: [u16; 1] = [5];\n",
+     "INSTANCE_CREATED_EVENTS", {"RDS-EVENT-0005"}),
+    ("an Aurora cluster-restored constant among others",
+     "pub const RESTORED_EVENTS: [u16; 2] = [43, 19];\npub const CLUSTER_RESTORED_EVENTS: [u16; 1] = [170];\n",
+     "CLUSTER_RESTORED_EVENTS", {"RDS-EVENT-0170"}),
+    ("a constant not there yet",
+     "pub const RESTORED_EVENTS: [u16; 2] = [43, 19];\n",
+     "CLUSTER_RESTORED_EVENTS", None),
+]
+# restore-drill's policy/mod.rs as the template's event rule wants it, and without the Aurora
+# constants: (what, text, words a refusal must contain, or None: no event-ids refusal at all).
+MOD_RS_FIXTURES = [
+    ("the event constants the template routes",
+     "pub const RESTORED_EVENTS: [u16; 2] = [43, 19];\n"
+     "pub const INSTANCE_CREATED_EVENTS: [u16; 1] = [5];\n"
+     "pub const CLUSTER_RESTORED_EVENTS: [u16; 1] = [170];\n"
+     "pub const BACKUPS_DISABLED_EVENTS: [u16; 1] = [28];\n",
+     None),
+    ("the event constants without the Aurora ones",
+     "pub const RESTORED_EVENTS: [u16; 2] = [43, 19];\n"
+     "pub const BACKUPS_DISABLED_EVENTS: [u16; 1] = [28];\n",
+     "[event-ids] RestoreDrillFunction: no event ids in CLUSTER_RESTORED_EVENTS of "
+     "functions/restore-drill/src/policy/mod.rs"),
+]
+
+
+def copy_sources(root, copy):
+    for tree in ("rules", "shared", "functions"):
+        shutil.copytree(root / tree, pathlib.Path(copy) / tree,
+                        ignore=shutil.ignore_patterns("target", "tests", "testing"))
+
+
+def reader_failures(root):
+    failures = 0
+    for what, text, expected in ENV_FIXTURES:
+        found = check_template.env_reads(text)
+        if found != expected:
+            print(f"test-check-template: env reads, {what}: {found}, not {expected}")
+            failures += 1
+    for what, text, constant, expected in CONSTANT_FIXTURES:
+        with tempfile.TemporaryDirectory() as copy:
+            (pathlib.Path(copy) / "fixture.rs").write_text(text)
+            check_template.ROOT = pathlib.Path(copy)
+            try:
+                found = check_template.rust_constant_ids("fixture.rs", constant)
+            finally:
+                check_template.ROOT = root
+        if found != expected:
+            print(f"test-check-template: event ids, {what}: {found}, not {expected}")
+            failures += 1
+    for what, text, words in MOD_RS_FIXTURES:
+        with tempfile.TemporaryDirectory() as copy:
+            copy_sources(root, copy)
+            (pathlib.Path(copy) / "functions/restore-drill/src/policy/mod.rs").write_text(text)
+            check_template.ROOT = pathlib.Path(copy)
+            try:
+                problems = check_template.check(str(root / "template.yaml"))
+            finally:
+                check_template.ROOT = root
+        routes = [p for p in problems if p.startswith("[event-ids]")]
+        if words is None and routes:
+            print(f"test-check-template: {what}: refused: {routes}")
+            failures += 1
+        elif words is not None:
+            failures += not refused(what, routes, words)
+    return failures
 
 
 def refused(what, problems, words):
@@ -883,9 +1270,7 @@ def main():
     root = check_template.ROOT
     for what, relative, old, new, words in CODE_VARIANTS:
         with tempfile.TemporaryDirectory() as copy:
-            for tree in ("rules", "shared", "functions"):
-                shutil.copytree(root / tree, pathlib.Path(copy) / tree,
-                                ignore=shutil.ignore_patterns("target", "tests", "testing"))
+            copy_sources(root, copy)
             source = pathlib.Path(copy) / relative
             text = source.read_text()
             if text.count(old) != 1:
@@ -898,10 +1283,12 @@ def main():
                 failures += not refused(what, check_template.check(str(root / "template.yaml")), words)
             finally:
                 check_template.ROOT = root
+    failures += reader_failures(root)
     if failures:
         sys.exit(1)
     print(f"test-check-template: {len(VARIANTS)} broken templates and "
-          f"{len(CODE_VARIANTS)} code changes refused")
+          f"{len(CODE_VARIANTS)} code changes refused; "
+          f"{len(ENV_FIXTURES) + len(CONSTANT_FIXTURES) + len(MOD_RS_FIXTURES)} source fixtures read as expected")
 
 
 if __name__ == "__main__":

@@ -532,7 +532,7 @@ pub struct DynamoBackups {
     pub client: aws_sdk_dynamodb::Client,
 }
 
-fn dynamo_failure<E>(
+pub(crate) fn dynamo_failure<E>(
     operation: &'static str,
     table: &TableName,
 ) -> impl FnOnce(SdkError<E>) -> BackupError

@@ -21,6 +21,7 @@ pub mod runner;
 #[cfg(feature = "db")]
 pub mod sql;
 pub mod storage;
+pub mod table_recovery;
 #[cfg(feature = "tables")]
 pub mod tables;
 #[cfg(any(test, feature = "test-util"))]

@@ -5,7 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_rds::operation::create_db_instance::CreateDBInstanceError;
+use aws_sdk_rds::operation::delete_db_cluster::DeleteDBClusterError;
 use aws_sdk_rds::operation::delete_db_instance::DeleteDBInstanceError;
+use aws_sdk_rds::operation::restore_db_cluster_from_snapshot::RestoreDBClusterFromSnapshotError;
+use aws_sdk_rds::operation::restore_db_cluster_to_point_in_time::RestoreDBClusterToPointInTimeError;
 use aws_sdk_rds::operation::restore_db_instance_from_db_snapshot::RestoreDBInstanceFromDBSnapshotError;
 use aws_sdk_rds::operation::restore_db_instance_to_point_in_time::RestoreDBInstanceToPointInTimeError;
 use aws_sdk_rds::types::Tag;
@@ -21,7 +25,9 @@ use crate::budget::BoundedCall;
 use crate::rds::{endpoint_of, tag_map, Endpoint, RdsError};
 use crate::trigger::{DbTarget, RdsIdentifier, ResourceKind};
 
-/// What a restore of an instance copies from its source: read from the source, never guessed.
+/// What a restore copies from its source (an instance, or a cluster: its parameter group is the
+/// cluster parameter group, it has no option group and no class): read from the source, never
+/// guessed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Placement {
     pub instance_class: String,
@@ -55,8 +61,9 @@ pub struct RecoveryInfo {
     pub created: Option<DateTime<Utc>>,
     pub endpoint: Option<Endpoint>,
     pub tags: BTreeMap<String, String>,
-    /// Instances only.
     pub placement: Option<Placement>,
+    /// A cluster's member instances.
+    pub members: Vec<String>,
 }
 
 /// Where a restore starts from.
@@ -75,6 +82,10 @@ pub struct RestoreRequest {
     pub scratch: RdsIdentifier,
     pub source: RdsIdentifier,
     pub from: RestoreFrom,
+    /// A cluster restore names its engine; an instance's comes from its snapshot or source.
+    pub engine: String,
+    /// A cluster restore's KMS key (the source's); an instance's follows its snapshot or source.
+    pub kms_key: Option<String>,
     pub instance_class: String,
     pub subnet_group: Option<String>,
     pub security_groups: Vec<String>,
@@ -99,6 +110,20 @@ pub trait RestoreControl {
     /// Deletes a scratch instance with no final snapshot and its automated backups;
     /// `RdsError::NotFound` when it is gone.
     async fn delete_scratch(&self, id: &RdsIdentifier) -> Result<(), RdsError>;
+    /// Restores a scratch Aurora cluster (no instance: RDS adds none); `AlreadyExists` when the
+    /// identifier is taken.
+    async fn restore_cluster(&self, request: &RestoreRequest) -> Result<(), RdsError>;
+    /// Creates a scratch cluster's one instance (`request.scratch` in cluster `cluster`).
+    async fn add_instance(
+        &self,
+        request: &RestoreRequest,
+        cluster: &RdsIdentifier,
+    ) -> Result<(), RdsError>;
+    /// One cluster, `Ok(None)` when there is none.
+    async fn describe_cluster(&self, id: &RdsIdentifier) -> Result<Option<RecoveryInfo>, RdsError>;
+    /// Deletes a scratch cluster with no final snapshot and its automated backups (its instance
+    /// first: RDS refuses while one is there); `RdsError::NotFound` when it is gone.
+    async fn delete_scratch_cluster(&self, id: &RdsIdentifier) -> Result<(), RdsError>;
 }
 
 pub struct RdsRestores {
@@ -107,6 +132,49 @@ pub struct RdsRestores {
 
 /// Listing pages hold at most this many records (the RDS maximum): fewest requests.
 const PAGE_SIZE: i32 = 100;
+
+fn from_cluster(c: &aws_sdk_rds::types::DbCluster) -> Result<RecoveryInfo, RdsError> {
+    let raw = c.db_cluster_identifier().unwrap_or_default();
+    let port = c.port().and_then(|p| u16::try_from(p).ok());
+    Ok(RecoveryInfo {
+        db: DbTarget::Cluster(listed("DescribeDBClusters", raw, ResourceKind::DbCluster)?),
+        status: c.status().unwrap_or("unknown").to_string(),
+        engine: c.engine().unwrap_or("unknown").to_string(),
+        cluster: None,
+        replica_of: c.replication_source_identifier().map(str::to_string),
+        latest_restorable: c.latest_restorable_time().and_then(to_chrono),
+        backup_retention_days: c.backup_retention_period().unwrap_or(0),
+        created: c.cluster_create_time().and_then(to_chrono),
+        endpoint: c.endpoint().zip(port).map(|(host, port)| Endpoint {
+            host: host.to_string(),
+            port,
+        }),
+        tags: tag_map(c.tag_list()),
+        placement: Some(Placement {
+            instance_class: String::new(),
+            subnet_group: c.db_subnet_group().map(str::to_string),
+            security_groups: c
+                .vpc_security_groups()
+                .iter()
+                .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
+                .collect(),
+            parameter_group: c.db_cluster_parameter_group().map(str::to_string),
+            option_group: None,
+            kms_key: c.kms_key_id().map(str::to_string),
+            storage_encrypted: c.storage_encrypted().unwrap_or(false),
+            iam_auth: c.iam_database_authentication_enabled().unwrap_or(false),
+            publicly_accessible: c.publicly_accessible().unwrap_or(false),
+            deletion_protection: c.deletion_protection().unwrap_or(false),
+            multi_az: c.multi_az().unwrap_or(false),
+            storage_type: c.storage_type().map(str::to_string),
+        }),
+        members: c
+            .db_cluster_members()
+            .iter()
+            .filter_map(|m| m.db_instance_identifier().map(str::to_string))
+            .collect(),
+    })
+}
 
 fn from_instance(db: &aws_sdk_rds::types::DbInstance) -> Result<RecoveryInfo, RdsError> {
     let raw = db.db_instance_identifier().unwrap_or_default();
@@ -157,6 +225,7 @@ fn from_instance(db: &aws_sdk_rds::types::DbInstance) -> Result<RecoveryInfo, Rd
             multi_az: db.multi_az().unwrap_or(false),
             storage_type: db.storage_type().map(str::to_string),
         }),
+        members: Vec::new(),
     })
 }
 
@@ -175,28 +244,7 @@ impl RestoreControl for RdsRestores {
                 .await
                 .map_err(failure("DescribeDBClusters"))?;
             for c in page.db_clusters() {
-                let raw = c.db_cluster_identifier().unwrap_or_default();
-                let port = c.port().and_then(|p| u16::try_from(p).ok());
-                out.push(RecoveryInfo {
-                    db: DbTarget::Cluster(listed(
-                        "DescribeDBClusters",
-                        raw,
-                        ResourceKind::DbCluster,
-                    )?),
-                    status: c.status().unwrap_or("unknown").to_string(),
-                    engine: c.engine().unwrap_or("unknown").to_string(),
-                    cluster: None,
-                    replica_of: c.replication_source_identifier().map(str::to_string),
-                    latest_restorable: c.latest_restorable_time().and_then(to_chrono),
-                    backup_retention_days: c.backup_retention_period().unwrap_or(0),
-                    created: c.cluster_create_time().and_then(to_chrono),
-                    endpoint: c.endpoint().zip(port).map(|(host, port)| Endpoint {
-                        host: host.to_string(),
-                        port,
-                    }),
-                    tags: tag_map(c.tag_list()),
-                    placement: None,
-                });
+                out.push(from_cluster(c)?);
             }
             marker = markers.follow("DescribeDBClusters", page.marker())?;
             if marker.is_none() {
@@ -268,11 +316,7 @@ impl RestoreControl for RdsRestores {
     }
 
     async fn restore_instance(&self, request: &RestoreRequest) -> Result<(), RdsError> {
-        let tags: Vec<Tag> = request
-            .tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
+        let tags = sdk_tags(&request.tags);
         let exists = || RdsError::AlreadyExists {
             kind: "DB instance",
             id: request.scratch.to_string(),
@@ -385,4 +429,151 @@ impl RestoreControl for RdsRestores {
                 _ => failure("DeleteDBInstance")(e),
             })
     }
+
+    async fn restore_cluster(&self, request: &RestoreRequest) -> Result<(), RdsError> {
+        let tags = sdk_tags(&request.tags);
+        let exists = || RdsError::AlreadyExists {
+            kind: "DB cluster",
+            id: request.scratch.to_string(),
+        };
+        let source_gone = |kind: &'static str, id: &str| RdsError::NotFound {
+            kind,
+            id: id.to_string(),
+        };
+        match &request.from {
+            RestoreFrom::Snapshot(snapshot) => self
+                .client
+                .restore_db_cluster_from_snapshot()
+                .db_cluster_identifier(request.scratch.as_str())
+                .snapshot_identifier(snapshot)
+                .engine(&request.engine)
+                .set_db_subnet_group_name(request.subnet_group.clone())
+                .set_vpc_security_group_ids(Some(request.security_groups.clone()))
+                .set_db_cluster_parameter_group_name(request.parameter_group.clone())
+                .set_kms_key_id(request.kms_key.clone())
+                .enable_iam_database_authentication(request.iam_auth)
+                .deletion_protection(false)
+                .copy_tags_to_snapshot(false)
+                .set_tags(Some(tags))
+                .send()
+                .bounded_action("RDS RestoreDBClusterFromSnapshot")
+                .await
+                .map(|_| ())
+                .map_err(|e| match e.as_service_error() {
+                    Some(RestoreDBClusterFromSnapshotError::DbClusterAlreadyExistsFault(_)) => {
+                        exists()
+                    }
+                    Some(RestoreDBClusterFromSnapshotError::DbClusterSnapshotNotFoundFault(_))
+                    | Some(RestoreDBClusterFromSnapshotError::DbSnapshotNotFoundFault(_)) => {
+                        source_gone("DB cluster snapshot", snapshot)
+                    }
+                    _ => failure("RestoreDBClusterFromSnapshot")(e),
+                }),
+            RestoreFrom::LatestRestorable => self
+                .client
+                .restore_db_cluster_to_point_in_time()
+                .source_db_cluster_identifier(request.source.as_str())
+                .db_cluster_identifier(request.scratch.as_str())
+                .use_latest_restorable_time(true)
+                .restore_type("full-copy")
+                .set_db_subnet_group_name(request.subnet_group.clone())
+                .set_vpc_security_group_ids(Some(request.security_groups.clone()))
+                .set_db_cluster_parameter_group_name(request.parameter_group.clone())
+                .set_kms_key_id(request.kms_key.clone())
+                .enable_iam_database_authentication(request.iam_auth)
+                .deletion_protection(false)
+                .copy_tags_to_snapshot(false)
+                .set_tags(Some(tags))
+                .send()
+                .bounded_action("RDS RestoreDBClusterToPointInTime")
+                .await
+                .map(|_| ())
+                .map_err(|e| match e.as_service_error() {
+                    Some(RestoreDBClusterToPointInTimeError::DbClusterAlreadyExistsFault(_)) => {
+                        exists()
+                    }
+                    Some(RestoreDBClusterToPointInTimeError::DbClusterNotFoundFault(_)) => {
+                        source_gone("DB cluster", request.source.as_str())
+                    }
+                    _ => failure("RestoreDBClusterToPointInTime")(e),
+                }),
+        }
+    }
+
+    async fn add_instance(
+        &self,
+        request: &RestoreRequest,
+        cluster: &RdsIdentifier,
+    ) -> Result<(), RdsError> {
+        self.client
+            .create_db_instance()
+            .db_instance_identifier(request.scratch.as_str())
+            .db_cluster_identifier(cluster.as_str())
+            .engine(&request.engine)
+            .db_instance_class(&request.instance_class)
+            .publicly_accessible(false)
+            .set_tags(Some(sdk_tags(&request.tags)))
+            .send()
+            .bounded_action("RDS CreateDBInstance")
+            .await
+            .map(|_| ())
+            .map_err(|e| match e.as_service_error() {
+                Some(CreateDBInstanceError::DbInstanceAlreadyExistsFault(_)) => {
+                    RdsError::AlreadyExists {
+                        kind: "DB instance",
+                        id: request.scratch.to_string(),
+                    }
+                }
+                Some(CreateDBInstanceError::DbClusterNotFoundFault(_)) => RdsError::NotFound {
+                    kind: "DB cluster",
+                    id: cluster.to_string(),
+                },
+                _ => failure("CreateDBInstance")(e),
+            })
+    }
+
+    async fn describe_cluster(&self, id: &RdsIdentifier) -> Result<Option<RecoveryInfo>, RdsError> {
+        let found = self
+            .client
+            .describe_db_clusters()
+            .db_cluster_identifier(id.as_str())
+            .send()
+            .bounded("RDS DescribeDBClusters")
+            .await;
+        match found {
+            Ok(out) => out.db_clusters().first().map(from_cluster).transpose(),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_db_cluster_not_found_fault()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(failure("DescribeDBClusters")(e)),
+        }
+    }
+
+    async fn delete_scratch_cluster(&self, id: &RdsIdentifier) -> Result<(), RdsError> {
+        self.client
+            .delete_db_cluster()
+            .db_cluster_identifier(id.as_str())
+            .skip_final_snapshot(true)
+            .delete_automated_backups(true)
+            .send()
+            .bounded_action("RDS DeleteDBCluster")
+            .await
+            .map(|_| ())
+            .map_err(|e| match e.as_service_error() {
+                Some(DeleteDBClusterError::DbClusterNotFoundFault(_)) => RdsError::NotFound {
+                    kind: "DB cluster",
+                    id: id.to_string(),
+                },
+                _ => failure("DeleteDBCluster")(e),
+            })
+    }
+}
+
+fn sdk_tags(tags: &[(String, String)]) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }

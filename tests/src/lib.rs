@@ -2,6 +2,7 @@
 //! Lambda Runtime API server that drives the real function binaries.
 
 pub mod db;
+pub mod drill;
 pub mod faults;
 pub mod fixture;
 pub mod runtime_api;

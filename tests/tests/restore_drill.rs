@@ -5,52 +5,13 @@
 
 use std::time::Duration;
 
-use aws_sdk_rds::types::Tag;
 use chrono::Utc;
-use e2e::db::{pg_admin, RestoredPg};
+use e2e::db::RestoredPg;
+use e2e::drill::{
+    instance_ids, orders_checks, restored_event, snapshot, tag, DrillSource, FUNCTION,
+};
 use e2e::{check, Fixture, FunctionProcess};
 use serde_json::{json, Value};
-
-const FUNCTION: &str = "restore-drill";
-const TAG: &str = "rds-responder:restore-drill";
-
-async fn tag(fixture: &Fixture, db: &str, value: &str) {
-    fixture
-        .aws
-        .rds
-        .add_tags_to_resource()
-        .resource_name(format!("arn:aws:rds:us-east-1:123456789012:db:{db}"))
-        .tags(Tag::builder().key(TAG).value(value).build())
-        .send()
-        .await
-        .expect("tag");
-}
-
-async fn snapshot(fixture: &Fixture, db: &str, id: &str) {
-    fixture
-        .aws
-        .rds
-        .create_db_snapshot()
-        .db_instance_identifier(db)
-        .db_snapshot_identifier(id)
-        .send()
-        .await
-        .expect("snapshot");
-}
-
-async fn instance_ids(fixture: &Fixture) -> Vec<String> {
-    fixture
-        .aws
-        .rds
-        .describe_db_instances()
-        .send()
-        .await
-        .expect("describe")
-        .db_instances()
-        .iter()
-        .filter_map(|d| d.db_instance_identifier().map(str::to_string))
-        .collect()
-}
 
 fn audit_entry<'a>(report: &'a Value, resource: &str) -> &'a Value {
     report["result"]["audit"]
@@ -125,38 +86,6 @@ async fn the_audit_grades_recovery_points_and_names_the_causes() {
     assert_eq!(published.len(), 2);
 }
 
-/// A source database on the primary with an `orders` table, readable by the function's role.
-async fn source_data(fixture: &Fixture, rows: i64) -> String {
-    let admin = pg_admin(&fixture.stack).await;
-    let database = format!("drill_{}", fixture.suffix);
-    admin
-        .batch_execute(&format!("CREATE DATABASE {database}"))
-        .await
-        .expect("create database");
-    let mut config = tokio_postgres::Config::new();
-    config
-        .host_path(&fixture.stack.pg_socket_dir)
-        .port(fixture.stack.pg_port)
-        .user("postgres")
-        .dbname(&database);
-    let (client, connection) = config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!(
-            "CREATE TABLE orders (id bigint PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now());
-             INSERT INTO orders (id) SELECT g FROM generate_series(1, {rows}) g;
-             CREATE TABLE audit_log (id bigint);
-             GRANT SELECT ON ALL TABLES IN SCHEMA public TO {user};",
-            user = fixture.stack.pg_user
-        ))
-        .await
-        .expect("source data");
-    database
-}
-
 struct Drill {
     fixture: Fixture,
     restored: RestoredPg,
@@ -170,49 +99,20 @@ struct Drill {
 async fn drill_scene(checks: Value) -> Drill {
     let fixture = Fixture::new().await;
     let db = fixture.db.clone();
-    tag(&fixture, &db, "drill").await;
-    snapshot(&fixture, &db, &format!("{db}-nightly")).await;
-    let database = source_data(&fixture, 40).await;
-    let restored = RestoredPg::from_primary(&fixture.stack);
+    let source = DrillSource::prepare(&fixture, &db, 40).await;
     let now = Utc::now();
     let scratch = |t: chrono::DateTime<Utc>| format!("{db}-rr-drill-{}", t.format("%Y%m%d%H%M"));
-    let overrides = format!(
-        "{db}=localhost:{pg},{a}=localhost:{r},{b}=localhost:{r}",
-        pg = fixture.stack.pg_port,
-        a = scratch(now),
-        b = scratch(now + chrono::Duration::minutes(1)),
-        r = restored.port
+    let env = source.env(
+        &fixture,
+        &[scratch(now), scratch(now + chrono::Duration::minutes(1))],
+        &checks,
     );
-    let env = fixture.function_env(&[
-        ("DB_ENDPOINT_OVERRIDES", &overrides),
-        ("DB_NAME", &database),
-        ("DRILL_CHECKS", &checks.to_string()),
-    ]);
     Drill {
         fixture,
-        restored,
-        database,
+        restored: source.restored,
+        database: source.database,
         env,
     }
-}
-
-fn restored_event(scratch: &str) -> Value {
-    json!({
-        "version": "0", "id": format!("ev-{scratch}"), "detail-type": "RDS DB Instance Event",
-        "source": "aws.rds", "account": "123456789012", "time": Utc::now().to_rfc3339(),
-        "region": "us-east-1",
-        "resources": [format!("arn:aws:rds:us-east-1:123456789012:db:{scratch}")],
-        "detail": {"EventCategories": ["restoration"], "SourceType": "DB_INSTANCE",
-            "SourceArn": format!("arn:aws:rds:us-east-1:123456789012:db:{scratch}"),
-            "Date": Utc::now().to_rfc3339(), "Message": "Restored from snapshot",
-            "SourceIdentifier": scratch, "EventID": "RDS-EVENT-0043"}
-    })
-}
-
-fn orders_checks() -> Value {
-    json!({"*": {"tables": ["public.orders", "public.audit_log"],
-        "sql": {"orders exist": "SELECT count(*) > 0 FROM orders"},
-        "newest": "public.orders.created_at"}})
 }
 
 async fn start(f: &mut FunctionProcess, db: &str) -> (Value, String) {
@@ -349,7 +249,7 @@ async fn the_sweep_checks_a_drill_whose_event_was_lost_and_never_deletes_an_unta
         "{report:#}"
     );
     assert_eq!(check(&report, "cleanup")["outcome"], "pass");
-    assert_eq!(report["result"]["drill"]["outcome"], "passed");
+    assert_eq!(report["result"]["drills"][0]["drill"]["outcome"], "passed");
     let left = check(&report, &format!("scratch {lookalike}"));
     assert_eq!(left["outcome"], "warn");
     assert!(left["detail"].as_str().unwrap().contains("never deleted"));
@@ -357,4 +257,430 @@ async fn the_sweep_checks_a_drill_whose_event_was_lost_and_never_deletes_an_unta
     assert!(!ids.contains(&scratch));
     assert!(ids.contains(&lookalike));
     assert!(ids.contains(&fixture.db), "the source is never touched");
+}
+
+// ---- Aurora: the cluster, then its one instance ----
+
+fn cluster_event(event_id: &str, kind: &str, id: &str) -> Value {
+    let (detail_type, source_type, arn) = match kind {
+        "cluster" => (
+            "RDS DB Cluster Event",
+            "CLUSTER",
+            format!("arn:aws:rds:us-east-1:123456789012:cluster:{id}"),
+        ),
+        _ => (
+            "RDS DB Instance Event",
+            "DB_INSTANCE",
+            format!("arn:aws:rds:us-east-1:123456789012:db:{id}"),
+        ),
+    };
+    json!({
+        "version": "0", "id": format!("ev-{event_id}-{id}"), "detail-type": detail_type,
+        "source": "aws.rds", "account": "123456789012", "time": Utc::now().to_rfc3339(),
+        "region": "us-east-1", "resources": [arn],
+        "detail": {"EventCategories": ["creation"], "SourceType": source_type, "SourceArn": arn,
+            "Date": Utc::now().to_rfc3339(), "Message": "created", "SourceIdentifier": id,
+            "EventID": event_id}
+    })
+}
+
+async fn cluster_ids(fixture: &Fixture) -> Vec<String> {
+    fixture
+        .aws
+        .rds
+        .describe_db_clusters()
+        .send()
+        .await
+        .expect("describe clusters")
+        .db_clusters()
+        .iter()
+        .filter_map(|c| c.db_cluster_identifier().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_aurora_drill_restores_the_cluster_adds_one_instance_checks_it_and_deletes_both() {
+    let fixture = Fixture::new().await;
+    fixture.create_cluster().await;
+    let cluster = fixture.cluster.clone();
+    fixture
+        .aws
+        .rds
+        .add_tags_to_resource()
+        .resource_name(format!(
+            "arn:aws:rds:us-east-1:123456789012:cluster:{cluster}"
+        ))
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key(e2e::drill::TAG)
+                .value("drill")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("tag the cluster");
+    fixture
+        .aws
+        .rds
+        .create_db_cluster_snapshot()
+        .db_cluster_identifier(&cluster)
+        .db_cluster_snapshot_identifier(format!("{cluster}-nightly"))
+        .send()
+        .await
+        .expect("cluster snapshot");
+    let database = e2e::drill::source_data(&fixture, 25).await;
+    let restored = RestoredPg::from_primary(&fixture.stack);
+    let now = Utc::now();
+    let scratch =
+        |t: chrono::DateTime<Utc>| format!("{cluster}-rr-drill-{}", t.format("%Y%m%d%H%M"));
+    let overrides = format!(
+        "{cluster}=localhost:{pg},{a}=localhost:{r},{b}=localhost:{r}",
+        pg = fixture.stack.pg_port,
+        a = scratch(now),
+        b = scratch(now + chrono::Duration::minutes(1)),
+        r = restored.port
+    );
+    let env = fixture.function_env(&[
+        ("DB_ENDPOINT_OVERRIDES", &overrides),
+        ("DB_NAME", &database),
+        ("DRILL_CHECKS", &orders_checks().to_string()),
+    ]);
+    let mut f = FunctionProcess::start(FUNCTION, &env).await;
+    // A member of the cluster is not drilled on its own.
+    let (_, invoked) = f
+        .invoke(&json!({"task": "drill", "db_instance": format!("{cluster}-1"), "dry_run": false}))
+        .await;
+    let member = invoked.response();
+    assert!(
+        check(&member, &format!("drill {cluster}-1"))["detail"]
+            .as_str()
+            .unwrap()
+            .contains("drill the cluster"),
+        "{member:#}"
+    );
+    let (_, invoked) = f
+        .invoke(&json!({"task": "drill", "db_cluster": cluster, "dry_run": false, "request_id": "start"}))
+        .await;
+    let report = invoked.response();
+    let started = check(&report, &format!("drill {cluster}"));
+    assert_eq!(started["outcome"], "pass", "{report:#}");
+    assert!(
+        started["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("snapshot {cluster}-nightly")),
+        "{report:#}"
+    );
+    let scratch = started["data"]["drill"].as_str().unwrap().to_string();
+    assert!(cluster_ids(&fixture).await.contains(&scratch));
+    assert!(
+        !instance_ids(&fixture).await.contains(&scratch),
+        "RDS restores a cluster without instances"
+    );
+
+    // RDS-EVENT-0170: the cluster is there; its instance is created.
+    let (_, invoked) = f
+        .invoke(&cluster_event("RDS-EVENT-0170", "cluster", &scratch))
+        .await;
+    let added = invoked.response();
+    assert_eq!(added["status"], "ok", "{added:#}");
+    assert!(instance_ids(&fixture).await.contains(&scratch));
+    // The same event again (a duplicate delivery): the instance is not created twice.
+    let (_, invoked) = f
+        .invoke(&cluster_event("RDS-EVENT-0170", "cluster", &scratch))
+        .await;
+    let again = invoked.response();
+    assert!(
+        again["duplicate_of"].is_string() || again["status"] == "skipped",
+        "{again:#}"
+    );
+
+    // RDS-EVENT-0005: the instance is there: check, then delete the instance and the cluster.
+    let (_, invoked) = f
+        .invoke(&cluster_event("RDS-EVENT-0005", "instance", &scratch))
+        .await;
+    let report = invoked.response();
+    assert_eq!(report["status"], "ok", "{report:#}");
+    for name in [
+        "restore",
+        "placement",
+        "select 1",
+        "rows public.orders",
+        "rto",
+        "cleanup",
+    ] {
+        assert_eq!(
+            check(&report, name)["outcome"],
+            "pass",
+            "{name}: {report:#}"
+        );
+    }
+    let stages: Vec<&str> = check(&report, "rto")["data"]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["stage"].as_str())
+        .collect();
+    assert_eq!(
+        &stages[..3],
+        ["cluster available", "instance available", "first query"]
+    );
+    assert_eq!(
+        report["result"]["drill"]["source"],
+        format!("db-cluster:{cluster}")
+    );
+    assert_eq!(report["result"]["drill"]["step"], "done");
+    assert!(!instance_ids(&fixture).await.contains(&scratch));
+    let clusters = cluster_ids(&fixture).await;
+    assert!(
+        !clusters.contains(&scratch),
+        "the scratch cluster is deleted"
+    );
+    assert!(clusters.contains(&cluster), "the source is never touched");
+    drop(restored);
+}
+
+// ---- DynamoDB: a scratch table, item counts, what a restore drops ----
+
+#[tokio::test]
+async fn a_table_drill_restores_a_backup_counts_items_names_dropped_settings_and_deletes_it() {
+    use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveSpecification};
+    let fixture = Fixture::new().await;
+    let table = format!("orders-{}", fixture.suffix);
+    fixture.create_table(&table, None).await;
+    let dynamodb = &fixture.aws.dynamodb;
+    for n in 0..30 {
+        dynamodb
+            .put_item()
+            .table_name(&table)
+            .item("pk", AttributeValue::S(format!("order-{n}")))
+            .send()
+            .await
+            .expect("put item");
+    }
+    dynamodb
+        .update_time_to_live()
+        .table_name(&table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("expires_at")
+                .enabled(true)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("ttl");
+    dynamodb
+        .create_backup()
+        .table_name(&table)
+        .backup_name("nightly")
+        .send()
+        .await
+        .expect("backup");
+    let env = fixture.function_env(&[("DRILL_TABLES", &table)]);
+    let mut f = FunctionProcess::start(FUNCTION, &env).await;
+    let (_, invoked) = f
+        .invoke(&json!({"task": "drill", "table": table, "dry_run": false}))
+        .await;
+    let report = invoked.response();
+    let started = check(&report, &format!("drill {table}"));
+    assert_eq!(started["outcome"], "pass", "{report:#}");
+    assert!(started["detail"]
+        .as_str()
+        .unwrap()
+        .contains("backup nightly"));
+    let scratch = started["data"]["drill"].as_str().unwrap().to_string();
+    let arn = dynamodb
+        .describe_table()
+        .table_name(&scratch)
+        .send()
+        .await
+        .expect("the scratch table")
+        .table()
+        .and_then(|t| t.table_arn().map(str::to_string))
+        .unwrap();
+    let tags = dynamodb
+        .list_tags_of_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = tags.tags().iter().map(|t| t.key()).collect();
+    assert!(
+        keys.contains(&"rds-responder:drill") && keys.contains(&"rds-responder:drill-expires"),
+        "{keys:?}"
+    );
+    // A table that is not in DRILL_TABLES is never drilled.
+    let (_, invoked) = f
+        .invoke(&json!({"task": "drill", "table": format!("other-{}", fixture.suffix), "dry_run": false}))
+        .await;
+    let other = invoked.response();
+    assert!(
+        check(&other, &format!("drill other-{}", fixture.suffix))["detail"]
+            .as_str()
+            .unwrap()
+            .contains("DRILL_TABLES"),
+        "{other:#}"
+    );
+
+    // DynamoDB sends no event: the sweep checks it once ACTIVE.
+    let (_, invoked) = f
+        .invoke(&json!({"task": "sweep", "dry_run": false, "request_id": "sweep-tables"}))
+        .await;
+    let report = invoked.response();
+    let items = check(&report, "items");
+    assert_eq!(items["outcome"], "pass", "{report:#}");
+    assert!(items["detail"]
+        .as_str()
+        .unwrap()
+        .contains("30 items restored, 30 in the source"));
+    let settings = check(&report, "settings");
+    assert_eq!(settings["outcome"], "warn");
+    assert!(
+        settings["detail"]
+            .as_str()
+            .unwrap()
+            .contains("TTL on expires_at"),
+        "{report:#}"
+    );
+    assert_eq!(check(&report, "cleanup")["outcome"], "pass");
+    assert_eq!(
+        report["result"]["drills"][0]["drill"]["source"],
+        format!("table:{table}")
+    );
+    let tables = dynamodb.list_tables().send().await.unwrap();
+    assert!(
+        !tables.table_names().contains(&scratch),
+        "the scratch table is deleted"
+    );
+    assert!(
+        tables.table_names().contains(&table),
+        "the source is never touched"
+    );
+}
+
+// ---- faults: a step that fails midway, a drill past its deadline, duplicate events ----
+
+#[tokio::test]
+async fn a_cleanup_that_fails_midway_is_finished_by_the_sweep() {
+    let scene = drill_scene(json!({"*": {"tables": ["public.orders"]}})).await;
+    let fixture = &scene.fixture;
+    let proxy = e2e::faults::FaultProxy::start(&fixture.stack.moto_endpoint).await;
+    let mut env = scene.env.clone();
+    env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL".into(), proxy.endpoint()));
+    let mut f = FunctionProcess::start(FUNCTION, &env).await;
+    let (_, scratch) = start(&mut f, &fixture.db).await;
+    proxy.inject("RDS.DeleteDBInstance", e2e::faults::Fault::Refuse, None);
+    let (_, invoked) = f.invoke(&restored_event(&scratch)).await;
+    let report = invoked.response();
+    assert_eq!(report["status"], "failed", "{report:#}");
+    let cleanup = check(&report, "cleanup");
+    assert_eq!(cleanup["outcome"], "fail");
+    assert!(cleanup["detail"].as_str().unwrap().contains("costs money"));
+    // The checks ran and passed: the failure is the cleanup's alone, and it is still there.
+    assert_eq!(check(&report, "rows public.orders")["outcome"], "pass");
+    assert_eq!(report["result"]["drill"]["step"], "cleaning");
+    assert!(instance_ids(fixture).await.contains(&scratch));
+    // A second start is refused while its scratch is there.
+    let (_, invoked) = f
+        .invoke(&json!({"task": "drill", "db_instance": fixture.db, "dry_run": false, "request_id": "again"}))
+        .await;
+    let refused = invoked.response();
+    assert_eq!(
+        check(&refused, &format!("drill {}", fixture.db))["outcome"],
+        "skipped",
+        "{refused:#}"
+    );
+    // RDS deletes again: the sweep finishes the drill, once.
+    proxy.clear();
+    let (_, invoked) = f
+        .invoke(&json!({"task": "sweep", "dry_run": false, "request_id": "sweep-after"}))
+        .await;
+    let swept = invoked.response();
+    assert_eq!(check(&swept, "cleanup")["outcome"], "pass", "{swept:#}");
+    assert!(!instance_ids(fixture).await.contains(&scratch));
+    let (_, invoked) = f
+        .invoke(&json!({"task": "sweep", "dry_run": false, "request_id": "sweep-empty"}))
+        .await;
+    let empty = invoked.response();
+    assert!(
+        empty["summary"]
+            .as_str()
+            .unwrap()
+            .contains("no drill scratch copy"),
+        "{empty:#}"
+    );
+    // The drill is over: a new one may start.
+    let (_, invoked) = f
+        .invoke(&json!({"task": "drill", "db_instance": fixture.db, "request_id": "plan"}))
+        .await;
+    let plan = invoked.response();
+    assert_eq!(
+        check(&plan, &format!("drill {}", fixture.db))["outcome"],
+        "planned",
+        "{plan:#}"
+    );
+}
+
+#[tokio::test]
+async fn a_drill_past_its_deadline_fails_and_its_scratch_is_deleted() {
+    let scene = drill_scene(json!({})).await;
+    let fixture = &scene.fixture;
+    let mut f = FunctionProcess::start(FUNCTION, &scene.env).await;
+    let (_, scratch) = start(&mut f, &fixture.db).await;
+    // A day on (the deadline is 180 minutes), its event never came.
+    let mut later = FunctionProcess::start_later(FUNCTION, &scene.env, 1).await;
+    let (_, invoked) = later
+        .invoke(&json!({"task": "sweep", "dry_run": false, "request_id": "late"}))
+        .await;
+    let report = invoked.response();
+    assert_eq!(report["status"], "failed", "{report:#}");
+    let late = check(&report, &format!("drill {scratch}"));
+    assert_eq!(late["outcome"], "fail");
+    assert!(late["detail"].as_str().unwrap().contains("deadline"));
+    assert_eq!(check(&report, "cleanup")["outcome"], "pass");
+    assert!(!instance_ids(fixture).await.contains(&scratch));
+    assert!(instance_ids(fixture).await.contains(&fixture.db));
+}
+
+#[tokio::test]
+async fn two_deliveries_of_the_restored_event_at_once_check_and_delete_once() {
+    let scene = drill_scene(json!({"*": {"tables": ["public.orders"]}})).await;
+    let fixture = &scene.fixture;
+    let mut f = FunctionProcess::start(FUNCTION, &scene.env).await;
+    let (_, scratch) = start(&mut f, &fixture.db).await;
+    let mut g = FunctionProcess::start(FUNCTION, &scene.env).await;
+    // Two events (EventBridge and the SNS subscription) with their own ids, at the same time.
+    let mut first = restored_event(&scratch);
+    first["id"] = json!("delivery-1");
+    let mut second = restored_event(&scratch);
+    second["id"] = json!("delivery-2");
+    let (a, b) = tokio::join!(f.invoke(&first), g.invoke(&second));
+    let reports = [a.1.response(), b.1.response()];
+    // One run checks and deletes; the other answers with its report (the ledger knows the event
+    // by its RDS identity, not the envelope's id) or finds the drill taken.
+    let own: Vec<&Value> = reports
+        .iter()
+        .filter(|r| r["duplicate_of"].is_null())
+        .collect();
+    let checked = own
+        .iter()
+        .filter(|r| r["result"]["drill"]["outcome"] == "passed")
+        .count();
+    assert_eq!(checked, 1, "{reports:#?}");
+    for other in own.iter().filter(|r| r["result"].is_null()) {
+        assert_eq!(other["status"], "skipped", "{other:#}");
+    }
+    let deleted = own
+        .iter()
+        .filter(|r| {
+            r["checks"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["name"] == "cleanup"))
+        })
+        .count();
+    assert_eq!(deleted, 1, "{reports:#?}");
+    assert!(!instance_ids(fixture).await.contains(&scratch));
 }

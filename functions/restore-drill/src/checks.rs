@@ -167,11 +167,15 @@ pub fn placement_check(findings: &[String]) -> Check {
     }
 }
 
-pub fn stages_data(stages: &[Stage]) -> Value {
-    json!(stages
-        .iter()
-        .map(|s| json!({"stage": s.name, "seconds": s.seconds}))
-        .collect::<Vec<_>>())
+/// The `rto` check's data: each stage's seconds from the restore call, and the target.
+pub fn stages_data(stages: &[Stage], target_seconds: i64) -> Value {
+    json!({
+        "stages": stages
+            .iter()
+            .map(|s| json!({"stage": s.name, "seconds": s.seconds}))
+            .collect::<Vec<_>>(),
+        "target_seconds": target_seconds,
+    })
 }
 
 /// What a caller reads of a drill step.

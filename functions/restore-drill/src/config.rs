@@ -44,6 +44,11 @@ pub struct DrillConfig {
     pub snapshot_max_age: chrono::Duration,
     /// DynamoDB tables whose point-in-time recovery is audited.
     pub audit_tables: Vec<TableName>,
+    /// DynamoDB tables drilled (audited too): restored to a scratch table, counted, deleted.
+    pub drill_tables: Vec<TableName>,
+    /// A table drill counts at most this many items on each side (a scan reads the whole
+    /// table: past it the counts are reported as lower bounds).
+    pub max_scan_items: u64,
     pub instance_class: String,
     pub max_concurrent: usize,
     /// A drill not finished by then fails; its scratch instance expires then.
@@ -186,16 +191,24 @@ fn parse_checks(raw: &str) -> Result<BTreeMap<String, CheckPlan>, ConfigError> {
 impl DrillConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let minutes = |m: u32| chrono::Duration::minutes(i64::from(m));
-        let audit_tables = env
-            .list("AUDIT_TABLES")
-            .iter()
-            .map(|t| {
-                TableName::parse(t).map_err(|rule| ConfigError {
-                    var: "AUDIT_TABLES".into(),
-                    rule: format!("{t:?} {rule}"),
+        let tables = |var: &str| {
+            env.list(var)
+                .iter()
+                .map(|t| {
+                    TableName::parse(t).map_err(|rule| ConfigError {
+                        var: var.into(),
+                        rule: format!("{t:?} {rule}"),
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let drill_tables = tables("DRILL_TABLES")?;
+        let mut audit_tables = tables("AUDIT_TABLES")?;
+        for t in &drill_tables {
+            if !audit_tables.contains(t) {
+                audit_tables.push(t.clone());
+            }
+        }
         let instance_class = env
             .optional("DRILL_INSTANCE_CLASS")
             .unwrap_or("db.t4g.medium");
@@ -223,6 +236,13 @@ impl DrillConfig {
                 "hours",
             )?)),
             audit_tables,
+            drill_tables,
+            max_scan_items: env.ranged(
+                "DRILL_MAX_SCAN_ITEMS",
+                1_000_000u64,
+                1_000..=100_000_000,
+                "items",
+            )?,
             instance_class: instance_class.to_string(),
             max_concurrent: env.ranged("MAX_CONCURRENT_DRILLS", 2, 1..=20, "drills")?,
             deadline: minutes(env.ranged("DRILL_DEADLINE_MINUTES", 180, 30..=1440, "minutes")?),
@@ -256,9 +276,11 @@ mod tests {
         assert_eq!(c.instance_class, "db.t4g.medium");
         assert_eq!(c.tag, DRILL_TAG);
         assert_eq!(c.checks_for("any"), CheckPlan::default());
+        assert_eq!(c.max_scan_items, 1_000_000);
         let c = DrillConfig::from_env(&Env::from_pairs([
             ("RPO_TARGET_MINUTES", "1440"),
             ("AUDIT_TABLES", "orders, sessions"),
+            ("DRILL_TABLES", "carts, orders"),
             (
                 "DRILL_CHECKS",
                 r#"{"*": {"tables": ["public.a"]}, "Orders-DB": {"tables": ["public.orders"],
@@ -268,7 +290,9 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.rpo_target, chrono::Duration::minutes(1440));
-        assert_eq!(c.audit_tables.len(), 2);
+        // A drilled table is audited too, once.
+        assert_eq!(c.audit_tables.len(), 3);
+        assert_eq!(c.drill_tables.len(), 2);
         let orders = c.checks_for("orders-db");
         assert_eq!(orders.spec.tables[0].to_string(), "public.orders");
         assert_eq!(orders.spec.sql_checks[0].name, "has customers");
@@ -290,6 +314,9 @@ mod tests {
             ("DRILL_INSTANCE_CLASS", "t4g.medium"),
             ("DRILL_INSTANCE_CLASS", "db.t4g.medium; drop"),
             ("AUDIT_TABLES", "bad table!"),
+            ("DRILL_TABLES", "x"),
+            ("DRILL_MAX_SCAN_ITEMS", "999"),
+            ("DRILL_MAX_SCAN_ITEMS", "100000001"),
             ("AUTOMATIC_DRY_RUN", "maybe"),
             ("DRILL_CHECKS", "[1]"),
             ("DRILL_CHECKS", r#"{"*": {"tables": ["orders"]}}"#),

@@ -1,11 +1,14 @@
-//! The runs: the RPO audit (here), a drill's start (`start`), its check and cleanup (`check`),
-//! and the sweep (`sweep`). A drill outlives one invocation: its job record (shared `job`)
-//! holds its step, each step is taken by compare-and-swap, and no step depends on the next
-//! one succeeding: whatever is left, the sweep finishes or deletes.
+//! The runs: the RPO audit (here), a drill's start (`start`), an Aurora drill's instance
+//! (`cluster`), its check and cleanup (`check`; a table's in `table`), and the sweep (`sweep`).
+//! A drill outlives one invocation: its job record (shared `job`) holds its step, each step is
+//! taken by compare-and-swap, and no step depends on the next one succeeding: whatever is left,
+//! the sweep finishes or deletes.
 
 mod check;
+mod cluster;
 mod start;
 mod sweep;
+mod table;
 
 use std::collections::BTreeMap;
 
@@ -23,15 +26,16 @@ use rds_responder::report::{Check, Findings, Outcome};
 use rds_responder::run::RunContext;
 use rds_responder::runner::{Invocation, Responder};
 use rds_responder::sql::verify::DataInspector;
+use rds_responder::table_recovery::TableRestores;
 use rds_responder::trigger::Target;
-use rds_responder::trigger::{DbTarget, RdsIdentifier, Trigger};
+use rds_responder::trigger::{DbTarget, Trigger};
 
 use crate::checks;
 use crate::config::DrillConfig;
 use crate::policy::drill::{enrolment, named_as_scratch, DrillFacts, Enrolment, Step};
 use crate::policy::rpo::{assess, Facts};
 use crate::policy::{decide, Decision};
-use crate::request::{DrillSchedule, ManualTask};
+use crate::request::{DrillSchedule, ManualTask, Subject};
 
 pub const FUNCTION: &str = "restore-drill";
 /// How long a finished drill's record is kept (its report is in S3 for good).
@@ -39,9 +43,10 @@ pub const KEEP_DAYS: i64 = 14;
 /// DynamoDB tables audited at once.
 pub const TABLE_CONCURRENCY: usize = 8;
 
-pub struct RestoreDrill<R, B, D, J> {
+pub struct RestoreDrill<R, B, T, D, J> {
     pub rds: R,
     pub tables: B,
+    pub table_restores: T,
     pub data: D,
     pub jobs: J,
     pub endpoints: EndpointMap,
@@ -52,6 +57,9 @@ pub struct RestoreDrill<R, B, D, J> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DrillState {
     pub source: String,
+    /// `db-instance`, `db-cluster` or `table` (records before cluster and table drills: none).
+    #[serde(default = "instance_kind")]
+    pub kind: String,
     pub scratch: String,
     pub restore_from: String,
     pub point_in_time: bool,
@@ -59,6 +67,9 @@ pub struct DrillState {
     /// The restore call.
     pub started_at: DateTime<Utc>,
     pub instance_class: String,
+    /// An Aurora drill's cluster became available.
+    #[serde(default)]
+    pub cluster_available_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub available_at: Option<DateTime<Utc>>,
     #[serde(default)]
@@ -72,9 +83,26 @@ pub struct DrillState {
     pub rpo_seconds: Option<i64>,
 }
 
+pub fn target_of(subject: &Subject) -> Target {
+    match subject {
+        Subject::Instance(id) => Target::Instance(id.clone()),
+        Subject::Cluster(id) => Target::Cluster(id.clone()),
+        Subject::Table(t) => Target::Table(t.clone()),
+    }
+}
+
+fn instance_kind() -> String {
+    "db-instance".into()
+}
+
 /// The job key of a drill of `source`: one drill per database.
-pub fn drill_key(source: &RdsIdentifier) -> String {
-    format!("db-instance#{source}")
+pub fn drill_key(source: &Subject) -> String {
+    format!("{}#{}", source.kind(), source.name())
+}
+
+/// The lock a drill's actions take within one run (the job record is the lock across runs).
+pub fn drill_lock(source: &Subject) -> String {
+    format!("drill#{}", drill_key(source))
 }
 
 pub fn facts_of(job: &JobRecord) -> DrillFacts {
@@ -104,10 +132,11 @@ fn list_failed(what: &str, e: &RdsError) -> Findings {
     findings
 }
 
-impl<R, B, D, J> Responder for RestoreDrill<R, B, D, J>
+impl<R, B, T, D, J> Responder for RestoreDrill<R, B, T, D, J>
 where
     R: RestoreControl,
     B: TableBackups,
+    T: TableRestores,
     D: DataInspector,
     J: JobStore,
 {
@@ -154,6 +183,23 @@ where
                 findings.result = result;
                 findings
             }
+            Decision::ClusterRestored {
+                scratch,
+                at,
+                because,
+            } => {
+                let check = self
+                    .add_instance(&scratch, Some(at), &because, &run, invocation)
+                    .await;
+                let skipped = check.outcome == Outcome::Skipped;
+                let summary = check.detail.clone();
+                let mut findings =
+                    Findings::new(Some(DbTarget::Cluster(scratch)), vec![check], summary);
+                if skipped {
+                    findings.status = Some(rds_responder::report::Status::Skipped);
+                }
+                findings
+            }
             Decision::Sweep { dry_run, because } => {
                 self.sweep(dry_run, &because, &run, invocation).await
             }
@@ -185,22 +231,23 @@ fn resource_name(db: &DbTarget) -> String {
     }
 }
 
-impl<R, B, D, J> RestoreDrill<R, B, D, J>
+impl<R, B, T, D, J> RestoreDrill<R, B, T, D, J>
 where
     R: RestoreControl,
     B: TableBackups,
+    T: TableRestores,
     D: DataInspector,
     J: JobStore,
 {
     /// Whether the audit looks at this database: enrolled (or named), and its own recovery
     /// point (an Aurora member's is the cluster's; a scratch instance is not a database).
-    fn audited(&self, info: &RecoveryInfo, only: Option<&RdsIdentifier>) -> bool {
+    fn audited(&self, info: &RecoveryInfo, only: Option<&Subject>) -> bool {
         let id = info.db.id();
         if named_as_scratch(id.as_str()) || info.cluster.is_some() {
             return false;
         }
         match only {
-            Some(only) => only == id && matches!(info.db, DbTarget::Instance(_)),
+            Some(only) => *only == Subject::of_db(&info.db),
             None => !matches!(
                 enrolment(&info.tags, &self.config.tag),
                 Enrolment::Out { .. }
@@ -210,7 +257,7 @@ where
 
     async fn audit(
         &self,
-        only: Option<&RdsIdentifier>,
+        only: Option<&Subject>,
         disabled: Option<DateTime<Utc>>,
         because: &str,
         run: &RunContext<'_, '_, impl Ledger>,
@@ -235,7 +282,7 @@ where
                 latest_restorable: info.latest_restorable,
                 newest_snapshot: newest.get(&resource).copied(),
                 snapshots_audited: true,
-                disabled_event: disabled.filter(|_| only == Some(info.db.id())),
+                disabled_event: disabled.filter(|_| only.is_some()),
             };
             let assessment = assess(
                 &facts,
@@ -247,16 +294,22 @@ where
             checks.push(check);
             metrics.extend(metric);
         }
-        if let Some(id) = only {
-            if checks.is_empty() {
+        if let Some(only) = only {
+            if let Subject::Table(table) = only {
+                let tables = self.audit_tables(std::slice::from_ref(table), run).await;
+                for (check, metric) in tables {
+                    checks.push(check);
+                    metrics.extend(metric);
+                }
+            } else if checks.is_empty() {
                 checks.push(Check::new(
-                    format!("rpo db-instance:{id}"),
+                    format!("rpo {only}"),
                     Outcome::Fail,
-                    format!("{id} is not a DB instance RDS lists (or it is an Aurora member: audit its cluster)"),
+                    format!("{} is not a {} RDS lists (an Aurora member's recovery point is its cluster's: audit the cluster)", only.name(), only.kind()),
                 ));
             }
         } else {
-            let tables = self.audit_tables(run).await;
+            let tables = self.audit_tables(&self.config.audit_tables, run).await;
             for (check, metric) in tables {
                 checks.push(check);
                 metrics.extend(metric);
@@ -266,10 +319,7 @@ where
             "{}; {because}",
             checks::audit_summary(&checks, target_minutes)
         );
-        let target = match only {
-            Some(id) => Target::Instance(id.clone()),
-            None => Target::Account,
-        };
+        let target = only.map_or(Target::Account, target_of);
         let mut findings = Findings::new(Some(target), checks, summary);
         findings.result = Some(checks::audit_result(&findings.checks));
         findings.metrics = metrics;
@@ -278,11 +328,12 @@ where
 
     async fn audit_tables(
         &self,
+        tables: &[rds_responder::trigger::TableName],
         run: &RunContext<'_, '_, impl Ledger>,
     ) -> Vec<(Check, Option<rds_responder::report::ResourceMetric>)> {
         use futures_util::stream::{self, StreamExt};
         let target_minutes = self.config.rpo_target.num_minutes();
-        stream::iter(self.config.audit_tables.iter())
+        stream::iter(tables.iter())
             .map(|table| async move {
                 let resource = format!("table:{table}");
                 match self.tables.pitr(table).await {

@@ -7,6 +7,7 @@ use rds_responder::ledger::DynamoLedger;
 use rds_responder::recovery::RdsRestores;
 use rds_responder::runner::{init_or_exit, serve};
 use rds_responder::sql::DbConnector;
+use rds_responder::table_recovery::DynamoRestores;
 use restore_drill::config::DrillConfig;
 use restore_drill::handler::RestoreDrill;
 
@@ -19,6 +20,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 client: startup.aws.rds.clone(),
             },
             tables: DynamoBackups {
+                client: startup.aws.dynamodb.clone(),
+            },
+            table_restores: DynamoRestores {
                 client: startup.aws.dynamodb.clone(),
             },
             jobs: DynamoLedger {

@@ -1,11 +1,13 @@
-//! What restore-drill is asked: a task (audit, drill, sweep), by hand or on a schedule.
-//! Imports only the trigger types.
+//! What restore-drill is asked: a task (audit, drill, sweep), by hand or on a schedule, about
+//! which database (`Subject`). Imports only the trigger types.
+
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use rds_responder::trigger::{
-    parse_identifier, ManualPayload, RawDbTarget, RdsIdentifier, ResourceKind, ScheduleInput,
-    TriggerError,
+    parse_identifier, DbTarget, ManualPayload, RdsIdentifier, ResourceKind, ScheduleInput,
+    TableName, TriggerError,
 };
 
 /// What one run does.
@@ -24,21 +26,139 @@ pub enum Task {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DrillFrom {
-    /// The newest available snapshot, ours or automated.
+    /// The newest available snapshot (or DynamoDB backup), ours or automated.
     #[default]
     NewestSnapshot,
     /// The source's latest restorable time (point in time).
     LatestRestorable,
 }
 
-/// `{"task": "audit" | "drill" | "sweep", "db_instance": "orders-db", "from":
-/// "newest-snapshot" | "latest-restorable", "dry_run": false, "request_id": "..."}`.
-/// `db_instance` names the one database of an audit or a drill (a drill needs it by hand);
-/// a drill by hand is a dry run unless `"dry_run": false`.
+/// A database a drill restores or an audit reads: an RDS instance, an Aurora cluster, or a
+/// DynamoDB table.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    Instance(RdsIdentifier),
+    Cluster(RdsIdentifier),
+    Table(TableName),
+}
+
+impl Subject {
+    /// `db-instance`, `db-cluster` or `table`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Subject::Instance(_) => "db-instance",
+            Subject::Cluster(_) => "db-cluster",
+            Subject::Table(_) => "table",
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Subject::Instance(id) | Subject::Cluster(id) => id.as_str(),
+            Subject::Table(t) => t.as_str(),
+        }
+    }
+
+    /// `<kind>:<name>`, as a scratch resource's source tag and a report's resource name.
+    pub fn tag_value(&self) -> String {
+        format!("{}:{}", self.kind(), self.name())
+    }
+
+    /// The inverse of `tag_value`; `None` for anything else.
+    pub fn parse_tag(raw: &str) -> Option<Self> {
+        let (kind, name) = raw.split_once(':')?;
+        match kind {
+            "db-instance" => RdsIdentifier::parse(name, ResourceKind::DbInstance)
+                .ok()
+                .map(Subject::Instance),
+            "db-cluster" => RdsIdentifier::parse(name, ResourceKind::DbCluster)
+                .ok()
+                .map(Subject::Cluster),
+            "table" => TableName::parse(name).ok().map(Subject::Table),
+            _ => None,
+        }
+    }
+
+    pub fn of_db(db: &DbTarget) -> Self {
+        match db {
+            DbTarget::Instance(id) => Subject::Instance(id.clone()),
+            DbTarget::Cluster(id) => Subject::Cluster(id.clone()),
+        }
+    }
+
+    /// The RDS resource, for instances and clusters.
+    pub fn db(&self) -> Option<DbTarget> {
+        match self {
+            Subject::Instance(id) => Some(DbTarget::Instance(id.clone())),
+            Subject::Cluster(id) => Some(DbTarget::Cluster(id.clone())),
+            Subject::Table(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.tag_value())
+    }
+}
+
+/// `{"db_instance": ...}`, `{"db_cluster": ...}` or `{"table": ...}`: exactly one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSubject {
+    #[serde(default)]
+    db_instance: Option<String>,
+    #[serde(default)]
+    db_cluster: Option<String>,
+    #[serde(default)]
+    table: Option<String>,
+}
+
+impl RawSubject {
+    fn is_empty(&self) -> bool {
+        self.db_instance.is_none() && self.db_cluster.is_none() && self.table.is_none()
+    }
+
+    /// `None` when none is named; an error naming the fields when more than one is.
+    fn validate(&self, field: &str) -> Result<Option<Subject>, TriggerError> {
+        let named = [&self.db_instance, &self.db_cluster, &self.table]
+            .iter()
+            .filter(|f| f.is_some())
+            .count();
+        if named > 1 {
+            return Err(invalid(
+                &format!("{field}db_instance|{field}db_cluster|{field}table"),
+                "name one database: exactly one of the three",
+            ));
+        }
+        if let Some(id) = &self.db_instance {
+            let f = format!("{field}db_instance");
+            return parse_identifier(&f, id, ResourceKind::DbInstance)
+                .map(|id| Some(Subject::Instance(id)));
+        }
+        if let Some(id) = &self.db_cluster {
+            let f = format!("{field}db_cluster");
+            return parse_identifier(&f, id, ResourceKind::DbCluster)
+                .map(|id| Some(Subject::Cluster(id)));
+        }
+        match &self.table {
+            Some(name) => TableName::parse(name)
+                .map(|t| Some(Subject::Table(t)))
+                .map_err(|rule| invalid(&format!("{field}table"), rule)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// `{"task": "audit" | "drill" | "sweep", "db_instance": "orders-db" (or "db_cluster" or
+/// "table"), "from": "newest-snapshot" | "latest-restorable", "dry_run": false, "request_id":
+/// "..."}`. The database names the one database of an audit or a drill (a drill needs it by
+/// hand); a drill by hand is a dry run unless `"dry_run": false`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ManualTask {
     pub task: Task,
-    pub db: Option<RdsIdentifier>,
+    pub subject: Option<Subject>,
     pub from: DrillFrom,
     pub dry_run: bool,
     pub request_id: Option<String>,
@@ -50,6 +170,10 @@ pub struct RawManualTask {
     task: Task,
     #[serde(default)]
     db_instance: Option<String>,
+    #[serde(default)]
+    db_cluster: Option<String>,
+    #[serde(default)]
+    table: Option<String>,
     #[serde(default)]
     from: Option<DrillFrom>,
     #[serde(default)]
@@ -67,21 +191,22 @@ impl ManualPayload for ManualTask {
     const SHAPE: &'static str = "restore-drill manual request";
 
     fn validate(raw: RawManualTask) -> Result<Self, TriggerError> {
-        let db = raw
-            .db_instance
-            .as_deref()
-            .map(|id| parse_identifier("db_instance", id, ResourceKind::DbInstance))
-            .transpose()?;
+        let subject = RawSubject {
+            db_instance: raw.db_instance,
+            db_cluster: raw.db_cluster,
+            table: raw.table,
+        }
+        .validate("")?;
         match raw.task {
-            Task::Drill if db.is_none() => {
+            Task::Drill if subject.is_none() => {
                 return Err(invalid(
-                    "db_instance",
-                    "is required for a drill by hand (the database to restore)",
+                    "db_instance|db_cluster|table",
+                    "one is required for a drill by hand (the database to restore)",
                 ))
             }
-            Task::Sweep if db.is_some() => {
+            Task::Sweep if subject.is_some() => {
                 return Err(invalid(
-                    "db_instance",
+                    "db_instance|db_cluster|table",
                     "is not taken by a sweep (it looks at every drill)",
                 ))
             }
@@ -92,7 +217,7 @@ impl ManualPayload for ManualTask {
         }
         Ok(Self {
             task: raw.task,
-            db,
+            subject,
             from: raw.from.unwrap_or_default(),
             dry_run: rds_responder::safety::dry_run(true, raw.dry_run, false),
             request_id: raw.request_id,
@@ -105,12 +230,13 @@ impl ManualPayload for ManualTask {
 }
 
 /// A schedule's input: `{"task": "audit"}`, `{"task": "sweep"}`, or `{"task": "drill",
-/// "targets": [{"db_instance": "orders-db"}], "from": "latest-restorable"}` (no targets: every
-/// instance tagged for drills).
+/// "targets": [{"db_instance": "orders-db"}, {"db_cluster": "orders-aurora"}, {"table":
+/// "orders"}], "from": "latest-restorable"}` (no targets: every database tagged for drills and
+/// every table in DRILL_TABLES).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DrillSchedule {
     pub task: Task,
-    pub targets: Vec<RdsIdentifier>,
+    pub targets: Vec<Subject>,
     pub from: DrillFrom,
 }
 
@@ -121,7 +247,7 @@ impl ScheduleInput for DrillSchedule {
         struct Raw {
             task: Option<Task>,
             #[serde(default)]
-            targets: Vec<RawDbTarget>,
+            targets: Vec<RawSubject>,
             #[serde(default)]
             from: Option<DrillFrom>,
         }
@@ -146,16 +272,18 @@ impl ScheduleInput for DrillSchedule {
                 "targets and from are only taken by a drill",
             ));
         }
-        let mut targets = Vec::new();
+        let mut targets: Vec<Subject> = Vec::new();
         for (i, t) in raw.targets.iter().enumerate() {
             let name = format!("{field}targets[{i}].");
-            match t.validate(&name)? {
-                rds_responder::trigger::DbTarget::Instance(id) => targets.push(id),
-                rds_responder::trigger::DbTarget::Cluster(_) => {
-                    return Err(invalid(
-                        &format!("{name}db_cluster"),
-                        "drills restore DB instances; Aurora cluster drills are not built yet",
-                    ))
+            if t.is_empty() {
+                return Err(invalid(
+                    &format!("{name}db_instance|{name}db_cluster|{name}table"),
+                    "name one database: exactly one of the three",
+                ));
+            }
+            if let Some(subject) = t.validate(&name)? {
+                if !targets.contains(&subject) {
+                    targets.push(subject);
                 }
             }
         }
@@ -193,7 +321,15 @@ mod tests {
         assert!(!t.dry_run);
         assert_eq!(t.from, DrillFrom::LatestRestorable);
         let err = ManualTask::from_value(json!({"task": "drill"})).unwrap_err();
-        assert_eq!(field_of(err), "db_instance");
+        assert_eq!(field_of(err), "db_instance|db_cluster|table");
+        let t = ManualTask::from_value(json!({"task": "drill", "db_cluster": "orders-aurora"}))
+            .unwrap();
+        assert_eq!(t.subject.unwrap().tag_value(), "db-cluster:orders-aurora");
+        let t = ManualTask::from_value(json!({"task": "drill", "table": "orders.v2"})).unwrap();
+        assert_eq!(
+            t.subject,
+            Some(Subject::Table(TableName::parse("orders.v2").unwrap()))
+        );
     }
 
     #[test]
@@ -209,6 +345,12 @@ mod tests {
                 "db_instance",
             ),
             (json!({"task": "restore"}), "task"),
+            (
+                json!({"task": "drill", "db_instance": "a-db", "table": "orders"}),
+                "db_instance|db_cluster|table",
+            ),
+            (json!({"task": "drill", "table": "no/slash"}), "table"),
+            (json!({"task": "drill", "db_cluster": "x--y"}), "db_cluster"),
             (json!({"task": "audit", "extra": 1}), "extra"),
             (json!({"task": "audit", "request_id": ""}), "request_id"),
         ] {
@@ -236,11 +378,38 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(field_of(err), "detail.targets");
-        let err = DrillSchedule::from_value(
-            json!({"task": "drill", "targets": [{"db_cluster": "orders-aurora"}]}),
+        let s = DrillSchedule::from_value(
+            json!({"task": "drill", "targets": [{"db_cluster": "orders-aurora"},
+                {"table": "orders"}, {"table": "orders"}]}),
             "detail.",
         )
-        .unwrap_err();
-        assert!(err.to_string().contains("Aurora"), "{err}");
+        .unwrap();
+        assert_eq!(
+            s.targets.iter().map(Subject::tag_value).collect::<Vec<_>>(),
+            ["db-cluster:orders-aurora", "table:orders"]
+        );
+        let err = DrillSchedule::from_value(json!({"task": "drill", "targets": [{}]}), "detail.")
+            .unwrap_err();
+        assert!(field_of(err).starts_with("detail.targets[0].db_instance"));
+    }
+
+    #[test]
+    fn a_source_tag_reads_back_as_its_subject_and_nothing_else_does() {
+        for raw in [
+            "db-instance:orders-db",
+            "db-cluster:orders-aurora",
+            "table:orders.v2",
+        ] {
+            assert_eq!(Subject::parse_tag(raw).unwrap().tag_value(), raw);
+        }
+        for raw in [
+            "orders-db",
+            "db-instance:",
+            "db-instance:1bad",
+            "table:a/b",
+            "s3:bucket",
+        ] {
+            assert_eq!(Subject::parse_tag(raw), None, "{raw}");
+        }
     }
 }

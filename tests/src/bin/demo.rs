@@ -1,9 +1,11 @@
 //! `make demo`: plays scenes of every function through its real binary against the local stack
-//! (failover-check, idle-reaper on PostgreSQL and MariaDB, snapshotter, storage-guard), printing
-//! each report and what reached the SNS topic.
+//! (failover-check, idle-reaper on PostgreSQL and MariaDB, snapshotter, storage-guard,
+//! restore-drill against a real restored copy of a PostgreSQL database), printing each report and
+//! what reached the SNS topic.
 
 use std::time::Duration;
 
+use e2e::drill::{self, DrillSource};
 use e2e::{Fixture, FunctionProcess, Invoked, Stack};
 use serde_json::{json, Value};
 
@@ -26,17 +28,39 @@ fn print_report(report: &Value) {
     }
 }
 
-async fn play(fixture: &Fixture, function: &mut FunctionProcess, title: &str, event: Value) {
+/// Plays one event, prints the report and what SNS received; returns the report, if any.
+async fn play(
+    fixture: &Fixture,
+    function: &mut FunctionProcess,
+    title: &str,
+    event: Value,
+) -> Option<Value> {
+    play_showing(fixture, function, title, event, |_| {}).await
+}
+
+/// [`play`], with `more` printing more of the report before what SNS received.
+async fn play_showing(
+    fixture: &Fixture,
+    function: &mut FunctionProcess,
+    title: &str,
+    event: Value,
+    more: impl FnOnce(&Value),
+) -> Option<Value> {
     println!("\n== {title}");
-    match function.invoke(&event).await.1 {
-        Invoked::Response(report) => print_report(&report),
+    let report = match function.invoke(&event).await.1 {
+        Invoked::Response(report) => {
+            print_report(&report);
+            more(&report);
+            Some(report)
+        }
         Invoked::Error {
             error_type,
             error_message,
         } => {
-            println!("  refused: {error_type}: {error_message}")
+            println!("  refused: {error_type}: {error_message}");
+            None
         }
-    }
+    };
     let published = fixture.published(0, Duration::from_millis(300)).await;
     if published.is_empty() {
         println!("  SNS: nothing published");
@@ -54,6 +78,7 @@ async fn play(fixture: &Fixture, function: &mut FunctionProcess, title: &str, ev
             attrs.join(", ")
         );
     }
+    report
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -227,6 +252,7 @@ async fn main() {
 
     snapshotter_scenes(&fixture).await;
     storage_guard_scenes(&fixture).await;
+    restore_drill_scenes(&fixture).await;
 
     println!("\nreports archived in s3://{}:", fixture.bucket);
     for key in fixture.archive_keys().await {
@@ -422,4 +448,147 @@ async fn storage_guard_scenes(fixture: &Fixture) {
         fixture.event("rds-cluster-storage-low.eventbridge.json"),
     )
     .await;
+}
+
+/// The data behind a report's lines: each check's data, the resource metrics, the result.
+fn print_details(report: &Value) {
+    for check in report["checks"].as_array().into_iter().flatten() {
+        if !check["data"].is_null() {
+            println!(
+                "      {} data: {}",
+                check["name"].as_str().unwrap_or("?"),
+                check["data"]
+            );
+        }
+    }
+    print_metrics(report, None);
+    if !report["result"].is_null() {
+        println!("  result: {}", report["result"]);
+    }
+}
+
+/// The report's per-resource metrics (of `resource` only, when given).
+fn print_metrics(report: &Value, resource: Option<&str>) -> usize {
+    let mut shown = 0;
+    for metric in report["metrics"].as_array().into_iter().flatten() {
+        if resource.is_some_and(|r| metric["resource"] != r) {
+            continue;
+        }
+        println!(
+            "  metric: {} = {} {} ({})",
+            metric["name"].as_str().unwrap_or("?"),
+            metric["value"],
+            metric["unit"].as_str().unwrap_or_default(),
+            metric["resource"].as_str().unwrap_or("?")
+        );
+        shown += 1;
+    }
+    shown
+}
+
+/// restore-drill: the RPO audit on its schedule, a drill planned then started by hand and a
+/// second one refused, the restore event whose data checks read a real restored copy (a
+/// pg_basebackup of the primary on its own port), and the sweep leaving an untagged lookalike.
+async fn restore_drill_scenes(fixture: &Fixture) {
+    let db = format!("drilled-{}", fixture.suffix);
+    fixture.create_instance(&db, "postgres").await;
+    let source = DrillSource::prepare(fixture, &db, 40).await;
+    println!(
+        "\nrestore-drill: {db} tagged {}=drill, snapshot {db}-nightly; its data (database {}: 40 \
+         orders, an empty audit_log) on the primary, and a restore of it (pg_basebackup) on port {}",
+        drill::TAG,
+        source.database,
+        source.restored.port
+    );
+    let checks = drill::orders_checks();
+    let mut drills =
+        FunctionProcess::start(drill::FUNCTION, &source.env(fixture, &[], &checks)).await;
+
+    let mut audit = fixture.event("schedule.restore-drill.scheduler.json");
+    audit["scheduler"]["scheduled_time"] =
+        json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let resource = format!("db-instance:{db}");
+    let mut in_report = 0;
+    play_showing(
+        fixture,
+        &mut drills,
+        "restore-drill: the RPO audit on its schedule (recovery point lag of every enrolled database)",
+        audit,
+        |report| in_report = print_metrics(report, Some(&resource)),
+    )
+    .await;
+    if in_report == 0 {
+        // Not in the report: the Embedded Metric Format line the function logged.
+        for doc in drills.metric_documents(&fixture.namespace) {
+            if doc["Resource"] == resource.as_str() {
+                println!("  metric (logged): {doc}");
+            }
+        }
+    }
+
+    play(
+        fixture,
+        &mut drills,
+        "restore-drill: the weekly drill by hand (a plan unless \"dry_run\": false)",
+        json!({"task": "drill", "db_instance": db, "dry_run": true}),
+    )
+    .await;
+    play(
+        fixture,
+        &mut drills,
+        "restore-drill: the drill for real: restore the newest snapshot to a scratch instance",
+        json!({"task": "drill", "db_instance": db, "dry_run": false}),
+    )
+    .await;
+    play(
+        fixture,
+        &mut drills,
+        "restore-drill: a second drill of the same database while the first is under way",
+        json!({"task": "drill", "db_instance": db, "dry_run": false, "request_id": "demo-second-drill"}),
+    )
+    .await;
+    let Some(scratch) = drill::scratch_of(fixture, &db).await.pop() else {
+        println!("  no scratch instance of {db} in moto: the drill did not start (see above)");
+        return;
+    };
+    println!("  moto lists the scratch instance {scratch}");
+
+    // The event may reach another execution environment: one whose endpoint map sends the
+    // scratch instance to the restored copy.
+    let mut checker = FunctionProcess::start(
+        drill::FUNCTION,
+        &source.env(fixture, std::slice::from_ref(&scratch), &checks),
+    )
+    .await;
+    play_showing(
+        fixture,
+        &mut checker,
+        "restore-drill: RDS-EVENT-0043, the scratch instance is restored: check its data, delete it",
+        drill::restored_event(&scratch),
+        print_details,
+    )
+    .await;
+    println!(
+        "  scratch instance {scratch} still in moto: {}",
+        drill::instance_ids(fixture).await.contains(&scratch)
+    );
+
+    let lookalike = format!("look-{}{}202601010000", fixture.suffix, drill::SCRATCH_MARK);
+    fixture.create_instance(&lookalike, "postgres").await;
+    println!(
+        "\nrestore-drill: {lookalike} exists, named like a scratch instance but not tagged as one"
+    );
+    play(
+        fixture,
+        &mut checker,
+        "restore-drill: the sweep for real (\"dry_run\": false): an untagged lookalike is never deleted",
+        json!({"task": "sweep", "dry_run": false, "request_id": "demo-sweep"}),
+    )
+    .await;
+    let ids = drill::instance_ids(fixture).await;
+    println!(
+        "  {lookalike} still in moto: {}; {db} still in moto: {}",
+        ids.contains(&lookalike),
+        ids.contains(&db)
+    );
 }

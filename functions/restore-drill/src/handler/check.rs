@@ -1,6 +1,7 @@
 //! A drill's check and cleanup: take the step (compare-and-swap on its job), read the restore
-//! and its source, judge, keep the findings in the job, delete the scratch instance, and report
-//! every check with the RTO in stages and the RPO.
+//! and its source, judge, keep the findings in the job, delete the scratch copy (an instance, or
+//! an Aurora drill's instance and cluster), and report every check with the RTO in stages and
+//! the RPO. A table's check is in `table`.
 
 use chrono::{SecondsFormat, Utc};
 use serde_json::Value;
@@ -15,13 +16,14 @@ use rds_responder::run::RunContext;
 use rds_responder::runner::Invocation;
 use rds_responder::sql::verify::DataInspector;
 use rds_responder::sql::Engine;
+use rds_responder::table_recovery::TableRestores;
 use rds_responder::trigger::{RdsIdentifier, ResourceKind};
 
-use super::start::drill_lock;
-use super::{drill_key, facts_of, state_of, DrillState, RestoreDrill, FUNCTION};
+use super::{drill_key, drill_lock, facts_of, state_of, DrillState, RestoreDrill, FUNCTION};
 use crate::checks;
 use crate::policy::drill::{check_refusal, named_as_scratch, Step, SCRATCH_TAG, SOURCE_TAG};
-use crate::policy::verdict::{compare, observed_rpo, rto};
+use crate::policy::verdict::{compare, observed_rpo, rto, Timeline};
+use crate::request::Subject;
 
 /// What a check step says: its checks, the summary line, the result.
 pub type Told = (Vec<Check>, String, Option<Value>);
@@ -31,16 +33,17 @@ fn told(name: &str, outcome: Outcome, detail: String) -> Told {
     (vec![Check::new(name, outcome, detail)], summary, None)
 }
 
-/// The source a scratch instance names in its tag: `db-instance:<id>`.
-pub fn tagged_source(scratch: &RecoveryInfo) -> Option<RdsIdentifier> {
-    let raw = scratch.tags.get(SOURCE_TAG)?.strip_prefix("db-instance:")?;
-    RdsIdentifier::parse(raw, ResourceKind::DbInstance).ok()
+/// The source a scratch copy names in its tag: `db-instance:<id>`, `db-cluster:<id>`,
+/// `table:<name>`.
+pub fn tagged_source(tags: &std::collections::BTreeMap<String, String>) -> Option<Subject> {
+    Subject::parse_tag(tags.get(SOURCE_TAG)?)
 }
 
-impl<R, B, D, J> RestoreDrill<R, B, D, J>
+impl<R, B, T, D, J> RestoreDrill<R, B, T, D, J>
 where
     R: RestoreControl,
     B: TableBackups,
+    T: TableRestores,
     D: DataInspector,
     J: JobStore,
 {
@@ -66,14 +69,22 @@ where
         };
         let ours = named_as_scratch(scratch_id.as_str())
             && scratch.tags.get(SCRATCH_TAG).map(String::as_str) == Some(scratch_id.as_str());
-        let Some(source_id) = tagged_source(&scratch).filter(|_| ours) else {
+        // An instance drill's scratch names an instance; an Aurora drill's names its cluster.
+        let Some(source) = tagged_source(&scratch.tags)
+            .filter(|s| match s {
+                Subject::Instance(_) => scratch.cluster.is_none(),
+                Subject::Cluster(_) => scratch.cluster.as_deref() == Some(scratch_id.as_str()),
+                Subject::Table(_) => false,
+            })
+            .filter(|_| ours)
+        else {
             return told(
                 &name,
                 Outcome::Skipped,
                 format!("{scratch_id} lacks this drill's tags ({SCRATCH_TAG}, {SOURCE_TAG}): not a drill of ours, not touched"),
             );
         };
-        let key = drill_key(&source_id);
+        let key = drill_key(&source);
         let job = match self.jobs.load(FUNCTION, &key).await {
             Ok(Some(job)) if job.run == scratch_id.as_str() => job,
             Ok(_) => {
@@ -128,7 +139,7 @@ where
             Err(e) => return told(&name, Outcome::Fail, format!("{e}; not checked")),
         };
         let mut checks = self
-            .read_and_judge(&scratch, &source_id, &mut state, run)
+            .read_and_judge(&scratch, &source, &mut state, run)
             .await;
         let failed = checks.iter().any(|c| c.outcome == Outcome::Fail);
         state.outcome = Some(if failed { "failed" } else { "passed" }.into());
@@ -139,14 +150,21 @@ where
             Ok(Swap::Written(v)) => Some(v),
             _ => None,
         };
-        checks.push(self.clean_up(scratch_id, &source_id, run).await);
-        let cleaned = checks.last().is_some_and(|c| c.outcome == Outcome::Pass);
+        let (cleanup, cleaned) = match &source {
+            Subject::Cluster(_) => self.clean_up_cluster(scratch_id, &source, run).await,
+            _ => {
+                let check = self.clean_up(scratch_id, &source, run).await;
+                let done = check.outcome == Outcome::Pass;
+                (check, done)
+            }
+        };
+        checks.push(cleanup);
         if let (true, Some(v)) = (cleaned, version) {
             self.finish(&mut taken, v).await;
         }
         checks.push(cost_check(&state, run.now));
         let summary = format!(
-            "drill {scratch_id} of {source_id} {}: RTO {}, RPO {}{}",
+            "drill {scratch_id} of {source} {}: RTO {}, RPO {}{}",
             if failed { "FAILED" } else { "passed" },
             state
                 .rto_seconds
@@ -157,12 +175,12 @@ where
             if cleaned {
                 ""
             } else {
-                "; its scratch instance is still there"
+                "; its scratch copy is still there"
             }
         );
         let result = checks::drill_result(
             scratch_id.as_str(),
-            source_id.as_str(),
+            &source.tag_value(),
             if cleaned {
                 Step::Done.as_str()
             } else {
@@ -186,10 +204,14 @@ where
     async fn read_and_judge(
         &self,
         scratch: &RecoveryInfo,
-        source_id: &RdsIdentifier,
+        source_subject: &Subject,
         state: &mut DrillState,
         run: &RunContext<'_, '_, impl Ledger>,
     ) -> Vec<Check> {
+        let source_id = &match source_subject.db() {
+            Some(db) => db.id().clone(),
+            None => scratch.db.id().clone(),
+        };
         let mut checks = vec![Check::new(
             "restore",
             Outcome::Pass,
@@ -202,7 +224,11 @@ where
                     .to_rfc3339_opts(SecondsFormat::Secs, true)
             ),
         )];
-        let source = match self.rds.describe_recovery(source_id).await {
+        let described = match source_subject {
+            Subject::Cluster(_) => self.rds.describe_cluster(source_id).await,
+            _ => self.rds.describe_recovery(source_id).await,
+        };
+        let source = match described {
             Ok(Some(s)) => Some(s),
             Ok(None) => {
                 checks.push(Check::new(
@@ -221,10 +247,23 @@ where
                 None
             }
         };
+        // An Aurora drill's placement is its cluster's.
+        let placed = match (source_subject, &scratch.cluster) {
+            (Subject::Cluster(_), Some(cluster)) => {
+                let id = RdsIdentifier::parse(cluster, ResourceKind::DbCluster).ok();
+                match id {
+                    Some(id) => self.rds.describe_cluster(&id).await.ok().flatten(),
+                    None => None,
+                }
+            }
+            _ => Some(scratch.clone()),
+        };
         if let Some(placement) = source.as_ref().and_then(|s| s.placement.as_ref()) {
-            checks.push(checks::placement_check(&checks::placement_findings(
-                placement, scratch,
-            )));
+            let findings = match &placed {
+                Some(placed) => checks::placement_findings(placement, placed),
+                None => vec!["the scratch cluster could not be described".into()],
+            };
+            checks.push(checks::placement_check(&findings));
         }
         let Some(engine) = Engine::from_rds(&scratch.engine) else {
             checks.push(Check::new(
@@ -333,19 +372,23 @@ where
                 )),
             }
         }
-        let available = state.available_at.unwrap_or(run.now);
-        let (verdict, stages) = rto(
-            state.started_at,
-            available,
+        let timeline = Timeline {
+            started: state.started_at,
+            cluster_available: state.cluster_available_at,
+            available: state.available_at.unwrap_or(run.now),
             first_query,
-            reads_normal,
-            self.config.rto_target,
-        );
+        };
+        let (verdict, stages) = rto(&timeline, reads_normal, self.config.rto_target);
         state.rto_seconds = stages
             .iter()
             .find(|s| s.name == "first query")
             .map(|s| s.seconds);
-        checks.push(checks::verdict_check(&verdict).with_data(checks::stages_data(&stages)));
+        checks.push(
+            checks::verdict_check(&verdict).with_data(checks::stages_data(
+                &stages,
+                self.config.rto_target.num_seconds(),
+            )),
+        );
         checks
     }
 
@@ -354,7 +397,7 @@ where
     pub(super) async fn clean_up(
         &self,
         scratch: &RdsIdentifier,
-        source: &RdsIdentifier,
+        source: &Subject,
         run: &RunContext<'_, '_, impl Ledger>,
     ) -> Check {
         if let Err(refused) = run
@@ -373,9 +416,73 @@ where
             ),
         }
     }
+
+    /// An Aurora drill's cleanup: its instance, then its cluster. RDS deletes a cluster only once
+    /// its instances are gone: until then the cluster waits for the sweep (`false`: not done).
+    pub(super) async fn clean_up_cluster(
+        &self,
+        scratch: &RdsIdentifier,
+        source: &Subject,
+        run: &RunContext<'_, '_, impl Ledger>,
+    ) -> (Check, bool) {
+        let instance = RdsIdentifier::parse(scratch.as_str(), ResourceKind::DbInstance)
+            .unwrap_or_else(|_| scratch.clone());
+        let member = self.clean_up(&instance, source, run).await;
+        if member.outcome != Outcome::Pass {
+            return (member, false);
+        }
+        let cluster = RdsIdentifier::parse(scratch.as_str(), ResourceKind::DbCluster)
+            .unwrap_or_else(|_| scratch.clone());
+        if let Err(refused) = run
+            .may_act(&drill_lock(source), &format!("deleting cluster {cluster}"))
+            .await
+        {
+            return (refused, false);
+        }
+        match self.rds.delete_scratch_cluster(&cluster).await {
+            Ok(()) => (
+                Check::new(
+                    "cleanup",
+                    Outcome::Pass,
+                    format!("{}; cluster {cluster} deleted (no final snapshot, automated backups deleted)", member.detail),
+                ),
+                true,
+            ),
+            Err(RdsError::NotFound { .. }) => (
+                Check::new(
+                    "cleanup",
+                    Outcome::Pass,
+                    format!("{}; cluster {cluster} was already gone", member.detail),
+                ),
+                true,
+            ),
+            Err(e) => (
+                Check::new(
+                    "cleanup",
+                    Outcome::Warn,
+                    format!("{}; deleting cluster {cluster} failed for now ({e}): RDS deletes a cluster once its instance is gone, the next sweep deletes it", member.detail),
+                ),
+                false,
+            ),
+        }
+    }
+
+    /// A deleted scratch copy ends its drill, when its record is still at cleaning.
+    pub(super) async fn mark_done_if_clean(&self, cleanup: &Check, source: &Subject) {
+        if cleanup.outcome != Outcome::Pass {
+            return;
+        }
+        if let Ok(Some(mut job)) = self.jobs.load(FUNCTION, &drill_key(source)).await {
+            if job.step == Step::Cleaning.as_str() {
+                let version = job.version;
+                job.step = Step::Done.as_str().into();
+                let _ = self.jobs.swap(FUNCTION, &job, Some(version)).await;
+            }
+        }
+    }
 }
 
-fn cost_check(state: &DrillState, now: chrono::DateTime<Utc>) -> Check {
+pub(super) fn cost_check(state: &DrillState, now: chrono::DateTime<Utc>) -> Check {
     let minutes = (now - state.started_at).num_minutes().max(0);
     Check::new(
         "cost",

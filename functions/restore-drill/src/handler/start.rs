@@ -1,10 +1,10 @@
 //! A drill's start: pick the source, claim the drill (its job record, one per database), then
-//! restore the scratch instance with the source's placement, tagged as drill scratch with its
-//! expiry.
+//! restore the scratch copy (an instance, an Aurora cluster, a table) with the source's
+//! placement, tagged as drill scratch with its expiry.
 
-use chrono::{Duration, SecondsFormat};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
-use rds_responder::backups::TableBackups;
+use rds_responder::backups::{SnapshotInfo, TableBackups};
 use rds_responder::job::{JobRecord, JobStore, Lease, Swap};
 use rds_responder::ledger::Ledger;
 use rds_responder::rds::RdsError;
@@ -13,45 +13,72 @@ use rds_responder::report::{Check, Findings, Outcome};
 use rds_responder::run::RunContext;
 use rds_responder::runner::Invocation;
 use rds_responder::sql::verify::DataInspector;
-use rds_responder::trigger::Target;
-use rds_responder::trigger::{DbTarget, RdsIdentifier};
+use rds_responder::table_recovery::{ListedTable, TableRestores};
+use rds_responder::trigger::{DbTarget, RdsIdentifier, ResourceKind, Target};
 
-use super::{drill_key, facts_of, list_failed, DrillState, RestoreDrill, FUNCTION, KEEP_DAYS};
+use super::{
+    drill_key, drill_lock, facts_of, list_failed, target_of, DrillState, RestoreDrill, FUNCTION,
+    KEEP_DAYS,
+};
 use crate::checks;
 use crate::policy::drill::{
-    choose_source, enrolment, named_as_scratch, scratch_id, start_refusal, Enrolment, Step,
-    EXPIRES_TAG, SCRATCH_TAG, SOURCE_TAG,
+    choose_source, choose_table_source, enrolment, named_as_scratch, scratch_of, start_refusal,
+    Enrolment, Source, StartFacts, Step, EXPIRES_TAG, SCRATCH_MARK, SCRATCH_TAG, SOURCE_TAG,
 };
-use crate::request::DrillFrom;
+use crate::request::{DrillFrom, Subject};
 
-/// The lock a drill's actions take within one run (the job record is the lock across runs).
-pub fn drill_lock(source: &RdsIdentifier) -> String {
-    format!("drill#db-instance#{source}")
-}
-
-/// Scratch instances alive: named and tagged as drill scratch, not being deleted.
-pub fn drills_alive(listed: &[RecoveryInfo]) -> usize {
-    listed
+/// Scratch copies alive: RDS instances and clusters named and tagged as drill scratch (an Aurora
+/// drill counts once, by its cluster), and scratch tables, not being deleted.
+pub fn drills_alive(listed: &[RecoveryInfo], tables: &[ListedTable]) -> usize {
+    let rds = listed
         .iter()
         .filter(|i| {
-            matches!(i.db, DbTarget::Instance(_))
+            i.cluster.is_none()
                 && named_as_scratch(i.db.id().as_str())
                 && i.tags.contains_key(SCRATCH_TAG)
                 && i.status != "deleting"
         })
-        .count()
+        .count();
+    let tables = tables
+        .iter()
+        .filter(|t| named_as_scratch(&t.name) && t.status != "DELETING")
+        .count();
+    rds + tables
 }
 
-impl<R, B, D, J> RestoreDrill<R, B, D, J>
+/// A live scratch copy of `source`, whoever restored it (its source tag names it).
+fn scratch_alive<'a>(
+    source: &Subject,
+    listed: &'a [RecoveryInfo],
+    tables: &'a [ListedTable],
+) -> Option<&'a str> {
+    let tag = source.tag_value();
+    let names =
+        |tags: &std::collections::BTreeMap<String, String>| tags.get(SOURCE_TAG) == Some(&tag);
+    listed
+        .iter()
+        .filter(|i| i.status != "deleting" && names(&i.tags))
+        .map(|i| i.db.id().as_str())
+        .chain(
+            tables
+                .iter()
+                .filter(|t| t.status != "DELETING" && names(&t.tags))
+                .map(|t| t.name.as_str()),
+        )
+        .next()
+}
+
+impl<R, B, T, D, J> RestoreDrill<R, B, T, D, J>
 where
     R: RestoreControl,
     B: TableBackups,
+    T: TableRestores,
     D: DataInspector,
     J: JobStore,
 {
     pub(super) async fn start(
         &self,
-        only: &[RdsIdentifier],
+        only: &[Subject],
         from: DrillFrom,
         dry_run: bool,
         because: &str,
@@ -60,62 +87,91 @@ where
     ) -> Findings {
         let listed = match self.rds.list_recovery().await {
             Ok(l) => l,
-            Err(e) => return list_failed("listing DB instances", &e),
+            Err(e) => return list_failed("listing DB instances and clusters", &e),
         };
         let snapshots = match self.rds.list_backups().await {
             Ok(s) => s,
             Err(e) => return list_failed("listing snapshots", &e),
         };
-        let sources: Vec<RdsIdentifier> = if only.is_empty() {
+        let sources: Vec<Subject> = if only.is_empty() {
             listed
                 .iter()
-                .filter(|i| matches!(i.db, DbTarget::Instance(_)))
+                .filter(|i| i.cluster.is_none())
                 .filter(|i| enrolment(&i.tags, &self.config.tag) == Enrolment::Drill)
                 .filter(|i| !named_as_scratch(i.db.id().as_str()))
-                .map(|i| i.db.id().clone())
+                .map(|i| Subject::of_db(&i.db))
+                .chain(self.config.drill_tables.iter().cloned().map(Subject::Table))
                 .collect()
         } else {
             only.to_vec()
         };
-        let mut alive = drills_alive(&listed);
+        // Fail closed: scratch tables count against the cap and name their source.
+        let tables = if sources.iter().any(|s| matches!(s, Subject::Table(_))) {
+            match self.table_restores.list_tables_named(SCRATCH_MARK).await {
+                Ok(t) => t,
+                Err(e) => {
+                    let mut findings = Findings::new(
+                        Some(Target::Account),
+                        vec![Check::new(
+                            "list",
+                            Outcome::Fail,
+                            format!("listing scratch tables: {e}; nothing was done"),
+                        )],
+                        "listing scratch tables failed: nothing was done".to_string(),
+                    );
+                    findings.retry = Some(e.to_string());
+                    return findings;
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let mut alive = drills_alive(&listed, &tables);
         let mut checks = Vec::new();
         let mut started = Vec::new();
-        for id in &sources {
+        for subject in &sources {
+            let name = format!("drill {}", subject.name());
             if !run.time_left() {
                 checks.push(Check::new(
-                    format!("drill {id}"),
+                    name,
                     Outcome::Skipped,
                     "not started: the run's time is up (the next schedule starts it)",
                 ));
                 continue;
             }
-            let Some(info) = listed
-                .iter()
-                .find(|i| matches!(i.db, DbTarget::Instance(_)) && i.db.id() == id)
-            else {
-                checks.push(Check::new(
-                    format!("drill {id}"),
-                    Outcome::Fail,
-                    format!("RDS lists no DB instance {id}"),
-                ));
-                continue;
+            let info = match subject.db() {
+                Some(db) => match listed.iter().find(|i| i.db == db) {
+                    Some(info) => Some(info),
+                    None => {
+                        checks.push(Check::new(
+                            name,
+                            Outcome::Fail,
+                            format!("RDS lists no {} {}", subject.kind(), subject.name()),
+                        ));
+                        continue;
+                    }
+                },
+                None => None,
             };
+            let live = scratch_alive(subject, &listed, &tables);
             let check = self
-                .start_one(info, &snapshots, from, dry_run, alive, run, invocation)
+                .start_one(
+                    subject, info, &snapshots, live, from, dry_run, alive, run, invocation,
+                )
                 .await;
             if check.outcome == Outcome::Pass {
                 alive += 1;
-                started.push(id.to_string());
+                started.push(subject.to_string());
             }
             checks.push(check);
         }
         let target = match sources.as_slice() {
-            [one] => Target::Instance(one.clone()),
+            [one] => target_of(one),
             _ => Target::Account,
         };
         let summary = match (sources.len(), dry_run) {
             (0, _) => format!(
-                "no DB instance is tagged {}=drill: no drill started; {because}",
+                "no database is tagged {}=drill and DRILL_TABLES names no table: no drill started; {because}",
                 self.config.tag
             ),
             (_, true) => format!(
@@ -139,20 +195,55 @@ where
         findings
     }
 
+    /// Where a drill of `subject` restores from, or why it cannot.
+    async fn source_of(
+        &self,
+        subject: &Subject,
+        info: Option<&RecoveryInfo>,
+        snapshots: &[SnapshotInfo],
+        from: DrillFrom,
+    ) -> Result<Source, String> {
+        match (subject, info) {
+            (Subject::Table(table), _) => {
+                let backups = match from {
+                    DrillFrom::NewestSnapshot => self
+                        .tables
+                        .list_backups(table)
+                        .await
+                        .map_err(|e| format!("{e}; not started"))?,
+                    DrillFrom::LatestRestorable => Vec::new(),
+                };
+                let pitr = match from {
+                    DrillFrom::LatestRestorable => Some(
+                        self.tables
+                            .pitr(table)
+                            .await
+                            .map_err(|e| format!("{e}; not started"))?,
+                    ),
+                    DrillFrom::NewestSnapshot => None,
+                };
+                choose_table_source(table, &backups, pitr.as_ref(), from)
+            }
+            (_, Some(info)) => choose_source(info, snapshots, from),
+            (_, None) => Err(format!("RDS lists no {subject}")),
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn start_one(
         &self,
-        info: &RecoveryInfo,
-        snapshots: &[rds_responder::backups::SnapshotInfo],
+        subject: &Subject,
+        info: Option<&RecoveryInfo>,
+        snapshots: &[SnapshotInfo],
+        live: Option<&str>,
         from: DrillFrom,
         dry_run: bool,
         alive: usize,
         run: &RunContext<'_, '_, impl Ledger>,
         invocation: &Invocation,
     ) -> Check {
-        let id = info.db.id();
-        let name = format!("drill {id}");
-        let key = drill_key(id);
+        let name = format!("drill {}", subject.name());
+        let key = drill_key(subject);
         // Fail closed: a drill record that cannot be read may be a drill under way.
         let existing = match self.jobs.load(FUNCTION, &key).await {
             Ok(job) => job,
@@ -160,76 +251,73 @@ where
                 return Check::new(name, Outcome::Fail, format!("{e}; not started"));
             }
         };
-        let enrolled = enrolment(&info.tags, &self.config.tag);
+        let enrolled = match (subject, info) {
+            (Subject::Table(t), _) if self.config.drill_tables.contains(t) => Enrolment::Drill,
+            (Subject::Table(_), _) => Enrolment::Out {
+                reason: "not named in DRILL_TABLES".into(),
+            },
+            (_, Some(info)) => enrolment(&info.tags, &self.config.tag),
+            (_, None) => Enrolment::Out {
+                reason: "not listed".into(),
+            },
+        };
         let facts = existing.as_ref().map(facts_of);
-        if let Some(reason) = start_refusal(
+        let start = StartFacts {
+            subject,
             info,
-            &enrolled,
-            facts.as_ref(),
-            alive,
-            self.config.max_concurrent,
-            run.now,
-        ) {
+            enrolled,
+            existing: facts.as_ref(),
+            scratch_alive: live,
+            drills_alive: alive,
+            max_concurrent: self.config.max_concurrent,
+        };
+        if let Some(reason) = start_refusal(&start, run.now) {
             return Check::new(name, Outcome::Skipped, reason);
         }
-        let source = match choose_source(info, snapshots, from) {
+        let source = match self.source_of(subject, info, snapshots, from).await {
             Ok(s) => s,
             Err(reason) => return Check::new(name, Outcome::Fail, reason),
         };
-        let Some(placement) = info.placement.clone() else {
-            return Check::new(
-                name,
-                Outcome::Fail,
-                format!("RDS lists no placement for {id}"),
-            );
-        };
-        let scratch = scratch_id(id, run.now);
+        let scratch = scratch_of(subject, run.now);
         let deadline = run.now + self.config.deadline;
-        let request = RestoreRequest {
-            scratch: scratch.clone(),
-            source: id.clone(),
-            from: source.from.clone(),
-            instance_class: self.config.instance_class.clone(),
-            subnet_group: placement.subnet_group.clone(),
-            security_groups: placement.security_groups.clone(),
-            // A default group is the engine's default on the restore too: RDS picks it.
-            parameter_group: placement
-                .parameter_group
-                .clone()
-                .filter(|g| !g.starts_with("default.")),
-            option_group: placement
-                .option_group
-                .clone()
-                .filter(|g| !g.starts_with("default:")),
-            iam_auth: placement.iam_auth,
-            tags: vec![
-                (SCRATCH_TAG.into(), scratch.to_string()),
-                (SOURCE_TAG.into(), format!("db-instance:{id}")),
-                (
-                    EXPIRES_TAG.into(),
-                    deadline.to_rfc3339_opts(SecondsFormat::Secs, true),
-                ),
-            ],
+        let tags = vec![
+            (SCRATCH_TAG.to_string(), scratch.name().to_string()),
+            (SOURCE_TAG.to_string(), subject.tag_value()),
+            (
+                EXPIRES_TAG.to_string(),
+                deadline.to_rfc3339_opts(SecondsFormat::Secs, true),
+            ),
+        ];
+        let request = match info.map(|i| {
+            restore_request(
+                i,
+                &scratch,
+                &source,
+                &self.config.instance_class,
+                tags.clone(),
+            )
+        }) {
+            Some(Ok(r)) => Some(r),
+            Some(Err(reason)) => return Check::new(name, Outcome::Fail, reason),
+            None => None,
         };
-        let plan = format!(
-            "{scratch} from {} as {} in subnet group {}, security groups [{}], not public, deletion protection off, expiring {}",
-            checks::source_words(&source),
-            self.config.instance_class,
-            placement.subnet_group.as_deref().unwrap_or("(default)"),
-            placement.security_groups.join(", "),
-            deadline.to_rfc3339_opts(SecondsFormat::Secs, true)
-        );
+        let plan = plan_words(&scratch, &source, request.as_ref(), deadline);
         if dry_run {
             return Check::new(name, Outcome::Planned, format!("would restore {plan}"));
         }
         let state = DrillState {
-            source: id.to_string(),
-            scratch: scratch.to_string(),
+            source: subject.name().to_string(),
+            kind: subject.kind().to_string(),
+            scratch: scratch.name().to_string(),
             restore_from: source.label.clone(),
             point_in_time: source.from == RestoreFrom::LatestRestorable,
             recovery_point: source.recovery_point,
             started_at: run.now,
-            instance_class: self.config.instance_class.clone(),
+            instance_class: match subject {
+                Subject::Table(_) => "DynamoDB table".into(),
+                _ => self.config.instance_class.clone(),
+            },
+            cluster_available_at: None,
             available_at: None,
             outcome: None,
             checks: Vec::new(),
@@ -238,7 +326,7 @@ where
         };
         let mut job = JobRecord {
             key: key.clone(),
-            run: scratch.to_string(),
+            run: scratch.name().to_string(),
             step: Step::Restoring.as_str().into(),
             version: 0,
             lease: Some(Lease {
@@ -257,7 +345,7 @@ where
                     name,
                     Outcome::Skipped,
                     format!(
-                        "another run started a drill of {id} at the same time ({}): one drill per database",
+                        "another run started a drill of {subject} at the same time ({}): one drill per database",
                         now.map(|j| j.run).unwrap_or_else(|| "record gone".into())
                     ),
                 )
@@ -265,7 +353,10 @@ where
             Err(e) => return Check::new(name, Outcome::Fail, format!("{e}; not started")),
         };
         if let Err(refused) = run
-            .may_act(&drill_lock(id), &format!("restoring {scratch}"))
+            .may_act(
+                &drill_lock(subject),
+                &format!("restoring {}", scratch.name()),
+            )
             .await
         {
             job.step = Step::Done.as_str().into();
@@ -273,28 +364,13 @@ where
             let _ = self.jobs.swap(FUNCTION, &job, Some(version)).await;
             return refused;
         }
-        let restored = self.rds.restore_instance(&request).await;
-        let (outcome, detail) = match &restored {
-            Ok(()) => (Outcome::Pass, format!("restoring {plan}")),
-            // A retry of this start: the instance is ours if it carries our drill tag.
-            Err(RdsError::AlreadyExists { .. }) => match self.rds.describe_recovery(&scratch).await
-            {
-                Ok(Some(s))
-                    if s.tags.get(SCRATCH_TAG).map(String::as_str) == Some(scratch.as_str()) =>
-                {
-                    (
-                        Outcome::Pass,
-                        format!("already restoring (an earlier try of this start): {plan}"),
-                    )
-                }
-                _ => (
-                    Outcome::Fail,
-                    format!(
-                        "{scratch} exists and is not this drill's scratch instance: not touched"
-                    ),
-                ),
-            },
-            Err(e) => (Outcome::Fail, format!("the restore failed: {e}")),
+        let (outcome, detail) = match (subject, &scratch, request.as_ref()) {
+            (Subject::Table(from_table), Subject::Table(table), _) => {
+                self.restore_table(from_table, table, &source, &tags, &plan)
+                    .await
+            }
+            (_, _, Some(request)) => self.restore_rds(subject, request, &plan).await,
+            _ => (Outcome::Fail, format!("RDS lists no {subject}")),
         };
         job.lease = None;
         if outcome == Outcome::Fail {
@@ -313,11 +389,169 @@ where
                 .push_str(&format!(" (the drill record was not updated: {e})"));
         }
         check.with_data(serde_json::json!({
-            "drill": scratch.to_string(),
-            "source": id.to_string(),
+            "drill": scratch.name(),
+            "source": subject.tag_value(),
             "restore_from": source.label,
             "recovery_point": source.recovery_point,
             "deadline": deadline,
         }))
+    }
+
+    /// An instance or cluster restore; a retry finds its own scratch by its drill tag.
+    async fn restore_rds(
+        &self,
+        subject: &Subject,
+        request: &RestoreRequest,
+        plan: &str,
+    ) -> (Outcome, String) {
+        let cluster = matches!(subject, Subject::Cluster(_));
+        let restored = match cluster {
+            true => self.rds.restore_cluster(request).await,
+            false => self.rds.restore_instance(request).await,
+        };
+        let scratch = &request.scratch;
+        match &restored {
+            Ok(()) => (Outcome::Pass, format!("restoring {plan}")),
+            Err(RdsError::AlreadyExists { .. }) => {
+                let found = match cluster {
+                    true => self.rds.describe_cluster(scratch).await,
+                    false => self.rds.describe_recovery(scratch).await,
+                };
+                match found {
+                    Ok(Some(s))
+                        if s.tags.get(SCRATCH_TAG).map(String::as_str)
+                            == Some(scratch.as_str()) =>
+                    {
+                        (
+                            Outcome::Pass,
+                            format!("already restoring (an earlier try of this start): {plan}"),
+                        )
+                    }
+                    _ => (
+                        Outcome::Fail,
+                        format!(
+                            "{scratch} exists and is not this drill's scratch copy: not touched"
+                        ),
+                    ),
+                }
+            }
+            Err(e) => (Outcome::Fail, format!("the restore failed: {e}")),
+        }
+    }
+
+    /// A table restore, then its tags (DynamoDB restores take none).
+    async fn restore_table(
+        &self,
+        source: &rds_responder::trigger::TableName,
+        scratch: &rds_responder::trigger::TableName,
+        from: &Source,
+        tags: &[(String, String)],
+        plan: &str,
+    ) -> (Outcome, String) {
+        match self
+            .table_restores
+            .restore_table(source, scratch, &from.from)
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if e.already_exists() => {
+                return (
+                    Outcome::Fail,
+                    format!("{scratch} exists already: not touched"),
+                )
+            }
+            Err(e) => return (Outcome::Fail, format!("the restore failed: {e}")),
+        }
+        let tagged = match self.table_restores.table_settings(scratch).await {
+            Ok(Some(s)) if !s.arn.is_empty() => self
+                .table_restores
+                .tag_table(&s.arn, tags)
+                .await
+                .map_err(|e| e.to_string()),
+            Ok(_) => Err("DescribeTable names no ARN yet".into()),
+            Err(e) => Err(e.to_string()),
+        };
+        match tagged {
+            Ok(()) => (Outcome::Pass, format!("restoring {plan}")),
+            // The record names it: the check step tags it before deleting.
+            Err(e) => (
+                Outcome::Pass,
+                format!(
+                    "restoring {plan}; its tags are not on yet ({e}): the check step adds them"
+                ),
+            ),
+        }
+    }
+}
+
+/// The restore call for an instance or cluster source, placed like it.
+fn restore_request(
+    info: &RecoveryInfo,
+    scratch: &Subject,
+    source: &Source,
+    instance_class: &str,
+    tags: Vec<(String, String)>,
+) -> Result<RestoreRequest, String> {
+    let id = info.db.id();
+    let Some(placement) = info.placement.clone() else {
+        return Err(format!("RDS lists no placement for {id}"));
+    };
+    let kind = match info.db {
+        DbTarget::Instance(_) => ResourceKind::DbInstance,
+        DbTarget::Cluster(_) => ResourceKind::DbCluster,
+    };
+    let scratch = RdsIdentifier::parse(scratch.name(), kind)
+        .map_err(|rule| format!("scratch name {}: {rule}", scratch.name()))?;
+    let cluster = matches!(info.db, DbTarget::Cluster(_));
+    Ok(RestoreRequest {
+        scratch,
+        source: id.clone(),
+        from: source.from.clone(),
+        engine: info.engine.clone(),
+        kms_key: placement.kms_key.clone().filter(|_| cluster),
+        instance_class: instance_class.to_string(),
+        subnet_group: placement.subnet_group.clone(),
+        security_groups: placement.security_groups.clone(),
+        // A default group is the engine's default on the restore too: RDS picks it.
+        parameter_group: placement
+            .parameter_group
+            .clone()
+            .filter(|g| !g.starts_with("default.")),
+        option_group: placement
+            .option_group
+            .clone()
+            .filter(|g| !g.starts_with("default:")),
+        iam_auth: placement.iam_auth,
+        tags,
+    })
+}
+
+fn plan_words(
+    scratch: &Subject,
+    source: &Source,
+    request: Option<&RestoreRequest>,
+    deadline: DateTime<Utc>,
+) -> String {
+    let expiry = deadline.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let name = scratch.name();
+    match (scratch, request) {
+        (Subject::Cluster(_), Some(r)) => format!(
+            "{name} from {}, then one {} instance, in subnet group {}, security groups [{}], not public, deletion protection off, expiring {expiry}",
+            checks::source_words(source),
+            r.instance_class,
+            r.subnet_group.as_deref().unwrap_or("(default)"),
+            r.security_groups.join(", "),
+        ),
+        (_, Some(r)) => format!(
+            "{name} from {} as {} in subnet group {}, security groups [{}], not public, deletion protection off, expiring {expiry}",
+            checks::source_words(source),
+            r.instance_class,
+            r.subnet_group.as_deref().unwrap_or("(default)"),
+            r.security_groups.join(", "),
+        ),
+        (_, None) => format!(
+            "{name} from {}, expiring {expiry}",
+            checks::source_words(source)
+        ),
     }
 }

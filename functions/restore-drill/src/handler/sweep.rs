@@ -1,34 +1,110 @@
-//! The sweep: every scratch instance (named or tagged as one), what its drill's record says,
-//! and the one thing to do about it (check it, wait, fail a late drill, delete, or leave it
-//! alone). It deletes only what carries both the drill tag and the drill name, and never
-//! anything else.
+//! The sweep: every scratch copy (instances, Aurora clusters and their instance, tables; named
+//! or tagged as one), what its drill's record says, and the one thing to do about it (check it,
+//! add an Aurora drill's instance, wait, fail a late drill, delete, or leave it alone). It deletes
+//! only what carries both the drill tag and the drill name, and never anything else.
+
+use std::collections::BTreeMap;
 
 use chrono::DateTime;
 
 use rds_responder::backups::TableBackups;
-use rds_responder::job::{JobStore, Swap};
+use rds_responder::job::{JobRecord, JobStore, Swap};
 use rds_responder::ledger::Ledger;
 use rds_responder::recovery::RestoreControl;
 use rds_responder::report::{Check, Findings, Outcome};
 use rds_responder::run::RunContext;
 use rds_responder::runner::Invocation;
 use rds_responder::sql::verify::DataInspector;
-use rds_responder::trigger::DbTarget;
-use rds_responder::trigger::Target;
+use rds_responder::table_recovery::TableRestores;
+use rds_responder::trigger::{DbTarget, RdsIdentifier, ResourceKind, TableName, Target};
 
 use super::check::tagged_source;
+use super::table::table_source;
 use super::{drill_key, facts_of, list_failed, state_of, RestoreDrill, FUNCTION};
 use crate::policy::drill::{
-    named_as_scratch, sweep_action, ScratchFacts, Step, SweepAction, EXPIRES_TAG, SCRATCH_TAG,
+    named_as_scratch, sweep_action, ScratchFacts, ScratchKind, Step, SweepAction, EXPIRES_TAG,
+    SCRATCH_MARK, SCRATCH_TAG,
 };
+use crate::request::Subject;
 
-impl<R, B, D, J> RestoreDrill<R, B, D, J>
+/// One scratch copy the sweep looks at.
+struct Scratch {
+    id: String,
+    kind: ScratchKind,
+    status: String,
+    tags: BTreeMap<String, String>,
+    source: Option<Subject>,
+}
+
+fn expiry(tags: &BTreeMap<String, String>) -> Option<chrono::DateTime<chrono::Utc>> {
+    tags.get(EXPIRES_TAG)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.to_utc())
+}
+
+impl<R, B, T, D, J> RestoreDrill<R, B, T, D, J>
 where
     R: RestoreControl,
     B: TableBackups,
+    T: TableRestores,
     D: DataInspector,
     J: JobStore,
 {
+    /// Every scratch copy: instances before clusters (a cluster is deleted after its instance).
+    async fn scratches(&self) -> Result<Vec<Scratch>, Findings> {
+        let listed = self
+            .rds
+            .list_recovery()
+            .await
+            .map_err(|e| list_failed("listing DB instances and clusters", &e))?;
+        let mut out: Vec<Scratch> = listed
+            .iter()
+            .filter(|i| named_as_scratch(i.db.id().as_str()) || i.tags.contains_key(SCRATCH_TAG))
+            .map(|i| Scratch {
+                id: i.db.id().to_string(),
+                kind: match (&i.db, &i.cluster) {
+                    (DbTarget::Cluster(_), _) => ScratchKind::Cluster,
+                    (DbTarget::Instance(_), Some(_)) => ScratchKind::Member,
+                    (DbTarget::Instance(_), None) => ScratchKind::Instance,
+                },
+                status: i.status.clone(),
+                source: tagged_source(&i.tags),
+                tags: i.tags.clone(),
+            })
+            .collect();
+        out.sort_by_key(|s| s.kind == ScratchKind::Cluster);
+        if !self.config.drill_tables.is_empty() {
+            let tables = self
+                .table_restores
+                .list_tables_named(SCRATCH_MARK)
+                .await
+                .map_err(|e| {
+                    let mut f = Findings::new(
+                        Some(Target::Account),
+                        vec![Check::new(
+                            "list",
+                            Outcome::Fail,
+                            format!("listing scratch tables: {e}; nothing was done"),
+                        )],
+                        "listing scratch tables failed: nothing was done".to_string(),
+                    );
+                    f.retry = Some(e.to_string());
+                    f
+                })?;
+            out.extend(tables.into_iter().map(|t| Scratch {
+                source: table_source(&t.name, &t.tags),
+                kind: ScratchKind::Table,
+                status: match t.status.as_str() {
+                    "ACTIVE" => "available".into(),
+                    other => other.to_ascii_lowercase(),
+                },
+                id: t.name,
+                tags: t.tags,
+            }));
+        }
+        Ok(out)
+    }
+
     pub(super) async fn sweep(
         &self,
         dry_run: bool,
@@ -36,20 +112,14 @@ where
         run: &RunContext<'_, '_, impl Ledger>,
         invocation: &Invocation,
     ) -> Findings {
-        let listed = match self.rds.list_recovery().await {
-            Ok(l) => l,
-            Err(e) => return list_failed("listing DB instances", &e),
+        let scratches = match self.scratches().await {
+            Ok(s) => s,
+            Err(findings) => return findings,
         };
-        let scratches: Vec<_> = listed
-            .iter()
-            .filter(|i| matches!(i.db, DbTarget::Instance(_)))
-            .filter(|i| named_as_scratch(i.db.id().as_str()) || i.tags.contains_key(SCRATCH_TAG))
-            .collect();
         let mut checks = Vec::new();
-        let mut result = None;
-        for scratch in scratches {
-            let id = scratch.db.id();
-            let name = format!("scratch {id}");
+        let mut results = Vec::new();
+        for scratch in &scratches {
+            let name = format!("scratch {}", scratch.id);
             if !run.time_left() {
                 checks.push(Check::new(
                     name,
@@ -58,9 +128,8 @@ where
                 ));
                 continue;
             }
-            let source = tagged_source(scratch);
-            // Fail closed: without its drill's record, nothing but an expired instance is touched.
-            let job = match &source {
+            // Fail closed: without its drill's record, nothing but an expired copy is touched.
+            let job = match &scratch.source {
                 Some(source) => match self.jobs.load(FUNCTION, &drill_key(source)).await {
                     Ok(job) => job,
                     Err(e) => {
@@ -70,129 +139,186 @@ where
                 },
                 None => None,
             };
+            // A scratch table whose tags are not on yet is ours if its drill's record names it.
+            let drill_tag = scratch.tags.get(SCRATCH_TAG).cloned().or_else(|| {
+                (scratch.kind == ScratchKind::Table
+                    && job.as_ref().is_some_and(|j| j.run == scratch.id))
+                .then(|| scratch.id.clone())
+            });
             let facts = ScratchFacts {
-                id: id.to_string(),
+                id: scratch.id.clone(),
+                kind: scratch.kind,
                 status: scratch.status.clone(),
-                drill_tag: scratch.tags.get(SCRATCH_TAG).cloned(),
-                expires: scratch
-                    .tags
-                    .get(EXPIRES_TAG)
-                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                    .map(|t| t.to_utc()),
+                drill_tag,
+                expires: expiry(&scratch.tags).or(job.as_ref().map(|j| j.deadline)),
             };
             let drill = job.as_ref().map(facts_of);
-            match sweep_action(&facts, drill.as_ref(), &invocation.request_id, run.now) {
-                SweepAction::Check if dry_run => {
-                    checks.push(Check::new(
-                        name,
-                        Outcome::Planned,
-                        "would check it (its event never came)",
-                    ));
-                }
-                SweepAction::Check => {
-                    let (found, _, told) = self
-                        .check_drill(
-                            id,
-                            None,
-                            "the sweep (its event never came)",
-                            run,
-                            invocation,
-                        )
-                        .await;
-                    checks.extend(found);
-                    result = told.or(result);
-                }
-                SweepAction::Wait(why) => checks.push(Check::new(
-                    name,
-                    Outcome::Pass,
-                    format!("left to its drill: {why}"),
-                )),
-                SweepAction::Leave(why) => checks.push(Check::new(name, Outcome::Warn, why)),
-                SweepAction::FailLate | SweepAction::Delete(_) if dry_run => {
-                    checks.push(Check::new(name, Outcome::Planned, "would delete it"));
-                }
-                SweepAction::FailLate => {
-                    let source = source.as_ref().map_or_else(|| id.clone(), Clone::clone);
-                    if let Some(mut job) = job {
-                        let mut state = state_of(&job);
-                        if let Some(s) = state.as_mut() {
-                            s.outcome = Some("failed".into());
-                        }
-                        let version = job.version;
-                        job.step = Step::Cleaning.as_str().into();
-                        job.lease = None;
-                        job.state = serde_json::to_value(&state).unwrap_or_default();
-                        if let Ok(Swap::Lost(_)) | Err(_) =
-                            self.jobs.swap(FUNCTION, &job, Some(version)).await
-                        {
-                            checks.push(Check::new(
-                                name,
-                                Outcome::Skipped,
-                                "its drill changed meanwhile: left to the next sweep",
-                            ));
-                            continue;
-                        }
-                    }
-                    checks.push(Check::new(
-                        format!("drill {id}"),
-                        Outcome::Fail,
-                        format!(
-                            "did not finish by its deadline ({})",
-                            drill
-                                .map(|d| d
-                                    .deadline
-                                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                                .unwrap_or_default()
-                        ),
-                    ));
-                    let cleanup = self.clean_up(id, &source, run).await;
-                    self.mark_done_if_clean(&cleanup, &source).await;
-                    checks.push(cleanup);
-                }
-                SweepAction::Delete(why) => {
-                    let source = source.as_ref().map_or_else(|| id.clone(), Clone::clone);
-                    let mut cleanup = self.clean_up(id, &source, run).await;
-                    cleanup.detail = format!("{why}: {}", cleanup.detail);
-                    self.mark_done_if_clean(&cleanup, &source).await;
-                    checks.push(cleanup);
-                }
-            }
+            let action = sweep_action(&facts, drill.as_ref(), &invocation.request_id, run.now);
+            self.sweep_one(
+                scratch,
+                action,
+                job,
+                dry_run,
+                run,
+                invocation,
+                &mut checks,
+                &mut results,
+            )
+            .await;
         }
         let count = |o: Outcome| checks.iter().filter(|c| c.outcome == o).count();
         let summary = format!(
-            "sweep: {} scratch instance(s) looked at, {} failed{}; {because}",
-            checks
-                .iter()
-                .filter(|c| c.name.starts_with("scratch ") || c.name == "cleanup")
-                .count(),
+            "sweep: {} scratch copies looked at, {} failed{}; {because}",
+            scratches.len(),
             count(Outcome::Fail),
             if dry_run { " (dry run)" } else { "" }
         );
         let mut findings = Findings::new(Some(Target::Account), checks, summary);
         if findings.checks.is_empty() {
-            findings.summary =
-                format!("sweep: no drill scratch instance in the account; {because}");
+            findings.summary = format!("sweep: no drill scratch copy in the account; {because}");
             findings.status = Some(rds_responder::report::Status::Ok);
         }
-        findings.result = result;
+        if !results.is_empty() {
+            findings.result = Some(serde_json::json!({ "drills": results }));
+        }
         findings
     }
 
-    /// A deleted scratch ends its drill, when its record is still at cleaning.
-    async fn mark_done_if_clean(
+    #[allow(clippy::too_many_arguments)]
+    async fn sweep_one(
         &self,
-        cleanup: &Check,
-        source: &rds_responder::trigger::RdsIdentifier,
+        scratch: &Scratch,
+        action: SweepAction,
+        job: Option<JobRecord>,
+        dry_run: bool,
+        run: &RunContext<'_, '_, impl Ledger>,
+        invocation: &Invocation,
+        checks: &mut Vec<Check>,
+        results: &mut Vec<serde_json::Value>,
     ) {
-        if cleanup.outcome != Outcome::Pass {
-            return;
-        }
-        if let Ok(Some(mut job)) = self.jobs.load(FUNCTION, &drill_key(source)).await {
-            if job.step == Step::Cleaning.as_str() {
-                let version = job.version;
-                job.step = Step::Done.as_str().into();
-                let _ = self.jobs.swap(FUNCTION, &job, Some(version)).await;
+        let name = format!("scratch {}", scratch.id);
+        let because = "the sweep (its event never came)";
+        match action {
+            SweepAction::Check | SweepAction::AddInstance if dry_run => checks.push(Check::new(
+                name,
+                Outcome::Planned,
+                "would advance it (its event never came)",
+            )),
+            SweepAction::Check => {
+                let (found, _, told) = match scratch.kind {
+                    ScratchKind::Table => match TableName::parse(&scratch.id) {
+                        Ok(t) => self.check_table_drill(&t, because, run, invocation).await,
+                        Err(_) => return,
+                    },
+                    _ => match RdsIdentifier::parse(&scratch.id, ResourceKind::DbInstance) {
+                        Ok(id) => self.check_drill(&id, None, because, run, invocation).await,
+                        Err(_) => return,
+                    },
+                };
+                checks.extend(found);
+                results.extend(told);
+            }
+            SweepAction::AddInstance => {
+                if let Ok(id) = RdsIdentifier::parse(&scratch.id, ResourceKind::DbCluster) {
+                    checks.push(self.add_instance(&id, None, because, run, invocation).await);
+                }
+            }
+            SweepAction::Wait(why) => checks.push(Check::new(
+                name,
+                Outcome::Pass,
+                format!("left to its drill: {why}"),
+            )),
+            SweepAction::Leave(why) => checks.push(Check::new(name, Outcome::Warn, why)),
+            SweepAction::FailLate | SweepAction::Delete(_) if dry_run => {
+                checks.push(Check::new(name, Outcome::Planned, "would delete it"));
+            }
+            SweepAction::FailLate => {
+                if let Some(mut job) = job {
+                    let mut state = state_of(&job);
+                    if let Some(s) = state.as_mut() {
+                        s.outcome = Some("failed".into());
+                    }
+                    let version = job.version;
+                    job.step = Step::Cleaning.as_str().into();
+                    job.lease = None;
+                    job.state = serde_json::to_value(&state).unwrap_or_default();
+                    let deadline = job.deadline;
+                    if let Ok(Swap::Lost(_)) | Err(_) =
+                        self.jobs.swap(FUNCTION, &job, Some(version)).await
+                    {
+                        checks.push(Check::new(
+                            name,
+                            Outcome::Skipped,
+                            "its drill changed meanwhile: left to the next sweep",
+                        ));
+                        return;
+                    }
+                    checks.push(Check::new(
+                        format!("drill {}", scratch.id),
+                        Outcome::Fail,
+                        format!(
+                            "did not finish by its deadline ({})",
+                            deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        ),
+                    ));
+                }
+                checks.push(self.delete_scratch_copy(scratch, "late", run).await);
+            }
+            SweepAction::Delete(why) => {
+                checks.push(self.delete_scratch_copy(scratch, &why, run).await);
             }
         }
+    }
+
+    /// Deletes one scratch copy; a deleted instance or cluster or table ends its drill (an Aurora
+    /// drill's instance alone does not: its cluster is next).
+    async fn delete_scratch_copy(
+        &self,
+        scratch: &Scratch,
+        why: &str,
+        run: &RunContext<'_, '_, impl Ledger>,
+    ) -> Check {
+        let own = |fallback: Subject| scratch.source.clone().unwrap_or(fallback);
+        let bad = |e: &str| {
+            (
+                Check::new("cleanup", Outcome::Fail, format!("{}: {e}", scratch.id)),
+                None,
+            )
+        };
+        let (mut cleanup, source) = match scratch.kind {
+            ScratchKind::Instance | ScratchKind::Member => {
+                match RdsIdentifier::parse(&scratch.id, ResourceKind::DbInstance) {
+                    Ok(id) => {
+                        let source = own(Subject::Instance(id.clone()));
+                        (self.clean_up(&id, &source, run).await, Some(source))
+                    }
+                    Err(e) => bad(&e.to_string()),
+                }
+            }
+            ScratchKind::Cluster => {
+                match RdsIdentifier::parse(&scratch.id, ResourceKind::DbCluster) {
+                    Ok(id) => {
+                        let source = own(Subject::Cluster(id.clone()));
+                        (
+                            self.clean_up_cluster(&id, &source, run).await.0,
+                            Some(source),
+                        )
+                    }
+                    Err(e) => bad(&e.to_string()),
+                }
+            }
+            ScratchKind::Table => match TableName::parse(&scratch.id) {
+                Ok(t) => {
+                    let source = own(Subject::Table(t.clone()));
+                    (self.clean_up_table(&t, &source, run).await, Some(source))
+                }
+                Err(e) => bad(e),
+            },
+        };
+        cleanup.detail = format!("{why}: {}", cleanup.detail);
+        if let Some(source) = source.filter(|_| scratch.kind != ScratchKind::Member) {
+            self.mark_done_if_clean(&cleanup, &source).await;
+        }
+        cleanup
     }
 }

@@ -1,17 +1,18 @@
-//! A drill's rules: the scratch instance's name, whether a database is enrolled, where a drill
-//! restores from, whether it may start, and what a sweep does with each scratch instance.
+//! A drill's rules: the scratch resource's name, whether a database is enrolled, where a drill
+//! restores from, whether it may start, and what a sweep does with each scratch resource
+//! (instance, Aurora cluster and its one instance, DynamoDB table).
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use rds_responder::backups::SnapshotInfo;
+use rds_responder::backups::{BackupInfo, PitrStatus, SnapshotInfo, SnapshotOf};
 use rds_responder::recovery::{RecoveryInfo, RestoreFrom};
 use rds_responder::safety::OFF_VALUES;
-use rds_responder::trigger::{RdsIdentifier, ResourceKind};
+use rds_responder::trigger::{RdsIdentifier, ResourceKind, TableName};
 
-use crate::request::DrillFrom;
+use crate::request::{DrillFrom, Subject};
 
 /// The part of a scratch identifier between the source's and the time: `<db>-rr-drill-<time>`.
 pub const SCRATCH_MARK: &str = "-rr-drill-";
@@ -33,6 +34,27 @@ pub fn scratch_id(source: &RdsIdentifier, at: DateTime<Utc>) -> RdsIdentifier {
     let id = format!("{head}{SCRATCH_MARK}{}", at.format("%Y%m%d%H%M"));
     // Always valid: a valid head (letters first, no double hyphen) plus the mark and digits.
     RdsIdentifier::parse(&id, ResourceKind::DbInstance).unwrap_or_else(|_| source.clone())
+}
+
+/// The scratch resource of a drill of `source`: of the same kind, named `<source>-rr-drill-<time>`
+/// (an Aurora drill's one instance carries its cluster's name).
+pub fn scratch_of(source: &Subject, at: DateTime<Utc>) -> Subject {
+    match source {
+        Subject::Instance(id) => Subject::Instance(scratch_id(id, at)),
+        Subject::Cluster(id) => {
+            let name = scratch_id(id, at);
+            Subject::Cluster(
+                RdsIdentifier::parse(name.as_str(), ResourceKind::DbCluster)
+                    .unwrap_or_else(|_| id.clone()),
+            )
+        }
+        Subject::Table(t) => {
+            let room = 255 - SCRATCH_MARK.len() - TIME_DIGITS;
+            let head: String = t.as_str().chars().take(room).collect();
+            let name = format!("{head}{SCRATCH_MARK}{}", at.format("%Y%m%d%H%M"));
+            Subject::Table(TableName::parse(&name).unwrap_or_else(|_| t.clone()))
+        }
+    }
 }
 
 /// Whether an identifier is named as a drill's scratch instance: `<head>-rr-drill-<12 digits>`.
@@ -92,10 +114,14 @@ pub fn choose_source(
     from: DrillFrom,
 ) -> Result<Source, String> {
     let id = source.db.id().as_str();
+    let of = match source.db {
+        rds_responder::trigger::DbTarget::Instance(_) => SnapshotOf::Instance,
+        rds_responder::trigger::DbTarget::Cluster(_) => SnapshotOf::Cluster,
+    };
     match from {
         DrillFrom::NewestSnapshot => snapshots
             .iter()
-            .filter(|s| s.db == id && s.status == "available")
+            .filter(|s| s.db == id && s.of == of && s.status == "available")
             .filter_map(|s| Some((s.created?, s)))
             .max_by_key(|(created, _)| *created)
             .map(|(created, s)| Source {
@@ -120,12 +146,53 @@ pub fn choose_source(
     }
 }
 
+/// The newest available on-demand backup of a table, or its latest restorable time (point-in-time
+/// recovery on).
+pub fn choose_table_source(
+    table: &TableName,
+    backups: &[BackupInfo],
+    pitr: Option<&PitrStatus>,
+    from: DrillFrom,
+) -> Result<Source, String> {
+    match from {
+        DrillFrom::NewestSnapshot => backups
+            .iter()
+            .filter(|b| b.table == table.as_str() && b.status == "AVAILABLE")
+            .filter_map(|b| Some((b.created?, b)))
+            .max_by_key(|(created, _)| *created)
+            .map(|(created, b)| Source {
+                from: RestoreFrom::Snapshot(b.arn.clone()),
+                recovery_point: created,
+                label: format!("backup {}", b.name),
+            })
+            .ok_or_else(|| format!("{table} has no available on-demand backup to restore")),
+        DrillFrom::LatestRestorable => match pitr {
+            Some(PitrStatus {
+                enabled: true,
+                latest_restorable: Some(at),
+            }) => Ok(Source {
+                from: RestoreFrom::LatestRestorable,
+                recovery_point: *at,
+                label: format!(
+                    "point in time {} (latest restorable)",
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            }),
+            _ => Err(format!(
+                "{table} has no latest restorable time (point-in-time recovery off): nothing to restore to a point in time"
+            )),
+        },
+    }
+}
+
 /// A drill's step, as its job record names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Step {
-    /// The restore call was made (or is about to be); waiting for the instance.
+    /// The restore call was made (or is about to be); waiting for the instance, cluster or table.
     Restoring,
+    /// An Aurora drill's cluster is restored; its one instance is being created.
+    AddingInstance,
     /// Its data is being checked.
     Checking,
     /// Checked (or failed): its scratch instance is being deleted.
@@ -137,6 +204,7 @@ impl Step {
     pub fn as_str(self) -> &'static str {
         match self {
             Step::Restoring => "restoring",
+            Step::AddingInstance => "adding-instance",
             Step::Checking => "checking",
             Step::Cleaning => "cleaning",
             Step::Done => rds_responder::job::DONE,
@@ -144,9 +212,15 @@ impl Step {
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [Step::Restoring, Step::Checking, Step::Cleaning, Step::Done]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
+        [
+            Step::Restoring,
+            Step::AddingInstance,
+            Step::Checking,
+            Step::Cleaning,
+            Step::Done,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
     }
 }
 
@@ -177,44 +251,56 @@ impl DrillFacts {
     }
 }
 
+/// What a start knows of the database it would drill.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartFacts<'a> {
+    pub subject: &'a Subject,
+    /// What RDS lists of it (instances and clusters; `None` for a table).
+    pub info: Option<&'a RecoveryInfo>,
+    pub enrolled: Enrolment,
+    pub existing: Option<&'a DrillFacts>,
+    /// A scratch resource restored from it that is still alive, whoever made it (another
+    /// stack's drill keeps its record elsewhere).
+    pub scratch_alive: Option<&'a str>,
+    pub drills_alive: usize,
+    pub max_concurrent: usize,
+}
+
 /// Why a drill of this source may not start now (`None`: it may).
-pub fn start_refusal(
-    source: &RecoveryInfo,
-    enrolled: &Enrolment,
-    existing: Option<&DrillFacts>,
-    drills_alive: usize,
-    max_concurrent: usize,
-    now: DateTime<Utc>,
-) -> Option<String> {
-    let id = source.db.id();
-    if named_as_scratch(id.as_str()) {
-        return Some(format!("{id} is a drill's scratch instance: never drilled"));
+pub fn start_refusal(facts: &StartFacts<'_>, now: DateTime<Utc>) -> Option<String> {
+    let id = facts.subject.name();
+    if named_as_scratch(id) {
+        return Some(format!("{id} is a drill's scratch resource: never drilled"));
     }
-    if let Enrolment::Out { reason } = enrolled {
+    if let Some(source) = facts.info {
+        if let Some(cluster) = &source.cluster {
+            return Some(format!(
+                "{id} belongs to cluster {cluster}: drill the cluster (its recovery point is the cluster's)"
+            ));
+        }
+        if let Some(of) = &source.replica_of {
+            return Some(format!("{id} is a read replica of {of}: drill the source"));
+        }
+    }
+    if let Enrolment::Out { reason } = &facts.enrolled {
         return Some(format!(
             "{id} is {reason}: drills need its tag set to drill"
         ));
     }
-    if *enrolled != Enrolment::Drill {
+    if facts.enrolled != Enrolment::Drill {
         return Some(format!(
             "{id} is enrolled for the audit only: drills need the tag set to drill"
         ));
     }
-    if let Some(cluster) = &source.cluster {
-        return Some(format!(
-            "{id} belongs to cluster {cluster}: cluster drills (restore the cluster, add one instance) are not built yet"
-        ));
+    if let Some(source) = facts.info {
+        if rds_responder::sql::Engine::from_rds(&source.engine).is_none() {
+            return Some(format!(
+                "{id} runs {}: the data checks speak PostgreSQL and MySQL/MariaDB only",
+                source.engine
+            ));
+        }
     }
-    if let Some(of) = &source.replica_of {
-        return Some(format!("{id} is a read replica of {of}: drill the source"));
-    }
-    if rds_responder::sql::Engine::from_rds(&source.engine).is_none() {
-        return Some(format!(
-            "{id} runs {}: the data checks speak PostgreSQL and MySQL/MariaDB only",
-            source.engine
-        ));
-    }
-    if let Some(drill) = existing.filter(|d| d.under_way(now)) {
+    if let Some(drill) = facts.existing.filter(|d| d.under_way(now)) {
         return Some(format!(
             "drill {} of {id} is under way ({}, deadline {}): one drill per database at a time",
             drill.run,
@@ -224,19 +310,50 @@ pub fn start_refusal(
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         ));
     }
-    if drills_alive >= max_concurrent {
+    if let Some(scratch) = facts.scratch_alive {
         return Some(format!(
-            "{drills_alive} drill scratch instances are alive in the account, at most {max_concurrent} at once (MAX_CONCURRENT_DRILLS)"
+            "{scratch}, a drill's scratch copy of {id}, is still there (a drill of another run or stack, or one not cleaned up yet): one drill per database at a time"
+        ));
+    }
+    if facts.drills_alive >= facts.max_concurrent {
+        return Some(format!(
+            "{} drill scratch resources are alive in the account, at most {} at once (MAX_CONCURRENT_DRILLS)",
+            facts.drills_alive, facts.max_concurrent
         ));
     }
     None
+}
+
+/// Whether this run may add an Aurora drill's instance now: its cluster is restored and the drill
+/// still waits for it, or an earlier add died midway (its lease is there and expired).
+pub fn add_instance_refusal(drill: &DrillFacts, me: &str, now: DateTime<Utc>) -> Option<String> {
+    match drill.step {
+        Some(Step::Restoring) => drill.leased_by_other(me, now),
+        // Added (its run let go of the lease): the instance is on its way.
+        Some(Step::AddingInstance) if drill.lease.is_none() => Some(format!(
+            "drill {} has added its instance already: the check follows once it is available",
+            drill.run
+        )),
+        Some(Step::AddingInstance) => drill.leased_by_other(me, now),
+        Some(step) => Some(format!(
+            "drill {} is past adding its instance ({})",
+            drill.run,
+            step.as_str()
+        )),
+        None => Some(format!(
+            "drill {} is in a step this version does not know",
+            drill.run
+        )),
+    }
 }
 
 /// Whether this run may take a drill's check step now: it is restoring with its instance
 /// available, or a check whose run died (its lease expired).
 pub fn check_refusal(drill: &DrillFacts, me: &str, now: DateTime<Utc>) -> Option<String> {
     match drill.step {
-        Some(Step::Restoring) | Some(Step::Checking) => drill.leased_by_other(me, now),
+        Some(Step::Restoring) | Some(Step::AddingInstance) | Some(Step::Checking) => {
+            drill.leased_by_other(me, now)
+        }
         Some(Step::Cleaning) | Some(Step::Done) => Some(format!(
             "drill {} is already checked ({})",
             drill.run,
@@ -249,24 +366,42 @@ pub fn check_refusal(drill: &DrillFacts, me: &str, now: DateTime<Utc>) -> Option
     }
 }
 
-/// A scratch instance as a sweep sees it.
+/// What kind of scratch resource a sweep looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScratchKind {
+    /// A restored DB instance.
+    Instance,
+    /// An Aurora drill's one instance.
+    Member,
+    /// An Aurora drill's restored cluster.
+    Cluster,
+    /// A restored DynamoDB table.
+    Table,
+}
+
+/// A scratch resource as a sweep sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScratchFacts {
     pub id: String,
+    pub kind: ScratchKind,
+    /// RDS's status words; a table's `ACTIVE` reads as `available`, `DELETING` as `deleting`.
     pub status: String,
     pub drill_tag: Option<String>,
     /// `None`: no expiry tag, or one that does not read as a time.
     pub expires: Option<DateTime<Utc>>,
 }
 
-/// What a sweep does with one scratch instance.
+/// What a sweep does with one scratch resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "action", content = "why")]
 pub enum SweepAction {
     /// Its drill's event never came: check it now.
     Check,
+    /// An Aurora drill's cluster is restored and its event never came: add its instance.
+    AddInstance,
     Wait(String),
-    /// Past its drill's deadline: the drill fails, the instance is deleted.
+    /// Past its drill's deadline: the drill fails, the resource is deleted.
     FailLate,
     Delete(String),
     /// Not a drill's, or not ours to touch: never deleted.
@@ -281,13 +416,13 @@ pub fn sweep_action(
 ) -> SweepAction {
     let Some(tag) = scratch.drill_tag.as_deref() else {
         return SweepAction::Leave(format!(
-            "{} is named like a drill's scratch instance but lacks the {SCRATCH_TAG} tag: never deleted",
+            "{} is named like a drill's scratch resource but lacks the {SCRATCH_TAG} tag: never deleted",
             scratch.id
         ));
     };
     if !named_as_scratch(&scratch.id) || tag != scratch.id {
         return SweepAction::Leave(format!(
-            "{} carries {SCRATCH_TAG}={tag} but is not named as that drill's scratch instance: never deleted",
+            "{} carries {SCRATCH_TAG}={tag} but is not named as that drill's scratch resource: never deleted",
             scratch.id
         ));
     }
@@ -301,18 +436,38 @@ pub fn sweep_action(
             false => SweepAction::Wait("no drill record names it; kept until its expiry".into()),
         };
     };
+    let available = scratch.status == "available";
+    let checked_here = scratch.kind != ScratchKind::Cluster;
     match drill.step {
         Some(Step::Done) | Some(Step::Cleaning) => SweepAction::Delete("its drill is over".into()),
         _ if now > drill.deadline => SweepAction::FailLate,
-        Some(Step::Restoring) if scratch.status == "available" => SweepAction::Check,
+        Some(Step::Restoring) if scratch.kind == ScratchKind::Cluster && available => {
+            match drill.leased_by_other(me, now) {
+                Some(held) => SweepAction::Wait(format!("being started: {held}")),
+                None => SweepAction::AddInstance,
+            }
+        }
+        Some(Step::Restoring) if scratch.kind == ScratchKind::Member => {
+            SweepAction::Wait("its cluster's drill has not recorded it yet".into())
+        }
+        Some(Step::Restoring) if available => SweepAction::Check,
         Some(Step::Restoring) => SweepAction::Wait(format!("restoring ({})", scratch.status)),
+        Some(Step::AddingInstance) => match (scratch.kind, drill.leased_by_other(me, now)) {
+            (ScratchKind::Cluster, None) => {
+                SweepAction::Wait("restored; its instance is being created".into())
+            }
+            (_, Some(held)) => SweepAction::Wait(format!("its instance is being added: {held}")),
+            (ScratchKind::Member, None) if available => SweepAction::Check,
+            (_, None) => SweepAction::Wait(format!("its instance is {}", scratch.status)),
+        },
         Some(Step::Checking) => match drill.leased_by_other(me, now) {
             Some(held) => SweepAction::Wait(format!("being checked: {held}")),
-            None if scratch.status == "available" => SweepAction::Check,
-            None => SweepAction::Wait(format!(
+            None if checked_here && available => SweepAction::Check,
+            None if checked_here => SweepAction::Wait(format!(
                 "check to resume once available ({})",
                 scratch.status
             )),
+            None => SweepAction::Wait("its instance is being checked".into()),
         },
         None if expired => {
             SweepAction::Delete("expired, in a step this version does not know".into())

@@ -12,11 +12,16 @@ use rds_responder::safety::dry_run;
 use rds_responder::trigger::{DbTarget, RdsEvent, RdsIdentifier, ResourceKind, Route, Trigger};
 
 use crate::config::DrillConfig;
-use crate::request::{DrillFrom, DrillSchedule, ManualTask, Task};
+use crate::request::{DrillFrom, DrillSchedule, ManualTask, Subject, Task};
 
 /// RDS-EVENT-0043 (restored from a snapshot) and 0019 (restored to a point in time): a drill's
 /// scratch instance is ready to check.
 pub const RESTORED_EVENTS: [u16; 2] = [43, 19];
+/// RDS-EVENT-0005 (DB instance created): an Aurora drill's instance is ready to check.
+pub const INSTANCE_CREATED_EVENTS: [u16; 1] = [5];
+/// RDS-EVENT-0170 (DB cluster created): an Aurora drill's cluster is restored; its instance is
+/// added next (RDS creates instances only in an available cluster).
+pub const CLUSTER_RESTORED_EVENTS: [u16; 1] = [170];
 /// RDS-EVENT-0028: automated backups disabled.
 pub const BACKUPS_DISABLED_EVENTS: [u16; 1] = [28];
 
@@ -27,22 +32,28 @@ pub enum Decision {
         target: Option<DbTarget>,
         reason: String,
     },
-    /// The recovery points of every enrolled resource, or of one instance.
+    /// The recovery points of every enrolled resource, or of one.
     Audit {
-        only: Option<RdsIdentifier>,
+        only: Option<Subject>,
         /// RDS said this instance's backups were just disabled (RDS-EVENT-0028).
         disabled: Option<DateTime<Utc>>,
         because: String,
     },
-    /// Start a drill of each named instance (none named: every one enrolled for drills).
+    /// Start a drill of each named database (none named: every one enrolled for drills).
     Start {
-        only: Vec<RdsIdentifier>,
+        only: Vec<Subject>,
         from: DrillFrom,
         dry_run: bool,
         because: String,
     },
-    /// A scratch instance is restored: check its drill.
+    /// A scratch instance is restored (or an Aurora drill's instance created): check its drill.
     Restored {
+        scratch: RdsIdentifier,
+        at: DateTime<Utc>,
+        because: String,
+    },
+    /// An Aurora drill's scratch cluster is restored: add its instance.
+    ClusterRestored {
         scratch: RdsIdentifier,
         at: DateTime<Utc>,
         because: String,
@@ -56,6 +67,8 @@ pub enum Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum EventKind {
     Restored,
+    InstanceCreated,
+    ClusterRestored,
     BackupsDisabled,
 }
 
@@ -64,6 +77,8 @@ fn event_kind(event: &RdsEvent) -> Option<EventKind> {
     let message = event.message.to_ascii_lowercase();
     match event.event_id.map(|e| e.0) {
         Some(n) if RESTORED_EVENTS.contains(&n) => Some(EventKind::Restored),
+        Some(n) if INSTANCE_CREATED_EVENTS.contains(&n) => Some(EventKind::InstanceCreated),
+        Some(n) if CLUSTER_RESTORED_EVENTS.contains(&n) => Some(EventKind::ClusterRestored),
         Some(n) if BACKUPS_DISABLED_EVENTS.contains(&n) => Some(EventKind::BackupsDisabled),
         Some(_) => None,
         None if message.starts_with("restored from") => Some(EventKind::Restored),
@@ -79,42 +94,64 @@ fn event_decision(event: &RdsEvent) -> Decision {
         .event_id
         .map(|e| e.to_string())
         .unwrap_or_else(|| "an RDS event without an id".into());
-    let instance = event
-        .resource()
-        .filter(|r| r.kind == ResourceKind::DbInstance)
-        .map(|r| r.id);
-    match (event_kind(event), instance) {
-        (Some(EventKind::Restored), Some(id)) if drill::named_as_scratch(id.as_str()) => {
-            Decision::Restored {
-                scratch: id,
-                at: event.time,
-                because: format!("{label} ({})", event.message),
-            }
-        }
-        (Some(EventKind::Restored), Some(id)) => Decision::Skip {
-            target: Some(DbTarget::Instance(id.clone())),
+    let Some(kind) = event_kind(event) else {
+        return Decision::Skip {
+            target: None,
             reason: format!(
-                "{label}: {id} was restored, but it is not named as a drill's scratch instance (<db>{}<yyyymmddhhmm>): not a drill of ours",
+                "restore-drill acts on RDS-EVENT-0043, 0019 and 0005 (a scratch instance restored or created), 0170 (a scratch cluster restored) and 0028 (backups disabled), schedules and manual requests; {label} from {} ignored",
+                event.source_id
+            ),
+        };
+    };
+    let resource = event.resource();
+    let because = format!("{label} ({})", event.message);
+    let not_ours = |db: DbTarget| {
+        let id = db.id().clone();
+        Decision::Skip {
+            target: Some(db),
+            reason: format!(
+                "{label}: {id} is not named as a drill's scratch resource (<db>{}<yyyymmddhhmm>): not a drill of ours",
                 drill::SCRATCH_MARK
             ),
-        },
-        (Some(EventKind::BackupsDisabled), Some(id)) => Decision::Audit {
-            only: Some(id),
-            disabled: Some(event.time),
-            because: format!("{label} (automated backups disabled)"),
-        },
-        (Some(_), None) => Decision::Skip {
+        }
+    };
+    match (kind, resource) {
+        (EventKind::Restored | EventKind::InstanceCreated, Some(r))
+            if r.kind == ResourceKind::DbInstance =>
+        {
+            if drill::named_as_scratch(r.id.as_str()) {
+                Decision::Restored {
+                    scratch: r.id,
+                    at: event.time,
+                    because,
+                }
+            } else {
+                not_ours(DbTarget::Instance(r.id))
+            }
+        }
+        (EventKind::ClusterRestored, Some(r)) if r.kind == ResourceKind::DbCluster => {
+            if drill::named_as_scratch(r.id.as_str()) {
+                Decision::ClusterRestored {
+                    scratch: r.id,
+                    at: event.time,
+                    because,
+                }
+            } else {
+                not_ours(DbTarget::Cluster(r.id))
+            }
+        }
+        (EventKind::BackupsDisabled, Some(r)) if r.kind == ResourceKind::DbInstance => {
+            Decision::Audit {
+                only: Some(Subject::Instance(r.id)),
+                disabled: Some(event.time),
+                because: format!("{label} (automated backups disabled)"),
+            }
+        }
+        _ => Decision::Skip {
             target: None,
             reason: format!(
-                "{label} is about {} {}, not a DB instance: drills and this audit event are about instances",
+                "{label} is about {} {}, which is not what this event means to restore-drill (0043/0019/0005/0028 are about DB instances, 0170 about DB clusters)",
                 event.source_type, event.source_id
-            ),
-        },
-        (None, _) => Decision::Skip {
-            target: None,
-            reason: format!(
-                "restore-drill acts on RDS-EVENT-0043 and 0019 (a scratch instance restored) and 0028 (backups disabled), schedules and manual requests; {label} from {} ignored",
-                event.source_id
             ),
         },
     }
@@ -161,12 +198,12 @@ pub fn decide(trigger: &Trigger<ManualTask, DrillSchedule>, config: &DrillConfig
             let because = "manual request".to_string();
             match request.task {
                 Task::Audit => Decision::Audit {
-                    only: request.db.clone(),
+                    only: request.subject.clone(),
                     disabled: None,
                     because,
                 },
                 Task::Drill => Decision::Start {
-                    only: request.db.iter().cloned().collect(),
+                    only: request.subject.iter().cloned().collect(),
                     from: request.from,
                     dry_run: request.dry_run,
                     because,

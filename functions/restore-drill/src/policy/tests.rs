@@ -3,13 +3,14 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 
-use rds_responder::backups::{SnapshotInfo, SnapshotOf};
+use rds_responder::backups::{BackupInfo, PitrStatus, SnapshotInfo, SnapshotOf};
 use rds_responder::config::Env;
 use rds_responder::recovery::{RecoveryInfo, RestoreFrom};
 use rds_responder::report::Outcome;
 use rds_responder::sql::verify::{DataReport, TableRef};
+use rds_responder::table_recovery::{ItemCount, TableSettings};
 use rds_responder::trigger::{
-    parse_trigger, DbTarget, Origin, RdsIdentifier, ResourceKind, Trigger,
+    parse_trigger, DbTarget, Origin, RdsIdentifier, ResourceKind, TableName, Trigger,
 };
 
 use super::drill::*;
@@ -17,7 +18,7 @@ use super::rpo::*;
 use super::verdict::*;
 use super::*;
 use crate::config::DrillConfig;
-use crate::request::{DrillFrom, DrillSchedule, ManualTask};
+use crate::request::{DrillFrom, DrillSchedule, ManualTask, Subject};
 
 fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 12, 1, h, m, s).unwrap()
@@ -241,6 +242,7 @@ fn instance(raw: &str) -> RecoveryInfo {
         endpoint: None,
         tags: BTreeMap::new(),
         placement: None,
+        members: Vec::new(),
     }
 }
 
@@ -304,8 +306,29 @@ fn drill(step: Step, deadline: DateTime<Utc>, lease: Option<(&str, DateTime<Utc>
     }
 }
 
+fn refusal_as(
+    db: &RecoveryInfo,
+    enrolled: Enrolment,
+    existing: Option<&DrillFacts>,
+    alive: usize,
+) -> Option<String> {
+    let subject = Subject::of_db(&db.db);
+    start_refusal(
+        &StartFacts {
+            subject: &subject,
+            info: Some(db),
+            enrolled,
+            existing,
+            scratch_alive: None,
+            drills_alive: alive,
+            max_concurrent: 2,
+        },
+        at(12, 0, 0),
+    )
+}
+
 fn refusal(db: &RecoveryInfo, existing: Option<&DrillFacts>, alive: usize) -> Option<String> {
-    start_refusal(db, &Enrolment::Drill, existing, alive, 2, at(12, 0, 0))
+    refusal_as(db, Enrolment::Drill, existing, alive)
 }
 
 #[test]
@@ -314,12 +337,12 @@ fn a_drill_starts_only_on_an_enrolled_plain_instance_with_room() {
     assert_eq!(refusal(&db, None, 1), None);
     let r = refusal(&db, None, 2).unwrap();
     assert!(r.contains("at most 2 at once"), "{r}");
-    let r = start_refusal(&db, &Enrolment::Audit, None, 0, 2, at(12, 0, 0)).unwrap();
+    let r = refusal_as(&db, Enrolment::Audit, None, 0).unwrap();
     assert!(r.contains("audit only"), "{r}");
     let out = Enrolment::Out {
         reason: "not tagged t".into(),
     };
-    let r = start_refusal(&db, &out, None, 0, 2, at(12, 0, 0)).unwrap();
+    let r = refusal_as(&db, out, None, 0).unwrap();
     assert!(r.contains("not tagged t"), "{r}");
     let mut member = instance("orders-1");
     member.cluster = Some("orders-aurora".into());
@@ -392,6 +415,7 @@ fn steps_read_back_as_they_are_written() {
 fn scratch(status: &str, tag: Option<&str>, expires: Option<DateTime<Utc>>) -> ScratchFacts {
     ScratchFacts {
         id: "orders-db-rr-drill-202612010900".into(),
+        kind: ScratchKind::Instance,
         status: status.into(),
         drill_tag: tag.map(str::to_string),
         expires,
@@ -664,11 +688,27 @@ fn compare_judges_every_reading_of_the_restore() {
     assert_eq!(compare(&source, &restored, 5.0, 3.0).len(), 2);
 }
 
+fn rt(
+    started: DateTime<Utc>,
+    available: DateTime<Utc>,
+    first_query: DateTime<Utc>,
+    reads_normal: bool,
+    target: Duration,
+) -> (Verdict, Vec<Stage>) {
+    let timeline = Timeline {
+        started,
+        cluster_available: None,
+        available,
+        first_query,
+    };
+    rto(&timeline, reads_normal, target)
+}
+
 #[test]
 fn rto_is_measured_to_the_first_query_against_the_target() {
     let start = at(12, 0, 0);
     let target = Duration::minutes(60);
-    let (v, stages) = rto(start, at(12, 40, 0), at(12, 41, 0), true, target);
+    let (v, stages) = rt(start, at(12, 40, 0), at(12, 41, 0), true, target);
     assert_eq!(v.outcome, Outcome::Pass);
     let secs: Vec<(&str, i64)> = stages.iter().map(|s| (s.name, s.seconds)).collect();
     assert_eq!(
@@ -680,29 +720,29 @@ fn rto_is_measured_to_the_first_query_against_the_target() {
         ]
     );
     assert_eq!(
-        rto(start, at(12, 40, 0), at(13, 0, 0), true, target)
+        rt(start, at(12, 40, 0), at(13, 0, 0), true, target)
             .0
             .outcome,
         Outcome::Pass
     );
     assert_eq!(
-        rto(start, at(12, 40, 0), at(13, 0, 1), true, target)
+        rt(start, at(12, 40, 0), at(13, 0, 1), true, target)
             .0
             .outcome,
         Outcome::Fail
     );
-    let (v, stages) = rto(start, at(12, 40, 0), at(12, 41, 0), false, target);
+    let (v, stages) = rt(start, at(12, 40, 0), at(12, 41, 0), false, target);
     assert_eq!((v.outcome, stages.len()), (Outcome::Warn, 2));
     assert!(v.detail.contains("not yet"), "{}", v.detail);
     assert_eq!(
-        rto(start, at(12, 40, 0), at(13, 1, 0), false, target)
+        rt(start, at(12, 40, 0), at(13, 1, 0), false, target)
             .0
             .outcome,
         Outcome::Fail
     );
     // A clock that runs backwards never makes a negative stage.
     assert_eq!(
-        rto(start, at(11, 0, 0), at(11, 0, 0), true, target).1[0].seconds,
+        rt(start, at(11, 0, 0), at(11, 0, 0), true, target).1[0].seconds,
         0
     );
 }
@@ -830,7 +870,7 @@ fn backups_disabled_audits_that_instance_with_the_event_time() {
             disabled,
             because,
         } => {
-            assert_eq!(only.unwrap().as_str(), "orders-db");
+            assert_eq!(only.unwrap().tag_value(), "db-instance:orders-db");
             assert_eq!(disabled, Some(at(12, 0, 0)));
             assert!(because.contains("RDS-EVENT-0028"), "{because}");
         }
@@ -848,8 +888,451 @@ fn cluster_events_are_not_drills() {
     });
     let d = decide(&trigger(e), &config());
     assert!(
-        matches!(&d, Decision::Skip { reason, .. } if reason.contains("not a DB instance")),
+        matches!(&d, Decision::Skip { reason, .. } if reason.contains("0043/0019/0005/0028 are about DB instances")),
         "{d:?}"
+    );
+}
+
+fn cluster_event(event_id: &str, source: &str) -> serde_json::Value {
+    json!({
+        "version": "0", "id": "e", "detail-type": "RDS DB Cluster Event", "source": "aws.rds",
+        "account": "123456789012", "time": "2026-12-01T12:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": {"SourceType": "CLUSTER", "Date": "2026-12-01T12:00:00.000Z",
+            "Message": "DB cluster created", "SourceIdentifier": source, "EventID": event_id}
+    })
+}
+
+#[test]
+fn a_scratch_cluster_created_adds_its_instance_and_its_instance_created_checks_it() {
+    let d = decide(&trigger(cluster_event("RDS-EVENT-0170", RUN)), &config());
+    assert!(
+        matches!(&d, Decision::ClusterRestored { scratch, at: t, .. } if scratch.as_str() == RUN && *t == at(12, 0, 0)),
+        "{d:?}"
+    );
+    let d = decide(
+        &trigger(cluster_event("RDS-EVENT-0170", "orders-aurora")),
+        &config(),
+    );
+    assert!(
+        matches!(&d, Decision::Skip { reason, .. } if reason.contains("not a drill of ours")),
+        "{d:?}"
+    );
+    // 0170 about an instance, 0005 about a cluster: neither means anything here.
+    let d = decide(
+        &trigger(rds_event("RDS-EVENT-0170", RUN, "created")),
+        &config(),
+    );
+    assert!(matches!(&d, Decision::Skip { .. }), "{d:?}");
+    let d = decide(&trigger(cluster_event("RDS-EVENT-0005", RUN)), &config());
+    assert!(matches!(&d, Decision::Skip { .. }), "{d:?}");
+    let d = decide(
+        &trigger(rds_event("RDS-EVENT-0005", RUN, "DB instance created")),
+        &config(),
+    );
+    assert!(
+        matches!(&d, Decision::Restored { scratch, .. } if scratch.as_str() == RUN),
+        "{d:?}"
+    );
+    let d = decide(
+        &trigger(rds_event(
+            "RDS-EVENT-0005",
+            "orders-db",
+            "DB instance created",
+        )),
+        &config(),
+    );
+    assert!(matches!(&d, Decision::Skip { .. }), "{d:?}");
+}
+
+#[test]
+fn scratch_copies_keep_their_kind_and_fit_their_kind_s_limits() {
+    let now = at(9, 0, 0);
+    let cluster =
+        Subject::Cluster(RdsIdentifier::parse("orders-aurora", ResourceKind::DbCluster).unwrap());
+    match scratch_of(&cluster, now) {
+        Subject::Cluster(id) => assert_eq!(id.as_str(), "orders-aurora-rr-drill-202612010900"),
+        other => panic!("{other:?}"),
+    }
+    let long = "t".repeat(255);
+    let table = Subject::Table(TableName::parse(&long).unwrap());
+    match scratch_of(&table, now) {
+        Subject::Table(t) => {
+            assert_eq!(t.as_str().len(), 255);
+            assert!(named_as_scratch(t.as_str()), "{t}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let short = Subject::Table(TableName::parse("ord").unwrap());
+    assert_eq!(scratch_of(&short, now).name(), "ord-rr-drill-202612010900");
+}
+
+#[test]
+fn a_cluster_drill_restores_only_cluster_snapshots_of_that_cluster() {
+    let mut cluster = instance("orders");
+    cluster.db =
+        DbTarget::Cluster(RdsIdentifier::parse("orders", ResourceKind::DbCluster).unwrap());
+    let mut own = snapshot("orders", "rds:cluster", "available", Some(at(1, 0, 0)));
+    own.of = SnapshotOf::Cluster;
+    // An instance of the same name has a newer snapshot: not this cluster's.
+    let other = snapshot("orders", "rds:instance", "available", Some(at(2, 0, 0)));
+    let s = choose_source(
+        &cluster,
+        &[own.clone(), other.clone()],
+        DrillFrom::NewestSnapshot,
+    )
+    .unwrap();
+    assert_eq!(s.from, RestoreFrom::Snapshot("rds:cluster".into()));
+    let db = instance("orders");
+    let s = choose_source(&db, &[own, other], DrillFrom::NewestSnapshot).unwrap();
+    assert_eq!(s.from, RestoreFrom::Snapshot("rds:instance".into()));
+}
+
+fn backup(table: &str, name: &str, status: &str, created: Option<DateTime<Utc>>) -> BackupInfo {
+    BackupInfo {
+        arn: format!("arn:aws:dynamodb:us-east-1:1:table/{table}/backup/{name}"),
+        name: name.into(),
+        table: table.into(),
+        status: status.into(),
+        backup_type: "USER".into(),
+        created,
+        size_bytes: None,
+    }
+}
+
+#[test]
+fn a_table_drill_restores_its_newest_available_backup_or_its_latest_restorable_time() {
+    let orders = TableName::parse("orders").unwrap();
+    let backups = [
+        backup("orders", "old", "AVAILABLE", Some(at(1, 0, 0))),
+        backup("orders", "new", "AVAILABLE", Some(at(2, 0, 0))),
+        backup("orders", "making", "CREATING", Some(at(3, 0, 0))),
+        backup("carts", "other", "AVAILABLE", Some(at(4, 0, 0))),
+        backup("orders", "undated", "AVAILABLE", None),
+    ];
+    let s = choose_table_source(&orders, &backups, None, DrillFrom::NewestSnapshot).unwrap();
+    assert_eq!(
+        (s.from, s.recovery_point, s.label.as_str()),
+        (
+            RestoreFrom::Snapshot(backups[1].arn.clone()),
+            at(2, 0, 0),
+            "backup new"
+        )
+    );
+    let err =
+        choose_table_source(&orders, &backups[2..], None, DrillFrom::NewestSnapshot).unwrap_err();
+    assert!(err.contains("no available on-demand backup"), "{err}");
+    let on = PitrStatus {
+        enabled: true,
+        latest_restorable: Some(at(11, 59, 0)),
+    };
+    let s = choose_table_source(&orders, &[], Some(&on), DrillFrom::LatestRestorable).unwrap();
+    assert_eq!(
+        (s.from, s.recovery_point),
+        (RestoreFrom::LatestRestorable, at(11, 59, 0))
+    );
+    for pitr in [
+        None,
+        Some(PitrStatus {
+            enabled: false,
+            latest_restorable: Some(at(11, 59, 0)),
+        }),
+        Some(PitrStatus {
+            enabled: true,
+            latest_restorable: None,
+        }),
+    ] {
+        let err = choose_table_source(&orders, &[], pitr.as_ref(), DrillFrom::LatestRestorable)
+            .unwrap_err();
+        assert!(err.contains("point-in-time recovery off"), "{err}");
+    }
+}
+
+#[test]
+fn a_live_scratch_copy_of_the_source_refuses_a_second_drill_whoever_made_it() {
+    let db = instance("orders-db");
+    let subject = Subject::of_db(&db.db);
+    let facts = |live| StartFacts {
+        subject: &subject,
+        info: Some(&db),
+        enrolled: Enrolment::Drill,
+        existing: None,
+        scratch_alive: live,
+        drills_alive: 0,
+        max_concurrent: 2,
+    };
+    assert_eq!(start_refusal(&facts(None), at(12, 0, 0)), None);
+    let r = start_refusal(
+        &facts(Some("orders-db-rr-drill-202611010000")),
+        at(12, 0, 0),
+    )
+    .unwrap();
+    assert!(
+        r.contains("orders-db-rr-drill-202611010000") && r.contains("another run or stack"),
+        "{r}"
+    );
+    // A table has no RDS listing: its enrolment and the cap decide.
+    let t = Subject::Table(TableName::parse("orders").unwrap());
+    let table = StartFacts {
+        subject: &t,
+        info: None,
+        enrolled: Enrolment::Drill,
+        existing: None,
+        scratch_alive: None,
+        drills_alive: 1,
+        max_concurrent: 2,
+    };
+    assert_eq!(start_refusal(&table, at(12, 0, 0)), None);
+    let full = StartFacts {
+        drills_alive: 2,
+        ..table.clone()
+    };
+    assert!(start_refusal(&full, at(12, 0, 0))
+        .unwrap()
+        .contains("at most 2"));
+    let scratch = Subject::Table(TableName::parse("orders-rr-drill-202612010900").unwrap());
+    let own = StartFacts {
+        subject: &scratch,
+        ..table
+    };
+    assert!(start_refusal(&own, at(12, 0, 0))
+        .unwrap()
+        .contains("never drilled"));
+}
+
+#[test]
+fn an_aurora_drill_s_instance_is_added_once_while_it_waits_for_it() {
+    let now = at(12, 0, 0);
+    let later = now + Duration::hours(2);
+    assert_eq!(
+        add_instance_refusal(&drill(Step::Restoring, later, None), "me", now),
+        None
+    );
+    assert_eq!(
+        add_instance_refusal(
+            &drill(Step::AddingInstance, later, Some(("me", later))),
+            "me",
+            now
+        ),
+        None
+    );
+    // Another run's live lease holds it; an expired one does not.
+    let r = add_instance_refusal(
+        &drill(Step::AddingInstance, later, Some(("other", now))),
+        "me",
+        now,
+    )
+    .unwrap();
+    assert!(r.contains("run other holds it"), "{r}");
+    assert_eq!(
+        add_instance_refusal(
+            &drill(
+                Step::AddingInstance,
+                later,
+                Some(("other", now - Duration::seconds(1)))
+            ),
+            "me",
+            now
+        ),
+        None
+    );
+    let r = add_instance_refusal(&drill(Step::AddingInstance, later, None), "me", now).unwrap();
+    assert!(r.contains("added its instance already"), "{r}");
+    for step in [Step::Checking, Step::Cleaning, Step::Done] {
+        let r = add_instance_refusal(&drill(step, later, None), "me", now).unwrap();
+        assert!(r.contains("past adding its instance"), "{r}");
+    }
+    let mut unknown = drill(Step::Restoring, later, None);
+    unknown.step = None;
+    assert!(add_instance_refusal(&unknown, "me", now)
+        .unwrap()
+        .contains("does not know"));
+    assert_eq!(Step::parse("adding-instance"), Some(Step::AddingInstance));
+}
+
+fn scratch_kind(kind: ScratchKind, status: &str) -> ScratchFacts {
+    ScratchFacts {
+        kind,
+        ..scratch(status, Some(RUN), Some(at(23, 0, 0)))
+    }
+}
+
+#[test]
+fn the_sweep_advances_each_kind_of_scratch_by_its_own_step() {
+    let now = at(12, 0, 0);
+    let later = now + Duration::hours(2);
+    let d = |step| drill(step, later, None);
+    use ScratchKind::*;
+    let act =
+        |kind, status, step| sweep_action(&scratch_kind(kind, status), Some(&d(step)), "me", now);
+    assert_eq!(
+        act(Cluster, "available", Step::Restoring),
+        SweepAction::AddInstance
+    );
+    assert!(matches!(
+        act(Cluster, "creating", Step::Restoring),
+        SweepAction::Wait(_)
+    ));
+    assert!(matches!(
+        act(Member, "available", Step::Restoring),
+        SweepAction::Wait(_)
+    ));
+    assert_eq!(
+        act(Member, "available", Step::AddingInstance),
+        SweepAction::Check
+    );
+    assert!(
+        matches!(act(Member, "creating", Step::AddingInstance), SweepAction::Wait(w) if w.contains("creating"))
+    );
+    assert!(matches!(
+        act(Cluster, "available", Step::AddingInstance),
+        SweepAction::Wait(_)
+    ));
+    assert_eq!(act(Member, "available", Step::Checking), SweepAction::Check);
+    assert!(
+        matches!(act(Cluster, "available", Step::Checking), SweepAction::Wait(w) if w.contains("being checked"))
+    );
+    assert_eq!(act(Table, "available", Step::Restoring), SweepAction::Check);
+    assert!(matches!(
+        act(Table, "creating", Step::Restoring),
+        SweepAction::Wait(_)
+    ));
+    for kind in [Instance, Member, Cluster, Table] {
+        assert!(matches!(
+            act(kind, "available", Step::Cleaning),
+            SweepAction::Delete(_)
+        ));
+        let late = sweep_action(
+            &scratch_kind(kind, "available"),
+            Some(&drill(
+                Step::AddingInstance,
+                now - Duration::seconds(1),
+                None,
+            )),
+            "me",
+            now,
+        );
+        assert_eq!(late, SweepAction::FailLate, "{kind:?}");
+    }
+    // Another live run adding the instance holds the cluster.
+    let held = drill(Step::Restoring, later, Some(("other", later)));
+    assert!(matches!(
+        sweep_action(&scratch_kind(Cluster, "available"), Some(&held), "me", now),
+        SweepAction::Wait(w) if w.contains("other")
+    ));
+    let held = drill(Step::AddingInstance, later, Some(("other", later)));
+    assert!(matches!(
+        sweep_action(&scratch_kind(Member, "available"), Some(&held), "me", now),
+        SweepAction::Wait(w) if w.contains("other")
+    ));
+}
+
+#[test]
+fn item_counts_compare_like_rows_and_a_cut_short_scan_only_warns() {
+    let n = |items, complete| Ok(ItemCount { items, complete });
+    assert_eq!(
+        items(&n(100, true), &n(95, true), 5.0).outcome,
+        Outcome::Pass
+    );
+    assert_eq!(
+        items(&n(100, true), &n(94, true), 5.0).outcome,
+        Outcome::Fail
+    );
+    assert_eq!(items(&n(0, true), &n(0, true), 5.0).outcome, Outcome::Pass);
+    let v = items(&n(100, true), &Err("throttled".into()), 5.0);
+    assert_eq!(v.outcome, Outcome::Fail);
+    assert!(
+        v.detail.contains("throttled") && v.detail.contains("restore"),
+        "{}",
+        v.detail
+    );
+    let v = items(&n(1000, false), &n(10, true), 5.0);
+    assert_eq!(v.outcome, Outcome::Warn);
+    assert!(
+        v.detail.contains("1000+ in the source") && v.detail.contains("counted 10 items"),
+        "{}",
+        v.detail
+    );
+    let v = items(&n(10, true), &n(1000, false), 5.0);
+    assert!(
+        v.detail.contains("1000+ items in the restore"),
+        "{}",
+        v.detail
+    );
+    assert_eq!(v.name, "items");
+    let v = items(&n(100, true), &n(100, true), 5.0);
+    assert!(
+        v.detail.contains("100 items restored, 100 in the source"),
+        "{}",
+        v.detail
+    );
+}
+
+#[test]
+fn a_table_restore_names_every_setting_it_dropped() {
+    let restored = TableSettings::default();
+    let same = dropped_settings(&restored, &restored);
+    assert_eq!(same.outcome, Outcome::Pass);
+    let source = TableSettings {
+        billing_mode: Some("PROVISIONED".into()),
+        ttl_attribute: Some("expires_at".into()),
+        stream_view: Some("NEW_IMAGE".into()),
+        pitr: true,
+        tags: BTreeMap::from([("team".to_string(), "orders".to_string())]),
+        deletion_protection: true,
+        ..TableSettings::default()
+    };
+    let v = dropped_settings(&source, &restored);
+    assert_eq!(v.outcome, Outcome::Warn);
+    for word in [
+        "TTL on expires_at",
+        "stream (NEW_IMAGE)",
+        "point-in-time recovery",
+        "tags team",
+        "auto scaling",
+        "deletion protection",
+    ] {
+        assert!(v.detail.contains(word), "{word}: {}", v.detail);
+    }
+    // What the restore kept is not named.
+    let kept = TableSettings {
+        billing_mode: Some("PAY_PER_REQUEST".into()),
+        ..source.clone()
+    };
+    assert_eq!(dropped_settings(&kept, &source).outcome, Outcome::Pass);
+    let on_demand = TableSettings {
+        billing_mode: Some("PAY_PER_REQUEST".into()),
+        ..TableSettings::default()
+    };
+    assert_eq!(
+        dropped_settings(&on_demand, &restored).outcome,
+        Outcome::Pass
+    );
+}
+
+#[test]
+fn an_aurora_rto_counts_the_cluster_then_its_instance() {
+    let timeline = Timeline {
+        started: at(12, 0, 0),
+        cluster_available: Some(at(12, 20, 0)),
+        available: at(12, 30, 0),
+        first_query: at(12, 31, 0),
+    };
+    let (v, stages) = rto(&timeline, true, Duration::minutes(60));
+    let secs: Vec<(&str, i64)> = stages.iter().map(|s| (s.name, s.seconds)).collect();
+    assert_eq!(
+        secs,
+        [
+            ("cluster available", 1200),
+            ("instance available", 1800),
+            ("first query", 1860),
+            ("reads normal", 1860)
+        ]
+    );
+    assert!(
+        v.detail
+            .contains("cluster available 1200 s, to its instance available 1800 s"),
+        "{}",
+        v.detail
     );
 }
 

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use rds_responder::report::Outcome;
 use rds_responder::sql::verify::{DataReport, TableRef};
+use rds_responder::table_recovery::{ItemCount, TableSettings};
 
 /// How many names a difference lists before it says "and N more".
 pub const NAMED: usize = 10;
@@ -76,7 +77,57 @@ pub fn rows(
     restored: &Result<i64, String>,
     tolerance_percent: f64,
 ) -> Verdict {
-    let name = format!("rows {table}");
+    counted(
+        format!("rows {table}"),
+        "rows",
+        source,
+        restored,
+        tolerance_percent,
+    )
+}
+
+/// A DynamoDB table's restored items against the source's, as `rows`; a count cut short at the
+/// scan bound is only a lower bound: it warns, never passes or fails.
+pub fn items(
+    source: &Result<ItemCount, String>,
+    restored: &Result<ItemCount, String>,
+    tolerance_percent: f64,
+) -> Verdict {
+    match (source, restored) {
+        (Ok(s), Ok(r)) if !s.complete || !r.complete => verdict(
+            "items",
+            Outcome::Warn,
+            format!(
+                "counted {}{} items in the restore and {}{} in the source before the scan bound (DRILL_MAX_SCAN_ITEMS): not compared",
+                r.items,
+                if r.complete { "" } else { "+" },
+                s.items,
+                if s.complete { "" } else { "+" },
+            ),
+        ),
+        _ => {
+            let whole = |c: &Result<ItemCount, String>| {
+                c.clone()
+                    .map(|c| i64::try_from(c.items).unwrap_or(i64::MAX))
+            };
+            counted(
+                "items".into(),
+                "items",
+                &whole(source),
+                &whole(restored),
+                tolerance_percent,
+            )
+        }
+    }
+}
+
+fn counted(
+    name: String,
+    unit: &str,
+    source: &Result<i64, String>,
+    restored: &Result<i64, String>,
+    tolerance_percent: f64,
+) -> Verdict {
     match (source, restored) {
         (_, Err(e)) => verdict(
             name,
@@ -86,12 +137,12 @@ pub fn rows(
         (Err(e), Ok(r)) => verdict(
             name,
             Outcome::Warn,
-            format!("{r} rows restored; the source could not be counted to compare: {e}"),
+            format!("{r} {unit} restored; the source could not be counted to compare: {e}"),
         ),
         (Ok(0), Ok(r)) => verdict(
             name,
             Outcome::Pass,
-            format!("{r} rows restored; the source's table is empty now"),
+            format!("{r} {unit} restored; the source's table is empty now"),
         ),
         (Ok(s), Ok(r)) => {
             let off = ((r - s).abs() as f64) * 100.0 / (*s as f64);
@@ -104,7 +155,7 @@ pub fn rows(
                 name,
                 outcome,
                 format!(
-                    "{r} rows restored, {s} in the source: {off:.1}% apart (tolerance {tolerance_percent}%)"
+                    "{r} {unit} restored, {s} in the source: {off:.1}% apart (tolerance {tolerance_percent}%)"
                 ),
             )
         }
@@ -224,6 +275,59 @@ pub fn compare(
     out
 }
 
+/// What a restore of a table leaves behind, as the source has it: DynamoDB restores the data
+/// and indexes, never TTL, streams, point-in-time recovery, tags or auto scaling. A real restore
+/// must set these again; the drill names which.
+pub fn dropped_settings(source: &TableSettings, restored: &TableSettings) -> Verdict {
+    let mut dropped = Vec::new();
+    if let Some(attr) = source
+        .ttl_attribute
+        .as_ref()
+        .filter(|_| restored.ttl_attribute.is_none())
+    {
+        dropped.push(format!("TTL on {attr}"));
+    }
+    if let Some(view) = source
+        .stream_view
+        .as_ref()
+        .filter(|_| restored.stream_view.is_none())
+    {
+        dropped.push(format!("stream ({view})"));
+    }
+    if source.pitr && !restored.pitr {
+        dropped.push("point-in-time recovery".into());
+    }
+    let tags: Vec<&String> = source
+        .tags
+        .keys()
+        .filter(|k| !restored.tags.contains_key(*k))
+        .collect();
+    if !tags.is_empty() {
+        dropped.push(format!("tags {}", listed(&tags)));
+    }
+    if source.billing_mode.as_deref() == Some("PROVISIONED") {
+        dropped.push("auto scaling of its provisioned capacity (never restored)".into());
+    }
+    if source.deletion_protection && !restored.deletion_protection {
+        dropped.push("deletion protection".into());
+    }
+    match dropped.is_empty() {
+        true => verdict(
+            "settings",
+            Outcome::Pass,
+            "the restore has every setting the source has (TTL, stream, point-in-time recovery, tags)",
+        ),
+        false => verdict(
+            "settings",
+            Outcome::Warn,
+            format!(
+                "a restore drops what a real recovery must set again: {}",
+                dropped.join("; ")
+            ),
+        ),
+    }
+}
+
 /// One stage of the recovery time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stage {
@@ -231,43 +335,66 @@ pub struct Stage {
     pub seconds: i64,
 }
 
-/// The recovery time in stages, from the restore call: to `available`, to the first successful
-/// query, to reads at the source's speed (when they got there); the total (to usable) against
-/// the target.
-pub fn rto(
-    started: DateTime<Utc>,
-    available: DateTime<Utc>,
-    first_query: DateTime<Utc>,
-    reads_normal: bool,
-    target: Duration,
-) -> (Verdict, Vec<Stage>) {
-    let secs = |to: DateTime<Utc>| (to - started).num_seconds().max(0);
-    let mut stages = vec![
-        Stage {
-            name: "available",
-            seconds: secs(available),
-        },
-        Stage {
-            name: "first query",
-            seconds: secs(first_query),
-        },
-    ];
+/// When each stage of a restore was reached.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timeline {
+    /// The restore call.
+    pub started: DateTime<Utc>,
+    /// An Aurora drill's cluster became available (its instance is created after).
+    pub cluster_available: Option<DateTime<Utc>>,
+    /// The instance (or table) became available.
+    pub available: DateTime<Utc>,
+    pub first_query: DateTime<Utc>,
+}
+
+/// The recovery time in stages, from the restore call: to `available` (Aurora: the cluster, then
+/// its instance), to the first successful query, to reads at the source's speed (when they got
+/// there); the total (to usable) against the target.
+pub fn rto(timeline: &Timeline, reads_normal: bool, target: Duration) -> (Verdict, Vec<Stage>) {
+    let secs = |to: DateTime<Utc>| (to - timeline.started).num_seconds().max(0);
+    let mut stages = Vec::new();
+    let available = match timeline.cluster_available {
+        Some(cluster) => {
+            stages.push(Stage {
+                name: "cluster available",
+                seconds: secs(cluster),
+            });
+            stages.push(Stage {
+                name: "instance available",
+                seconds: secs(timeline.available),
+            });
+            format!(
+                "restore call to cluster available {} s, to its instance available {} s",
+                secs(cluster),
+                secs(timeline.available)
+            )
+        }
+        None => {
+            stages.push(Stage {
+                name: "available",
+                seconds: secs(timeline.available),
+            });
+            format!("restore call to available {} s", secs(timeline.available))
+        }
+    };
+    stages.push(Stage {
+        name: "first query",
+        seconds: secs(timeline.first_query),
+    });
     if reads_normal {
         stages.push(Stage {
             name: "reads normal",
-            seconds: secs(first_query),
+            seconds: secs(timeline.first_query),
         });
     }
-    let total = secs(first_query);
+    let total = secs(timeline.first_query);
     let outcome = match (total > target.num_seconds(), reads_normal) {
         (true, _) => Outcome::Fail,
         (false, true) => Outcome::Pass,
         (false, false) => Outcome::Warn,
     };
     let detail = format!(
-        "restore call to available {} s, to first query {} s{} (target {} s)",
-        secs(available),
-        total,
+        "{available}, to first query {total} s{} (target {} s)",
         if reads_normal {
             ", reads at the source's speed"
         } else {
