@@ -35,11 +35,14 @@ pub enum DrillFrom {
 
 /// A database a drill restores or an audit reads: an RDS instance, an Aurora cluster, or a
 /// DynamoDB table.
+/// Serialized as it is asked for: `{"db_instance": ...}`, `{"db_cluster": ...}`, `{"table": ...}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Subject {
+    #[serde(rename = "db_instance")]
     Instance(RdsIdentifier),
+    #[serde(rename = "db_cluster")]
     Cluster(RdsIdentifier),
+    #[serde(rename = "table")]
     Table(TableName),
 }
 
@@ -158,6 +161,7 @@ impl RawSubject {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ManualTask {
     pub task: Task,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub subject: Option<Subject>,
     pub from: DrillFrom,
     pub dry_run: bool,
@@ -391,6 +395,29 @@ mod tests {
         let err = DrillSchedule::from_value(json!({"task": "drill", "targets": [{}]}), "detail.")
             .unwrap_err();
         assert!(field_of(err).starts_with("detail.targets[0].db_instance"));
+    }
+
+    #[test]
+    fn requests_read_back_in_the_shape_they_were_asked_in() {
+        let t = ManualTask::from_value(json!({"task": "drill", "db_cluster": "orders-aurora"}))
+            .unwrap();
+        let shown = serde_json::to_value(&t).unwrap();
+        assert_eq!(shown["db_cluster"], "orders-aurora", "{shown}");
+        assert!(shown.get("subject").is_none(), "{shown}");
+        let s = DrillSchedule::from_value(
+            json!({"task": "drill", "targets": [{"table": "orders"}]}),
+            "detail.",
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&s).unwrap()["targets"],
+            json!([{"table": "orders"}])
+        );
+        let sweep = ManualTask::from_value(json!({"task": "sweep"})).unwrap();
+        assert!(serde_json::to_value(&sweep)
+            .unwrap()
+            .get("db_instance")
+            .is_none());
     }
 
     #[test]
