@@ -321,7 +321,10 @@ INVALID = {
     "unknown-drill-outcome.json": ("$.result.drill.outcome", "'succeeded' is not one of"),
     "metric-with-unknown-key.json": ("$.metrics[0]", "Additional properties are not allowed ('dimensions' was unexpected)"),
     "late-rpo-status.json": ("$.result.audit[0].status", "'late' is not one of"),
-    "drill-targets-as-sent.json": ("$.trigger.input.targets[0]", "is not of type 'string'"),
+    "drill-targets-as-strings.json": ("$.trigger.input.targets[0]", "'orders-db' is not of type 'object'"),
+    "drill-source-without-kind.json": ("$.result.drill.source", "'orders-aurora' does not match"),
+    "rto-data-as-array.json": ("$.checks[9].data", "is not of type 'object'"),
+    "request-naming-two-databases.json": ("$.trigger.request.table", "is not allowed here: the field must be absent"),
 }
 
 

@@ -925,6 +925,15 @@ fn a_scratch_cluster_created_adds_its_instance_and_its_instance_created_checks_i
     assert!(matches!(&d, Decision::Skip { .. }), "{d:?}");
     let d = decide(&trigger(cluster_event("RDS-EVENT-0005", RUN)), &config());
     assert!(matches!(&d, Decision::Skip { .. }), "{d:?}");
+    // 0028 is about an instance's backups: about a cluster it audits nothing.
+    let d = decide(
+        &trigger(cluster_event("RDS-EVENT-0028", "orders-aurora")),
+        &config(),
+    );
+    assert!(
+        matches!(&d, Decision::Skip { target: None, reason } if reason.contains("0028 are about DB instances")),
+        "{d:?}"
+    );
     let d = decide(
         &trigger(rds_event("RDS-EVENT-0005", RUN, "DB instance created")),
         &config(),
