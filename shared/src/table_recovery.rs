@@ -80,6 +80,9 @@ pub trait TableRestores {
     async fn delete_table(&self, table: &TableName) -> Result<(), BackupError>;
 }
 
+/// Scan pages a count reads at most.
+const MAX_SCAN_PAGES: usize = 100_000;
+
 pub struct DynamoRestores {
     pub client: aws_sdk_dynamodb::Client,
 }
@@ -242,20 +245,32 @@ impl TableRestores for DynamoRestores {
 
     async fn count_items(&self, table: &TableName, max: u64) -> Result<ItemCount, BackupError> {
         let mut count = 0u64;
-        let mut start = None;
-        loop {
+        let mut start: Option<
+            std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+        > = None;
+        // A scan page reads at most 1 MB: this many pages is far past any bound, an endpoint
+        // looping.
+        for _ in 0..MAX_SCAN_PAGES {
             let page = self
                 .client
                 .scan()
                 .table_name(table.as_str())
                 .select(Select::Count)
-                .set_exclusive_start_key(start)
+                .set_exclusive_start_key(start.clone())
                 .send()
                 .bounded("DynamoDB Scan")
                 .await
                 .map_err(failed("Scan", table.as_str()))?;
             count += u64::try_from(page.count()).unwrap_or(0);
-            start = page.last_evaluated_key().cloned().filter(|k| !k.is_empty());
+            let next = page.last_evaluated_key().cloned().filter(|k| !k.is_empty());
+            if next.is_some() && next == start {
+                // The same key again: counting further would loop.
+                return Ok(ItemCount {
+                    items: count,
+                    complete: false,
+                });
+            }
+            start = next;
             match start {
                 None => {
                     return Ok(ItemCount {
@@ -272,6 +287,10 @@ impl TableRestores for DynamoRestores {
                 Some(_) => {}
             }
         }
+        Ok(ItemCount {
+            items: count,
+            complete: false,
+        })
     }
 
     async fn list_tables_named(&self, mark: &str) -> Result<Vec<ListedTable>, BackupError> {

@@ -427,7 +427,35 @@ where
     ) -> (Check, bool) {
         let instance = RdsIdentifier::parse(scratch.as_str(), ResourceKind::DbInstance)
             .unwrap_or_else(|_| scratch.clone());
-        let member = self.clean_up(&instance, source, run).await;
+        // Its instance only if it is this drill's: tagged with its own name, in this cluster.
+        let member = match self.rds.describe_recovery(&instance).await {
+            Ok(None) => Check::new(
+                "cleanup",
+                Outcome::Pass,
+                format!("{instance} was already gone"),
+            ),
+            Ok(Some(i)) if i.status == "deleting" => Check::new(
+                "cleanup",
+                Outcome::Pass,
+                format!("{instance} is being deleted"),
+            ),
+            Ok(Some(i))
+                if i.tags.get(SCRATCH_TAG).map(String::as_str) == Some(instance.as_str())
+                    && i.cluster.as_deref() == Some(scratch.as_str()) =>
+            {
+                self.clean_up(&instance, source, run).await
+            }
+            Ok(Some(_)) => Check::new(
+                "cleanup",
+                Outcome::Pass,
+                format!("{instance} is not this drill's instance: not touched"),
+            ),
+            Err(e) => Check::new(
+                "cleanup",
+                Outcome::Fail,
+                format!("{e}: {instance} not deleted; the sweep tries again"),
+            ),
+        };
         if member.outcome != Outcome::Pass {
             return (member, false);
         }

@@ -159,7 +159,8 @@ where
             Err(RdsError::AlreadyExists { .. }) => match self.rds.describe_recovery(&instance).await
             {
                 Ok(Some(i))
-                    if i.tags.get(SCRATCH_TAG).map(String::as_str) == Some(instance.as_str()) =>
+                    if i.tags.get(SCRATCH_TAG).map(String::as_str) == Some(instance.as_str())
+                        && i.cluster.as_deref() == Some(scratch_id.as_str()) =>
                 {
                     (
                         Outcome::Pass,

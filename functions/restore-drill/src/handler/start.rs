@@ -420,7 +420,8 @@ where
                 match found {
                     Ok(Some(s))
                         if s.tags.get(SCRATCH_TAG).map(String::as_str)
-                            == Some(scratch.as_str()) =>
+                            == Some(scratch.as_str())
+                            && s.tags.get(SOURCE_TAG) == Some(&subject.tag_value()) =>
                     {
                         (
                             Outcome::Pass,

@@ -51,7 +51,8 @@ where
     J: JobStore,
 {
     /// Every scratch copy: instances before clusters (a cluster is deleted after its instance).
-    async fn scratches(&self) -> Result<Vec<Scratch>, Findings> {
+    /// A failed table listing is one failed check: RDS's scratch copies are still swept.
+    async fn scratches(&self) -> Result<(Vec<Scratch>, Option<Check>), Findings> {
         let listed = self
             .rds
             .list_recovery()
@@ -74,23 +75,17 @@ where
             .collect();
         out.sort_by_key(|s| s.kind == ScratchKind::Cluster);
         if !self.config.drill_tables.is_empty() {
-            let tables = self
-                .table_restores
-                .list_tables_named(SCRATCH_MARK)
-                .await
-                .map_err(|e| {
-                    let mut f = Findings::new(
-                        Some(Target::Account),
-                        vec![Check::new(
-                            "list",
-                            Outcome::Fail,
-                            format!("listing scratch tables: {e}; nothing was done"),
-                        )],
-                        "listing scratch tables failed: nothing was done".to_string(),
+            let tables = match self.table_restores.list_tables_named(SCRATCH_MARK).await {
+                Ok(t) => t,
+                Err(e) => {
+                    let failed = Check::new(
+                        "list tables",
+                        Outcome::Fail,
+                        format!("listing scratch tables: {e}; no table was touched"),
                     );
-                    f.retry = Some(e.to_string());
-                    f
-                })?;
+                    return Ok((out, Some(failed)));
+                }
+            };
             out.extend(tables.into_iter().map(|t| Scratch {
                 source: table_source(&t.name, &t.tags),
                 kind: ScratchKind::Table,
@@ -102,7 +97,7 @@ where
                 tags: t.tags,
             }));
         }
-        Ok(out)
+        Ok((out, None))
     }
 
     pub(super) async fn sweep(
@@ -112,11 +107,11 @@ where
         run: &RunContext<'_, '_, impl Ledger>,
         invocation: &Invocation,
     ) -> Findings {
-        let scratches = match self.scratches().await {
+        let (scratches, tables_failed) = match self.scratches().await {
             Ok(s) => s,
             Err(findings) => return findings,
         };
-        let mut checks = Vec::new();
+        let mut checks: Vec<Check> = tables_failed.into_iter().collect();
         let mut results = Vec::new();
         for scratch in &scratches {
             let name = format!("scratch {}", scratch.id);

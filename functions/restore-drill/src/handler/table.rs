@@ -314,6 +314,33 @@ where
         {
             return refused;
         }
+        // IAM lets only a tagged scratch table be deleted: a copy whose tags never got on (its
+        // drill's record names it, or the caller would not be here) is tagged first.
+        match self.table_restores.table_settings(scratch).await {
+            Ok(Some(t)) if !t.tags.contains_key(SCRATCH_TAG) && !t.arn.is_empty() => {
+                let expires = run.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let tags = [
+                    (SCRATCH_TAG.to_string(), scratch.to_string()),
+                    (SOURCE_TAG.to_string(), source.tag_value()),
+                    (EXPIRES_TAG.to_string(), expires),
+                ];
+                if let Err(e) = self.table_restores.tag_table(&t.arn, &tags).await {
+                    return Check::new(
+                        "cleanup",
+                        Outcome::Fail,
+                        format!("tagging {scratch} before deleting it failed: {e}; it costs money until deleted: the sweep tries again, look at it"),
+                    );
+                }
+            }
+            Ok(None) => {
+                return Check::new(
+                    "cleanup",
+                    Outcome::Pass,
+                    format!("table {scratch} was already gone"),
+                )
+            }
+            _ => {}
+        }
         match self.table_restores.delete_table(scratch).await {
             Ok(()) => Check::new("cleanup", Outcome::Pass, format!("table {scratch} deleted")),
             Err(e) if e.not_found() => {

@@ -453,6 +453,10 @@ pub fn sweep_action(
         Some(Step::Restoring) if available => SweepAction::Check,
         Some(Step::Restoring) => SweepAction::Wait(format!("restoring ({})", scratch.status)),
         Some(Step::AddingInstance) => match (scratch.kind, drill.leased_by_other(me, now)) {
+            // Its add died midway (a lease left to expire): add it again.
+            (ScratchKind::Cluster, None) if drill.lease.is_some() && available => {
+                SweepAction::AddInstance
+            }
             (ScratchKind::Cluster, None) => {
                 SweepAction::Wait("restored; its instance is being created".into())
             }

@@ -1196,6 +1196,20 @@ fn the_sweep_advances_each_kind_of_scratch_by_its_own_step() {
         act(Cluster, "available", Step::AddingInstance),
         SweepAction::Wait(_)
     ));
+    // An add that died midway (its lease expired) is taken again, once the cluster is available.
+    let dead = drill(
+        Step::AddingInstance,
+        later,
+        Some(("gone", now - Duration::seconds(1))),
+    );
+    assert_eq!(
+        sweep_action(&scratch_kind(Cluster, "available"), Some(&dead), "me", now),
+        SweepAction::AddInstance
+    );
+    assert!(matches!(
+        sweep_action(&scratch_kind(Cluster, "backing-up"), Some(&dead), "me", now),
+        SweepAction::Wait(_)
+    ));
     assert_eq!(act(Member, "available", Step::Checking), SweepAction::Check);
     assert!(
         matches!(act(Cluster, "available", Step::Checking), SweepAction::Wait(w) if w.contains("being checked"))
@@ -1254,12 +1268,24 @@ fn item_counts_compare_like_rows_and_a_cut_short_scan_only_warns() {
         "{}",
         v.detail
     );
+    // A whole restore short of the source's lower bound lost items; at the bound it only warns.
     let v = items(&n(1000, false), &n(10, true), 5.0);
-    assert_eq!(v.outcome, Outcome::Warn);
+    assert_eq!(v.outcome, Outcome::Fail, "{}", v.detail);
+    assert!(v.detail.contains("at least 1000"), "{}", v.detail);
+    assert_eq!(
+        items(&n(1000, false), &n(949, true), 5.0).outcome,
+        Outcome::Fail
+    );
+    let v = items(&n(1000, false), &n(950, true), 5.0);
+    assert_eq!(v.outcome, Outcome::Warn, "{}", v.detail);
     assert!(
-        v.detail.contains("1000+ in the source") && v.detail.contains("counted 10 items"),
+        v.detail.contains("1000+ in the source") && v.detail.contains("counted 950 items"),
         "{}",
         v.detail
+    );
+    assert_eq!(
+        items(&n(1000, false), &n(1000, false), 5.0).outcome,
+        Outcome::Warn
     );
     let v = items(&n(10, true), &n(1000, false), 5.0);
     assert!(

@@ -94,6 +94,22 @@ pub fn items(
     tolerance_percent: f64,
 ) -> Verdict {
     match (source, restored) {
+        // The source holds at least this many: a whole restore short of it by more than the
+        // tolerance lost items.
+        (Ok(s), Ok(r))
+            if !s.complete
+                && r.complete
+                && (r.items as f64) < (s.items as f64) * (1.0 - tolerance_percent / 100.0) =>
+        {
+            verdict(
+                "items",
+                Outcome::Fail,
+                format!(
+                    "{} items restored; the source holds at least {} (counted to the scan bound, DRILL_MAX_SCAN_ITEMS): over {tolerance_percent}% short",
+                    r.items, s.items
+                ),
+            )
+        }
         (Ok(s), Ok(r)) if !s.complete || !r.complete => verdict(
             "items",
             Outcome::Warn,
