@@ -5,7 +5,9 @@
 //! the sweep finishes or deletes.
 
 mod check;
+mod cleanup;
 mod cluster;
+mod restore;
 mod start;
 mod sweep;
 mod table;

@@ -15,7 +15,8 @@ use rds_responder::sql::verify::DataInspector;
 use rds_responder::table_recovery::{TableRestores, TableSettings};
 use rds_responder::trigger::TableName;
 
-use super::check::{cost_check, tagged_source, Told};
+use super::check::{tagged_source, Told};
+use super::cleanup::cost_check;
 use super::{drill_key, drill_lock, facts_of, state_of, RestoreDrill, FUNCTION};
 use crate::checks;
 use crate::policy::drill::{
