@@ -12,9 +12,10 @@ kept forever, an invocation lost without a trace, an event pattern the code does
 alarm the code answers that reaches it from nowhere, a storage change on an instance not opted in
 (or by a function that has no opt-in rule at all), a database function outside the VPC, a restore
 onto (or a create, tag or delete of) an instance, Aurora cluster or DynamoDB table that is no
-drill's scratch resource, a point-in-time restore from a database not enrolled for drills (or a
-table not drilled), a database or table created or deleted any other way, every restore or
-creation in the account routed to the drills, a schedule input its function refuses.
+drill's scratch resource (or a delete of another deployment's), a point-in-time restore from a
+database not enrolled for drills (or a table not drilled), a database or table created or deleted
+any other way, every restore or creation in the account routed to the drills, a schedule input
+its function refuses.
 
 Rules that compare the template with the code read the Rust sources (by regular expression,
 so a rename there fails here, naming what to update). Every failure names its rule and the
@@ -101,19 +102,23 @@ SNAPSHOT_NAME_MARK = ("functions/snapshotter/src/policy/naming.rs", "NAME_MARK")
 # restore's source database must carry (and the variable that overrides it) with the value
 # enrolling it for drills (the match arm of `drill_value`), the variable naming the DynamoDB
 # tables it drills (a !Join of a CommaDelimitedList parameter, which the IAM grants on the
-# sources name too), and the event ids that come from scratch resources only (EVENT_HANDLERS
-# constants).
+# sources name too), the event ids that come from scratch resources only (EVENT_HANDLERS
+# constants), and the tag naming the deployment a scratch resource belongs to, its value the
+# variable naming the deployment's ledger table (main.rs: the owner is the common config's
+# ledger table): its sweep deletes only the copies its own ledger's drills made.
 SCRATCH_INSTANCES = {
     "RestoreDrillFunction": {
         "source": "functions/restore-drill/src/policy/drill.rs",
         "mark": "SCRATCH_MARK",
         "tag": "SCRATCH_TAG",
-        "tag_keys": ("SCRATCH_TAG", "SOURCE_TAG", "EXPIRES_TAG"),
+        "tag_keys": ("SCRATCH_TAG", "SOURCE_TAG", "EXPIRES_TAG", "OWNER_TAG"),
         "opt_in": ("functions/restore-drill/src/config.rs", "DRILL_TAG"),
         "variable": "DRILL_TAG",
         "drill_value": ("functions/restore-drill/src/policy/drill.rs", "Enrolment::Drill"),
         "drilled_tables": "DRILL_TABLES",
         "events": ("RESTORED_EVENTS", "INSTANCE_CREATED_EVENTS", "CLUSTER_RESTORED_EVENTS"),
+        "owner_tag": "OWNER_TAG",
+        "owner_variable": "LEDGER_TABLE",
     },
 }
 # What a function of SCRATCH_INSTANCES does to a resource of each kind only if it is one of its
@@ -726,13 +731,15 @@ def may_name(text, kind, resources):
 def scratch_settings(functions, globals_, problems):
     """{function: settings} of the SCRATCH_INSTANCES functions in the template: the mark, the
     scratch tag, the tag keys a restore writes, the opt-in tag (as the environment sets it, else
-    the code's default) and the value enrolling a database for drills."""
+    the code's default), the value enrolling a database for drills, and the owner tag with the
+    value its code writes (the template's value of the ledger table variable, None without it)."""
     found = {}
     for function, entry in SCRATCH_INSTANCES.items():
         if function not in functions:
             continue
         source = entry["source"]
-        constants = {c: rust_str_constant(source, c) for c in {entry["mark"], entry["tag"], *entry["tag_keys"]}}
+        constants = {c: rust_str_constant(source, c)
+                     for c in {entry["mark"], entry["tag"], entry["owner_tag"], *entry["tag_keys"]}}
         missing = [c for c, value in constants.items() if not value]
         for constant in sorted(missing):
             problems.add("scratch-instances", function,
@@ -755,10 +762,17 @@ def scratch_settings(functions, globals_, problems):
                          f"sets {entry['variable']} from {opt_in!r}: write the tag out, as the IAM "
                          "conditions must (a condition key cannot be built from a parameter)")
             continue
+        owner = variables.get(entry["owner_variable"])
+        if owner is None:
+            problems.add("scratch-instances", function,
+                         f"sets no {entry['owner_variable']}: its code tags its scratch resources with "
+                         f"it ({entry['owner_tag']} in {source}), and the grants of its deletes name it")
         found[function] = {
             "mark": constants[entry["mark"]],
             "tag": constants[entry["tag"]],
             "keys": {constants[c] for c in entry["tag_keys"]},
+            "owner_tag": constants[entry["owner_tag"]],
+            "owner": owner,
             "opt_in": opt_in.strip() or default,
             "drill": drill,
             "drilled": drilled_tables(function, variables.get(entry["drilled_tables"]),
@@ -797,6 +811,46 @@ def scratch_resource_tagged(statement, settings, kind="instance"):
     wanted = [f"*{settings['mark']}*"]
     return any(condition_values(statement, "StringLike", f"{prefix}{settings['tag']}") == wanted
                for prefix in SCRATCH_KINDS[kind]["resource_tags"])
+
+
+def as_written(value):
+    """A template value as the template writes it: !Ref Name, !GetAtt Name.Attribute, !Sub "text",
+    a string quoted, anything else as Python shows it."""
+    if isinstance(value, dict) and list(value) == ["Ref"]:
+        return f"!Ref {value['Ref']}"
+    if isinstance(value, dict) and list(value) == ["Fn::GetAtt"]:
+        target = value["Fn::GetAtt"]
+        return "!GetAtt " + (target if isinstance(target, str) else ".".join(map(str, target)))
+    if isinstance(value, dict) and list(value) == ["Fn::Sub"] and isinstance(value["Fn::Sub"], str):
+        return "!Sub " + json.dumps(str(value["Fn::Sub"]))
+    if isinstance(value, str):
+        return json.dumps(str(value))
+    return repr(value)
+
+
+def scratch_owner_values(statement, settings, kind):
+    """The values a statement's StringEquals holds the owner tag of a resource to (aws:ResourceTag/
+    <owner tag>, or RDS's rds:db-tag/ or rds:cluster-tag/), as the template writes them: None
+    without that condition."""
+    condition = statement.get("Condition")
+    block = condition.get("StringEquals") if isinstance(condition, dict) else None
+    if not isinstance(block, dict):
+        return None
+    keys = {f"{prefix}{settings['owner_tag']}".lower() for prefix in SCRATCH_KINDS[kind]["resource_tags"]}
+    for name, values in block.items():
+        if name.lower() in keys:
+            return as_list(values)
+    return None
+
+
+def scratch_resource_owned(statement, settings, kind="instance"):
+    """Whether a statement holds only on resources whose owner tag names this deployment: one
+    StringEquals value, the one its code tags them with (the ledger table variable's value in the
+    template: !Ref LedgerTable; !Sub "${LedgerTable}" reads the same)."""
+    values = scratch_owner_values(statement, settings, kind)
+    wanted = resolved(settings["owner"])
+    return (values is not None and len(values) == 1 and None not in wanted
+            and resolved(values[0]) == wanted)
 
 
 def privately_created(statement):
@@ -1360,6 +1414,20 @@ def check_scratch_statement(name, label, owner, settings, action, pattern, state
                     problems.add("scratch-instances", name,
                                  f"{lets} on {text} without StringLike aws:ResourceTag/{tag}: \"*{mark}*\": "
                                  f"its code deletes only scratch {plural} tagged with their scratch name")
+                if (action in SCRATCH_DELETES and settings["owner"] is not None
+                        and not scratch_resource_owned(statement, settings, kind)):
+                    entry = SCRATCH_INSTANCES[owner]
+                    values = scratch_owner_values(statement, settings, kind)
+                    condition = (f"StringEquals aws:ResourceTag/{settings['owner_tag']}: "
+                                 f"{as_written(settings['owner'])}")
+                    has = ("without " + condition if values is None else
+                           f"with StringEquals aws:ResourceTag/{settings['owner_tag']}: "
+                           f"{', '.join(as_written(v) for v in values) or '[]'}, not {condition}")
+                    problems.add("scratch-instances", name,
+                                 f"{lets} on {text} {has} ({entry['owner_variable']}, its deployment's "
+                                 f"ledger table): its sweep deletes only the scratch {plural} its own "
+                                 f"ledger's drills made ({entry['owner_tag']}, ownership() in {source}); "
+                                 "another deployment's in the account are that one's")
                 if action in PRIVATE_CREATES and kind == "instance" and not privately_created(statement):
                     problems.add("scratch-instances", name,
                                  f"{lets} on {text} without Bool rds:PubliclyAccessible: \"false\": "

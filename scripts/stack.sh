@@ -84,6 +84,8 @@ shared_buffers = 32MB
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+# Base backups taken side by side (each with a fast checkpoint) must find the WAL they start at.
+wal_keep_size = '512MB'
 ssl = on
 ssl_cert_file = '$dir/tls/server.pem'
 ssl_key_file = '$dir/tls/server.key'
@@ -95,7 +97,7 @@ GRANT pg_read_all_stats, pg_signal_backend TO rds_responder;
 SQL
 
   # A streaming replica of it: pg_is_in_recovery() is true there.
-  as_pg "$bin/pg_basebackup" -h "$dir/sock" -p "$pg_port" -U postgres -D "$dir/pg-replica" -R -X stream \
+  as_pg "$bin/pg_basebackup" -h "$dir/sock" -p "$pg_port" -U postgres -D "$dir/pg-replica" -R -X stream -c fast \
     > "$dir/basebackup.log" 2>&1
   as_pg "$bin/pg_ctl" -D "$dir/pg-replica" -l "$dir/pg-replica.log" -o "-p $replica_port" -w start >/dev/null
 

@@ -33,13 +33,19 @@ SCRATCH_TAGGED = ("                StringLike:\n"
                   "                  aws:RequestTag/rds-responder:drill: \"*-rr-drill-*\"\n")
 SCRATCH_KEYS = ("                ForAllValues:StringEquals:\n"
                 "                  aws:TagKeys: [\"rds-responder:drill\", \"rds-responder:drill-source\", "
-                "\"rds-responder:drill-expires\"]\n")
+                "\"rds-responder:drill-expires\", \"rds-responder:drill-owner\"]\n")
 ENROLLED = ("                StringEqualsIgnoreCase:\n"
             "                  aws:ResourceTag/rds-responder:restore-drill: drill\n")
 PITR_SOURCE = f"Action: rds:RestoreDBInstanceToPointInTime\n{KEY}Resource: {DB_ARN}\n{KEY}Condition:\n"
 DELETE_SCRATCH = f"Action: rds:DeleteDBInstance\n{KEY}Resource: {SCRATCH_ARN}\n"
 SCRATCH_DELETE_TAGGED = ("                StringLike:\n"
                          "                  aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\"\n")
+# A delete's owner condition: only this deployment's scratch resources (OWNER_TAG, its ledger).
+SCRATCH_OWNED = ("                StringEquals:\n"
+                 "                  aws:ResourceTag/rds-responder:drill-owner: !Ref LedgerTable\n")
+# The refusal's reason, whichever delete.
+NOT_OWNED = ("(LEDGER_TABLE, its deployment's ledger table): its sweep deletes only the scratch {} its own "
+             "ledger's drills made (OWNER_TAG, ownership() in functions/restore-drill/src/policy/drill.rs)")
 # restore-drill's Aurora grants: its scratch clusters, any cluster, the enrolled sources.
 CLUSTER_ARN = "!Sub arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*"
 SCRATCH_CLUSTER_ARN = "!Sub arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*-rr-drill-*"
@@ -69,9 +75,11 @@ TABLE_TAGGED = ("                  StringLike:\n"
                 "                    aws:RequestTag/rds-responder:drill: \"*-rr-drill-*\"\n")
 TABLE_KEYS = ("                  ForAllValues:StringEquals:\n"
               "                    aws:TagKeys: [\"rds-responder:drill\", \"rds-responder:drill-source\", "
-              "\"rds-responder:drill-expires\"]\n")
+              "\"rds-responder:drill-expires\", \"rds-responder:drill-owner\"]\n")
 TABLE_DELETE_TAGGED = ("                  StringLike:\n"
                        "                    aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\"\n")
+TABLE_OWNED = ("                  StringEquals:\n"
+               "                    aws:ResourceTag/rds-responder:drill-owner: !Ref LedgerTable\n")
 # The Scheduler context of every schedule input.
 CONTEXT = ('          {"scheduler": {"schedule_arn": "<aws.scheduler.schedule-arn>",\n'
            '          "scheduled_time": "<aws.scheduler.scheduled-time>",\n'
@@ -567,7 +575,7 @@ VARIANTS = [
      + SCRATCH_KEYS.replace("]\n", ", \"rds-responder:restore-drill\"]\n"),
      "[scratch-instances] RestoreDrillFunction: RestoreFromSnapshots lets RestoreDrillFunction "
      "rds:RestoreDBInstanceFromDBSnapshot (by rds:RestoreDBInstanceFromDBSnapshot) with tag keys "
-     "rds-responder:drill, rds-responder:drill-expires, rds-responder:drill-source, "
+     "rds-responder:drill, rds-responder:drill-expires, rds-responder:drill-owner, rds-responder:drill-source, "
      "rds-responder:restore-drill"),
     ("a restore with any tag keys",
      f":snapshot:*\n{KEY}Condition:\n{SCRATCH_TAGGED}{SCRATCH_KEYS}",
@@ -609,6 +617,19 @@ VARIANTS = [
      f"{ENV}DRILL_TAG: rds-responder:restore-drill\n",
      f"{ENV}DRILL_TAG: !Ref DbName\n",
      "[scratch-instances] RestoreDrillFunction: sets DRILL_TAG from {'Ref': 'DbName'}: write the tag out"),
+    ("the ledger table the code tags its scratch resources with not the deletes' owner",
+     "        LEDGER_TABLE: !Ref LedgerTable\n",
+     "        LEDGER_TABLE: !Sub \"${AWS::StackName}-ledger\"\n",
+     "[scratch-instances] RestoreDrillFunction: DeleteScratchInstances lets RestoreDrillFunction "
+     "rds:DeleteDBInstance (by rds:DeleteDBInstance) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*-rr-drill-* with StringEquals "
+     "aws:ResourceTag/rds-responder:drill-owner: !Ref LedgerTable, not StringEquals "
+     "aws:ResourceTag/rds-responder:drill-owner: !Sub \"${AWS::StackName}-ledger\" (LEDGER_TABLE"),
+    ("no ledger table for restore-drill to tag its scratch resources with",
+     "        LEDGER_TABLE: !Ref LedgerTable\n",
+     "",
+     "[scratch-instances] RestoreDrillFunction: sets no LEDGER_TABLE: its code tags its scratch resources "
+     "with it (OWNER_TAG in functions/restore-drill/src/policy/drill.rs)"),
     ("deleting any instance",
      DELETE_SCRATCH,
      f"Action: rds:DeleteDBInstance\n{KEY}Resource: {DB_ARN}\n",
@@ -618,7 +639,7 @@ VARIANTS = [
     ("deleting instances named like scratch ones but not tagged so",
      DELETE_SCRATCH + f"{KEY}Condition:\n                StringLike:\n"
      "                  aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\"\n",
-     DELETE_SCRATCH,
+     DELETE_SCRATCH + f"{KEY}Condition:\n",
      "[scratch-instances] RestoreDrillFunction: DeleteScratchInstances lets RestoreDrillFunction "
      "rds:DeleteDBInstance (by rds:DeleteDBInstance) on "
      "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*-rr-drill-* without StringLike "
@@ -628,6 +649,22 @@ VARIANTS = [
      DELETE_SCRATCH + f"{KEY}Condition:\n" + SCRATCH_DELETE_TAGGED.replace('"*-rr-drill-*"', '"*"'),
      "DeleteScratchInstances lets RestoreDrillFunction rds:DeleteDBInstance (by rds:DeleteDBInstance) on "
      "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*-rr-drill-* without StringLike"),
+    ("deleting another deployment's scratch instances",
+     DELETE_SCRATCH + f"{KEY}Condition:\n" + SCRATCH_DELETE_TAGGED + SCRATCH_OWNED,
+     DELETE_SCRATCH + f"{KEY}Condition:\n" + SCRATCH_DELETE_TAGGED,
+     "[scratch-instances] RestoreDrillFunction: DeleteScratchInstances lets RestoreDrillFunction "
+     "rds:DeleteDBInstance (by rds:DeleteDBInstance) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*-rr-drill-* without StringEquals "
+     "aws:ResourceTag/rds-responder:drill-owner: !Ref LedgerTable " + NOT_OWNED.format("instances")),
+    ("deleting the scratch instances of a deployment named in the template",
+     DELETE_SCRATCH + f"{KEY}Condition:\n" + SCRATCH_DELETE_TAGGED + SCRATCH_OWNED,
+     DELETE_SCRATCH + f"{KEY}Condition:\n" + SCRATCH_DELETE_TAGGED
+     + SCRATCH_OWNED.replace("!Ref LedgerTable", "rds-responder-ledger"),
+     "[scratch-instances] RestoreDrillFunction: DeleteScratchInstances lets RestoreDrillFunction "
+     "rds:DeleteDBInstance (by rds:DeleteDBInstance) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*-rr-drill-* with StringEquals "
+     "aws:ResourceTag/rds-responder:drill-owner: \"rds-responder-ledger\", not StringEquals "
+     "aws:ResourceTag/rds-responder:drill-owner: !Ref LedgerTable " + NOT_OWNED.format("instances")),
     ("deleting scratch instances by rds:Delete*",
      DELETE_SCRATCH,
      f"Action: \"rds:Delete*\"\n{KEY}Resource: {SCRATCH_ARN}\n",
@@ -689,9 +726,9 @@ VARIANTS = [
      TAG_SCRATCH + SCRATCH_TAGGED + SCRATCH_KEYS,
      TAG_SCRATCH + SCRATCH_TAGGED + SCRATCH_KEYS.replace("]\n", ", \"rds-responder:restore-drill\"]\n"),
      "[snapshot-tagging] RestoreDrillFunction: RestoreDrillFunction may tag its scratch instances or clusters with "
-     "rds-responder:drill, rds-responder:drill-expires, rds-responder:drill-source, "
+     "rds-responder:drill, rds-responder:drill-expires, rds-responder:drill-owner, rds-responder:drill-source, "
      "rds-responder:restore-drill: only with rds-responder:drill, rds-responder:drill-expires, "
-     "rds-responder:drill-source"),
+     "rds-responder:drill-owner, rds-responder:drill-source"),
     # scratch-instances, Aurora: restores onto, instances into and deletes of scratch clusters only
     ("a cluster restore onto any cluster",
      f"{CLUSTER_RESTORES}\n{KEY}Resource: {SCRATCH_CLUSTER_ARN}\n",
@@ -724,7 +761,7 @@ VARIANTS = [
      + SCRATCH_KEYS.replace("]\n", ", \"rds-responder:restore-drill\"]\n"),
      "[scratch-instances] RestoreDrillFunction: RestoreFromClusterSnapshots lets RestoreDrillFunction "
      "rds:RestoreDBClusterFromSnapshot (by rds:RestoreDBClusterFromSnapshot) with tag keys "
-     "rds-responder:drill, rds-responder:drill-expires, rds-responder:drill-source, "
+     "rds-responder:drill, rds-responder:drill-expires, rds-responder:drill-owner, rds-responder:drill-source, "
      "rds-responder:restore-drill"),
     ("a cluster point-in-time restore from any cluster",
      CLUSTER_PITR_SOURCE + ENROLLED,
@@ -771,12 +808,26 @@ VARIANTS = [
      "rds:DeleteDBCluster (by rds:DeleteDBCluster) on "
      "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*: only of its scratch clusters"),
     ("deleting clusters named like scratch ones but not tagged so",
-     DELETE_CLUSTERS + SCRATCH_DELETE_TAGGED,
-     DELETE_CLUSTERS + "                StringEquals:\n                  aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\"\n",
+     DELETE_CLUSTERS + SCRATCH_DELETE_TAGGED + SCRATCH_OWNED,
+     DELETE_CLUSTERS + SCRATCH_OWNED + "                  aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\"\n",
      "[scratch-instances] RestoreDrillFunction: DeleteScratchClusters lets RestoreDrillFunction "
      "rds:DeleteDBCluster (by rds:DeleteDBCluster) on "
      "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*-rr-drill-* without StringLike "
      "aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\""),
+    ("deleting another deployment's scratch clusters",
+     DELETE_CLUSTERS + SCRATCH_DELETE_TAGGED + SCRATCH_OWNED,
+     DELETE_CLUSTERS + SCRATCH_DELETE_TAGGED,
+     "[scratch-instances] RestoreDrillFunction: DeleteScratchClusters lets RestoreDrillFunction "
+     "rds:DeleteDBCluster (by rds:DeleteDBCluster) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*-rr-drill-* without StringEquals "
+     "aws:ResourceTag/rds-responder:drill-owner: !Ref LedgerTable " + NOT_OWNED.format("clusters")),
+    ("deleting the scratch clusters owned by another resource of the stack",
+     DELETE_CLUSTERS + SCRATCH_DELETE_TAGGED + SCRATCH_OWNED,
+     DELETE_CLUSTERS + SCRATCH_DELETE_TAGGED + SCRATCH_OWNED.replace("!Ref LedgerTable", "!Ref ReportBucket"),
+     "DeleteScratchClusters lets RestoreDrillFunction rds:DeleteDBCluster (by rds:DeleteDBCluster) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*-rr-drill-* with StringEquals "
+     "aws:ResourceTag/rds-responder:drill-owner: !Ref ReportBucket, not StringEquals "
+     "aws:ResourceTag/rds-responder:drill-owner: !Ref LedgerTable " + NOT_OWNED.format("clusters")),
     ("a cluster delete granted to another function",
      "Action: rds:ModifyDBInstance\n",
      "Action: [rds:ModifyDBInstance, rds:DeleteDBCluster]\n",
@@ -864,14 +915,29 @@ VARIANTS = [
      TAG_TABLES + TABLE_TAGGED + TABLE_KEYS,
      TAG_TABLES + TABLE_TAGGED + TABLE_KEYS.replace("]\n", ", \"rds-responder:restore-drill\"]\n"),
      "TagScratchTables lets RestoreDrillFunction dynamodb:TagResource (by dynamodb:TagResource) with tag keys "
-     "rds-responder:drill, rds-responder:drill-expires, rds-responder:drill-source, rds-responder:restore-drill"),
+     "rds-responder:drill, rds-responder:drill-expires, rds-responder:drill-owner, rds-responder:drill-source, "
+     "rds-responder:restore-drill"),
     ("DeleteTable without the tag condition",
      DELETE_TABLES + TABLE_DELETE_TAGGED,
-     f"Action: dynamodb:DeleteTable\n{TKEY}Resource: {SCRATCH_TABLE_ARN}\n",
+     DELETE_TABLES,
      "[scratch-instances] RestoreDrillFunction: DeleteScratchTables lets RestoreDrillFunction "
      "dynamodb:DeleteTable (by dynamodb:DeleteTable) on "
      "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*-rr-drill-* without StringLike "
      "aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\": its code deletes only scratch tables tagged"),
+    ("deleting another deployment's scratch tables",
+     DELETE_TABLES + TABLE_DELETE_TAGGED + TABLE_OWNED,
+     DELETE_TABLES + TABLE_DELETE_TAGGED,
+     "[scratch-instances] RestoreDrillFunction: DeleteScratchTables lets RestoreDrillFunction "
+     "dynamodb:DeleteTable (by dynamodb:DeleteTable) on "
+     "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*-rr-drill-* without StringEquals "
+     "aws:ResourceTag/rds-responder:drill-owner: !Ref LedgerTable " + NOT_OWNED.format("tables")),
+    ("deleting the scratch tables of this deployment or another",
+     DELETE_TABLES + TABLE_DELETE_TAGGED + TABLE_OWNED,
+     DELETE_TABLES + TABLE_DELETE_TAGGED + TABLE_OWNED.replace("!Ref LedgerTable", "[!Ref LedgerTable, other-ledger]"),
+     "DeleteScratchTables lets RestoreDrillFunction dynamodb:DeleteTable (by dynamodb:DeleteTable) on "
+     "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*-rr-drill-* with StringEquals "
+     "aws:ResourceTag/rds-responder:drill-owner: !Ref LedgerTable, \"other-ledger\", not StringEquals "
+     "aws:ResourceTag/rds-responder:drill-owner: !Ref LedgerTable " + NOT_OWNED.format("tables")),
     ("DeleteTable on every table",
      DELETE_TABLES,
      f"Action: dynamodb:DeleteTable\n{TKEY}Resource: {ANY_TABLE_ARN}\n{TKEY}Condition:\n",
@@ -1117,8 +1183,23 @@ CODE_VARIANTS = [
      "pub const EXPIRES_TAG: &str = \"rds-responder:drill-expires\";",
      "pub const EXPIRES_TAG: &str = \"rds-responder:drill-until\";",
      "may tag its scratch instances or clusters with rds-responder:drill, rds-responder:drill-expires, "
-     "rds-responder:drill-source: only with rds-responder:drill, rds-responder:drill-source, "
-     "rds-responder:drill-until"),
+     "rds-responder:drill-owner, rds-responder:drill-source: only with rds-responder:drill, "
+     "rds-responder:drill-owner, rds-responder:drill-source, rds-responder:drill-until"),
+    ("restore-drill tags its scratch resources' owner under another key",
+     "functions/restore-drill/src/policy/drill.rs",
+     "pub const OWNER_TAG: &str = \"rds-responder:drill-owner\";",
+     "pub const OWNER_TAG: &str = \"rds-responder:drill-deployment\";",
+     "[scratch-instances] RestoreDrillFunction: DeleteScratchInstances lets RestoreDrillFunction "
+     "rds:DeleteDBInstance (by rds:DeleteDBInstance) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*-rr-drill-* without StringEquals "
+     "aws:ResourceTag/rds-responder:drill-deployment: !Ref LedgerTable (LEDGER_TABLE, its deployment's "
+     "ledger table): its sweep deletes only the scratch instances its own ledger's drills made"),
+    ("restore-drill's owner tag constant renamed",
+     "functions/restore-drill/src/policy/drill.rs",
+     "pub const OWNER_TAG: &str",
+     "pub const DEPLOYMENT_TAG: &str",
+     "[scratch-instances] RestoreDrillFunction: no OWNER_TAG in functions/restore-drill/src/policy/drill.rs: "
+     "update SCRATCH_INSTANCES in check-template.py"),
     ("restore-drill enrols databases for drills by another value",
      "functions/restore-drill/src/policy/drill.rs",
      "Some(v) if v == \"drill\" => Enrolment::Drill,",

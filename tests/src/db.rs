@@ -298,6 +298,9 @@ impl RestoredPg {
                 "postgres",
                 "-X",
                 "stream",
+                // An immediate checkpoint: the default spreads it over minutes.
+                "-c",
+                "fast",
                 "-D",
             ])
             .arg(&dir)

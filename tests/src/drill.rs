@@ -13,6 +13,9 @@ use crate::Fixture;
 pub const FUNCTION: &str = "restore-drill";
 /// The opt-in tag: `audit` or `drill`.
 pub const TAG: &str = "rds-responder:restore-drill";
+/// The account-wide cap on live scratch copies counts every deployment's: the tests run side by
+/// side in moto's one account, so each allows the most (a test of the cap sets its own).
+pub const SHARED_ACCOUNT_CAP: (&str, &str) = ("MAX_CONCURRENT_DRILLS", "20");
 /// What a scratch identifier carries between its source's identifier and its minute.
 pub const SCRATCH_MARK: &str = "-rr-drill-";
 
@@ -164,6 +167,7 @@ impl DrillSource {
             ("DB_ENDPOINT_OVERRIDES", &overrides.join(",")),
             ("DB_NAME", &self.database),
             ("DRILL_CHECKS", &checks.to_string()),
+            SHARED_ACCOUNT_CAP,
         ])
     }
 }

@@ -9,6 +9,7 @@ use chrono::Utc;
 use e2e::db::RestoredPg;
 use e2e::drill::{
     instance_ids, orders_checks, restored_event, snapshot, tag, DrillSource, FUNCTION,
+    SHARED_ACCOUNT_CAP,
 };
 use e2e::{check, Fixture, FunctionProcess};
 use serde_json::{json, Value};
@@ -344,6 +345,7 @@ async fn an_aurora_drill_restores_the_cluster_adds_one_instance_checks_it_and_de
         ("DB_ENDPOINT_OVERRIDES", &overrides),
         ("DB_NAME", &database),
         ("DRILL_CHECKS", &orders_checks().to_string()),
+        SHARED_ACCOUNT_CAP,
     ]);
     let mut f = FunctionProcess::start(FUNCTION, &env).await;
     // A member of the cluster is not drilled on its own.
@@ -478,7 +480,7 @@ async fn a_table_drill_restores_a_backup_counts_items_names_dropped_settings_and
         .send()
         .await
         .expect("backup");
-    let env = fixture.function_env(&[("DRILL_TABLES", &table)]);
+    let env = fixture.function_env(&[("DRILL_TABLES", &table), SHARED_ACCOUNT_CAP]);
     let mut f = FunctionProcess::start(FUNCTION, &env).await;
     let (_, invoked) = f
         .invoke(&json!({"task": "drill", "table": table, "dry_run": false}))
@@ -509,6 +511,13 @@ async fn a_table_drill_restores_a_backup_counts_items_names_dropped_settings_and
     let keys: Vec<&str> = tags.tags().iter().map(|t| t.key()).collect();
     assert!(
         keys.contains(&"rds-responder:drill") && keys.contains(&"rds-responder:drill-expires"),
+        "{keys:?}"
+    );
+    // Its deployment: this stack's ledger table.
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == "rds-responder:drill-owner" && t.value() == fixture.table),
         "{keys:?}"
     );
     // A table that is not in DRILL_TABLES is never drilled.
@@ -630,6 +639,30 @@ async fn a_drill_past_its_deadline_fails_and_its_scratch_is_deleted() {
     let fixture = &scene.fixture;
     let mut f = FunctionProcess::start(FUNCTION, &scene.env).await;
     let (_, scratch) = start(&mut f, &fixture.db).await;
+    // Another deployment's scratch copy in the same account, long expired: its sweep's, not ours.
+    let theirs = format!("theirs-{}-rr-drill-202601010000", fixture.suffix);
+    fixture.create_instance(&theirs, "postgres").await;
+    for (key, value) in [
+        ("rds-responder:drill", theirs.as_str()),
+        ("rds-responder:drill-source", "db-instance:theirs"),
+        ("rds-responder:drill-expires", "2026-01-01T03:00:00Z"),
+        ("rds-responder:drill-owner", "ledger-of-another-stack"),
+    ] {
+        fixture
+            .aws
+            .rds
+            .add_tags_to_resource()
+            .resource_name(format!("arn:aws:rds:us-east-1:123456789012:db:{theirs}"))
+            .tags(
+                aws_sdk_rds::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("tag another deployment's copy");
+    }
     // A day on (the deadline is 180 minutes), its event never came.
     let mut later = FunctionProcess::start_later(FUNCTION, &scene.env, 1).await;
     let (_, invoked) = later
@@ -637,6 +670,25 @@ async fn a_drill_past_its_deadline_fails_and_its_scratch_is_deleted() {
         .await;
     let report = invoked.response();
     assert_eq!(report["status"], "failed", "{report:#}");
+    assert!(
+        instance_ids(fixture).await.contains(&theirs),
+        "another deployment's copy is never deleted"
+    );
+    assert!(
+        !report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"].as_str().unwrap_or("").contains(&theirs)),
+        "{report:#}"
+    );
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("of other deployments left to them"),
+        "{report:#}"
+    );
     let late = check(&report, &format!("drill {scratch}"));
     assert_eq!(late["outcome"], "fail");
     assert!(late["detail"].as_str().unwrap().contains("deadline"));

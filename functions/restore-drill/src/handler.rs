@@ -53,6 +53,9 @@ pub struct RestoreDrill<R, B, T, D, J> {
     pub jobs: J,
     pub endpoints: EndpointMap,
     pub config: DrillConfig,
+    /// This deployment's ledger table: the owner tag of every scratch copy it makes, and the
+    /// only one its sweep touches.
+    pub owner: String,
 }
 
 /// A drill's own state, in its job record.

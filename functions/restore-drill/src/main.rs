@@ -33,6 +33,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             endpoints: db.endpoint_overrides.clone(),
             data: init_or_exit(DbConnector::new(db, startup.aws.sdk.clone())),
             config: init_or_exit(DrillConfig::from_env(&startup.env)),
+            owner: startup.common.ledger_table.clone(),
         }
     })
     .await

@@ -19,7 +19,7 @@ use rds_responder::trigger::{RdsIdentifier, ResourceKind};
 use super::check::tagged_source;
 use super::{drill_key, drill_lock, facts_of, state_of, RestoreDrill, FUNCTION};
 use crate::policy::drill::{
-    add_instance_refusal, named_as_scratch, Step, EXPIRES_TAG, SCRATCH_TAG, SOURCE_TAG,
+    add_instance_refusal, named_as_scratch, Step, EXPIRES_TAG, OWNER_TAG, SCRATCH_TAG, SOURCE_TAG,
 };
 use crate::request::Subject;
 
@@ -130,7 +130,7 @@ where
         }
         let instance = RdsIdentifier::parse(scratch_id.as_str(), ResourceKind::DbInstance)
             .unwrap_or_else(|_| scratch_id.clone());
-        let tags = [SCRATCH_TAG, SOURCE_TAG, EXPIRES_TAG]
+        let tags = [SCRATCH_TAG, SOURCE_TAG, EXPIRES_TAG, OWNER_TAG]
             .iter()
             .filter_map(|k| scratch.tags.get(*k).map(|v| (k.to_string(), v.clone())))
             .collect();

@@ -14,7 +14,7 @@ use rds_responder::trigger::{DbTarget, RdsIdentifier, ResourceKind};
 
 use super::RestoreDrill;
 use crate::checks;
-use crate::policy::drill::{Source, SCRATCH_TAG, SOURCE_TAG};
+use crate::policy::drill::{Source, OWNER_TAG, SCRATCH_TAG, SOURCE_TAG};
 use crate::request::Subject;
 
 impl<R, B, T, D, J> RestoreDrill<R, B, T, D, J>
@@ -49,7 +49,8 @@ where
                     Ok(Some(s))
                         if s.tags.get(SCRATCH_TAG).map(String::as_str)
                             == Some(scratch.as_str())
-                            && s.tags.get(SOURCE_TAG) == Some(&subject.tag_value()) =>
+                            && s.tags.get(SOURCE_TAG) == Some(&subject.tag_value())
+                            && s.tags.get(OWNER_TAG) == Some(&self.owner) =>
                     {
                         (
                             Outcome::Pass,

@@ -2,7 +2,7 @@
 //! restore the scratch copy (an instance, an Aurora cluster, a table) with the source's
 //! placement, tagged as drill scratch with its expiry.
 
-use chrono::{Duration, SecondsFormat};
+use chrono::Duration;
 
 use rds_responder::backups::{SnapshotInfo, TableBackups};
 use rds_responder::job::{JobRecord, JobStore, Lease, Swap};
@@ -21,8 +21,8 @@ use super::{
     KEEP_DAYS,
 };
 use crate::policy::drill::{
-    choose_source, choose_table_source, enrolment, named_as_scratch, scratch_of, start_refusal,
-    Enrolment, Source, StartFacts, Step, EXPIRES_TAG, SCRATCH_MARK, SCRATCH_TAG, SOURCE_TAG,
+    choose_source, choose_table_source, enrolment, named_as_scratch, scratch_of, scratch_tags,
+    start_refusal, Enrolment, Source, StartFacts, Step, SCRATCH_MARK, SCRATCH_TAG, SOURCE_TAG,
 };
 use crate::request::{DrillFrom, Subject};
 
@@ -279,14 +279,7 @@ where
         };
         let scratch = scratch_of(subject, run.now);
         let deadline = run.now + self.config.deadline;
-        let tags = vec![
-            (SCRATCH_TAG.to_string(), scratch.name().to_string()),
-            (SOURCE_TAG.to_string(), subject.tag_value()),
-            (
-                EXPIRES_TAG.to_string(),
-                deadline.to_rfc3339_opts(SecondsFormat::Secs, true),
-            ),
-        ];
+        let tags = scratch_tags(scratch.name(), subject, deadline, &self.owner);
         let request = match info.map(|i| {
             restore_request(
                 i,

@@ -22,8 +22,8 @@ use super::check::tagged_source;
 use super::table::table_source;
 use super::{drill_key, facts_of, list_failed, state_of, RestoreDrill, FUNCTION};
 use crate::policy::drill::{
-    named_as_scratch, sweep_action, ScratchFacts, ScratchKind, Step, SweepAction, EXPIRES_TAG,
-    SCRATCH_MARK, SCRATCH_TAG,
+    named_as_scratch, ownership, sweep_action, Ownership, ScratchFacts, ScratchKind, Step,
+    SweepAction, EXPIRES_TAG, OWNER_TAG, SCRATCH_MARK, SCRATCH_TAG,
 };
 use crate::request::Subject;
 
@@ -111,6 +111,13 @@ where
             Ok(s) => s,
             Err(findings) => return findings,
         };
+        // Another deployment's copies are its sweep's: not even looked at.
+        let (scratches, theirs): (Vec<_>, Vec<_>) = scratches.into_iter().partition(|s| {
+            !matches!(
+                ownership(s.tags.get(OWNER_TAG).map(String::as_str), &self.owner),
+                Ownership::Other(_)
+            )
+        });
         let mut checks: Vec<Check> = tables_failed.into_iter().collect();
         let mut results = Vec::new();
         for scratch in &scratches {
@@ -145,6 +152,7 @@ where
                 kind: scratch.kind,
                 status: scratch.status.clone(),
                 drill_tag,
+                owner: ownership(scratch.tags.get(OWNER_TAG).map(String::as_str), &self.owner),
                 expires: expiry(&scratch.tags).or(job.as_ref().map(|j| j.deadline)),
             };
             let drill = job.as_ref().map(facts_of);
@@ -162,15 +170,20 @@ where
             .await;
         }
         let count = |o: Outcome| checks.iter().filter(|c| c.outcome == o).count();
+        let others = match theirs.len() {
+            0 => String::new(),
+            n => format!(" ({n} of other deployments left to them)"),
+        };
         let summary = format!(
-            "sweep: {} scratch copies looked at, {} failed{}; {because}",
+            "sweep: {} scratch copies looked at, {} failed{}{others}; {because}",
             scratches.len(),
             count(Outcome::Fail),
             if dry_run { " (dry run)" } else { "" }
         );
         let mut findings = Findings::new(Some(Target::Account), checks, summary);
         if findings.checks.is_empty() {
-            findings.summary = format!("sweep: no drill scratch copy in the account; {because}");
+            findings.summary =
+                format!("sweep: no drill scratch copy of this deployment's{others}; {because}");
             findings.status = Some(rds_responder::report::Status::Ok);
         }
         if !results.is_empty() {

@@ -20,7 +20,8 @@ use super::cleanup::cost_check;
 use super::{drill_key, drill_lock, facts_of, state_of, RestoreDrill, FUNCTION};
 use crate::checks;
 use crate::policy::drill::{
-    check_refusal, named_as_scratch, Step, EXPIRES_TAG, SCRATCH_MARK, SCRATCH_TAG, SOURCE_TAG,
+    check_refusal, named_as_scratch, scratch_tags, Step, OWNER_TAG, SCRATCH_MARK, SCRATCH_TAG,
+    SOURCE_TAG,
 };
 use crate::policy::verdict::{dropped_settings, items, observed_rpo, rto, Timeline};
 use crate::request::Subject;
@@ -157,16 +158,8 @@ where
         )];
         // Its tags, if the start could not put them on: the delete is allowed only on tagged
         // scratch tables.
-        if !restored.tags.contains_key(SCRATCH_TAG) {
-            let tags = vec![
-                (SCRATCH_TAG.to_string(), scratch.to_string()),
-                (SOURCE_TAG.to_string(), source.tag_value()),
-                (
-                    EXPIRES_TAG.to_string(),
-                    job.deadline
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                ),
-            ];
+        if !restored.tags.contains_key(OWNER_TAG) {
+            let tags = scratch_tags(scratch.as_str(), &source, job.deadline, &self.owner);
             if let Err(e) = self.table_restores.tag_table(&restored.arn, &tags).await {
                 checks.push(Check::new(
                     "tags",
@@ -318,13 +311,8 @@ where
         // IAM lets only a tagged scratch table be deleted: a copy whose tags never got on (its
         // drill's record names it, or the caller would not be here) is tagged first.
         match self.table_restores.table_settings(scratch).await {
-            Ok(Some(t)) if !t.tags.contains_key(SCRATCH_TAG) && !t.arn.is_empty() => {
-                let expires = run.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-                let tags = [
-                    (SCRATCH_TAG.to_string(), scratch.to_string()),
-                    (SOURCE_TAG.to_string(), source.tag_value()),
-                    (EXPIRES_TAG.to_string(), expires),
-                ];
+            Ok(Some(t)) if !t.tags.contains_key(OWNER_TAG) && !t.arn.is_empty() => {
+                let tags = scratch_tags(scratch.as_str(), source, run.now, &self.owner);
                 if let Err(e) = self.table_restores.tag_table(&t.arn, &tags).await {
                     return Check::new(
                         "cleanup",

@@ -22,8 +22,49 @@ const TIME_DIGITS: usize = 12;
 pub const SCRATCH_TAG: &str = "rds-responder:drill";
 /// The database a scratch instance was restored from (`db-instance:<id>`).
 pub const SOURCE_TAG: &str = "rds-responder:drill-source";
-/// When a scratch instance may be deleted by any sweep, drill or not (RFC 3339).
+/// When a scratch instance may be deleted by a sweep of its deployment, drill or not (RFC 3339).
 pub const EXPIRES_TAG: &str = "rds-responder:drill-expires";
+/// The ledger table that holds the drill's record: the deployment the scratch resource belongs
+/// to. Two deployments in one account never sweep each other's copies.
+pub const OWNER_TAG: &str = "rds-responder:drill-owner";
+
+/// Whose a scratch resource is, by its [`OWNER_TAG`] against this deployment's ledger table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    Ours,
+    /// Another deployment's (its ledger table).
+    Other(String),
+    /// No owner tag: ours only if a drill record of ours names it (a table whose tags are not
+    /// on yet).
+    Untagged,
+}
+
+/// The tags every scratch copy carries: its drill (its own name), its source, its expiry and
+/// its deployment.
+pub fn scratch_tags(
+    scratch: &str,
+    source: &Subject,
+    expires: DateTime<Utc>,
+    owner: &str,
+) -> Vec<(String, String)> {
+    vec![
+        (SCRATCH_TAG.to_string(), scratch.to_string()),
+        (SOURCE_TAG.to_string(), source.tag_value()),
+        (
+            EXPIRES_TAG.to_string(),
+            expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ),
+        (OWNER_TAG.to_string(), owner.to_string()),
+    ]
+}
+
+pub fn ownership(owner_tag: Option<&str>, ledger: &str) -> Ownership {
+    match owner_tag {
+        Some(owner) if owner == ledger => Ownership::Ours,
+        Some(owner) => Ownership::Other(owner.to_string()),
+        None => Ownership::Untagged,
+    }
+}
 
 /// The scratch identifier of a drill of `source` started at `at`: the source's identifier cut
 /// so the whole stays within 63 characters (never ending in a hyphen), the mark, the minute.
@@ -388,6 +429,7 @@ pub struct ScratchFacts {
     /// RDS's status words; a table's `ACTIVE` reads as `available`, `DELETING` as `deleting`.
     pub status: String,
     pub drill_tag: Option<String>,
+    pub owner: Ownership,
     /// `None`: no expiry tag, or one that does not read as a time.
     pub expires: Option<DateTime<Utc>>,
 }
@@ -426,11 +468,27 @@ pub fn sweep_action(
             scratch.id
         ));
     }
+    let drill = drill.filter(|d| d.run == scratch.id);
+    match (&scratch.owner, drill) {
+        (Ownership::Other(owner), _) => {
+            return SweepAction::Leave(format!(
+                "{} belongs to the drills recorded in {owner}, another deployment's: never touched",
+                scratch.id
+            ))
+        }
+        (Ownership::Untagged, None) => {
+            return SweepAction::Leave(format!(
+                "{} lacks the {OWNER_TAG} tag and no drill record here names it: never deleted",
+                scratch.id
+            ))
+        }
+        _ => {}
+    }
     if scratch.status == "deleting" {
         return SweepAction::Wait("being deleted".into());
     }
     let expired = scratch.expires.is_none_or(|at| at <= now);
-    let Some(drill) = drill.filter(|d| d.run == scratch.id) else {
+    let Some(drill) = drill else {
         return match expired {
             true => SweepAction::Delete("expired, and no drill record names it".into()),
             false => SweepAction::Wait("no drill record names it; kept until its expiry".into()),

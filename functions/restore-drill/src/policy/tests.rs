@@ -418,8 +418,54 @@ fn scratch(status: &str, tag: Option<&str>, expires: Option<DateTime<Utc>>) -> S
         kind: ScratchKind::Instance,
         status: status.into(),
         drill_tag: tag.map(str::to_string),
+        owner: Ownership::Ours,
         expires,
     }
+}
+
+#[test]
+fn the_sweep_touches_only_its_own_deployments_copies() {
+    let now = at(12, 0, 0);
+    assert_eq!(ownership(Some("ledger-a"), "ledger-a"), Ownership::Ours);
+    assert_eq!(
+        ownership(Some("ledger-b"), "ledger-a"),
+        Ownership::Other("ledger-b".into())
+    );
+    assert_eq!(ownership(None, "ledger-a"), Ownership::Untagged);
+    let expired = scratch("available", Some(RUN), Some(now - Duration::hours(1)));
+    let theirs = ScratchFacts {
+        owner: Ownership::Other("ledger-b".into()),
+        ..expired.clone()
+    };
+    // Expired, or even named by a record of ours: another deployment's copy is never touched.
+    let ours = drill(Step::Done, now + Duration::hours(1), None);
+    for record in [None, Some(&ours)] {
+        assert!(
+            matches!(sweep_action(&theirs, record, "me", now), SweepAction::Leave(w) if w.contains("ledger-b, another deployment's")),
+        );
+    }
+    // No owner tag: left alone unless a record of ours names it.
+    let untagged = ScratchFacts {
+        owner: Ownership::Untagged,
+        ..expired.clone()
+    };
+    assert!(
+        matches!(sweep_action(&untagged, None, "me", now), SweepAction::Leave(w) if w.contains(OWNER_TAG))
+    );
+    assert_eq!(
+        sweep_action(&untagged, Some(&ours), "me", now),
+        SweepAction::Delete("its drill is over".into())
+    );
+    let mut elsewhere = ours.clone();
+    elsewhere.run = "orders-db-rr-drill-202612010800".into();
+    assert!(matches!(
+        sweep_action(&untagged, Some(&elsewhere), "me", now),
+        SweepAction::Leave(_)
+    ));
+    assert_eq!(
+        sweep_action(&expired, None, "me", now),
+        SweepAction::Delete("expired, and no drill record names it".into())
+    );
 }
 
 const RUN: &str = "orders-db-rr-drill-202612010900";
