@@ -15,6 +15,9 @@ pub struct AwsClients {
     /// Only functions that read alarms and metrics link the CloudWatch client.
     #[cfg(feature = "alarms")]
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// Only restore-drill validates AWS Backup restore tests.
+    #[cfg(feature = "restore-testing")]
+    pub backup: aws_sdk_backup::Client,
 }
 
 impl AwsClients {
@@ -49,6 +52,8 @@ impl AwsClients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             #[cfg(feature = "alarms")]
             cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
+            #[cfg(feature = "restore-testing")]
+            backup: aws_sdk_backup::Client::new(&sdk),
             sdk,
         }
     }

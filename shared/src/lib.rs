@@ -16,6 +16,8 @@ pub mod publish;
 pub mod rds;
 pub mod recovery;
 pub mod report;
+#[cfg(feature = "restore-testing")]
+pub mod restore_testing;
 pub mod run;
 pub mod runner;
 #[cfg(feature = "db")]

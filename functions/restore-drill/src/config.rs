@@ -57,6 +57,8 @@ pub struct DrillConfig {
     pub checks: BTreeMap<String, CheckPlan>,
     pub automatic_dry_run: bool,
     pub allowed_schedules: Vec<String>,
+    /// AWS Backup restore testing plans (ARNs) whose restores are validated.
+    pub restore_testing_plans: Vec<String>,
 }
 
 /// `DRILL_CHECKS`: `{"*": {...}, "orders-db": {"tables": ["public.orders"], "sql": {"has
@@ -188,6 +190,42 @@ fn parse_checks(raw: &str) -> Result<BTreeMap<String, CheckPlan>, ConfigError> {
         .collect()
 }
 
+/// At most this many restore testing plans are validated (a sweep lists each one's jobs).
+const MAX_PLANS: usize = 20;
+
+/// `RESTORE_TESTING_PLANS`: restore testing plan ARNs
+/// (`arn:aws:backup:<region>:<account>:restore-testing-plan:<id>`), comma-separated: Backup's
+/// events and its job listings name a plan by its ARN.
+fn restore_testing_plans(env: &Env) -> Result<Vec<String>, ConfigError> {
+    let var = "RESTORE_TESTING_PLANS";
+    let plans = env.list(var);
+    if plans.len() > MAX_PLANS {
+        return Err(ConfigError {
+            var: var.into(),
+            rule: format!("names {} plans: at most {MAX_PLANS}", plans.len()),
+        });
+    }
+    for plan in &plans {
+        let parts: Vec<&str> = plan.splitn(7, ':').collect();
+        let ok = matches!(parts.as_slice(),
+            ["arn", _, "backup", region, account, "restore-testing-plan", id]
+                if !region.is_empty()
+                    && account.len() == 12
+                    && account.chars().all(|c| c.is_ascii_digit())
+                    && (1..=256).contains(&id.len())
+                    && !id.contains(char::is_whitespace));
+        if !ok {
+            return Err(ConfigError {
+                var: var.into(),
+                rule: format!(
+                    "{plan:?} is not a restore testing plan ARN (arn:aws:backup:<region>:<account>:restore-testing-plan:<id>)"
+                ),
+            });
+        }
+    }
+    Ok(plans)
+}
+
 impl DrillConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let minutes = |m: u32| chrono::Duration::minutes(i64::from(m));
@@ -249,6 +287,7 @@ impl DrillConfig {
             checks: parse_checks(env.optional("DRILL_CHECKS").unwrap_or(""))?,
             automatic_dry_run: env.flag("AUTOMATIC_DRY_RUN", false)?,
             allowed_schedules: env.list("ALLOWED_SCHEDULES"),
+            restore_testing_plans: restore_testing_plans(env)?,
         })
     }
 

@@ -11,6 +11,7 @@ mod restore;
 mod start;
 mod sweep;
 mod table;
+mod validate;
 
 use std::collections::BTreeMap;
 
@@ -25,6 +26,7 @@ use rds_responder::ledger::Ledger;
 use rds_responder::rds::RdsError;
 use rds_responder::recovery::{RecoveryInfo, RestoreControl};
 use rds_responder::report::{Check, Findings, Outcome};
+use rds_responder::restore_testing::RestoreJobs;
 use rds_responder::run::RunContext;
 use rds_responder::runner::{Invocation, Responder};
 use rds_responder::sql::verify::DataInspector;
@@ -45,7 +47,7 @@ pub const KEEP_DAYS: i64 = 14;
 /// DynamoDB tables audited at once.
 pub const TABLE_CONCURRENCY: usize = 8;
 
-pub struct RestoreDrill<R, B, T, D, J> {
+pub struct RestoreDrill<R, B, T, D, J, V> {
     pub rds: R,
     pub tables: B,
     pub table_restores: T,
@@ -56,6 +58,8 @@ pub struct RestoreDrill<R, B, T, D, J> {
     /// This deployment's ledger table: the owner tag of every scratch copy it makes, and the
     /// only one its sweep touches.
     pub owner: String,
+    /// AWS Backup's restore jobs: restore testing validations.
+    pub restore_jobs: V,
 }
 
 /// A drill's own state, in its job record.
@@ -137,13 +141,14 @@ fn list_failed(what: &str, e: &RdsError) -> Findings {
     findings
 }
 
-impl<R, B, T, D, J> Responder for RestoreDrill<R, B, T, D, J>
+impl<R, B, T, D, J, V> Responder for RestoreDrill<R, B, T, D, J, V>
 where
     R: RestoreControl,
     B: TableBackups,
     T: TableRestores,
     D: DataInspector,
     J: JobStore,
+    V: RestoreJobs,
 {
     type Manual = ManualTask;
     type Schedule = DrillSchedule;
@@ -208,6 +213,11 @@ where
             Decision::Sweep { dry_run, because } => {
                 self.sweep(dry_run, &because, &run, invocation).await
             }
+            Decision::Validate {
+                job_id,
+                dry_run,
+                because,
+            } => self.validate(&job_id, dry_run, &because, &run).await,
         }
     }
 }
@@ -236,13 +246,14 @@ fn resource_name(db: &DbTarget) -> String {
     }
 }
 
-impl<R, B, T, D, J> RestoreDrill<R, B, T, D, J>
+impl<R, B, T, D, J, V> RestoreDrill<R, B, T, D, J, V>
 where
     R: RestoreControl,
     B: TableBackups,
     T: TableRestores,
     D: DataInspector,
     J: JobStore,
+    V: RestoreJobs,
 {
     /// Whether the audit looks at this database: enrolled (or named), and its own recovery
     /// point (an Aurora member's is the cluster's; a scratch instance is not a database).

@@ -5,6 +5,7 @@
 use rds_responder::backups::DynamoBackups;
 use rds_responder::ledger::DynamoLedger;
 use rds_responder::recovery::RdsRestores;
+use rds_responder::restore_testing::BackupRestoreJobs;
 use rds_responder::runner::{init_or_exit, serve};
 use rds_responder::sql::DbConnector;
 use rds_responder::table_recovery::DynamoRestores;
@@ -34,6 +35,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             data: init_or_exit(DbConnector::new(db, startup.aws.sdk.clone())),
             config: init_or_exit(DrillConfig::from_env(&startup.env)),
             owner: startup.common.ledger_table.clone(),
+            restore_jobs: BackupRestoreJobs {
+                client: startup.aws.backup.clone(),
+            },
         }
     })
     .await

@@ -5,6 +5,7 @@
 //! the RDS rules, and manual payloads must match the function's schema exactly.
 
 mod alarm;
+mod backup_event;
 mod error;
 mod ident;
 mod manual;
@@ -23,6 +24,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use alarm::{AlarmChange, AlarmKind, AlarmMetric, AlarmState, Breach, MetricRef};
+pub use backup_event::{RestoreJobEvent, RESTORE_JOB_STATE_CHANGE};
 pub use error::{read_value, TriggerError};
 pub use ident::{IdentifierRule, RdsIdentifier, ResourceKind};
 pub use manual::{check_request_id, manual_schema, ManualPayload};
@@ -43,11 +45,13 @@ pub enum Trigger<M, S = TargetList> {
     Alarm(AlarmChange),
     Schedule(Schedule<S>),
     Manual(M),
+    /// An AWS Backup restore job changed state (restore testing).
+    RestoreJob(RestoreJobEvent),
     /// The plain-text message SNS sends first after a subscription: acknowledged, nothing to do.
     SubscriptionNotice(String),
 }
 
-const ACCEPTED_SOURCES: &str = "aws.rds, aws.cloudwatch, aws.events";
+const ACCEPTED_SOURCES: &str = "aws.rds, aws.cloudwatch, aws.events, aws.backup";
 
 /// Parses any inbound event into a [`Trigger`], refusing foreign or unknown ones before any AWS call.
 pub fn parse_trigger<M: ManualPayload, S: ScheduleInput>(
@@ -78,7 +82,7 @@ fn parse_eventbridge<M, S: ScheduleInput>(
     // Check the source first: an unknown source is refused whatever else it carries.
     if !matches!(
         envelope.source.as_str(),
-        "aws.rds" | "aws.cloudwatch" | "aws.events"
+        "aws.rds" | "aws.cloudwatch" | "aws.events" | "aws.backup"
     ) {
         return Err(TriggerError::UnknownSource {
             field: "source",
@@ -104,6 +108,12 @@ fn parse_eventbridge<M, S: ScheduleInput>(
         "aws.rds" => {
             rds_event::from_eventbridge(&envelope.detail_type, envelope.detail, time, origin)
                 .map(Trigger::RdsEvent)
+        }
+        "aws.backup" => {
+            let time = time
+                .ok_or_else(|| TriggerError::invalid("time", "is required on AWS Backup events"))?;
+            backup_event::from_eventbridge(&envelope.detail_type, envelope.detail, time, origin)
+                .map(Trigger::RestoreJob)
         }
         "aws.cloudwatch" => {
             if envelope.detail_type != "CloudWatch Alarm State Change" {
@@ -191,6 +201,8 @@ impl<M: ManualPayload, S> Trigger<M, S> {
                 ts(&s.time)
             ),
             Trigger::Manual(m) => format!("manual#{}", m.request_id().unwrap_or(fallback_id)),
+            // One job reaches a state once: redeliveries of it are one trigger.
+            Trigger::RestoreJob(j) => format!("backup#{}#{}", j.job_id, j.status),
             Trigger::SubscriptionNotice(_) => format!("notice#{fallback_id}"),
         }
     }
@@ -210,7 +222,7 @@ impl<M: ManualPayload, S> Trigger<M, S> {
             {
                 "scheduler.scheduled_time"
             }
-            Trigger::Schedule(_) => "time",
+            Trigger::Schedule(_) | Trigger::RestoreJob(_) => "time",
             Trigger::Manual(_) | Trigger::SubscriptionNotice(_) => "(none)",
         }
     }
@@ -221,6 +233,7 @@ impl<M: ManualPayload, S> Trigger<M, S> {
             Trigger::RdsEvent(e) => Some(e.time),
             Trigger::Alarm(a) => Some(a.time),
             Trigger::Schedule(s) => Some(s.time),
+            Trigger::RestoreJob(j) => Some(j.time),
             Trigger::Manual(_) | Trigger::SubscriptionNotice(_) => None,
         }
     }
@@ -235,6 +248,7 @@ pub enum Route<'a, M, S> {
     RdsEvent(&'a RdsEvent),
     Schedule(&'a Schedule<S>),
     Manual(&'a M),
+    RestoreJob(&'a RestoreJobEvent),
     Nothing {
         target: Option<DbTarget>,
         reason: String,
@@ -264,6 +278,7 @@ impl<M, S> Trigger<M, S> {
             Trigger::RdsEvent(event) => Route::RdsEvent(event),
             Trigger::Schedule(schedule) => Route::Schedule(schedule),
             Trigger::Manual(request) => Route::Manual(request),
+            Trigger::RestoreJob(job) => Route::RestoreJob(job),
             Trigger::SubscriptionNotice(_) => Route::Nothing {
                 target: None,
                 reason: "SNS subscription notice acknowledged; nothing to do".into(),
@@ -300,6 +315,13 @@ pub enum TriggerSummary {
     Manual {
         request: Value,
     },
+    RestoreJob {
+        job_id: String,
+        status: String,
+        plan: Option<String>,
+        resource: Option<String>,
+        time: DateTime<Utc>,
+    },
     SubscriptionNotice,
 }
 
@@ -332,6 +354,13 @@ impl<M: ManualPayload + Serialize, S: Serialize> Trigger<M, S> {
             },
             Trigger::Manual(m) => TriggerSummary::Manual {
                 request: serde_json::to_value(m).unwrap_or(Value::Null),
+            },
+            Trigger::RestoreJob(j) => TriggerSummary::RestoreJob {
+                job_id: j.job_id.clone(),
+                status: j.status.clone(),
+                plan: j.plan_arn.clone(),
+                resource: j.created_resource_arn.clone(),
+                time: j.time,
             },
             Trigger::SubscriptionNotice(_) => TriggerSummary::SubscriptionNotice,
         }

@@ -911,3 +911,116 @@ fn another_services_snapshot_id_is_kept_within_bounds_and_never_parsed() {
         assert!(why.contains("detail.SourceIdentifier"), "{bad:?}: {why}");
     }
 }
+
+// ---- AWS Backup restore job events ----
+
+fn restore_job(detail_type: &str, detail: Value) -> Value {
+    json!({
+        "version": "0", "id": "e1", "detail-type": detail_type, "source": "aws.backup",
+        "account": "123456789012", "time": "2026-12-01T12:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:backup:us-east-1:123456789012:recovery-point:rp-1"],
+        "detail": detail,
+    })
+}
+
+#[test]
+fn a_restore_job_event_is_read_with_its_plan_and_resource() {
+    let plan = "arn:aws:backup:us-east-1:123456789012:restore-testing-plan:weekly-1";
+    let created = "arn:aws:rds:us-east-1:123456789012:db:awsbackup-restore-1";
+    let event = restore_job(
+        "Restore Job State Change",
+        json!({"restoreJobId": " job-1_A ", "status": "completed", "resourceType": "RDS",
+               "createdResourceArn": created, "restoreTestingPlanArn": plan,
+               "backupSizeInBytes": "1024", "percentDone": 100.0}),
+    );
+    let trigger = parse(event).unwrap();
+    let Trigger::RestoreJob(job) = &trigger else {
+        panic!("{trigger:?}")
+    };
+    assert_eq!(job.job_id, "job-1_A");
+    assert_eq!(job.status, "COMPLETED");
+    assert_eq!(job.plan_arn.as_deref(), Some(plan));
+    assert_eq!(job.created_resource_arn.as_deref(), Some(created));
+    assert_eq!(job.resource_type.as_deref(), Some("RDS"));
+    assert_eq!(trigger.idempotency_key("x"), "backup#job-1_A#COMPLETED");
+    assert_eq!(trigger.time_field(), "time");
+    assert_eq!(trigger.event_time(), Some(job.time));
+    assert!(matches!(trigger.route(), Route::RestoreJob(j) if j.job_id == "job-1_A"));
+    let summary = serde_json::to_value(trigger.summary()).unwrap();
+    assert_eq!(summary["type"], "restore-job");
+    assert_eq!(summary["job_id"], "job-1_A");
+    assert!(job
+        .not_meant_for("idle-reaper")
+        .contains("job-1_A (COMPLETED) is not a idle-reaper trigger"));
+    // `state` stands in for `status`; empty ARNs read as absent.
+    let event = restore_job(
+        "Restore Job State Change",
+        json!({"restoreJobId": "j", "state": "FAILED", "createdResourceArn": " "}),
+    );
+    let Trigger::RestoreJob(job) = parse(event).unwrap() else {
+        panic!()
+    };
+    assert_eq!(job.status, "FAILED");
+    assert_eq!(job.created_resource_arn, None);
+}
+
+#[test]
+fn a_restore_job_event_is_refused_naming_the_field() {
+    let refused = |event: Value, field: &str, why: &str| {
+        let err = parse(event).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(field) && text.contains(why), "{text}");
+    };
+    let ok = json!({"restoreJobId": "job-1", "status": "COMPLETED"});
+    refused(
+        restore_job("Backup Job State Change", ok.clone()),
+        "detail-type",
+        "Restore Job State Change",
+    );
+    refused(
+        restore_job("Restore Job State Change", json!({"status": "COMPLETED"})),
+        "restoreJobId",
+        "missing field",
+    );
+    for bad in ["", "job/1", "job 1", &"a".repeat(129), "jöb"] {
+        refused(
+            restore_job(
+                "Restore Job State Change",
+                json!({"restoreJobId": bad, "status": "COMPLETED"}),
+            ),
+            "detail.restoreJobId",
+            "1-128 letters",
+        );
+    }
+    assert!(parse(restore_job(
+        "Restore Job State Change",
+        json!({"restoreJobId": "a".repeat(128), "status": "COMPLETED"})
+    ))
+    .is_ok());
+    refused(
+        restore_job("Restore Job State Change", json!({"restoreJobId": "j"})),
+        "detail.status",
+        "is required",
+    );
+    refused(
+        restore_job(
+            "Restore Job State Change",
+            json!({"restoreJobId": "j", "status": "COMPLETED",
+                   "createdResourceArn": "arn:aws:rds:us-east-1:999999999999:db:x"}),
+        ),
+        "detail.createdResourceArn",
+        "999999999999",
+    );
+    refused(
+        restore_job(
+            "Restore Job State Change",
+            json!({"restoreJobId": "j", "status": "COMPLETED",
+                   "restoreTestingPlanArn": "arn:aws:backup:eu-west-1:123456789012:restore-testing-plan:p"}),
+        ),
+        "detail.restoreTestingPlanArn",
+        "eu-west-1",
+    );
+    let mut untimed = restore_job("Restore Job State Change", ok);
+    untimed.as_object_mut().unwrap().remove("time");
+    refused(untimed, "time", "is required on AWS Backup events");
+}

@@ -11,6 +11,7 @@ use rds_responder::job::{JobRecord, JobStore, Lease, Swap};
 use rds_responder::ledger::Ledger;
 use rds_responder::recovery::{RecoveryInfo, RestoreControl};
 use rds_responder::report::{Check, Outcome};
+use rds_responder::restore_testing::RestoreJobs;
 use rds_responder::run::RunContext;
 use rds_responder::runner::Invocation;
 use rds_responder::sql::verify::DataInspector;
@@ -39,13 +40,14 @@ pub fn tagged_source(tags: &std::collections::BTreeMap<String, String>) -> Optio
     Subject::parse_tag(tags.get(SOURCE_TAG)?)
 }
 
-impl<R, B, T, D, J> RestoreDrill<R, B, T, D, J>
+impl<R, B, T, D, J, V> RestoreDrill<R, B, T, D, J, V>
 where
     R: RestoreControl,
     B: TableBackups,
     T: TableRestores,
     D: DataInspector,
     J: JobStore,
+    V: RestoreJobs,
 {
     pub(super) async fn check_drill(
         &self,
@@ -201,7 +203,7 @@ where
     }
 
     /// Reads the restore and its source and judges them.
-    async fn read_and_judge(
+    pub(super) async fn read_and_judge(
         &self,
         scratch: &RecoveryInfo,
         source_subject: &Subject,

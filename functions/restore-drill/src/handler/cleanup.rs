@@ -9,6 +9,7 @@ use rds_responder::ledger::Ledger;
 use rds_responder::rds::RdsError;
 use rds_responder::recovery::RestoreControl;
 use rds_responder::report::{Check, Outcome};
+use rds_responder::restore_testing::RestoreJobs;
 use rds_responder::run::RunContext;
 use rds_responder::sql::verify::DataInspector;
 use rds_responder::table_recovery::TableRestores;
@@ -18,13 +19,14 @@ use super::{drill_key, drill_lock, DrillState, RestoreDrill, FUNCTION};
 use crate::policy::drill::{Step, SCRATCH_TAG};
 use crate::request::Subject;
 
-impl<R, B, T, D, J> RestoreDrill<R, B, T, D, J>
+impl<R, B, T, D, J, V> RestoreDrill<R, B, T, D, J, V>
 where
     R: RestoreControl,
     B: TableBackups,
     T: TableRestores,
     D: DataInspector,
     J: JobStore,
+    V: RestoreJobs,
 {
     /// Deletes the scratch instance (no final snapshot, no automated backups kept). A failure
     /// fails the report: the instance costs money until the sweep deletes it.

@@ -10,6 +10,7 @@ use rds_responder::ledger::Ledger;
 use rds_responder::rds::RdsError;
 use rds_responder::recovery::{RestoreControl, RestoreFrom, RestoreRequest};
 use rds_responder::report::{Check, Outcome};
+use rds_responder::restore_testing::RestoreJobs;
 use rds_responder::run::RunContext;
 use rds_responder::runner::Invocation;
 use rds_responder::sql::verify::DataInspector;
@@ -23,13 +24,14 @@ use crate::policy::drill::{
 };
 use crate::request::Subject;
 
-impl<R, B, T, D, J> RestoreDrill<R, B, T, D, J>
+impl<R, B, T, D, J, V> RestoreDrill<R, B, T, D, J, V>
 where
     R: RestoreControl,
     B: TableBackups,
     T: TableRestores,
     D: DataInspector,
     J: JobStore,
+    V: RestoreJobs,
 {
     pub(super) async fn add_instance(
         &self,

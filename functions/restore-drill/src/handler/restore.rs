@@ -8,6 +8,7 @@ use rds_responder::job::JobStore;
 use rds_responder::rds::RdsError;
 use rds_responder::recovery::{RecoveryInfo, RestoreControl, RestoreRequest};
 use rds_responder::report::Outcome;
+use rds_responder::restore_testing::RestoreJobs;
 use rds_responder::sql::verify::DataInspector;
 use rds_responder::table_recovery::TableRestores;
 use rds_responder::trigger::{DbTarget, RdsIdentifier, ResourceKind};
@@ -17,13 +18,14 @@ use crate::checks;
 use crate::policy::drill::{Source, OWNER_TAG, SCRATCH_TAG, SOURCE_TAG};
 use crate::request::Subject;
 
-impl<R, B, T, D, J> RestoreDrill<R, B, T, D, J>
+impl<R, B, T, D, J, V> RestoreDrill<R, B, T, D, J, V>
 where
     R: RestoreControl,
     B: TableBackups,
     T: TableRestores,
     D: DataInspector,
     J: JobStore,
+    V: RestoreJobs,
 {
     /// An instance or cluster restore; a retry finds its own scratch by its drill tag.
     pub(super) async fn restore_rds(

@@ -9,6 +9,7 @@ use rds_responder::job::{JobRecord, JobStore, Lease, Swap};
 use rds_responder::ledger::Ledger;
 use rds_responder::recovery::{RecoveryInfo, RestoreControl, RestoreFrom};
 use rds_responder::report::{Check, Findings, Outcome};
+use rds_responder::restore_testing::RestoreJobs;
 use rds_responder::run::RunContext;
 use rds_responder::runner::Invocation;
 use rds_responder::sql::verify::DataInspector;
@@ -67,13 +68,14 @@ fn scratch_alive<'a>(
         .next()
 }
 
-impl<R, B, T, D, J> RestoreDrill<R, B, T, D, J>
+impl<R, B, T, D, J, V> RestoreDrill<R, B, T, D, J, V>
 where
     R: RestoreControl,
     B: TableBackups,
     T: TableRestores,
     D: DataInspector,
     J: JobStore,
+    V: RestoreJobs,
 {
     pub(super) async fn start(
         &self,

@@ -12,6 +12,7 @@ use rds_responder::job::{JobRecord, JobStore, Swap};
 use rds_responder::ledger::Ledger;
 use rds_responder::recovery::RestoreControl;
 use rds_responder::report::{Check, Findings, Outcome};
+use rds_responder::restore_testing::RestoreJobs;
 use rds_responder::run::RunContext;
 use rds_responder::runner::Invocation;
 use rds_responder::sql::verify::DataInspector;
@@ -42,13 +43,14 @@ fn expiry(tags: &BTreeMap<String, String>) -> Option<chrono::DateTime<chrono::Ut
         .map(|t| t.to_utc())
 }
 
-impl<R, B, T, D, J> RestoreDrill<R, B, T, D, J>
+impl<R, B, T, D, J, V> RestoreDrill<R, B, T, D, J, V>
 where
     R: RestoreControl,
     B: TableBackups,
     T: TableRestores,
     D: DataInspector,
     J: JobStore,
+    V: RestoreJobs,
 {
     /// Every scratch copy: instances before clusters (a cluster is deleted after its instance).
     /// A failed table listing is one failed check: RDS's scratch copies are still swept.
@@ -169,6 +171,8 @@ where
             )
             .await;
         }
+        let (validations, validated) = self.sweep_validations(dry_run, run).await;
+        checks.extend(validations);
         let count = |o: Outcome| checks.iter().filter(|c| c.outcome == o).count();
         let others = match theirs.len() {
             0 => String::new(),
@@ -186,8 +190,12 @@ where
                 format!("sweep: no drill scratch copy of this deployment's{others}; {because}");
             findings.status = Some(rds_responder::report::Status::Ok);
         }
-        if !results.is_empty() {
-            findings.result = Some(serde_json::json!({ "drills": results }));
+        if !results.is_empty() || !validated.is_empty() {
+            let mut result = serde_json::json!({ "drills": results });
+            if !validated.is_empty() {
+                result["validations"] = serde_json::Value::Array(validated);
+            }
+            findings.result = Some(result);
         }
         findings
     }

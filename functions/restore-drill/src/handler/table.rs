@@ -9,6 +9,7 @@ use rds_responder::job::{JobStore, Lease, Swap};
 use rds_responder::ledger::Ledger;
 use rds_responder::recovery::RestoreControl;
 use rds_responder::report::{Check, Outcome};
+use rds_responder::restore_testing::RestoreJobs;
 use rds_responder::run::RunContext;
 use rds_responder::runner::Invocation;
 use rds_responder::sql::verify::DataInspector;
@@ -48,13 +49,14 @@ pub fn table_source(
     }
 }
 
-impl<R, B, T, D, J> RestoreDrill<R, B, T, D, J>
+impl<R, B, T, D, J, V> RestoreDrill<R, B, T, D, J, V>
 where
     R: RestoreControl,
     B: TableBackups,
     T: TableRestores,
     D: DataInspector,
     J: JobStore,
+    V: RestoreJobs,
 {
     pub(super) async fn check_table_drill(
         &self,
@@ -218,7 +220,7 @@ where
         (checks, summary, Some(result))
     }
 
-    async fn judge_table(
+    pub(super) async fn judge_table(
         &self,
         source: &TableName,
         scratch: &TableName,

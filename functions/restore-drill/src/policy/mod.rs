@@ -4,12 +4,15 @@
 
 pub mod drill;
 pub mod rpo;
+pub mod validation;
 pub mod verdict;
 
 use chrono::{DateTime, Utc};
 
 use rds_responder::safety::dry_run;
-use rds_responder::trigger::{DbTarget, RdsEvent, RdsIdentifier, ResourceKind, Route, Trigger};
+use rds_responder::trigger::{
+    DbTarget, RdsEvent, RdsIdentifier, ResourceKind, RestoreJobEvent, Route, Trigger,
+};
 
 use crate::config::DrillConfig;
 use crate::request::{DrillFrom, DrillSchedule, ManualTask, Subject, Task};
@@ -59,6 +62,12 @@ pub enum Decision {
         because: String,
     },
     Sweep {
+        dry_run: bool,
+        because: String,
+    },
+    /// An AWS Backup restore test's restore is done: check it and post the verdict to Backup.
+    Validate {
+        job_id: String,
         dry_run: bool,
         because: String,
     },
@@ -157,6 +166,41 @@ fn event_decision(event: &RdsEvent) -> Decision {
     }
 }
 
+/// An AWS Backup restore job's event: a hint (the job itself is read before anything is done),
+/// so only what it plainly says is refused here.
+fn restore_job_decision(job: &RestoreJobEvent, config: &DrillConfig, dry_run: bool) -> Decision {
+    let skip = |reason: String| Decision::Skip {
+        target: None,
+        reason,
+    };
+    let id = &job.job_id;
+    if config.restore_testing_plans.is_empty() {
+        return skip(format!(
+            "AWS Backup restore job {id}: RESTORE_TESTING_PLANS is empty, restore-drill validates no plan's restores"
+        ));
+    }
+    if job.status != "COMPLETED" {
+        return skip(format!(
+            "AWS Backup restore job {id} is {}: only a COMPLETED restore is validated",
+            job.status
+        ));
+    }
+    if let Some(plan) = job
+        .plan_arn
+        .as_deref()
+        .filter(|p| !validation::plan_listed(p, &config.restore_testing_plans))
+    {
+        return skip(format!(
+            "AWS Backup restore job {id} is of plan {plan}, not one of RESTORE_TESTING_PLANS: not validated"
+        ));
+    }
+    Decision::Validate {
+        job_id: id.clone(),
+        dry_run,
+        because: format!("AWS Backup restore job {id} COMPLETED"),
+    }
+}
+
 /// What a trigger means for restore-drill.
 pub fn decide(trigger: &Trigger<ManualTask, DrillSchedule>, config: &DrillConfig) -> Decision {
     let automatic = dry_run(false, None, config.automatic_dry_run);
@@ -170,6 +214,7 @@ pub fn decide(trigger: &Trigger<ManualTask, DrillSchedule>, config: &DrillConfig
             ),
         },
         Route::RdsEvent(event) => event_decision(event),
+        Route::RestoreJob(job) => restore_job_decision(job, config, automatic),
         Route::Schedule(schedule) => {
             let because = format!("schedule {}", schedule.name().unwrap_or("(unnamed)"));
             // Anyone allowed to invoke can write a schedule-shaped payload: only the schedules

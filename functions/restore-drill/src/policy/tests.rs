@@ -1520,3 +1520,275 @@ fn alarms_are_not_for_restore_drill() {
         "{d:?}"
     );
 }
+
+// ---- AWS Backup restore testing ----
+
+const PLAN: &str = "arn:aws:backup:us-east-1:123456789012:restore-testing-plan:weekly_rds-1a2b";
+
+fn validating_config(plans: &str) -> DrillConfig {
+    DrillConfig::from_env(&Env::from_pairs([("RESTORE_TESTING_PLANS", plans)])).unwrap()
+}
+
+fn restore_job_event(status: &str, plan: Option<&str>) -> serde_json::Value {
+    let mut detail = json!({
+        "restoreJobId": "8a3f2c1e-5b6d-4e7f-9a0b-1c2d3e4f5a6b", "status": status,
+        "resourceType": "RDS", "percentDone": 100,
+        "createdResourceArn": "arn:aws:rds:us-east-1:123456789012:db:awsbackup-restore-test-1",
+    });
+    if let Some(plan) = plan {
+        detail["restoreTestingPlanArn"] = json!(plan);
+    }
+    json!({
+        "version": "0", "id": "b", "detail-type": "Restore Job State Change",
+        "source": "aws.backup", "account": "123456789012", "time": "2026-12-01T12:00:00Z",
+        "region": "us-east-1", "resources": [], "detail": detail,
+    })
+}
+
+#[test]
+fn a_completed_restore_of_a_listed_plan_is_validated() {
+    let listed = validating_config(PLAN);
+    let job_id = "8a3f2c1e-5b6d-4e7f-9a0b-1c2d3e4f5a6b";
+    assert_eq!(
+        decide(
+            &trigger(restore_job_event("COMPLETED", Some(PLAN))),
+            &listed
+        ),
+        Decision::Validate {
+            job_id: job_id.into(),
+            dry_run: false,
+            because: format!("AWS Backup restore job {job_id} COMPLETED"),
+        }
+    );
+    // The event may leave the plan out: the job is read before anything is done.
+    assert!(matches!(
+        decide(&trigger(restore_job_event("completed", None)), &listed),
+        Decision::Validate { .. }
+    ));
+    let skipped = |d: Decision, why: &str| match d {
+        Decision::Skip { reason, .. } => assert!(reason.contains(why), "{reason}"),
+        other => panic!("{other:?}"),
+    };
+    skipped(
+        decide(&trigger(restore_job_event("FAILED", Some(PLAN))), &listed),
+        "is FAILED: only a COMPLETED restore",
+    );
+    let other = "arn:aws:backup:us-east-1:123456789012:restore-testing-plan:other";
+    skipped(
+        decide(
+            &trigger(restore_job_event("COMPLETED", Some(other))),
+            &listed,
+        ),
+        "not one of RESTORE_TESTING_PLANS",
+    );
+    skipped(
+        decide(
+            &trigger(restore_job_event("COMPLETED", Some(PLAN))),
+            &config(),
+        ),
+        "RESTORE_TESTING_PLANS is empty",
+    );
+    let dry = DrillConfig::from_env(&Env::from_pairs([
+        ("RESTORE_TESTING_PLANS", PLAN),
+        ("AUTOMATIC_DRY_RUN", "true"),
+    ]))
+    .unwrap();
+    assert!(matches!(
+        decide(&trigger(restore_job_event("COMPLETED", Some(PLAN))), &dry),
+        Decision::Validate { dry_run: true, .. }
+    ));
+}
+
+#[test]
+fn restore_testing_plans_are_arns() {
+    let two = format!("{PLAN}, arn:aws-cn:backup:cn-north-1:123456789012:restore-testing-plan:x");
+    assert_eq!(validating_config(&two).restore_testing_plans.len(), 2);
+    for bad in [
+        "weekly_rds",
+        "arn:aws:backup:us-east-1:123456789012:backup-plan:x",
+        "arn:aws:backup:us-east-1:12345678901:restore-testing-plan:x",
+        "arn:aws:backup:us-east-1:12345678901a:restore-testing-plan:x",
+        "arn:aws:backup::123456789012:restore-testing-plan:x",
+        "arn:aws:backup:us-east-1:123456789012:restore-testing-plan:",
+        "arn:aws:rds:us-east-1:123456789012:restore-testing-plan:x",
+        "arn:aws:backup:us-east-1:123456789012:restore-testing-plan:a b",
+    ] {
+        let err =
+            DrillConfig::from_env(&Env::from_pairs([("RESTORE_TESTING_PLANS", bad)])).unwrap_err();
+        assert_eq!(err.var, "RESTORE_TESTING_PLANS", "{bad}");
+        assert!(err.rule.contains("not a restore testing plan ARN"), "{bad}");
+    }
+    let long = format!("{PLAN}:{}", "x".repeat(250));
+    assert!(
+        DrillConfig::from_env(&Env::from_pairs([("RESTORE_TESTING_PLANS", long.as_str())]))
+            .is_err()
+    );
+    let edge = format!("{PLAN}{}", "x".repeat(256 - "weekly_rds-1a2b".len()));
+    assert!(
+        DrillConfig::from_env(&Env::from_pairs([("RESTORE_TESTING_PLANS", edge.as_str())])).is_ok()
+    );
+    let twenty = vec![PLAN; 20].join(",");
+    assert!(DrillConfig::from_env(&Env::from_pairs([(
+        "RESTORE_TESTING_PLANS",
+        twenty.as_str()
+    )]))
+    .is_ok());
+    let many = vec![PLAN; 21].join(",");
+    let err = DrillConfig::from_env(&Env::from_pairs([("RESTORE_TESTING_PLANS", many.as_str())]))
+        .unwrap_err();
+    assert!(err.rule.contains("at most 20"), "{}", err.rule);
+}
+
+fn restore_job(validation: Option<&str>) -> rds_responder::restore_testing::RestoreJob {
+    rds_responder::restore_testing::RestoreJob {
+        job_id: "job-1".into(),
+        status: "COMPLETED".into(),
+        created_resource: Some("arn:aws:rds:us-east-1:123456789012:db:awsbackup-restore-1".into()),
+        source_resource: Some("arn:aws:rds:us-east-1:123456789012:db:orders-db".into()),
+        recovery_point: Some("arn:aws:rds:us-east-1:123456789012:snapshot:awsbackup:job-x".into()),
+        recovery_point_created: Some(at(6, 0, 0)),
+        plan: Some(PLAN.into()),
+        resource_type: Some("RDS".into()),
+        created: Some(at(11, 0, 0)),
+        completed: Some(at(11, 30, 0)),
+        validation: validation.map(str::to_string),
+    }
+}
+
+#[test]
+fn a_restore_job_is_validated_against_its_source_only_when_it_is_a_listed_plans() {
+    use super::validation::*;
+    let plans = vec![PLAN.to_string()];
+    let target = validation_target(&restore_job(None), &plans).unwrap();
+    assert_eq!(
+        target.restored,
+        Subject::Instance(
+            RdsIdentifier::parse("awsbackup-restore-1", ResourceKind::DbInstance).unwrap()
+        )
+    );
+    assert_eq!(target.source.tag_value(), "db-instance:orders-db");
+    assert!(sweep_validates(&restore_job(None), &plans));
+    // Left VALIDATING (a run of ours that died, or another validator): its event's run may
+    // post; the sweep leaves it.
+    assert!(validation_target(&restore_job(Some("VALIDATING")), &plans).is_ok());
+    assert!(!sweep_validates(&restore_job(Some("VALIDATING")), &plans));
+    let refused = |job: rds_responder::restore_testing::RestoreJob, plans: &[String], why: &str| {
+        let reason = validation_target(&job, plans).unwrap_err();
+        assert!(reason.contains(why), "{reason}");
+        assert!(!sweep_validates(&job, plans));
+    };
+    for done in ["SUCCESSFUL", "FAILED", "TIMED_OUT"] {
+        refused(
+            restore_job(Some(done)),
+            &plans,
+            &format!("already validated ({done})"),
+        );
+    }
+    refused(restore_job(None), &[], "RESTORE_TESTING_PLANS is empty");
+    let mut job = restore_job(None);
+    job.plan = None;
+    refused(job, &plans, "not started by a restore testing plan");
+    let mut job = restore_job(None);
+    job.plan = Some(format!("{PLAN}x"));
+    refused(job, &plans, "not one of RESTORE_TESTING_PLANS");
+    let mut job = restore_job(None);
+    job.status = "RUNNING".into();
+    refused(job, &plans, "is RUNNING: only a COMPLETED");
+    let mut job = restore_job(None);
+    job.created_resource = None;
+    refused(job, &plans, "names no restored resource");
+    let mut job = restore_job(None);
+    job.source_resource = None;
+    refused(job, &plans, "names no source resource");
+    let mut job = restore_job(None);
+    job.source_resource = Some("arn:aws:rds:us-east-1:123456789012:cluster:orders".into());
+    refused(job, &plans, "not the same kind");
+    let mut job = restore_job(None);
+    job.created_resource = Some("arn:aws:rds:us-east-1:123456789012:cluster:restored".into());
+    job.source_resource = Some("arn:aws:rds:us-east-1:123456789012:cluster:orders".into());
+    refused(job, &plans, "without an instance");
+    let mut job = restore_job(None);
+    job.created_resource = Some("arn:aws:ec2:us-east-1:123456789012:volume/vol-1".into());
+    refused(job, &plans, "names no RDS DB instance");
+    // Tables.
+    let mut job = restore_job(None);
+    job.created_resource =
+        Some("arn:aws:dynamodb:us-east-1:123456789012:table/orders-restored".into());
+    job.source_resource = Some("arn:aws:dynamodb:us-east-1:123456789012:table/orders".into());
+    let target = validation_target(&job, &plans).unwrap();
+    assert_eq!(target.source.tag_value(), "table:orders");
+    assert_eq!(target.restored.tag_value(), "table:orders-restored");
+}
+
+#[test]
+fn arns_name_their_database_or_table() {
+    use super::validation::subject_of_arn;
+    assert_eq!(
+        subject_of_arn("arn:aws:rds:us-east-1:123456789012:db:orders-db")
+            .unwrap()
+            .tag_value(),
+        "db-instance:orders-db"
+    );
+    assert_eq!(
+        subject_of_arn("arn:aws:rds:us-east-1:123456789012:cluster:orders")
+            .unwrap()
+            .tag_value(),
+        "db-cluster:orders"
+    );
+    assert_eq!(
+        subject_of_arn("arn:aws:dynamodb:us-east-1:123456789012:table/orders")
+            .unwrap()
+            .tag_value(),
+        "table:orders"
+    );
+    for (bad, why) in [
+        ("orders-db", "is not an ARN"),
+        (
+            "arn:aws:rds:us-east-1:123456789012:db:Bad--Name",
+            "Bad--Name",
+        ),
+        (
+            "arn:aws:rds:us-east-1:123456789012:snapshot:s1",
+            "names no RDS DB instance",
+        ),
+        ("arn:aws:dynamodb:us-east-1:123456789012:table/a b", "a b"),
+        ("arn:aws:s3:::bucket", "names no RDS"),
+    ] {
+        let err = subject_of_arn(bad).unwrap_err();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn the_verdict_names_every_failed_check_and_times_out_only_when_nothing_failed() {
+    use super::validation::verdict;
+    use rds_responder::report::Check;
+    use rds_responder::restore_testing::Validation;
+    let pass = Check::new("select 1", Outcome::Pass, "answered");
+    let warn = Check::new("source", Outcome::Warn, "gone");
+    let fail = Check::new("rows public.orders", Outcome::Fail, "0 of 40");
+    let fail2 = Check::new("schema", Outcome::Fail, "a column is missing");
+    assert_eq!(
+        verdict(&[pass.clone(), warn.clone()], false),
+        (
+            Validation::Successful,
+            "restore-drill: all 1 checks passed".into()
+        )
+    );
+    let (v, message) = verdict(&[pass.clone(), fail.clone(), fail2], true);
+    assert_eq!(v, Validation::Failed);
+    assert_eq!(
+        message,
+        "restore-drill: 2 of 3 checks failed - rows public.orders: 0 of 40; schema: a column is missing"
+    );
+    assert_eq!(
+        verdict(&[pass.clone(), pass.clone()], true),
+        (
+            Validation::TimedOut,
+            "restore-drill: the run's time ran out after 2 checks passed, before the rest".into()
+        )
+    );
+    assert_eq!(verdict(std::slice::from_ref(&warn), false).0, Validation::Failed);
+    assert_eq!(verdict(&[], false).0, Validation::Failed);
+    assert_eq!(verdict(&[], true).0, Validation::TimedOut);
+}

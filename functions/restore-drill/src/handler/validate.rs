@@ -1,0 +1,321 @@
+//! AWS Backup restore testing: a restore testing plan's restore is validated with a drill's
+//! checks. The job is read first (the event is only a hint), `VALIDATING` is posted at once, the
+//! restored instance or table is checked against its source, and the verdict is posted with its
+//! message. Backup deletes the restored resource itself: nothing is deleted here.
+
+use chrono::Utc;
+use serde_json::json;
+
+use rds_responder::backups::TableBackups;
+use rds_responder::job::JobStore;
+use rds_responder::ledger::Ledger;
+use rds_responder::recovery::RestoreControl;
+use rds_responder::report::{Check, Findings, Outcome};
+use rds_responder::restore_testing::{RestoreJob, RestoreJobs, Validation};
+use rds_responder::run::RunContext;
+use rds_responder::sql::verify::DataInspector;
+use rds_responder::table_recovery::TableRestores;
+use rds_responder::trigger::Target;
+
+use super::{target_of, DrillState, RestoreDrill};
+use crate::policy::validation::{
+    sweep_validates, validation_target, verdict, ValidationTarget, LOOKBACK_DAYS,
+};
+use crate::request::Subject;
+
+/// Restore jobs one sweep validates at most (each reads two databases).
+const SWEEP_VALIDATIONS: usize = 5;
+
+/// What one validation says: its checks and the line for the summary.
+pub struct Validated {
+    pub checks: Vec<Check>,
+    pub line: String,
+    pub result: serde_json::Value,
+}
+
+impl<R, B, T, D, J, V> RestoreDrill<R, B, T, D, J, V>
+where
+    R: RestoreControl,
+    B: TableBackups,
+    T: TableRestores,
+    D: DataInspector,
+    J: JobStore,
+    V: RestoreJobs,
+{
+    /// The run of one restore job's event.
+    pub(super) async fn validate(
+        &self,
+        job_id: &str,
+        dry_run: bool,
+        because: &str,
+        run: &RunContext<'_, '_, impl Ledger>,
+    ) -> Findings {
+        let job = match self.restore_jobs.describe_job(job_id).await {
+            Ok(Some(job)) => job,
+            Ok(None) => {
+                return Findings::skipped(
+                    None::<Target>,
+                    format!("AWS Backup knows no restore job {job_id}: nothing validated"),
+                )
+            }
+            Err(e) => {
+                let check = Check::new(
+                    format!("restore job {job_id}"),
+                    Outcome::Fail,
+                    format!("{e}; nothing validated, nothing posted"),
+                );
+                return Findings::new(
+                    None::<Target>,
+                    vec![check],
+                    format!("restore job {job_id} unread"),
+                );
+            }
+        };
+        let target = match validation_target(&job, &self.config.restore_testing_plans) {
+            Ok(t) => t,
+            Err(reason) => {
+                return Findings::skipped(None::<Target>, format!("{reason} ({because})"))
+            }
+        };
+        let validated = self.validate_job(&job, &target, dry_run, run).await;
+        let mut findings = Findings::new(
+            Some(target_of(&target.restored)),
+            validated.checks,
+            format!("{}; {because}", validated.line),
+        );
+        findings.result = Some(validated.result);
+        findings
+    }
+
+    /// The sweep's part: every listed plan's completed restores of the past week that no one
+    /// validated (Backup's events are best effort), at most [`SWEEP_VALIDATIONS`] a run.
+    pub(super) async fn sweep_validations(
+        &self,
+        dry_run: bool,
+        run: &RunContext<'_, '_, impl Ledger>,
+    ) -> (Vec<Check>, Vec<serde_json::Value>) {
+        let mut checks = Vec::new();
+        let mut results = Vec::new();
+        let since = run.now - chrono::Duration::days(LOOKBACK_DAYS);
+        let plans = &self.config.restore_testing_plans;
+        let mut left = SWEEP_VALIDATIONS;
+        for plan in plans {
+            if !run.time_left() {
+                checks.push(Check::new(
+                    format!("restore jobs of {plan}"),
+                    Outcome::Skipped,
+                    "not listed: the run's time is up",
+                ));
+                continue;
+            }
+            let jobs = match self.restore_jobs.completed_jobs(plan, since).await {
+                Ok(jobs) => jobs,
+                Err(e) => {
+                    checks.push(Check::new(
+                        format!("restore jobs of {plan}"),
+                        Outcome::Fail,
+                        format!("{e}; none validated"),
+                    ));
+                    continue;
+                }
+            };
+            for job in jobs.iter().filter(|j| sweep_validates(j, plans)) {
+                let name = format!("validation {}", job.job_id);
+                if left == 0 || !run.time_left() {
+                    checks.push(Check::new(
+                        name,
+                        Outcome::Skipped,
+                        "not validated in this run (its time or its share is used): the next sweep does",
+                    ));
+                    continue;
+                }
+                left -= 1;
+                let Ok(target) = validation_target(job, plans) else {
+                    continue;
+                };
+                let validated = self.validate_job(job, &target, dry_run, run).await;
+                checks.extend(validated.checks);
+                results.push(validated.result);
+            }
+        }
+        (checks, results)
+    }
+
+    /// Posts `VALIDATING`, checks the restore, posts the verdict.
+    pub(super) async fn validate_job(
+        &self,
+        job: &RestoreJob,
+        target: &ValidationTarget,
+        dry_run: bool,
+        run: &RunContext<'_, '_, impl Ledger>,
+    ) -> Validated {
+        let id = &job.job_id;
+        let name = format!("validation {id}");
+        let restored = target.restored.tag_value();
+        let source = target.source.tag_value();
+        let result = |posted: Option<Validation>| {
+            json!({"validation": {
+                "restore_job": id,
+                "plan": job.plan,
+                "restored": restored,
+                "source": source,
+                "posted": posted.map(Validation::as_str),
+            }})
+        };
+        if dry_run {
+            return Validated {
+                checks: vec![Check::new(
+                    name,
+                    Outcome::Planned,
+                    format!("would post VALIDATING, check {restored} against {source} and post the verdict (dry run)"),
+                )],
+                line: format!("restore job {id} would be validated (dry run)"),
+                result: result(None),
+            };
+        }
+        let lock = format!("validate#{id}");
+        if let Err(refused) = run
+            .may_act(&lock, &format!("validating restore job {id}"))
+            .await
+        {
+            return Validated {
+                line: refused.detail.clone(),
+                checks: vec![refused],
+                result: result(None),
+            };
+        }
+        let started = format!("restore-drill is checking {restored} against {source}");
+        if let Err(e) = self
+            .restore_jobs
+            .post_validation(id, Validation::Validating, &started)
+            .await
+        {
+            return Validated {
+                checks: vec![Check::new(name, Outcome::Fail, format!("{e}; not checked"))],
+                line: format!("restore job {id} could not be marked VALIDATING"),
+                result: result(None),
+            };
+        }
+        let mut checks = self.check_restored(job, target, run).await;
+        let (validation, message) = verdict(&checks, !run.time_left());
+        let posted = self
+            .restore_jobs
+            .post_validation(id, validation, &message)
+            .await;
+        let line = format!("restore job {id} ({restored}): {}", validation.as_str());
+        match posted {
+            Ok(()) => checks.push(Check::new(
+                name,
+                match validation {
+                    Validation::Successful => Outcome::Pass,
+                    _ => Outcome::Fail,
+                },
+                format!("posted {} to AWS Backup: {message}", validation.as_str()),
+            )),
+            Err(e) => checks.push(Check::new(
+                name,
+                Outcome::Fail,
+                format!(
+                    "{e}: the verdict {} is in this report only (Backup shows VALIDATING)",
+                    validation.as_str()
+                ),
+            )),
+        }
+        Validated {
+            checks,
+            line,
+            result: result(Some(validation)),
+        }
+    }
+
+    /// A drill's checks of the restored resource against its source.
+    async fn check_restored(
+        &self,
+        job: &RestoreJob,
+        target: &ValidationTarget,
+        run: &RunContext<'_, '_, impl Ledger>,
+    ) -> Vec<Check> {
+        let mut state = DrillState {
+            source: target.source.name().to_string(),
+            kind: target.source.kind().to_string(),
+            scratch: target.restored.name().to_string(),
+            restore_from: job
+                .recovery_point
+                .clone()
+                .unwrap_or_else(|| "an AWS Backup recovery point".into()),
+            point_in_time: false,
+            recovery_point: job
+                .recovery_point_created
+                .or(job.created)
+                .unwrap_or(run.now),
+            started_at: job.created.unwrap_or(run.now),
+            instance_class: String::new(),
+            cluster_available_at: None,
+            available_at: job.completed,
+            outcome: None,
+            checks: Vec::new(),
+            rto_seconds: None,
+            rpo_seconds: None,
+        };
+        match (&target.restored, &target.source) {
+            (Subject::Instance(restored_id), source) => {
+                match self.rds.describe_recovery(restored_id).await {
+                    Ok(Some(restored)) if restored.status == "available" => {
+                        self.read_and_judge(&restored, source, &mut state, run)
+                            .await
+                    }
+                    Ok(Some(restored)) => vec![Check::new(
+                        "restore",
+                        Outcome::Fail,
+                        format!(
+                            "{restored_id} is {}, not available: nothing could be read",
+                            restored.status
+                        ),
+                    )],
+                    Ok(None) => vec![Check::new(
+                        "restore",
+                        Outcome::Fail,
+                        format!("{restored_id} is gone: nothing could be read"),
+                    )],
+                    Err(e) => vec![Check::new("restore", Outcome::Fail, e.to_string())],
+                }
+            }
+            (Subject::Table(restored_name), Subject::Table(source_name)) => {
+                match self.table_restores.table_settings(restored_name).await {
+                    Ok(Some(settings)) => {
+                        let mut checks = vec![Check::new(
+                            "restore",
+                            Outcome::Pass,
+                            format!(
+                                "{restored_name} restored by AWS Backup from {}",
+                                state.restore_from
+                            ),
+                        )];
+                        checks.extend(
+                            self.judge_table(
+                                source_name,
+                                restored_name,
+                                &settings,
+                                &mut state,
+                                Utc::now().max(run.now),
+                            )
+                            .await,
+                        );
+                        checks
+                    }
+                    Ok(None) => vec![Check::new(
+                        "restore",
+                        Outcome::Fail,
+                        format!("{restored_name} is gone: nothing could be read"),
+                    )],
+                    Err(e) => vec![Check::new("restore", Outcome::Fail, e.to_string())],
+                }
+            }
+            (restored, _) => vec![Check::new(
+                "restore",
+                Outcome::Skipped,
+                format!("{} is not validated by this version", restored.tag_value()),
+            )],
+        }
+    }
+}
