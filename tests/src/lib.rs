@@ -1,6 +1,7 @@
 //! End-to-end harness: the local stack (moto server, PostgreSQL), per-test AWS resources, and a
 //! Lambda Runtime API server that drives the real function binaries.
 
+pub mod backup_endpoint;
 pub mod db;
 pub mod drill;
 pub mod faults;
