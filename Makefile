@@ -35,6 +35,7 @@ lint:
 	$(CARGO) check -q -p rds-responder --no-default-features
 	$(CARGO) check -q -p rds-responder --features test-util
 	$(CARGO) check -q -p rds-responder --features local-emulator
+	$(CARGO) check -q -p rds-responder --features restore-testing
 	$(CARGO) check -q -p idle-reaper
 	$(CARGO) check -q -p snapshotter
 	$(CARGO) check -q -p storage-guard

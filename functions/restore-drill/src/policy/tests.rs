@@ -1788,7 +1788,10 @@ fn the_verdict_names_every_failed_check_and_times_out_only_when_nothing_failed()
             "restore-drill: the run's time ran out after 2 checks passed, before the rest".into()
         )
     );
-    assert_eq!(verdict(std::slice::from_ref(&warn), false).0, Validation::Failed);
+    assert_eq!(
+        verdict(std::slice::from_ref(&warn), false).0,
+        Validation::Failed
+    );
     assert_eq!(verdict(&[], false).0, Validation::Failed);
     assert_eq!(verdict(&[], true).0, Validation::TimedOut);
 }
