@@ -186,6 +186,7 @@ impl RestoreJobs for BackupRestoreJobs {
     ) -> Result<Vec<RestoreJob>, RestoreTestingError> {
         let mut jobs = Vec::new();
         let mut token: Option<String> = None;
+        let mut seen: Vec<String> = Vec::new();
         for _ in 0..MAX_PAGES {
             let out = self
                 .client
@@ -222,7 +223,12 @@ impl RestoreJobs for BackupRestoreJobs {
                 }
             }));
             match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                // A token seen before would loop: the listing stops, as at the page cap.
+                Some(t) if !t.is_empty() && !seen.iter().any(|s| s == t) => {
+                    seen.push(t.to_string());
+                    token = Some(t.to_string());
+                }
+                Some(t) if !t.is_empty() => break,
                 _ => return Ok(jobs),
             }
         }
@@ -232,7 +238,9 @@ impl RestoreJobs for BackupRestoreJobs {
             source: SdkFailure {
                 service: "Backup",
                 code: None,
-                message: format!("more than {MAX_PAGES} pages: listing stopped"),
+                message: format!(
+                    "more than {MAX_PAGES} pages, or a page token repeated: listing stopped"
+                ),
                 request_id: None,
             },
         })

@@ -217,7 +217,10 @@ where
                 job_id,
                 dry_run,
                 because,
-            } => self.validate(&job_id, dry_run, &because, &run).await,
+            } => {
+                self.validate(&job_id, dry_run, &because, &run, &invocation.origin)
+                    .await
+            }
         }
     }
 }

@@ -171,7 +171,9 @@ where
             )
             .await;
         }
-        let (validations, validated) = self.sweep_validations(dry_run, run).await;
+        let (validations, validated) = self
+            .sweep_validations(dry_run, run, &invocation.origin)
+            .await;
         checks.extend(validations);
         let count = |o: Outcome| checks.iter().filter(|c| c.outcome == o).count();
         let others = match theirs.len() {

@@ -15,7 +15,7 @@ use rds_responder::restore_testing::{RestoreJob, RestoreJobs, Validation};
 use rds_responder::run::RunContext;
 use rds_responder::sql::verify::DataInspector;
 use rds_responder::table_recovery::TableRestores;
-use rds_responder::trigger::Target;
+use rds_responder::trigger::{Origin, Target};
 
 use super::{target_of, DrillState, RestoreDrill};
 use crate::policy::validation::{
@@ -49,6 +49,7 @@ where
         dry_run: bool,
         because: &str,
         run: &RunContext<'_, '_, impl Ledger>,
+        origin: &Origin,
     ) -> Findings {
         let job = match self.restore_jobs.describe_job(job_id).await {
             Ok(Some(job)) => job,
@@ -71,13 +72,13 @@ where
                 );
             }
         };
-        let target = match validation_target(&job, &self.config.restore_testing_plans) {
+        let target = match validation_target(&job, &self.config.restore_testing_plans, origin) {
             Ok(t) => t,
             Err(reason) => {
                 return Findings::skipped(None::<Target>, format!("{reason} ({because})"))
             }
         };
-        let validated = self.validate_job(&job, &target, dry_run, run).await;
+        let validated = self.validate_job(&job, &target, dry_run, run, origin).await;
         let mut findings = Findings::new(
             Some(target_of(&target.restored)),
             validated.checks,
@@ -93,6 +94,7 @@ where
         &self,
         dry_run: bool,
         run: &RunContext<'_, '_, impl Ledger>,
+        origin: &Origin,
     ) -> (Vec<Check>, Vec<serde_json::Value>) {
         let mut checks = Vec::new();
         let mut results = Vec::new();
@@ -119,8 +121,17 @@ where
                     continue;
                 }
             };
-            for job in jobs.iter().filter(|j| sweep_validates(j, plans)) {
+            for job in &jobs {
                 let name = format!("validation {}", job.job_id);
+                if !sweep_validates(job, plans, origin, run.now) {
+                    // Unvalidated and refused (Aurora, a foreign or odd ARN): said, not dropped.
+                    if let (None, Err(reason)) =
+                        (&job.validation, validation_target(job, plans, origin))
+                    {
+                        checks.push(Check::new(name, Outcome::Skipped, reason));
+                    }
+                    continue;
+                }
                 if left == 0 || !run.time_left() {
                     checks.push(Check::new(
                         name,
@@ -130,10 +141,10 @@ where
                     continue;
                 }
                 left -= 1;
-                let Ok(target) = validation_target(job, plans) else {
+                let Ok(target) = validation_target(job, plans, origin) else {
                     continue;
                 };
-                let validated = self.validate_job(job, &target, dry_run, run).await;
+                let validated = self.validate_job(job, &target, dry_run, run, origin).await;
                 checks.extend(validated.checks);
                 results.push(validated.result);
             }
@@ -148,6 +159,7 @@ where
         target: &ValidationTarget,
         dry_run: bool,
         run: &RunContext<'_, '_, impl Ledger>,
+        origin: &Origin,
     ) -> Validated {
         let id = &job.job_id;
         let name = format!("validation {id}");
@@ -181,6 +193,49 @@ where
             return Validated {
                 line: refused.detail.clone(),
                 checks: vec![refused],
+                result: result(None),
+            };
+        }
+        // Read again under the lock: a run that held it may have posted since this one read.
+        match self.restore_jobs.describe_job(id).await {
+            Ok(Some(fresh)) => {
+                if let Err(reason) =
+                    validation_target(&fresh, &self.config.restore_testing_plans, origin)
+                {
+                    return Validated {
+                        checks: vec![Check::new(name, Outcome::Skipped, reason.clone())],
+                        line: reason,
+                        result: result(None),
+                    };
+                }
+            }
+            Ok(None) => {
+                let gone = format!("AWS Backup no longer knows restore job {id}: nothing posted");
+                return Validated {
+                    checks: vec![Check::new(name, Outcome::Skipped, gone.clone())],
+                    line: gone,
+                    result: result(None),
+                };
+            }
+            Err(e) => {
+                return Validated {
+                    checks: vec![Check::new(
+                        name,
+                        Outcome::Fail,
+                        format!("{e}; nothing posted"),
+                    )],
+                    line: format!("restore job {id} could not be read again"),
+                    result: result(None),
+                }
+            }
+        }
+        if !run.time_left() {
+            let late = format!(
+                "restore job {id} not validated: the run's time is up (the next sweep takes it)"
+            );
+            return Validated {
+                checks: vec![Check::new(name, Outcome::Skipped, late.clone())],
+                line: late,
                 result: result(None),
             };
         }

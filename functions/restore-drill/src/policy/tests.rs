@@ -1659,7 +1659,7 @@ fn restore_job(validation: Option<&str>) -> rds_responder::restore_testing::Rest
 fn a_restore_job_is_validated_against_its_source_only_when_it_is_a_listed_plans() {
     use super::validation::*;
     let plans = vec![PLAN.to_string()];
-    let target = validation_target(&restore_job(None), &plans).unwrap();
+    let target = validation_target(&restore_job(None), &plans, &origin()).unwrap();
     assert_eq!(
         target.restored,
         Subject::Instance(
@@ -1667,15 +1667,25 @@ fn a_restore_job_is_validated_against_its_source_only_when_it_is_a_listed_plans(
         )
     );
     assert_eq!(target.source.tag_value(), "db-instance:orders-db");
-    assert!(sweep_validates(&restore_job(None), &plans));
-    // Left VALIDATING (a run of ours that died, or another validator): its event's run may
-    // post; the sweep leaves it.
-    assert!(validation_target(&restore_job(Some("VALIDATING")), &plans).is_ok());
-    assert!(!sweep_validates(&restore_job(Some("VALIDATING")), &plans));
+    assert!(sweep_validates(
+        &restore_job(None),
+        &plans,
+        &origin(),
+        at(12, 0, 0)
+    ));
+    // Left VALIDATING: its event's run may post; a sweep takes it once no run can still be on
+    // it (30 minutes after the restore finished at 11:30).
+    let left = restore_job(Some("VALIDATING"));
+    assert!(validation_target(&left, &plans, &origin()).is_ok());
+    assert!(!sweep_validates(&left, &plans, &origin(), at(12, 0, 0)));
+    assert!(sweep_validates(&left, &plans, &origin(), at(12, 0, 1)));
+    let mut undated = restore_job(Some("VALIDATING"));
+    undated.completed = None;
+    assert!(!sweep_validates(&undated, &plans, &origin(), at(23, 0, 0)));
     let refused = |job: rds_responder::restore_testing::RestoreJob, plans: &[String], why: &str| {
-        let reason = validation_target(&job, plans).unwrap_err();
+        let reason = validation_target(&job, plans, &origin()).unwrap_err();
         assert!(reason.contains(why), "{reason}");
-        assert!(!sweep_validates(&job, plans));
+        assert!(!sweep_validates(&job, plans, &origin(), at(12, 0, 0)));
     };
     for done in ["SUCCESSFUL", "FAILED", "TIMED_OUT"] {
         refused(
@@ -1710,12 +1720,45 @@ fn a_restore_job_is_validated_against_its_source_only_when_it_is_a_listed_plans(
     let mut job = restore_job(None);
     job.created_resource = Some("arn:aws:ec2:us-east-1:123456789012:volume/vol-1".into());
     refused(job, &plans, "names no RDS DB instance");
+    // Never what is not this account's and region's, the source itself, or a drill's copy.
+    for (created, source, why) in [
+        (
+            "arn:aws:rds:us-east-1:999999999999:db:restored",
+            "arn:aws:rds:us-east-1:123456789012:db:orders-db",
+            "account 999999999999 in us-east-1",
+        ),
+        (
+            "arn:aws:rds:us-east-1:123456789012:db:restored",
+            "arn:aws:rds:eu-west-1:123456789012:db:orders-db",
+            "in eu-west-1, not this function's",
+        ),
+        (
+            "arn::rds:us-east-1:123456789012:db:restored",
+            "arn:aws:rds:us-east-1:123456789012:db:orders-db",
+            "is not an ARN",
+        ),
+        (
+            "arn:aws:rds:us-east-1:123456789012:db:Orders-DB",
+            "arn:aws:rds:us-east-1:123456789012:db:orders-db",
+            "as both its restore and its source",
+        ),
+        (
+            "arn:aws:rds:us-east-1:123456789012:db:orders-db-rr-drill-202612010900",
+            "arn:aws:rds:us-east-1:123456789012:db:orders-db",
+            "a drill's scratch copy",
+        ),
+    ] {
+        let mut job = restore_job(None);
+        job.created_resource = Some(created.into());
+        job.source_resource = Some(source.into());
+        refused(job, &plans, why);
+    }
     // Tables.
     let mut job = restore_job(None);
     job.created_resource =
         Some("arn:aws:dynamodb:us-east-1:123456789012:table/orders-restored".into());
     job.source_resource = Some("arn:aws:dynamodb:us-east-1:123456789012:table/orders".into());
-    let target = validation_target(&job, &plans).unwrap();
+    let target = validation_target(&job, &plans, &origin()).unwrap();
     assert_eq!(target.source.tag_value(), "table:orders");
     assert_eq!(target.restored.tag_value(), "table:orders-restored");
 }
@@ -1724,21 +1767,27 @@ fn a_restore_job_is_validated_against_its_source_only_when_it_is_a_listed_plans(
 fn arns_name_their_database_or_table() {
     use super::validation::subject_of_arn;
     assert_eq!(
-        subject_of_arn("arn:aws:rds:us-east-1:123456789012:db:orders-db")
+        subject_of_arn("arn:aws:rds:us-east-1:123456789012:db:orders-db", &origin())
             .unwrap()
             .tag_value(),
         "db-instance:orders-db"
     );
     assert_eq!(
-        subject_of_arn("arn:aws:rds:us-east-1:123456789012:cluster:orders")
-            .unwrap()
-            .tag_value(),
+        subject_of_arn(
+            "arn:aws:rds:us-east-1:123456789012:cluster:orders",
+            &origin()
+        )
+        .unwrap()
+        .tag_value(),
         "db-cluster:orders"
     );
     assert_eq!(
-        subject_of_arn("arn:aws:dynamodb:us-east-1:123456789012:table/orders")
-            .unwrap()
-            .tag_value(),
+        subject_of_arn(
+            "arn:aws:dynamodb:us-east-1:123456789012:table/orders",
+            &origin()
+        )
+        .unwrap()
+        .tag_value(),
         "table:orders"
     );
     for (bad, why) in [
@@ -1752,46 +1801,87 @@ fn arns_name_their_database_or_table() {
             "names no RDS DB instance",
         ),
         ("arn:aws:dynamodb:us-east-1:123456789012:table/a b", "a b"),
-        ("arn:aws:s3:::bucket", "names no RDS"),
+        ("arn:aws:s3:::bucket", "is of account  in , not"),
+        ("arn:aws:s3:us-east-1:123456789012:bucket", "names no RDS"),
     ] {
-        let err = subject_of_arn(bad).unwrap_err();
+        let err = subject_of_arn(bad, &origin()).unwrap_err();
         assert!(err.contains(why), "{bad}: {err}");
     }
 }
 
 #[test]
-fn the_verdict_names_every_failed_check_and_times_out_only_when_nothing_failed() {
+fn the_verdict_judges_the_data_and_times_out_when_the_time_ran_out() {
     use super::validation::verdict;
     use rds_responder::report::Check;
     use rds_responder::restore_testing::Validation;
-    let pass = Check::new("select 1", Outcome::Pass, "answered");
+    let pass = |n: &str| Check::new(n, Outcome::Pass, "ok");
+    let fail = |n: &str, d: &str| Check::new(n, Outcome::Fail, d);
     let warn = Check::new("source", Outcome::Warn, "gone");
-    let fail = Check::new("rows public.orders", Outcome::Fail, "0 of 40");
-    let fail2 = Check::new("schema", Outcome::Fail, "a column is missing");
     assert_eq!(
-        verdict(&[pass.clone(), warn.clone()], false),
+        verdict(&[pass("select 1"), pass("schema"), warn.clone()], false),
+        (
+            Validation::Successful,
+            "restore-drill: all 2 checks passed".into()
+        )
+    );
+    for data in ["rows public.orders", "sql orders exist", "items", "schema"] {
+        assert_eq!(
+            verdict(&[pass(data)], false).0,
+            Validation::Successful,
+            "{data}"
+        );
+    }
+    // Nothing of the data compared: not a validation.
+    let (v, message) = verdict(&[pass("select 1"), pass("restore"), warn.clone()], false);
+    assert_eq!(v, Validation::Failed);
+    assert!(
+        message.contains("nothing of the data was compared"),
+        "{message}"
+    );
+    // RTO, RPO and read speed are reported, not judged.
+    assert_eq!(
+        verdict(
+            &[
+                pass("schema"),
+                fail("rto", "late"),
+                fail("observed rpo", "old"),
+                fail("reads", "slow")
+            ],
+            false
+        ),
         (
             Validation::Successful,
             "restore-drill: all 1 checks passed".into()
         )
     );
-    let (v, message) = verdict(&[pass.clone(), fail.clone(), fail2], true);
+    let (v, message) = verdict(
+        &[
+            pass("schema"),
+            fail("rows public.orders", "0 of 40"),
+            fail("sql x", "false"),
+            fail("rto", "late"),
+        ],
+        false,
+    );
     assert_eq!(v, Validation::Failed);
     assert_eq!(
         message,
-        "restore-drill: 2 of 3 checks failed - rows public.orders: 0 of 40; schema: a column is missing"
+        "restore-drill: 2 of 3 checks failed - rows public.orders: 0 of 40; sql x: false"
     );
+    // Time up: timed out, whatever failed (a read cut short reads as failed).
     assert_eq!(
-        verdict(&[pass.clone(), pass.clone()], true),
+        verdict(&[pass("schema"), fail("select 1", "cut short")], true),
         (
             Validation::TimedOut,
-            "restore-drill: the run's time ran out after 2 checks passed, before the rest".into()
+            "restore-drill: the run's time ran out during the checks (1 passed, 1 failed, perhaps cut short - select 1: cut short)".into()
         )
     );
     assert_eq!(
-        verdict(std::slice::from_ref(&warn), false).0,
-        Validation::Failed
+        verdict(&[pass("schema")], true),
+        (
+            Validation::TimedOut,
+            "restore-drill: the run's time ran out during the checks (1 passed, 0 failed)".into()
+        )
     );
     assert_eq!(verdict(&[], false).0, Validation::Failed);
-    assert_eq!(verdict(&[], true).0, Validation::TimedOut);
 }

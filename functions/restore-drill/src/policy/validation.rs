@@ -1,9 +1,13 @@
 //! AWS Backup restore testing: which restore jobs restore-drill validates, what it checks them
 //! against, and the verdict it posts (`SUCCESSFUL`, `FAILED`, `TIMED_OUT`) with its message.
 
+use chrono::{DateTime, Duration, Utc};
 use rds_responder::report::{Check, Outcome};
 use rds_responder::restore_testing::{RestoreJob, Validation};
-use rds_responder::trigger::{RdsIdentifier, ResourceKind, TableName};
+
+use rds_responder::trigger::{Origin, RdsIdentifier, ResourceKind, TableName};
+
+use super::drill::named_as_scratch;
 
 use crate::request::Subject;
 
@@ -16,13 +20,33 @@ pub fn plan_listed(plan: &str, plans: &[String]) -> bool {
     plans.iter().any(|p| p == plan)
 }
 
-/// The database or table an ARN names: `arn:<p>:rds:<r>:<a>:db:<id>`, `...:cluster:<id>`,
-/// `arn:<p>:dynamodb:<r>:<a>:table/<name>`.
-pub fn subject_of_arn(arn: &str) -> Result<Subject, String> {
+/// A job left `VALIDATING` this long after its restore finished was abandoned (a run lasts
+/// at most 15 minutes): a sweep takes it again.
+pub const ABANDONED_AFTER_MINUTES: i64 = 30;
+
+/// Checks that compare the restore's data with its source: a validation passes only if one of
+/// them passed.
+const DATA_CHECKS: [&str; 4] = ["schema", "rows ", "sql ", "items"];
+/// Checks a validation reports without judging: Backup chose the recovery point and its
+/// schedule (RPO), ran the restore (RTO), and a new volume reads slowly at first.
+const INFORMATIONAL: [&str; 3] = ["rto", "observed rpo", "reads"];
+
+/// The database or table an ARN of this account and region names: `arn:<p>:rds:<r>:<a>:db:<id>`,
+/// `...:cluster:<id>`, `arn:<p>:dynamodb:<r>:<a>:table/<name>`.
+pub fn subject_of_arn(arn: &str, origin: &Origin) -> Result<Subject, String> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [_, _, service, _, _, resource] = parts.as_slice() else {
+    let ["arn", partition, service, region, account, resource] = parts.as_slice() else {
         return Err(format!("{arn:?} is not an ARN"));
     };
+    if partition.is_empty() {
+        return Err(format!("{arn:?} is not an ARN"));
+    }
+    if *account != origin.account_id || *region != origin.region {
+        return Err(format!(
+            "{arn:?} is of account {account} in {region}, not this function's ({} in {}): never checked from here",
+            origin.account_id, origin.region
+        ));
+    }
     let parsed = match (*service, resource.split_once([':', '/'])) {
         ("rds", Some(("db", id))) => RdsIdentifier::parse(id, ResourceKind::DbInstance)
             .map(Subject::Instance)
@@ -46,7 +70,11 @@ pub struct ValidationTarget {
 }
 
 /// Why restore job `job` is not validated, or what it is checked against.
-pub fn validation_target(job: &RestoreJob, plans: &[String]) -> Result<ValidationTarget, String> {
+pub fn validation_target(
+    job: &RestoreJob,
+    plans: &[String],
+    origin: &Origin,
+) -> Result<ValidationTarget, String> {
     let id = &job.job_id;
     if plans.is_empty() {
         return Err(format!(
@@ -79,11 +107,11 @@ pub fn validation_target(job: &RestoreJob, plans: &[String]) -> Result<Validatio
         ));
     }
     let restored = match job.created_resource.as_deref() {
-        Some(arn) => subject_of_arn(arn)?,
+        Some(arn) => subject_of_arn(arn, origin)?,
         None => return Err(format!("restore job {id} names no restored resource")),
     };
     let source = match job.source_resource.as_deref() {
-        Some(arn) => subject_of_arn(arn)?,
+        Some(arn) => subject_of_arn(arn, origin)?,
         None => return Err(format!("restore job {id} names no source resource")),
     };
     if restored.kind() != source.kind() {
@@ -91,6 +119,18 @@ pub fn validation_target(job: &RestoreJob, plans: &[String]) -> Result<Validatio
             "restore job {id} restored {} from {}: not the same kind of resource",
             restored.tag_value(),
             source.tag_value()
+        ));
+    }
+    if restored.name().eq_ignore_ascii_case(source.name()) {
+        return Err(format!(
+            "restore job {id} names {} as both its restore and its source: the source would be checked against itself, not validated",
+            restored.tag_value()
+        ));
+    }
+    if named_as_scratch(restored.name()) {
+        return Err(format!(
+            "restore job {id} names {}, a drill's scratch copy: not validated",
+            restored.tag_value()
         ));
     }
     if let Subject::Cluster(_) = restored {
@@ -102,44 +142,71 @@ pub fn validation_target(job: &RestoreJob, plans: &[String]) -> Result<Validatio
     Ok(ValidationTarget { restored, source })
 }
 
-/// Whether a sweep validates `job`: a listed plan's completed restore no one has validated.
-/// A job left `VALIDATING` is another run's (or another validator's): its event run posts.
-pub fn sweep_validates(job: &RestoreJob, plans: &[String]) -> bool {
-    job.validation.is_none() && validation_target(job, plans).is_ok()
+/// Whether a sweep validates `job`: a listed plan's completed restore no one has validated, or
+/// one left `VALIDATING` well past any run's end (the run that posted it died).
+pub fn sweep_validates(
+    job: &RestoreJob,
+    plans: &[String],
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> bool {
+    let open = match job.validation.as_deref() {
+        None => true,
+        Some("VALIDATING") => job
+            .completed
+            .is_some_and(|at| at + Duration::minutes(ABANDONED_AFTER_MINUTES) < now),
+        Some(_) => false,
+    };
+    open && validation_target(job, plans, origin).is_ok()
 }
 
-/// The verdict Backup shows, and its message: every failed check named; a run whose time ran
-/// out before its checks did times out.
+/// The verdict Backup shows, and its message: every failed check named. Only the data is
+/// judged (RTO, RPO and read speed are reported, not judged); a validation passes only if a
+/// comparison of the data passed; a run whose time ran out times out, whatever failed (a check
+/// cut short reads as failed).
 pub fn verdict(checks: &[Check], time_up: bool) -> (Validation, String) {
-    let failed: Vec<String> = checks
+    let judged: Vec<&Check> = checks
+        .iter()
+        .filter(|c| !INFORMATIONAL.contains(&c.name.as_str()))
+        .collect();
+    let failed: Vec<String> = judged
         .iter()
         .filter(|c| c.outcome == Outcome::Fail)
         .map(|c| format!("{}: {}", c.name, c.detail))
         .collect();
-    let passed = checks.iter().filter(|c| c.outcome == Outcome::Pass).count();
+    let passed = judged.iter().filter(|c| c.outcome == Outcome::Pass).count();
+    let compared = judged
+        .iter()
+        .any(|c| c.outcome == Outcome::Pass && DATA_CHECKS.iter().any(|d| c.name.starts_with(d)));
+    if time_up {
+        return (
+            Validation::TimedOut,
+            format!(
+                "restore-drill: the run's time ran out during the checks ({passed} passed, {} failed{})",
+                failed.len(),
+                if failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(", perhaps cut short - {}", failed.join("; "))
+                }
+            ),
+        );
+    }
     if !failed.is_empty() {
         return (
             Validation::Failed,
             format!(
                 "restore-drill: {} of {} checks failed - {}",
                 failed.len(),
-                checks.len(),
+                judged.len(),
                 failed.join("; ")
             ),
         );
     }
-    if time_up {
-        return (
-            Validation::TimedOut,
-            format!(
-                "restore-drill: the run's time ran out after {passed} checks passed, before the rest"
-            ),
-        );
-    }
-    if passed == 0 {
+    if !compared {
         return (
             Validation::Failed,
-            "restore-drill: no check passed (nothing could be read)".into(),
+            "restore-drill: nothing of the data was compared with the source (no schema, row, item or SQL check passed)".into(),
         );
     }
     (
