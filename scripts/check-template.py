@@ -15,7 +15,11 @@ onto (or a create, tag or delete of) an instance, Aurora cluster or DynamoDB tab
 drill's scratch resource (or a delete of another deployment's), a point-in-time restore from a
 database not enrolled for drills (or a table not drilled), a database or table created or deleted
 any other way, every restore or creation in the account routed to the drills, a schedule input
-its function refuses.
+its function refuses, an AWS Backup restore-testing verdict posted by a function that validates no
+restore test (or outside its condition, or beyond its region), a restore-job rule that routes
+other plans' or other states' restores (or lives when no plan is listed), a Scan of a table that
+is no scratch table reading items instead of counting them, a role whose inline policies outgrow
+IAM's 10,240 characters.
 
 Rules that compare the template with the code read the Rust sources (by regular expression,
 so a rename there fails here, naming what to update). Every failure names its rule and the
@@ -173,6 +177,38 @@ NO_DATABASE_LIFECYCLE = (
     "dynamodb:CreateTable", "dynamodb:UpdateTable", "dynamodb:ImportTable",
 )
 
+# Functions that validate AWS Backup restore tests (restore testing plans' restores): the variable
+# naming the plans (a !Join of a CommaDelimitedList parameter; the template condition that it is
+# non-empty guards every grant and the event rule for them), the file whose `bounded("Backup <Op>")`
+# calls name the Backup operations the code makes, the constant naming the event's detail-type,
+# and the function whose `status != "..."` names the one status its events are validated in.
+RESTORE_VALIDATORS = {
+    "RestoreDrillFunction": {
+        "variable": "RESTORE_TESTING_PLANS",
+        "calls": "shared/src/restore_testing.rs",
+        "detail_type": ("rules/src/trigger/backup_event.rs", "RESTORE_JOB_STATE_CHANGE"),
+        "status": ("functions/restore-drill/src/policy/mod.rs", "restore_job_decision"),
+    },
+}
+# The Backup writes a validator makes that take no resource type (Service Authorization
+# Reference, AWS Backup): on "*" (named exactly, no wildcard) only by a function of
+# RESTORE_VALIDATORS, under its condition, with StringEquals aws:RequestedRegion.
+BACKUP_WRITES_ON_ANY = ("backup:PutRestoreValidationResult",)
+# The event pattern field naming a restore job's plan, which a validator's rule filters on.
+PLAN_FIELD = "restoreTestingPlanArn"
+# IAM's limit on a role's inline policies in all (not counting whitespace), and what SAM adds to a
+# function's role on its own (the on-failure destination's sqs:SendMessage policy, measured on
+# SAM's translation). The estimate resolves each template value as POLICY_VALUES says.
+MAX_INLINE_POLICY_CHARS = 10_240
+SAM_ADDED_POLICY_CHARS = 200
+POLICY_VALUES = {
+    "AWS::Partition": "aws", "AWS::Region": "ap-southeast-2", "AWS::AccountId": "123456789012",
+    # A resource's Ref (a name or ARN) and GetAtt (an ARN), as long as a long stack name makes them.
+    "name": 64, "arn": 100,
+    # Each CommaDelimitedList parameter one name of this length, any other parameter its default.
+    "list_item": 32,
+}
+
 # Functions whose schedule input names a task: the enum (serde kebab-case, snake_case or
 # lowercase names) its `task` must be one of.
 SCHEDULE_TASKS = {
@@ -200,6 +236,9 @@ ENV_HELPER_READ = re.compile(r'\b[a-z_][a-z0-9_]*\s*\(\s*env\s*,\s*"([A-Z][A-Z0-
 # called with the names (`tables("DRILL_TABLES")`).
 ENV_CLOSURE = re.compile(r"\blet\s+([a-z_][a-z0-9_]*)\s*=\s*(?:move\s+)?\|\s*([a-z_][a-z0-9_]*)\s*(?::[^|]*)?\|")
 STD_ENV_READ = re.compile(r'\benv::var(?:_os)?\s*\(\s*"([A-Z][A-Z0-9_]*)"')
+# A name bound first (`let var = "RESTORE_TESTING_PLANS";`), then read (`env.list(var)`) before the
+# next function.
+ENV_NAME_BINDING = re.compile(r'\blet\s+([a-z_][a-z0-9_]*)\s*(?::\s*&(?:\'static\s+)?str\s*)?=\s*"([A-Z][A-Z0-9_]*)"\s*;')
 # Set by Lambda in every execution environment: never in a template (Lambda refuses most).
 LAMBDA_SET = {
     "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
@@ -218,6 +257,9 @@ READS_ON_ANY = (
     "cloudwatch:GetMetricStatistics",
     # storage-guard's FreeStorageSpace history: GetMetricData has no resource-level permissions.
     "cloudwatch:GetMetricData",
+    # restore-drill's restore tests: neither takes a resource type (RESTORE_VALIDATORS).
+    "backup:DescribeRestoreJob",
+    "backup:ListRestoreJobs",
 )
 # (LoggingConfig key, the levels that keep what must be logged, what a higher one drops).
 LOG_LEVELS = (
@@ -501,6 +543,12 @@ def env_reads(text):
         reads[name] = reads.get(name, False) or (method == "required" and "=>" not in line)
     for name in ENV_HELPER_READ.findall(text) + STD_ENV_READ.findall(text):
         reads.setdefault(name, False)
+    for binding in ENV_NAME_BINDING.finditer(text):
+        ident, name = binding.groups()
+        after = text[binding.end():]
+        after = after[:m.start()] if (m := re.search(r"\bfn\s+\w+", after)) else after
+        for method in re.findall(rf"\benv\s*\.\s*(required|optional|flag|list|ranged|parse_or)\s*\(\s*{ident}\s*\)", after):
+            reads[name] = reads.get(name, False) or method == "required"
     for closure in ENV_CLOSURE.finditer(text):
         name, parameter = closure.groups()
         start = closure.end()
@@ -1177,8 +1225,10 @@ def check(path):
             if "NotAction" in statement:
                 problems.add("write-on-any-resource", name, f"{label} allows NotAction: everything else")
                 continue
+            # A Backup write without a resource type, named exactly: rule 17 holds it.
             writes = [a for a in statement_actions(statement)
-                      if not any(fnmatch.fnmatchcase(a.lower(), read.lower()) for read in READS_ON_ANY)]
+                      if not any(fnmatch.fnmatchcase(a.lower(), read.lower()) for read in READS_ON_ANY)
+                      and a.lower() not in {w.lower() for w in BACKUP_WRITES_ON_ANY}]
             for text in statement_resources(statement):
                 scope = "unknown" if text is None else resource_scope(text)
                 shown = "NotResource" if "NotResource" in statement else f"Resource {text!r}"
@@ -1318,6 +1368,22 @@ def check(path):
             problems.add("vpc", name,
                          f"connects to databases (rds-responder feature db in functions/{crate}/Cargo.toml) "
                          "but has no VpcConfig with SubnetIds and SecurityGroupIds")
+
+    # 17. AWS Backup restore testing: a verdict (PutRestoreValidationResult, on "*": it takes no
+    #     resource type) is posted only by a function of RESTORE_VALIDATORS, under the condition
+    #     that its plans are listed, in this region; it is granted every Backup operation its code
+    #     calls; and only an EventBridge rule under that condition routes restore jobs to it, only
+    #     its listed plans' (restoreTestingPlanArn: the parameter), only the status its code
+    #     validates, and one does.
+    check_restore_testing(template, functions, globals_, of_type, problems)
+
+    # 18. A Scan of anything but a drill's scratch table only counts (StringEquals dynamodb:Select
+    #     COUNT): the code's scans count (table_recovery.rs count_items); items are never read.
+    check_count_only_scans(resources, scratch, problems)
+
+    # 19. Each function's role holds its inline policies: IAM takes 10,240 characters in all (not
+    #     counting whitespace), estimated with every condition true and POLICY_VALUES.
+    check_policy_size(template, functions, problems)
     return problems
 
 
@@ -1467,6 +1533,342 @@ def scratch_source(kind, action, text, statement, settings):
     rest = text.split(":table/", 1)[1] if ":table/" in text else None
     wanted = f"{drilled}/backup/*" if action == "dynamodb:RestoreTableFromBackup" else drilled
     return rest == wanted
+
+
+def guarded_statements(resources):
+    """(resource, statement, [function or role it grants to], conditions) of every Allow
+    statement of every identity policy (owned_policies' owners): `conditions` the template
+    conditions it holds under, from the policy resource's Condition and the Fn::If branches around
+    the policy and the statement (the first branch of !If C is "C", the second "!C")."""
+    def walk(node, under):
+        if isinstance(node, dict) and list(node) == ["Fn::If"] and len(node["Fn::If"]) == 3:
+            name, yes, no = node["Fn::If"]
+            yield from walk(yes, under + (str(name),))
+            yield from walk(no, under + ("!" + str(name),))
+        elif node != {"Ref": "AWS::NoValue"} and node is not None:
+            yield node, under
+
+    role_of = {}
+    for name, resource in resources.items():
+        if resource["Type"] == FUNCTION_TYPE:
+            role = getatt_target(resource["Properties"].get("Role"))
+            role_of[role or f"{name}Role"] = name
+    for name, resource in resources.items():
+        props = resource.get("Properties", {})
+        base = (resource["Condition"],) if isinstance(resource.get("Condition"), str) else ()
+        documents = []
+        if resource["Type"] in SAM_POLICIES_TYPES:
+            documents = [(policy, under) for entry in as_list(props.get("Policies"))
+                         for policy, under in walk(entry, base)
+                         if isinstance(policy, dict) and "Statement" in policy]
+        elif resource["Type"] in IAM_IDENTITY_TYPES:
+            documents = [(policy.get("PolicyDocument", {}), under) for entry in as_list(props.get("Policies"))
+                         for policy, under in walk(entry, base) if isinstance(policy, dict)]
+        elif resource["Type"] in IAM_POLICY_TYPES:
+            documents = [(props.get("PolicyDocument", {}), base)]
+        owners = [name]
+        if resource["Type"] in IAM_POLICY_TYPES:
+            roles = as_list(props.get("Roles")) + as_list(props.get("RoleName"))
+            owners = [r.get("Ref") if isinstance(r, dict) else r for r in roles] or [name]
+        owners = [role_of.get(owner, owner) for owner in owners]
+        for document, under in documents:
+            entries = as_list(document.get("Statement")) if isinstance(document, dict) else []
+            for entry in entries:
+                for statement, conditions in walk(entry, under):
+                    if isinstance(statement, dict) and statement.get("Effect") == "Allow":
+                        yield name, statement, owners, conditions
+
+
+def in_own_region(statement):
+    """Whether a statement holds only in the stack's region: StringEquals aws:RequestedRegion
+    !Ref AWS::Region (or "${AWS::Region}")."""
+    condition = statement.get("Condition")
+    block = condition.get("StringEquals") if isinstance(condition, dict) else None
+    values = next((v for k, v in block.items() if k.lower() == "aws:requestedregion"),
+                  None) if isinstance(block, dict) else None
+    return values is not None and resolved(values) == ["${AWS::Region}"]
+
+
+def plans_parameter(template, function, variables, variable, problems):
+    """The CommaDelimitedList parameter a validator's plans variable joins (!Join [",", !Ref P]),
+    or None (with why, unless the variable is unset: then it validates nothing)."""
+    value = variables.get(variable)
+    if value is None:
+        return None
+    joined = value.get("Fn::Join") if isinstance(value, dict) else None
+    if (isinstance(joined, list) and len(joined) == 2 and joined[0] == ","
+            and isinstance(joined[1], dict) and list(joined[1]) == ["Ref"]
+            and template.get("Parameters", {}).get(joined[1]["Ref"], {}).get("Type") == "CommaDelimitedList"):
+        return joined[1]["Ref"]
+    problems.add("restore-testing", function,
+                 f"sets {variable} from {value!r}: join a CommaDelimitedList parameter "
+                 f"(!Join [\",\", !Ref <parameter>]), whose non-empty condition guards the grants and "
+                 "the event rule, and which the rule's pattern names")
+    return None
+
+
+def listed_condition(template, parameter):
+    """The names of the template conditions that hold exactly when a CommaDelimitedList parameter
+    is not empty: !Not [!Equals [!Join ["", !Ref P], ""]] (either order)."""
+    joined = {"Fn::Join": ["", {"Ref": parameter}]}
+    wanted = ([joined, ""], ["", joined])
+    return [name for name, condition in (template.get("Conditions") or {}).items()
+            if isinstance(condition, dict) and list(condition) == ["Fn::Not"]
+            and isinstance(condition["Fn::Not"], list) and len(condition["Fn::Not"]) == 1
+            and isinstance(condition["Fn::Not"][0], dict)
+            and condition["Fn::Not"][0].get("Fn::Equals") in wanted]
+
+
+def rust_function_body(relative, name):
+    text = rust_source(relative)
+    match = re.search(rf"\bfn\s+{name}\b[^{{]*\{{", text)
+    return text[match.start():block_end(text, match.end() - 1)] if match else None
+
+
+def validator_settings(template, functions, globals_, problems):
+    """{function: settings} of the RESTORE_VALIDATORS functions in the template that list plans:
+    the plans parameter, the conditions that it is non-empty, the Backup operations its code
+    calls, the event detail-type and the status it validates (None where the code was not read:
+    a problem says why)."""
+    found = {}
+    for function, entry in RESTORE_VALIDATORS.items():
+        if function not in functions:
+            continue
+        variables = (merged(functions[function], globals_, "Environment") or {}).get("Variables", {})
+        parameter = plans_parameter(template, function, variables, entry["variable"], problems)
+        calls = set(re.findall(r'\.bounded(?:_action)?\(\s*"Backup (\w+)"', rust_source(entry["calls"])))
+        if not calls:
+            problems.add("restore-testing", function,
+                         f"no `bounded(\"Backup <operation>\")` call in {entry['calls']}: update "
+                         "RESTORE_VALIDATORS in check-template.py")
+        detail_type = rust_str_constant(*entry["detail_type"])
+        if not detail_type:
+            problems.add("restore-testing", function,
+                         f"no {entry['detail_type'][1]} in {entry['detail_type'][0]}: update RESTORE_VALIDATORS "
+                         "in check-template.py")
+        body = rust_function_body(*entry["status"])
+        statuses = re.findall(r'\.status\s*!=\s*"([A-Za-z_]+)"', body or "")
+        if len(statuses) != 1:
+            problems.add("restore-testing", function,
+                         f"no one `status != \"...\"` in {entry['status'][1]} of {entry['status'][0]}: "
+                         "update RESTORE_VALIDATORS in check-template.py")
+        conditions = listed_condition(template, parameter) if parameter else []
+        if parameter and not conditions:
+            problems.add("restore-testing", function,
+                         f"no template condition holds when {parameter} lists a plan "
+                         f"(!Not [!Equals [!Join [\"\", !Ref {parameter}], \"\"]]): its grants and its "
+                         "restore-job rule stand under one")
+        found[function] = {
+            "parameter": parameter, "conditions": conditions, "calls": calls,
+            "detail_type": detail_type, "status": statuses[0] if len(statuses) == 1 else None,
+        }
+    return found
+
+
+def check_restore_testing(template, functions, globals_, of_type, problems):
+    resources = template["Resources"]
+    validators = validator_settings(template, functions, globals_, problems)
+    variable = lambda f: RESTORE_VALIDATORS[f]["variable"]
+    granted = {}  # validator -> {action patterns granted under its condition}
+    for name, statement, owners, under in guarded_statements(resources):
+        label = statement.get("Sid", "a statement")
+        patterns = statement_actions(statement)
+        for owner in owners:
+            settings = validators.get(owner)
+            if settings and set(under) & set(settings["conditions"]):
+                granted.setdefault(owner, set()).update(patterns)
+        for pattern in patterns:
+            for action in BACKUP_WRITES_ON_ANY:
+                if not action_matches(pattern, action):
+                    continue
+                lets = f"{label} lets {', '.join(owners)} {action} (by {pattern})"
+                for owner in owners:
+                    settings = validators.get(owner)
+                    if owner not in RESTORE_VALIDATORS:
+                        problems.add("restore-testing", name,
+                                     f"{label} lets {owner} {action} (by {pattern}): only a function of "
+                                     "RESTORE_VALIDATORS (check-template.py) posts restore-testing verdicts")
+                    elif settings and not settings["parameter"]:
+                        problems.add("restore-testing", name,
+                                     f"{lets}, but its {variable(owner)} joins no parameter of plans: it posts "
+                                     "nothing, or the grant's condition cannot follow the plans")
+                    elif settings and settings["conditions"] and not set(under) & set(settings["conditions"]):
+                        problems.add("restore-testing", name,
+                                     f"{lets} outside !If {settings['conditions'][0]}: with "
+                                     f"{settings['parameter']} empty its code posts nothing "
+                                     "(policy/validation.rs validation_target)")
+                if not in_own_region(statement):
+                    problems.add("restore-testing", name,
+                                 f"{lets} without StringEquals aws:RequestedRegion: !Ref AWS::Region: the "
+                                 "action takes no resource type, and its code posts only to its own "
+                                 "region's jobs")
+    for function, settings in validators.items():
+        if not settings["parameter"] or not settings["conditions"]:
+            continue
+        for operation in sorted(settings["calls"]):
+            action = f"backup:{operation}"
+            if not any(action_matches(p, action) for p in granted.get(function, ())):
+                problems.add("restore-testing", function,
+                             f"calls Backup {operation} ({RESTORE_VALIDATORS[function]['calls']}), which no "
+                             f"grant under !If {settings['conditions'][0]} allows ({action})")
+    routed = set()
+    for name, rule in of_type("AWS::Events::Rule").items():
+        targets = [getatt_target(t.get("Arn")) for t in rule["Properties"].get("Targets", [])]
+        for pattern in pattern_alternatives(rule["Properties"].get("EventPattern", {})):
+            if "aws.backup" not in as_list(pattern.get("source")):
+                continue
+            for function in targets:
+                settings = validators.get(function)
+                if settings is None or not settings["parameter"]:
+                    problems.add("restore-testing", name,
+                                 f"routes AWS Backup events to {function}, which validates no restore test "
+                                 "(RESTORE_VALIDATORS in check-template.py, listing plans): each would cost "
+                                 "an invocation and a report")
+                    continue
+                problem = lambda text: problems.add("restore-testing", name, f"routes restore jobs to {function} {text}")
+                clean = True
+                if settings["conditions"] and rule.get("Condition") not in settings["conditions"]:
+                    clean = False
+                    problem(f"without Condition: {settings['conditions'][0]}: with {settings['parameter']} "
+                            "empty every restore in the account would cost an invocation and a report")
+                if settings["detail_type"] and as_list(pattern.get("detail-type")) != [settings["detail_type"]]:
+                    clean = False
+                    problem(f"of detail-type {as_list(pattern.get('detail-type')) or 'any'}: only "
+                            f"[{settings['detail_type']}] ({RESTORE_VALIDATORS[function]['detail_type'][1]} in "
+                            f"{RESTORE_VALIDATORS[function]['detail_type'][0]})")
+                detail = pattern.get("detail") if isinstance(pattern.get("detail"), dict) else {}
+                if settings["status"] and as_list(detail.get("status")) != [settings["status"]]:
+                    clean = False
+                    problem(f"in status {as_list(detail.get('status')) or 'any'}: only "
+                            f"[{settings['status']}], the one {RESTORE_VALIDATORS[function]['status'][1]} "
+                            f"({RESTORE_VALIDATORS[function]['status'][0]}) validates (detail.status)")
+                if detail.get(PLAN_FIELD) != {"Ref": settings["parameter"]}:
+                    clean = False
+                    problem(f"of every plan: limit detail.{PLAN_FIELD} to !Ref {settings['parameter']}, the "
+                            f"plans it validates ({variable(function)})")
+                if clean:
+                    routed.add(function)
+    for function, settings in validators.items():
+        if settings["parameter"] and settings["conditions"] and function not in routed:
+            problems.add("restore-testing", function,
+                         f"validates the restore tests of {settings['parameter']} ({variable(function)}), which no "
+                         "EventBridge rule routes to it (source aws.backup, its detail-type and status, "
+                         f"detail.{PLAN_FIELD}: !Ref {settings['parameter']}, Condition: "
+                         f"{(settings['conditions'] or ['?'])[0]})")
+
+
+def check_count_only_scans(resources, scratch, problems):
+    for name, policy, owners in owned_policies(resources):
+        for statement in statements(policy):
+            if statement["Effect"] != "Allow":
+                continue
+            patterns = [p for p in statement_actions(statement) if action_matches(p, "dynamodb:Scan")]
+            if not patterns:
+                continue
+            texts = statement_resources(statement)
+            scratch_only = bool(owners) and all(owner in scratch for owner in owners) and texts and all(
+                scratch_arn(text, scratch[owner]["mark"], ("table",)) for owner in owners for text in texts)
+            if scratch_only or condition_values(statement, "StringEquals", "dynamodb:Select") == ["COUNT"]:
+                continue
+            shown = ", ".join(text or "a Resource it cannot tell" for text in texts)
+            problems.add("count-only-scans", name,
+                         f"{statement.get('Sid', 'a statement')} lets {', '.join(owners)} dynamodb:Scan (by "
+                         f"{', '.join(patterns)}) on {shown} without StringEquals dynamodb:Select: COUNT: the "
+                         "code's scans only count (count_items in shared/src/table_recovery.rs); items are "
+                         "read only from scratch tables")
+
+
+def policy_estimate(template, node):
+    """A template value as IAM would store it, every condition true (the first branch of each
+    Fn::If), with POLICY_VALUES for what only a deployment knows."""
+    parameters = template.get("Parameters", {})
+    resources = template.get("Resources", {})
+
+    def ref(name):
+        if name in POLICY_VALUES:
+            return POLICY_VALUES[name]
+        if name in parameters:
+            parameter = parameters[name]
+            if parameter.get("Type") == "CommaDelimitedList":
+                return ["x" * POLICY_VALUES["list_item"]]
+            default = str(parameter.get("Default", ""))
+            return default or "x" * POLICY_VALUES["list_item"]
+        if name in resources:
+            return "x" * POLICY_VALUES["name"]
+        return "x" * POLICY_VALUES["name"]
+
+    def value(node):
+        if isinstance(node, list):
+            out = []
+            for item in node:
+                item = value(item)
+                if item is not NO_VALUE:
+                    out.append(item)
+            return out
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (function, argument), = node.items()
+            if function == "Ref":
+                return NO_VALUE if argument == "AWS::NoValue" else ref(argument)
+            if function == "Fn::GetAtt":
+                return "x" * POLICY_VALUES["arn"]
+            if function == "Fn::If":
+                return value(argument[1])
+            if function == "Fn::Join":
+                items = value(argument[1])
+                flat = [part for item in (items if isinstance(items, list) else [items])
+                        for part in (item if isinstance(item, list) else [item])]
+                return str(argument[0]).join(map(str, flat))
+            if function == "Fn::Split":
+                return str(value(argument[1])).split(argument[0])
+            if function == "Fn::Select":
+                items = value(argument[1])
+                return items[int(argument[0])] if isinstance(items, list) and len(items) > int(argument[0]) else ""
+            if function == "Fn::Sub":
+                text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+                def substitute(match):
+                    name = match.group(1)
+                    if name in variables:
+                        found = value(variables[name])
+                    elif "." in name:
+                        found = "x" * POLICY_VALUES["arn"]
+                    else:
+                        found = ref(name)
+                    return ",".join(found) if isinstance(found, list) else str(found)
+                return re.sub(r"\$\{([^}!][^}]*)\}", substitute, str(text))
+        out = {}
+        for key, item in node.items():
+            item = value(item)
+            if item is not NO_VALUE:
+                out[key] = item
+        return out
+
+    return value(node)
+
+
+NO_VALUE = object()
+
+
+def check_policy_size(template, functions, problems):
+    """Each SAM function's inline policies (its Policies documents, and what SAM adds), estimated
+    as IAM stores them: over MAX_INLINE_POLICY_CHARS, IAM refuses the role."""
+    for name, function in functions.items():
+        if function["Properties"].get("Role"):
+            continue  # a role of the template: its own policies, not measured here
+        total = SAM_ADDED_POLICY_CHARS
+        for policy in as_list(function["Properties"].get("Policies")):
+            document = policy_estimate(template, policy)
+            if document is NO_VALUE or not isinstance(document, dict):
+                continue
+            total += len(re.sub(r"\s", "", json.dumps(document, separators=(",", ":"))))
+        if total > MAX_INLINE_POLICY_CHARS:
+            problems.add("policy-size", name,
+                         f"its role's inline policies come to about {total:,} characters (every condition "
+                         f"true, each list parameter one {POLICY_VALUES['list_item']}-character name, "
+                         f"{SAM_ADDED_POLICY_CHARS} for SAM's own), over IAM's "
+                         f"{MAX_INLINE_POLICY_CHARS:,} for a role's inline policies in all: shorten or "
+                         "merge statements")
 
 
 def alarm_patterns(rule):

@@ -80,6 +80,10 @@ TABLE_DELETE_TAGGED = ("                  StringLike:\n"
                        "                    aws:ResourceTag/rds-responder:drill: \"*-rr-drill-*\"\n")
 TABLE_OWNED = ("                  StringEquals:\n"
                "                    aws:ResourceTag/rds-responder:drill-owner: !Ref LedgerTable\n")
+# restore-drill's restore-testing grant (under !If ValidatesRestoreTests).
+VALIDATE = ("Action: [backup:DescribeRestoreJob, backup:ListRestoreJobs, backup:PutRestoreValidationResult]\n"
+            f"{TKEY}Resource: \"*\"\n{TKEY}Condition:\n"
+            "                  StringEquals: { \"aws:RequestedRegion\": !Ref AWS::Region }\n")
 # The Scheduler context of every schedule input.
 CONTEXT = ('          {"scheduler": {"schedule_arn": "<aws.scheduler.schedule-arn>",\n'
            '          "scheduled_time": "<aws.scheduler.scheduled-time>",\n'
@@ -1108,6 +1112,110 @@ VARIANTS = [
      "      ReservedConcurrentExecutions: !Ref ReaperReservedConcurrency\n",
      "",
      "[reserved-concurrency] IdleReaperFunction"),
+
+    # restore-testing: restore-drill's AWS Backup restore test validations
+    ("a restore-testing verdict posted by another function",
+     f"Action: dynamodb:ListBackups\n{KEY}Resource: \"*\"",
+     f"Action: [dynamodb:ListBackups, backup:PutRestoreValidationResult]\n{KEY}Resource: \"*\"",
+     "[restore-testing] SnapshotterFunction: ListTableBackups lets SnapshotterFunction "
+     "backup:PutRestoreValidationResult (by backup:PutRestoreValidationResult): only a function of "
+     "RESTORE_VALIDATORS"),
+    ("a restore-testing verdict on every resource, whether plans are listed or not",
+     f"- Sid: ReadDatabasesAndBackups\n{KEY}Effect: Allow\n{KEY}Action:\n",
+     f"- Sid: ReadDatabasesAndBackups\n{KEY}Effect: Allow\n{KEY}Action:\n"
+     "                - backup:PutRestoreValidationResult\n",
+     "[restore-testing] RestoreDrillFunction: ReadDatabasesAndBackups lets RestoreDrillFunction "
+     "backup:PutRestoreValidationResult (by backup:PutRestoreValidationResult) outside !If ValidatesRestoreTests"),
+    ("a restore-testing verdict in every region",
+     VALIDATE,
+     f"Action: [backup:DescribeRestoreJob, backup:ListRestoreJobs, backup:PutRestoreValidationResult]\n"
+     f"{TKEY}Resource: \"*\"\n",
+     "ValidateRestoreTests lets RestoreDrillFunction backup:PutRestoreValidationResult (by "
+     "backup:PutRestoreValidationResult) without StringEquals aws:RequestedRegion: !Ref AWS::Region"),
+    ("restore-testing grants under another condition",
+     "              - ValidatesRestoreTests\n              - Sid: ValidateRestoreTests\n",
+     "              - DrillsTables\n              - Sid: ValidateRestoreTests\n",
+     "ValidateRestoreTests lets RestoreDrillFunction backup:PutRestoreValidationResult (by "
+     "backup:PutRestoreValidationResult) outside !If ValidatesRestoreTests: with "
+     "RestoreDrillRestoreTestingPlans empty its code posts nothing"),
+    ("a restore-testing verdict by a wildcard action",
+     VALIDATE,
+     VALIDATE.replace("backup:PutRestoreValidationResult]", "\"backup:Put*\"]"),
+     "[write-on-any-resource] RestoreDrillFunction: ValidateRestoreTests grants backup:Put* on Resource '*', "
+     "any resource"),
+    ("restore-testing without the job read",
+     VALIDATE,
+     VALIDATE.replace("backup:DescribeRestoreJob, ", ""),
+     "[restore-testing] RestoreDrillFunction: calls Backup DescribeRestoreJob (shared/src/restore_testing.rs), "
+     "which no grant under !If ValidatesRestoreTests allows"),
+    ("restore-drill's plans not from a list parameter",
+     f"{ENV}RESTORE_TESTING_PLANS: !Join [\",\", !Ref RestoreDrillRestoreTestingPlans]\n",
+     f"{ENV}RESTORE_TESTING_PLANS: !Select [0, !Ref RestoreDrillRestoreTestingPlans]\n",
+     "[restore-testing] RestoreDrillFunction: sets RESTORE_TESTING_PLANS from"),
+    ("restore-testing under a condition that is not about the plans",
+     "  ValidatesRestoreTests: !Not [!Equals [!Join [\"\", !Ref RestoreDrillRestoreTestingPlans], \"\"]]\n",
+     "  ValidatesRestoreTests: !Equals [!Ref RestoreDrillDryRun, \"false\"]\n",
+     "[restore-testing] RestoreDrillFunction: no template condition holds when RestoreDrillRestoreTestingPlans "
+     "lists a plan"),
+    ("the restore-job rule without its condition",
+     "    Condition: ValidatesRestoreTests\n    Properties:\n      Description: !Sub AWS Backup restore tests",
+     "    Properties:\n      Description: !Sub AWS Backup restore tests",
+     "[restore-testing] RestoreTestEventsRule: routes restore jobs to RestoreDrillFunction without Condition: "
+     "ValidatesRestoreTests"),
+    ("the restore-job rule for every status",
+     "          status: [COMPLETED]\n",
+     "",
+     "[restore-testing] RestoreTestEventsRule: routes restore jobs to RestoreDrillFunction in status any: "
+     "only [COMPLETED]"),
+    ("the restore-job rule for failed restores too",
+     "          status: [COMPLETED]\n",
+     "          status: [COMPLETED, FAILED]\n",
+     "routes restore jobs to RestoreDrillFunction in status ['COMPLETED', 'FAILED']: only [COMPLETED]"),
+    ("the restore-job rule for every plan",
+     "          restoreTestingPlanArn: !Ref RestoreDrillRestoreTestingPlans\n",
+     "",
+     "[restore-testing] RestoreTestEventsRule: routes restore jobs to RestoreDrillFunction of every plan: "
+     "limit detail.restoreTestingPlanArn to !Ref RestoreDrillRestoreTestingPlans"),
+    ("the restore-job rule for backup jobs",
+     "        detail-type: [Restore Job State Change]\n",
+     "        detail-type: [Backup Job State Change]\n",
+     "routes restore jobs to RestoreDrillFunction of detail-type ['Backup Job State Change']: only "
+     "[Restore Job State Change]"),
+    ("restore jobs routed to another function",
+     "          restoreTestingPlanArn: !Ref RestoreDrillRestoreTestingPlans\n      Targets:\n"
+     "        - Id: restore-tests\n          Arn: !GetAtt RestoreDrillFunction.Arn\n",
+     "          restoreTestingPlanArn: !Ref RestoreDrillRestoreTestingPlans\n      Targets:\n"
+     "        - Id: snapshotter\n          Arn: !GetAtt SnapshotterFunction.Arn\n",
+     "[restore-testing] RestoreTestEventsRule: routes AWS Backup events to SnapshotterFunction, which "
+     "validates no restore test"),
+    ("no rule routes restore jobs to restore-drill",
+     "        source: [aws.backup]\n",
+     "        source: [aws.health]\n",
+     "[restore-testing] RestoreDrillFunction: validates the restore tests of RestoreDrillRestoreTestingPlans "
+     "(RESTORE_TESTING_PLANS), which no EventBridge rule routes to it"),
+    ("the restore-job rule's dead letters without a queue policy",
+     "                  aws:SourceArn: !GetAtt RestoreTestEventsRule.Arn\n",
+     "                  aws:SourceArn: !GetAtt RdsRestoreEventsRule.Arn\n",
+     "[dead-letter-policy] RestoreTestEventsRule: rule RestoreTestEventsRule has a dead-letter queue without"),
+
+    # count-only-scans
+    ("a Scan of any table that reads items",
+     "                  StringEquals: { \"dynamodb:Select\": COUNT }\n",
+     "                  StringEquals: { \"aws:RequestedRegion\": !Ref AWS::Region }\n",
+     "[count-only-scans] RestoreDrillFunction: CountRestoreTestTables lets RestoreDrillFunction dynamodb:Scan "
+     "(by dynamodb:Scan) on arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/* without "
+     "StringEquals dynamodb:Select: COUNT"),
+    ("a Scan of the drilled tables that reads items",
+     "                    StringEquals: { \"aws:RequestedRegion\": !Ref AWS::Region, \"dynamodb:Select\": COUNT }\n",
+     "                    StringEquals: { \"aws:RequestedRegion\": !Ref AWS::Region }\n",
+     "[count-only-scans] RestoreDrillFunction: CountDrilledTables lets RestoreDrillFunction dynamodb:Scan"),
+
+    # policy-size
+    ("restore-drill's inline policies past IAM's limit",
+     "              Resource: !Sub ${ReportBucket.Arn}/reports/restore-drill/*\n",
+     "              Resource:\n"
+     + "".join(f"                - !Sub ${{ReportBucket.Arn}}/reports/restore-drill/{i:02d}/*\n" for i in range(8)),
+     "[policy-size] RestoreDrillFunction: its role's inline policies come to about"),
 ]
 
 # The same for the code the real template must keep up with: (what changed, file, text replaced
@@ -1237,10 +1345,38 @@ CODE_VARIANTS = [
      "tables(\"DRILL_TABLES\")",
      "tables(\"DRILL_TABLE_NAMES\")",
      "[env-matches-config] RestoreDrillFunction: sets DRILL_TABLES, which"),
+    ("restore-drill validates restore jobs in another status",
+     "functions/restore-drill/src/policy/mod.rs",
+     "if job.status != \"COMPLETED\" {",
+     "if job.status != \"SUCCEEDED\" {",
+     "[restore-testing] RestoreTestEventsRule: routes restore jobs to RestoreDrillFunction in status "
+     "['COMPLETED']: only [SUCCEEDED], the one restore_job_decision"),
+    ("restore testing calls another Backup operation",
+     "shared/src/restore_testing.rs",
+     ".bounded(\"Backup DescribeRestoreJob\")",
+     ".bounded(\"Backup GetRestoreJobMetadata\")",
+     "[restore-testing] RestoreDrillFunction: calls Backup GetRestoreJobMetadata (shared/src/restore_testing.rs), "
+     "which no grant under !If ValidatesRestoreTests allows (backup:GetRestoreJobMetadata)"),
+    ("AWS Backup's restore job events named otherwise",
+     "rules/src/trigger/backup_event.rs",
+     "pub const RESTORE_JOB_STATE_CHANGE: &str = \"Restore Job State Change\";",
+     "pub const RESTORE_JOB_STATE_CHANGE: &str = \"Restore Job Status Change\";",
+     "routes restore jobs to RestoreDrillFunction of detail-type ['Restore Job State Change']: only "
+     "[Restore Job Status Change]"),
+    ("the restore job event constant renamed",
+     "rules/src/trigger/backup_event.rs",
+     "pub const RESTORE_JOB_STATE_CHANGE: &str",
+     "pub const RESTORE_JOB_CHANGE: &str",
+     "[restore-testing] RestoreDrillFunction: no RESTORE_JOB_STATE_CHANGE in rules/src/trigger/backup_event.rs"),
+    ("restore-drill no longer reads the restore testing plans",
+     "functions/restore-drill/src/config.rs",
+     "let var = \"RESTORE_TESTING_PLANS\";",
+     "let var = \"RESTORE_PLANS\";",
+     "[env-matches-config] RestoreDrillFunction: sets RESTORE_TESTING_PLANS, which"),
     ("restore-drill's database feature (the VPC rule reads the manifest)",
      "functions/restore-drill/Cargo.toml",
-     "features = [\"db\"]",
-     "features = []",
+     "features = [\"db\", \"restore-testing\"]",
+     "features = [\"restore-testing\"]",
      "[env-matches-config] RestoreDrillFunction: sets DB_USER, which"),
 ]
 
@@ -1254,6 +1390,13 @@ ENV_FIXTURES = [
     ("a closure requiring its variable, in one expression",
      'let need = |name| env.required(name);\nlet vault = need("BACKUP_VAULT")?;\n',
      {"BACKUP_VAULT": True}),
+    ("a name bound, then read",
+     'let var = "RESTORE_TESTING_PLANS";\nlet plans = env.list(var);\n'
+     'let need = "BACKUP_VAULT";\nlet vault = env.required(need)?;\n',
+     {"RESTORE_TESTING_PLANS": False, "BACKUP_VAULT": True}),
+    ("a name bound in one function, a variable of the same name read in the next",
+     'fn a() {\n    let var = "NOT_READ_HERE";\n}\nfn b(env: &Env, var: &str) {\n    env.list(var);\n}\n',
+     {}),
     ("a closure that reads no variable",
      'let minutes = |m: u32| chrono::Duration::minutes(i64::from(m));\nlet x = minutes("NOT_A_VARIABLE");\n',
      {}),

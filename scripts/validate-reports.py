@@ -325,6 +325,12 @@ INVALID = {
     "drill-source-without-kind.json": ("$.result.drill.source", "'orders-aurora' does not match"),
     "rto-data-as-array.json": ("$.checks[9].data", "is not of type 'object'"),
     "request-naming-two-databases.json": ("$.trigger.request.table", "is not allowed here: the field must be absent"),
+    "restore-job-without-job-id.json": ("$.trigger", "'job_id' is a required property"),
+    "unknown-validation-verdict.json": ("$.result.validation.posted", "'PASSED' is not one of"),
+    "validation-from-a-schedule.json": ("$.trigger.type", "'restore-job' was expected"),
+    "sweep-with-nothing-checked.json": ("$.result.drills", "should be non-empty"),
+    "validation-of-an-aurora-cluster.json": ("$.result.validation.restored", "does not match '^(db-instance|table):'"),
+    "validation-of-a-table-against-an-instance.json": ("$.result.validations[0].validation.source", "does not match '^table:'"),
 }
 
 

@@ -38,10 +38,6 @@ pub fn decide(trigger: &Trigger<ManualCheck>) -> Decision {
     match trigger.route() {
         Route::Nothing { target, reason } => Decision::Skip { target, reason },
         Route::RdsEvent(event) => decide_rds_event(event),
-        Route::RestoreJob(job) => Decision::Skip {
-            target: None,
-            reason: job.not_meant_for("failover-check"),
-        },
         Route::Alarm(alarm) => match alarm.db_target() {
             Some(target) => verify(target, Some(alarm.name.clone())),
             None => Decision::Skip {

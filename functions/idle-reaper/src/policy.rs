@@ -221,7 +221,6 @@ pub fn decide(trigger: &Trigger<ManualReap>, config: &ReaperConfig) -> Decision 
     let skip = |target: Option<DbTarget>, reason: String| Decision::Skip { target, reason };
     match trigger.route() {
         Route::Nothing { target, reason } => skip(target, reason),
-        Route::RestoreJob(job) => skip(None, job.not_meant_for("idle-reaper")),
         Route::Alarm(alarm) => match alarm_scope(
             alarm,
             &CONNECTIONS,

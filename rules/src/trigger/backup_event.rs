@@ -27,9 +27,9 @@ pub struct RestoreJobEvent {
 
 impl RestoreJobEvent {
     /// Why a function that does not validate restore tests does nothing with it.
-    pub fn not_meant_for(&self, function: &str) -> String {
+    pub fn not_meant_for(&self) -> String {
         format!(
-            "AWS Backup restore job {} ({}) is not a {function} trigger (restore-drill validates restore tests): nothing to do",
+            "AWS Backup restore job {} ({}) is not this function's trigger (only restore-drill validates restore tests): nothing to do",
             self.job_id, self.status
         )
     }

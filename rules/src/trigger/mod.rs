@@ -248,7 +248,6 @@ pub enum Route<'a, M, S> {
     RdsEvent(&'a RdsEvent),
     Schedule(&'a Schedule<S>),
     Manual(&'a M),
-    RestoreJob(&'a RestoreJobEvent),
     Nothing {
         target: Option<DbTarget>,
         reason: String,
@@ -278,7 +277,11 @@ impl<M, S> Trigger<M, S> {
             Trigger::RdsEvent(event) => Route::RdsEvent(event),
             Trigger::Schedule(schedule) => Route::Schedule(schedule),
             Trigger::Manual(request) => Route::Manual(request),
-            Trigger::RestoreJob(job) => Route::RestoreJob(job),
+            // Only restore-drill validates restore tests, and it reads them before routing.
+            Trigger::RestoreJob(job) => Route::Nothing {
+                target: None,
+                reason: job.not_meant_for(),
+            },
             Trigger::SubscriptionNotice(_) => Route::Nothing {
                 target: None,
                 reason: "SNS subscription notice acknowledged; nothing to do".into(),

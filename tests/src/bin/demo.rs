@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use e2e::backup_endpoint::{BackupEndpoint, SeededJob};
 use e2e::drill::{self, DrillSource};
 use e2e::{Fixture, FunctionProcess, Invoked, Stack};
 use serde_json::{json, Value};
@@ -591,4 +592,55 @@ async fn restore_drill_scenes(fixture: &Fixture) {
         ids.contains(&lookalike),
         ids.contains(&db)
     );
+    restore_test_scene(fixture, &db, &source, &checks).await;
+}
+
+/// AWS Backup restore testing: a plan's restore of `db` (an instance in moto whose endpoint is
+/// the restored copy) validated, and what Backup's endpoint (a local one: moto has no restore
+/// jobs) received.
+async fn restore_test_scene(fixture: &Fixture, db: &str, source: &DrillSource, checks: &Value) {
+    let plan = "arn:aws:backup:us-east-1:123456789012:restore-testing-plan:weekly_rds-demo";
+    let restored = format!("awsbackup-restore-test-{}", fixture.suffix);
+    fixture.create_instance(&restored, "postgres").await;
+    let backup = BackupEndpoint::start().await;
+    let now = chrono::Utc::now().timestamp();
+    let job = format!("demo-job-{}", fixture.suffix);
+    backup.seed(SeededJob {
+        job_id: job.clone(),
+        status: "COMPLETED".into(),
+        created_resource_arn: format!("arn:aws:rds:us-east-1:123456789012:db:{restored}"),
+        source_resource_arn: format!("arn:aws:rds:us-east-1:123456789012:db:{db}"),
+        plan_arn: Some(plan.into()),
+        created: now - 1500,
+        completed: now - 120,
+        recovery_point_created: now - 3600,
+        validation: None,
+    });
+    println!(
+        "\nrestore-drill: AWS Backup's restore testing plan restored {db} as {restored} (restore job {job})"
+    );
+    let mut env = source.env(fixture, std::slice::from_ref(&restored), checks);
+    env.push(("RESTORE_TESTING_PLANS".into(), plan.into()));
+    env.push(("AWS_ENDPOINT_URL_BACKUP".into(), backup.endpoint()));
+    let mut validator = FunctionProcess::start(drill::FUNCTION, &env).await;
+    let event = json!({
+        "version": "0", "id": "demo-restore-job", "detail-type": "Restore Job State Change",
+        "source": "aws.backup", "account": "123456789012",
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "region": "us-east-1", "resources": [],
+        "detail": {"restoreJobId": job, "status": "COMPLETED", "resourceType": "RDS",
+            "restoreTestingPlanArn": plan,
+            "createdResourceArn": format!("arn:aws:rds:us-east-1:123456789012:db:{restored}")}
+    });
+    play_showing(
+        fixture,
+        &mut validator,
+        "restore-drill: Backup's restore job COMPLETED: mark it VALIDATING, check the restore, post the verdict",
+        event,
+        print_details,
+    )
+    .await;
+    for (status, message) in backup.posted(&job) {
+        println!("  AWS Backup received PutRestoreValidationResult {status}: {message}");
+    }
 }

@@ -258,6 +258,8 @@ where
             .post_validation(id, validation, &message)
             .await;
         let line = format!("restore job {id} ({restored}): {}", validation.as_str());
+        // What Backup shows: the verdict only once it was taken.
+        let shown = posted.is_ok().then_some(validation);
         match posted {
             Ok(()) => checks.push(Check::new(
                 name,
@@ -279,7 +281,7 @@ where
         Validated {
             checks,
             line,
-            result: result(Some(validation)),
+            result: result(shown),
         }
     }
 

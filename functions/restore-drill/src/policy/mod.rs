@@ -204,6 +204,10 @@ fn restore_job_decision(job: &RestoreJobEvent, config: &DrillConfig, dry_run: bo
 /// What a trigger means for restore-drill.
 pub fn decide(trigger: &Trigger<ManualTask, DrillSchedule>, config: &DrillConfig) -> Decision {
     let automatic = dry_run(false, None, config.automatic_dry_run);
+    // Routed as nothing for every other function: read before routing.
+    if let Trigger::RestoreJob(job) = trigger {
+        return restore_job_decision(job, config, automatic);
+    }
     match trigger.route() {
         Route::Nothing { target, reason } => Decision::Skip { target, reason },
         Route::Alarm(alarm) => Decision::Skip {
@@ -214,7 +218,6 @@ pub fn decide(trigger: &Trigger<ManualTask, DrillSchedule>, config: &DrillConfig
             ),
         },
         Route::RdsEvent(event) => event_decision(event),
-        Route::RestoreJob(job) => restore_job_decision(job, config, automatic),
         Route::Schedule(schedule) => {
             let because = format!("schedule {}", schedule.name().unwrap_or("(unnamed)"));
             // Anyone allowed to invoke can write a schedule-shaped payload: only the schedules

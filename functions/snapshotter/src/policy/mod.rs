@@ -134,7 +134,6 @@ pub fn decide(
             ),
         ),
         Route::RdsEvent(event) => completion(event),
-        Route::RestoreJob(job) => skip(None, job.not_meant_for("snapshotter")),
         Route::Schedule(schedule) => {
             let input = &schedule.input;
             let name = schedule.name();

@@ -124,10 +124,6 @@ pub fn decide(trigger: &Trigger<ManualGrow, TargetList>, config: &GuardConfig) -
     let automatic = dry_run(false, None, config.automatic_dry_run);
     match trigger.route() {
         Route::Nothing { target, reason } => Decision::Skip { target, reason },
-        Route::RestoreJob(job) => Decision::Skip {
-            target: None,
-            reason: job.not_meant_for("storage-guard"),
-        },
         Route::Alarm(alarm) => match alarm_scope(
             alarm,
             &FREE_STORAGE,
