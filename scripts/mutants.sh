@@ -39,15 +39,12 @@ always_watched=".cargo/mutants.toml"
 
 MUTANTS_VERSION=27.1.0
 
-# The external crates Cargo.lock pins (name, version, checksum): the workspace's own entries
-# are left out, so adding a function re-checks no other (each group watches its own files).
+# The external crates (name and version) in a group's own dependency tree, dev and build
+# dependencies included: a crate another group alone depends on re-checks nothing here.
+declare -A packages=([rules]=rds-responder-rules)
 locked_externals() {
-    awk '/^\[\[package\]\]/ {if (p && src) print p; p=""; src=0; next}
-         /^name = / {p=$0; next}
-         /^version = / {p=p" "$0; next}
-         /^source = / {src=1; p=p" "$0; next}
-         /^checksum = / {p=p" "$0; next}
-         END {if (p && src) print p}' Cargo.lock | sort
+    cargo tree -q -p "${packages[$1]:-$1}" --locked --offline -e normal,build,dev \
+        --prefix none 2>&1 | sed 's/ (\*)$//' | grep -v ' (/' | sort -u
 }
 
 # A digest of the files (tracked or new, as they are now) whose change re-checks a group.
@@ -57,7 +54,7 @@ digest() {
     {
         git ls-files -z --cached --others --exclude-standard -- "${paths[@]}" \
             | sort -z | xargs -0 sha256sum
-        locked_externals | sha256sum
+        locked_externals "$1" | sha256sum
     } | sha256sum | cut -c1-64
 }
 declare -A digests=()
