@@ -1885,3 +1885,25 @@ fn the_verdict_judges_the_data_and_times_out_when_the_time_ran_out() {
     );
     assert_eq!(verdict(&[], false).0, Validation::Failed);
 }
+
+#[test]
+fn every_scratch_copy_is_tagged_with_its_drill_source_expiry_and_deployment() {
+    let source =
+        Subject::Instance(RdsIdentifier::parse("orders-db", ResourceKind::DbInstance).unwrap());
+    let tags = scratch_tags(RUN, &source, at(15, 0, 0), "ledger-a");
+    assert_eq!(
+        tags,
+        vec![
+            (SCRATCH_TAG.to_string(), RUN.to_string()),
+            (SOURCE_TAG.to_string(), "db-instance:orders-db".to_string()),
+            (EXPIRES_TAG.to_string(), "2026-12-01T15:00:00Z".to_string()),
+            (OWNER_TAG.to_string(), "ledger-a".to_string()),
+        ]
+    );
+    // What the sweep reads back from them: ours, expiring then.
+    let owner = tags
+        .iter()
+        .find(|(k, _)| k == OWNER_TAG)
+        .map(|(_, v)| v.as_str());
+    assert_eq!(ownership(owner, "ledger-a"), Ownership::Ours);
+}
