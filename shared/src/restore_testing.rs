@@ -111,7 +111,11 @@ fn utc(t: Option<&aws_sdk_backup::primitives::DateTime>) -> Option<DateTime<Utc>
 
 /// A message cut to [`MAX_VALIDATION_MESSAGE`] characters, on a character boundary.
 pub fn validation_message(text: &str) -> String {
-    let line = crate::aws::one_line(text);
+    // One line (no control characters), cut by characters here, not at the error text's bytes.
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     match line.char_indices().nth(MAX_VALIDATION_MESSAGE - 1) {
         Some((at, _)) => format!("{}…", &line[..at]),
         None => line,
