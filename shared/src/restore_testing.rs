@@ -122,6 +122,32 @@ pub fn validation_message(text: &str) -> String {
     }
 }
 
+/// A [`RestoreJob`] from either of the SDK's two shapes of a job (`DescribeRestoreJob`'s output,
+/// `ListRestoreJobs`' members), which share their accessors; `$id` stands in for a missing id.
+macro_rules! restore_job {
+    ($j:expr, $id:expr) => {
+        RestoreJob {
+            job_id: $j.restore_job_id().unwrap_or($id).to_string(),
+            status: $j
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            created_resource: $j.created_resource_arn().map(str::to_string),
+            source_resource: $j.source_resource_arn().map(str::to_string),
+            recovery_point: $j.recovery_point_arn().map(str::to_string),
+            recovery_point_created: utc($j.recovery_point_creation_date()),
+            plan: $j
+                .created_by()
+                .and_then(|c| c.restore_testing_plan_arn())
+                .map(str::to_string),
+            resource_type: $j.resource_type().map(str::to_string),
+            created: utc($j.creation_date()),
+            completed: utc($j.completion_date()),
+            validation: $j.validation_status().map(|s| s.as_str().to_string()),
+        }
+    };
+}
+
 impl RestoreJobs for BackupRestoreJobs {
     async fn describe_job(&self, job_id: &str) -> Result<Option<RestoreJob>, RestoreTestingError> {
         let out = match self
@@ -137,25 +163,7 @@ impl RestoreJobs for BackupRestoreJobs {
             Err(e) if e.not_found() => return Ok(None),
             Err(e) => return Err(e),
         };
-        Ok(Some(RestoreJob {
-            job_id: out.restore_job_id().unwrap_or(job_id).to_string(),
-            status: out
-                .status()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
-            created_resource: out.created_resource_arn().map(str::to_string),
-            source_resource: out.source_resource_arn().map(str::to_string),
-            recovery_point: out.recovery_point_arn().map(str::to_string),
-            recovery_point_created: utc(out.recovery_point_creation_date()),
-            plan: out
-                .created_by()
-                .and_then(|c| c.restore_testing_plan_arn())
-                .map(str::to_string),
-            resource_type: out.resource_type().map(str::to_string),
-            created: utc(out.creation_date()),
-            completed: utc(out.completion_date()),
-            validation: out.validation_status().map(|s| s.as_str().to_string()),
-        }))
+        Ok(Some(restore_job!(out, job_id)))
     }
 
     async fn post_validation(
@@ -205,27 +213,7 @@ impl RestoreJobs for BackupRestoreJobs {
                 .bounded("Backup ListRestoreJobs")
                 .await
                 .map_err(failed("ListRestoreJobs", plan))?;
-            jobs.extend(out.restore_jobs().iter().map(|j| {
-                RestoreJob {
-                    job_id: j.restore_job_id().unwrap_or_default().to_string(),
-                    status: j
-                        .status()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
-                    created_resource: j.created_resource_arn().map(str::to_string),
-                    source_resource: j.source_resource_arn().map(str::to_string),
-                    recovery_point: j.recovery_point_arn().map(str::to_string),
-                    recovery_point_created: utc(j.recovery_point_creation_date()),
-                    plan: j
-                        .created_by()
-                        .and_then(|c| c.restore_testing_plan_arn())
-                        .map(str::to_string),
-                    resource_type: j.resource_type().map(str::to_string),
-                    created: utc(j.creation_date()),
-                    completed: utc(j.completion_date()),
-                    validation: j.validation_status().map(|s| s.as_str().to_string()),
-                }
-            }));
+            jobs.extend(out.restore_jobs().iter().map(|j| restore_job!(j, "")));
             match out.next_token() {
                 // A token seen before would loop: the listing stops, as at the page cap.
                 Some(t) if !t.is_empty() && !seen.iter().any(|s| s == t) => {
