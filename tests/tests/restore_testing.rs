@@ -190,3 +190,267 @@ async fn a_restore_missing_a_table_fails_and_the_sweep_validates_a_restore_whose
     let again = invoked.response();
     assert_eq!(scene.backup.posted(&lost).len(), 2, "{again:#}");
 }
+
+// ---- Aurora: Backup restores the cluster alone; restore-drill adds, checks, deletes its instance ----
+
+/// RDS-EVENT-0005 for instance `id`, as EventBridge delivers it.
+fn instance_created(id: &str) -> Value {
+    let arn = format!("arn:aws:rds:us-east-1:123456789012:db:{id}");
+    json!({
+        "version": "0", "id": format!("ev-0005-{id}"), "detail-type": "RDS DB Instance Event",
+        "source": "aws.rds", "account": "123456789012", "time": Utc::now().to_rfc3339(),
+        "region": "us-east-1", "resources": [arn],
+        "detail": {"EventCategories": ["creation"], "SourceType": "DB_INSTANCE", "SourceArn": arn,
+            "Date": Utc::now().to_rfc3339(), "Message": "DB instance created",
+            "SourceIdentifier": id, "EventID": "RDS-EVENT-0005"}
+    })
+}
+
+fn cluster_event_for(id: &str, cluster: &str) -> Value {
+    json!({
+        "version": "0", "id": format!("ev-{id}"), "detail-type": "Restore Job State Change",
+        "source": "aws.backup", "account": "123456789012",
+        "time": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "region": "us-east-1",
+        "resources": [format!("arn:aws:backup:us-east-1:123456789012:recovery-point:rp-{id}")],
+        "detail": {
+            "restoreJobId": id, "status": "COMPLETED", "resourceType": "Aurora",
+            "restoreTestingPlanArn": PLAN,
+            "createdResourceArn": format!("arn:aws:rds:us-east-1:123456789012:cluster:{cluster}"),
+        }
+    })
+}
+
+struct AuroraScene {
+    fixture: Fixture,
+    backup: BackupEndpoint,
+    env: Vec<(String, String)>,
+    _restored: e2e::db::RestoredPg,
+    id: String,
+    cluster: String,
+    /// The instance restore-drill adds to it.
+    instance: String,
+}
+
+/// The source cluster's data on the primary, Backup's restore of it on a second server: restore
+/// job `<name>-job-<suffix>` of [`PLAN`] whose cluster `<name>-<suffix>` (in moto, without
+/// instances) Backup restored an hour ago, its added instance served by the second server.
+async fn aurora_scene(name: &str) -> AuroraScene {
+    let fixture = Fixture::new().await;
+    let id = format!("{name}-job-{}", fixture.suffix);
+    let cluster = format!("{name}-{}", fixture.suffix);
+    fixture.create_cluster().await;
+    let database = e2e::drill::source_data(&fixture, 25).await;
+    let restored = e2e::db::RestoredPg::from_primary(&fixture.stack);
+    let backup = BackupEndpoint::start().await;
+    let now = Utc::now().timestamp();
+    let instance;
+    let mut overrides = vec![format!(
+        "{}=localhost:{}",
+        fixture.cluster, fixture.stack.pg_port
+    )];
+    {
+        fixture
+            .aws
+            .rds
+            .create_db_cluster()
+            .db_cluster_identifier(&cluster)
+            .engine("aurora-postgresql")
+            .master_username("admin_user")
+            .master_user_password("not-used-locally")
+            .send()
+            .await
+            .expect("Backup's restored cluster");
+        backup.seed(SeededJob {
+            job_id: id.to_string(),
+            status: "COMPLETED".into(),
+            created_resource_arn: format!("arn:aws:rds:us-east-1:123456789012:cluster:{cluster}"),
+            source_resource_arn: format!(
+                "arn:aws:rds:us-east-1:123456789012:cluster:{}",
+                fixture.cluster
+            ),
+            plan_arn: Some(PLAN.into()),
+            created: now - 5400,
+            completed: now - 3600,
+            recovery_point_created: now - 7200,
+            validation: None,
+        });
+        overrides.push(format!(
+            "{}=localhost:{}",
+            added_instance(&cluster, now - 3600),
+            restored.port
+        ));
+        instance = added_instance(&cluster, now - 3600);
+    }
+    let env = fixture.function_env(&[
+        ("DB_ENDPOINT_OVERRIDES", &overrides.join(",")),
+        ("DB_NAME", &database),
+        ("DRILL_CHECKS", &orders_checks().to_string()),
+        ("RESTORE_TESTING_PLANS", PLAN),
+        ("AWS_ENDPOINT_URL_BACKUP", &backup.endpoint()),
+        e2e::drill::SHARED_ACCOUNT_CAP,
+    ]);
+    AuroraScene {
+        fixture,
+        backup,
+        env,
+        _restored: restored,
+        id,
+        cluster,
+        instance,
+    }
+}
+
+/// The instance restore-drill adds to `cluster`: named from the restore's completion.
+fn added_instance(cluster: &str, completed: i64) -> String {
+    let at = chrono::DateTime::from_timestamp(completed, 0).expect("a time");
+    format!("{cluster}-rr-drill-{}", at.format("%Y%m%d%H%M"))
+}
+
+async fn instance_in(fixture: &Fixture, id: &str) -> Option<aws_sdk_rds::types::DbInstance> {
+    fixture
+        .aws
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .ok()
+        .and_then(|out| out.db_instances().first().cloned())
+}
+
+#[tokio::test]
+async fn an_aurora_restore_test_gets_an_instance_a_real_check_and_a_verdict_that_survives_a_refused_post(
+) {
+    let scene = aurora_scene("bk").await;
+    let (id, cluster) = (scene.id.clone(), scene.cluster.clone());
+    let instance = scene.instance.clone();
+    let mut f = FunctionProcess::start(FUNCTION, &scene.env).await;
+
+    // COMPLETED: VALIDATING at once, and the instance Backup left out is added to its cluster.
+    let (_, invoked) = f.invoke(&cluster_event_for(&id, &cluster)).await;
+    let report = invoked.response();
+    assert_eq!(report["status"], "ok", "{report:#}");
+    let added = check(&report, &format!("validation {id}"));
+    assert!(
+        added["detail"].as_str().unwrap().contains("is being added"),
+        "{report:#}"
+    );
+    assert_eq!(report["result"]["validation"]["posted"], "VALIDATING");
+    let made = instance_in(&scene.fixture, &instance)
+        .await
+        .expect("the added instance");
+    assert_eq!(made.db_cluster_identifier(), Some(cluster.as_str()));
+    assert_eq!(made.publicly_accessible(), Some(false));
+    let tags: Vec<(String, String)> = made
+        .tag_list()
+        .iter()
+        .map(|t| (t.key().unwrap_or("").into(), t.value().unwrap_or("").into()))
+        .collect();
+    for (k, v) in [
+        ("rds-responder:drill", instance.as_str()),
+        ("rds-responder:validates", id.as_str()),
+        ("rds-responder:drill-owner", scene.fixture.table.as_str()),
+    ] {
+        assert!(
+            tags.contains(&(k.to_string(), v.to_string())),
+            "{k}: {tags:?}"
+        );
+    }
+    let posted = scene.backup.posted(&id);
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(posted[0].0, "VALIDATING");
+
+    // The same event again: nothing more is posted or created.
+    let (_, invoked) = f.invoke(&cluster_event_for(&id, &cluster)).await;
+    let again = invoked.response();
+    assert_eq!(scene.backup.posted(&id).len(), 1, "{again:#}");
+
+    // Its RDS-EVENT-0005: checked against the source; Backup refuses the verdict. The instance
+    // is deleted all the same, and the verdict waits in the record.
+    scene
+        .backup
+        .refuse_posts(Some((503, "ServiceUnavailableException")));
+    let (_, invoked) = f.invoke(&instance_created(&instance)).await;
+    let checked = invoked.response();
+    assert_eq!(checked["status"], "failed", "{checked:#}");
+    for name in [
+        "rows public.orders",
+        "schema",
+        "sql orders exist",
+        "cleanup",
+    ] {
+        assert_eq!(
+            check(&checked, name)["outcome"],
+            "pass",
+            "{name}: {checked:#}"
+        );
+    }
+    let refused = check(&checked, &format!("validation {id}"));
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the verdict SUCCESSFUL is in this report only"),
+        "{checked:#}"
+    );
+    assert!(instance_in(&scene.fixture, &instance).await.is_none());
+    assert!(
+        cluster_ids_include(&scene.fixture, &cluster).await,
+        "Backup's cluster is Backup's"
+    );
+    assert_eq!(scene.backup.posted(&id).len(), 1);
+
+    // The sweep finds it still VALIDATING and posts the recorded verdict; nothing is re-made.
+    scene.backup.refuse_posts(None);
+    let (_, invoked) = f
+        .invoke(&json!({"task": "sweep", "dry_run": false, "request_id": format!("sweep-{id}")}))
+        .await;
+    let swept = invoked.response();
+    let posted = scene.backup.posted(&id);
+    assert_eq!(posted.len(), 2, "{posted:?} {swept:#}");
+    assert_eq!(posted[1].0, "SUCCESSFUL");
+    assert!(posted[1].1.starts_with("restore-drill: all "), "{posted:?}");
+    assert!(instance_in(&scene.fixture, &instance).await.is_none());
+    assert_eq!(
+        swept["result"]["validations"][0]["validation"]["posted"], "SUCCESSFUL",
+        "{swept:#}"
+    );
+}
+
+async fn cluster_ids_include(fixture: &Fixture, id: &str) -> bool {
+    fixture
+        .aws
+        .rds
+        .describe_db_clusters()
+        .db_cluster_identifier(id)
+        .send()
+        .await
+        .is_ok_and(|out| !out.db_clusters().is_empty())
+}
+
+#[tokio::test]
+async fn an_aurora_restore_test_whose_instance_is_never_checked_times_out_and_its_instance_goes() {
+    let scene = aurora_scene("bl").await;
+    let (id, cluster) = (scene.id.clone(), scene.cluster.clone());
+    let instance = scene.instance.clone();
+    let mut f = FunctionProcess::start(FUNCTION, &scene.env).await;
+    let (_, invoked) = f.invoke(&cluster_event_for(&id, &cluster)).await;
+    assert_eq!(invoked.response()["status"], "ok");
+    assert!(instance_in(&scene.fixture, &instance).await.is_some());
+    // Its event never came, and no sweep ran until well past the validation's deadline (3 h).
+    let mut later =
+        FunctionProcess::start_shifted(FUNCTION, &scene.env, chrono::Duration::hours(4)).await;
+    let (_, invoked) = later
+        .invoke(&json!({"task": "sweep", "dry_run": false, "request_id": format!("late-{id}")}))
+        .await;
+    let swept = invoked.response();
+    let posted = scene.backup.posted(&id);
+    assert_eq!(posted.len(), 2, "{posted:?} {swept:#}");
+    assert_eq!(posted[1].0, "TIMED_OUT");
+    assert!(posted[1].1.contains("was not checked by"), "{posted:?}");
+    assert!(
+        instance_in(&scene.fixture, &instance).await.is_none(),
+        "{swept:#}"
+    );
+}

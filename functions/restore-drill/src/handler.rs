@@ -4,9 +4,11 @@
 //! taken by compare-and-swap, and no step depends on the next one succeeding: whatever is left,
 //! the sweep finishes or deletes.
 
+mod backup_job;
 mod check;
 mod cleanup;
 mod cluster;
+mod member;
 mod restore;
 mod start;
 mod sweep;
@@ -218,7 +220,7 @@ where
                 dry_run,
                 because,
             } => {
-                self.validate(&job_id, dry_run, &because, &run, &invocation.origin)
+                self.validate(&job_id, dry_run, &because, &run, invocation)
                     .await
             }
         }

@@ -51,7 +51,8 @@ struct RawDetail {
     resource_type: Option<String>,
 }
 
-fn valid_job_id(id: &str) -> bool {
+/// A restore job id as Backup writes them: 1-128 ASCII letters, digits, `-` and `_`.
+pub fn valid_job_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= MAX_JOB_ID
         && id

@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use alarm::{AlarmChange, AlarmKind, AlarmMetric, AlarmState, Breach, MetricRef};
-pub use backup_event::{RestoreJobEvent, RESTORE_JOB_STATE_CHANGE};
+pub use backup_event::{valid_job_id, RestoreJobEvent, RESTORE_JOB_STATE_CHANGE};
 pub use error::{read_value, TriggerError};
 pub use ident::{IdentifierRule, RdsIdentifier, ResourceKind};
 pub use manual::{check_request_id, manual_schema, ManualPayload};

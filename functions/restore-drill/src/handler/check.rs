@@ -22,7 +22,10 @@ use rds_responder::trigger::{RdsIdentifier, ResourceKind};
 use super::cleanup::cost_check;
 use super::{drill_key, facts_of, state_of, DrillState, RestoreDrill, FUNCTION};
 use crate::checks;
-use crate::policy::drill::{check_refusal, named_as_scratch, Step, SCRATCH_TAG, SOURCE_TAG};
+use crate::policy::drill::{
+    check_refusal, named_as_scratch, tagged_source, Step, SCRATCH_TAG, SOURCE_TAG,
+};
+use crate::policy::validation::tagged_validation;
 use crate::policy::verdict::{compare, observed_rpo, rto, Timeline};
 use crate::request::Subject;
 
@@ -32,12 +35,6 @@ pub type Told = (Vec<Check>, String, Option<Value>);
 fn told(name: &str, outcome: Outcome, detail: String) -> Told {
     let summary = detail.clone();
     (vec![Check::new(name, outcome, detail)], summary, None)
-}
-
-/// The source a scratch copy names in its tag: `db-instance:<id>`, `db-cluster:<id>`,
-/// `table:<name>`.
-pub fn tagged_source(tags: &std::collections::BTreeMap<String, String>) -> Option<Subject> {
-    Subject::parse_tag(tags.get(SOURCE_TAG)?)
 }
 
 impl<R, B, T, D, J, V> RestoreDrill<R, B, T, D, J, V>
@@ -69,6 +66,11 @@ where
             }
             Err(e) => return told(&name, Outcome::Fail, format!("{e}; not checked")),
         };
+        if let Some(job) = tagged_validation(&scratch.tags) {
+            let dry_run = self.config.automatic_dry_run;
+            let f = self.validate(job, dry_run, because, run, invocation).await;
+            return (f.checks, f.summary, f.result);
+        }
         let ours = named_as_scratch(scratch_id.as_str())
             && scratch.tags.get(SCRATCH_TAG).map(String::as_str) == Some(scratch_id.as_str());
         // An instance drill's scratch names an instance; an Aurora drill's names its cluster.

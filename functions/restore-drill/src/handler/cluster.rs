@@ -17,10 +17,10 @@ use rds_responder::sql::verify::DataInspector;
 use rds_responder::table_recovery::TableRestores;
 use rds_responder::trigger::{RdsIdentifier, ResourceKind};
 
-use super::check::tagged_source;
 use super::{drill_key, drill_lock, facts_of, state_of, RestoreDrill, FUNCTION};
 use crate::policy::drill::{
-    add_instance_refusal, named_as_scratch, Step, EXPIRES_TAG, OWNER_TAG, SCRATCH_TAG, SOURCE_TAG,
+    add_instance_refusal, named_as_scratch, tagged_source, Step, EXPIRES_TAG, OWNER_TAG,
+    SCRATCH_TAG, SOURCE_TAG,
 };
 use crate::request::Subject;
 

@@ -19,12 +19,11 @@ use rds_responder::sql::verify::DataInspector;
 use rds_responder::table_recovery::TableRestores;
 use rds_responder::trigger::{DbTarget, RdsIdentifier, ResourceKind, TableName, Target};
 
-use super::check::tagged_source;
 use super::table::table_source;
 use super::{drill_key, facts_of, list_failed, state_of, RestoreDrill, FUNCTION};
 use crate::policy::drill::{
-    named_as_scratch, ownership, sweep_action, Ownership, ScratchFacts, ScratchKind, Step,
-    SweepAction, EXPIRES_TAG, OWNER_TAG, SCRATCH_MARK, SCRATCH_TAG,
+    named_as_scratch, ownership, sweep_action, tagged_source, Ownership, ScratchFacts, ScratchKind,
+    Step, SweepAction, EXPIRES_TAG, OWNER_TAG, SCRATCH_MARK, SCRATCH_TAG,
 };
 use crate::request::Subject;
 
@@ -171,9 +170,7 @@ where
             )
             .await;
         }
-        let (validations, validated) = self
-            .sweep_validations(dry_run, run, &invocation.origin)
-            .await;
+        let (validations, validated) = self.sweep_validations(dry_run, run, invocation).await;
         checks.extend(validations);
         let count = |o: Outcome| checks.iter().filter(|c| c.outcome == o).count();
         let others = match theirs.len() {

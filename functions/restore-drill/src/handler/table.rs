@@ -16,13 +16,13 @@ use rds_responder::sql::verify::DataInspector;
 use rds_responder::table_recovery::{TableRestores, TableSettings};
 use rds_responder::trigger::TableName;
 
-use super::check::{tagged_source, Told};
+use super::check::Told;
 use super::cleanup::cost_check;
 use super::{drill_key, drill_lock, facts_of, state_of, RestoreDrill, FUNCTION};
 use crate::checks;
 use crate::policy::drill::{
-    check_refusal, named_as_scratch, scratch_tags, Step, OWNER_TAG, SCRATCH_MARK, SCRATCH_TAG,
-    SOURCE_TAG,
+    check_refusal, named_as_scratch, scratch_tags, tagged_source, Step, OWNER_TAG, SCRATCH_MARK,
+    SCRATCH_TAG, SOURCE_TAG,
 };
 use crate::policy::verdict::{dropped_settings, items, observed_rpo, rto, Timeline};
 use crate::request::Subject;

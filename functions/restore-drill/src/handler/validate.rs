@@ -4,7 +4,6 @@
 //! message. Backup deletes the restored resource itself: nothing is deleted here.
 
 use chrono::Utc;
-use serde_json::json;
 
 use rds_responder::backups::TableBackups;
 use rds_responder::job::JobStore;
@@ -13,11 +12,13 @@ use rds_responder::recovery::RestoreControl;
 use rds_responder::report::{Check, Findings, Outcome};
 use rds_responder::restore_testing::{RestoreJob, RestoreJobs, Validation};
 use rds_responder::run::RunContext;
+use rds_responder::runner::Invocation;
 use rds_responder::sql::verify::DataInspector;
 use rds_responder::table_recovery::TableRestores;
-use rds_responder::trigger::{Origin, Target};
+use rds_responder::trigger::Target;
 
-use super::{target_of, DrillState, RestoreDrill};
+use super::backup_job::{drill_state_of, validation_result};
+use super::{target_of, RestoreDrill};
 use crate::policy::validation::{
     sweep_validates, validation_target, verdict, ValidationTarget, LOOKBACK_DAYS,
 };
@@ -49,8 +50,9 @@ where
         dry_run: bool,
         because: &str,
         run: &RunContext<'_, '_, impl Ledger>,
-        origin: &Origin,
+        invocation: &Invocation,
     ) -> Findings {
+        let origin = &invocation.origin;
         let job = match self.restore_jobs.describe_job(job_id).await {
             Ok(Some(job)) => job,
             Ok(None) => {
@@ -78,7 +80,9 @@ where
                 return Findings::skipped(None::<Target>, format!("{reason} ({because})"))
             }
         };
-        let validated = self.validate_job(&job, &target, dry_run, run, origin).await;
+        let validated = self
+            .validate_job(&job, &target, dry_run, run, invocation)
+            .await;
         let mut findings = Findings::new(
             Some(target_of(&target.restored)),
             validated.checks,
@@ -94,8 +98,9 @@ where
         &self,
         dry_run: bool,
         run: &RunContext<'_, '_, impl Ledger>,
-        origin: &Origin,
+        invocation: &Invocation,
     ) -> (Vec<Check>, Vec<serde_json::Value>) {
+        let origin = &invocation.origin;
         let mut checks = Vec::new();
         let mut results = Vec::new();
         let since = run.now - chrono::Duration::days(LOOKBACK_DAYS);
@@ -144,7 +149,9 @@ where
                 let Ok(target) = validation_target(job, plans, origin) else {
                     continue;
                 };
-                let validated = self.validate_job(job, &target, dry_run, run, origin).await;
+                let validated = self
+                    .validate_job(job, &target, dry_run, run, invocation)
+                    .await;
                 checks.extend(validated.checks);
                 results.push(validated.result);
             }
@@ -159,21 +166,14 @@ where
         target: &ValidationTarget,
         dry_run: bool,
         run: &RunContext<'_, '_, impl Ledger>,
-        origin: &Origin,
+        invocation: &Invocation,
     ) -> Validated {
+        let origin = &invocation.origin;
         let id = &job.job_id;
         let name = format!("validation {id}");
         let restored = target.restored.tag_value();
         let source = target.source.tag_value();
-        let result = |posted: Option<Validation>| {
-            json!({"validation": {
-                "restore_job": id,
-                "plan": job.plan,
-                "restored": restored,
-                "source": source,
-                "posted": posted.map(Validation::as_str),
-            }})
-        };
+        let result = |posted: Option<Validation>| validation_result(job, target, posted);
         if dry_run {
             return Validated {
                 checks: vec![Check::new(
@@ -239,6 +239,11 @@ where
                 result: result(None),
             };
         }
+        if let Subject::Cluster(cluster) = &target.restored {
+            return self
+                .validate_member(job, target, cluster, run, invocation)
+                .await;
+        }
         let started = format!("restore-drill is checking {restored} against {source}");
         if let Err(e) = self
             .restore_jobs
@@ -253,35 +258,51 @@ where
         }
         let mut checks = self.check_restored(job, target, run).await;
         let (validation, message) = verdict(&checks, !run.time_left());
-        let posted = self
-            .restore_jobs
-            .post_validation(id, validation, &message)
+        let shown = self
+            .post_verdict(id, validation, &message, &mut checks)
             .await;
-        let line = format!("restore job {id} ({restored}): {}", validation.as_str());
-        // What Backup shows: the verdict only once it was taken.
-        let shown = posted.is_ok().then_some(validation);
-        match posted {
-            Ok(()) => checks.push(Check::new(
-                name,
-                match validation {
-                    Validation::Successful => Outcome::Pass,
-                    _ => Outcome::Fail,
-                },
-                format!("posted {} to AWS Backup: {message}", validation.as_str()),
-            )),
-            Err(e) => checks.push(Check::new(
-                name,
-                Outcome::Fail,
-                format!(
-                    "{e}: the verdict {} is in this report only (Backup shows VALIDATING)",
-                    validation.as_str()
-                ),
-            )),
-        }
         Validated {
             checks,
-            line,
+            line: format!("restore job {id} ({restored}): {}", validation.as_str()),
             result: result(shown),
+        }
+    }
+
+    /// Posts the verdict and says so in a check; what Backup shows is the verdict only once it
+    /// was taken.
+    pub(super) async fn post_verdict(
+        &self,
+        id: &str,
+        validation: Validation,
+        message: &str,
+        checks: &mut Vec<Check>,
+    ) -> Option<Validation> {
+        let name = format!("validation {id}");
+        match self
+            .restore_jobs
+            .post_validation(id, validation, message)
+            .await
+        {
+            Ok(()) => {
+                let outcome = match validation {
+                    Validation::Successful => Outcome::Pass,
+                    _ => Outcome::Fail,
+                };
+                let said = format!("posted {} to AWS Backup: {message}", validation.as_str());
+                checks.push(Check::new(name, outcome, said));
+                Some(validation)
+            }
+            Err(e) => {
+                checks.push(Check::new(
+                    name,
+                    Outcome::Fail,
+                    format!(
+                        "{e}: the verdict {} is in this report only (Backup shows VALIDATING)",
+                        validation.as_str()
+                    ),
+                ));
+                None
+            }
         }
     }
 
@@ -292,28 +313,7 @@ where
         target: &ValidationTarget,
         run: &RunContext<'_, '_, impl Ledger>,
     ) -> Vec<Check> {
-        let mut state = DrillState {
-            source: target.source.name().to_string(),
-            kind: target.source.kind().to_string(),
-            scratch: target.restored.name().to_string(),
-            restore_from: job
-                .recovery_point
-                .clone()
-                .unwrap_or_else(|| "an AWS Backup recovery point".into()),
-            point_in_time: false,
-            recovery_point: job
-                .recovery_point_created
-                .or(job.created)
-                .unwrap_or(run.now),
-            started_at: job.created.unwrap_or(run.now),
-            instance_class: String::new(),
-            cluster_available_at: None,
-            available_at: job.completed,
-            outcome: None,
-            checks: Vec::new(),
-            rto_seconds: None,
-            rpo_seconds: None,
-        };
+        let mut state = drill_state_of(job, target, run.now);
         match (&target.restored, &target.source) {
             (Subject::Instance(restored_id), source) => {
                 match self.rds.describe_recovery(restored_id).await {

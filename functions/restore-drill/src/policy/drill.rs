@@ -58,6 +58,12 @@ pub fn scratch_tags(
     ]
 }
 
+/// The source a scratch copy names in its tag: `db-instance:<id>`, `db-cluster:<id>`,
+/// `table:<name>`.
+pub fn tagged_source(tags: &BTreeMap<String, String>) -> Option<Subject> {
+    Subject::parse_tag(tags.get(SOURCE_TAG)?)
+}
+
 pub fn ownership(owner_tag: Option<&str>, ledger: &str) -> Ownership {
     match owner_tag {
         Some(owner) if owner == ledger => Ownership::Ours,
@@ -276,7 +282,7 @@ pub struct DrillFacts {
 
 impl DrillFacts {
     /// Someone else is running a step of it, and may still be.
-    fn leased_by_other(&self, me: &str, now: DateTime<Utc>) -> Option<String> {
+    pub(crate) fn leased_by_other(&self, me: &str, now: DateTime<Utc>) -> Option<String> {
         match &self.lease {
             Some((holder, until)) if holder != me && *until >= now => Some(format!(
                 "run {holder} holds it until {}",

@@ -1716,7 +1716,10 @@ fn a_restore_job_is_validated_against_its_source_only_when_it_is_a_listed_plans(
     let mut job = restore_job(None);
     job.created_resource = Some("arn:aws:rds:us-east-1:123456789012:cluster:restored".into());
     job.source_resource = Some("arn:aws:rds:us-east-1:123456789012:cluster:orders".into());
-    refused(job, &plans, "without an instance");
+    // An Aurora restore is validated: restore-drill adds the instance Backup leaves out.
+    let target = validation_target(&job, &plans, &origin()).unwrap();
+    assert_eq!(target.restored.tag_value(), "db-cluster:restored");
+    assert_eq!(target.source.tag_value(), "db-cluster:orders");
     let mut job = restore_job(None);
     job.created_resource = Some("arn:aws:ec2:us-east-1:123456789012:volume/vol-1".into());
     refused(job, &plans, "names no RDS DB instance");
@@ -1906,4 +1909,203 @@ fn every_scratch_copy_is_tagged_with_its_drill_source_expiry_and_deployment() {
         .find(|(k, _)| k == OWNER_TAG)
         .map(|(_, v)| v.as_str());
     assert_eq!(ownership(owner, "ledger-a"), Ownership::Ours);
+}
+
+// ---- An Aurora restore test's added instance ----
+
+fn member(status: &str) -> super::validation::MemberFacts {
+    use super::validation::VALIDATES_TAG;
+    let name = "restored-rr-drill-202612011130";
+    super::validation::MemberFacts {
+        name: name.into(),
+        status: status.into(),
+        cluster: Some("restored".into()),
+        tags: [
+            (SCRATCH_TAG, name),
+            (VALIDATES_TAG, "job-1"),
+            (OWNER_TAG, "ledger"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+    }
+}
+
+fn member_record(step: Step, lease: Option<(&str, chrono::DateTime<Utc>)>) -> DrillFacts {
+    DrillFacts {
+        run: "restored-rr-drill-202612011130".into(),
+        step: Some(step),
+        deadline: at(14, 30, 0),
+        lease: lease.map(|(h, u)| (h.to_string(), u)),
+    }
+}
+
+#[test]
+fn the_instance_added_to_a_backup_aurora_restore_is_named_from_the_restore_and_known_by_its_tags() {
+    use super::validation::*;
+    let cluster = RdsIdentifier::parse("restored", ResourceKind::DbCluster).unwrap();
+    let job = restore_job(None);
+    // Every run of one validation finds the same instance: named from the restore's end.
+    assert_eq!(
+        validation_instance(&cluster, &job, at(13, 0, 0)).as_str(),
+        "restored-rr-drill-202612011130"
+    );
+    let mut undated = restore_job(None);
+    undated.completed = None;
+    assert_eq!(
+        validation_instance(&cluster, &undated, at(13, 0, 0)).as_str(),
+        "restored-rr-drill-202612011100"
+    );
+    undated.created = None;
+    assert_eq!(
+        validation_instance(&cluster, &undated, at(13, 0, 0)).as_str(),
+        "restored-rr-drill-202612011300"
+    );
+    assert!(named_as_scratch(
+        validation_instance(&cluster, &job, at(13, 0, 0)).as_str()
+    ));
+    assert!(member_is_ours(
+        &member("available"),
+        "restored",
+        "job-1",
+        "ledger"
+    ));
+    assert!(!member_is_ours(
+        &member("available"),
+        "other",
+        "job-1",
+        "ledger"
+    ));
+    assert!(!member_is_ours(
+        &member("available"),
+        "restored",
+        "job-2",
+        "ledger"
+    ));
+    assert!(!member_is_ours(
+        &member("available"),
+        "restored",
+        "job-1",
+        "theirs"
+    ));
+    let mut renamed = member("available");
+    renamed.name = "restored-rr-drill-202612011131".into();
+    assert!(!member_is_ours(&renamed, "restored", "job-1", "ledger"));
+    let mut alone = member("available");
+    alone.cluster = None;
+    assert!(!member_is_ours(&alone, "restored", "job-1", "ledger"));
+    // The job tag is read only when it reads as a job id.
+    let tags = |v: &str| {
+        [(VALIDATES_TAG.to_string(), v.to_string())]
+            .into_iter()
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    assert_eq!(tagged_validation(&tags("job-1_A")), Some("job-1_A"));
+    assert_eq!(tagged_validation(&tags("job 1")), None);
+    assert_eq!(tagged_validation(&tags("")), None);
+    assert_eq!(tagged_validation(&Default::default()), None);
+    for v in [
+        rds_responder::restore_testing::Validation::Validating,
+        rds_responder::restore_testing::Validation::Successful,
+        rds_responder::restore_testing::Validation::Failed,
+        rds_responder::restore_testing::Validation::TimedOut,
+    ] {
+        assert_eq!(parse_validation(v.as_str()), Some(v));
+    }
+    assert_eq!(parse_validation("successful"), None);
+}
+
+#[test]
+fn an_aurora_validation_adds_its_instance_once_checks_it_when_available_and_concludes_when_late() {
+    use super::validation::*;
+    use rds_responder::restore_testing::Validation;
+    let now = at(13, 0, 0);
+    let ours = member("available");
+    let creating = member("creating");
+    // Not begun: add the instance; one already there (a record lost) is taken as it is.
+    assert_eq!(member_step(None, None, "me", now), MemberStep::Create);
+    assert_eq!(
+        member_step(None, Some((&ours, true)), "me", now),
+        MemberStep::Check
+    );
+    assert!(matches!(
+        member_step(None, Some((&creating, true)), "me", now),
+        MemberStep::Wait(w) if w.contains("is creating")
+    ));
+    // Someone else's instance under the name: never ours, whatever the record says.
+    for record in [None, Some(member_record(Step::Checking, None))] {
+        match member_step(record.as_ref(), Some((&ours, false)), "me", now) {
+            MemberStep::Conclude(Validation::Failed, why) => {
+                assert!(why.contains("is not the instance it adds"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Done: the verdict is posted again (Backup did not take it), whatever is left.
+    let done = member_record(Step::Done, None);
+    assert_eq!(
+        member_step(Some(&done), None, "me", now),
+        MemberStep::Repost
+    );
+    assert_eq!(
+        member_step(Some(&done), Some((&ours, true)), "me", now),
+        MemberStep::Repost
+    );
+    // Another run's lease, until it ends (inclusive); one's own lease does not stop it.
+    let held = member_record(Step::Checking, Some(("other", now)));
+    assert!(matches!(
+        member_step(Some(&held), Some((&ours, true)), "me", now),
+        MemberStep::Wait(w) if w.contains("another run holds it")
+    ));
+    assert_eq!(
+        member_step(Some(&held), Some((&ours, true)), "other", now),
+        MemberStep::Check
+    );
+    let expired = member_record(
+        Step::Checking,
+        Some(("other", now - chrono::Duration::seconds(1))),
+    );
+    assert_eq!(
+        member_step(Some(&expired), Some((&ours, true)), "me", now),
+        MemberStep::Check
+    );
+    // Its instance is being created / available.
+    let adding = member_record(Step::AddingInstance, None);
+    assert!(matches!(
+        member_step(Some(&adding), Some((&creating, true)), "me", now),
+        MemberStep::Wait(w) if w.contains("restored-rr-drill-202612011130 is creating")
+    ));
+    assert_eq!(
+        member_step(Some(&adding), Some((&ours, true)), "me", now),
+        MemberStep::Check
+    );
+    // A create that died before RDS had it: again; an instance gone after it was made: failed.
+    assert_eq!(
+        member_step(Some(&adding), None, "me", now),
+        MemberStep::Create
+    );
+    match member_step(Some(&member_record(Step::Checking, None)), None, "me", now) {
+        MemberStep::Conclude(Validation::Failed, why) => {
+            assert!(
+                why.contains("was deleted before its check finished"),
+                "{why}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // Past its deadline (14:30), never at it: timed out, instance or not.
+    let deadline = at(14, 30, 0);
+    assert_eq!(
+        member_step(Some(&adding), Some((&ours, true)), "me", deadline),
+        MemberStep::Check
+    );
+    let late = deadline + chrono::Duration::seconds(1);
+    for m in [None, Some((&ours, true)), Some((&creating, true))] {
+        match member_step(Some(&adding), m, "me", late) {
+            MemberStep::Conclude(Validation::TimedOut, why) => {
+                assert!(why.contains("not checked by 2026-12-01T14:30:00Z"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -7,7 +7,11 @@ use rds_responder::restore_testing::{RestoreJob, Validation};
 
 use rds_responder::trigger::{Origin, RdsIdentifier, ResourceKind, TableName};
 
-use super::drill::named_as_scratch;
+/// The tag on the instance restore-drill adds to an Aurora cluster AWS Backup restored: the
+/// restore job it validates.
+pub const VALIDATES_TAG: &str = "rds-responder:validates";
+
+use super::drill::{named_as_scratch, scratch_id, DrillFacts, Step, OWNER_TAG, SCRATCH_TAG};
 
 use crate::request::Subject;
 
@@ -133,12 +137,6 @@ pub fn validation_target(
             restored.tag_value()
         ));
     }
-    if let Subject::Cluster(_) = restored {
-        return Err(format!(
-            "restore job {id} restored Aurora cluster {}, which AWS Backup leaves without an instance; restore-drill does not add one to a restore it did not make: not validated",
-            restored.name()
-        ));
-    }
     Ok(ValidationTarget { restored, source })
 }
 
@@ -213,4 +211,127 @@ pub fn verdict(checks: &[Check], time_up: bool) -> (Validation, String) {
         Validation::Successful,
         format!("restore-drill: all {passed} checks passed"),
     )
+}
+
+/// The instance restore-drill adds to Aurora cluster `cluster` restored by `job` (Backup
+/// restores a cluster without one, so nothing could be queried): named as a drill's scratch
+/// instance, from the restore's completion, so every run of the validation finds the same one.
+pub fn validation_instance(
+    cluster: &RdsIdentifier,
+    job: &RestoreJob,
+    now: DateTime<Utc>,
+) -> RdsIdentifier {
+    scratch_id(cluster, job.completed.or(job.created).unwrap_or(now))
+}
+
+/// The restore job an instance's [`VALIDATES_TAG`] names, if it reads as a job id (the tag is
+/// anyone's to write: its job is read from Backup, and the instance must match it).
+pub fn tagged_validation(tags: &std::collections::BTreeMap<String, String>) -> Option<&str> {
+    tags.get(VALIDATES_TAG)
+        .map(String::as_str)
+        .filter(|id| rds_responder::trigger::valid_job_id(id))
+}
+
+/// An instance under a validation instance's name, as RDS describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberFacts {
+    pub name: String,
+    pub status: String,
+    /// The cluster it is in.
+    pub cluster: Option<String>,
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+/// Whether `member` is the instance this deployment added to `cluster` for `job_id`: its tags
+/// name it, the job and this deployment, and it is in that cluster. Anything else under the
+/// name is never checked, posted on as ours, or deleted.
+pub fn member_is_ours(member: &MemberFacts, cluster: &str, job_id: &str, owner: &str) -> bool {
+    let tag = |k: &str| member.tags.get(k).map(String::as_str);
+    tag(SCRATCH_TAG) == Some(member.name.as_str())
+        && tag(VALIDATES_TAG) == Some(job_id)
+        && tag(OWNER_TAG) == Some(owner)
+        && member.cluster.as_deref() == Some(cluster)
+}
+
+/// What an Aurora restore's validation does next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemberStep {
+    /// No instance yet and none is under way: post `VALIDATING`, add it.
+    Create,
+    /// Its instance is being created, or another run holds the validation.
+    Wait(String),
+    /// Its instance is available: check it, post the verdict, delete the instance.
+    Check,
+    /// The verdict without a check (the instance is gone or late, or the name is taken).
+    Conclude(Validation, String),
+    /// An earlier run decided the verdict and Backup did not take it: post it again.
+    Repost,
+}
+
+/// The next step of validation `record` (its job record; `None`: not begun) with the instance
+/// under its name (`None`: there is none; `Some(false)`: someone else's), run `me`, at `now`.
+/// The record is written before the instance is created, so a run that died midway is seen.
+pub fn member_step(
+    record: Option<&DrillFacts>,
+    member: Option<(&MemberFacts, bool)>,
+    me: &str,
+    now: DateTime<Utc>,
+) -> MemberStep {
+    if let Some((m, false)) = member {
+        return MemberStep::Conclude(
+            Validation::Failed,
+            format!(
+                "restore-drill: {} exists and is not the instance it adds to validate this restore (tags, cluster or deployment differ): not touched, nothing checked",
+                m.name
+            ),
+        );
+    }
+    let Some(record) = record else {
+        return match member {
+            None => MemberStep::Create,
+            Some((m, _)) if m.status == "available" => MemberStep::Check,
+            Some((m, _)) => MemberStep::Wait(format!("its instance {} is {}", m.name, m.status)),
+        };
+    };
+    if record.step == Some(Step::Done) {
+        return MemberStep::Repost;
+    }
+    if let Some(held) = record.leased_by_other(me, now) {
+        return MemberStep::Wait(format!("another run holds it: {held}"));
+    }
+    let late = now > record.deadline;
+    match member {
+        _ if late => MemberStep::Conclude(
+            Validation::TimedOut,
+            format!(
+                "restore-drill: the instance it added was not checked by {}",
+                record
+                    .deadline
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        ),
+        // A create that died before it reached RDS (its record says so): again.
+        None if record.step == Some(Step::AddingInstance) => MemberStep::Create,
+        None => MemberStep::Conclude(
+            Validation::Failed,
+            format!(
+                "restore-drill: its instance {} was deleted before its check finished",
+                record.run
+            ),
+        ),
+        Some((m, _)) if m.status == "available" => MemberStep::Check,
+        Some((m, _)) => MemberStep::Wait(format!("its instance {} is {}", m.name, m.status)),
+    }
+}
+
+/// A status as a record keeps it.
+pub fn parse_validation(raw: &str) -> Option<Validation> {
+    [
+        Validation::Validating,
+        Validation::Successful,
+        Validation::Failed,
+        Validation::TimedOut,
+    ]
+    .into_iter()
+    .find(|v| v.as_str() == raw)
 }
