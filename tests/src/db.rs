@@ -345,3 +345,131 @@ impl Drop for RestoredPg {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A second MariaDB server holding a dump of one database of the stack's: what a restore of a
+/// MySQL source is, for the drill's data checks (same TLS certificate, same responder user).
+/// Stopped and removed on drop.
+pub struct RestoredMy {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    server: std::process::Child,
+}
+
+impl RestoredMy {
+    pub fn from_primary(stack: &Stack, database: &str) -> Self {
+        use std::process::{Command, Stdio};
+        let base = std::path::PathBuf::from(std::env::var("STACK_DIR").expect("STACK_DIR"));
+        let port = Stack::closed_port();
+        let dir = base.join(format!("my-restored-{port}"));
+        std::fs::create_dir_all(dir.join("data")).expect("data dir");
+        std::fs::copy(base.join("mysql/server.key"), dir.join("server.key")).expect("key");
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        let as_mysql: Vec<&str> = if root { vec!["--user=mysql"] } else { vec![] };
+        if root {
+            let status = Command::new("chown")
+                .args(["-R", "mysql:mysql"])
+                .arg(&dir)
+                .status()
+                .expect("chown");
+            assert!(status.success());
+        }
+        let status = Command::new("mariadb-install-db")
+            .args(["--no-defaults", "--auth-root-authentication-method=normal"])
+            .arg(format!("--datadir={}", dir.join("data").display()))
+            .arg("--skip-test-db")
+            .args(&as_mysql)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("mariadb-install-db");
+        assert!(status.success(), "mariadb-install-db failed");
+        let socket = dir.join("mysqld.sock");
+        let server = Command::new("mariadbd")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", dir.join("data").display()))
+            .arg(format!("--socket={}", socket.display()))
+            .arg(format!("--port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--log-error={}", dir.join("mariadb.log").display()))
+            .arg(format!(
+                "--ssl-cert={}",
+                base.join("tls/server.pem").display()
+            ))
+            .arg(format!("--ssl-key={}", dir.join("server.key").display()))
+            .arg(format!("--ssl-ca={}", base.join("tls/ca.pem").display()))
+            .args(["--skip-log-bin", "--innodb-buffer-pool-size=16M"])
+            .args(&as_mysql)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mariadbd");
+        let client = |args: &[&str]| {
+            let mut c = Command::new("mariadb");
+            c.arg("--no-defaults")
+                .arg("-S")
+                .arg(&socket)
+                .args(["-u", "root"])
+                .args(args);
+            c
+        };
+        let started = std::time::Instant::now();
+        while !client(&["-e", "SELECT 1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the restored MariaDB did not start"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // The restore: the database dumped from the stack's server, and the responder's user.
+        let dump = Command::new("mariadb-dump")
+            .arg("--no-defaults")
+            .arg("-S")
+            .arg(&stack.mysql_socket)
+            .args(["-u", "root", "--databases", database])
+            .output()
+            .expect("mariadb-dump");
+        assert!(dump.status.success(), "mariadb-dump failed");
+        let mut load = client(&[]).stdin(Stdio::piped()).spawn().expect("mariadb");
+        std::io::Write::write_all(load.stdin.as_mut().expect("stdin"), &dump.stdout)
+            .expect("load the dump");
+        assert!(
+            load.wait().is_ok_and(|s| s.success()),
+            "loading the dump failed"
+        );
+        let grants = format!(
+            "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'; GRANT PROCESS ON *.* TO '{user}'@'%'; GRANT SELECT ON `{database}`.* TO '{user}'@'%';",
+            user = stack.pg_user,
+            password = stack.pg_password,
+        );
+        assert!(
+            client(&["-e", &grants]).status().is_ok_and(|s| s.success()),
+            "the responder's user"
+        );
+        Self { port, dir, server }
+    }
+
+    /// Root on the restored server.
+    pub async fn admin(&self) -> mysql_async::Conn {
+        let opts = mysql_async::OptsBuilder::default()
+            .socket(Some(self.dir.join("mysqld.sock").display().to_string()))
+            .user(Some("root"));
+        mysql_async::Conn::new(opts).await.expect("restored admin")
+    }
+}
+
+impl Drop for RestoredMy {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -171,3 +171,32 @@ impl DrillSource {
         ])
     }
 }
+
+/// [`source_data`] on the stack's MariaDB: database `drill_<suffix>` with `rows` orders and an
+/// empty `audit_log`, readable by the function's user; returns its name.
+pub async fn mysql_source_data(fixture: &Fixture, rows: i64) -> String {
+    use mysql_async::prelude::Queryable;
+    let mut admin = crate::db::mysql_admin(&fixture.stack).await;
+    let database = format!("drill_{}", fixture.suffix);
+    let values: Vec<String> = (1..=rows).map(|n| format!("({n})")).collect();
+    admin
+        .query_drop(format!(
+            "CREATE DATABASE `{database}`;
+             CREATE TABLE `{database}`.orders (id BIGINT PRIMARY KEY, created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6));
+             INSERT INTO `{database}`.orders (id) VALUES {};
+             CREATE TABLE `{database}`.audit_log (id BIGINT);
+             GRANT SELECT ON `{database}`.* TO '{user}'@'%';",
+            values.join(","),
+            user = fixture.stack.pg_user
+        ))
+        .await
+        .expect("MySQL source data");
+    database
+}
+
+/// [`orders_checks`] for a MySQL source: a table's schema is its database.
+pub fn mysql_orders_checks(database: &str) -> Value {
+    json!({"*": {"tables": [format!("{database}.orders"), format!("{database}.audit_log")],
+        "sql": {"orders exist": "SELECT count(*) > 0 FROM orders"},
+        "newest": format!("{database}.orders.created_at")}})
+}

@@ -87,6 +87,102 @@ async fn the_audit_grades_recovery_points_and_names_the_causes() {
     assert_eq!(published.len(), 2);
 }
 
+fn causes(entry: &Value) -> Vec<String> {
+    entry["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .filter_map(|c| c["cause"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_audit_names_backups_disabled_a_stopped_instance_and_a_lag_past_half_the_target() {
+    let fixture = Fixture::new().await;
+    let db = fixture.db.clone();
+    tag(&fixture, &db, "audit").await;
+    snapshot(&fixture, &db, &format!("{db}-fresh")).await;
+    // Backups turned off (retention 0), with a fresh snapshot: nothing new will be taken.
+    let off = format!("off-{}", fixture.suffix);
+    fixture.create_instance(&off, "postgres").await;
+    tag(&fixture, &off, "audit").await;
+    snapshot(&fixture, &off, &format!("{off}-fresh")).await;
+    fixture
+        .aws
+        .rds
+        .modify_db_instance()
+        .db_instance_identifier(&off)
+        .backup_retention_period(0)
+        .apply_immediately(true)
+        .send()
+        .await
+        .expect("turn backups off");
+    // Stopped: a stopped instance takes no backups.
+    let stopped = format!("stopped-{}", fixture.suffix);
+    fixture.create_instance(&stopped, "postgres").await;
+    tag(&fixture, &stopped, "audit").await;
+    fixture
+        .aws
+        .rds
+        .stop_db_instance()
+        .db_instance_identifier(&stopped)
+        .send()
+        .await
+        .expect("stop it");
+
+    let env = fixture.function_env(&[]);
+    let mut f = FunctionProcess::start(FUNCTION, &env).await;
+    let (_, invoked) = f.invoke(&json!({"task": "audit"})).await;
+    let report = invoked.response();
+    assert_eq!(
+        audit_entry(&report, &format!("db-instance:{db}"))["status"],
+        "ok"
+    );
+    let disabled = audit_entry(&report, &format!("db-instance:{off}"));
+    assert_eq!(disabled["status"], "at-risk", "{report:#}");
+    assert_eq!(causes(disabled), ["backups-disabled"], "{report:#}");
+    let halted = audit_entry(&report, &format!("db-instance:{stopped}"));
+    assert!(
+        causes(halted).contains(&"not-available".to_string()),
+        "{report:#}"
+    );
+    assert!(
+        check(&report, &format!("rpo db-instance:{stopped}"))["detail"]
+            .as_str()
+            .unwrap()
+            .contains("stopped"),
+        "{report:#}"
+    );
+
+    // RDS-EVENT-0028 for the instance: an audit of it alone, the event named as a cause.
+    let (_, invoked) = f
+        .invoke(&fixture.event("rds-instance-backups-disabled.eventbridge.json"))
+        .await;
+    let one = invoked.response();
+    let audited = one["result"]["audit"].as_array().expect("audit result");
+    assert_eq!(audited.len(), 1, "{one:#}");
+    assert_eq!(audited[0]["resource"], format!("db-instance:{db}"));
+    assert!(
+        causes(&audited[0]).contains(&"backups-disabled-event".to_string()),
+        "{one:#}"
+    );
+
+    // Ten minutes on (moto's restorable time stays now): past half the 15-minute target.
+    let mut later =
+        FunctionProcess::start_shifted(FUNCTION, &env, chrono::Duration::minutes(10)).await;
+    let (_, invoked) = later
+        .invoke(&json!({"task": "audit", "request_id": "ten-minutes-on"}))
+        .await;
+    let report = invoked.response();
+    let behind = audit_entry(&report, &format!("db-instance:{db}"));
+    assert_eq!(behind["status"], "at-risk", "{report:#}");
+    assert!(
+        behind["lag_seconds"].as_i64().unwrap() >= 600 - 60,
+        "{behind}"
+    );
+    assert!(causes(behind).is_empty(), "{report:#}");
+}
+
 struct Drill {
     fixture: Fixture,
     restored: RestoredPg,
@@ -195,6 +291,86 @@ async fn a_drill_restores_checks_real_data_and_deletes_its_scratch() {
     );
     drop(scene.restored);
     let _ = scene.database;
+}
+
+#[tokio::test]
+async fn a_mysql_drill_restores_checks_real_data_and_deletes_its_scratch() {
+    let fixture = Fixture::new_mysql().await;
+    let db = fixture.db.clone();
+    tag(&fixture, &db, "drill").await;
+    snapshot(&fixture, &db, &format!("{db}-nightly")).await;
+    let database = e2e::drill::mysql_source_data(&fixture, 30).await;
+    let restored = e2e::db::RestoredMy::from_primary(&fixture.stack, &database);
+    let now = Utc::now();
+    let scratch = |t: chrono::DateTime<Utc>| format!("{db}-rr-drill-{}", t.format("%Y%m%d%H%M"));
+    let overrides = format!(
+        "{}={a}=localhost:{r},{b}=localhost:{r}",
+        fixture.mysql_override() + ",",
+        a = scratch(now),
+        b = scratch(now + chrono::Duration::minutes(1)),
+        r = restored.port
+    )
+    .replacen(",=", ",", 1);
+    let checks = e2e::drill::mysql_orders_checks(&database);
+    let env = fixture.function_env(&[
+        ("DB_ENDPOINT_OVERRIDES", &overrides),
+        ("DB_NAME", &database),
+        ("DRILL_CHECKS", &checks.to_string()),
+        SHARED_ACCOUNT_CAP,
+    ]);
+    let mut f = FunctionProcess::start(FUNCTION, &env).await;
+    let (_, scratch) = start(&mut f, &db).await;
+    let (_, invoked) = f.invoke(&restored_event(&scratch)).await;
+    let report = invoked.response();
+    assert_eq!(report["status"], "ok", "{report:#}");
+    let orders = format!("rows {database}.orders");
+    let audit = format!("rows {database}.audit_log");
+    for name in [
+        "select 1",
+        "schema",
+        orders.as_str(),
+        audit.as_str(),
+        "sql orders exist",
+        "observed rpo",
+        "cleanup",
+    ] {
+        assert_eq!(
+            check(&report, name)["outcome"],
+            "pass",
+            "{name}: {report:#}"
+        );
+    }
+    assert!(check(&report, &orders)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("30"));
+    assert!(!instance_ids(&fixture).await.contains(&scratch));
+
+    // A second drill whose restore lost rows beyond the tolerance fails, naming the table.
+    {
+        use mysql_async::prelude::Queryable;
+        let mut admin = restored.admin().await;
+        admin
+            .query_drop(format!("DELETE FROM `{database}`.orders WHERE id > 10"))
+            .await
+            .expect("lose rows in the restore");
+    }
+    let (_, invoked) = f
+        .invoke(
+            &json!({"task": "drill", "db_instance": db, "dry_run": false, "request_id": "again"}),
+        )
+        .await;
+    let started = invoked.response();
+    let second = check(&started, &format!("drill {db}"))["data"]["drill"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started:#}"))
+        .to_string();
+    let (_, invoked) = f.invoke(&restored_event(&second)).await;
+    let failed = invoked.response();
+    assert_eq!(failed["status"], "failed", "{failed:#}");
+    assert_eq!(check(&failed, &orders)["outcome"], "fail", "{failed:#}");
+    assert_eq!(check(&failed, "cleanup")["outcome"], "pass", "{failed:#}");
+    drop(restored);
 }
 
 #[tokio::test]

@@ -422,6 +422,15 @@ impl MySqlSessions {
         if one != Some(1) {
             return Err(DbError::Unexpected(format!("SELECT 1 returned {one:?}")));
         }
+        // A MySQL table's schema is its database, and the session selects none (DB_NAME names
+        // PostgreSQL's): the checks read in their first table's database, whose schema is compared.
+        if let Some(first) = spec.tables.first() {
+            let sql = format!("USE {}", quote(engine, &first.schema));
+            self.bounded("selecting the tables' database", |c| {
+                Box::pin(c.query_drop(sql))
+            })
+            .await?;
+        }
         let columns: Vec<String> = self
             .bounded("reading the schema", |c| Box::pin(c.query(COLUMNS)))
             .await?;

@@ -607,6 +607,17 @@ fn the_schema_must_hold_every_source_column() {
     let v = schema(&cols(&["a"]), &cols(&["a", "z"]));
     assert_eq!(v.outcome, Outcome::Warn);
     assert!(v.detail.ends_with(": z"), "{}", v.detail);
+    // Nothing on either side compares nothing: never a pass (a validation needs a passed one).
+    let v = schema(&[], &[]);
+    assert_eq!(v.outcome, Outcome::Warn);
+    assert!(v.detail.contains("nothing compared"), "{}", v.detail);
+    let v = schema(&cols(&["a"]), &cols(&["a"]));
+    assert_eq!(v.outcome, Outcome::Pass);
+    assert!(v.detail.starts_with("1 columns"), "{}", v.detail);
+    // Columns only the restore has, the source empty: they are named.
+    let v = schema(&[], &cols(&["z"]));
+    assert_eq!(v.outcome, Outcome::Warn);
+    assert!(v.detail.ends_with(": z"), "{}", v.detail);
     let many: Vec<String> = (0..12).map(|i| format!("c{i:02}")).collect();
     let v = schema(&many, &[]);
     assert!(v.detail.ends_with("c09, and 2 more"), "{}", v.detail);

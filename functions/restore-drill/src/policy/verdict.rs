@@ -40,6 +40,12 @@ pub fn schema(source: &[String], restored: &[String]) -> Verdict {
     let missing: Vec<&String> = source.iter().filter(|c| !restored.contains(c)).collect();
     let extra: Vec<&String> = restored.iter().filter(|c| !source.contains(c)).collect();
     match (missing.is_empty(), extra.is_empty()) {
+        // Nothing seen on either side is nothing compared (a database not selected, or empty).
+        (true, true) if source.is_empty() => verdict(
+            "schema",
+            Outcome::Warn,
+            "no column on either side: nothing compared (is DB_NAME the database the checks read?)",
+        ),
         (true, true) => verdict(
             "schema",
             Outcome::Pass,
