@@ -454,3 +454,101 @@ async fn an_aurora_restore_test_whose_instance_is_never_checked_times_out_and_it
         "{swept:#}"
     );
 }
+
+// ---- DynamoDB: Backup's restored table against its source ----
+
+async fn put_items(fixture: &Fixture, table: &str, n: usize) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    for i in 0..n {
+        fixture
+            .aws
+            .dynamodb
+            .put_item()
+            .table_name(table)
+            .item("pk", AttributeValue::S(format!("order-{i}")))
+            .send()
+            .await
+            .expect("put item");
+    }
+}
+
+fn table_job(id: &str, restored: &str, source: &str) -> SeededJob {
+    let now = Utc::now().timestamp();
+    SeededJob {
+        job_id: id.into(),
+        status: "COMPLETED".into(),
+        created_resource_arn: format!("arn:aws:dynamodb:us-east-1:123456789012:table/{restored}"),
+        source_resource_arn: format!("arn:aws:dynamodb:us-east-1:123456789012:table/{source}"),
+        plan_arn: Some(PLAN.into()),
+        created: now - 1800,
+        completed: now - 300,
+        recovery_point_created: now - 3600,
+        validation: None,
+    }
+}
+
+#[tokio::test]
+async fn a_restore_tests_table_is_counted_against_its_source_and_a_short_one_fails() {
+    let fixture = Fixture::new().await;
+    let source = format!("orders-{}", fixture.suffix);
+    let whole = format!("awsbackup-whole-{}", fixture.suffix);
+    let short = format!("awsbackup-short-{}", fixture.suffix);
+    for (table, items) in [(&source, 40), (&whole, 40), (&short, 12)] {
+        fixture.create_table(table, None).await;
+        put_items(&fixture, table, items).await;
+    }
+    let backup = BackupEndpoint::start().await;
+    let (ok_id, short_id) = (
+        format!("tbl-{}", fixture.suffix),
+        format!("tbl-short-{}", fixture.suffix),
+    );
+    backup.seed(table_job(&ok_id, &whole, &source));
+    backup.seed(table_job(&short_id, &short, &source));
+    let env = fixture.function_env(&[
+        ("RESTORE_TESTING_PLANS", PLAN),
+        ("AWS_ENDPOINT_URL_BACKUP", &backup.endpoint()),
+    ]);
+    let mut f = FunctionProcess::start(FUNCTION, &env).await;
+    let event = |id: &str, restored: &str| {
+        json!({
+            "version": "0", "id": format!("ev-{id}"), "detail-type": "Restore Job State Change",
+            "source": "aws.backup", "account": "123456789012",
+            "time": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "region": "us-east-1", "resources": [],
+            "detail": {"restoreJobId": id, "status": "COMPLETED", "resourceType": "DynamoDB",
+                "restoreTestingPlanArn": PLAN,
+                "createdResourceArn": format!("arn:aws:dynamodb:us-east-1:123456789012:table/{restored}")}
+        })
+    };
+    let (_, invoked) = f.invoke(&event(&ok_id, &whole)).await;
+    let report = invoked.response();
+    let items = check(&report, "items");
+    assert_eq!(items["outcome"], "pass", "{report:#}");
+    assert!(
+        items["detail"]
+            .as_str()
+            .unwrap()
+            .contains("40 items restored, 40 in the source"),
+        "{report:#}"
+    );
+    let posted = backup.posted(&ok_id);
+    assert_eq!(
+        posted.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(),
+        ["VALIDATING", "SUCCESSFUL"],
+        "{report:#}"
+    );
+
+    let (_, invoked) = f.invoke(&event(&short_id, &short)).await;
+    let report = invoked.response();
+    assert_eq!(report["status"], "failed", "{report:#}");
+    assert_eq!(check(&report, "items")["outcome"], "fail", "{report:#}");
+    let posted = backup.posted(&short_id);
+    assert_eq!(posted.len(), 2, "{posted:?}");
+    assert_eq!(posted[1].0, "FAILED");
+    assert!(posted[1].1.contains("items"), "{posted:?}");
+    // Backup deletes its own restores: both tables and the source are still there.
+    let tables = fixture.aws.dynamodb.list_tables().send().await.unwrap();
+    for t in [&source, &whole, &short] {
+        assert!(tables.table_names().contains(t), "{t}");
+    }
+}
