@@ -329,7 +329,7 @@ INVALID = {
     "unknown-validation-verdict.json": ("$.result.validation.posted", "'PASSED' is not one of"),
     "validation-from-a-schedule.json": ("$.trigger.type", "'restore-job' was expected"),
     "sweep-with-nothing-checked.json": ("$.result.drills", "should be non-empty"),
-    "validation-of-an-aurora-cluster.json": ("$.result.validation.restored", "does not match '^(db-instance|table):'"),
+    "validation-of-a-cluster-against-an-instance.json": ("$.result.validation.source", "does not match '^db-cluster:'"),
     "validation-of-a-table-against-an-instance.json": ("$.result.validations[0].validation.source", "does not match '^table:'"),
 }
 

@@ -183,6 +183,27 @@ async fn a_restore_missing_a_table_fails_and_the_sweep_validates_a_restore_whose
         .expect("validations");
     assert_eq!(validations.len(), 1, "{report:#}");
     assert_eq!(validations[0]["validation"]["posted"], "FAILED");
+    // By hand: a dry run says what it would do and posts nothing; then it validates.
+    let hand = format!("hand-{}", scene.fixture.suffix);
+    scene.backup.seed(job(&scene, &hand, PLAN));
+    let (_, invoked) = f
+        .invoke(&json!({"task": "validate", "restore_job": hand}))
+        .await;
+    let planned = invoked.response();
+    assert_eq!(
+        check(&planned, &format!("validation {hand}"))["outcome"],
+        "planned",
+        "{planned:#}"
+    );
+    assert!(scene.backup.posted(&hand).is_empty());
+    let (_, invoked) = f
+        .invoke(&json!({"task": "validate", "restore_job": hand, "dry_run": false}))
+        .await;
+    let by_hand = invoked.response();
+    assert_eq!(by_hand["trigger"]["type"], "manual", "{by_hand:#}");
+    let posted = scene.backup.posted(&hand);
+    assert_eq!(posted.len(), 2, "{posted:?} {by_hand:#}");
+    assert_eq!(posted[1].0, "FAILED");
     // Validated now: the next sweep leaves it.
     let (_, invoked) = f
         .invoke(&json!({"task": "sweep", "dry_run": false, "request_id": format!("again-{lost}")}))

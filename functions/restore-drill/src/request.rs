@@ -20,6 +20,8 @@ pub enum Task {
     Drill,
     /// Advance drills whose event never came, fail late ones, delete expired scratch.
     Sweep,
+    /// Validate one AWS Backup restore test's restore (by hand only: the sweep finds the rest).
+    Validate,
 }
 
 /// Where a drill restores from.
@@ -166,6 +168,9 @@ pub struct ManualTask {
     pub from: DrillFrom,
     pub dry_run: bool,
     pub request_id: Option<String>,
+    /// The AWS Backup restore job a `validate` request names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_job: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -184,6 +189,8 @@ pub struct RawManualTask {
     dry_run: Option<bool>,
     #[serde(default)]
     request_id: Option<String>,
+    #[serde(default)]
+    restore_job: Option<String>,
 }
 
 fn invalid(field: &str, rule: impl Into<String>) -> TriggerError {
@@ -214,6 +221,28 @@ impl ManualPayload for ManualTask {
                     "is not taken by a sweep (it looks at every drill)",
                 ))
             }
+            Task::Validate if subject.is_some() => return Err(invalid(
+                "db_instance|db_cluster|table",
+                "is not taken by a validation (its restore job names the restore and its source)",
+            )),
+            _ => {}
+        }
+        match (&raw.restore_job, raw.task) {
+            (None, Task::Validate) => {
+                return Err(invalid(
+                    "restore_job",
+                    "is required by a validation: the AWS Backup restore job id",
+                ))
+            }
+            (Some(id), Task::Validate) if !rds_responder::trigger::valid_job_id(id) => {
+                return Err(invalid(
+                    "restore_job",
+                    "must be 1-128 ASCII letters, digits, '-' or '_' (an AWS Backup restore job id)",
+                ))
+            }
+            (Some(_), task) if task != Task::Validate => {
+                return Err(invalid("restore_job", "is only taken by a validation"))
+            }
             _ => {}
         }
         if raw.from.is_some() && raw.task != Task::Drill {
@@ -225,6 +254,7 @@ impl ManualPayload for ManualTask {
             from: raw.from.unwrap_or_default(),
             dry_run: rds_responder::safety::dry_run(true, raw.dry_run, false),
             request_id: raw.request_id,
+            restore_job: raw.restore_job,
         })
     }
 
@@ -270,6 +300,12 @@ impl ScheduleInput for DrillSchedule {
                 "is required: \"audit\", \"drill\" or \"sweep\"",
             )
         })?;
+        if task == Task::Validate {
+            return Err(invalid(
+                &format!("{field}task"),
+                "\"validate\" is taken by hand only: the sweep validates the listed plans' restores",
+            ));
+        }
         if task != Task::Drill && (!raw.targets.is_empty() || raw.from.is_some()) {
             return Err(invalid(
                 &format!("{field}targets"),
@@ -357,11 +393,50 @@ mod tests {
             (json!({"task": "drill", "db_cluster": "x--y"}), "db_cluster"),
             (json!({"task": "audit", "extra": 1}), "extra"),
             (json!({"task": "audit", "request_id": ""}), "request_id"),
+            (json!({"task": "validate"}), "restore_job"),
+            (
+                json!({"task": "validate", "restore_job": ""}),
+                "restore_job",
+            ),
+            (
+                json!({"task": "validate", "restore_job": "job 1; drop"}),
+                "restore_job",
+            ),
+            (
+                json!({"task": "validate", "restore_job": "x".repeat(129)}),
+                "restore_job",
+            ),
+            (
+                json!({"task": "sweep", "restore_job": "job-1"}),
+                "restore_job",
+            ),
+            (
+                json!({"task": "validate", "restore_job": "job-1", "db_instance": "orders-db"}),
+                "db_instance|db_cluster|table",
+            ),
         ] {
             let err = ManualTask::from_value(payload.clone()).unwrap_err();
             let text = err.to_string();
             assert!(text.contains(field), "{payload}: {text}");
         }
+    }
+
+    #[test]
+    fn a_validation_by_hand_names_its_restore_job_and_is_a_dry_run_unless_told() {
+        let t =
+            ManualTask::from_value(json!({"task": "validate", "restore_job": "job-1_A"})).unwrap();
+        assert_eq!(t.task, Task::Validate);
+        assert_eq!(t.restore_job.as_deref(), Some("job-1_A"));
+        assert!(t.dry_run);
+        let long = "x".repeat(128);
+        let t = ManualTask::from_value(
+            json!({"task": "validate", "restore_job": long, "dry_run": false}),
+        )
+        .unwrap();
+        assert!(!t.dry_run);
+        // Never on a schedule: the sweep validates every listed plan's restores.
+        let err = DrillSchedule::from_value(json!({"task": "validate"}), "detail.").unwrap_err();
+        assert_eq!(field_of(err), "detail.task");
     }
 
     #[test]

@@ -240,6 +240,11 @@ pub fn decide(trigger: &Trigger<ManualTask, DrillSchedule>, config: &DrillConfig
                     dry_run: !listed || automatic,
                     because,
                 },
+                // Refused when the input is read: never here.
+                Task::Validate => Decision::Skip {
+                    target: None,
+                    reason: "a schedule validates no single restore job".into(),
+                },
             }
         }
         Route::Manual(request) => {
@@ -259,6 +264,17 @@ pub fn decide(trigger: &Trigger<ManualTask, DrillSchedule>, config: &DrillConfig
                 Task::Sweep => Decision::Sweep {
                     dry_run: request.dry_run,
                     because,
+                },
+                Task::Validate => match &request.restore_job {
+                    Some(job_id) => Decision::Validate {
+                        job_id: job_id.clone(),
+                        dry_run: request.dry_run,
+                        because,
+                    },
+                    None => Decision::Skip {
+                        target: None,
+                        reason: "a validation by hand names its restore_job".into(),
+                    },
                 },
             }
         }

@@ -1441,6 +1441,22 @@ fn manual_tasks_keep_their_dry_run_and_database() {
     let d = decide(&trigger(json!({"task": "sweep"})), &config());
     assert!(matches!(d, Decision::Sweep { dry_run: true, .. }));
     let d = decide(
+        &trigger(json!({"task": "validate", "restore_job": "job-1"})),
+        &config(),
+    );
+    assert!(
+        matches!(&d, Decision::Validate { job_id, dry_run: true, because } if job_id == "job-1" && because == "manual request"),
+        "{d:?}"
+    );
+    let d = decide(
+        &trigger(json!({"task": "validate", "restore_job": "job-1", "dry_run": false})),
+        &config(),
+    );
+    assert!(
+        matches!(d, Decision::Validate { dry_run: false, .. }),
+        "{d:?}"
+    );
+    let d = decide(
         &trigger(json!({"task": "sweep", "dry_run": false})),
         &config(),
     );
