@@ -12,14 +12,16 @@ kept forever, an invocation lost without a trace, an event pattern the code does
 alarm the code answers that reaches it from nowhere, a storage change on an instance not opted in
 (or by a function that has no opt-in rule at all), a database function outside the VPC, a restore
 onto (or a create, tag or delete of) an instance, Aurora cluster or DynamoDB table that is no
-drill's scratch resource (or a delete of another deployment's), a point-in-time restore from a
+drill's scratch resource (or a delete of another deployment's), an instance added to a cluster no
+drill restored but a restore test's (under its condition, tagged with the restore job), a
+point-in-time restore from a
 database not enrolled for drills (or a table not drilled), a database or table created or deleted
 any other way, every restore or creation in the account routed to the drills, a schedule input
 its function refuses, an AWS Backup restore-testing verdict posted by a function that validates no
 restore test (or outside its condition, or beyond its region), a restore-job rule that routes
 other plans' or other states' restores (or lives when no plan is listed), a Scan of a table that
 is no scratch table reading items instead of counting them, a role whose inline policies outgrow
-IAM's 10,240 characters.
+IAM's 10,240 characters (or a managed policy its 6,144).
 
 Rules that compare the template with the code read the Rust sources (by regular expression,
 so a rename there fails here, naming what to update). Every failure names its rule and the
@@ -181,25 +183,34 @@ NO_DATABASE_LIFECYCLE = (
 # naming the plans (a !Join of a CommaDelimitedList parameter; the template condition that it is
 # non-empty guards every grant and the event rule for them), the file whose `bounded("Backup <Op>")`
 # calls name the Backup operations the code makes, the constant naming the event's detail-type,
-# and the function whose `status != "..."` names the one status its events are validated in.
+# the function whose `status != "..."` names the one status its events are validated in, and the
+# constant naming the tag (its value the restore job's id) of the one instance it adds to an Aurora
+# restore test's cluster: a scratch instance (SCRATCH_INSTANCES: its mark, its tags) in a cluster
+# AWS Backup named, created only by a statement under its condition whose request carries that tag
+# and the owner tag, with exactly a drill's keys and that one (restore_test_missing).
 RESTORE_VALIDATORS = {
     "RestoreDrillFunction": {
         "variable": "RESTORE_TESTING_PLANS",
         "calls": "shared/src/restore_testing.rs",
         "detail_type": ("rules/src/trigger/backup_event.rs", "RESTORE_JOB_STATE_CHANGE"),
         "status": ("functions/restore-drill/src/policy/mod.rs", "restore_job_decision"),
+        "validates_tag": ("functions/restore-drill/src/policy/validation.rs", "VALIDATES_TAG"),
     },
 }
+# The actions of a restore test's instance: its create (into any cluster) and its tags on create.
+RESTORE_TEST_ACTIONS = ("rds:CreateDBInstance", "rds:AddTagsToResource")
 # The Backup writes a validator makes that take no resource type (Service Authorization
 # Reference, AWS Backup): on "*" (named exactly, no wildcard) only by a function of
 # RESTORE_VALIDATORS, under its condition, with StringEquals aws:RequestedRegion.
 BACKUP_WRITES_ON_ANY = ("backup:PutRestoreValidationResult",)
 # The event pattern field naming a restore job's plan, which a validator's rule filters on.
 PLAN_FIELD = "restoreTestingPlanArn"
-# IAM's limit on a role's inline policies in all (not counting whitespace), and what SAM adds to a
-# function's role on its own (the on-failure destination's sqs:SendMessage policy, measured on
-# SAM's translation). The estimate resolves each template value as POLICY_VALUES says.
+# IAM's limit on a role's inline policies in all (not counting whitespace), on a managed policy,
+# and what SAM adds to a function's role on its own (the on-failure destination's sqs:SendMessage
+# policy, measured on SAM's translation). The estimate resolves each template value as
+# POLICY_VALUES says.
 MAX_INLINE_POLICY_CHARS = 10_240
+MAX_MANAGED_POLICY_CHARS = 6_144
 SAM_ADDED_POLICY_CHARS = 200
 POLICY_VALUES = {
     "AWS::Partition": "aws", "AWS::Region": "ap-southeast-2", "AWS::AccountId": "123456789012",
@@ -915,6 +926,86 @@ def request_tag_keys(statement):
     return condition_values(statement, "ForAllValues:StringEquals", "aws:TagKeys")
 
 
+# -- restore test instance helpers ------------------------------------------------------------
+
+def statement_guards(resources):
+    """{id(statement): the template conditions it holds under} of every Allow statement of every
+    identity policy (guarded_statements), for the rules that read owned_policies' statements."""
+    return {id(statement): conditions for _, statement, _, conditions in guarded_statements(resources)}
+
+
+def names_request_tag(statement, tag):
+    """Whether a statement's request tags mention a tag: its key in aws:TagKeys, or a condition
+    on aws:RequestTag/<tag> under any operator."""
+    if tag in (request_tag_keys(statement) or []):
+        return True
+    condition = statement.get("Condition")
+    return isinstance(condition, dict) and any(
+        isinstance(block, dict) and any(str(key).lower() == f"aws:requesttag/{tag}".lower() for key in block)
+        for block in condition.values())
+
+
+def request_tag_set(statement, tag):
+    """Whether a statement holds only for requests tagging with a value (StringLike
+    aws:RequestTag/<tag>, patterns no empty value matches: "?*"; IAM refuses a request without it)."""
+    values = condition_values(statement, "StringLike", f"aws:RequestTag/{tag}")
+    return bool(values) and not any(fnmatch.fnmatchcase("", value) for value in values)
+
+
+def request_owned(statement, settings):
+    """Whether a statement holds only for requests tagging the new resource as this deployment's:
+    StringEquals aws:RequestTag/<owner tag>, one value, the one its code writes (as
+    scratch_resource_owned, on the request)."""
+    condition = statement.get("Condition")
+    block = condition.get("StringEquals") if isinstance(condition, dict) else None
+    key = f"aws:RequestTag/{settings['owner_tag']}".lower()
+    values = next((as_list(v) for k, v in block.items() if str(k).lower() == key),
+                  None) if isinstance(block, dict) else None
+    wanted = resolved(settings["owner"])
+    return (values is not None and len(values) == 1 and None not in wanted
+            and resolved(values[0]) == wanted)
+
+
+def restore_test_missing(statement, owner, scratch, validators, guards):
+    """What a statement lacks to grant a restore test's instance (RESTORE_VALIDATORS: the one its
+    code adds to the Aurora cluster AWS Backup restored, under Backup's name): its validator's
+    condition, the validates request tag, the owner request tag, exactly a drill's keys and the
+    validates key. None when its owner validates no restore test (or its settings are unknown:
+    scratch_settings, validator_settings said why); [] when it lacks nothing."""
+    validator, settings = validators.get(owner), scratch.get(owner)
+    if not (validator and settings and validator["validates_tag"] and validator["conditions"]):
+        return None
+    tag, entry = validator["validates_tag"], RESTORE_VALIDATORS[owner]
+    missing = []
+    if not set(guards.get(id(statement), ())) & set(validator["conditions"]):
+        missing.append(f"outside !If {validator['conditions'][0]} (with {validator['parameter']} empty "
+                       "its code adds no instance)")
+    if not request_tag_set(statement, tag):
+        missing.append(f"without StringLike aws:RequestTag/{tag}: \"?*\" ({entry['validates_tag'][1]} in "
+                       f"{entry['validates_tag'][0]}: the restore job it validates)")
+    if settings["owner"] is not None and not request_owned(statement, settings):
+        missing.append(f"without StringEquals aws:RequestTag/{settings['owner_tag']}: "
+                       f"{as_written(settings['owner'])} ({SCRATCH_INSTANCES[owner]['owner_variable']}: "
+                       "its sweep deletes only its own deployment's)")
+    keys, wanted = request_tag_keys(statement), settings["keys"] | {tag}
+    if keys is None or set(keys) != wanted:
+        missing.append(f"with tag keys {', '.join(sorted(keys)) if keys else 'of any kind'}, not "
+                       f"{', '.join(sorted(wanted))} (a drill's and {entry['validates_tag'][1]})")
+    return missing
+
+
+def restore_test_claim(statement, owners, scratch, validators, guards):
+    """(tag, what the statement lacks) when it grants a restore test's instance, every owner a
+    function of RESTORE_VALIDATORS and its request tags naming the validates tag; else None."""
+    found = [(owner, restore_test_missing(statement, owner, scratch, validators, guards)) for owner in owners]
+    if not owners or any(missing is None for _, missing in found):
+        return None
+    tags = {validators[owner]["validates_tag"] for owner in owners}
+    if not any(names_request_tag(statement, tag) for tag in tags):
+        return None
+    return ", ".join(sorted(tags)), list(dict.fromkeys(m for _, missing in found for m in missing))
+
+
 # -- the rules --------------------------------------------------------------------------------
 
 def check(path):
@@ -1010,9 +1101,13 @@ def check(path):
     #    tag), and only for listed tag keys; in every identity policy. The exceptions: a
     #    function of OPT_IN_CHANGES may write its record (one key) on the instances opted in to
     #    it; a function of SCRATCH_INSTANCES may tag its new scratch instances and clusters (the
-    #    restore's tags, with the scratch tag naming them) with the keys its restores write.
+    #    restore's tags, with the scratch tag naming them) with the keys its restores write, and
+    #    one of RESTORE_VALIDATORS a restore test's new scratch instance (never a cluster) with
+    #    those and the validates key, only as restore_test_missing says.
     opt_in = opt_in_tags(functions, globals_, problems)
     scratch = scratch_settings(functions, globals_, problems)
+    validators = validator_settings(template, functions, globals_, problems)
+    guards = statement_guards(resources)
     on_values = rust_str_array(*ON_VALUES)
     if not on_values:
         problems.add("opt-in", ON_VALUES[0],
@@ -1062,9 +1157,21 @@ def check(path):
                 problems.add("snapshot-tagging", name,
                              f"{name} may tag without the CreatedBy=rds-responder request tag")
             keys = as_list(condition.get("ForAllValues:StringEquals", {}).get("aws:TagKeys"))
+            claim = restore_test_claim(statement, owners, scratch, validators, guards) if on_scratch else None
             if not keys:
                 problems.add("snapshot-tagging", name,
                              f"{name} may tag with any key: limit aws:TagKeys to the keys it writes")
+            elif claim:
+                tag, missing = claim
+                clusters = [text for text in texts if resource_name(text, "cluster") is not None]
+                if clusters:
+                    missing.append(f"on {', '.join(clusters)}: only on the new scratch instance "
+                                   f"(db:<cluster>{scratch[owners[0]]['mark']}<time>)")
+                if missing:
+                    problems.add("snapshot-tagging", name,
+                                 f"{name} may tag a restore test's instance (its request naming {tag}) "
+                                 + "; ".join(missing) + ": its code tags only the instance it adds to the "
+                                 "cluster AWS Backup restored, on create")
             elif on_scratch:
                 written = set().union(*(scratch[owner]["keys"] for owner in owners))
                 if set(map(str, keys)) != written:
@@ -1132,8 +1239,11 @@ def check(path):
     #     tagged so). A point-in-time restore also names its source: any instance or cluster, but
     #     only one enrolled for drills (its opt-in tag, StringEqualsIgnoreCase, the code's drill
     #     value); a table one only a drilled table (or its backups). No principal creates a
-    #     database or table otherwise, nor changes a cluster or table.
-    check_scratch_grants(resources, scratch, problems)
+    #     database or table otherwise, nor changes a cluster or table. The one instance a function
+    #     of RESTORE_VALIDATORS adds to a restore test's cluster (any name: AWS Backup's) is its
+    #     scratch instance, created into any cluster only by a statement restore_test_missing
+    #     finds nothing missing in.
+    check_scratch_grants(resources, scratch, validators, guards, problems)
 
     # 7b. Every grant is in the template, where these rules see it: no managed policy, no SAM
     #     policy template, no role from outside. (The execution and VPC policies SAM attaches
@@ -1375,14 +1485,15 @@ def check(path):
     #     calls; and only an EventBridge rule under that condition routes restore jobs to it, only
     #     its listed plans' (restoreTestingPlanArn: the parameter), only the status its code
     #     validates, and one does.
-    check_restore_testing(template, functions, globals_, of_type, problems)
+    check_restore_testing(template, validators, of_type, problems)
 
     # 18. A Scan of anything but a drill's scratch table only counts (StringEquals dynamodb:Select
     #     COUNT): the code's scans count (table_recovery.rs count_items); items are never read.
     check_count_only_scans(resources, scratch, problems)
 
     # 19. Each function's role holds its inline policies: IAM takes 10,240 characters in all (not
-    #     counting whitespace), estimated with every condition true and POLICY_VALUES.
+    #     counting whitespace: its Policies and the IAM::Policy resources attached to its role), and
+    #     6,144 for a managed policy; estimated with every condition true and POLICY_VALUES.
     check_policy_size(template, functions, problems)
     return problems
 
@@ -1417,13 +1528,14 @@ def check_schedule_input(name, raw, function, problems):
                      f"{', '.join(tasks)} ({enum} in {source})")
 
 
-def check_scratch_grants(resources, scratch, problems):
+def check_scratch_grants(resources, scratch, validators, guards, problems):
     for name, policy, owners in owned_policies(resources):
         for statement in statements(policy):
             if statement["Effect"] != "Allow":
                 continue
             label = statement.get("Sid", "a statement")
             texts = statement_resources(statement)
+            claim = restore_test_claim(statement, owners, scratch, validators, guards)
             for pattern in statement_actions(statement):
                 for action in NO_DATABASE_LIFECYCLE:
                     if action_matches(pattern, action):
@@ -1444,14 +1556,24 @@ def check_scratch_grants(resources, scratch, problems):
                         if owner not in scratch:
                             continue  # its settings are unknown: scratch_settings said why
                         check_scratch_statement(name, label, owner, scratch[owner], action, pattern,
-                                                statement, texts, resources, problems)
+                                                statement, texts, resources, problems,
+                                                claim if action in RESTORE_TEST_ACTIONS else None)
 
 
 def check_scratch_statement(name, label, owner, settings, action, pattern, statement, texts,
-                            resources, problems):
+                            resources, problems, claim=None):
+    """`claim`: (tag, what it lacks) when the statement grants a restore test's instance
+    (restore_test_claim): its keys are a drill's and the validates key, and, lacking nothing, it
+    may create the instance into any cluster."""
     mark, tag = settings["mark"], settings["tag"]
     source = SCRATCH_INSTANCES[owner]["source"]
     lets = f"{label} lets {owner} {action} (by {pattern})"
+    testing = claim is not None and not claim[1]
+    if claim is not None and claim[1]:
+        problems.add("scratch-instances", name,
+                     f"{lets} for a restore test's instance (its request naming {claim[0]}) "
+                     + "; ".join(claim[1]) + ": its code adds one instance to the cluster AWS Backup "
+                     "restored, only while plans are listed, tagged as a drill's copy and with the restore job")
     if action in SCRATCH_TAGGING:
         # Every resource of the request (the new resource, its source, its groups) is
         # authorized in the same request: each statement needs the request's conditions.
@@ -1462,7 +1584,7 @@ def check_scratch_statement(name, label, owner, settings, action, pattern, state
                          f"{lets} without StringLike aws:RequestTag/{tag}: \"*{mark}*\" (SCRATCH_TAG, "
                          f"SCRATCH_MARK in {source}): {what}")
         keys = request_tag_keys(statement)
-        if keys is None or set(keys) != settings["keys"]:
+        if claim is None and (keys is None or set(keys) != settings["keys"]):
             problems.add("scratch-instances", name,
                          f"{lets} with tag keys {', '.join(sorted(keys)) if keys else 'of any kind'}: "
                          "limit them (ForAllValues:StringEquals aws:TagKeys) to "
@@ -1501,6 +1623,8 @@ def check_scratch_statement(name, label, owner, settings, action, pattern, state
                 continue
             if action in spec["sources"] and scratch_source(kind, action, text, statement, settings):
                 continue  # a point-in-time restore's source enrolled for drills, a drilled table
+            if kind == "cluster" and action == "rds:CreateDBInstance" and testing:
+                continue  # a restore test's instance, into the cluster AWS Backup restored
             shown = text or "a Resource it cannot tell"
             only = (f"only {spec['acts'][action]} its scratch {plural} ({spec['name']}{mark}<time>, "
                     f"SCRATCH_MARK in {source})")
@@ -1628,8 +1752,8 @@ def rust_function_body(relative, name):
 def validator_settings(template, functions, globals_, problems):
     """{function: settings} of the RESTORE_VALIDATORS functions in the template that list plans:
     the plans parameter, the conditions that it is non-empty, the Backup operations its code
-    calls, the event detail-type and the status it validates (None where the code was not read:
-    a problem says why)."""
+    calls, the event detail-type, the status it validates and the tag of a restore test's
+    instance (None where the code was not read: a problem says why)."""
     found = {}
     for function, entry in RESTORE_VALIDATORS.items():
         if function not in functions:
@@ -1652,6 +1776,11 @@ def validator_settings(template, functions, globals_, problems):
             problems.add("restore-testing", function,
                          f"no one `status != \"...\"` in {entry['status'][1]} of {entry['status'][0]}: "
                          "update RESTORE_VALIDATORS in check-template.py")
+        validates_tag = rust_str_constant(*entry["validates_tag"])
+        if not validates_tag:
+            problems.add("restore-testing", function,
+                         f"no {entry['validates_tag'][1]} in {entry['validates_tag'][0]}: update "
+                         "RESTORE_VALIDATORS in check-template.py")
         conditions = listed_condition(template, parameter) if parameter else []
         if parameter and not conditions:
             problems.add("restore-testing", function,
@@ -1661,13 +1790,13 @@ def validator_settings(template, functions, globals_, problems):
         found[function] = {
             "parameter": parameter, "conditions": conditions, "calls": calls,
             "detail_type": detail_type, "status": statuses[0] if len(statuses) == 1 else None,
+            "validates_tag": validates_tag,
         }
     return found
 
 
-def check_restore_testing(template, functions, globals_, of_type, problems):
+def check_restore_testing(template, validators, of_type, problems):
     resources = template["Resources"]
-    validators = validator_settings(template, functions, globals_, problems)
     variable = lambda f: RESTORE_VALIDATORS[f]["variable"]
     granted = {}  # validator -> {action patterns granted under its condition}
     for name, statement, owners, under in guarded_statements(resources):
@@ -1850,18 +1979,41 @@ def policy_estimate(template, node):
 NO_VALUE = object()
 
 
+def policy_chars(template, document):
+    """The characters IAM counts in a policy document (policy_estimate, no whitespace)."""
+    document = policy_estimate(template, document)
+    if document is NO_VALUE or not isinstance(document, dict):
+        return 0
+    return len(re.sub(r"\s", "", json.dumps(document, separators=(",", ":"))))
+
+
 def check_policy_size(template, functions, problems):
-    """Each SAM function's inline policies (its Policies documents, and what SAM adds), estimated
-    as IAM stores them: over MAX_INLINE_POLICY_CHARS, IAM refuses the role."""
+    """Each SAM function's inline policies (its Policies documents, what SAM adds, and the
+    IAM::Policy and IAM::RolePolicy documents attached to the role SAM makes it), estimated as IAM
+    stores them: over MAX_INLINE_POLICY_CHARS, IAM refuses the role; each managed policy of the
+    template over MAX_MANAGED_POLICY_CHARS, the policy."""
+    resources = template.get("Resources", {})
+    attached = {}  # role -> [inline policy documents of IAM::Policy, IAM::RolePolicy resources]
+    for resource in resources.values():
+        if resource.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::RolePolicy"):
+            props = resource.get("Properties", {})
+            for role in as_list(props.get("Roles")) + as_list(props.get("RoleName")):
+                role = role.get("Ref") if isinstance(role, dict) else role
+                attached.setdefault(role, []).append(props.get("PolicyDocument", {}))
+    for name, resource in resources.items():
+        if resource.get("Type") != "AWS::IAM::ManagedPolicy":
+            continue
+        total = policy_chars(template, resource.get("Properties", {}).get("PolicyDocument", {}))
+        if total > MAX_MANAGED_POLICY_CHARS:
+            problems.add("policy-size", name,
+                         f"its document comes to about {total:,} characters (every condition true), over "
+                         f"IAM's {MAX_MANAGED_POLICY_CHARS:,} for a managed policy: shorten or split it")
     for name, function in functions.items():
         if function["Properties"].get("Role"):
             continue  # a role of the template: its own policies, not measured here
         total = SAM_ADDED_POLICY_CHARS
-        for policy in as_list(function["Properties"].get("Policies")):
-            document = policy_estimate(template, policy)
-            if document is NO_VALUE or not isinstance(document, dict):
-                continue
-            total += len(re.sub(r"\s", "", json.dumps(document, separators=(",", ":"))))
+        for policy in as_list(function["Properties"].get("Policies")) + attached.get(f"{name}Role", []):
+            total += policy_chars(template, policy)
         if total > MAX_INLINE_POLICY_CHARS:
             problems.add("policy-size", name,
                          f"its role's inline policies come to about {total:,} characters (every condition "

@@ -84,6 +84,32 @@ TABLE_OWNED = ("                  StringEquals:\n"
 VALIDATE = ("Action: [backup:DescribeRestoreJob, backup:ListRestoreJobs, backup:PutRestoreValidationResult]\n"
             f"{TKEY}Resource: \"*\"\n{TKEY}Condition:\n"
             "                  StringEquals: { \"aws:RequestedRegion\": !Ref AWS::Region }\n")
+# restore-drill's restore test instance grants (RestoreDrillRestoreTestPolicy, a managed policy:
+# its statements' keys at MKEY): the create into Backup's cluster, its tags on create.
+MKEY = "            "
+TEST_CREATE = (f"Action: rds:CreateDBInstance\n{MKEY}Resource:\n              - {SCRATCH_ARN}\n"
+               f"              - {CLUSTER_ARN}\n{MKEY}Condition:\n")
+TEST_TAG = f"Action: rds:AddTagsToResource\n{MKEY}Resource: {SCRATCH_ARN}\n{MKEY}Condition:\n"
+TEST_TAGGED = ("              StringLike:\n"
+               "                aws:RequestTag/rds-responder:drill: \"*-rr-drill-*\"\n"
+               "                aws:RequestTag/rds-responder:validates: \"?*\"\n")
+TEST_OWNER = ("              StringEquals:\n"
+              "                aws:RequestTag/rds-responder:drill-owner: !Ref LedgerTable\n")
+TEST_NOT_RETAGGED = ("              StringEqualsIfExists:\n"
+                     "                aws:ResourceTag/rds-responder:drill-owner: !Ref LedgerTable\n")
+TEST_KEYS = ("              ForAllValues:StringEquals:\n"
+             "                aws:TagKeys: [\"rds-responder:drill\", \"rds-responder:drill-source\", "
+             "\"rds-responder:drill-expires\", \"rds-responder:drill-owner\", \"rds-responder:validates\"]\n")
+TEST_PRIVATE = "              Bool:\n                rds:PubliclyAccessible: \"false\"\n"
+TEST_POLICY = "RestoreDrillRestoreTestPolicy:\n    Type: AWS::IAM::ManagedPolicy\n    Condition: ValidatesRestoreTests\n"
+# The five keys as the refusals list them, and what a restore test's create refusal begins with.
+TEST_KEY_LIST = ("rds-responder:drill, rds-responder:drill-expires, rds-responder:drill-owner, "
+                 "rds-responder:drill-source, rds-responder:validates")
+TEST_CREATE_REFUSED = ("[scratch-instances] RestoreDrillRestoreTestPolicy: AddRestoreTestInstances lets "
+                       "RestoreDrillFunction rds:CreateDBInstance (by rds:CreateDBInstance) for a restore test's "
+                       "instance (its request naming rds-responder:validates) ")
+TEST_TAG_REFUSED = ("[snapshot-tagging] RestoreDrillRestoreTestPolicy: RestoreDrillRestoreTestPolicy may tag a "
+                    "restore test's instance (its request naming rds-responder:validates) ")
 # The Scheduler context of every schedule input.
 CONTEXT = ('          {"scheduler": {"schedule_arn": "<aws.scheduler.schedule-arn>",\n'
            '          "scheduled_time": "<aws.scheduler.scheduled-time>",\n'
@@ -1081,7 +1107,7 @@ VARIANTS = [
      '          "task": "sweep"}\n',
      '          "task": "cleanup"}\n',
      "[schedule] RestoreDrillSweepSchedule: RestoreDrillFunction refuses the input's task 'cleanup': one of "
-     "audit, drill, sweep (Task in functions/restore-drill/src/request.rs)"),
+     "audit, drill, sweep, validate (Task in functions/restore-drill/src/request.rs)"),
     ("a restore-drill schedule input without a task",
      '"execution_id": "<aws.scheduler.execution-id>"},\n          "task": "audit"}\n',
      '"execution_id": "<aws.scheduler.execution-id>"}}\n',
@@ -1198,6 +1224,109 @@ VARIANTS = [
      "                  aws:SourceArn: !GetAtt RdsRestoreEventsRule.Arn\n",
      "[dead-letter-policy] RestoreTestEventsRule: rule RestoreTestEventsRule has a dead-letter queue without"),
 
+    # scratch-instances, restore tests: the instance restore-drill adds to Backup's Aurora cluster
+    ("a restore test's instance created whether plans are listed or not",
+     TEST_POLICY,
+     "RestoreDrillRestoreTestPolicy:\n    Type: AWS::IAM::ManagedPolicy\n",
+     TEST_CREATE_REFUSED + "outside !If ValidatesRestoreTests (with RestoreDrillRestoreTestingPlans empty its "
+     "code adds no instance): its code adds one instance to the cluster AWS Backup restored"),
+    ("a restore test's instance tagged under another condition",
+     TEST_POLICY,
+     TEST_POLICY.replace("ValidatesRestoreTests", "DrillsTables"),
+     TEST_TAG_REFUSED + "outside !If ValidatesRestoreTests"),
+    ("a restore test's instance created without the restore job's tag",
+     TEST_CREATE + TEST_TAGGED,
+     TEST_CREATE + TEST_TAGGED.replace("                aws:RequestTag/rds-responder:validates: \"?*\"\n", ""),
+     TEST_CREATE_REFUSED + "without StringLike aws:RequestTag/rds-responder:validates: \"?*\" (VALIDATES_TAG in "
+     "functions/restore-drill/src/policy/validation.rs: the restore job it validates)"),
+    ("a restore test's instance created with an empty restore job tag",
+     TEST_CREATE + TEST_TAGGED,
+     TEST_CREATE + TEST_TAGGED.replace('validates: "?*"', 'validates: "*"'),
+     TEST_CREATE_REFUSED + "without StringLike aws:RequestTag/rds-responder:validates: \"?*\""),
+    ("a restore test's instance created as another deployment's",
+     TEST_CREATE + TEST_TAGGED + TEST_OWNER,
+     TEST_CREATE + TEST_TAGGED,
+     TEST_CREATE_REFUSED + "without StringEquals aws:RequestTag/rds-responder:drill-owner: !Ref LedgerTable "
+     "(LEDGER_TABLE: its sweep deletes only its own deployment's)"),
+    ("a restore test's instance created with a sixth tag key",
+     TEST_CREATE + TEST_TAGGED + TEST_OWNER + TEST_KEYS,
+     TEST_CREATE + TEST_TAGGED + TEST_OWNER + TEST_KEYS.replace("]\n", ", \"rds-responder:restore-drill\"]\n"),
+     TEST_CREATE_REFUSED + "with tag keys " + TEST_KEY_LIST.replace(", rds-responder:validates", "")
+     + ", rds-responder:restore-drill, rds-responder:validates, not " + TEST_KEY_LIST
+     + " (a drill's and VALIDATES_TAG)"),
+    ("a restore test's instance created with any tag keys",
+     TEST_CREATE + TEST_TAGGED + TEST_OWNER + TEST_KEYS,
+     TEST_CREATE + TEST_TAGGED + TEST_OWNER,
+     TEST_CREATE_REFUSED + "with tag keys of any kind, not " + TEST_KEY_LIST),
+    ("a restore test's instance of any name",
+     TEST_CREATE,
+     TEST_CREATE.replace(f"              - {SCRATCH_ARN}\n", f"              - {DB_ARN}\n"),
+     "[scratch-instances] RestoreDrillRestoreTestPolicy: AddRestoreTestInstances lets RestoreDrillFunction "
+     "rds:CreateDBInstance (by rds:CreateDBInstance) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*: only of its scratch instances"),
+    ("a restore test's instance created publicly accessible",
+     TEST_CREATE + TEST_TAGGED + TEST_OWNER + TEST_KEYS + TEST_PRIVATE,
+     TEST_CREATE + TEST_TAGGED + TEST_OWNER + TEST_KEYS,
+     "[scratch-instances] RestoreDrillRestoreTestPolicy: AddRestoreTestInstances lets RestoreDrillFunction "
+     "rds:CreateDBInstance (by rds:CreateDBInstance) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*-rr-drill-* without Bool "
+     "rds:PubliclyAccessible: \"false\""),
+    ("a restore test's grant that also restores with its keys",
+     TEST_CREATE,
+     TEST_CREATE.replace("Action: rds:CreateDBInstance", "Action: [rds:CreateDBInstance, rds:RestoreDBInstanceFromDBSnapshot]"),
+     "[scratch-instances] RestoreDrillRestoreTestPolicy: AddRestoreTestInstances lets RestoreDrillFunction "
+     "rds:RestoreDBInstanceFromDBSnapshot (by rds:RestoreDBInstanceFromDBSnapshot) with tag keys "
+     + TEST_KEY_LIST + ": limit them"),
+    ("a drill's instance into any cluster, with the restore job's tag but outside the condition",
+     CREATE_MEMBER + SCRATCH_TAGGED,
+     CREATE_MEMBER.replace(f"                - {SCRATCH_CLUSTER_ARN}\n", f"                - {CLUSTER_ARN}\n")
+     + SCRATCH_TAGGED + "                  aws:RequestTag/rds-responder:validates: \"?*\"\n",
+     "[scratch-instances] RestoreDrillFunction: CreateScratchClusterInstances lets RestoreDrillFunction "
+     "rds:CreateDBInstance (by rds:CreateDBInstance) for a restore test's instance (its request naming "
+     "rds-responder:validates) outside !If ValidatesRestoreTests"),
+    ("a restore test's instance when restore-drill's plans are no list parameter",
+     f"{ENV}RESTORE_TESTING_PLANS: !Join [\",\", !Ref RestoreDrillRestoreTestingPlans]\n",
+     f"{ENV}RESTORE_TESTING_PLANS: !Select [0, !Ref RestoreDrillRestoreTestingPlans]\n",
+     "[scratch-instances] RestoreDrillRestoreTestPolicy: AddRestoreTestInstances lets RestoreDrillFunction "
+     "rds:CreateDBInstance (by rds:CreateDBInstance) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*: only into its scratch clusters"),
+    ("a restore test's instance granted to another function",
+     "      Roles: [!Ref RestoreDrillFunctionRole]\n",
+     "      Roles: [!Ref SnapshotterFunctionRole]\n",
+     "[scratch-instances] RestoreDrillRestoreTestPolicy: AddRestoreTestInstances lets SnapshotterFunction "
+     "rds:CreateDBInstance (by rds:CreateDBInstance): only a function of SCRATCH_INSTANCES"),
+    ("a restore test's instance tagged without the restore job's tag",
+     TEST_TAG + TEST_TAGGED,
+     TEST_TAG + TEST_TAGGED.replace("                aws:RequestTag/rds-responder:validates: \"?*\"\n", ""),
+     TEST_TAG_REFUSED + "without StringLike aws:RequestTag/rds-responder:validates: \"?*\""),
+    ("a restore test's instance tagged as another deployment's",
+     TEST_TAG + TEST_TAGGED + TEST_OWNER,
+     TEST_TAG + TEST_TAGGED,
+     TEST_TAG_REFUSED + "without StringEquals aws:RequestTag/rds-responder:drill-owner: !Ref LedgerTable"),
+    ("a restore test's instance tagged with a sixth tag key",
+     TEST_TAG + TEST_TAGGED + TEST_OWNER + TEST_NOT_RETAGGED + TEST_KEYS,
+     TEST_TAG + TEST_TAGGED + TEST_OWNER + TEST_NOT_RETAGGED
+     + TEST_KEYS.replace("]\n", ", \"rds-responder:restore-drill\"]\n"),
+     TEST_TAG_REFUSED + "with tag keys " + TEST_KEY_LIST.replace(", rds-responder:validates", "")
+     + ", rds-responder:restore-drill, rds-responder:validates, not " + TEST_KEY_LIST),
+    ("a restore test's tags on scratch clusters too",
+     TEST_TAG,
+     f"Action: rds:AddTagsToResource\n{MKEY}Resource:\n              - {SCRATCH_ARN}\n"
+     f"              - {SCRATCH_CLUSTER_ARN}\n{MKEY}Condition:\n",
+     TEST_TAG_REFUSED + "on arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*-rr-drill-*: "
+     "only on the new scratch instance (db:<cluster>-rr-drill-<time>)"),
+    ("a restore test's tags on any cluster",
+     TEST_TAG,
+     f"Action: rds:AddTagsToResource\n{MKEY}Resource:\n              - {SCRATCH_ARN}\n"
+     f"              - {CLUSTER_ARN}\n{MKEY}Condition:\n",
+     "[snapshot-tagging] RestoreDrillRestoreTestPolicy: RestoreDrillRestoreTestPolicy may tag "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*: tagging only on its own new snapshots"),
+    ("a drill's tagging statement taking the restore job's key",
+     TAG_SCRATCH + SCRATCH_TAGGED + SCRATCH_KEYS,
+     TAG_SCRATCH + SCRATCH_TAGGED + SCRATCH_KEYS.replace("]\n", ", \"rds-responder:validates\"]\n"),
+     "[snapshot-tagging] RestoreDrillFunction: RestoreDrillFunction may tag a restore test's instance (its request "
+     "naming rds-responder:validates) outside !If ValidatesRestoreTests"),
+
     # count-only-scans
     ("a Scan of any table that reads items",
      "                  StringEquals: { \"dynamodb:Select\": COUNT }\n",
@@ -1216,6 +1345,22 @@ VARIANTS = [
      "              Resource:\n"
      + "".join(f"                - !Sub ${{ReportBucket.Arn}}/reports/restore-drill/{i:02d}/*\n" for i in range(8)),
      "[policy-size] RestoreDrillFunction: its role's inline policies come to about"),
+    ("an IAM::Policy on restore-drill's role past the inline limit with its Policies",
+     "  RestoreDrillLogGroup:\n",
+     "  RestoreDrillMorePolicy:\n    Type: AWS::IAM::Policy\n    Properties:\n      PolicyName: more\n"
+     "      Roles: [!Ref RestoreDrillFunctionRole]\n      PolicyDocument:\n"
+     "        Version: \"2012-10-17\"\n        Statement:\n          - Effect: Allow\n"
+     "            Action: s3:GetObject\n            Resource:\n"
+     + "".join(f"              - !Sub ${{ReportBucket.Arn}}/reports/restore-drill/{i:02d}/*\n" for i in range(8))
+     + "\n  RestoreDrillLogGroup:\n",
+     "[policy-size] RestoreDrillFunction: its role's inline policies come to about"),
+    ("restore-drill's managed policy past IAM's limit",
+     f"              - {CLUSTER_ARN}\n{MKEY}Condition:\n",
+     f"              - {CLUSTER_ARN}\n"
+     + "".join(f"              - !Sub arn:${{AWS::Partition}}:rds:${{AWS::Region}}:${{AWS::AccountId}}:cluster:"
+               f"awsbackup-restore-test-{i:03d}-*\n" for i in range(60))
+     + f"{MKEY}Condition:\n",
+     "[policy-size] RestoreDrillRestoreTestPolicy: its document comes to about"),
 ]
 
 # The same for the code the real template must keep up with: (what changed, file, text replaced
@@ -1368,6 +1513,19 @@ CODE_VARIANTS = [
      "pub const RESTORE_JOB_STATE_CHANGE: &str",
      "pub const RESTORE_JOB_CHANGE: &str",
      "[restore-testing] RestoreDrillFunction: no RESTORE_JOB_STATE_CHANGE in rules/src/trigger/backup_event.rs"),
+    ("restore-drill's restore test instance tag constant renamed",
+     "functions/restore-drill/src/policy/validation.rs",
+     "pub const VALIDATES_TAG: &str",
+     "pub const JOB_TAG: &str",
+     "[restore-testing] RestoreDrillFunction: no VALIDATES_TAG in functions/restore-drill/src/policy/validation.rs: "
+     "update RESTORE_VALIDATORS in check-template.py"),
+    ("restore-drill tags a restore test's instance with another key",
+     "functions/restore-drill/src/policy/validation.rs",
+     "pub const VALIDATES_TAG: &str = \"rds-responder:validates\";",
+     "pub const VALIDATES_TAG: &str = \"rds-responder:restore-job\";",
+     "[scratch-instances] RestoreDrillRestoreTestPolicy: AddRestoreTestInstances lets RestoreDrillFunction "
+     "rds:CreateDBInstance (by rds:CreateDBInstance) on "
+     "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*: only into its scratch clusters"),
     ("restore-drill no longer reads the restore testing plans",
      "functions/restore-drill/src/config.rs",
      "let var = \"RESTORE_TESTING_PLANS\";",
@@ -1481,6 +1639,10 @@ def refused(what, problems, words):
 
 def main():
     failures = 0
+    real = check_template.check(str(HERE.parent / "template.yaml"))
+    if real:
+        print(f"test-check-template: the real template is refused: {real}")
+        failures += 1
     for what, old, new, words in VARIANTS:
         if TEMPLATE.count(old) != 1:
             print(f"test-check-template: {what}: the template has {TEMPLATE.count(old)} of {old!r}, not one")
