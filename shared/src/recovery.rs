@@ -512,6 +512,8 @@ impl RestoreControl for RdsRestores {
             .engine(&request.engine)
             .db_instance_class(&request.instance_class)
             .publicly_accessible(false)
+            // Last in line for a failover: an instance added to a cluster is never its writer.
+            .promotion_tier(15)
             .set_tags(Some(sdk_tags(&request.tags)))
             .send()
             .bounded_action("RDS CreateDBInstance")

@@ -255,7 +255,7 @@ struct AuroraScene {
 
 /// The source cluster's data on the primary, Backup's restore of it on a second server: restore
 /// job `<name>-job-<suffix>` of [`PLAN`] whose cluster `<name>-<suffix>` (in moto, without
-/// instances) Backup restored an hour ago, its added instance served by the second server.
+/// instances) Backup restored just now, its added instance served by the second server.
 async fn aurora_scene(name: &str) -> AuroraScene {
     let fixture = Fixture::new().await;
     let id = format!("{name}-job-{}", fixture.suffix);
@@ -291,17 +291,14 @@ async fn aurora_scene(name: &str) -> AuroraScene {
                 fixture.cluster
             ),
             plan_arn: Some(PLAN.into()),
-            created: now - 5400,
-            completed: now - 3600,
+            // moto makes the cluster now: the job ran around it.
+            created: now - 60,
+            completed: now,
             recovery_point_created: now - 7200,
             validation: None,
         });
-        overrides.push(format!(
-            "{}=localhost:{}",
-            added_instance(&cluster, now - 3600),
-            restored.port
-        ));
-        instance = added_instance(&cluster, now - 3600);
+        instance = added_instance(&cluster, &id, now);
+        overrides.push(format!("{instance}=localhost:{}", restored.port));
     }
     let env = fixture.function_env(&[
         ("DB_ENDPOINT_OVERRIDES", &overrides.join(",")),
@@ -322,10 +319,18 @@ async fn aurora_scene(name: &str) -> AuroraScene {
     }
 }
 
-/// The instance restore-drill adds to `cluster`: named from the restore's completion.
-fn added_instance(cluster: &str, completed: i64) -> String {
+/// The instance restore-drill adds to `cluster` for `job`: the cluster, 6 hex digits of
+/// FNV-1a over the job id, the restore's completion.
+fn added_instance(cluster: &str, job: &str, completed: i64) -> String {
     let at = chrono::DateTime::from_timestamp(completed, 0).expect("a time");
-    format!("{cluster}-rr-drill-{}", at.format("%Y%m%d%H%M"))
+    let hash = job.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    format!(
+        "{cluster}-{}-rr-drill-{}",
+        &format!("{hash:08x}")[..6],
+        at.format("%Y%m%d%H%M")
+    )
 }
 
 async fn instance_in(fixture: &Fixture, id: &str) -> Option<aws_sdk_rds::types::DbInstance> {
@@ -422,9 +427,12 @@ async fn an_aurora_restore_test_gets_an_instance_a_real_check_and_a_verdict_that
     );
     assert_eq!(scene.backup.posted(&id).len(), 1);
 
-    // The sweep finds it still VALIDATING and posts the recorded verdict; nothing is re-made.
+    // An hour on, the sweep finds it still VALIDATING and posts the recorded verdict; nothing is
+    // made again.
     scene.backup.refuse_posts(None);
-    let (_, invoked) = f
+    let mut later =
+        FunctionProcess::start_shifted(FUNCTION, &scene.env, chrono::Duration::hours(1)).await;
+    let (_, invoked) = later
         .invoke(&json!({"task": "sweep", "dry_run": false, "request_id": format!("sweep-{id}")}))
         .await;
     let swept = invoked.response();
@@ -572,4 +580,71 @@ async fn a_restore_tests_table_is_counted_against_its_source_and_a_short_one_fai
     for t in [&source, &whole, &short] {
         assert!(tables.table_names().contains(t), "{t}");
     }
+}
+
+#[tokio::test]
+async fn an_aurora_restore_tests_instance_that_rds_refused_or_lost_the_answer_of_is_added_once_and_never_blamed_on_the_backup(
+) {
+    let scene = aurora_scene("bf").await;
+    let (id, cluster, instance) = (
+        scene.id.clone(),
+        scene.cluster.clone(),
+        scene.instance.clone(),
+    );
+    let proxy = e2e::faults::FaultProxy::start(&scene.fixture.stack.moto_endpoint).await;
+    let mut env = scene.env.clone();
+    env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL".into(), proxy.endpoint()));
+    // RDS refuses the create (a quota, a class, a permission): our fault, not the restore's.
+    proxy.inject("RDS.CreateDBInstance", e2e::faults::Fault::Refuse, Some(1));
+    let mut f = FunctionProcess::start(FUNCTION, &env).await;
+    let (_, invoked) = f.invoke(&cluster_event_for(&id, &cluster)).await;
+    let refused = invoked.response();
+    assert_eq!(refused["status"], "failed", "{refused:#}");
+    assert!(
+        check(&refused, &format!("validation {id}"))["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the next sweep tries again"),
+        "{refused:#}"
+    );
+    assert!(instance_in(&scene.fixture, &instance).await.is_none());
+    let posted = scene.backup.posted(&id);
+    assert_eq!(posted.len(), 1, "only VALIDATING: {posted:?}");
+
+    // An hour on, the sweep adds it again; this time RDS makes it and the answer is lost.
+    proxy.inject(
+        "RDS.CreateDBInstance",
+        e2e::faults::Fault::LoseAnswer,
+        Some(1),
+    );
+    let mut later =
+        FunctionProcess::start_shifted(FUNCTION, &env, chrono::Duration::hours(1)).await;
+    let (_, invoked) = later
+        .invoke(&json!({"task": "sweep", "dry_run": false, "request_id": format!("sweep-{id}")}))
+        .await;
+    let swept = invoked.response();
+    assert!(
+        instance_in(&scene.fixture, &instance).await.is_some(),
+        "{swept:#}"
+    );
+    assert_eq!(
+        scene.backup.posted(&id).len(),
+        1,
+        "VALIDATING once: {swept:#}"
+    );
+
+    // The next sweep finds the instance the lost answer made and checks it: one instance, one
+    // verdict, and the instance deleted.
+    let (_, invoked) = later
+        .invoke(&json!({"task": "sweep", "dry_run": false, "request_id": format!("again-{id}")}))
+        .await;
+    let checked = invoked.response();
+    let posted = scene.backup.posted(&id);
+    assert_eq!(posted.len(), 2, "{posted:?} {checked:#}");
+    assert_eq!(posted[1].0, "SUCCESSFUL", "{checked:#}");
+    assert!(
+        instance_in(&scene.fixture, &instance).await.is_none(),
+        "{checked:#}"
+    );
 }

@@ -13,11 +13,12 @@ use std::time::Duration;
 use e2e::{Fixture, FunctionProcess};
 use serde_json::{json, Value};
 
-const FUNCTIONS: [&str; 4] = [
+const FUNCTIONS: [&str; 5] = [
     "failover-check",
     "idle-reaper",
     "snapshotter",
     "storage-guard",
+    "restore-drill",
 ];
 const BARE: &str = "bare-lambda";
 const MAX_ZIP_BYTES: u64 = 2_500_000;
@@ -31,6 +32,8 @@ fn invocation(fixture: &Fixture, name: &str) -> Value {
         "idle-reaper" => json!({"db": fixture.db, "idle_minutes": 15, "dry_run": true}),
         "snapshotter" => json!({"db_instance": fixture.db, "reason": "footprint bench"}),
         "storage-guard" => json!({"db": fixture.db, "grow_percent": 20}),
+        // The RPO audit: the instance and snapshot listings, the lag of the one instance.
+        "restore-drill" => json!({"task": "audit", "db_instance": fixture.db}),
         _ => json!({"hello": "world"}),
     }
 }

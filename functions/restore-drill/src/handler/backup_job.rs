@@ -1,12 +1,19 @@
-//! What a Backup restore job is as a report's result and as a drill: shared by a validation of
-//! an instance or table (`validate`) and of an Aurora cluster (`member`).
+//! What a Backup restore job is as a report's result and as a drill, and its verdict posted:
+//! shared by a validation of an instance or table (`validate`) and of an Aurora cluster
+//! (`member`).
 
 use chrono::Utc;
 use serde_json::json;
 
-use rds_responder::restore_testing::{RestoreJob, Validation};
+use rds_responder::backups::TableBackups;
+use rds_responder::job::JobStore;
+use rds_responder::recovery::RestoreControl;
+use rds_responder::report::{Check, Outcome};
+use rds_responder::restore_testing::{RestoreJob, RestoreJobs, Validation};
+use rds_responder::sql::verify::DataInspector;
+use rds_responder::table_recovery::TableRestores;
 
-use super::DrillState;
+use super::{DrillState, RestoreDrill};
 use crate::policy::validation::ValidationTarget;
 
 /// What a validation says in a report's result.
@@ -48,5 +55,58 @@ pub(super) fn drill_state_of(
         checks: Vec::new(),
         rto_seconds: None,
         rpo_seconds: None,
+    }
+}
+
+/// An Aurora validation's job key: one record per restore job.
+pub(super) fn member_key(job_id: &str) -> String {
+    format!("restore-job#{job_id}")
+}
+
+impl<R, B, T, D, J, V> RestoreDrill<R, B, T, D, J, V>
+where
+    R: RestoreControl,
+    B: TableBackups,
+    T: TableRestores,
+    D: DataInspector,
+    J: JobStore,
+    V: RestoreJobs,
+{
+    /// Posts the verdict and says so in a check; what Backup shows is the verdict only once it
+    /// was taken.
+    pub(super) async fn post_verdict(
+        &self,
+        id: &str,
+        validation: Validation,
+        message: &str,
+        checks: &mut Vec<Check>,
+    ) -> Option<Validation> {
+        let name = format!("validation {id}");
+        match self
+            .restore_jobs
+            .post_validation(id, validation, message)
+            .await
+        {
+            Ok(()) => {
+                let outcome = match validation {
+                    Validation::Successful => Outcome::Pass,
+                    _ => Outcome::Fail,
+                };
+                let said = format!("posted {} to AWS Backup: {message}", validation.as_str());
+                checks.push(Check::new(name, outcome, said));
+                Some(validation)
+            }
+            Err(e) => {
+                checks.push(Check::new(
+                    name,
+                    Outcome::Fail,
+                    format!(
+                        "{e}: the verdict {} is in this report only (Backup shows VALIDATING)",
+                        validation.as_str()
+                    ),
+                ));
+                None
+            }
+        }
     }
 }

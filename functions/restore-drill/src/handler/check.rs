@@ -25,7 +25,6 @@ use crate::checks;
 use crate::policy::drill::{
     check_refusal, named_as_scratch, tagged_source, Step, SCRATCH_TAG, SOURCE_TAG,
 };
-use crate::policy::validation::tagged_validation;
 use crate::policy::verdict::{compare, observed_rpo, rto, Timeline};
 use crate::request::Subject;
 
@@ -66,10 +65,8 @@ where
             }
             Err(e) => return told(&name, Outcome::Fail, format!("{e}; not checked")),
         };
-        if let Some(job) = tagged_validation(&scratch.tags) {
-            let dry_run = self.config.automatic_dry_run;
-            let f = self.validate(job, dry_run, because, run, invocation).await;
-            return (f.checks, f.summary, f.result);
+        if let Some(told) = self.validation_of(&scratch, because, run, invocation).await {
+            return told;
         }
         let ours = named_as_scratch(scratch_id.as_str())
             && scratch.tags.get(SCRATCH_TAG).map(String::as_str) == Some(scratch_id.as_str());

@@ -19,28 +19,14 @@ use rds_responder::sql::verify::DataInspector;
 use rds_responder::table_recovery::TableRestores;
 use rds_responder::trigger::RdsIdentifier;
 
-use super::backup_job::{drill_state_of, validation_result};
+use super::backup_job::{drill_state_of, member_key, validation_result};
 use super::validate::Validated;
 use super::{facts_of, RestoreDrill, FUNCTION, KEEP_DAYS};
 use crate::policy::drill::{scratch_tags, Step};
 use crate::policy::validation::{
-    member_is_ours, member_step, parse_validation, validation_instance, verdict, MemberFacts,
-    MemberStep, ValidationTarget, VALIDATES_TAG,
+    cluster_is_the_restore, member_is_ours, member_step, parse_validation, validation_instance,
+    verdict, MemberFacts, MemberStep, ValidationTarget, VALIDATES_TAG,
 };
-
-/// The validation's job key: one record per restore job.
-fn member_key(job: &RestoreJob) -> String {
-    format!("restore-job#{}", job.job_id)
-}
-
-fn facts_of_instance(i: &RecoveryInfo) -> MemberFacts {
-    MemberFacts {
-        name: i.db.id().to_string(),
-        status: i.status.clone(),
-        cluster: i.cluster.clone(),
-        tags: i.tags.clone(),
-    }
-}
 
 /// One validation of an Aurora restore, as far as this run takes it.
 struct Member<'a> {
@@ -84,23 +70,28 @@ where
         run: &RunContext<'_, '_, impl Ledger>,
         invocation: &Invocation,
     ) -> Validated {
-        let instance = validation_instance(cluster, job, run.now);
         let mut member = Member {
             job,
             target,
             cluster,
-            instance,
+            instance: validation_instance(cluster, job, run.now),
             record: None,
         };
-        member.record = match self.jobs.load(FUNCTION, &member_key(job)).await {
+        member.record = match self.jobs.load(FUNCTION, &member_key(&job.job_id)).await {
             Ok(r) => r,
             Err(e) => return member.told(Outcome::Fail, format!("{e}; nothing done"), None),
         };
+        // Once recorded, the instance is the record's (its name never drifts with the job's).
+        if let Some(named) = member.record.as_ref().and_then(|r| {
+            RdsIdentifier::parse(&r.run, rds_responder::trigger::ResourceKind::DbInstance).ok()
+        }) {
+            member.instance = named;
+        }
         let described = match self.rds.describe_recovery(&member.instance).await {
             Ok(d) => d,
             Err(e) => return member.told(Outcome::Fail, format!("{e}; nothing done"), None),
         };
-        let facts = described.as_ref().map(facts_of_instance);
+        let facts = described.as_ref().map(MemberFacts::of);
         let ours = facts
             .as_ref()
             .map(|m| member_is_ours(m, cluster.as_str(), &job.job_id, &self.owner));
@@ -111,8 +102,10 @@ where
             &invocation.request_id,
             run.now,
         );
-        let present = ours == Some(true);
+        // Ours and not already going: the one we may delete.
+        let present = ours == Some(true) && facts.as_ref().is_some_and(|m| m.status != "deleting");
         match step {
+            MemberStep::Refuse(why) => member.told(Outcome::Fail, why, None),
             MemberStep::Wait(why) => member.told(
                 Outcome::Skipped,
                 format!(
@@ -162,6 +155,13 @@ where
     ) -> Validated {
         let (id, cluster, instance) = (&member.job.job_id, member.cluster, &member.instance);
         let restored = match self.rds.describe_cluster(cluster).await {
+            Ok(Some(c)) if !cluster_is_the_restore(c.created, member.job) => {
+                return member.told(
+                    Outcome::Fail,
+                    format!("cluster {cluster} was not created while restore job {id} ran: not its restore, nothing added, nothing posted"),
+                    None,
+                )
+            }
             Ok(Some(c)) if c.status == "available" => c,
             Ok(Some(c)) => {
                 return member.told(
@@ -183,16 +183,22 @@ where
             "restore-drill is adding instance {instance} to {cluster} to check it against {}",
             member.target.source.tag_value()
         );
-        if let Err(e) = self
-            .restore_jobs
-            .post_validation(id, Validation::Validating, &started)
-            .await
-        {
+        // Once per validation: a retried add finds Backup at VALIDATING already.
+        let shown = member.job.validation.as_deref() == Some(Validation::Validating.as_str());
+        let posted = match shown {
+            true => Ok(()),
+            false => {
+                self.restore_jobs
+                    .post_validation(id, Validation::Validating, &started)
+                    .await
+            }
+        };
+        if let Err(e) = posted {
             return member.told(Outcome::Fail, format!("{e}; nothing created"), None);
         }
         let deadline = run.now + self.config.deadline;
         let record = JobRecord {
-            key: member_key(member.job),
+            key: member_key(&member.job.job_id),
             run: instance.to_string(),
             step: Step::AddingInstance.as_str().into(),
             version: member.record.as_ref().map_or(0, |r| r.version),
@@ -246,9 +252,13 @@ where
             tags,
         };
         let added = self.rds.add_instance(&request, cluster).await;
-        let mut released = record.clone();
-        released.version = version;
-        released.lease = None;
+        // The lease given back; the record stays at adding-instance: the next run sees the
+        // instance if the create took effect after all, or adds it again.
+        let released = JobRecord {
+            version,
+            lease: None,
+            ..record.clone()
+        };
         let _ = self.jobs.swap(FUNCTION, &released, Some(version)).await;
         match added {
             Ok(()) | Err(RdsError::AlreadyExists { .. }) => member.told(
@@ -259,12 +269,13 @@ where
                 ),
                 Some(Validation::Validating),
             ),
-            Err(e) => {
-                member.record = Some(released);
-                let message = format!("restore-drill could not add an instance to {cluster}, so nothing could be read: {e}");
-                self.conclude(member, false, Validation::Failed, message, Vec::new(), run)
-                    .await
-            }
+            // Not the restore's fault: nothing more posted (Backup shows VALIDATING), and the
+            // next sweep tries again until the deadline, then posts TIMED_OUT.
+            Err(e) => member.told(
+                Outcome::Fail,
+                format!("adding instance {instance} to {cluster} failed: {e}; Backup shows VALIDATING, the next sweep tries again"),
+                Some(Validation::Validating),
+            ),
         }
     }
 
@@ -278,7 +289,7 @@ where
         invocation: &Invocation,
     ) -> Validated {
         let record = JobRecord {
-            key: member_key(member.job),
+            key: member_key(&member.job.job_id),
             run: member.instance.to_string(),
             step: Step::Checking.as_str().into(),
             version: member.record.as_ref().map_or(0, |r| r.version),
@@ -332,6 +343,7 @@ where
     ) -> Validated {
         let id = &member.job.job_id;
         let mut note = String::new();
+        let mut recorded = true;
         if let Some(record) = member
             .record
             .as_ref()
@@ -348,18 +360,24 @@ where
                 Ok(Swap::Lost(_)) => {
                     return member.told(Outcome::Skipped, "another run concluded it".into(), None)
                 }
-                Err(e) => note = format!(" (the verdict is not in its record: {e})"),
+                Err(e) => {
+                    recorded = false;
+                    note = format!(" (the verdict is not in its record: {e}; its instance is left to the sweep at its expiry)");
+                }
             }
         }
-        let posted = self
-            .post_verdict(id, validation, &message, &mut checks)
-            .await;
-        if delete {
+        // Deleted before the verdict (Backup deletes its cluster after it, and cannot while an
+        // instance is in it), and only once the verdict is recorded (else a later run would
+        // read the deleted instance as lost).
+        if delete && recorded {
             checks.push(
                 self.clean_up(&member.instance, &member.target.source, run)
                     .await,
             );
         }
+        let posted = self
+            .post_verdict(id, validation, &message, &mut checks)
+            .await;
         if let Some(last) = checks
             .iter_mut()
             .rev()

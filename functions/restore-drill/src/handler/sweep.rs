@@ -19,12 +19,14 @@ use rds_responder::sql::verify::DataInspector;
 use rds_responder::table_recovery::TableRestores;
 use rds_responder::trigger::{DbTarget, RdsIdentifier, ResourceKind, TableName, Target};
 
+use super::backup_job::member_key;
 use super::table::table_source;
 use super::{drill_key, facts_of, list_failed, state_of, RestoreDrill, FUNCTION};
 use crate::policy::drill::{
     named_as_scratch, ownership, sweep_action, tagged_source, Ownership, ScratchFacts, ScratchKind,
     Step, SweepAction, EXPIRES_TAG, OWNER_TAG, SCRATCH_MARK, SCRATCH_TAG,
 };
+use crate::policy::validation::tagged_validation;
 use crate::request::Subject;
 
 /// One scratch copy the sweep looks at.
@@ -156,6 +158,15 @@ where
                 owner: ownership(scratch.tags.get(OWNER_TAG).map(String::as_str), &self.owner),
                 expires: expiry(&scratch.tags).or(job.as_ref().map(|j| j.deadline)),
             };
+            // An instance a restore test's validation is checking waits for it, expiry or not.
+            if let Some(held) = self.validation_held(scratch, run, invocation).await {
+                checks.push(Check::new(
+                    name,
+                    Outcome::Pass,
+                    format!("left to its validation: {held}"),
+                ));
+                continue;
+            }
             let drill = job.as_ref().map(facts_of);
             let action = sweep_action(&facts, drill.as_ref(), &invocation.request_id, run.now);
             self.sweep_one(
@@ -197,6 +208,21 @@ where
             findings.result = Some(result);
         }
         findings
+    }
+
+    /// Who holds the validation an added instance serves, if another run does now.
+    async fn validation_held(
+        &self,
+        scratch: &Scratch,
+        run: &RunContext<'_, '_, impl Ledger>,
+        invocation: &Invocation,
+    ) -> Option<String> {
+        let job = tagged_validation(&scratch.tags)?;
+        match self.jobs.load(FUNCTION, &member_key(job)).await {
+            Ok(record) => facts_of(&record?).leased_by_other(&invocation.request_id, run.now),
+            // Fail closed: unread, it is left alone.
+            Err(e) => Some(format!("its record is unread ({e})")),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -8,7 +8,7 @@ use chrono::Utc;
 use rds_responder::backups::TableBackups;
 use rds_responder::job::JobStore;
 use rds_responder::ledger::Ledger;
-use rds_responder::recovery::RestoreControl;
+use rds_responder::recovery::{RecoveryInfo, RestoreControl};
 use rds_responder::report::{Check, Findings, Outcome};
 use rds_responder::restore_testing::{RestoreJob, RestoreJobs, Validation};
 use rds_responder::run::RunContext;
@@ -17,10 +17,11 @@ use rds_responder::sql::verify::DataInspector;
 use rds_responder::table_recovery::TableRestores;
 use rds_responder::trigger::Target;
 
-use super::backup_job::{drill_state_of, validation_result};
-use super::{target_of, RestoreDrill};
+use super::backup_job::{drill_state_of, member_key, validation_result};
+use super::{target_of, RestoreDrill, FUNCTION};
 use crate::policy::validation::{
-    sweep_validates, validation_target, verdict, ValidationTarget, LOOKBACK_DAYS,
+    added_for_validation, sweep_validates, validation_target, verdict, ValidationTarget,
+    LOOKBACK_DAYS,
 };
 use crate::request::Subject;
 
@@ -90,6 +91,21 @@ where
         );
         findings.result = Some(validated.result);
         findings
+    }
+
+    /// The run of an instance's event when it is one added to a restore test's cluster.
+    pub(super) async fn validation_of(
+        &self,
+        instance: &RecoveryInfo,
+        because: &str,
+        run: &RunContext<'_, '_, impl Ledger>,
+        invocation: &Invocation,
+    ) -> Option<super::check::Told> {
+        let id = instance.db.id();
+        let job = added_for_validation(&instance.tags, instance.cluster.as_deref(), id.as_str())?;
+        let dry = self.config.automatic_dry_run;
+        let f = self.validate(job, dry, because, run, invocation).await;
+        Some((f.checks, f.summary, f.result))
     }
 
     /// The sweep's part: every listed plan's completed restores of the past week that no one
@@ -174,7 +190,18 @@ where
         let restored = target.restored.tag_value();
         let source = target.source.tag_value();
         let result = |posted: Option<Validation>| validation_result(job, target, posted);
-        if dry_run {
+        // An Aurora validation a real run began (its instance added) is finished by any run:
+        // a dry one must not leave the instance it did not make to cost money.
+        let begun = match &target.restored {
+            Subject::Cluster(_) if dry_run => {
+                matches!(
+                    self.jobs.load(FUNCTION, &member_key(&job.job_id)).await,
+                    Ok(Some(_))
+                )
+            }
+            _ => false,
+        };
+        if dry_run && !begun {
             return Validated {
                 checks: vec![Check::new(
                     name,
@@ -265,44 +292,6 @@ where
             checks,
             line: format!("restore job {id} ({restored}): {}", validation.as_str()),
             result: result(shown),
-        }
-    }
-
-    /// Posts the verdict and says so in a check; what Backup shows is the verdict only once it
-    /// was taken.
-    pub(super) async fn post_verdict(
-        &self,
-        id: &str,
-        validation: Validation,
-        message: &str,
-        checks: &mut Vec<Check>,
-    ) -> Option<Validation> {
-        let name = format!("validation {id}");
-        match self
-            .restore_jobs
-            .post_validation(id, validation, message)
-            .await
-        {
-            Ok(()) => {
-                let outcome = match validation {
-                    Validation::Successful => Outcome::Pass,
-                    _ => Outcome::Fail,
-                };
-                let said = format!("posted {} to AWS Backup: {message}", validation.as_str());
-                checks.push(Check::new(name, outcome, said));
-                Some(validation)
-            }
-            Err(e) => {
-                checks.push(Check::new(
-                    name,
-                    Outcome::Fail,
-                    format!(
-                        "{e}: the verdict {} is in this report only (Backup shows VALIDATING)",
-                        validation.as_str()
-                    ),
-                ));
-                None
-            }
         }
     }
 

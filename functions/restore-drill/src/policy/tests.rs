@@ -1942,7 +1942,7 @@ fn every_scratch_copy_is_tagged_with_its_drill_source_expiry_and_deployment() {
 
 fn member(status: &str) -> super::validation::MemberFacts {
     use super::validation::VALIDATES_TAG;
-    let name = "restored-rr-drill-202612011130";
+    let name = "restored-2fc269-rr-drill-202612011130";
     super::validation::MemberFacts {
         name: name.into(),
         status: status.into(),
@@ -1960,7 +1960,7 @@ fn member(status: &str) -> super::validation::MemberFacts {
 
 fn member_record(step: Step, lease: Option<(&str, chrono::DateTime<Utc>)>) -> DrillFacts {
     DrillFacts {
-        run: "restored-rr-drill-202612011130".into(),
+        run: "restored-2fc269-rr-drill-202612011130".into(),
         step: Some(step),
         deadline: at(14, 30, 0),
         lease: lease.map(|(h, u)| (h.to_string(), u)),
@@ -1975,22 +1975,59 @@ fn the_instance_added_to_a_backup_aurora_restore_is_named_from_the_restore_and_k
     // Every run of one validation finds the same instance: named from the restore's end.
     assert_eq!(
         validation_instance(&cluster, &job, at(13, 0, 0)).as_str(),
-        "restored-rr-drill-202612011130"
+        "restored-2fc269-rr-drill-202612011130"
     );
     let mut undated = restore_job(None);
     undated.completed = None;
     assert_eq!(
         validation_instance(&cluster, &undated, at(13, 0, 0)).as_str(),
-        "restored-rr-drill-202612011100"
+        "restored-2fc269-rr-drill-202612011100"
     );
     undated.created = None;
     assert_eq!(
         validation_instance(&cluster, &undated, at(13, 0, 0)).as_str(),
-        "restored-rr-drill-202612011300"
+        "restored-2fc269-rr-drill-202612011300"
     );
     assert!(named_as_scratch(
         validation_instance(&cluster, &job, at(13, 0, 0)).as_str()
     ));
+    // Another job of the same cluster name and minute: another instance.
+    let mut other = restore_job(None);
+    other.job_id = "job-2".into();
+    assert_eq!(
+        validation_instance(&cluster, &other, at(13, 0, 0)).as_str(),
+        "restored-2ec267-rr-drill-202612011130"
+    );
+    // A long name is cut so the whole stays within 63 characters, never ending in a hyphen
+    // before the digest.
+    let long =
+        RdsIdentifier::parse(&format!("{}-x", "a".repeat(33)), ResourceKind::DbCluster).unwrap();
+    let name = validation_instance(&long, &job, at(13, 0, 0));
+    assert_eq!(
+        name.as_str(),
+        format!("{}-2fc269-rr-drill-202612011130", "a".repeat(33))
+    );
+    let longest = RdsIdentifier::parse(&"b".repeat(63), ResourceKind::DbCluster).unwrap();
+    let name = validation_instance(&longest, &job, at(13, 0, 0));
+    assert_eq!(name.as_str().len(), 63);
+    assert_eq!(
+        name.as_str(),
+        format!("{}-2fc269-rr-drill-202612011130", "b".repeat(34))
+    );
+    assert!(named_as_scratch(name.as_str()));
+    // The cluster is the restore's only if RDS made it while the job ran (11:00-11:30).
+    assert!(cluster_is_the_restore(Some(at(11, 10, 0)), &job));
+    assert!(cluster_is_the_restore(Some(at(10, 55, 0)), &job));
+    assert!(!cluster_is_the_restore(Some(at(10, 54, 59)), &job));
+    assert!(cluster_is_the_restore(Some(at(11, 35, 0)), &job));
+    assert!(!cluster_is_the_restore(Some(at(11, 35, 1)), &job));
+    assert!(!cluster_is_the_restore(None, &job));
+    let mut open = restore_job(None);
+    open.completed = None;
+    assert!(!cluster_is_the_restore(Some(at(11, 10, 0)), &open));
+    let mut unstarted = restore_job(None);
+    unstarted.created = None;
+    assert!(!cluster_is_the_restore(Some(at(11, 10, 0)), &unstarted));
     assert!(member_is_ours(
         &member("available"),
         "restored",
@@ -2016,7 +2053,7 @@ fn the_instance_added_to_a_backup_aurora_restore_is_named_from_the_restore_and_k
         "theirs"
     ));
     let mut renamed = member("available");
-    renamed.name = "restored-rr-drill-202612011131".into();
+    renamed.name = "restored-2fc269-rr-drill-202612011131".into();
     assert!(!member_is_ours(&renamed, "restored", "job-1", "ledger"));
     let mut alone = member("available");
     alone.cluster = None;
@@ -2031,6 +2068,20 @@ fn the_instance_added_to_a_backup_aurora_restore_is_named_from_the_restore_and_k
     assert_eq!(tagged_validation(&tags("job 1")), None);
     assert_eq!(tagged_validation(&tags("")), None);
     assert_eq!(tagged_validation(&Default::default()), None);
+    // Only an instance in another cluster than its own name's is a validation's: a drill's
+    // instance (in none) or an Aurora drill's (in its own cluster) carrying the tag is a drill's.
+    let tagged = tags("job-1");
+    let me = "restored-2fc269-rr-drill-202612011130";
+    assert_eq!(
+        added_for_validation(&tagged, Some("restored"), me),
+        Some("job-1")
+    );
+    assert_eq!(added_for_validation(&tagged, None, me), None);
+    assert_eq!(added_for_validation(&tagged, Some(me), me), None);
+    assert_eq!(
+        added_for_validation(&tags("job 1"), Some("restored"), me),
+        None
+    );
     for v in [
         rds_responder::restore_testing::Validation::Validating,
         rds_responder::restore_testing::Validation::Successful,
@@ -2059,11 +2110,15 @@ fn an_aurora_validation_adds_its_instance_once_checks_it_when_available_and_conc
         member_step(None, Some((&creating, true)), "me", now),
         MemberStep::Wait(w) if w.contains("is creating")
     ));
-    // Someone else's instance under the name: never ours, whatever the record says.
+    // Someone else's instance under the name: never ours, whatever the record says, and not
+    // the restore's fault: nothing posted.
     for record in [None, Some(member_record(Step::Checking, None))] {
         match member_step(record.as_ref(), Some((&ours, false)), "me", now) {
-            MemberStep::Conclude(Validation::Failed, why) => {
-                assert!(why.contains("is not the instance it adds"), "{why}")
+            MemberStep::Refuse(why) => {
+                assert!(
+                    why.contains("is not the instance restore-drill adds"),
+                    "{why}"
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -2100,7 +2155,7 @@ fn an_aurora_validation_adds_its_instance_once_checks_it_when_available_and_conc
     let adding = member_record(Step::AddingInstance, None);
     assert!(matches!(
         member_step(Some(&adding), Some((&creating, true)), "me", now),
-        MemberStep::Wait(w) if w.contains("restored-rr-drill-202612011130 is creating")
+        MemberStep::Wait(w) if w.contains("restored-2fc269-rr-drill-202612011130 is creating")
     ));
     assert_eq!(
         member_step(Some(&adding), Some((&ours, true)), "me", now),

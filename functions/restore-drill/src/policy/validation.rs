@@ -213,15 +213,43 @@ pub fn verdict(checks: &[Check], time_up: bool) -> (Validation, String) {
     )
 }
 
+/// Characters of the job's digest in a validation instance's name.
+const JOB_DIGEST: usize = 6;
+
+/// The first [`JOB_DIGEST`] hex digits of FNV-1a over `job_id`: stable across builds and runs.
+fn job_digest(job_id: &str) -> String {
+    let hash = job_id.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    format!("{hash:08x}")[..JOB_DIGEST].to_string()
+}
+
 /// The instance restore-drill adds to Aurora cluster `cluster` restored by `job` (Backup
 /// restores a cluster without one, so nothing could be queried): named as a drill's scratch
-/// instance, from the restore's completion, so every run of the validation finds the same one.
+/// instance, `<cluster>-<job digest>-rr-drill-<the restore's end>`, so every run of the
+/// validation finds the same one and two jobs of one minute (clusters alike in their first 34
+/// characters) never share one.
 pub fn validation_instance(
     cluster: &RdsIdentifier,
     job: &RestoreJob,
     now: DateTime<Utc>,
 ) -> RdsIdentifier {
-    scratch_id(cluster, job.completed.or(job.created).unwrap_or(now))
+    let room = 63 - super::drill::SCRATCH_MARK.len() - 12 - JOB_DIGEST - 1;
+    let head: String = cluster.as_str().chars().take(room).collect();
+    let head = format!("{}-{}", head.trim_end_matches('-'), job_digest(&job.job_id));
+    let head =
+        RdsIdentifier::parse(&head, ResourceKind::DbInstance).unwrap_or_else(|_| cluster.clone());
+    scratch_id(&head, job.completed.or(job.created).unwrap_or(now))
+}
+
+/// Whether `cluster`, created at `created`, is the one `job` restored: made while the job ran
+/// (5 minutes either side), never a cluster that was there before (a name reused, a source).
+pub fn cluster_is_the_restore(created: Option<DateTime<Utc>>, job: &RestoreJob) -> bool {
+    let slack = Duration::minutes(5);
+    match (created, job.created, job.completed) {
+        (Some(at), Some(start), Some(end)) => at >= start - slack && at <= end + slack,
+        _ => false,
+    }
 }
 
 /// The restore job an instance's [`VALIDATES_TAG`] names, if it reads as a job id (the tag is
@@ -232,6 +260,16 @@ pub fn tagged_validation(tags: &std::collections::BTreeMap<String, String>) -> O
         .filter(|id| rds_responder::trigger::valid_job_id(id))
 }
 
+/// The restore job an instance added to a restore test's cluster serves: tagged with it, and in a
+/// cluster not of its own name (a drill's instance is in none, an Aurora drill's in its own).
+pub fn added_for_validation<'a>(
+    tags: &'a std::collections::BTreeMap<String, String>,
+    cluster: Option<&str>,
+    id: &str,
+) -> Option<&'a str> {
+    tagged_validation(tags).filter(|_| cluster.is_some_and(|c| c != id))
+}
+
 /// An instance under a validation instance's name, as RDS describes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberFacts {
@@ -240,6 +278,17 @@ pub struct MemberFacts {
     /// The cluster it is in.
     pub cluster: Option<String>,
     pub tags: std::collections::BTreeMap<String, String>,
+}
+
+impl MemberFacts {
+    pub fn of(i: &rds_responder::recovery::RecoveryInfo) -> Self {
+        Self {
+            name: i.db.id().to_string(),
+            status: i.status.clone(),
+            cluster: i.cluster.clone(),
+            tags: i.tags.clone(),
+        }
+    }
 }
 
 /// Whether `member` is the instance this deployment added to `cluster` for `job_id`: its tags
@@ -262,8 +311,11 @@ pub enum MemberStep {
     Wait(String),
     /// Its instance is available: check it, post the verdict, delete the instance.
     Check,
-    /// The verdict without a check (the instance is gone or late, or the name is taken).
+    /// The verdict without a check (the instance is gone or late).
     Conclude(Validation, String),
+    /// Someone else's instance under its name: never touched, nothing posted (not the restore's
+    /// fault), said in the report.
+    Refuse(String),
     /// An earlier run decided the verdict and Backup did not take it: post it again.
     Repost,
 }
@@ -278,13 +330,10 @@ pub fn member_step(
     now: DateTime<Utc>,
 ) -> MemberStep {
     if let Some((m, false)) = member {
-        return MemberStep::Conclude(
-            Validation::Failed,
-            format!(
-                "restore-drill: {} exists and is not the instance it adds to validate this restore (tags, cluster or deployment differ): not touched, nothing checked",
-                m.name
-            ),
-        );
+        return MemberStep::Refuse(format!(
+            "{} exists and is not the instance restore-drill adds to validate this restore (tags, cluster or deployment differ): not touched, nothing checked or posted",
+            m.name
+        ));
     }
     let Some(record) = record else {
         return match member {

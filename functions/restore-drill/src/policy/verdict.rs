@@ -44,7 +44,7 @@ pub fn schema(source: &[String], restored: &[String]) -> Verdict {
         (true, true) if source.is_empty() => verdict(
             "schema",
             Outcome::Warn,
-            "no column on either side: nothing compared (is DB_NAME the database the checks read?)",
+            "no column on either side: nothing compared (on PostgreSQL DB_NAME, on MySQL the first listed table, names the database read)",
         ),
         (true, true) => verdict(
             "schema",
