@@ -138,10 +138,21 @@ async fn the_audit_names_backups_disabled_a_stopped_instance_and_a_lag_past_half
         audit_entry(&report, &format!("db-instance:{db}"))["status"],
         "ok"
     );
+    let current = audit_entry(&report, &format!("db-instance:{db}"));
+    // RDS's default retention when none is asked for: one day.
+    assert_eq!(current["retention_days"], 1, "{report:#}");
+    assert!(
+        current["newest_snapshots"]["manual_age_seconds"]
+            .as_i64()
+            .unwrap()
+            < 300
+    );
     let disabled = audit_entry(&report, &format!("db-instance:{off}"));
+    assert_eq!(disabled["retention_days"], 0, "{report:#}");
     assert_eq!(disabled["status"], "at-risk", "{report:#}");
     assert_eq!(causes(disabled), ["backups-disabled"], "{report:#}");
     let halted = audit_entry(&report, &format!("db-instance:{stopped}"));
+    assert_ne!(halted["status"], "ok", "{report:#}");
     assert!(
         causes(halted).contains(&"not-available".to_string()),
         "{report:#}"

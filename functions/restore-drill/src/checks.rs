@@ -7,7 +7,7 @@ use rds_responder::recovery::{Placement, RecoveryInfo, RestoreFrom};
 use rds_responder::report::{Check, Outcome, ResourceMetric};
 
 use crate::policy::drill::Source;
-use crate::policy::rpo::{Assessment, Cause, RpoStatus};
+use crate::policy::rpo::{Assessment, Cause, Newest, RpoStatus};
 use crate::policy::verdict::{Stage, Verdict};
 
 /// The per-resource metric users alarm on.
@@ -86,6 +86,16 @@ pub fn audit_summary(checks: &[Check], target_minutes: i64) -> String {
         count(Outcome::Warn),
         count(Outcome::Fail)
     )
+}
+
+/// The backup facts an audit entry carries besides its grade: the retention (`None` for a
+/// table) and the newest snapshots, automated and manual, with their ages.
+pub fn with_backup_facts(mut check: Check, retention_days: Option<i32>, newest: &Newest) -> Check {
+    if let Some(data) = check.data.as_object_mut() {
+        data.insert("retention_days".into(), json!(retention_days));
+        data.insert("newest_snapshots".into(), json!(newest));
+    }
+    check
 }
 
 pub fn audit_result(checks: &[Check]) -> Value {
@@ -196,4 +206,98 @@ pub fn drill_result(
         "rto_seconds": rto_seconds,
         "rpo_seconds": rpo_seconds,
     }})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rds_responder::trigger::{DbTarget, RdsIdentifier, ResourceKind};
+
+    fn placed(p: Option<Placement>) -> RecoveryInfo {
+        RecoveryInfo {
+            db: DbTarget::Instance(
+                RdsIdentifier::parse("orders-db-rr-drill-202612011100", ResourceKind::DbInstance)
+                    .unwrap(),
+            ),
+            status: "available".into(),
+            engine: "postgres".into(),
+            cluster: None,
+            replica_of: None,
+            latest_restorable: None,
+            backup_retention_days: 0,
+            created: None,
+            endpoint: None,
+            tags: Default::default(),
+            placement: p,
+            members: Vec::new(),
+        }
+    }
+
+    fn source() -> Placement {
+        Placement {
+            instance_class: "db.r6g.large".into(),
+            subnet_group: Some("private".into()),
+            security_groups: vec!["sg-b".into(), "sg-a".into()],
+            parameter_group: Some("pg15-tuned".into()),
+            option_group: None,
+            kms_key: Some("arn:aws:kms:us-east-1:123456789012:key/k".into()),
+            storage_encrypted: true,
+            iam_auth: true,
+            publicly_accessible: false,
+            deletion_protection: true,
+            multi_az: true,
+            storage_type: Some("gp3".into()),
+        }
+    }
+
+    #[test]
+    fn a_restore_placed_as_its_source_passes_and_every_difference_is_named() {
+        // Class, Multi-AZ, storage type and the source's deletion protection may differ: a drill
+        // restores onto the smallest class, single-AZ, deletable.
+        let same = Placement {
+            security_groups: vec!["sg-a".into(), "sg-b".into()],
+            instance_class: "db.t4g.micro".into(),
+            multi_az: false,
+            deletion_protection: false,
+            storage_type: None,
+            ..source()
+        };
+        assert!(placement_findings(&source(), &placed(Some(same.clone()))).is_empty());
+        assert_eq!(placement_check(&[]).outcome, Outcome::Pass);
+        let moved = Placement {
+            subnet_group: Some("default".into()),
+            security_groups: vec!["sg-default".into()],
+            parameter_group: None,
+            option_group: Some("og".into()),
+            kms_key: Some("arn:aws:kms:us-east-1:123456789012:key/aws-rds".into()),
+            storage_encrypted: false,
+            iam_auth: false,
+            publicly_accessible: true,
+            deletion_protection: true,
+            ..same
+        };
+        let found = placement_findings(&source(), &placed(Some(moved)));
+        for (n, want) in [
+            "subnet group: source private, restore default",
+            "security groups: source sg-a,sg-b, restore sg-default",
+            "parameter group: source pg15-tuned, restore none",
+            "option group: source none, restore og",
+            "KMS key: source arn:aws:kms:us-east-1:123456789012:key/k, restore arn:aws:kms:us-east-1:123456789012:key/aws-rds",
+            "storage encrypted: source true, restore false",
+            "IAM authentication: source true, restore false",
+            "the restore is publicly accessible",
+            "the restore has deletion protection on (the drill could not delete it)",
+        ]
+        .iter()
+        .enumerate()
+        {
+            assert_eq!(found.get(n).map(String::as_str), Some(*want), "{found:?}");
+        }
+        assert_eq!(found.len(), 9, "{found:?}");
+        assert_ne!(placement_check(&found).outcome, Outcome::Pass);
+        assert_eq!(
+            placement_findings(&source(), &placed(None)),
+            ["the scratch instance lists no placement"]
+        );
+    }
 }

@@ -15,12 +15,10 @@ mod sweep;
 mod table;
 mod validate;
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use rds_responder::backups::{SnapshotInfo, SnapshotOf, TableBackups};
+use rds_responder::backups::TableBackups;
 use rds_responder::config::EndpointMap;
 use rds_responder::guard::ActionGuard;
 use rds_responder::job::{JobRecord, JobStore};
@@ -39,7 +37,7 @@ use rds_responder::trigger::{DbTarget, Trigger};
 use crate::checks;
 use crate::config::DrillConfig;
 use crate::policy::drill::{enrolment, named_as_scratch, DrillFacts, Enrolment, Step};
-use crate::policy::rpo::{assess, Facts};
+use crate::policy::rpo::{assess, newest_snapshots, Facts, Newest};
 use crate::policy::{decide, Decision};
 use crate::request::{DrillSchedule, ManualTask, Subject};
 
@@ -227,23 +225,6 @@ where
     }
 }
 
-/// The newest available snapshot of each database, by `<kind>:<id>`.
-fn newest_snapshots(snapshots: &[SnapshotInfo]) -> BTreeMap<String, DateTime<Utc>> {
-    let mut newest: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
-    for s in snapshots.iter().filter(|s| s.status == "available") {
-        let Some(created) = s.created else { continue };
-        let kind = match s.of {
-            SnapshotOf::Instance => "db-instance",
-            SnapshotOf::Cluster => "db-cluster",
-        };
-        let entry = newest.entry(format!("{kind}:{}", s.db)).or_insert(created);
-        if created > *entry {
-            *entry = created;
-        }
-    }
-    newest
-}
-
 fn resource_name(db: &DbTarget) -> String {
     match db {
         DbTarget::Instance(id) => format!("db-instance:{id}"),
@@ -291,7 +272,7 @@ where
             Ok(s) => s,
             Err(e) => return list_failed("listing snapshots", &e),
         };
-        let newest = newest_snapshots(&snapshots);
+        let newest = newest_snapshots(&snapshots, run.now);
         let target_minutes = self.config.rpo_target.num_minutes();
         let mut checks = Vec::new();
         let mut metrics = Vec::new();
@@ -301,7 +282,7 @@ where
                 status: info.status.clone(),
                 backups_on: info.backup_retention_days > 0,
                 latest_restorable: info.latest_restorable,
-                newest_snapshot: newest.get(&resource).copied(),
+                newest_snapshot: newest.get(&resource).and_then(Newest::any),
                 snapshots_audited: true,
                 disabled_event: disabled.filter(|_| only.is_some()),
             };
@@ -312,7 +293,12 @@ where
                 self.config.snapshot_max_age,
             );
             let (check, metric) = checks::audit_check(&resource, &assessment, target_minutes);
-            checks.push(check);
+            let ages = newest.get(&resource).cloned().unwrap_or_default();
+            checks.push(checks::with_backup_facts(
+                check,
+                Some(info.backup_retention_days),
+                &ages,
+            ));
             metrics.extend(metric);
         }
         if let Some(only) = only {

@@ -23,8 +23,8 @@ use super::backup_job::member_key;
 use super::table::table_source;
 use super::{drill_key, facts_of, list_failed, state_of, RestoreDrill, FUNCTION};
 use crate::policy::drill::{
-    named_as_scratch, ownership, sweep_action, tagged_source, Ownership, ScratchFacts, ScratchKind,
-    Step, SweepAction, EXPIRES_TAG, OWNER_TAG, SCRATCH_MARK, SCRATCH_TAG,
+    named_as_scratch, overdue, ownership, sweep_action, tagged_source, Ownership, ScratchFacts,
+    ScratchKind, Step, SweepAction, EXPIRES_TAG, OWNER_TAG, SCRATCH_MARK, SCRATCH_TAG,
 };
 use crate::policy::validation::tagged_validation;
 use crate::request::Subject;
@@ -356,6 +356,13 @@ where
                 Err(e) => bad(e),
             },
         };
+        // A copy that outlives its expiry by long fails the report: someone must look at it.
+        if cleanup.outcome == Outcome::Warn && overdue(expiry(&scratch.tags), run.now) {
+            cleanup.outcome = Outcome::Fail;
+            cleanup
+                .detail
+                .push_str(" - still there over an hour past its expiry: look at it");
+        }
         cleanup.detail = format!("{why}: {}", cleanup.detail);
         if let Some(source) = source.filter(|_| scratch.kind != ScratchKind::Member) {
             self.mark_done_if_clean(&cleanup, &source).await;

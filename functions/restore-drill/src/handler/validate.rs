@@ -168,6 +168,14 @@ where
                 let validated = self
                     .validate_job(job, &target, dry_run, run, invocation)
                     .await;
+                // A job that only waits (its instance being created) uses none of the share.
+                if validated
+                    .checks
+                    .iter()
+                    .all(|c| c.outcome == Outcome::Skipped)
+                {
+                    left += 1;
+                }
                 checks.extend(validated.checks);
                 results.push(validated.result);
             }

@@ -64,6 +64,14 @@ pub fn tagged_source(tags: &BTreeMap<String, String>) -> Option<Subject> {
     Subject::parse_tag(tags.get(SOURCE_TAG)?)
 }
 
+/// A scratch copy still there this long past its expiry is escalated (a failed report), not
+/// warned about sweep after sweep.
+pub const OVERDUE_AFTER_MINUTES: i64 = 60;
+
+pub fn overdue(expires: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    expires.is_some_and(|at| now - at > chrono::Duration::minutes(OVERDUE_AFTER_MINUTES))
+}
+
 pub fn ownership(owner_tag: Option<&str>, ledger: &str) -> Ownership {
     match owner_tag {
         Some(owner) if owner == ledger => Ownership::Ours,
@@ -347,7 +355,18 @@ pub fn start_refusal(facts: &StartFacts<'_>, now: DateTime<Utc>) -> Option<Strin
             ));
         }
     }
-    if let Some(drill) = facts.existing.filter(|d| d.under_way(now)) {
+    // A start that died between its claim and its restore call: restoring, its lease run out,
+    // and no copy of it anywhere. It holds the database no longer.
+    let died_starting = |d: &&DrillFacts| {
+        d.step == Some(Step::Restoring)
+            && d.lease.as_ref().is_some_and(|(_, until)| *until < now)
+            && facts.scratch_alive.is_none()
+    };
+    if let Some(drill) = facts
+        .existing
+        .filter(|d| d.under_way(now))
+        .filter(|d| !died_starting(d))
+    {
         return Some(format!(
             "drill {} of {id} is under way ({}, deadline {}): one drill per database at a time",
             drill.run,

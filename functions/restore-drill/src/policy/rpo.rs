@@ -4,8 +4,54 @@
 //! the newest available snapshot: with automated backups off, only snapshots are left, and the
 //! lag is their age.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
+
+use rds_responder::backups::{SnapshotInfo, SnapshotOf};
+
+/// A database's newest available snapshots: RDS's automated one, and the newest of the others
+/// (manual: ours, an operator's, AWS Backup's), each with its age at the run's time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Newest {
+    pub automated: Option<DateTime<Utc>>,
+    pub automated_age_seconds: Option<i64>,
+    pub manual: Option<DateTime<Utc>>,
+    pub manual_age_seconds: Option<i64>,
+}
+
+impl Newest {
+    /// The newest of any type.
+    pub fn any(&self) -> Option<DateTime<Utc>> {
+        self.automated.max(self.manual)
+    }
+}
+
+/// The newest available snapshots of each database, by `<kind>:<id>`.
+pub fn newest_snapshots(
+    snapshots: &[SnapshotInfo],
+    now: DateTime<Utc>,
+) -> BTreeMap<String, Newest> {
+    let mut newest: BTreeMap<String, Newest> = BTreeMap::new();
+    for s in snapshots.iter().filter(|s| s.status == "available") {
+        let Some(created) = s.created else { continue };
+        let kind = match s.of {
+            SnapshotOf::Instance => "db-instance",
+            SnapshotOf::Cluster => "db-cluster",
+        };
+        let entry = newest.entry(format!("{kind}:{}", s.db)).or_default();
+        let (at, age) = match s.snapshot_type.as_str() {
+            "automated" => (&mut entry.automated, &mut entry.automated_age_seconds),
+            _ => (&mut entry.manual, &mut entry.manual_age_seconds),
+        };
+        if at.is_none_or(|t| created > t) {
+            *at = Some(created);
+            *age = Some((now - created).num_seconds().max(0));
+        }
+    }
+    newest
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -84,13 +130,17 @@ pub fn assess(
     if !facts.backups_on {
         causes.push(Cause::BackupsDisabled);
     }
+    // RDS said backups were turned off, or the database takes none now (stopped, failed):
+    // its recovery point falls behind from here, whatever the lag says yet.
     if let Some(at) = facts.disabled_event {
         causes.push(Cause::BackupsDisabledEvent { at });
+        at_risk = true;
     }
     if facts.status != "available" && facts.status != "ACTIVE" {
         causes.push(Cause::NotAvailable {
             status: facts.status.clone(),
         });
+        at_risk = true;
     }
     // With backups off, a restorable time RDS still names is not a recovery point to count on.
     let restorable = facts.latest_restorable.filter(|_| facts.backups_on);

@@ -152,7 +152,8 @@ fn a_stopped_instance_and_the_disabled_event_are_named_as_causes() {
     f.status = "stopped".into();
     f.disabled_event = Some(at(11, 0, 0));
     let a = judge(&f, at(12, 1, 0));
-    assert_eq!(a.status, RpoStatus::Ok);
+    // Its lag is within the target, but it takes no backups now: at risk.
+    assert_eq!(a.status, RpoStatus::AtRisk);
     assert_eq!(
         a.causes,
         vec![
@@ -162,6 +163,19 @@ fn a_stopped_instance_and_the_disabled_event_are_named_as_causes() {
             }
         ]
     );
+    // Each alone is a risk; a table is ACTIVE, an instance available: neither is one.
+    let mut stopped = facts();
+    stopped.status = "stopped".into();
+    assert_eq!(judge(&stopped, at(12, 1, 0)).status, RpoStatus::AtRisk);
+    let mut event = facts();
+    event.disabled_event = Some(at(11, 0, 0));
+    assert_eq!(judge(&event, at(12, 1, 0)).status, RpoStatus::AtRisk);
+    let mut table = facts();
+    table.status = "ACTIVE".into();
+    assert_eq!(judge(&table, at(12, 1, 0)).status, RpoStatus::Ok);
+    assert_eq!(judge(&facts(), at(12, 1, 0)).status, RpoStatus::Ok);
+    // Past the target, the lag decides: breached.
+    assert_eq!(judge(&stopped, at(13, 0, 0)).status, RpoStatus::Breached);
     assert_eq!(RpoStatus::AtRisk.as_str(), "at-risk");
     assert_eq!(RpoStatus::Ok.as_str(), "ok");
     assert_eq!(RpoStatus::Breached.as_str(), "breached");
@@ -371,6 +385,48 @@ fn one_drill_per_database_until_it_is_done_or_past_its_deadline() {
     assert_eq!(refusal(&db, Some(&late), 0), None);
     let done = drill(Step::Done, at(13, 0, 0), None);
     assert_eq!(refusal(&db, Some(&done), 0), None);
+    // A start that died before its restore call (12:00 is the run's time): its lease ran out
+    // and no copy is anywhere: it holds the database no longer.
+    let now = at(12, 0, 0);
+    let died = drill(
+        Step::Restoring,
+        at(13, 0, 0),
+        Some(("dead", now - Duration::seconds(1))),
+    );
+    assert_eq!(refusal(&db, Some(&died), 0), None);
+    // Its lease still running (at its last second), or released (the restore call was made):
+    // under way.
+    let starting = drill(Step::Restoring, at(13, 0, 0), Some(("other", now)));
+    assert!(refusal(&db, Some(&starting), 0)
+        .unwrap()
+        .contains("under way (restoring"));
+    let restoring = drill(Step::Restoring, at(13, 0, 0), None);
+    assert!(refusal(&db, Some(&restoring), 0)
+        .unwrap()
+        .contains("under way"));
+    // Past any step but restoring, a run-out lease is a check or an add to take over, not a
+    // dead start.
+    let checking = drill(
+        Step::Checking,
+        at(13, 0, 0),
+        Some(("dead", now - Duration::seconds(1))),
+    );
+    assert!(refusal(&db, Some(&checking), 0)
+        .unwrap()
+        .contains("under way (checking"));
+    // Its copy is there after all (the restore took effect): one drill per database.
+    let subject = Subject::of_db(&db.db);
+    let with_copy = StartFacts {
+        subject: &subject,
+        info: Some(&db),
+        enrolled: Enrolment::Drill,
+        existing: Some(&died),
+        scratch_alive: Some("orders-db-rr-drill-202612011100"),
+        drills_alive: 0,
+        max_concurrent: 2,
+    };
+    let r = start_refusal(&with_copy, now).unwrap();
+    assert!(r.contains("under way (restoring"), "{r}");
 }
 
 #[test]
@@ -2190,4 +2246,69 @@ fn an_aurora_validation_adds_its_instance_once_checks_it_when_available_and_conc
             other => panic!("{other:?}"),
         }
     }
+}
+
+#[test]
+fn the_audit_names_each_databases_newest_automated_and_manual_snapshot_with_its_age() {
+    let manual = |db: &str, sid: &str, status: &str, created| SnapshotInfo {
+        snapshot_type: "manual".into(),
+        ..snapshot(db, sid, status, created)
+    };
+    let mut cluster = snapshot("orders-aurora", "rds:c", "available", Some(at(3, 0, 0)));
+    cluster.of = SnapshotOf::Cluster;
+    let backup = SnapshotInfo {
+        snapshot_type: "awsbackup".into(),
+        ..snapshot(
+            "orders-db",
+            "awsbackup:job-1",
+            "available",
+            Some(at(5, 0, 0)),
+        )
+    };
+    let snapshots = vec![
+        snapshot("orders-db", "rds:old", "available", Some(at(1, 0, 0))),
+        snapshot("orders-db", "rds:new", "available", Some(at(2, 0, 0))),
+        snapshot("orders-db", "rds:creating", "creating", Some(at(9, 0, 0))),
+        snapshot("orders-db", "rds:undated", "available", None),
+        manual(
+            "orders-db",
+            "orders-db-rr-1",
+            "available",
+            Some(at(4, 0, 0)),
+        ),
+        manual(
+            "orders-db",
+            "orders-db-rr-2",
+            "available",
+            Some(at(3, 0, 0)),
+        ),
+        backup,
+        cluster,
+    ];
+    let newest = newest_snapshots(&snapshots, at(6, 0, 0));
+    let db = &newest["db-instance:orders-db"];
+    assert_eq!(db.automated, Some(at(2, 0, 0)));
+    assert_eq!(db.automated_age_seconds, Some(4 * 3600));
+    // AWS Backup's counts with the manual ones (it is not RDS's automated backup).
+    assert_eq!(db.manual, Some(at(5, 0, 0)));
+    assert_eq!(db.manual_age_seconds, Some(3600));
+    assert_eq!(db.any(), Some(at(5, 0, 0)));
+    let aurora = &newest["db-cluster:orders-aurora"];
+    assert_eq!(aurora.automated, Some(at(3, 0, 0)));
+    assert_eq!((aurora.manual, aurora.manual_age_seconds), (None, None));
+    assert_eq!(aurora.any(), Some(at(3, 0, 0)));
+    assert!(!newest.contains_key("db-instance:orders-aurora"));
+    // A snapshot dated after the run (clock skew) is zero seconds old, never negative.
+    let ahead = newest_snapshots(&snapshots, at(4, 30, 0));
+    assert_eq!(ahead["db-instance:orders-db"].manual_age_seconds, Some(0));
+    assert_eq!(Newest::default().any(), None);
+}
+
+#[test]
+fn a_scratch_copy_an_hour_past_its_expiry_is_overdue() {
+    let expires = at(10, 0, 0);
+    assert!(!overdue(Some(expires), at(10, 30, 0)));
+    assert!(!overdue(Some(expires), at(11, 0, 0)));
+    assert!(overdue(Some(expires), at(11, 0, 1)));
+    assert!(!overdue(None, at(23, 0, 0)));
 }

@@ -328,7 +328,10 @@ pub fn dropped_settings(source: &TableSettings, restored: &TableSettings) -> Ver
         dropped.push(format!("tags {}", listed(&tags)));
     }
     if source.billing_mode.as_deref() == Some("PROVISIONED") {
-        dropped.push("auto scaling of its provisioned capacity (never restored)".into());
+        // Application Auto Scaling is not read (another API): said as what to check.
+        dropped.push(
+            "any auto scaling of its provisioned capacity (its scaling policies are never restored: check them)".into(),
+        );
     }
     if source.deletion_protection && !restored.deletion_protection {
         dropped.push("deletion protection".into());
