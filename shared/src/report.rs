@@ -275,6 +275,18 @@ impl Report {
                     cut_strings(part, max_text);
                 }
             }
+            // A result or metrics of one entry per resource (an audit of a thousand) are cut to
+            // as many entries as the checks kept: still their shape, the rest in the archive.
+            if let Some(keep) = keep_checks {
+                if let Some(result) = value.get_mut("result").and_then(Value::as_object_mut) {
+                    for list in result.values_mut().filter_map(Value::as_array_mut) {
+                        list.truncate(keep);
+                    }
+                }
+                if let Some(metrics) = value.get_mut("metrics").and_then(Value::as_array_mut) {
+                    metrics.truncate(keep);
+                }
+            }
             if let Some(checks) = value.get_mut("checks").and_then(Value::as_array_mut) {
                 if let Some(keep) = keep_checks {
                     let dropped = checks.len().saturating_sub(keep);
@@ -532,6 +544,49 @@ mod tests {
         let back: Report = serde_json::from_str(&text).unwrap();
         assert!(back.truncated.is_some());
         assert_eq!(back.checks[0].name, "c0");
+    }
+
+    #[test]
+    fn an_audit_of_a_thousand_resources_fits_sns_with_its_result_and_metrics_cut() {
+        let mut r = report("orders-db");
+        let entry = |i: usize| {
+            serde_json::json!({"resource": format!("db-instance:db-{i:04}"),
+            "status": "ok", "lag_seconds": 12, "causes": [], "detail": "x".repeat(200)})
+        };
+        r.checks = (0..1000)
+            .map(|i| {
+                Check::new(
+                    format!("rpo db-instance:db-{i:04}"),
+                    Outcome::Pass,
+                    "ok: 12 s",
+                )
+                .with_data(entry(i))
+            })
+            .collect();
+        r.result = Some(serde_json::json!({"audit": (0..1000).map(entry).collect::<Vec<_>>()}));
+        r.metrics = (0..1000)
+            .map(|i| ResourceMetric {
+                name: "RecoveryPointLagSeconds".into(),
+                value: 12.0,
+                unit: "Seconds".into(),
+                resource: format!("db-instance:db-{i:04}"),
+            })
+            .collect();
+        const MAX: usize = 240_000;
+        assert!(serde_json::to_string_pretty(&r).unwrap().len() > MAX);
+        let text = r.fitted_json(MAX, true);
+        assert!(text.len() <= MAX, "{}", text.len());
+        let back: Report = serde_json::from_str(&text).unwrap();
+        let kept = back.checks.len() - 1;
+        assert!(kept > 0 && kept < 1000, "{kept}");
+        assert_eq!(back.checks[kept].name, "truncated");
+        let audit = back.result.as_ref().unwrap()["audit"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(audit, kept);
+        assert_eq!(back.metrics.len(), kept);
+        assert!(back.truncated.is_some());
     }
 
     #[test]
