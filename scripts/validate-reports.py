@@ -327,7 +327,7 @@ INVALID = {
     "request-naming-two-databases.json": ("$.trigger.request.table", "is not allowed here: the field must be absent"),
     "restore-job-without-job-id.json": ("$.trigger", "'job_id' is a required property"),
     "unknown-validation-verdict.json": ("$.result.validation.posted", "'PASSED' is not one of"),
-    "validation-from-a-schedule.json": ("$.trigger.type", "'restore-job' was expected"),
+    "validation-from-a-schedule.json": ("$.trigger.type", "'schedule' is not one of"),
     "sweep-with-nothing-checked.json": ("$.result.drills", "should be non-empty"),
     "validation-of-a-cluster-against-an-instance.json": ("$.result.validation.source", "does not match '^db-cluster:'"),
     "validation-of-a-table-against-an-instance.json": ("$.result.validations[0].validation.source", "does not match '^table:'"),
