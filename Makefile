@@ -67,13 +67,14 @@ build:
 C7N_SPEC := c7n==0.9.53
 bench: package
 	for f in $(FUNCTIONS) bare-lambda; do $(CARGO) build --release -p $$f || exit 1; done
-	$(CARGO) build -p e2e --bin bench --bin footprint
+	$(CARGO) build -p e2e --bin bench --bin footprint --bin bench-audit
 	# Its floor is SDK calls made by the benchmark itself: built like the function it measures.
 	$(CARGO) build --release -p e2e --bin bench-storage
 	scripts/with-stack.sh target/debug/footprint target/release target/lambda
 	scripts/with-stack.sh target/debug/bench target/release/idle-reaper target/release/failover-check
 	$(CARGO) run -q --release -p storage-guard --example forecast-bench
 	scripts/with-stack.sh target/release/bench-storage target/release/storage-guard
+	scripts/with-stack.sh target/debug/bench-audit target/release/restore-drill 1000
 	scripts/bootstrap.sh
 	test -x .venv-bench/bin/custodian || (python3 -m venv .venv-bench && .venv-bench/bin/pip install --quiet --disable-pip-version-check '$(C7N_SPEC)')
 	.venv/bin/python scripts/bench-snapshots.py target/release/snapshotter
