@@ -613,3 +613,15 @@ impl Fixture {
             .collect()
     }
 }
+
+/// The SDK clients a benchmark makes its own calls with (its floor), through `endpoint`.
+pub async fn clients_at(endpoint: &str) -> AwsClients {
+    AwsClients::new(
+        rds_responder::aws::loader()
+            .region(Region::new(REGION))
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "bench"))
+            .load()
+            .await,
+    )
+}

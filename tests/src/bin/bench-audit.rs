@@ -105,16 +105,7 @@ async fn main() {
     eprintln!("{count} instances in moto in {:?}", created.elapsed());
     let proxy = FaultProxy::start(&fixture.stack.moto_endpoint).await;
     let endpoint = proxy.endpoint();
-    let by_hand = rds_responder::aws::AwsClients::new(
-        rds_responder::aws::loader()
-            .region(aws_config::Region::new(e2e::fixture::REGION))
-            .endpoint_url(&endpoint)
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "testing", "testing", None, None, "bench",
-            ))
-            .load()
-            .await,
-    );
+    let by_hand = e2e::fixture::clients_at(&endpoint).await;
     let env = fixture.function_env(&[("RUST_LOG", "warn"), ("AWS_ENDPOINT_URL", &endpoint)]);
     let mut function =
         FunctionProcess::start_binary("restore-drill", std::path::Path::new(&binary), &env).await;

@@ -117,16 +117,7 @@ async fn main() {
     let proxy = FaultProxy::start(&fixture.stack.moto_endpoint).await;
     proxy.answer("RDS.DescribeValidDBInstanceModifications", GP2_SIZES);
     let endpoint = proxy.endpoint();
-    let by_hand = rds_responder::aws::AwsClients::new(
-        rds_responder::aws::loader()
-            .region(aws_config::Region::new(e2e::fixture::REGION))
-            .endpoint_url(&endpoint)
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "testing", "testing", None, None, "bench",
-            ))
-            .load()
-            .await,
-    );
+    let by_hand = e2e::fixture::clients_at(&endpoint).await;
     // Plans only: every round decides the same way on the same instance.
     let env = fixture.function_env(&[
         ("AUTOMATIC_DRY_RUN", "true"),
