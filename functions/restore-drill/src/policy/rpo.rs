@@ -45,10 +45,9 @@ pub fn newest_snapshots(
             "automated" => (&mut entry.automated, &mut entry.automated_age_seconds),
             _ => (&mut entry.manual, &mut entry.manual_age_seconds),
         };
-        if at.is_none_or(|t| created > t) {
-            *at = Some(created);
-            *age = Some((now - created).num_seconds().max(0));
-        }
+        let newest_at = at.map_or(created, |t| t.max(created));
+        *at = Some(newest_at);
+        *age = Some((now - newest_at).num_seconds().max(0));
     }
     newest
 }

@@ -2305,6 +2305,29 @@ fn the_audit_names_each_databases_newest_automated_and_manual_snapshot_with_its_
 }
 
 #[test]
+fn a_scratch_copy_names_its_source_in_its_source_tag_only() {
+    let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let instance = tagged_source(&tags(&[(SOURCE_TAG, "db-instance:orders-db")]));
+    assert_eq!(
+        instance.map(|s| s.tag_value()).as_deref(),
+        Some("db-instance:orders-db")
+    );
+    let table = tagged_source(&tags(&[(SOURCE_TAG, "table:orders")]));
+    assert_eq!(
+        table.map(|s| s.tag_value()).as_deref(),
+        Some("table:orders")
+    );
+    // No source tag, or one naming no kind we restore: no source.
+    assert!(tagged_source(&tags(&[("Name", "db-instance:orders-db")])).is_none());
+    assert!(tagged_source(&tags(&[(SOURCE_TAG, "bucket:orders")])).is_none());
+}
+
+#[test]
 fn a_scratch_copy_an_hour_past_its_expiry_is_overdue() {
     let expires = at(10, 0, 0);
     assert!(!overdue(Some(expires), at(10, 30, 0)));
