@@ -1270,11 +1270,11 @@ def check(path):
 
     # 7c. Reports are archived only when HeadObject finds none (publish.rs archived()), which
     #     S3 authorizes as s3:GetObject: without it every check fails (403) and re-archives.
+    #     The bucket is this stack's or, with central reporting, the organization's (a Ref to
+    #     ReportBucket or to the CentralReportBucket parameter): both are held to it.
     for name, function in functions.items():
-        bucket = (merged(function, globals_, "Environment") or {}).get("Variables", {}).get("REPORT_BUCKET")
-        bucket = bucket.get("Ref") if isinstance(bucket, dict) else None
-        if bucket is None:
-            continue
+        variable = (merged(function, globals_, "Environment") or {}).get("Variables", {}).get("REPORT_BUCKET")
+        buckets = [b["Ref"] for b in alternatives(variable) if isinstance(b, dict) and "Ref" in b]
         granted = principal_statements(resources).get(name, [])
 
         def grants(action):
@@ -1284,8 +1284,8 @@ def check(path):
 
         gets = grants("s3:GetObject")
         for text in grants("s3:PutObject"):
-            if (text.startswith("${" + bucket + ".Arn}") or "${" + bucket + "}" in text) and not any(
-                    fnmatch.fnmatchcase(text, get) for get in gets):
+            if any(text.startswith("${" + bucket + ".Arn}") or "${" + bucket + "}" in text
+                   for bucket in buckets) and not any(fnmatch.fnmatchcase(text, get) for get in gets):
                 problems.add("archive-read", name,
                              f"{name} may s3:PutObject on {text} but not s3:GetObject there: its "
                              "HeadObject (archived()) fails and every report is archived again")
@@ -1495,6 +1495,7 @@ def check(path):
     #     counting whitespace: its Policies and the IAM::Policy resources attached to its role), and
     #     6,144 for a managed policy; estimated with every condition true and POLICY_VALUES.
     check_policy_size(template, functions, problems)
+    check_dashboard_metrics(template, globals_, of_type, problems)
     return problems
 
 
@@ -2210,6 +2211,143 @@ def check_event_ids(resources, of_type, problems):
                 problems.add("event-ids", function,
                              f"handles {event_id} ({EVENT_HANDLERS[function][0]}), which no "
                              f"{path} pattern routes to it")
+
+
+# -- dashboard and alarms ---------------------------------------------------------------------
+
+METRICS_CATALOG = "shared/src/metrics.rs"
+# A SEARCH expression's schema and metric name: SEARCH('{Namespace,Dim,..} MetricName="X"', ..).
+SEARCH = re.compile(r"SEARCH\(\s*'\{([^}]*)\}\s+MetricName=\"(\w+)\"'")
+# A Metrics Insights query: SELECT F(Name) FROM SCHEMA("Namespace", Dim, ..).
+INSIGHTS = re.compile(r'SELECT\s+\w+\((\w+)\)\s+FROM\s+SCHEMA\(\s*"([^"]+)"\s*((?:,\s*\w+\s*)*)\)')
+# The AWS metrics the dashboard may show: a dead-letter queue's depth.
+AWS_METRICS = {("AWS/SQS", "ApproximateNumberOfMessagesVisible"): ("QueueName",)}
+
+
+def emitted_metrics():
+    """{name: dimension names} of shared/src/metrics.rs CATALOG, the one list of what the
+    functions emit, or None when it cannot be read."""
+    text = rust_source(METRICS_CATALOG)
+    shared = {name: re.findall(r'"(\w+)"', body) for name, body in
+              re.findall(r"\bconst\s+(\w+)\s*:\s*&\[&str\]\s*=\s*&\[(.*?)\];", text, re.S)}
+    specs = {}
+    for const, body in re.findall(r"\bconst\s+(\w+)\s*:\s*MetricSpec\s*=\s*MetricSpec\s*\{(.*?)\};", text, re.S):
+        name = re.search(r'\bname\s*:\s*"(\w+)"', body)
+        dims = re.search(r"\bdimensions\s*:\s*(&\[.*?\]|\w+)", body, re.S)
+        if not (name and dims):
+            return None
+        dims = dims.group(1)
+        specs[const] = (name.group(1), tuple(re.findall(r'"(\w+)"', dims)) if dims.startswith("&")
+                        else tuple(shared.get(dims, ())))
+    catalog = re.search(r"\bconst\s+CATALOG\s*:[^=]*=\s*&\[(.*?)\];", text, re.S)
+    if not catalog:
+        return None
+    listed = re.findall(r"\b([A-Z][A-Z0-9_]*)\b", catalog.group(1))
+    if not listed or any(c not in specs or not specs[c][1] for c in listed):
+        return None
+    return {specs[c][0]: set(specs[c][1]) for c in listed}
+
+
+def sub_placeholders(text, template):
+    """A !Sub string with each ${..} replaced by a stand-in of its kind: a number parameter's
+    default, "STACK" for the stack name, the name itself otherwise."""
+    parameters = template.get("Parameters", {})
+
+    def value(match):
+        name = match.group(1)
+        if name.startswith("!"):
+            return "${" + name[1:] + "}"
+        if name == "AWS::StackName":
+            return "STACK"
+        parameter = parameters.get(name, {})
+        if parameter.get("Type") == "Number":
+            return str(parameter.get("Default", 1))
+        return name
+    return re.sub(r"\$\{([^}]*)\}", value, text)
+
+
+def check_dashboard_metrics(template, globals_, of_type, problems):
+    """Every metric a dashboard widget or an alarm names is one the code emits: same namespace
+    (the stack's METRICS_NAMESPACE), name and dimensions; AWS metrics only a dead-letter
+    queue's depth, of a queue of this stack."""
+    namespace = (globals_.get("Environment") or {}).get("Variables", {}).get("METRICS_NAMESPACE")
+    namespace = sub_placeholders(sub_text(namespace) or "", template)
+    emitted = emitted_metrics()
+    if emitted is None:
+        problems.add("dashboard", METRICS_CATALOG, "its CATALOG of MetricSpecs cannot be read")
+        return
+    queues = {f"{name}.QueueName" for name in of_type("AWS::SQS::Queue")}
+
+    def ours(owner, where, ns, name, dims):
+        if ns != namespace:
+            problems.add("dashboard", owner, f"{where} reads {ns}/{name}: the functions' metrics are in "
+                                             f"{namespace or 'METRICS_NAMESPACE (unset)'}")
+        elif name not in emitted:
+            problems.add("dashboard", owner, f"{where} reads {name}, which no function emits "
+                                             f"({METRICS_CATALOG} CATALOG: {', '.join(sorted(emitted))})")
+        elif set(dims) != emitted[name]:
+            problems.add("dashboard", owner, f"{where} reads {name} by {', '.join(dims) or 'no dimension'}: "
+                                             f"it is emitted by {', '.join(sorted(emitted[name]))}")
+
+    for owner, dashboard in of_type("AWS::CloudWatch::Dashboard").items():
+        body = dashboard["Properties"].get("DashboardBody")
+        text = sub_text(body)
+        try:
+            widgets = json.loads(sub_placeholders(text, template))["widgets"] if text else None
+        except (ValueError, KeyError, TypeError) as error:
+            problems.add("dashboard", owner, f"its DashboardBody is not a dashboard's JSON: {error}")
+            continue
+        if widgets is None:
+            problems.add("dashboard", owner, "its DashboardBody is not a string or !Sub string")
+            continue
+        for widget in widgets:
+            props = widget.get("properties", {})
+            where = f"widget {props.get('title', '(untitled)')!r}"
+            for row in props.get("metrics", []):
+                options = row[-1] if row and isinstance(row[-1], dict) else {}
+                plain = [v for v in row if not isinstance(v, dict)]
+                expression = options.get("expression")
+                if expression is not None:
+                    if plain:
+                        problems.add("dashboard", owner, f"{where}: an expression row also names a metric")
+                    for schema, name in SEARCH.findall(expression):
+                        ns, *dims = [part.strip() for part in schema.split(",")]
+                        ours(owner, where, ns, name, dims)
+                    if "SEARCH(" in expression and not SEARCH.search(expression):
+                        problems.add("dashboard", owner, f"{where}: a SEARCH without a schema and "
+                                                         f"MetricName=\"..\": {expression}")
+                    continue
+                if len(plain) < 2 or len(plain) % 2 or any(v == "." for v in plain):
+                    problems.add("dashboard", owner, f"{where}: a metric row is not [namespace, name, "
+                                                     f"dimension, value, ..]: {row}")
+                    continue
+                ns, name, pairs = plain[0], plain[1], dict(zip(plain[2::2], plain[3::2]))
+                if ns.startswith("AWS/"):
+                    if AWS_METRICS.get((ns, name)) != tuple(pairs):
+                        problems.add("dashboard", owner, f"{where} reads {ns}/{name} by "
+                                                         f"{', '.join(pairs)}: the only AWS metric it "
+                                                         "shows is a dead-letter queue's depth")
+                    elif not re.fullmatch(r"\w+\.QueueName", str(pairs["QueueName"])) or \
+                            pairs["QueueName"] not in queues:
+                        problems.add("dashboard", owner, f"{where} reads the depth of "
+                                                         f"{pairs['QueueName']}, no queue of this stack")
+                else:
+                    ours(owner, where, ns, name, list(pairs))
+
+    for owner, alarm in of_type("AWS::CloudWatch::Alarm").items():
+        props = alarm["Properties"]
+        where = "the alarm"
+        if "MetricName" in props:
+            ns = sub_placeholders(sub_text(props.get("Namespace")) or "", template)
+            dims = [d.get("Name") for d in as_list(props.get("Dimensions"))]
+            if not ns.startswith("AWS/"):
+                ours(owner, where, ns, props["MetricName"], dims)
+        for query in as_list(props.get("Metrics")):
+            expression = sub_placeholders(sub_text(query.get("Expression")) or "", template)
+            for name, ns, dims in INSIGHTS.findall(expression):
+                ours(owner, where, ns, name, [d.strip() for d in dims.split(",") if d.strip()])
+            if "SELECT" in expression and not INSIGHTS.search(expression):
+                problems.add("dashboard", owner, f"{where}: a query it cannot read: {expression}")
 
 
 def main(path):

@@ -267,13 +267,21 @@ VARIANTS = [
 
     # archive-read
     ("archiving without the HeadObject's s3:GetObject",
-     "Action: [s3:PutObject, s3:GetObject]\n              Resource: !Sub ${ReportBucket.Arn}/reports/idle-reaper/*",
-     "Action: s3:PutObject\n              Resource: !Sub ${ReportBucket.Arn}/reports/idle-reaper/*",
+     "Action: [s3:PutObject, s3:GetObject]\n              Resource: !If\n                - ArchivesCentrally\n"
+     "                - !Sub arn:${AWS::Partition}:s3:::${CentralReportBucket}/reports/${AWS::AccountId}/idle-reaper/*\n"
+     "                - !Sub ${ReportBucket.Arn}/reports/idle-reaper/*",
+     "Action: s3:PutObject\n              Resource: !If\n                - ArchivesCentrally\n"
+     "                - !Sub arn:${AWS::Partition}:s3:::${CentralReportBucket}/reports/${AWS::AccountId}/idle-reaper/*\n"
+     "                - !Sub ${ReportBucket.Arn}/reports/idle-reaper/*",
      "[archive-read] IdleReaperFunction: IdleReaperFunction may s3:PutObject on "
      "${ReportBucket.Arn}/reports/idle-reaper/* but not s3:GetObject there"),
     ("s3:GetObject on another function's prefix",
-     "Action: [s3:PutObject, s3:GetObject]\n              Resource: !Sub ${ReportBucket.Arn}/reports/snapshotter/*",
-     "Action: s3:PutObject\n              Resource: !Sub ${ReportBucket.Arn}/reports/snapshotter/*\n"
+     "Action: [s3:PutObject, s3:GetObject]\n              Resource: !If\n                - ArchivesCentrally\n"
+     "                - !Sub arn:${AWS::Partition}:s3:::${CentralReportBucket}/reports/${AWS::AccountId}/snapshotter/*\n"
+     "                - !Sub ${ReportBucket.Arn}/reports/snapshotter/*",
+     "Action: s3:PutObject\n              Resource: !If\n                - ArchivesCentrally\n"
+     "                - !Sub arn:${AWS::Partition}:s3:::${CentralReportBucket}/reports/${AWS::AccountId}/snapshotter/*\n"
+     "                - !Sub ${ReportBucket.Arn}/reports/snapshotter/*\n"
      "            - Effect: Allow\n              Action: s3:GetObject\n"
      "              Resource: !Sub ${ReportBucket.Arn}/reports/idle-reaper/*",
      "[archive-read] SnapshotterFunction: SnapshotterFunction may s3:PutObject on "
@@ -352,7 +360,7 @@ VARIANTS = [
 
     # failure-handling
     ("no dead-letter queue",
-     "        DestinationConfig:\n          OnFailure:\n            Type: SQS\n"
+     "          OnFailure:\n            Type: SQS\n"
      "            Destination: !GetAtt SnapshotterDeadLetterQueue.Arn\n",
      "",
      "[failure-handling] SnapshotterFunction: has no dead-letter queue"),
@@ -1341,8 +1349,9 @@ VARIANTS = [
 
     # policy-size
     ("restore-drill's inline policies past IAM's limit",
-     "              Resource: !Sub ${ReportBucket.Arn}/reports/restore-drill/*\n",
-     "              Resource:\n"
+     "                - !Sub ${ReportBucket.Arn}/reports/restore-drill/*\n",
+     "                - !Sub ${ReportBucket.Arn}/reports/restore-drill/*\n"
+     "            - Effect: Allow\n              Action: s3:GetObject\n              Resource:\n"
      + "".join(f"                - !Sub ${{ReportBucket.Arn}}/reports/restore-drill/{i:02d}/*\n" for i in range(8)),
      "[policy-size] RestoreDrillFunction: its role's inline policies come to about"),
     ("an IAM::Policy on restore-drill's role past the inline limit with its Policies",
@@ -1361,6 +1370,55 @@ VARIANTS = [
                f"awsbackup-restore-test-{i:03d}-*\n" for i in range(60))
      + f"{MKEY}Condition:\n",
      "[policy-size] RestoreDrillRestoreTestPolicy: its document comes to about"),
+    # The dashboard and alarms read only what the code emits (shared/src/metrics.rs).
+    ("a dashboard widget reads a metric nothing emits",
+     'MetricName=\\"SessionsTerminated\\"',
+     'MetricName=\\"SessionsReaped\\"',
+     "[dashboard] Dashboard: widget 'Sessions terminated' reads SessionsReaped, which no function emits"),
+    ("a dashboard widget reads a metric by dimensions it is not emitted with",
+     "{RdsResponder/${AWS::StackName},Function} MetricName=\\\"FailedChecks\\\"",
+     "{RdsResponder/${AWS::StackName},Function,Resource} MetricName=\\\"FailedChecks\\\"",
+     "[dashboard] Dashboard: widget 'Failed checks' reads FailedChecks by Function, Resource: it is emitted by Function"),
+    ("a dashboard widget reads another namespace",
+     "{RdsResponder/${AWS::StackName},Function,Outcome} MetricName=\\\"Runs\\\"",
+     "{RdsResponder,Function,Outcome} MetricName=\\\"Runs\\\"",
+     "[dashboard] Dashboard: widget 'Runs by function and outcome' reads RdsResponder/Runs: the functions' "
+     "metrics are in RdsResponder/STACK"),
+    ("a dashboard SEARCH without a metric name",
+     "{RdsResponder/${AWS::StackName},Function} MetricName=\\\"Duration\\\"",
+     "{RdsResponder/${AWS::StackName},Function} Duration",
+     "[dashboard] Dashboard: widget 'Run duration (ms)': a SEARCH without a schema and MetricName"),
+    ("a dashboard reads an AWS metric that is no queue's depth",
+     '["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${IdleReaperDeadLetterQueue.QueueName}"',
+     '["AWS/Lambda", "Errors", "FunctionName", "${IdleReaperFunction}"',
+     "[dashboard] Dashboard: widget 'Dead-letter queue depth' reads AWS/Lambda/Errors by FunctionName: the only "
+     "AWS metric it shows"),
+    ("a dashboard reads the depth of a queue of another stack",
+     '"QueueName", "${IdleReaperDeadLetterQueue.QueueName}"',
+     '"QueueName", "someone-elses-queue"',
+     "[dashboard] Dashboard: widget 'Dead-letter queue depth' reads the depth of someone-elses-queue, no queue"),
+    ("a dashboard body that is not JSON",
+     '          "widgets": [\n',
+     '          "widgets": [,\n',
+     "[dashboard] Dashboard: its DashboardBody is not a dashboard's JSON"),
+    ("the RPO alarm reads a metric nothing emits",
+     "SELECT MAX(RpoBreached) FROM SCHEMA(",
+     "SELECT MAX(RpoMissed) FROM SCHEMA(",
+     "[dashboard] RpoBreachedAlarm: the alarm reads RpoMissed, which no function emits"),
+    ("the RPO alarm reads it by fewer dimensions",
+     "SCHEMA(\"RdsResponder/${AWS::StackName}\", Function, Resource)",
+     "SCHEMA(\"RdsResponder/${AWS::StackName}\", Function)",
+     "[dashboard] RpoBreachedAlarm: the alarm reads RpoBreached by Function: it is emitted by Function, Resource"),
+    # Central reporting: the central bucket's archive grant is held to the same rule.
+    ("a central archive without the read its HeadObject needs",
+     "              Action: [s3:PutObject, s3:GetObject]\n              Resource: !If\n                - ArchivesCentrally\n"
+     "                - !Sub arn:${AWS::Partition}:s3:::${CentralReportBucket}/reports/${AWS::AccountId}/snapshotter/*\n"
+     "                - !Sub ${ReportBucket.Arn}/reports/snapshotter/*\n",
+     "              Action: [s3:PutObject, s3:GetObject]\n              Resource: !Sub ${ReportBucket.Arn}/reports/snapshotter/*\n"
+     "            - Sid: ArchiveCentrally\n              Effect: Allow\n              Action: s3:PutObject\n"
+     "              Resource: !Sub arn:${AWS::Partition}:s3:::${CentralReportBucket}/reports/${AWS::AccountId}/snapshotter/*\n",
+     "[archive-read] SnapshotterFunction: SnapshotterFunction may s3:PutObject on "
+     "arn:${AWS::Partition}:s3:::${CentralReportBucket}/reports/${AWS::AccountId}/snapshotter/* but not s3:GetObject"),
 ]
 
 # The same for the code the real template must keep up with: (what changed, file, text replaced
@@ -1531,6 +1589,16 @@ CODE_VARIANTS = [
      "let var = \"RESTORE_TESTING_PLANS\";",
      "let var = \"RESTORE_PLANS\";",
      "[env-matches-config] RestoreDrillFunction: sets RESTORE_TESTING_PLANS, which"),
+    ("the dashboard's metric is no longer emitted",
+     "shared/src/metrics.rs",
+     'name: "SessionsTerminated"',
+     'name: "SessionsKilled"',
+     "[dashboard] Dashboard: widget 'Sessions terminated' reads SessionsTerminated, which no function emits"),
+    ("the metric catalog unreadable",
+     "shared/src/metrics.rs",
+     "pub const CATALOG: &[MetricSpec] = &[",
+     "pub static CATALOG: Vec<MetricSpec> = vec![",
+     "[dashboard] shared/src/metrics.rs: its CATALOG of MetricSpecs cannot be read"),
     ("restore-drill's database feature (the VPC rule reads the manifest)",
      "functions/restore-drill/Cargo.toml",
      "features = [\"db\", \"restore-testing\"]",
