@@ -128,6 +128,9 @@ pub struct CommonConfig {
     pub region: String,
     pub report_topic_arn: String,
     pub report_bucket: String,
+    /// Where in the bucket reports are archived (`reports`, or `reports/<account>` in an
+    /// organization's central bucket).
+    pub report_prefix: String,
     pub ledger_table: String,
     pub metrics_namespace: String,
     /// Events older than this are reported and skipped; `None` disables the check.
@@ -138,6 +141,30 @@ pub struct CommonConfig {
 }
 
 impl CommonConfig {
+    /// `REPORT_PREFIX`: S3 key segments of letters, digits, `.`, `_` and `-` joined by `/`, at
+    /// most 200 characters; no empty, `.` or `..` segment, so a key never climbs out of it.
+    fn report_prefix(env: &Env) -> Result<String, ConfigError> {
+        let var = "REPORT_PREFIX";
+        let raw = env.optional(var).unwrap_or("reports");
+        let segment_ok = |s: &str| {
+            !s.is_empty()
+                && s != "."
+                && s != ".."
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        };
+        if raw.len() <= 200 && raw.split('/').all(segment_ok) {
+            Ok(raw.to_string())
+        } else {
+            Err(ConfigError {
+                var: var.into(),
+                rule: "must be at most 200 characters of key segments (letters, digits, . _ -) \
+                       joined by /, none empty, . or .."
+                    .into(),
+            })
+        }
+    }
+
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         // 0 disables; at most a week.
         let max_age_secs: u64 =
@@ -146,6 +173,7 @@ impl CommonConfig {
             region: env.required("AWS_REGION")?.to_string(),
             report_topic_arn: env.required("REPORT_TOPIC_ARN")?.to_string(),
             report_bucket: env.required("REPORT_BUCKET")?.to_string(),
+            report_prefix: Self::report_prefix(env)?,
             ledger_table: env.required("LEDGER_TABLE")?.to_string(),
             metrics_namespace: env
                 .optional("METRICS_NAMESPACE")
@@ -403,6 +431,40 @@ mod tests {
             err.to_string(),
             "environment variable LEDGER_TABLE is required"
         );
+    }
+
+    #[test]
+    fn report_prefix_is_reports_or_an_accounts_key_segments() {
+        let prefix = |value: Option<&str>| {
+            let mut pairs = base();
+            if let Some(v) = value {
+                pairs.push(("REPORT_PREFIX", v));
+            }
+            CommonConfig::from_env(&Env::from_pairs(pairs)).map(|c| c.report_prefix)
+        };
+        assert_eq!(prefix(None).unwrap(), "reports");
+        assert_eq!(
+            prefix(Some("reports/123456789012")).unwrap(),
+            "reports/123456789012"
+        );
+        let longest = "a".repeat(200);
+        assert_eq!(prefix(Some(&longest)).unwrap(), longest);
+        // Set but empty reads as unset, like every other setting.
+        assert_eq!(prefix(Some("")).unwrap(), "reports");
+        for bad in [
+            "/reports",
+            "reports/",
+            "reports//x",
+            "reports/../other",
+            "reports/.",
+            "reports/a b",
+            "rapports/é",
+            &"a".repeat(201),
+        ] {
+            let err = prefix(Some(bad)).unwrap_err();
+            assert_eq!(err.var, "REPORT_PREFIX", "{bad:?}");
+            assert!(err.rule.contains("joined by /"), "{bad:?}: {}", err.rule);
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod guard;
 pub mod job;
 pub mod ledger;
 pub mod logging;
+pub mod metrics;
 pub mod publish;
 pub mod rds;
 pub mod recovery;

@@ -8,6 +8,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use serde_json::{json, Map, Value};
 
 use crate::aws::{SdkError, SdkFailure};
+use crate::metrics::{DURATION, FAILED_CHECKS, RUNS, RUNS_BY_TARGET};
 use crate::report::{Outcome, Report};
 
 /// Which delivery failed, and why.
@@ -67,6 +68,8 @@ pub struct AwsReportSink {
     pub s3: aws_sdk_s3::Client,
     pub topic_arn: String,
     pub bucket: String,
+    /// REPORT_PREFIX: where in the bucket the archive goes.
+    pub prefix: String,
     pub namespace: String,
 }
 
@@ -120,7 +123,7 @@ pub struct Metric {
     pub dimensions: Vec<(&'static str, String)>,
 }
 
-/// The metrics every run emits.
+/// The metrics every run emits (in `metrics::CATALOG`).
 pub fn metric_data(report: &Report) -> Vec<Metric> {
     let function = ("Function", report.function.clone());
     let failed = report
@@ -130,33 +133,33 @@ pub fn metric_data(report: &Report) -> Vec<Metric> {
         .count();
     let mut data = vec![
         Metric {
-            name: "Runs",
+            name: RUNS.name,
             value: 1.0,
-            unit: "Count",
+            unit: RUNS.unit,
             dimensions: vec![
                 function.clone(),
                 ("Outcome", report.status.as_str().to_string()),
             ],
         },
         Metric {
-            name: "FailedChecks",
+            name: FAILED_CHECKS.name,
             value: failed as f64,
-            unit: "Count",
+            unit: FAILED_CHECKS.unit,
             dimensions: vec![function.clone()],
         },
         Metric {
-            name: "Duration",
+            name: DURATION.name,
             value: report.duration_ms as f64,
-            unit: "Milliseconds",
+            unit: DURATION.unit,
             dimensions: vec![function.clone()],
         },
     ];
     // Runs by what they were about: the kind only, so the metric count stays small.
     if let Some(kind) = report.target_kind() {
         data.push(Metric {
-            name: "RunsByTarget",
+            name: RUNS_BY_TARGET.name,
             value: 1.0,
-            unit: "Count",
+            unit: RUNS_BY_TARGET.unit,
             dimensions: vec![function, ("TargetKind", kind.to_string())],
         });
     }
@@ -247,7 +250,7 @@ impl AwsReportSink {
         self.s3
             .put_object()
             .bucket(&self.bucket)
-            .key(report.archive_key())
+            .key(report.archive_key_in(&self.prefix))
             .content_type("application/json")
             .body(ByteStream::from(body.as_bytes().to_vec()))
             .send()
@@ -281,7 +284,7 @@ impl ReportSink for AwsReportSink {
         self.s3
             .head_object()
             .bucket(&self.bucket)
-            .key(report.archive_key())
+            .key(report.archive_key_in(&self.prefix))
             .send()
             .bounded("S3 HeadObject")
             .await
@@ -336,6 +339,22 @@ mod tests {
     use crate::trigger::{
         DbTarget, RdsIdentifier, ResourceKind, TableName, Target, TriggerSummary,
     };
+
+    #[test]
+    fn every_metric_a_run_emits_is_in_the_catalog_the_dashboard_is_checked_against() {
+        let db = RdsIdentifier::parse("orders-db", ResourceKind::DbInstance).unwrap();
+        let emitted = metric_data(&report_about(Some(Target::Instance(db))));
+        assert_eq!(emitted.len(), 4);
+        for metric in &emitted {
+            let spec = crate::metrics::CATALOG
+                .iter()
+                .find(|s| s.name == metric.name)
+                .unwrap_or_else(|| panic!("{} is not in metrics::CATALOG", metric.name));
+            let dimensions: Vec<&str> = metric.dimensions.iter().map(|(n, _)| *n).collect();
+            assert_eq!(dimensions, spec.dimensions, "{}", metric.name);
+            assert_eq!(metric.unit, spec.unit, "{}", metric.name);
+        }
+    }
 
     fn report_about(target: Option<Target>) -> Report {
         let t = chrono::Utc::now();

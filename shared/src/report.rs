@@ -377,8 +377,14 @@ impl Report {
 
     /// `reports/<function>/<YYYY-MM-DD>/<id>.json`
     pub fn archive_key(&self) -> String {
+        self.archive_key_in("reports")
+    }
+
+    /// The key under a prefix (`REPORT_PREFIX`: an organization's bucket keeps each account's
+    /// reports under `reports/<account>`).
+    pub fn archive_key_in(&self, prefix: &str) -> String {
         format!(
-            "reports/{}/{}/{}.json",
+            "{prefix}/{}/{}/{}.json",
             self.function,
             self.started_at.format("%Y-%m-%d"),
             self.id
@@ -498,6 +504,10 @@ mod tests {
         assert_eq!(
             r.archive_key(),
             "reports/failover-check/2026-11-22/req-1.json"
+        );
+        assert_eq!(
+            r.archive_key_in("reports/123456789012"),
+            "reports/123456789012/failover-check/2026-11-22/req-1.json"
         );
         assert_eq!(r.duration_ms, 250);
         assert_eq!(r.db_identifier(), Some("orders-db"));

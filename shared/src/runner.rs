@@ -825,6 +825,7 @@ impl<R: Responder> Runner<R, crate::ledger::DynamoLedger, crate::publish::AwsRep
                 s3: aws.s3.clone(),
                 topic_arn: common.report_topic_arn.clone(),
                 bucket: common.report_bucket.clone(),
+                prefix: common.report_prefix.clone(),
                 namespace: common.metrics_namespace.clone(),
             },
             common,

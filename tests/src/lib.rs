@@ -37,3 +37,20 @@ pub fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::V
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
 }
+
+/// The values of a report's resource metric `name` (its `metrics`, emitted beside the run's
+/// own), by resource.
+pub fn resource_metrics(
+    report: &serde_json::Value,
+    name: &str,
+) -> std::collections::BTreeMap<String, f64> {
+    report["metrics"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter(|m| m["name"] == name)
+                .filter_map(|m| Some((m["resource"].as_str()?.to_string(), m["value"].as_f64()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -48,6 +48,11 @@ async fn postgres_terminates_exactly_the_eligible_sessions() {
     let terminate = check(&report, "terminate");
     assert_eq!(terminate["data"]["terminated"], 3, "{report:#}");
     assert_eq!(terminate["data"]["method"], "pg_terminate_backend");
+    // The dashboard's count, by the instance.
+    assert_eq!(
+        e2e::resource_metrics(&report, "SessionsTerminated"),
+        [(format!("db-instance:{}", fixture.db), 3.0)].into()
+    );
     let groups = &terminate["data"]["groups"];
     assert_eq!(groups["by_user"][format!("app_a_{}", fixture.suffix)], 2);
     assert_eq!(groups["by_user"][format!("app_b_{}", fixture.suffix)], 1);
@@ -116,6 +121,7 @@ async fn dry_run_kills_nothing_and_reports_the_plan() {
         .response();
     assert_eq!(report["status"], "dry-run", "{report:#}");
     assert_eq!(check(&report, "terminate")["outcome"], "planned");
+    assert!(e2e::resource_metrics(&report, "SessionsTerminated").is_empty());
     assert!(check(&report, "terminate")["detail"]
         .as_str()
         .unwrap()

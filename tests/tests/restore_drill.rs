@@ -55,10 +55,15 @@ async fn the_audit_grades_recovery_points_and_names_the_causes() {
         .any(|e| e["resource"] == format!("db-instance:{untagged}")));
     // The lag is a metric per resource, dimensioned by function and resource.
     let docs = f.metric_documents(&fixture.namespace);
-    let lag = docs
-        .iter()
-        .find(|d| d["Resource"] == format!("db-instance:{db}"))
-        .unwrap_or_else(|| panic!("no lag metric in {docs:#?}"));
+    let of_db = |docs: &[Value], name: &str| -> Value {
+        docs.iter()
+            .find(|d| d["Resource"] == format!("db-instance:{db}") && d.get(name).is_some())
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} metric in {docs:#?}"))
+    };
+    let lag = of_db(&docs, "RecoveryPointLagSeconds");
+    // What the RPO alarm reads: 0 while the recovery point is within its target.
+    assert_eq!(of_db(&docs, "RpoBreached")["RpoBreached"], json!(0.0));
     assert!(
         lag["RecoveryPointLagSeconds"].as_f64().unwrap() < 60.0,
         "{lag}"
@@ -83,6 +88,8 @@ async fn the_audit_grades_recovery_points_and_names_the_causes() {
         .iter()
         .any(|c| c["cause"] == "stale-snapshot"));
     assert_eq!(report["status"], "failed");
+    let docs = later.metric_documents(&fixture.namespace);
+    assert_eq!(of_db(&docs, "RpoBreached")["RpoBreached"], json!(1.0));
     let published = fixture.published(2, Duration::from_secs(10)).await;
     assert_eq!(published.len(), 2);
 }

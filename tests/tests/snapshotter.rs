@@ -138,6 +138,8 @@ async fn a_pre_change_snapshot_is_named_tagged_waited_for_and_found_again_on_ret
     );
     assert_eq!(report["result"]["status"], "available");
     assert_eq!(report["result"]["created_by_this_request"], true);
+    let created = [(format!("db-instance:{}", fixture.db), 1.0)].into();
+    assert_eq!(e2e::resource_metrics(&report, "SnapshotsCreated"), created);
 
     let snapshots = snapshots_of(&fixture, &fixture.db).await;
     let tags = &snapshots[&id];
@@ -154,6 +156,7 @@ async fn a_pre_change_snapshot_is_named_tagged_waited_for_and_found_again_on_ret
     assert_eq!(again["status"], "ok", "{again:#}");
     assert_eq!(again["result"]["snapshot_id"], id.as_str());
     assert_eq!(again["result"]["created_by_this_request"], false);
+    assert!(e2e::resource_metrics(&again, "SnapshotsCreated").is_empty());
     assert_eq!(snapshots_of(&fixture, &fixture.db).await.len(), 1);
 }
 
@@ -277,6 +280,16 @@ async fn a_scheduled_run_snapshots_opted_in_databases_once_and_reports_the_rest(
         [format!("{table}-rr-20261122-030000")]
     );
     assert_eq!(check(&report, &format!("pitr {table}"))["outcome"], "warn");
+    // One taken of each database and table, the dashboard's count.
+    assert_eq!(
+        e2e::resource_metrics(&report, "SnapshotsCreated"),
+        [
+            (format!("db-cluster:{}", fixture.cluster), 1.0),
+            (format!("db-instance:{}", fixture.db), 1.0),
+            (format!("table:{table}"), 1.0),
+        ]
+        .into()
+    );
 
     // The same schedule delivered twice: the earlier report, nothing new.
     let duplicate = function.invoke(&event).await.1.response();
@@ -382,6 +395,7 @@ async fn retention_keeps_the_newest_of_ours_under_any_clock_and_touches_nothing_
     let report = today.invoke(&retention).await.1.response();
     assert_eq!(report["status"], "ok", "{report:#}");
     assert_eq!(snapshots_of(&fixture, &fixture.db).await.len(), 13);
+    assert!(e2e::resource_metrics(&report, "SnapshotsDeleted").is_empty());
 
     // 40 days on: the three oldest of ours go, the newest seven stay.
     let mut later = FunctionProcess::start_later(FUNCTION, &env(&fixture, &[]), 40).await;
@@ -397,6 +411,10 @@ async fn retention_keeps_the_newest_of_ours_under_any_clock_and_touches_nothing_
     assert_eq!(
         check(&report, "deleted")["detail"],
         "3 deleted, 0 not deleted"
+    );
+    assert_eq!(
+        e2e::resource_metrics(&report, "SnapshotsDeleted"),
+        [(format!("db-instance:{}", fixture.db), 3.0)].into()
     );
 
     // Two years on, when snapshots stopped being taken long ago: still the newest seven.

@@ -695,6 +695,12 @@ async fn a_sweep_forecasts_every_opted_in_instance_in_one_request_and_acts_where
     assert_eq!(outcome(&slow).as_deref(), Some("no-change"), "{report:#}");
     assert_eq!(outcome(&untagged), None, "not opted in: not swept");
     assert_eq!(results.len(), 2, "{report:#}");
+    // Hours to full on the dashboard: within ACT_WITHIN_HOURS (48) for the one grown only.
+    let full_in = e2e::resource_metrics(&report, "StorageFullInHours");
+    let hours = |db: &str| full_in[&format!("db-instance:{db}")];
+    assert!((10.0..=30.0).contains(&hours(&s.fixture.db)), "{full_in:?}");
+    assert!(hours(&slow) > 48.0, "{full_in:?}");
+    assert_eq!(full_in.len(), 2, "{full_in:?}");
     assert_eq!(
         s.calls("CloudWatch.GetMetricData"),
         1,

@@ -324,8 +324,10 @@ pub fn merge_instances(
     let mut summaries = Vec::new();
     let mut retry = None;
     let mut statuses = Vec::new();
+    let mut metrics = Vec::new();
     let reached = done.len();
     for (instance, findings) in done {
+        metrics.extend(findings.metrics);
         checks.extend(findings.checks.into_iter().map(|mut c| {
             c.name = format!("{instance}: {}", c.name);
             c
@@ -351,6 +353,7 @@ pub fn merge_instances(
     }
     let mut findings = Findings::new(Some(target), checks, summaries.join("; "));
     findings.retry = retry;
+    findings.metrics = metrics;
     // One status for all only when every instance was reached and they agree.
     if not_reached.is_empty()
         && statuses.len() == reached

@@ -3,6 +3,7 @@
 
 use rds_responder::guard::{db_resource, ActionGuard};
 use rds_responder::ledger::Ledger;
+use rds_responder::metrics::{db_resource_name, SESSIONS_TERMINATED};
 use rds_responder::rds::DbInventory;
 use rds_responder::report::{Check, Findings, Outcome};
 use rds_responder::run::RunContext;
@@ -237,7 +238,12 @@ impl<I: DbInventory, R: SessionReaper> IdleReaper<I, R> {
         };
         let mut checks = vec![describe, connect_check(&connect_to)];
         checks.extend(report.checks());
+        // Only what a termination ran for: a dry run or a refusal terminated nothing.
+        let terminated = report.termination.as_ref().map(|done| {
+            SESSIONS_TERMINATED.of(db_resource_name(&target), done.terminated.len() as f64)
+        });
         let mut findings = Findings::new(Some(target), checks, report.summary());
+        findings.metrics.extend(terminated);
         let (status, retry) = run_status(dry_run, &plan, report.refused.as_ref());
         findings.status = status;
         findings.retry = retry;

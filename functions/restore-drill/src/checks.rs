@@ -3,15 +3,13 @@
 
 use serde_json::{json, Value};
 
+use rds_responder::metrics::{RECOVERY_POINT_LAG, RPO_BREACHED};
 use rds_responder::recovery::{Placement, RecoveryInfo, RestoreFrom};
 use rds_responder::report::{Check, Outcome, ResourceMetric};
 
 use crate::policy::drill::Source;
 use crate::policy::rpo::{Assessment, Cause, Newest, RpoStatus};
 use crate::policy::verdict::{Stage, Verdict};
-
-/// The per-resource metric users alarm on.
-pub const LAG_METRIC: &str = "RecoveryPointLagSeconds";
 
 fn cause_words(cause: &Cause) -> String {
     match cause {
@@ -36,12 +34,13 @@ fn duration_words(seconds: i64) -> String {
     }
 }
 
-/// One audited resource: the check and its metric.
+/// One audited resource: the check and its metrics, the lag (when known) and whether it is
+/// breached (always: the RPO alarm reads it).
 pub fn audit_check(
     resource: &str,
     assessment: &Assessment,
     target_minutes: i64,
-) -> (Check, Option<ResourceMetric>) {
+) -> (Check, Vec<ResourceMetric>) {
     let outcome = match assessment.status {
         RpoStatus::Ok => Outcome::Pass,
         RpoStatus::AtRisk => Outcome::Warn,
@@ -68,13 +67,14 @@ pub fn audit_check(
         "recovery_point": assessment.recovery_point,
         "causes": assessment.causes,
     }));
-    let metric = assessment.lag_seconds.map(|s| ResourceMetric {
-        name: LAG_METRIC.into(),
-        value: s as f64,
-        unit: "Seconds".into(),
-        resource: resource.to_string(),
-    });
-    (check, metric)
+    let breached = f64::from(u8::from(assessment.status == RpoStatus::Breached));
+    let metrics = assessment
+        .lag_seconds
+        .map(|s| RECOVERY_POINT_LAG.of(resource, s as f64))
+        .into_iter()
+        .chain([RPO_BREACHED.of(resource, breached)])
+        .collect();
+    (check, metrics)
 }
 
 pub fn audit_summary(checks: &[Check], target_minutes: i64) -> String {

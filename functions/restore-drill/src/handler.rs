@@ -337,7 +337,7 @@ where
         &self,
         tables: &[rds_responder::trigger::TableName],
         run: &RunContext<'_, '_, impl Ledger>,
-    ) -> Vec<(Check, Option<rds_responder::report::ResourceMetric>)> {
+    ) -> Vec<(Check, Vec<rds_responder::report::ResourceMetric>)> {
         use futures_util::stream::{self, StreamExt};
         let target_minutes = self.config.rpo_target.num_minutes();
         stream::iter(tables.iter())
@@ -367,7 +367,7 @@ where
                             Outcome::Fail,
                             format!("could not read its point-in-time recovery: {e}"),
                         ),
-                        None,
+                        Vec::new(),
                     ),
                 }
             })

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use rds_responder::backups::{DbListing, PitrStatus, Quota, SnapshotInfo, SnapshotOf};
-use rds_responder::report::{Check, Findings, Outcome, Status};
+use rds_responder::metrics::{db_resource_name, resource_name};
+use rds_responder::report::{Check, Findings, Outcome, ResourceMetric, Status};
 use rds_responder::safety::TagGate;
 use rds_responder::trigger::{DbTarget, RdsIdentifier, ResourceKind, TableName, Target};
 
@@ -76,6 +77,14 @@ pub enum Deletion {
 }
 
 impl Deletion {
+    /// The `Resource` of its SnapshotsDeleted metric.
+    pub fn resource(&self) -> String {
+        match self {
+            Deletion::Snapshot(db) => db_resource_name(db),
+            Deletion::Backup(table) => resource_name(&Target::Table(table.clone())),
+        }
+    }
+
     pub fn label(&self, id: &str) -> String {
         match self {
             Deletion::Snapshot(db) => format!("{id} ({db})"),
@@ -233,6 +242,8 @@ pub struct SweepReport {
     pub unfinished: Vec<String>,
     /// A delete was sent: the run counts as acted, whatever else failed.
     pub deleted: bool,
+    /// Snapshots and backups created and deleted, per database or table.
+    pub metrics: Vec<ResourceMetric>,
 }
 
 impl SweepReport {
@@ -256,6 +267,7 @@ impl SweepReport {
             count(Outcome::Fail),
         );
         let mut findings = Findings::new(Some(Target::Account), self.checks, summary);
+        findings.metrics = self.metrics;
         if findings
             .checks
             .iter()

@@ -11,6 +11,7 @@ use rds_responder::cloudwatch::{MetricHistory, Series};
 use rds_responder::config::EndpointMap;
 use rds_responder::guard::{db_resource, ActionGuard};
 use rds_responder::ledger::Ledger;
+use rds_responder::metrics::{db_resource_name, STORAGE_FULL_IN_HOURS};
 use rds_responder::rds::{DbInventory, RdsError};
 use rds_responder::report::{Check, Findings, Outcome, Status};
 use rds_responder::run::RunContext;
@@ -228,6 +229,11 @@ where
             history_failure.as_deref(),
             st.allocated_gib,
         ));
+        // Hours to full for the dashboard; none when the forecast sees it never filling.
+        let full_in = forecast.as_ref().and_then(|f| f.full_at).map(|at| {
+            let hours = (at - run.now).num_seconds().max(0) as f64 / 3600.0;
+            STORAGE_FULL_IN_HOURS.of(db_resource_name(&target), hours)
+        });
 
         // A sweep looks closer only at what fills within its horizon: the rest costs no more
         // reads (nor a database session).
@@ -303,6 +309,7 @@ where
             )
             .await;
         findings.target = Some(target.into());
+        findings.metrics.extend(full_in);
         findings
     }
 

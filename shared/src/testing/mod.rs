@@ -57,6 +57,7 @@ pub fn common_config() -> crate::config::CommonConfig {
         region: "us-east-1".into(),
         report_topic_arn: "arn:aws:sns:us-east-1:123456789012:reports".into(),
         report_bucket: "reports".into(),
+        report_prefix: "reports".into(),
         ledger_table: "ledger".into(),
         metrics_namespace: "RdsResponder".into(),
         max_event_age: None,

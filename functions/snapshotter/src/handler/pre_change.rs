@@ -2,6 +2,7 @@
 //! waited for when asked. Also the capability other functions take their snapshot through.
 
 use super::*;
+use rds_responder::metrics::{db_resource_name, SNAPSHOTS_CREATED};
 
 /// The pre-change snapshot, as a capability: snapshotter's own pre-change requests and other
 /// functions (storage-guard, before it grows a volume) take their snapshot through it, with the
@@ -272,6 +273,12 @@ impl<C: SnapshotCatalog> PreChangeSnapshots<'_, C> {
         );
         result["created_at"] = serde_json::to_value(snapshot.created).unwrap_or_default();
         findings.result = Some(result);
+        // Made by this run: a snapshot found by name was counted when it was made.
+        if is_new {
+            findings
+                .metrics
+                .push(SNAPSHOTS_CREATED.of(db_resource_name(db), 1.0));
+        }
         findings
     }
 }

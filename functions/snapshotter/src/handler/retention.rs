@@ -2,11 +2,13 @@
 //! for the run, the guard, then deletes that stop at the first failure.
 
 use std::cell::Cell;
+use std::collections::BTreeMap;
 
 use futures_util::stream::{self, StreamExt};
 
 use rds_responder::backups::{BackupInfo, SnapshotCatalog, SnapshotInfo, SnapshotOf, TableBackups};
 use rds_responder::ledger::Ledger;
+use rds_responder::metrics::SNAPSHOTS_DELETED;
 use rds_responder::rds::RdsError;
 use rds_responder::report::{Check, Outcome};
 use rds_responder::trigger::{DbTarget, TableName};
@@ -143,6 +145,11 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             .flat_map(|(what, plan)| plan.delete.iter().map(move |d| (what, d)))
             .collect();
         report.deleted |= !jobs.is_empty();
+        // What each deletion is of, by its label, for the SnapshotsDeleted metric.
+        let of: BTreeMap<String, String> = jobs
+            .iter()
+            .map(|(what, doomed)| (what.label(&doomed.id), what.resource()))
+            .collect();
         let done: Vec<(String, Result<(), String>)> = stream::iter(jobs)
             .map(|(what, doomed)| {
                 let stop = &stop;
@@ -186,6 +193,17 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             .buffer_unordered(self.config.concurrency)
             .collect()
             .await;
+        let mut deleted: BTreeMap<&str, f64> = BTreeMap::new();
+        for (label, result) in &done {
+            if let (Ok(()), Some(resource)) = (result, of.get(label)) {
+                *deleted.entry(resource.as_str()).or_default() += 1.0;
+            }
+        }
+        report.metrics.extend(
+            deleted
+                .into_iter()
+                .map(|(resource, count)| SNAPSHOTS_DELETED.of(resource, count)),
+        );
         report.push(checks::deletions(&done));
     }
 }

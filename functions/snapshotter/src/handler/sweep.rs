@@ -6,8 +6,9 @@ use serde_json::json;
 
 use rds_responder::backups::{BackupInfo, SnapshotCatalog, TableBackups};
 use rds_responder::ledger::Ledger;
+use rds_responder::metrics::{db_resource_name, resource_name, SNAPSHOTS_CREATED};
 use rds_responder::report::{Check, Findings, Outcome};
-use rds_responder::trigger::{DbTarget, TableName};
+use rds_responder::trigger::{DbTarget, TableName, Target};
 
 use crate::checks;
 use crate::checks::Created;
@@ -142,6 +143,12 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                             {
                                 failed_dbs.push(db.clone());
                             }
+                            // Made by this try: one an earlier try made was counted then.
+                            if let Created::New(_) = &created {
+                                report
+                                    .metrics
+                                    .push(SNAPSHOTS_CREATED.of(db_resource_name(&db), 1.0));
+                            }
                             report.push(checks::scheduled_snapshot(
                                 &db,
                                 &scheduled_snapshot_id(db.id(), sweep.at),
@@ -210,6 +217,10 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                                 let check = Check::new(format!("backup {table}"), Outcome::Pass, format!("on-demand backup {} created ({})", b.name, b.status))
                                 .with_data(json!({"backup_arn": b.arn, "name": b.name, "status": b.status}));
                                 existing.push(b);
+                                report.metrics.push(
+                                    SNAPSHOTS_CREATED
+                                        .of(resource_name(&Target::Table(table.clone())), 1.0),
+                                );
                                 check
                             }
                             Err(e) => {

@@ -77,6 +77,7 @@ where
         let mut summaries = Vec::new();
         let mut retry = None;
         let mut results = Vec::new();
+        let mut metrics = Vec::new();
         for (i, st) in chosen.iter().enumerate() {
             if !run.time_left() {
                 let left: Vec<&str> = chosen[i..].iter().map(|s| s.id.as_str()).collect();
@@ -106,6 +107,7 @@ where
             summaries.push(one.summary);
             retry = retry.or(one.retry);
             results.extend(one.result);
+            metrics.extend(one.metrics);
         }
         if !missing.is_empty() {
             checks.push(Check::new(
@@ -139,6 +141,7 @@ where
         // scheduled run looks again.
         findings.retry = retry.filter(|_| !run.guard.acted());
         findings.result = Some(serde_json::json!({ "instances": results }));
+        findings.metrics = metrics;
         if dry_run
             && !checks::any_failed(&findings.checks)
             && findings
