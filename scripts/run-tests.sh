@@ -2,7 +2,8 @@
 # Runs every test in the workspace (the local stack must be up: see with-stack.sh) and closes with
 # one total line, so the result is plain whatever order cargo ran the test binaries in. Every
 # report the end-to-end tests saw (responses, S3 archives, SNS messages) is then validated
-# against the report contract, schema/report.v1.json.
+# against the report contract, schema/report.v1.json. Then scripts/org-publish.py against the same
+# moto server (the StackSet's code upload).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
@@ -18,4 +19,5 @@ echo "Total: ${passed} passed, ${failed} failed"
 echo
 .venv/bin/python scripts/validate-reports.py --self-test || status=1
 .venv/bin/python scripts/validate-reports.py -r "$REPORTS_DIR" || status=1
+.venv/bin/python scripts/test-org-publish.py || status=1
 exit "$status"
