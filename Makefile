@@ -59,7 +59,8 @@ mutants-changed:
 build:
 	for f in $(FUNCTIONS); do $(CARGO) build --release -p $$f || exit 1; done
 
-## bench: footprint (start, peak RSS, binary and arm64 zip size of each function, as ratios to a
+## bench: writes BENCHMARKS.md (date, machine, versions, every figure below, the targets missed):
+##        footprint (start, peak RSS, binary and arm64 zip size of each function, as ratios to a
 ##        bare lambda_runtime binary built the same way in the same run); idle-reaper reaping
 ##        1,000 idle PostgreSQL sessions (target < 1 s); snapshotter's retention over 10,000
 ##        snapshots and side by side with Cloud Custodian; storage-guard's forecast over 10,000
@@ -70,14 +71,18 @@ bench: package
 	$(CARGO) build -p e2e --bin bench --bin footprint --bin bench-audit
 	# Its floor is SDK calls made by the benchmark itself: built like the function it measures.
 	$(CARGO) build --release -p e2e --bin bench-storage
-	scripts/with-stack.sh target/debug/footprint target/release target/lambda
-	scripts/with-stack.sh target/debug/bench target/release/idle-reaper target/release/failover-check
-	$(CARGO) run -q --release -p storage-guard --example forecast-bench
-	scripts/with-stack.sh target/release/bench-storage target/release/storage-guard
-	scripts/with-stack.sh target/debug/bench-audit target/release/restore-drill 1000
+	rm -rf target/bench
+	scripts/bench-step.sh 10-footprint scripts/with-stack.sh target/debug/footprint target/release target/lambda
+	scripts/bench-step.sh 20-idle-reaper scripts/with-stack.sh target/debug/bench target/release/idle-reaper target/release/failover-check
+	scripts/bench-step.sh 30-forecast $(CARGO) run -q --release -p storage-guard --example forecast-bench
+	scripts/bench-step.sh 40-storage-guard scripts/with-stack.sh target/release/bench-storage target/release/storage-guard
+	scripts/bench-step.sh 50-restore-drill scripts/with-stack.sh target/debug/bench-audit target/release/restore-drill 1000
 	scripts/bootstrap.sh
 	test -x .venv-bench/bin/custodian || (python3 -m venv .venv-bench && .venv-bench/bin/pip install --quiet --disable-pip-version-check '$(C7N_SPEC)')
-	.venv/bin/python scripts/bench-snapshots.py target/release/snapshotter
+	scripts/bench-step.sh 60-snapshotter .venv/bin/python scripts/bench-snapshots.py target/release/snapshotter
+	# Every figure of this run in one file, with the machine and the versions.
+	.venv/bin/python scripts/benchmarks-md.py target/bench > BENCHMARKS.md
+	@grep -A20 '^## Targets missed' BENCHMARKS.md | sed '/^## Not measured/q'
 
 ## invoke: run one sample event through a function against a fresh local stack
 ##   make invoke FUNCTION=failover-check EVENT=events/manual.failover-check.json
