@@ -283,8 +283,21 @@ impl Report {
                         list.truncate(keep);
                     }
                 }
+                // Metrics by resource: every metric of the first `keep` resources (a resource
+                // may have several: a lag and whether it is breached).
                 if let Some(metrics) = value.get_mut("metrics").and_then(Value::as_array_mut) {
-                    metrics.truncate(keep);
+                    let mut resources: Vec<Value> = Vec::new();
+                    metrics.retain(|m| {
+                        let resource = &m["resource"];
+                        if resources.contains(resource) {
+                            return true;
+                        }
+                        if resources.len() < keep {
+                            resources.push(resource.clone());
+                            return true;
+                        }
+                        false
+                    });
                 }
             }
             if let Some(checks) = value.get_mut("checks").and_then(Value::as_array_mut) {
@@ -575,11 +588,13 @@ mod tests {
             .collect();
         r.result = Some(serde_json::json!({"audit": (0..1000).map(entry).collect::<Vec<_>>()}));
         r.metrics = (0..1000)
-            .map(|i| ResourceMetric {
-                name: "RecoveryPointLagSeconds".into(),
-                value: 12.0,
-                unit: "Seconds".into(),
-                resource: format!("db-instance:db-{i:04}"),
+            .flat_map(|i| {
+                ["RecoveryPointLagSeconds", "RpoBreached"].map(|name| ResourceMetric {
+                    name: name.into(),
+                    value: 12.0,
+                    unit: "Seconds".into(),
+                    resource: format!("db-instance:db-{i:04}"),
+                })
             })
             .collect();
         const MAX: usize = 240_000;
@@ -595,7 +610,15 @@ mod tests {
             .unwrap()
             .len();
         assert_eq!(audit, kept);
-        assert_eq!(back.metrics.len(), kept);
+        // Both metrics of each resource kept, none of the others.
+        assert_eq!(back.metrics.len(), 2 * kept);
+        assert!(back
+            .metrics
+            .chunks(2)
+            .zip(&back.checks)
+            .all(|(pair, check)| pair
+                .iter()
+                .all(|m| check.name == format!("rpo {}", m.resource))));
         assert!(back.truncated.is_some());
     }
 

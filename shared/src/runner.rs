@@ -680,7 +680,10 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
             return Err(self.undelivered(&report, errors, trigger));
         }
         if let Err(e) = self.ledger.complete(key, &report).await {
-            tracing::error!(error = %e, %key, "report delivered; completion not recorded, a duplicate will re-deliver it");
+            // A duplicate then re-delivers only what this did not reach: its metrics (counts of
+            // snapshots, sessions) are not written twice.
+            let noted = self.ledger.note_delivered(key, sinks).await;
+            tracing::error!(error = %e, noted = noted.is_ok(), %key, "report delivered; completion not recorded, a duplicate re-delivers it where it is not noted as delivered");
         }
         Ok(report)
     }
@@ -1259,6 +1262,12 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(runner.sink.delivered.borrow().len(), 1);
+            // The holder's delivery was noted when its completion failed: the redelivery sends
+            // nothing again (no metric counted twice).
+            assert_eq!(
+                runner.sink.calls.borrow().last().cloned().unwrap(),
+                Vec::<String>::new()
+            );
             assert_eq!(runner.responder.actions.get(), 1);
         }
 

@@ -148,6 +148,13 @@ async fn an_alarm_grows_an_opted_in_instance_once_snapshot_first_and_says_what_c
     assert_eq!(report["result"]["outcome"], "changed");
     assert_eq!(report["result"]["before"]["allocated_storage_gib"], 100);
     assert_eq!(report["result"]["after"]["allocated_storage_gib"], 200);
+    // The snapshot before it counts with the snapshots taken; the forecast beside it.
+    let resource = format!("db-instance:{}", s.fixture.db);
+    assert_eq!(
+        e2e::resource_metrics(&report, "SnapshotsCreated"),
+        [(resource.clone(), 1.0)].into()
+    );
+    assert!(e2e::resource_metrics(&report, "StorageFullInHours").contains_key(&resource));
     assert_eq!(report["result"]["action"]["kind"], "grow");
     assert_eq!(
         report["status"], "degraded",

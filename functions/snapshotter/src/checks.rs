@@ -1,12 +1,13 @@
 //! How snapshotter words its report: one check per database, table, plan and delete batch.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use rds_responder::backups::{DbListing, PitrStatus, Quota, SnapshotInfo, SnapshotOf};
-use rds_responder::metrics::{db_resource_name, resource_name};
+use rds_responder::metrics::{db_resource_name, resource_name, SNAPSHOTS_DELETED};
 use rds_responder::report::{Check, Findings, Outcome, ResourceMetric, Status};
 use rds_responder::safety::TagGate;
 use rds_responder::trigger::{DbTarget, RdsIdentifier, ResourceKind, TableName, Target};
@@ -491,6 +492,25 @@ pub fn deletions(done: &[(String, Result<(), String>)]) -> Check {
     .with_data(json!({"deleted": deleted, "not_deleted": failed}))
 }
 
+/// SnapshotsDeleted per database or table: the deletes this run made (`of`: each label's
+/// resource), not the copies already gone when it asked.
+pub fn deleted_metrics(
+    done: &[(String, Result<(), String>)],
+    of: &BTreeMap<String, String>,
+    gone: &BTreeSet<String>,
+) -> Vec<ResourceMetric> {
+    let mut deleted: BTreeMap<&str, f64> = BTreeMap::new();
+    for (label, result) in done {
+        if let (Ok(()), Some(resource), false) = (result, of.get(label), gone.contains(label)) {
+            *deleted.entry(resource.as_str()).or_default() += 1.0;
+        }
+    }
+    deleted
+        .into_iter()
+        .map(|(resource, count)| SNAPSHOTS_DELETED.of(resource, count))
+        .collect()
+}
+
 pub fn quota_check(quotas: &[Quota]) -> Check {
     if quotas.is_empty() {
         return Check::new(
@@ -526,4 +546,50 @@ pub fn quota_check(quotas: &[Quota]) -> Check {
         ),
     )
     .with_data(json!({"quotas": quotas}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deleted_counts_each_resources_deletes_made_by_this_run_only() {
+        let of: BTreeMap<String, String> = [
+            ("a-1 (orders)", "db-instance:orders"),
+            ("a-2 (orders)", "db-instance:orders"),
+            ("a-3 (orders)", "db-instance:orders"),
+            ("b-1 (dynamodb-table t)", "table:t"),
+            ("b-2 (dynamodb-table t)", "table:t"),
+        ]
+        .into_iter()
+        .map(|(l, r)| (l.to_string(), r.to_string()))
+        .collect();
+        let done = vec![
+            ("a-1 (orders)".to_string(), Ok(())),
+            ("a-2 (orders)".to_string(), Ok(())),
+            ("a-3 (orders)".to_string(), Ok(())),
+            (
+                "b-1 (dynamodb-table t)".to_string(),
+                Err("throttled".into()),
+            ),
+            ("b-2 (dynamodb-table t)".to_string(), Ok(())),
+            ("unknown".to_string(), Ok(())),
+        ];
+        let gone: BTreeSet<String> = ["a-3 (orders)".to_string()].into();
+        let metrics = deleted_metrics(&done, &of, &gone);
+        let counts: Vec<(&str, &str, f64)> = metrics
+            .iter()
+            .map(|m| (m.name.as_str(), m.resource.as_str(), m.value))
+            .collect();
+        // Two of orders' three (the third was gone already), one of the table's two (the other
+        // failed); a label of no known resource counts nowhere.
+        assert_eq!(
+            counts,
+            [
+                ("SnapshotsDeleted", "db-instance:orders", 2.0),
+                ("SnapshotsDeleted", "table:t", 1.0)
+            ]
+        );
+        assert!(deleted_metrics(&[], &of, &gone).is_empty());
+    }
 }

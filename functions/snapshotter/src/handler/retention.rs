@@ -1,14 +1,13 @@
 //! Retention in a run: complete listings or nothing, one plan per database and table, one cap
 //! for the run, the guard, then deletes that stop at the first failure.
 
-use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::stream::{self, StreamExt};
 
 use rds_responder::backups::{BackupInfo, SnapshotCatalog, SnapshotInfo, SnapshotOf, TableBackups};
 use rds_responder::ledger::Ledger;
-use rds_responder::metrics::SNAPSHOTS_DELETED;
 use rds_responder::rds::RdsError;
 use rds_responder::report::{Check, Outcome};
 use rds_responder::trigger::{DbTarget, TableName};
@@ -150,9 +149,11 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             .iter()
             .map(|(what, doomed)| (what.label(&doomed.id), what.resource()))
             .collect();
+        // Copies gone before this run's delete: retention holds, but this run deleted nothing.
+        let gone = RefCell::new(BTreeSet::new());
         let done: Vec<(String, Result<(), String>)> = stream::iter(jobs)
             .map(|(what, doomed)| {
-                let stop = &stop;
+                let (stop, gone) = (&stop, &gone);
                 async move {
                     let label = what.label(&doomed.id);
                     if let Some(why) = stop.take().inspect(|w| stop.set(Some(w.clone()))) {
@@ -170,15 +171,22 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
                             .delete_snapshot(SnapshotOf::of(db), &doomed.handle)
                             .await
                         {
+                            Ok(()) => Ok(()),
                             // Gone since the listing: what retention wanted holds.
-                            Ok(()) | Err(RdsError::NotFound { .. }) => Ok(()),
+                            Err(RdsError::NotFound { .. }) => {
+                                gone.borrow_mut().insert(label.clone());
+                                Ok(())
+                            }
                             Err(e) => Err(e.to_string()),
                         },
                         Deletion::Backup(table) => {
                             match self.tables.delete_backup(table, &doomed.handle).await {
-                                // Gone since the listing, as for a snapshot.
                                 Ok(()) => Ok(()),
-                                Err(e) if e.gone() => Ok(()),
+                                // Gone since the listing, as for a snapshot.
+                                Err(e) if e.gone() => {
+                                    gone.borrow_mut().insert(label.clone());
+                                    Ok(())
+                                }
                                 Err(e) => Err(e.to_string()),
                             }
                         }
@@ -193,17 +201,9 @@ impl<C: SnapshotCatalog, T: TableBackups> Snapshotter<C, T> {
             .buffer_unordered(self.config.concurrency)
             .collect()
             .await;
-        let mut deleted: BTreeMap<&str, f64> = BTreeMap::new();
-        for (label, result) in &done {
-            if let (Ok(()), Some(resource)) = (result, of.get(label)) {
-                *deleted.entry(resource.as_str()).or_default() += 1.0;
-            }
-        }
-        report.metrics.extend(
-            deleted
-                .into_iter()
-                .map(|(resource, count)| SNAPSHOTS_DELETED.of(resource, count)),
-        );
+        report
+            .metrics
+            .extend(checks::deleted_metrics(&done, &of, &gone.into_inner()));
         report.push(checks::deletions(&done));
     }
 }

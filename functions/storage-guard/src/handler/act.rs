@@ -27,9 +27,12 @@ where
     ) -> Findings {
         let target = DbTarget::Instance(id.clone());
         let summary_of = |what: &str| format!("{target}: {what}");
+        // The snapshot before a change, counted where the dashboard reads snapshots taken.
+        let snapshot_metrics = std::cell::RefCell::new(Vec::new());
         let finish = |checks: Vec<Check>, summary: String, result: serde_json::Value| {
             let mut f = Findings::new(Some(target.clone()), checks, summary);
             f.result = Some(result);
+            f.metrics.append(&mut snapshot_metrics.borrow_mut());
             f
         };
         let Some(modification) = verdict.action.modification(&st.storage_type) else {
@@ -152,6 +155,9 @@ where
                 wait_poll: self.config.snapshot_poll,
             };
             let taken = snapshots.take(&request, run).await;
+            snapshot_metrics
+                .borrow_mut()
+                .extend(taken.metrics.iter().cloned());
             let status = taken
                 .result
                 .as_ref()
