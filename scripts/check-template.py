@@ -207,11 +207,12 @@ BACKUP_WRITES_ON_ANY = ("backup:PutRestoreValidationResult",)
 PLAN_FIELD = "restoreTestingPlanArn"
 # IAM's limit on a role's inline policies in all (not counting whitespace), on a managed policy,
 # and what SAM adds to a function's role on its own (the on-failure destination's sqs:SendMessage
-# policy, measured on SAM's translation). The estimate resolves each template value as
+# and the on-success destination's events:PutEvents policies, measured on SAM's translation with
+# their ARNs resolved). The estimate resolves each template value as
 # POLICY_VALUES says.
 MAX_INLINE_POLICY_CHARS = 10_240
 MAX_MANAGED_POLICY_CHARS = 6_144
-SAM_ADDED_POLICY_CHARS = 200
+SAM_ADDED_POLICY_CHARS = 400
 POLICY_VALUES = {
     "AWS::Partition": "aws", "AWS::Region": "ap-southeast-2", "AWS::AccountId": "123456789012",
     # A resource's Ref (a name or ARN) and GetAtt (an ARN), as long as a long stack name makes them.
@@ -2218,8 +2219,11 @@ def check_event_ids(resources, of_type, problems):
 METRICS_CATALOG = "shared/src/metrics.rs"
 # A SEARCH expression's schema and metric name: SEARCH('{Namespace,Dim,..} MetricName="X"', ..).
 SEARCH = re.compile(r"SEARCH\(\s*'\{([^}]*)\}\s+MetricName=\"(\w+)\"'")
-# A Metrics Insights query: SELECT F(Name) FROM SCHEMA("Namespace", Dim, ..).
-INSIGHTS = re.compile(r'SELECT\s+\w+\((\w+)\)\s+FROM\s+SCHEMA\(\s*"([^"]+)"\s*((?:,\s*\w+\s*)*)\)')
+# A Metrics Insights query: SELECT F(Name) FROM SCHEMA("Namespace", "Dim", ..); its labels
+# quoted or not (Function and Resource are reserved words: they must be).
+INSIGHTS = re.compile(r'SELECT\s+\w+\((\w+)\)\s+FROM\s+SCHEMA\(\s*"([^"]+)"\s*((?:,\s*"?\w+"?\s*)*)\)')
+# Reserved words of Metrics Insights a query's labels must quote.
+INSIGHTS_RESERVED = {"FUNCTION", "RESOURCE"}
 # The AWS metrics the dashboard may show: a dead-letter queue's depth.
 AWS_METRICS = {("AWS/SQS", "ApproximateNumberOfMessagesVisible"): ("QueueName",)}
 
@@ -2311,7 +2315,13 @@ def check_dashboard_metrics(template, globals_, of_type, problems):
                     if plain:
                         problems.add("dashboard", owner, f"{where}: an expression row also names a metric")
                     for schema, name in SEARCH.findall(expression):
-                        ns, *dims = [part.strip() for part in schema.split(",")]
+                        parts = [part.strip() for part in schema.split(",")]
+                        if any(not re.fullmatch(r"\w+", p) and not re.fullmatch(r'"[^"]+"', p)
+                               for p in parts):
+                            problems.add("dashboard", owner, f"{where}: quote a schema name with "
+                                                             f"characters other than letters and "
+                                                             f"digits: {{{schema}}}")
+                        ns, *dims = [part.strip('"') for part in parts]
                         ours(owner, where, ns, name, dims)
                     if "SEARCH(" in expression and not SEARCH.search(expression):
                         problems.add("dashboard", owner, f"{where}: a SEARCH without a schema and "
@@ -2345,7 +2355,17 @@ def check_dashboard_metrics(template, globals_, of_type, problems):
         for query in as_list(props.get("Metrics")):
             expression = sub_placeholders(sub_text(query.get("Expression")) or "", template)
             for name, ns, dims in INSIGHTS.findall(expression):
-                ours(owner, where, ns, name, [d.strip() for d in dims.split(",") if d.strip()])
+                labels = [d.strip() for d in dims.split(",") if d.strip()]
+                for label in labels:
+                    if label.upper() in INSIGHTS_RESERVED and not label.startswith('"'):
+                        problems.add("dashboard", owner, f"{where}: {label} is a reserved word of "
+                                                         f"Metrics Insights: quote it")
+                ours(owner, where, ns, name, [label.strip('"') for label in labels])
+                where_clause = expression.partition(" WHERE ")[2]
+                for word in re.findall(r'(?<!["\w])(\w+)\s*=', where_clause):
+                    if word.upper() in INSIGHTS_RESERVED:
+                        problems.add("dashboard", owner, f"{where}: {word} is a reserved word of "
+                                                         f"Metrics Insights: quote it")
             if "SELECT" in expression and not INSIGHTS.search(expression):
                 problems.add("dashboard", owner, f"{where}: a query it cannot read: {expression}")
 
