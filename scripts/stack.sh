@@ -51,7 +51,7 @@ up() {
   # moto server
   moto_port=$(free_port)
   # Retention fixtures and the benchmark hold more than moto's default 1,000 snapshots.
-  MOTO_RDS_SNAPSHOT_LIMIT=200000 "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" > "$dir/moto.log" 2>&1 &
+  MOTO_RDS_SNAPSHOT_LIMIT=200000 "$ROOT/.venv/bin/python" "$ROOT/scripts/moto-server.py" -H 127.0.0.1 -p "$moto_port" > "$dir/moto.log" 2>&1 &
   echo $! > "$dir/moto.pid"
 
   # TLS: a throwaway CA and a server certificate for localhost / 127.0.0.1

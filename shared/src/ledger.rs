@@ -157,6 +157,8 @@ pub struct DynamoLedger {
     pub table: String,
     /// How long completed records are kept (TTL) to catch late duplicates.
     pub retention: Duration,
+    /// REPORT_PREFIX: a stored report shortened to fit names its archive key under it.
+    pub report_prefix: String,
 }
 
 const IN_PROGRESS: &str = "IN_PROGRESS";
@@ -236,8 +238,8 @@ fn stored_report(item: &Item, key: &str) -> Result<Box<Report>, LedgerError> {
 }
 
 /// The report as stored: bounded so the item stays under DynamoDB's limit.
-fn report_body(report: &Report) -> String {
-    report.fitted_json(MAX_STORED_REPORT_BYTES, false)
+fn report_body(report: &Report, prefix: &str) -> String {
+    report.fitted_json_in(MAX_STORED_REPORT_BYTES, false, prefix)
 }
 
 impl DynamoLedger {
@@ -330,7 +332,7 @@ impl DynamoLedger {
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":state", s(state))
-            .expression_attribute_values(":report", s(&report_body(report)))
+            .expression_attribute_values(":report", s(&report_body(report, &self.report_prefix)))
             .expression_attribute_values(":status", s(report.status.as_str()))
             .expression_attribute_values(":until", n(keep_until.timestamp()))
             .expression_attribute_values(":id", s(&report.id))

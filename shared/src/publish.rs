@@ -234,7 +234,7 @@ impl AwsReportSink {
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(report.subject())
-            .message(report.fitted_json(MAX_SNS_MESSAGE_BYTES, true));
+            .message(report.fitted_json_in(MAX_SNS_MESSAGE_BYTES, true, &self.prefix));
         for (name, value) in message_attributes(report) {
             request = request.message_attributes(name, attribute(&value)?);
         }

@@ -235,14 +235,21 @@ impl Report {
         }
     }
 
-    /// A copy that serializes to at most `limit` bytes (see [`Self::fitted_json`]).
-    pub fn fitted(&self, limit: usize) -> Report {
-        serde_json::from_str(&self.fitted_json(limit, false)).unwrap_or_else(|_| self.clone())
+    /// A copy that serializes to at most `limit` bytes (see [`Self::fitted_json_in`]).
+    pub fn fitted_in(&self, limit: usize, prefix: &str) -> Report {
+        serde_json::from_str(&self.fitted_json_in(limit, false, prefix))
+            .unwrap_or_else(|_| self.clone())
+    }
+
+    /// [`Self::fitted_json_in`] under the default archive prefix, `reports`.
+    pub fn fitted_json(&self, limit: usize, pretty: bool) -> String {
+        self.fitted_json_in(limit, pretty, "reports")
     }
 
     /// The report as JSON of at most `limit` bytes: long texts are cut (each with a note), then
-    /// check data dropped, then trailing checks, until it fits. The S3 archive keeps it whole.
-    pub fn fitted_json(&self, limit: usize, pretty: bool) -> String {
+    /// check data dropped, then trailing checks, until it fits. The S3 archive keeps it whole,
+    /// under `prefix` (REPORT_PREFIX), and the note names its key there.
+    pub fn fitted_json_in(&self, limit: usize, pretty: bool, prefix: &str) -> String {
         let render = |value: &Value| {
             if pretty {
                 serde_json::to_string_pretty(value)
@@ -266,7 +273,7 @@ impl Report {
         let note = format!(
             "shortened from {} bytes to fit a {limit}-byte channel; the S3 archive {} holds the whole report",
             text.len(),
-            self.archive_key()
+            self.archive_key_in(prefix)
         );
         let shortened = |max_text: usize, drop_data: bool, keep_checks: Option<usize>| {
             let mut value = full.clone();
@@ -548,6 +555,24 @@ mod tests {
         let small = report("orders-db");
         let text = small.fitted_json(240_000, false);
         assert_eq!(text, serde_json::to_string(&small).unwrap());
+    }
+
+    #[test]
+    fn a_shortened_report_names_its_archive_under_the_configured_prefix() {
+        let mut r = report("orders-db");
+        r.checks[0].detail = "x".repeat(50_000);
+        let back = r.fitted_in(4_000, "reports/123456789012");
+        let note = back.truncated.expect("shortened");
+        assert!(
+            note.contains("reports/123456789012/failover-check/2026-11-22/req-1.json"),
+            "{note}"
+        );
+        let text = r.fitted_json_in(4_000, true, "reports/123456789012");
+        assert!(text.len() <= 4_000);
+        assert!(
+            text.contains("reports/123456789012/failover-check/"),
+            "{text}"
+        );
     }
 
     #[test]

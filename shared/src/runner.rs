@@ -822,6 +822,7 @@ impl<R: Responder> Runner<R, crate::ledger::DynamoLedger, crate::publish::AwsRep
                 client: aws.dynamodb.clone(),
                 table: common.ledger_table.clone(),
                 retention: Duration::days(14),
+                report_prefix: common.report_prefix.clone(),
             },
             sink: crate::publish::AwsReportSink {
                 sns: aws.sns.clone(),
@@ -846,10 +847,9 @@ impl<R: Responder, L: Ledger, S: ReportSink> Runner<R, L, S> {
                 let invocation =
                     Invocation::from_context(&event.context, &self.common, Utc::now())?;
                 match event.payload {
-                    Incoming::Event(value) => self
-                        .handle(value, &invocation)
-                        .await
-                        .map(|report| report.fitted(MAX_RESPONSE_BYTES)),
+                    Incoming::Event(value) => self.handle(value, &invocation).await.map(|report| {
+                        report.fitted_in(MAX_RESPONSE_BYTES, &self.common.report_prefix)
+                    }),
                     Incoming::Unreadable(detail) => {
                         let refusal = TriggerError::Unreadable { detail };
                         tracing::warn!(error = %refusal, kind = refusal.kind(), "event refused");

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -46,11 +47,24 @@ struct Rule {
     left: Option<usize>,
 }
 
+/// One request as a function sent it, with the instant it arrived.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub at: Instant,
+    pub operation: String,
+    method: hyper::Method,
+    path_and_query: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
 struct Shared {
     upstream: String,
     client: Client<HttpConnector, Full<Bytes>>,
     rules: Mutex<Vec<Rule>>,
     seen: Mutex<Vec<String>>,
+    /// Every request as it arrived, for a benchmark's floor (the same requests sent again).
+    recorded: Mutex<Vec<RecordedRequest>>,
     /// Operations moto lacks or cannot show, answered here in the service's own protocol.
     answers: Mutex<Vec<(String, String)>>,
     /// Text replaced in moto's answers to an operation (a state moto never reaches).
@@ -92,6 +106,7 @@ impl FaultProxy {
                 .build_http(),
             rules: Mutex::default(),
             seen: Mutex::default(),
+            recorded: Mutex::default(),
             answers: Mutex::default(),
             rewrites: Mutex::default(),
         });
@@ -187,6 +202,53 @@ impl FaultProxy {
     /// Forgets what was seen.
     pub fn reset_seen(&self) {
         self.state.seen.lock().unwrap().clear();
+        self.state.recorded.lock().unwrap().clear();
+    }
+
+    /// The requests that arrived in `[from, to)`, in arrival order.
+    pub fn requests_between(&self, from: Instant, to: Instant) -> Vec<RecordedRequest> {
+        self.state
+            .recorded
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.at >= from && r.at < to)
+            .cloned()
+            .collect()
+    }
+
+    /// Sends `requests` again through this proxy, one after another, each with `from` replaced
+    /// by `to` in its body (a write kept off the function's own table), and returns the time
+    /// they took: the floor of a benchmark, the same round trips without the function's work.
+    /// Every answer is read in full; an error answer still counts as the round trip it was.
+    pub async fn replay(&self, requests: &[RecordedRequest], from: &str, to: &str) -> Duration {
+        let client: Client<HttpConnector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).build_http();
+        let started = Instant::now();
+        for request in requests {
+            let text = String::from_utf8_lossy(&request.body);
+            let body = if !from.is_empty() && text.contains(from) {
+                Bytes::from(text.replace(from, to))
+            } else {
+                request.body.clone()
+            };
+            let uri: Uri = format!("{}{}", self.endpoint(), request.path_and_query)
+                .parse()
+                .expect("recorded path");
+            let mut again = Request::new(Full::new(body.clone()));
+            *again.method_mut() = request.method.clone();
+            *again.uri_mut() = uri;
+            *again.headers_mut() = request.headers.clone();
+            again.headers_mut().remove("transfer-encoding");
+            again.headers_mut().insert(
+                "content-length",
+                HeaderValue::from_str(&body.len().to_string()).expect("length"),
+            );
+            if let Ok(answer) = client.request(again).await {
+                let _ = answer.into_body().collect().await;
+            }
+        }
+        started.elapsed()
     }
 }
 
@@ -221,6 +283,17 @@ async fn handle(
         &body,
     );
     state.seen.lock().unwrap().push(operation.clone());
+    state.recorded.lock().unwrap().push(RecordedRequest {
+        at: Instant::now(),
+        operation: operation.clone(),
+        method: parts.method.clone(),
+        path_and_query: parts
+            .uri
+            .path_and_query()
+            .map_or("/".to_string(), |p| p.as_str().to_string()),
+        headers: parts.headers.clone(),
+        body: body.clone(),
+    });
     let json = parts.headers.contains_key("x-amz-target");
     let fault = state.take_fault(&operation);
     match fault {

@@ -30,6 +30,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 client: startup.aws.dynamodb.clone(),
                 table: startup.common.ledger_table.clone(),
                 retention: chrono::Duration::days(14),
+                report_prefix: startup.common.report_prefix.clone(),
             },
             endpoints: db.endpoint_overrides.clone(),
             data: init_or_exit(DbConnector::new(db, startup.aws.sdk.clone())),
