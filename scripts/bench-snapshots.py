@@ -391,9 +391,13 @@ def main():
             print(f"{tool:18}{r['wall']:8.2f}{r['cpu']:8.2f}{r['rss_mb']:8.1f}{r['requests']:10d}"
                   f"{r['moto_cpu']:12.2f}{r['created']:9d}{r['deleted']:9d}{r['foreign_left']:14d}")
         c, s = rows["cloud-custodian"], rows["snapshotter"]
-        print(f"ratios: client CPU {c['cpu'] / max(s['cpu'], 1e-3):.1f}x less (target 20x), "
-              f"peak RSS {c['rss_mb'] / max(s['rss_mb'], 1e-3):.1f}x less (target 10x), "
-              f"snapshotter wall / its moto CPU {s['wall'] / max(s['moto_cpu'], 1e-3):.2f} (target <= 1.2), "
+        cpu = c['cpu'] / max(s['cpu'], 1e-3)
+        rss = c['rss_mb'] / max(s['rss_mb'], 1e-3)
+        wall = s['wall'] / max(s['moto_cpu'], 1e-3)
+        verdict = lambda met: "met" if met else "MISSED"
+        print(f"ratios: client CPU {cpu:.1f}x less (target 20x: {verdict(cpu >= 20)}), "
+              f"peak RSS {rss:.1f}x less (target 10x: {verdict(rss >= 10)}), "
+              f"snapshotter wall / its moto CPU {wall:.2f} (target <= 1.2: {verdict(wall <= 1.2)}), "
               f"Cloud Custodian wall / its moto CPU {c['wall'] / max(c['moto_cpu'], 1e-3):.2f}")
 
 
