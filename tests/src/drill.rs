@@ -3,7 +3,6 @@
 //! that data on a second server (`pg_basebackup`, see [`RestoredPg`]), and the environment that
 //! points the source at the primary and the drill's scratch instances at the restore.
 
-use aws_sdk_rds::types::Tag;
 use chrono::Utc;
 use serde_json::{json, Value};
 
@@ -21,15 +20,7 @@ pub const SCRATCH_MARK: &str = "-rr-drill-";
 
 /// Tags instance `db` with [`TAG`]`=value`.
 pub async fn tag(fixture: &Fixture, db: &str, value: &str) {
-    fixture
-        .aws
-        .rds
-        .add_tags_to_resource()
-        .resource_name(format!("arn:aws:rds:us-east-1:123456789012:db:{db}"))
-        .tags(Tag::builder().key(TAG).value(value).build())
-        .send()
-        .await
-        .expect("tag for restore-drill");
+    fixture.tag_instance(db, &[(TAG, value)]).await;
 }
 
 /// A manual snapshot `id` of instance `db`.

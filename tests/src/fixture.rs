@@ -397,14 +397,17 @@ impl Fixture {
             modify = modify.iops(3000).storage_throughput(125);
         }
         modify.send().await.expect("shape the instance's storage");
-        if tags.is_empty() {
-            return;
+        if !tags.is_empty() {
+            self.tag_instance(db, tags).await;
         }
-        let arn = format!("arn:aws:rds:{REGION}:{ACCOUNT}:db:{db}");
+    }
+
+    /// Adds `tags` to DB instance `db`.
+    pub async fn tag_instance(&self, db: &str, tags: &[(&str, &str)]) {
         self.aws
             .rds
             .add_tags_to_resource()
-            .resource_name(arn)
+            .resource_name(format!("arn:aws:rds:{REGION}:{ACCOUNT}:db:{db}"))
             .set_tags(Some(
                 tags.iter()
                     .map(|(k, v)| aws_sdk_rds::types::Tag::builder().key(*k).value(*v).build())

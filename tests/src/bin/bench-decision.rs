@@ -170,23 +170,8 @@ async fn main() {
         .await;
     let opt_in = format!("rr-snapshot-{}", fixture.suffix);
     fixture
-        .aws
-        .rds
-        .add_tags_to_resource()
-        .resource_name(format!(
-            "arn:aws:rds:us-east-1:{}:db:{}",
-            e2e::fixture::ACCOUNT,
-            fixture.db
-        ))
-        .tags(
-            aws_sdk_rds::types::Tag::builder()
-                .key(&opt_in)
-                .value("true")
-                .build(),
-        )
-        .send()
-        .await
-        .expect("opt the instance in");
+        .tag_instance(&fixture.db, &[(&opt_in, "true")])
+        .await;
     // Enrolled in restore-drill's RPO audit.
     e2e::drill::tag(&fixture, &fixture.db, "audit").await;
     // Idle sessions for idle-reaper to decide on (a dry run terminates none of them).

@@ -268,22 +268,8 @@ async fn snapshotter_scenes(fixture: &Fixture) {
     let table = format!("orders-{}", fixture.suffix);
     fixture.create_table(&table, None).await;
     fixture
-        .aws
-        .rds
-        .add_tags_to_resource()
-        .resource_name(format!(
-            "arn:aws:rds:us-east-1:123456789012:db:{}",
-            fixture.db
-        ))
-        .tags(
-            aws_sdk_rds::types::Tag::builder()
-                .key(&opt_in)
-                .value("true")
-                .build(),
-        )
-        .send()
-        .await
-        .expect("opt the instance in");
+        .tag_instance(&fixture.db, &[(&opt_in, "true")])
+        .await;
     println!(
         "\nsnapshotter: instance {} opted in with tag {opt_in}=true; DynamoDB table {table}",
         fixture.db
