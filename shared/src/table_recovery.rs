@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_dynamodb::types::{Select, Tag};
+use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, Select, Tag};
 use serde::Serialize;
 
 use crate::aws::{SdkError, SdkFailure};
@@ -28,6 +28,8 @@ pub struct TableSettings {
     pub pitr: bool,
     pub tags: BTreeMap<String, String>,
     pub deletion_protection: bool,
+    /// Provisioned read capacity units (`None` on demand): what a count's scan must share.
+    pub read_capacity: Option<i64>,
 }
 
 /// Items counted by a scan; `complete` is false when it stopped at its bound.
@@ -72,8 +74,15 @@ pub trait TableRestores {
     /// `Ok(None)` when there is no such table.
     async fn table_settings(&self, table: &TableName)
         -> Result<Option<TableSettings>, BackupError>;
-    /// Counts items with `Select=COUNT` scans, all pages, stopping at `max`.
-    async fn count_items(&self, table: &TableName, max: u64) -> Result<ItemCount, BackupError>;
+    /// Counts items with `Select=COUNT` scans, all pages, stopping at `max`; with a `pace`, at
+    /// most that many read capacity units a second on average (a source's live reads share its
+    /// capacity), stopping short (incomplete) when the next pause outlasts the time left.
+    async fn count_items(
+        &self,
+        table: &TableName,
+        max: u64,
+        pace: Option<f64>,
+    ) -> Result<ItemCount, BackupError>;
     /// Every table whose name holds `mark`, with its status and tags.
     async fn list_tables_named(&self, mark: &str) -> Result<Vec<ListedTable>, BackupError>;
     /// `not_found()` when it is gone.
@@ -82,6 +91,21 @@ pub trait TableRestores {
 
 /// Scan pages a count reads at most.
 const MAX_SCAN_PAGES: usize = 100_000;
+
+/// What an eventually consistent 1 MB scan page costs, when the answer does not say.
+const FULL_PAGE_READ_UNITS: f64 = 128.0;
+
+/// The pause after a scan page that consumed `consumed` read units (unsaid: a full page's), so
+/// the scan averages at most `pace` units a second.
+pub fn scan_pause(consumed: Option<f64>, pace: f64) -> std::time::Duration {
+    let units = consumed
+        .filter(|c| c.is_finite() && *c >= 0.0)
+        .unwrap_or(FULL_PAGE_READ_UNITS);
+    match pace.is_finite() && pace > 0.0 {
+        true => std::time::Duration::from_secs_f64((units / pace).min(3600.0)),
+        false => std::time::Duration::ZERO,
+    }
+}
 
 pub struct DynamoRestores {
     pub client: aws_sdk_dynamodb::Client,
@@ -204,6 +228,10 @@ impl TableRestores for DynamoRestores {
                         .map_or("enabled".into(), |v| v.as_str().to_string())
                 }),
             deletion_protection: t.deletion_protection_enabled().unwrap_or(false),
+            read_capacity: t
+                .provisioned_throughput()
+                .and_then(|p| p.read_capacity_units())
+                .filter(|units| *units > 0),
             ..TableSettings::default()
         };
         if settings.status != "ACTIVE" {
@@ -243,7 +271,12 @@ impl TableRestores for DynamoRestores {
         Ok(Some(settings))
     }
 
-    async fn count_items(&self, table: &TableName, max: u64) -> Result<ItemCount, BackupError> {
+    async fn count_items(
+        &self,
+        table: &TableName,
+        max: u64,
+        pace: Option<f64>,
+    ) -> Result<ItemCount, BackupError> {
         let mut count = 0u64;
         let mut start: Option<
             std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
@@ -257,6 +290,7 @@ impl TableRestores for DynamoRestores {
                 .table_name(table.as_str())
                 .select(Select::Count)
                 .set_exclusive_start_key(start.clone())
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .bounded("DynamoDB Scan")
                 .await
@@ -285,6 +319,18 @@ impl TableRestores for DynamoRestores {
                     })
                 }
                 Some(_) => {}
+            }
+            if let Some(pace) = pace {
+                let consumed = page.consumed_capacity().and_then(|c| c.capacity_units());
+                let pause = scan_pause(consumed, pace);
+                if crate::budget::time_left().is_some_and(|left| left <= pause) {
+                    // Counting on would outlast the run: what was counted, said as incomplete.
+                    return Ok(ItemCount {
+                        items: count,
+                        complete: false,
+                    });
+                }
+                tokio::time::sleep(pause).await;
             }
         }
         Ok(ItemCount {
@@ -372,5 +418,25 @@ impl DynamoRestores {
             }
         }
         Ok(tags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_paced_scan_pauses_for_what_its_page_consumed() {
+        assert_eq!(scan_pause(Some(128.0), 64.0), Duration::from_secs(2));
+        assert_eq!(scan_pause(Some(0.0), 64.0), Duration::ZERO);
+        // Unsaid or nonsense: a full page's cost.
+        assert_eq!(scan_pause(None, 64.0), Duration::from_secs(2));
+        assert_eq!(scan_pause(Some(f64::NAN), 128.0), Duration::from_secs(1));
+        assert_eq!(scan_pause(Some(-5.0), 128.0), Duration::from_secs(1));
+        // No usable pace: no pause; an absurd one is capped at an hour.
+        assert_eq!(scan_pause(Some(128.0), 0.0), Duration::ZERO);
+        assert_eq!(scan_pause(Some(128.0), f64::INFINITY), Duration::ZERO);
+        assert_eq!(scan_pause(Some(1e9), 1.0), Duration::from_secs(3600));
     }
 }

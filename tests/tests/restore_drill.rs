@@ -391,6 +391,82 @@ async fn a_mysql_drill_restores_checks_real_data_and_deletes_its_scratch() {
     drop(restored);
 }
 
+/// The stages of a report's RTO check, by name.
+fn rto_stages(report: &Value) -> Vec<(String, i64)> {
+    check(report, "rto")["data"]["stages"]
+        .as_array()
+        .expect("rto stages")
+        .iter()
+        .map(|s| {
+            (
+                s["stage"].as_str().unwrap_or_default().to_string(),
+                s["seconds"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_restore_reading_slowly_at_first_is_timed_again_until_its_reads_are_normal() {
+    let scene = drill_scene(orders_checks()).await;
+    let fixture = &scene.fixture;
+    let mut f = FunctionProcess::start(FUNCTION, &scene.env).await;
+    // Room for a re-read after the pause (the stop point is the deadline less its reserve).
+    f.timeout = std::time::Duration::from_secs(60);
+    let (_, scratch) = start(&mut f, &fixture.db).await;
+    // A volume still loading, as a table read blocks: the first count waits 4 s.
+    let restored_admin = scene.restored.admin(&fixture.stack, &scene.database).await;
+    restored_admin
+        .batch_execute("BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock in the restore");
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+        restored_admin
+            .batch_execute("COMMIT")
+            .await
+            .expect("unlock");
+    });
+    let (_, invoked) = f.invoke(&restored_event(&scratch)).await;
+    release.await.expect("released");
+    let report = invoked.response();
+    assert_eq!(report["status"], "ok", "{report:#}");
+    let reads = check(&report, "reads");
+    assert_eq!(reads["outcome"], "pass", "{report:#}");
+    assert!(
+        reads["detail"]
+            .as_str()
+            .unwrap()
+            .contains("timed again 1 time,"),
+        "{report:#}"
+    );
+    assert_eq!(check(&report, "rows public.orders")["outcome"], "pass");
+    let stages = rto_stages(&report);
+    let second = |name: &str| {
+        stages
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| *s)
+            .unwrap_or_else(|| panic!("no {name} stage: {report:#}"))
+    };
+    // Reads came to speed one pause (5 s) after the first query, and that is the RTO.
+    assert!(
+        second("reads normal") >= second("first query") + 5,
+        "{stages:?}"
+    );
+    assert_eq!(stages.last().map(|(n, _)| n.as_str()), Some("reads normal"));
+    assert_eq!(
+        report["result"]["drill"]["rto_seconds"].as_i64(),
+        Some(second("reads normal"))
+    );
+    let rto = check(&report, "rto")["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(rto.contains("to reads at the source's speed"), "{rto}");
+    assert!(!instance_ids(fixture).await.contains(&scratch));
+}
+
 #[tokio::test]
 async fn a_restore_missing_a_table_fails_its_drill_and_still_cleans_up() {
     let scene = drill_scene(orders_checks()).await;

@@ -106,6 +106,23 @@ pub fn verdict_check(v: &Verdict) -> Check {
     Check::new(v.name.clone(), v.outcome, v.detail.clone())
 }
 
+/// The reads verdict, saying how many times the restore's reads were timed again.
+pub fn reads_check(v: &Verdict, rereads: u32) -> Check {
+    match rereads {
+        0 => verdict_check(v),
+        n => Check::new(
+            v.name.clone(),
+            v.outcome,
+            format!(
+                "{} (timed again {n} time{}, {} s apart, while its volume loaded)",
+                v.detail,
+                if n == 1 { "" } else { "s" },
+                crate::policy::verdict::REREAD_PAUSE.as_secs()
+            ),
+        ),
+    }
+}
+
 pub fn source_words(source: &Source) -> String {
     match &source.from {
         RestoreFrom::Snapshot(_) => source.label.clone(),
@@ -186,6 +203,29 @@ pub fn stages_data(stages: &[Stage], target_seconds: i64) -> Value {
             .collect::<Vec<_>>(),
         "target_seconds": target_seconds,
     })
+}
+
+/// A drill's one line: passed or FAILED, its RTO and RPO, and whether its copy is still there.
+pub fn drill_summary(
+    scratch: &str,
+    source: &str,
+    failed: bool,
+    rto_seconds: Option<i64>,
+    rpo_seconds: Option<i64>,
+    cleaned: bool,
+) -> String {
+    let seconds = |s: Option<i64>| s.map_or("unmeasured".to_string(), |s| format!("{s} s"));
+    format!(
+        "drill {scratch} of {source} {}: RTO {}, RPO {}{}",
+        if failed { "FAILED" } else { "passed" },
+        seconds(rto_seconds),
+        seconds(rpo_seconds),
+        if cleaned {
+            ""
+        } else {
+            "; its scratch copy is still there"
+        }
+    )
 }
 
 /// What a caller reads of a drill step.

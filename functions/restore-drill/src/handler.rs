@@ -9,6 +9,7 @@ mod check;
 mod cleanup;
 mod cluster;
 mod member;
+mod reads;
 mod restore;
 mod start;
 mod sweep;

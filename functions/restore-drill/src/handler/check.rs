@@ -20,12 +20,13 @@ use rds_responder::table_recovery::TableRestores;
 use rds_responder::trigger::{RdsIdentifier, ResourceKind};
 
 use super::cleanup::cost_check;
+use super::reads::FirstReads;
 use super::{drill_key, facts_of, state_of, DrillState, RestoreDrill, FUNCTION};
 use crate::checks;
 use crate::policy::drill::{
     check_refusal, named_as_scratch, tagged_source, Step, SCRATCH_TAG, SOURCE_TAG,
 };
-use crate::policy::verdict::{compare, observed_rpo, rto, Timeline};
+use crate::policy::verdict::{compare, observed_rpo, rto, ReadSpeed, Timeline};
 use crate::request::Subject;
 
 /// What a check step says: its checks, the summary line, the result.
@@ -164,20 +165,13 @@ where
             self.finish(&mut taken, v).await;
         }
         checks.push(cost_check(&state, run.now));
-        let summary = format!(
-            "drill {scratch_id} of {source} {}: RTO {}, RPO {}{}",
-            if failed { "FAILED" } else { "passed" },
-            state
-                .rto_seconds
-                .map_or("unmeasured".into(), |s| format!("{s} s")),
-            state
-                .rpo_seconds
-                .map_or("unmeasured".into(), |s| format!("{s} s")),
-            if cleaned {
-                ""
-            } else {
-                "; its scratch copy is still there"
-            }
+        let summary = checks::drill_summary(
+            scratch_id.as_str(),
+            &source.to_string(),
+            failed,
+            state.rto_seconds,
+            state.rpo_seconds,
+            cleaned,
         );
         let result = checks::drill_result(
             scratch_id.as_str(),
@@ -313,7 +307,7 @@ where
             }
             None => Err("the source lists no endpoint".into()),
         };
-        let mut reads_normal = true;
+        let mut read_speed = ReadSpeed::Untimed("no tables are counted".into());
         match &source_read {
             Ok(source_read) => {
                 for v in compare(
@@ -322,13 +316,26 @@ where
                     plan.row_tolerance_percent,
                     plan.slow_read_factor,
                 ) {
-                    if v.name == "reads" && v.outcome != Outcome::Pass {
-                        reads_normal = false;
+                    if v.name != "reads" {
+                        checks.push(checks::verdict_check(&v));
+                        continue;
                     }
-                    checks.push(checks::verdict_check(&v));
+                    let first = FirstReads {
+                        engine,
+                        target: &target,
+                        spec: &plan.spec,
+                        source_ms: source_read.read_ms,
+                        restored_ms: restored.read_ms,
+                        factor: plan.slow_read_factor,
+                        at: first_query,
+                    };
+                    let (v, speed, rereads) = self.reads_back_to_normal(first, run).await;
+                    read_speed = speed;
+                    checks.push(checks::reads_check(&v, rereads));
                 }
             }
             Err(e) => {
+                read_speed = ReadSpeed::Untimed("the source could not be read".into());
                 checks.push(Check::new(
                     "compare",
                     Outcome::Warn,
@@ -379,11 +386,8 @@ where
             available: state.available_at.unwrap_or(run.now),
             first_query,
         };
-        let (verdict, stages) = rto(&timeline, reads_normal, self.config.rto_target);
-        state.rto_seconds = stages
-            .iter()
-            .find(|s| s.name == "first query")
-            .map(|s| s.seconds);
+        let (verdict, stages) = rto(&timeline, &read_speed, self.config.rto_target);
+        state.rto_seconds = stages.last().map(|s| s.seconds);
         checks.push(
             checks::verdict_check(&verdict).with_data(checks::stages_data(
                 &stages,

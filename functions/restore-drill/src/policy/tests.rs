@@ -805,7 +805,7 @@ fn rt(
     started: DateTime<Utc>,
     available: DateTime<Utc>,
     first_query: DateTime<Utc>,
-    reads_normal: bool,
+    reads: ReadSpeed,
     target: Duration,
 ) -> (Verdict, Vec<Stage>) {
     let timeline = Timeline {
@@ -814,50 +814,185 @@ fn rt(
         available,
         first_query,
     };
-    rto(&timeline, reads_normal, target)
+    rto(&timeline, &reads, target)
+}
+
+fn stage_seconds(stages: &[Stage]) -> Vec<(&str, i64)> {
+    stages.iter().map(|s| (s.name, s.seconds)).collect()
 }
 
 #[test]
-fn rto_is_measured_to_the_first_query_against_the_target() {
+fn rto_is_measured_to_reads_at_the_source_speed_against_the_target() {
     let start = at(12, 0, 0);
     let target = Duration::minutes(60);
-    let (v, stages) = rt(start, at(12, 40, 0), at(12, 41, 0), true, target);
+    let normal = |t| ReadSpeed::Normal(t);
+    let (v, stages) = rt(
+        start,
+        at(12, 40, 0),
+        at(12, 41, 0),
+        normal(at(12, 41, 0)),
+        target,
+    );
     assert_eq!(v.outcome, Outcome::Pass);
-    let secs: Vec<(&str, i64)> = stages.iter().map(|s| (s.name, s.seconds)).collect();
     assert_eq!(
-        secs,
+        stage_seconds(&stages),
         [
             ("available", 2400),
             ("first query", 2460),
             ("reads normal", 2460)
         ]
     );
+    assert!(
+        v.detail
+            .contains("to reads at the source's speed 2460 s (target 3600 s)"),
+        "{}",
+        v.detail
+    );
+    // Reads that came to speed later: the last stage, and the total, is when.
+    let (v, stages) = rt(
+        start,
+        at(12, 40, 0),
+        at(12, 41, 0),
+        normal(at(12, 50, 0)),
+        target,
+    );
     assert_eq!(
-        rt(start, at(12, 40, 0), at(13, 0, 0), true, target)
-            .0
-            .outcome,
+        stages.last().map(|s| (s.name, s.seconds)),
+        Some(("reads normal", 3000))
+    );
+    assert_eq!(v.outcome, Outcome::Pass);
+    // The total is to reads normal: on the target passes, a second past fails.
+    let on_target = rt(
+        start,
+        at(12, 40, 0),
+        at(12, 41, 0),
+        normal(at(13, 0, 0)),
+        target,
+    );
+    assert_eq!(on_target.0.outcome, Outcome::Pass);
+    let past = rt(
+        start,
+        at(12, 40, 0),
+        at(12, 41, 0),
+        normal(at(13, 0, 1)),
+        target,
+    );
+    assert_eq!(past.0.outcome, Outcome::Fail, "{}", past.0.detail);
+    // A re-read can never come before the first query.
+    let (_, stages) = rt(
+        start,
+        at(12, 40, 0),
+        at(12, 41, 0),
+        normal(at(12, 30, 0)),
+        target,
+    );
+    assert_eq!(stages.last().map(|s| s.seconds), Some(2460));
+    assert_eq!(
+        rt(
+            start,
+            at(12, 40, 0),
+            at(13, 0, 0),
+            normal(at(13, 0, 0)),
+            target
+        )
+        .0
+        .outcome,
         Outcome::Pass
     );
     assert_eq!(
-        rt(start, at(12, 40, 0), at(13, 0, 1), true, target)
-            .0
-            .outcome,
-        Outcome::Fail
-    );
-    let (v, stages) = rt(start, at(12, 40, 0), at(12, 41, 0), false, target);
-    assert_eq!((v.outcome, stages.len()), (Outcome::Warn, 2));
-    assert!(v.detail.contains("not yet"), "{}", v.detail);
-    assert_eq!(
-        rt(start, at(12, 40, 0), at(13, 1, 0), false, target)
-            .0
-            .outcome,
+        rt(
+            start,
+            at(12, 40, 0),
+            at(13, 0, 1),
+            normal(at(13, 0, 1)),
+            target
+        )
+        .0
+        .outcome,
         Outcome::Fail
     );
     // A clock that runs backwards never makes a negative stage.
     assert_eq!(
-        rt(start, at(11, 0, 0), at(11, 0, 0), true, target).1[0].seconds,
+        rt(
+            start,
+            at(11, 0, 0),
+            at(11, 0, 0),
+            normal(at(11, 0, 0)),
+            target
+        )
+        .1[0]
+            .seconds,
         0
     );
+}
+
+#[test]
+fn a_restore_still_reading_slowly_warns_and_is_never_called_usable() {
+    let start = at(12, 0, 0);
+    let target = Duration::minutes(60);
+    let (v, stages) = rt(start, at(12, 40, 0), at(12, 41, 0), ReadSpeed::Slow, target);
+    assert_eq!(v.outcome, Outcome::Warn);
+    assert_eq!(
+        stage_seconds(&stages),
+        [("available", 2400), ("first query", 2460)]
+    );
+    assert!(v.detail.contains("still slower"), "{}", v.detail);
+    assert!(!v.detail.contains("at the source's speed"), "{}", v.detail);
+    let (v, _) = rt(start, at(12, 40, 0), at(13, 1, 0), ReadSpeed::Slow, target);
+    assert_eq!(v.outcome, Outcome::Fail);
+    let (v, _) = rt(start, at(12, 40, 0), at(13, 0, 0), ReadSpeed::Slow, target);
+    assert_eq!(v.outcome, Outcome::Warn);
+}
+
+#[test]
+fn untimed_reads_are_said_as_untimed_and_never_as_the_source_speed() {
+    let start = at(12, 0, 0);
+    let target = Duration::minutes(60);
+    let untimed = || ReadSpeed::Untimed("no tables are counted".into());
+    let (v, stages) = rt(start, at(12, 40, 0), at(12, 41, 0), untimed(), target);
+    assert_eq!(v.outcome, Outcome::Pass);
+    assert_eq!(stages.len(), 2);
+    assert!(
+        v.detail
+            .contains("read speed not timed (no tables are counted)"),
+        "{}",
+        v.detail
+    );
+    assert!(!v.detail.contains("source's speed"), "{}", v.detail);
+    assert_eq!(
+        rt(start, at(12, 40, 0), at(13, 0, 1), untimed(), target)
+            .0
+            .outcome,
+        Outcome::Fail
+    );
+}
+
+#[test]
+fn slow_reads_are_timed_again_within_the_window_and_the_time_left() {
+    use std::time::Duration as Std;
+    let secs = Std::from_secs;
+    // Plenty of time: a pause, as long as the window lasts.
+    assert_eq!(next_reread(secs(0), secs(300), secs(1)), Some(REREAD_PAUSE));
+    assert_eq!(
+        next_reread(REREAD_WINDOW - REREAD_PAUSE, secs(300), secs(1)),
+        Some(REREAD_PAUSE)
+    );
+    assert_eq!(
+        next_reread(
+            REREAD_WINDOW - REREAD_PAUSE + Std::from_millis(1),
+            secs(300),
+            secs(1)
+        ),
+        None
+    );
+    // The pause, a read as long as the last and the reserve must fit in the time left.
+    let needs = REREAD_PAUSE + secs(2) + REREAD_RESERVE;
+    assert_eq!(next_reread(secs(0), needs, secs(2)), Some(REREAD_PAUSE));
+    assert_eq!(
+        next_reread(secs(0), needs - Std::from_millis(1), secs(2)),
+        None
+    );
+    assert_eq!(next_reread(secs(0), secs(0), secs(0)), None);
 }
 
 // ---- decide ----
@@ -1465,7 +1600,11 @@ fn an_aurora_rto_counts_the_cluster_then_its_instance() {
         available: at(12, 30, 0),
         first_query: at(12, 31, 0),
     };
-    let (v, stages) = rto(&timeline, true, Duration::minutes(60));
+    let (v, stages) = rto(
+        &timeline,
+        &ReadSpeed::Normal(at(12, 31, 0)),
+        Duration::minutes(60),
+    );
     let secs: Vec<(&str, i64)> = stages.iter().map(|s| (s.name, s.seconds)).collect();
     assert_eq!(
         secs,
@@ -2334,4 +2473,20 @@ fn a_scratch_copy_an_hour_past_its_expiry_is_overdue() {
     assert!(!overdue(Some(expires), at(11, 0, 0)));
     assert!(overdue(Some(expires), at(11, 0, 1)));
     assert!(!overdue(None, at(23, 0, 0)));
+}
+
+#[test]
+fn a_source_count_takes_a_quarter_of_provisioned_reads_and_paces_slowly_when_unknown() {
+    let provisioned = |units| TableSettings {
+        billing_mode: Some("PROVISIONED".into()),
+        read_capacity: Some(units),
+        ..TableSettings::default()
+    };
+    assert_eq!(source_scan_pace(Some(&provisioned(400))), Some(100.0));
+    assert_eq!(source_scan_pace(Some(&provisioned(4))), Some(1.0));
+    // A quarter of under four units is still one unit a second.
+    assert_eq!(source_scan_pace(Some(&provisioned(2))), Some(1.0));
+    assert_eq!(source_scan_pace(Some(&provisioned(5))), Some(1.25));
+    assert_eq!(source_scan_pace(Some(&TableSettings::default())), None);
+    assert_eq!(source_scan_pace(None), Some(UNKNOWN_CAPACITY_PACE));
 }

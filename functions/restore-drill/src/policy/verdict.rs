@@ -297,6 +297,22 @@ pub fn compare(
     out
 }
 
+/// The share of a provisioned source table's read capacity its count may take.
+pub const SOURCE_SCAN_SHARE: f64 = 0.25;
+/// The pace of a count whose source's capacity could not be read.
+pub const UNKNOWN_CAPACITY_PACE: f64 = 10.0;
+
+/// Read units a second a count of the source table may consume: a share of its provisioned
+/// capacity (at least one unit); on demand, unpaced (`None`); unknown, a slow pace.
+pub fn source_scan_pace(settings: Option<&TableSettings>) -> Option<f64> {
+    match settings {
+        None => Some(UNKNOWN_CAPACITY_PACE),
+        Some(s) => s
+            .read_capacity
+            .map(|units| (units as f64 * SOURCE_SCAN_SHARE).max(1.0)),
+    }
+}
+
 /// What a restore of a table leaves behind, as the source has it: DynamoDB restores the data
 /// and indexes, never TTL, streams, point-in-time recovery, tags or auto scaling. A real restore
 /// must set these again; the drill names which.
@@ -372,10 +388,41 @@ pub struct Timeline {
     pub first_query: DateTime<Utc>,
 }
 
+/// How the restore's reads came out against its source's.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadSpeed {
+    /// Nothing was timed against the source; why (no tables counted, the source unreadable).
+    Untimed(String),
+    /// At the source's speed from this time on (the first query's, or a later re-read's).
+    Normal(DateTime<Utc>),
+    /// Still slower than the source's when the check stopped re-reading.
+    Slow,
+}
+
+/// The pause between timings of a restore's reads while its volume loads.
+pub const REREAD_PAUSE: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long after the first query a check keeps timing a slow restore's reads.
+pub const REREAD_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+/// Kept back from the run's stop point (itself short of the deadline) for the cleanup calls.
+pub const REREAD_RESERVE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The pause before timing a slow restore's reads again, or `None` to stop: only within
+/// [`REREAD_WINDOW`] of the first timing, and only when the pause, a read as long as the last
+/// one and [`REREAD_RESERVE`] still fit in the time left.
+pub fn next_reread(
+    since_first: std::time::Duration,
+    time_left: std::time::Duration,
+    last_read: std::time::Duration,
+) -> Option<std::time::Duration> {
+    let needs = REREAD_PAUSE + last_read + REREAD_RESERVE;
+    (since_first + REREAD_PAUSE <= REREAD_WINDOW && needs <= time_left).then_some(REREAD_PAUSE)
+}
+
 /// The recovery time in stages, from the restore call: to `available` (Aurora: the cluster, then
 /// its instance), to the first successful query, to reads at the source's speed (when they got
-/// there); the total (to usable) against the target.
-pub fn rto(timeline: &Timeline, reads_normal: bool, target: Duration) -> (Verdict, Vec<Stage>) {
+/// there). The total (the last stage) is to usable: reads at speed when timed, else the first
+/// query; a restore still reading slowly is not called usable (a warning within the target).
+pub fn rto(timeline: &Timeline, reads: &ReadSpeed, target: Duration) -> (Verdict, Vec<Stage>) {
     let secs = |to: DateTime<Utc>| (to - timeline.started).num_seconds().max(0);
     let mut stages = Vec::new();
     let available = match timeline.cluster_available {
@@ -402,30 +449,40 @@ pub fn rto(timeline: &Timeline, reads_normal: bool, target: Duration) -> (Verdic
             format!("restore call to available {} s", secs(timeline.available))
         }
     };
+    let first_query = secs(timeline.first_query);
     stages.push(Stage {
         name: "first query",
-        seconds: secs(timeline.first_query),
+        seconds: first_query,
     });
-    if reads_normal {
-        stages.push(Stage {
-            name: "reads normal",
-            seconds: secs(timeline.first_query),
-        });
-    }
-    let total = secs(timeline.first_query);
-    let outcome = match (total > target.num_seconds(), reads_normal) {
+    let (total, reads_words) = match reads {
+        ReadSpeed::Normal(at) => {
+            let normal = secs(*at).max(first_query);
+            stages.push(Stage {
+                name: "reads normal",
+                seconds: normal,
+            });
+            (
+                normal,
+                format!(", to reads at the source's speed {normal} s"),
+            )
+        }
+        ReadSpeed::Slow => (
+            first_query,
+            ", reads still slower than the source's: not usable at full speed yet".into(),
+        ),
+        ReadSpeed::Untimed(why) => (
+            first_query,
+            format!(", read speed not timed ({why}): usable as of the first query"),
+        ),
+    };
+    let target_seconds = target.num_seconds();
+    let outcome = match (total > target_seconds, reads) {
         (true, _) => Outcome::Fail,
-        (false, true) => Outcome::Pass,
-        (false, false) => Outcome::Warn,
+        (false, ReadSpeed::Slow) => Outcome::Warn,
+        (false, _) => Outcome::Pass,
     };
     let detail = format!(
-        "{available}, to first query {total} s{} (target {} s)",
-        if reads_normal {
-            ", reads at the source's speed"
-        } else {
-            ", reads not yet at the source's speed"
-        },
-        target.num_seconds()
+        "{available}, to first query {first_query} s{reads_words} (target {target_seconds} s)"
     );
     (verdict("rto", outcome, detail), stages)
 }
