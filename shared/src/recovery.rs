@@ -62,7 +62,7 @@ pub struct RecoveryInfo {
     pub endpoint: Option<Endpoint>,
     pub tags: BTreeMap<String, String>,
     pub placement: Option<Placement>,
-    /// A cluster's member instances.
+    /// A cluster's member instances, its writer first.
     pub members: Vec<String>,
 }
 
@@ -168,12 +168,21 @@ fn from_cluster(c: &aws_sdk_rds::types::DbCluster) -> Result<RecoveryInfo, RdsEr
             multi_az: c.multi_az().unwrap_or(false),
             storage_type: c.storage_type().map(str::to_string),
         }),
-        members: c
-            .db_cluster_members()
-            .iter()
-            .filter_map(|m| m.db_instance_identifier().map(str::to_string))
-            .collect(),
+        members: writer_first(c.db_cluster_members()),
     })
+}
+
+/// A cluster's member instances, its writer first (what an added instance copies).
+fn writer_first(members: &[aws_sdk_rds::types::DbClusterMember]) -> Vec<String> {
+    let mut listed: Vec<(bool, String)> = members
+        .iter()
+        .filter_map(|m| {
+            m.db_instance_identifier()
+                .map(|id| (!m.is_cluster_writer().unwrap_or(false), id.to_string()))
+        })
+        .collect();
+    listed.sort_by_key(|(reader, _)| *reader);
+    listed.into_iter().map(|(_, id)| id).collect()
 }
 
 fn from_instance(db: &aws_sdk_rds::types::DbInstance) -> Result<RecoveryInfo, RdsError> {
@@ -511,6 +520,7 @@ impl RestoreControl for RdsRestores {
             .db_cluster_identifier(cluster.as_str())
             .engine(&request.engine)
             .db_instance_class(&request.instance_class)
+            .set_db_parameter_group_name(request.parameter_group.clone())
             .publicly_accessible(false)
             // Last in line for a failover: an instance added to a cluster is never its writer.
             .promotion_tier(15)

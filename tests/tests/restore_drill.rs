@@ -599,6 +599,28 @@ async fn an_aurora_drill_restores_the_cluster_adds_one_instance_checks_it_and_de
         .send()
         .await
         .expect("cluster snapshot");
+    // The writer runs a tuned parameter group: the drill's instance must get it, not the default.
+    let tuned = format!("{cluster}-tuned");
+    fixture
+        .aws
+        .rds
+        .create_db_parameter_group()
+        .db_parameter_group_name(&tuned)
+        .db_parameter_group_family("aurora-postgresql15")
+        .description("the writer's")
+        .send()
+        .await
+        .expect("parameter group");
+    fixture
+        .aws
+        .rds
+        .modify_db_instance()
+        .db_instance_identifier(format!("{cluster}-1"))
+        .db_parameter_group_name(&tuned)
+        .apply_immediately(true)
+        .send()
+        .await
+        .expect("tune the writer");
     let database = e2e::drill::source_data(&fixture, 25).await;
     let restored = RestoredPg::from_primary(&fixture.stack);
     let now = Utc::now();
@@ -657,6 +679,31 @@ async fn an_aurora_drill_restores_the_cluster_adds_one_instance_checks_it_and_de
     let added = invoked.response();
     assert_eq!(added["status"], "ok", "{added:#}");
     assert!(instance_ids(&fixture).await.contains(&scratch));
+    assert!(
+        check(&added, &format!("drill {scratch}"))["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("parameter group {tuned} (the source writer's)")),
+        "{added:#}"
+    );
+    let groups: Vec<String> = fixture
+        .aws
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(&scratch)
+        .send()
+        .await
+        .expect("describe the drill's instance")
+        .db_instances()
+        .iter()
+        .flat_map(|i| i.db_parameter_groups())
+        .filter_map(|g| g.db_parameter_group_name().map(str::to_string))
+        .collect();
+    assert_eq!(
+        groups,
+        std::slice::from_ref(&tuned),
+        "the writer's parameter group"
+    );
     // The same event again (a duplicate delivery): the instance is not created twice.
     let (_, invoked) = f
         .invoke(&cluster_event("RDS-EVENT-0170", "cluster", &scratch))

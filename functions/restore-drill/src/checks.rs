@@ -205,6 +205,14 @@ pub fn stages_data(stages: &[Stage], target_seconds: i64) -> Value {
     })
 }
 
+/// An added instance's parameter group, as a report says it.
+pub fn parameter_group_words(group: Option<&str>) -> String {
+    match group {
+        Some(g) => format!("parameter group {g} (the source writer's)"),
+        None => "the engine's default parameter group (as the source writer has)".into(),
+    }
+}
+
 /// A drill's one line: passed or FAILED, its RTO and RPO, and whether its copy is still there.
 pub fn drill_summary(
     scratch: &str,

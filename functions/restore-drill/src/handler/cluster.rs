@@ -18,6 +18,7 @@ use rds_responder::table_recovery::TableRestores;
 use rds_responder::trigger::{RdsIdentifier, ResourceKind};
 
 use super::{drill_key, drill_lock, facts_of, state_of, RestoreDrill, FUNCTION};
+use crate::checks;
 use crate::policy::drill::{
     add_instance_refusal, named_as_scratch, tagged_source, Step, EXPIRES_TAG, OWNER_TAG,
     SCRATCH_TAG, SOURCE_TAG,
@@ -136,6 +137,11 @@ where
             .iter()
             .filter_map(|k| scratch.tags.get(*k).map(|v| (k.to_string(), v.clone())))
             .collect();
+        let source_cluster = source.db().map(|db| db.id().clone());
+        let writer_group = match &source_cluster {
+            Some(cluster) => self.writer_parameter_group(cluster).await,
+            None => Err("the drill names no source cluster".into()),
+        };
         let request = RestoreRequest {
             scratch: instance.clone(),
             source: scratch_id.clone(),
@@ -145,19 +151,29 @@ where
             instance_class: self.config.instance_class.clone(),
             subnet_group: None,
             security_groups: Vec::new(),
-            parameter_group: None,
+            parameter_group: writer_group.clone().ok().flatten(),
             option_group: None,
             iam_auth: false,
             tags,
         };
         let (outcome, detail) = match self.rds.add_instance(&request, scratch_id).await {
-            Ok(()) => (
-                Outcome::Pass,
-                format!(
-                    "{scratch_id} is restored; its {} instance {instance} is being created ({because})",
-                    self.config.instance_class
+            Ok(()) => match &writer_group {
+                Ok(group) => (
+                    Outcome::Pass,
+                    format!(
+                        "{scratch_id} is restored; its {} instance {instance} is being created with {} ({because})",
+                        self.config.instance_class,
+                        checks::parameter_group_words(group.as_deref())
+                    ),
                 ),
-            ),
+                Err(e) => (
+                    Outcome::Warn,
+                    format!(
+                        "{scratch_id} is restored; its {} instance {instance} is being created with the engine's default parameter group: the source writer's could not be read ({e}) ({because})",
+                        self.config.instance_class
+                    ),
+                ),
+            },
             Err(RdsError::AlreadyExists { .. }) => match self.rds.describe_recovery(&instance).await
             {
                 Ok(Some(i))
@@ -201,5 +217,38 @@ where
             check.detail.push_str(&format!("; {}", cleanup.detail));
         }
         check
+    }
+
+    /// The DB parameter group of a source cluster's writer (an added instance copies it; RDS
+    /// would give it the engine's default). `Ok(None)`: the writer names none.
+    pub(super) async fn writer_parameter_group(
+        &self,
+        cluster: &RdsIdentifier,
+    ) -> Result<Option<String>, String> {
+        let described = self.rds.describe_cluster(cluster).await;
+        let source = match described {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err(format!("{cluster} is gone")),
+            Err(e) => return Err(e.to_string()),
+        };
+        let Some(writer) = source.members.first() else {
+            return Err(format!("{cluster} has no instance to copy"));
+        };
+        let writer =
+            RdsIdentifier::parse(writer, ResourceKind::DbInstance).map_err(|e| e.to_string())?;
+        match self.rds.describe_recovery(&writer).await {
+            Ok(Some(w)) => Ok(w.placement.and_then(|p| p.parameter_group)),
+            Ok(None) => Err(format!("its writer {writer} is gone")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// [`Self::writer_parameter_group`] of a subject that is a cluster; `None` when unread
+    /// (Backup's own restore gives the default too).
+    pub(super) async fn writer_group_of(&self, source: &Subject) -> Option<String> {
+        match source {
+            Subject::Cluster(cluster) => self.writer_parameter_group(cluster).await.ok().flatten(),
+            _ => None,
+        }
     }
 }

@@ -246,7 +246,7 @@ where
             instance_class: self.config.instance_class.clone(),
             subnet_group: None,
             security_groups: Vec::new(),
-            parameter_group: None,
+            parameter_group: self.writer_group_of(&member.target.source).await,
             option_group: None,
             iam_auth: false,
             tags,
