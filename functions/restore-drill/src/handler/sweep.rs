@@ -270,6 +270,7 @@ where
                 format!("left to its drill: {why}"),
             )),
             SweepAction::Leave(why) => checks.push(Check::new(name, Outcome::Warn, why)),
+            SweepAction::Escalate(why) => checks.push(Check::new(name, Outcome::Fail, why)),
             SweepAction::FailLate | SweepAction::Delete(_) if dry_run => {
                 checks.push(Check::new(name, Outcome::Planned, "would delete it"));
             }

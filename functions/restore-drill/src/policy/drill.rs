@@ -473,6 +473,8 @@ pub enum SweepAction {
     Delete(String),
     /// Not a drill's, or not ours to touch: never deleted.
     Leave(String),
+    /// A drill's copy, expired, that this deployment may not delete: someone must, by hand.
+    Escalate(String),
 }
 
 pub fn sweep_action(
@@ -498,6 +500,12 @@ pub fn sweep_action(
         (Ownership::Other(owner), _) => {
             return SweepAction::Leave(format!(
                 "{} belongs to the drills recorded in {owner}, another deployment's: never touched",
+                scratch.id
+            ))
+        }
+        (Ownership::Untagged, None) if scratch.expires.is_none_or(|at| at <= now) => {
+            return SweepAction::Escalate(format!(
+                "{} is a drill's copy past its expiry (or with none) that lacks the {OWNER_TAG} tag, and no drill record here names it: this deployment may not delete it (its IAM deletes only copies carrying its owner tag); delete it by hand: it costs money and blocks drills of its source",
                 scratch.id
             ))
         }

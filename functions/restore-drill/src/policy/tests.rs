@@ -505,8 +505,32 @@ fn the_sweep_touches_only_its_own_deployments_copies() {
         owner: Ownership::Untagged,
         ..expired.clone()
     };
+    // ...and past its expiry (or with none), escalated: someone must delete it by hand.
     assert!(
-        matches!(sweep_action(&untagged, None, "me", now), SweepAction::Leave(w) if w.contains(OWNER_TAG))
+        matches!(sweep_action(&untagged, None, "me", now), SweepAction::Escalate(w) if w.contains(OWNER_TAG) && w.contains("by hand"))
+    );
+    let no_expiry = ScratchFacts {
+        expires: None,
+        ..untagged.clone()
+    };
+    assert!(matches!(
+        sweep_action(&no_expiry, None, "me", now),
+        SweepAction::Escalate(_)
+    ));
+    let expiring_now = ScratchFacts {
+        expires: Some(now),
+        ..untagged.clone()
+    };
+    assert!(matches!(
+        sweep_action(&expiring_now, None, "me", now),
+        SweepAction::Escalate(_)
+    ));
+    let unexpired = ScratchFacts {
+        expires: Some(now + Duration::seconds(1)),
+        ..untagged.clone()
+    };
+    assert!(
+        matches!(sweep_action(&unexpired, None, "me", now), SweepAction::Leave(w) if w.contains(OWNER_TAG))
     );
     assert_eq!(
         sweep_action(&untagged, Some(&ours), "me", now),
@@ -514,9 +538,10 @@ fn the_sweep_touches_only_its_own_deployments_copies() {
     );
     let mut elsewhere = ours.clone();
     elsewhere.run = "orders-db-rr-drill-202612010800".into();
+    // A record of another run of that source does not make it ours.
     assert!(matches!(
         sweep_action(&untagged, Some(&elsewhere), "me", now),
-        SweepAction::Leave(_)
+        SweepAction::Escalate(_)
     ));
     assert_eq!(
         sweep_action(&expired, None, "me", now),
