@@ -1053,3 +1053,42 @@ async fn two_deliveries_of_the_restored_event_at_once_check_and_delete_once() {
     assert_eq!(deleted, 1, "{reports:#?}");
     assert!(!instance_ids(fixture).await.contains(&scratch));
 }
+
+#[tokio::test]
+async fn a_drill_whose_copy_someone_deleted_is_reported_failed_by_the_next_start() {
+    let scene = drill_scene(orders_checks()).await;
+    let fixture = &scene.fixture;
+    let mut f = FunctionProcess::start(FUNCTION, &scene.env).await;
+    let (_, scratch) = start(&mut f, &fixture.db).await;
+    // Someone deletes the scratch copy before its check: no event, no sweep ever sees it.
+    fixture
+        .aws
+        .rds
+        .delete_db_instance()
+        .db_instance_identifier(&scratch)
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .expect("delete the copy by hand");
+    // A day on, the next drill of that database reports the lost one and takes its place.
+    let mut later = FunctionProcess::start_later(FUNCTION, &scene.env, 1).await;
+    let (_, invoked) = later
+        .invoke(&json!({"task": "drill", "db_instance": fixture.db, "dry_run": false, "request_id": "next-week"}))
+        .await;
+    let report = invoked.response();
+    let lost = check(&report, &format!("drill {scratch}"));
+    assert_eq!(lost["outcome"], "fail", "{report:#}");
+    assert!(
+        lost["detail"]
+            .as_str()
+            .unwrap()
+            .contains("its copy is gone while it was restoring"),
+        "{report:#}"
+    );
+    assert_eq!(report["status"], "failed", "{report:#}");
+    let next = check(&report, &format!("drill {}", fixture.db));
+    assert_eq!(next["outcome"], "pass", "{report:#}");
+    let new_copy = next["data"]["drill"].as_str().unwrap().to_string();
+    assert_ne!(new_copy, scratch);
+    assert!(instance_ids(fixture).await.contains(&new_copy));
+}

@@ -205,6 +205,11 @@ pub fn stages_data(stages: &[Stage], target_seconds: i64) -> Value {
     })
 }
 
+/// An earlier drill a start found abandoned, and what becomes of it.
+pub fn abandoned_words(why: &str) -> String {
+    format!("{why}; a new drill of its source takes its place")
+}
+
 /// An added instance's parameter group, as a report says it.
 pub fn parameter_group_words(group: Option<&str>) -> String {
     match group {

@@ -121,6 +121,7 @@ pub fn facts_of(job: &JobRecord) -> DrillFacts {
         step: Step::parse(&job.step),
         deadline: job.deadline,
         lease: job.lease.as_ref().map(|l| (l.holder.clone(), l.until)),
+        started: state_of(job).map(|s| s.started_at),
     }
 }
 

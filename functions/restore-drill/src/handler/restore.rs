@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use rds_responder::backups::TableBackups;
+use rds_responder::backups::{SnapshotInfo, TableBackups};
 use rds_responder::job::JobStore;
 use rds_responder::rds::RdsError;
 use rds_responder::recovery::{RecoveryInfo, RestoreControl, RestoreRequest};
@@ -15,8 +15,10 @@ use rds_responder::trigger::{DbTarget, RdsIdentifier, ResourceKind};
 
 use super::RestoreDrill;
 use crate::checks;
-use crate::policy::drill::{Source, OWNER_TAG, SCRATCH_TAG, SOURCE_TAG};
-use crate::request::Subject;
+use crate::policy::drill::{
+    choose_source, choose_table_source, Source, OWNER_TAG, SCRATCH_TAG, SOURCE_TAG,
+};
+use crate::request::{DrillFrom, Subject};
 
 impl<R, B, T, D, J, V> RestoreDrill<R, B, T, D, J, V>
 where
@@ -27,6 +29,40 @@ where
     J: JobStore,
     V: RestoreJobs,
 {
+    /// Where a drill of `subject` restores from, or why it cannot.
+    pub(super) async fn source_of(
+        &self,
+        subject: &Subject,
+        info: Option<&RecoveryInfo>,
+        snapshots: &[SnapshotInfo],
+        from: DrillFrom,
+    ) -> Result<Source, String> {
+        match (subject, info) {
+            (Subject::Table(table), _) => {
+                let backups = match from {
+                    DrillFrom::NewestSnapshot => self
+                        .tables
+                        .list_backups(table)
+                        .await
+                        .map_err(|e| format!("{e}; not started"))?,
+                    DrillFrom::LatestRestorable => Vec::new(),
+                };
+                let pitr = match from {
+                    DrillFrom::LatestRestorable => Some(
+                        self.tables
+                            .pitr(table)
+                            .await
+                            .map_err(|e| format!("{e}; not started"))?,
+                    ),
+                    DrillFrom::NewestSnapshot => None,
+                };
+                choose_table_source(table, &backups, pitr.as_ref(), from)
+            }
+            (_, Some(info)) => choose_source(info, snapshots, from),
+            (_, None) => Err(format!("RDS lists no {subject}")),
+        }
+    }
+
     /// An instance or cluster restore; a retry finds its own scratch by its drill tag.
     pub(super) async fn restore_rds(
         &self,

@@ -22,8 +22,8 @@ use super::{
     KEEP_DAYS,
 };
 use crate::policy::drill::{
-    choose_source, choose_table_source, enrolment, named_as_scratch, scratch_of, scratch_tags,
-    start_refusal, Enrolment, Source, StartFacts, Step, SCRATCH_MARK, SCRATCH_TAG, SOURCE_TAG,
+    abandoned, enrolment, named_as_scratch, scratch_of, scratch_tags, start_refusal, Enrolment,
+    StartFacts, Step, SCRATCH_MARK, SCRATCH_TAG, SOURCE_TAG,
 };
 use crate::request::{DrillFrom, Subject};
 
@@ -155,11 +155,21 @@ where
                 None => None,
             };
             let live = scratch_alive(subject, &listed, &tables);
+            let mut earlier = None;
             let check = self
                 .start_one(
-                    subject, info, &snapshots, live, from, dry_run, alive, run, invocation,
+                    subject,
+                    info,
+                    &snapshots,
+                    (live, &mut earlier),
+                    from,
+                    dry_run,
+                    alive,
+                    run,
+                    invocation,
                 )
                 .await;
+            checks.extend(earlier);
             if check.outcome == Outcome::Pass {
                 alive += 1;
                 started.push(subject.to_string());
@@ -196,47 +206,13 @@ where
         findings
     }
 
-    /// Where a drill of `subject` restores from, or why it cannot.
-    async fn source_of(
-        &self,
-        subject: &Subject,
-        info: Option<&RecoveryInfo>,
-        snapshots: &[SnapshotInfo],
-        from: DrillFrom,
-    ) -> Result<Source, String> {
-        match (subject, info) {
-            (Subject::Table(table), _) => {
-                let backups = match from {
-                    DrillFrom::NewestSnapshot => self
-                        .tables
-                        .list_backups(table)
-                        .await
-                        .map_err(|e| format!("{e}; not started"))?,
-                    DrillFrom::LatestRestorable => Vec::new(),
-                };
-                let pitr = match from {
-                    DrillFrom::LatestRestorable => Some(
-                        self.tables
-                            .pitr(table)
-                            .await
-                            .map_err(|e| format!("{e}; not started"))?,
-                    ),
-                    DrillFrom::NewestSnapshot => None,
-                };
-                choose_table_source(table, &backups, pitr.as_ref(), from)
-            }
-            (_, Some(info)) => choose_source(info, snapshots, from),
-            (_, None) => Err(format!("RDS lists no {subject}")),
-        }
-    }
-
     #[allow(clippy::too_many_arguments)]
     async fn start_one(
         &self,
         subject: &Subject,
         info: Option<&RecoveryInfo>,
         snapshots: &[SnapshotInfo],
-        live: Option<&str>,
+        (live, earlier): (Option<&str>, &mut Option<Check>),
         from: DrillFrom,
         dry_run: bool,
         alive: usize,
@@ -275,6 +251,16 @@ where
         if let Some(reason) = start_refusal(&start, run.now) {
             return Check::new(name, Outcome::Skipped, reason);
         }
+        // An earlier drill that never finished and never reported: this start reports it.
+        *earlier = facts.as_ref().and_then(|d| {
+            abandoned(d, live, run.now).map(|(outcome, why)| {
+                Check::new(
+                    format!("drill {}", d.run),
+                    outcome,
+                    crate::checks::abandoned_words(&why),
+                )
+            })
+        });
         let source = match self.source_of(subject, info, snapshots, from).await {
             Ok(s) => s,
             Err(reason) => return Check::new(name, Outcome::Fail, reason),

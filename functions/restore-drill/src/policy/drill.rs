@@ -286,6 +286,55 @@ pub struct DrillFacts {
     pub step: Option<Step>,
     pub deadline: DateTime<Utc>,
     pub lease: Option<(String, DateTime<Utc>)>,
+    /// When its start ran (`None`: its record does not say).
+    pub started: Option<DateTime<Utc>>,
+}
+
+/// A Lambda run lasts at most this long: a start older than this made its restore call (or
+/// died) before any listing taken now.
+pub const LONGEST_RUN_MINUTES: i64 = 15;
+
+/// A drill whose record says it is under way though nobody runs it and no copy of it is alive
+/// (listed now): its start died before its restore call (a warning: nothing was restored), or
+/// its copy was deleted before its check finished (it failed, and never reported). `None`:
+/// under way, over, or not known to be abandoned. A new drill of its source takes its place.
+pub fn abandoned(
+    drill: &DrillFacts,
+    scratch_alive: Option<&str>,
+    now: DateTime<Utc>,
+) -> Option<(rds_responder::report::Outcome, String)> {
+    use rds_responder::report::Outcome;
+    if scratch_alive.is_some() {
+        return None;
+    }
+    let lease = drill.lease.as_ref().map(|(_, until)| *until);
+    if lease.is_some_and(|until| until >= now) {
+        return None;
+    }
+    let step = drill.step?;
+    if step == Step::Restoring && lease.is_some() {
+        return Some((
+            Outcome::Warn,
+            format!(
+                "drill {} never restored anything: its start died before its restore call",
+                drill.run
+            ),
+        ));
+    }
+    let long_ago = drill
+        .started
+        .is_some_and(|at| at + chrono::Duration::minutes(LONGEST_RUN_MINUTES) < now);
+    match step {
+        Step::Restoring | Step::AddingInstance | Step::Checking if long_ago => Some((
+            Outcome::Fail,
+            format!(
+                "drill {} never finished: its copy is gone while it was {} (deleted by someone else?); it failed, unchecked",
+                drill.run,
+                step.as_str()
+            ),
+        )),
+        _ => None,
+    }
 }
 
 impl DrillFacts {
@@ -355,17 +404,12 @@ pub fn start_refusal(facts: &StartFacts<'_>, now: DateTime<Utc>) -> Option<Strin
             ));
         }
     }
-    // A start that died between its claim and its restore call: restoring, its lease run out,
-    // and no copy of it anywhere. It holds the database no longer.
-    let died_starting = |d: &&DrillFacts| {
-        d.step == Some(Step::Restoring)
-            && d.lease.as_ref().is_some_and(|(_, until)| *until < now)
-            && facts.scratch_alive.is_none()
-    };
+    // A start that died between its claim and its restore call, or a drill whose copy is gone:
+    // it holds the database no longer (the start reports it).
     if let Some(drill) = facts
         .existing
         .filter(|d| d.under_way(now))
-        .filter(|d| !died_starting(d))
+        .filter(|d| abandoned(d, facts.scratch_alive, now).is_none())
     {
         return Some(format!(
             "drill {} of {id} is under way ({}, deadline {}): one drill per database at a time",

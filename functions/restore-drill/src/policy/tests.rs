@@ -317,6 +317,7 @@ fn drill(step: Step, deadline: DateTime<Utc>, lease: Option<(&str, DateTime<Utc>
         step: Some(step),
         deadline,
         lease: lease.map(|(h, u)| (h.to_string(), u)),
+        started: None,
     }
 }
 
@@ -2184,6 +2185,7 @@ fn member_record(step: Step, lease: Option<(&str, chrono::DateTime<Utc>)>) -> Dr
         step: Some(step),
         deadline: at(14, 30, 0),
         lease: lease.map(|(h, u)| (h.to_string(), u)),
+        started: None,
     }
 }
 
@@ -2514,4 +2516,66 @@ fn a_source_count_takes_a_quarter_of_provisioned_reads_and_paces_slowly_when_unk
     assert_eq!(source_scan_pace(Some(&provisioned(5))), Some(1.25));
     assert_eq!(source_scan_pace(Some(&TableSettings::default())), None);
     assert_eq!(source_scan_pace(None), Some(UNKNOWN_CAPACITY_PACE));
+}
+
+#[test]
+fn a_drill_whose_copy_is_gone_long_after_its_start_is_abandoned_and_failed() {
+    let now = at(12, 0, 0);
+    let started = |ago: i64| Some(now - Duration::minutes(ago));
+    let with = |step, lease: Option<(&str, DateTime<Utc>)>, ago| DrillFacts {
+        started: started(ago),
+        ..drill(step, at(13, 0, 0), lease)
+    };
+    // Checking, nobody holds it, no copy, started long ago: it failed and never said so.
+    let gone = with(Step::Checking, None, LONGEST_RUN_MINUTES + 1);
+    let (outcome, why) = abandoned(&gone, None, now).unwrap();
+    assert_eq!(outcome, Outcome::Fail);
+    assert!(why.contains("copy is gone while it was checking"), "{why}");
+    for step in [Step::Restoring, Step::AddingInstance] {
+        let (outcome, _) = abandoned(&with(step, None, 16), None, now).unwrap();
+        assert_eq!(outcome, Outcome::Fail, "{step:?}");
+    }
+    // Its copy alive, a live lease (at its last second), or a start within a run's length (its
+    // restore call may postdate the listing): not abandoned.
+    assert_eq!(abandoned(&gone, Some("orders-db-rr-drill-1"), now), None);
+    assert_eq!(
+        abandoned(&with(Step::Checking, Some(("other", now)), 60), None, now),
+        None
+    );
+    assert_eq!(
+        abandoned(&with(Step::Checking, None, LONGEST_RUN_MINUTES), None, now),
+        None
+    );
+    assert_eq!(
+        abandoned(&drill(Step::Checking, at(13, 0, 0), None), None, now),
+        None
+    );
+    // Over, or cleaning (its copy deleted, the record not updated): not abandoned.
+    for step in [Step::Done, Step::Cleaning] {
+        assert_eq!(
+            abandoned(&with(step, None, 60), None, now),
+            None,
+            "{step:?}"
+        );
+    }
+    // A start that died before its restore call (its lease ran out): a warning, at once.
+    let died = drill(
+        Step::Restoring,
+        at(13, 0, 0),
+        Some(("dead", now - Duration::seconds(1))),
+    );
+    let (outcome, why) = abandoned(&died, None, now).unwrap();
+    assert_eq!(outcome, Outcome::Warn);
+    assert!(why.contains("never restored anything"), "{why}");
+    // An expired lease on a later step is a check to take over, not a dead start.
+    let held_out = DrillFacts {
+        lease: Some(("dead".into(), now - Duration::seconds(1))),
+        ..with(Step::Checking, None, 5)
+    };
+    assert_eq!(abandoned(&held_out, None, now), None);
+    // An abandoned drill holds its database no longer, even before its deadline.
+    let db = instance("orders-db");
+    assert_eq!(refusal(&db, Some(&gone), 0), None);
+    let young = with(Step::Checking, None, 5);
+    assert!(refusal(&db, Some(&young), 0).unwrap().contains("under way"));
 }
