@@ -165,13 +165,48 @@ impl CommonConfig {
         }
     }
 
+    /// `REPORT_TOPIC_ARN`: an SNS topic ARN in the function's own region. Publish goes to the
+    /// region the client is built for, so a topic elsewhere (an organization's central topic of
+    /// another region) would fail every report: refused at start, naming both regions.
+    fn report_topic(env: &Env, region: &str) -> Result<String, ConfigError> {
+        let var = "REPORT_TOPIC_ARN";
+        let raw = env.required(var)?;
+        let parts: Vec<&str> = raw.splitn(6, ':').collect();
+        let refused = |rule: String| ConfigError {
+            var: var.into(),
+            rule,
+        };
+        match parts.as_slice() {
+            ["arn", partition, "sns", topic_region, account, name]
+                if partition.starts_with("aws")
+                    && account.len() == 12
+                    && account.chars().all(|c| c.is_ascii_digit())
+                    && !name.is_empty() =>
+            {
+                if *topic_region == region {
+                    Ok(raw.to_string())
+                } else {
+                    Err(refused(format!(
+                        "must be a topic in this function's region {region}, not {topic_region}: \
+                         central reporting has one topic per region (org/central-reporting.yaml \
+                         in each)"
+                    )))
+                }
+            }
+            _ => Err(refused(
+                "must be an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<name>)".into(),
+            )),
+        }
+    }
+
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         // 0 disables; at most a week.
         let max_age_secs: u64 =
             env.ranged("MAX_EVENT_AGE_SECONDS", 3600, 0..=604_800, "seconds")?;
+        let region = env.required("AWS_REGION")?.to_string();
         Ok(Self {
-            region: env.required("AWS_REGION")?.to_string(),
-            report_topic_arn: env.required("REPORT_TOPIC_ARN")?.to_string(),
+            report_topic_arn: Self::report_topic(env, &region)?,
+            region,
             report_bucket: env.required("REPORT_BUCKET")?.to_string(),
             report_prefix: Self::report_prefix(env)?,
             ledger_table: env.required("LEDGER_TABLE")?.to_string(),
@@ -420,6 +455,44 @@ mod tests {
             ("LEDGER_TABLE", "ledger"),
             ("DB_USER", "rds_responder"),
         ]
+    }
+
+    #[test]
+    fn the_report_topic_must_be_an_sns_topic_in_the_function_region() {
+        let with = |topic: &'static str| {
+            let pairs = base()
+                .into_iter()
+                .map(|(k, v)| (k, if k == "REPORT_TOPIC_ARN" { topic } else { v }));
+            CommonConfig::from_env(&Env::from_pairs(pairs))
+        };
+        let ok = with("arn:aws:sns:us-east-1:111122223333:org-reports").unwrap();
+        assert_eq!(
+            ok.report_topic_arn,
+            "arn:aws:sns:us-east-1:111122223333:org-reports"
+        );
+        // Another account is fine (a central topic); another region is not.
+        let err = with("arn:aws:sns:eu-west-1:111122223333:org-reports").unwrap_err();
+        assert_eq!(err.var, "REPORT_TOPIC_ARN");
+        assert!(
+            err.rule.contains("region us-east-1, not eu-west-1"),
+            "{}",
+            err.rule
+        );
+        for bad in [
+            "reports",
+            "arn:aws:sqs:us-east-1:111122223333:q",
+            "arn:aws:sns:us-east-1:1111:short-account",
+            "arn:aws:sns:us-east-1:111122223333:",
+            "arn:other:sns:us-east-1:111122223333:t",
+        ] {
+            let err = with(bad).unwrap_err();
+            assert!(
+                err.rule.contains("must be an SNS topic ARN"),
+                "{bad}: {}",
+                err.rule
+            );
+        }
+        assert!(with("arn:aws-cn:sns:us-east-1:111122223333:t").is_ok());
     }
 
     #[test]

@@ -36,6 +36,20 @@ impl PublishError {
     }
 }
 
+/// What S3 says of a bucket in another region than the client's, said as the fix: the report
+/// bucket (an organization's central one too) must be in the function's region.
+pub fn elsewhere_words(bucket: &str, code: Option<&str>) -> Option<String> {
+    matches!(
+        code,
+        Some("PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException")
+    )
+    .then(|| {
+        format!(
+            "bucket {bucket} is in another region than this function's: the report bucket must be in the function's region (central reporting has one bucket per region)"
+        )
+    })
+}
+
 /// One destination of a report.
 pub const SNS: &str = "sns";
 pub const S3: &str = "s3";
@@ -257,7 +271,14 @@ impl AwsReportSink {
             .bounded("S3 PutObject")
             .await
             .map(|_| ())
-            .map_err(|e| PublishError::sdk(S3, "S3 PutObject", &e))
+            .map_err(|e| {
+                let mut error = PublishError::sdk(S3, "S3 PutObject", &e);
+                let code = SdkFailure::from_sdk(S3, &e).code;
+                if let Some(words) = elsewhere_words(&self.bucket, code.as_deref()) {
+                    error.detail = format!("{}: {words}", error.detail);
+                }
+                error
+            })
     }
 
     /// One line on stdout, where Lambda's log capture (and so CloudWatch Logs) reads it.
@@ -469,5 +490,22 @@ mod tests {
             doc["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(),
             2
         );
+    }
+
+    #[test]
+    fn a_bucket_in_another_region_is_said_as_such() {
+        for code in [
+            "PermanentRedirect",
+            "AuthorizationHeaderMalformed",
+            "IllegalLocationConstraintException",
+        ] {
+            let words = elsewhere_words("org-reports", Some(code)).unwrap();
+            assert!(
+                words.contains("bucket org-reports is in another region"),
+                "{words}"
+            );
+        }
+        assert_eq!(elsewhere_words("org-reports", Some("AccessDenied")), None);
+        assert_eq!(elsewhere_words("org-reports", None), None);
     }
 }

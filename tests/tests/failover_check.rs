@@ -578,6 +578,12 @@ async fn missing_configuration_stops_init_naming_the_variable() {
             Some("18446744073709551616"),
             "MAX_EVENT_AGE_SECONDS must be a number of seconds from 0 to 604800",
         ),
+        // An organization's central topic of another region: Publish would fail every report.
+        (
+            "REPORT_TOPIC_ARN",
+            Some("arn:aws:sns:eu-west-1:111122223333:org-reports"),
+            "REPORT_TOPIC_ARN must be a topic in this function's region us-east-1, not eu-west-1",
+        ),
     ] {
         let mut env = fixture.function_env(&[]);
         env.retain(|(k, _)| k != var);
