@@ -269,9 +269,10 @@ READS_ON_ANY = (
     "cloudwatch:GetMetricStatistics",
     # storage-guard's FreeStorageSpace history: GetMetricData has no resource-level permissions.
     "cloudwatch:GetMetricData",
-    # restore-drill's restore tests: neither takes a resource type (RESTORE_VALIDATORS).
+    # restore-drill's restore tests: none takes a resource type (RESTORE_VALIDATORS).
     "backup:DescribeRestoreJob",
     "backup:ListRestoreJobs",
+    "backup:ListRestoreTestingPlans",
 )
 # (LoggingConfig key, the levels that keep what must be logged, what a higher one drops).
 LOG_LEVELS = (

@@ -81,7 +81,7 @@ TABLE_DELETE_TAGGED = ("                  StringLike:\n"
 TABLE_OWNED = ("                  StringEquals:\n"
                "                    aws:ResourceTag/rds-responder:drill-owner: !Ref LedgerTable\n")
 # restore-drill's restore-testing grant (under !If ValidatesRestoreTests).
-VALIDATE = ("Action: [backup:DescribeRestoreJob, backup:ListRestoreJobs, backup:PutRestoreValidationResult]\n"
+VALIDATE = ("Action: [backup:DescribeRestoreJob, backup:ListRestoreJobs, backup:ListRestoreTestingPlans, backup:PutRestoreValidationResult]\n"
             f"{TKEY}Resource: \"*\"\n{TKEY}Condition:\n"
             "                  StringEquals: { \"aws:RequestedRegion\": !Ref AWS::Region }\n")
 # restore-drill's restore test instance grants (RestoreDrillRestoreTestPolicy, a managed policy:
@@ -1162,7 +1162,7 @@ VARIANTS = [
      "backup:PutRestoreValidationResult (by backup:PutRestoreValidationResult) outside !If ValidatesRestoreTests"),
     ("a restore-testing verdict in every region",
      VALIDATE,
-     f"Action: [backup:DescribeRestoreJob, backup:ListRestoreJobs, backup:PutRestoreValidationResult]\n"
+     f"Action: [backup:DescribeRestoreJob, backup:ListRestoreJobs, backup:ListRestoreTestingPlans, backup:PutRestoreValidationResult]\n"
      f"{TKEY}Resource: \"*\"\n",
      "ValidateRestoreTests lets RestoreDrillFunction backup:PutRestoreValidationResult (by "
      "backup:PutRestoreValidationResult) without StringEquals aws:RequestedRegion: !Ref AWS::Region"),
@@ -1181,6 +1181,11 @@ VARIANTS = [
      VALIDATE,
      VALIDATE.replace("backup:DescribeRestoreJob, ", ""),
      "[restore-testing] RestoreDrillFunction: calls Backup DescribeRestoreJob (shared/src/restore_testing.rs), "
+     "which no grant under !If ValidatesRestoreTests allows"),
+    ("restore-testing without the read of its plans' validation windows",
+     "                Action: backup:ListRestoreTestingSelections\n",
+     "                Action: backup:ListRestoreTestingPlans\n",
+     "[restore-testing] RestoreDrillFunction: calls Backup ListRestoreTestingSelections (shared/src/restore_testing.rs), "
      "which no grant under !If ValidatesRestoreTests allows"),
     ("restore-drill's plans not from a list parameter",
      f"{ENV}RESTORE_TESTING_PLANS: !Join [\",\", !Ref RestoreDrillRestoreTestingPlans]\n",

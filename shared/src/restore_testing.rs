@@ -81,6 +81,14 @@ pub trait RestoreJobs {
         plan: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<RestoreJob>, RestoreTestingError>;
+    /// The validation window of `plan`'s selections of `resource_type` (Backup's words: `RDS`,
+    /// `Aurora`, `DynamoDB`), the shortest when several select it; `Ok(None)` when Backup lists
+    /// no such plan or none of its selections is of that type.
+    async fn validation_window(
+        &self,
+        plan: &str,
+        resource_type: &str,
+    ) -> Result<Option<chrono::Duration>, RestoreTestingError>;
 }
 
 pub struct BackupRestoreJobs {
@@ -189,6 +197,62 @@ impl RestoreJobs for BackupRestoreJobs {
             .await
             .map(|_| ())
             .map_err(failed("PutRestoreValidationResult", job_id))
+    }
+
+    async fn validation_window(
+        &self,
+        plan: &str,
+        resource_type: &str,
+    ) -> Result<Option<chrono::Duration>, RestoreTestingError> {
+        // A plan's selections are listed by its name; its ARN is what the job and the settings say.
+        let mut name = None;
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let out = self
+                .client
+                .list_restore_testing_plans()
+                .set_next_token(token.take())
+                .send()
+                .bounded("Backup ListRestoreTestingPlans")
+                .await
+                .map_err(failed("ListRestoreTestingPlans", plan))?;
+            name = out
+                .restore_testing_plans()
+                .iter()
+                .find(|p| p.restore_testing_plan_arn() == plan)
+                .map(|p| p.restore_testing_plan_name().to_string());
+            match out.next_token() {
+                Some(t) if name.is_none() && !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        let Some(name) = name else {
+            return Ok(None);
+        };
+        let mut hours: Option<i32> = None;
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let out = self
+                .client
+                .list_restore_testing_selections()
+                .restore_testing_plan_name(&name)
+                .set_next_token(token.take())
+                .send()
+                .bounded("Backup ListRestoreTestingSelections")
+                .await
+                .map_err(failed("ListRestoreTestingSelections", plan))?;
+            for selection in out.restore_testing_selections() {
+                if selection.protected_resource_type() == resource_type {
+                    let h = selection.validation_window_hours().clamp(0, 168);
+                    hours = Some(hours.map_or(h, |shortest| shortest.min(h)));
+                }
+            }
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        Ok(hours.map(|h| chrono::Duration::hours(i64::from(h))))
     }
 
     async fn completed_jobs(

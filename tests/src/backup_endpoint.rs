@@ -1,6 +1,7 @@
 //! A local AWS Backup endpoint for what moto lacks: restore jobs and their validation. It speaks
 //! Backup's real REST-JSON protocol (`GET /restore-jobs/{id}`, `PUT /restore-jobs/{id}/validations`,
-//! `GET /restore-jobs/?restoreTestingPlanArn=..&status=..&createdAfter=..`), so the function's
+//! `GET /restore-jobs/?restoreTestingPlanArn=..&status=..&createdAfter=..`, `GET
+//! /restore-testing/plans`, `GET /restore-testing/plans/{name}/selections`), so the function's
 //! real SDK client talks to it as to AWS. Jobs are seeded by the test; every validation posted is
 //! kept, in order, for the test to read.
 
@@ -33,6 +34,9 @@ pub struct SeededJob {
     pub validation: Option<String>,
 }
 
+/// A restore testing plan: its ARN, its name, its selections as (resource type, window hours).
+type SeededPlan = (String, String, Vec<(String, i32)>);
+
 #[derive(Default)]
 struct State {
     jobs: BTreeMap<String, SeededJob>,
@@ -40,6 +44,7 @@ struct State {
     posted: Vec<(String, String, String)>,
     /// Answer PutRestoreValidationResult with this HTTP status and error code.
     refuse_posts: Option<(u16, String)>,
+    plans: Vec<SeededPlan>,
 }
 
 pub struct BackupEndpoint {
@@ -92,6 +97,19 @@ impl BackupEndpoint {
         state.jobs.insert(job.job_id.clone(), job);
     }
 
+    /// A restore testing plan and its selections, each (protected resource type, validation
+    /// window hours).
+    pub fn seed_plan(&self, arn: &str, name: &str, selections: &[(&str, i32)]) {
+        let mut state = self.state.lock().expect("backup endpoint state");
+        let selections = selections
+            .iter()
+            .map(|(kind, hours)| (kind.to_string(), *hours))
+            .collect();
+        state
+            .plans
+            .push((arn.to_string(), name.to_string(), selections));
+    }
+
     /// Every (status, message) posted for `job_id`, in order.
     pub fn posted(&self, job_id: &str) -> Vec<(String, String)> {
         let state = self.state.lock().expect("backup endpoint state");
@@ -119,7 +137,12 @@ fn job_json(job: &SeededJob) -> Value {
         "SourceResourceArn": job.source_resource_arn,
         "RecoveryPointArn": format!("arn:aws:rds:us-east-1:123456789012:snapshot:awsbackup:job-{}", job.job_id),
         "RecoveryPointCreationDate": job.recovery_point_created,
-        "ResourceType": "RDS",
+        // Backup's resource types: what the restore is, by its ARN.
+        "ResourceType": match job.created_resource_arn.as_str() {
+            arn if arn.contains(":cluster:") => "Aurora",
+            arn if arn.contains(":dynamodb:") => "DynamoDB",
+            _ => "RDS",
+        },
         "CreationDate": job.created,
         "CompletionDate": job.completed,
         "PercentDone": "100.00%",
@@ -215,6 +238,40 @@ async fn handle(
                 .map(job_json)
                 .collect();
             answer(StatusCode::OK, json!({"RestoreJobs": jobs}), None)
+        }
+        (Method::GET, ["restore-testing", "plans"]) => {
+            let plans: Vec<Value> = state
+                .plans
+                .iter()
+                .map(|(arn, name, _)| {
+                    json!({"RestoreTestingPlanArn": arn, "RestoreTestingPlanName": name,
+                        "CreationTime": 1_764_547_200, "ScheduleExpression": "cron(0 5 ? * * *)"})
+                })
+                .collect();
+            answer(StatusCode::OK, json!({"RestoreTestingPlans": plans}), None)
+        }
+        (Method::GET, ["restore-testing", "plans", name, "selections"]) => {
+            match state.plans.iter().find(|(_, n, _)| n == name) {
+                Some((_, plan, selections)) => {
+                    let listed: Vec<Value> = selections
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (kind, hours))| {
+                            json!({"RestoreTestingPlanName": plan,
+                                "RestoreTestingSelectionName": format!("selection_{i}"),
+                                "ProtectedResourceType": kind, "ValidationWindowHours": hours,
+                                "CreationTime": 1_764_547_200,
+                                "IamRoleArn": "arn:aws:iam::123456789012:role/restore-testing"})
+                        })
+                        .collect();
+                    answer(
+                        StatusCode::OK,
+                        json!({"RestoreTestingSelections": listed}),
+                        None,
+                    )
+                }
+                None => not_found(name),
+            }
         }
         (Method::GET, ["restore-jobs", id]) => match state.jobs.get(*id) {
             Some(job) => answer(StatusCode::OK, job_json(job), None),

@@ -139,6 +139,67 @@ async fn a_restore_tests_restore_is_checked_with_real_data_and_backup_is_told_on
 }
 
 #[tokio::test]
+async fn a_restore_test_past_its_plans_validation_window_is_told_timed_out_and_not_checked() {
+    let scene = scene().await;
+    // The plan keeps RDS restores 4 hours (its table selection 1 hour: not this restore's).
+    scene
+        .backup
+        .seed_plan(PLAN, "weekly_rds", &[("DynamoDB", 1), ("RDS", 4)]);
+    let now = Utc::now().timestamp();
+    let late = format!("late-{}", scene.fixture.suffix);
+    scene.backup.seed(SeededJob {
+        created: now - 6 * 3600,
+        completed: now - 5 * 3600,
+        ..job(&scene, &late, PLAN)
+    });
+    let fresh = format!("fresh-{}", scene.fixture.suffix);
+    scene.backup.seed(job(&scene, &fresh, PLAN));
+    let mut f = FunctionProcess::start(FUNCTION, &scene.env).await;
+    let (_, invoked) = f.invoke(&completed_event(&scene, &late, PLAN)).await;
+    let report = invoked.response();
+    let told = check(&report, &format!("validation {late}"));
+    // An unvalidated restore test is a failed check, as a validation that ran out of time is.
+    assert_eq!(told["outcome"], "fail", "{report:#}");
+    let closed_at = chrono::DateTime::from_timestamp(now - 3600, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert!(
+        told["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(
+                "posted TIMED_OUT to AWS Backup: restore-drill: the validation window closed at {closed_at}"
+            )),
+        "{report:#}"
+    );
+    assert!(
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["name"] != "select 1"),
+        "nothing is checked: {report:#}"
+    );
+    let posted = scene.backup.posted(&late);
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(posted[0].0, "TIMED_OUT");
+    assert!(
+        posted[0].1.contains("validation window closed"),
+        "{posted:?}"
+    );
+    assert_eq!(report["result"]["validation"]["posted"], "TIMED_OUT");
+    // Five minutes into its four hours: validated as ever.
+    let (_, invoked) = f.invoke(&completed_event(&scene, &fresh, PLAN)).await;
+    let report = invoked.response();
+    assert_eq!(report["status"], "ok", "{report:#}");
+    let posted = scene.backup.posted(&fresh);
+    assert_eq!(
+        posted.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(),
+        ["VALIDATING", "SUCCESSFUL"]
+    );
+}
+
+#[tokio::test]
 async fn a_restore_missing_a_table_fails_and_the_sweep_validates_a_restore_whose_event_was_lost() {
     let scene = scene().await;
     let restored_admin = scene

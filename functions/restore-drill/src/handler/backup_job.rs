@@ -7,14 +7,17 @@ use serde_json::json;
 
 use rds_responder::backups::TableBackups;
 use rds_responder::job::JobStore;
+use rds_responder::ledger::Ledger;
 use rds_responder::recovery::RestoreControl;
 use rds_responder::report::{Check, Outcome};
 use rds_responder::restore_testing::{RestoreJob, RestoreJobs, Validation};
+use rds_responder::run::RunContext;
 use rds_responder::sql::verify::DataInspector;
 use rds_responder::table_recovery::TableRestores;
 
 use super::{DrillState, RestoreDrill};
-use crate::policy::validation::ValidationTarget;
+use crate::policy::validation::{validation_deadline, window_closes, ValidationTarget};
+use crate::request::Subject;
 
 /// What a validation says in a report's result.
 pub(super) fn validation_result(
@@ -107,6 +110,112 @@ where
                 ));
                 None
             }
+        }
+    }
+
+    /// A validation's deadline: the configured one, or its window's close when sooner.
+    pub(super) fn validation_deadline_of(
+        &self,
+        target: &ValidationTarget,
+        now: chrono::DateTime<Utc>,
+    ) -> chrono::DateTime<Utc> {
+        validation_deadline(now, self.config.deadline, target.window_closes)
+    }
+
+    /// The target with its validation window's close, read from its plan's selections; a
+    /// window that could not be read is a warning (the configured deadline holds).
+    pub(super) async fn with_window(
+        &self,
+        job: &RestoreJob,
+        target: &ValidationTarget,
+    ) -> (ValidationTarget, Option<Check>) {
+        let mut target = target.clone();
+        let (Some(plan), Some(kind)) = (job.plan.as_deref(), job.resource_type.as_deref()) else {
+            return (target, None);
+        };
+        match self.restore_jobs.validation_window(plan, kind).await {
+            Ok(window) => {
+                target.window_closes = window_closes(job.completed, window);
+                (target, None)
+            }
+            Err(e) => (
+                target,
+                Some(Check::new(
+                    "validation window",
+                    Outcome::Warn,
+                    format!("{e}: the plan's validation window is unknown; DRILL_DEADLINE_MINUTES holds"),
+                )),
+            ),
+        }
+    }
+
+    /// A drill's checks of the restored resource against its source.
+    pub(super) async fn check_restored(
+        &self,
+        job: &RestoreJob,
+        target: &ValidationTarget,
+        run: &RunContext<'_, '_, impl Ledger>,
+    ) -> Vec<Check> {
+        let mut state = drill_state_of(job, target, run.now);
+        match (&target.restored, &target.source) {
+            (Subject::Instance(restored_id), source) => {
+                match self.rds.describe_recovery(restored_id).await {
+                    Ok(Some(restored)) if restored.status == "available" => {
+                        self.read_and_judge(&restored, source, &mut state, run)
+                            .await
+                    }
+                    Ok(Some(restored)) => vec![Check::new(
+                        "restore",
+                        Outcome::Fail,
+                        format!(
+                            "{restored_id} is {}, not available: nothing could be read",
+                            restored.status
+                        ),
+                    )],
+                    Ok(None) => vec![Check::new(
+                        "restore",
+                        Outcome::Fail,
+                        format!("{restored_id} is gone: nothing could be read"),
+                    )],
+                    Err(e) => vec![Check::new("restore", Outcome::Fail, e.to_string())],
+                }
+            }
+            (Subject::Table(restored_name), Subject::Table(source_name)) => {
+                match self.table_restores.table_settings(restored_name).await {
+                    Ok(Some(settings)) => {
+                        let mut checks = vec![Check::new(
+                            "restore",
+                            Outcome::Pass,
+                            format!(
+                                "{restored_name} restored by AWS Backup from {}",
+                                state.restore_from
+                            ),
+                        )];
+                        checks.extend(
+                            self.judge_table(
+                                source_name,
+                                restored_name,
+                                &settings,
+                                &mut state,
+                                Utc::now().max(run.now),
+                            )
+                            .await,
+                        );
+                        checks
+                    }
+                    Ok(None) => vec![Check::new(
+                        "restore",
+                        Outcome::Fail,
+                        format!("{restored_name} is gone: nothing could be read"),
+                    )],
+                    Err(e) => vec![Check::new("restore", Outcome::Fail, e.to_string())],
+                }
+            }
+            (restored, _) => vec![Check::new(
+                "restore",
+                Outcome::Skipped,
+                format!("{} is not validated by this version", restored.tag_value()),
+            )],
         }
     }
 }

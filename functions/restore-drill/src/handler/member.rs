@@ -196,7 +196,7 @@ where
         if let Err(e) = posted {
             return member.told(Outcome::Fail, format!("{e}; nothing created"), None);
         }
-        let deadline = run.now + self.config.deadline;
+        let deadline = self.validation_deadline_of(member.target, run.now);
         let record = JobRecord {
             key: member_key(&member.job.job_id),
             run: instance.to_string(),
@@ -297,10 +297,10 @@ where
                 holder: invocation.request_id.clone(),
                 until: invocation.deadline,
             }),
-            deadline: member
-                .record
-                .as_ref()
-                .map_or(run.now + self.config.deadline, |r| r.deadline),
+            deadline: (member.record.as_ref())
+                .map_or(self.validation_deadline_of(member.target, run.now), |r| {
+                    r.deadline
+                }),
             keep_until: run.now + chrono::Duration::days(KEEP_DAYS),
             state: json!({}),
         };

@@ -17,11 +17,11 @@ use rds_responder::sql::verify::DataInspector;
 use rds_responder::table_recovery::TableRestores;
 use rds_responder::trigger::Target;
 
-use super::backup_job::{drill_state_of, member_key, validation_result};
+use super::backup_job::{member_key, validation_result};
 use super::{target_of, RestoreDrill, FUNCTION};
 use crate::policy::validation::{
-    added_for_validation, sweep_validates, validation_target, verdict, ValidationTarget,
-    LOOKBACK_DAYS,
+    added_for_validation, sweep_validates, validation_target, verdict, window_closed,
+    ValidationTarget, LOOKBACK_DAYS,
 };
 use crate::request::Subject;
 
@@ -264,6 +264,19 @@ where
                 }
             }
         }
+        let (target, window_note) = self.with_window(job, target).await;
+        let target = &target;
+        if let Some(message) = window_closed(target.window_closes, Utc::now().max(run.now)) {
+            let mut checks = window_note.into_iter().collect::<Vec<_>>();
+            let shown = self
+                .post_verdict(id, Validation::TimedOut, &message, &mut checks)
+                .await;
+            return Validated {
+                checks,
+                line: format!("restore job {id} ({restored}): its validation window closed"),
+                result: result(shown),
+            };
+        }
         if !run.time_left() {
             let late = format!(
                 "restore job {id} not validated: the run's time is up (the next sweep takes it)"
@@ -291,7 +304,8 @@ where
                 result: result(None),
             };
         }
-        let mut checks = self.check_restored(job, target, run).await;
+        let mut checks: Vec<Check> = window_note.into_iter().collect();
+        checks.extend(self.check_restored(job, target, run).await);
         let (validation, message) = verdict(&checks, !run.time_left());
         let shown = self
             .post_verdict(id, validation, &message, &mut checks)
@@ -300,76 +314,6 @@ where
             checks,
             line: format!("restore job {id} ({restored}): {}", validation.as_str()),
             result: result(shown),
-        }
-    }
-
-    /// A drill's checks of the restored resource against its source.
-    async fn check_restored(
-        &self,
-        job: &RestoreJob,
-        target: &ValidationTarget,
-        run: &RunContext<'_, '_, impl Ledger>,
-    ) -> Vec<Check> {
-        let mut state = drill_state_of(job, target, run.now);
-        match (&target.restored, &target.source) {
-            (Subject::Instance(restored_id), source) => {
-                match self.rds.describe_recovery(restored_id).await {
-                    Ok(Some(restored)) if restored.status == "available" => {
-                        self.read_and_judge(&restored, source, &mut state, run)
-                            .await
-                    }
-                    Ok(Some(restored)) => vec![Check::new(
-                        "restore",
-                        Outcome::Fail,
-                        format!(
-                            "{restored_id} is {}, not available: nothing could be read",
-                            restored.status
-                        ),
-                    )],
-                    Ok(None) => vec![Check::new(
-                        "restore",
-                        Outcome::Fail,
-                        format!("{restored_id} is gone: nothing could be read"),
-                    )],
-                    Err(e) => vec![Check::new("restore", Outcome::Fail, e.to_string())],
-                }
-            }
-            (Subject::Table(restored_name), Subject::Table(source_name)) => {
-                match self.table_restores.table_settings(restored_name).await {
-                    Ok(Some(settings)) => {
-                        let mut checks = vec![Check::new(
-                            "restore",
-                            Outcome::Pass,
-                            format!(
-                                "{restored_name} restored by AWS Backup from {}",
-                                state.restore_from
-                            ),
-                        )];
-                        checks.extend(
-                            self.judge_table(
-                                source_name,
-                                restored_name,
-                                &settings,
-                                &mut state,
-                                Utc::now().max(run.now),
-                            )
-                            .await,
-                        );
-                        checks
-                    }
-                    Ok(None) => vec![Check::new(
-                        "restore",
-                        Outcome::Fail,
-                        format!("{restored_name} is gone: nothing could be read"),
-                    )],
-                    Err(e) => vec![Check::new("restore", Outcome::Fail, e.to_string())],
-                }
-            }
-            (restored, _) => vec![Check::new(
-                "restore",
-                Outcome::Skipped,
-                format!("{} is not validated by this version", restored.tag_value()),
-            )],
         }
     }
 }

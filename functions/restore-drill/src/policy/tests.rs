@@ -2579,3 +2579,33 @@ fn a_drill_whose_copy_is_gone_long_after_its_start_is_abandoned_and_failed() {
     let young = with(Step::Checking, None, 5);
     assert!(refusal(&db, Some(&young), 0).unwrap().contains("under way"));
 }
+
+#[test]
+fn a_validation_window_closes_at_completion_plus_its_hours_and_bounds_the_deadline() {
+    use super::validation::{validation_deadline, window_closed, window_closes};
+    let done = at(10, 0, 0);
+    assert_eq!(
+        window_closes(Some(done), Some(Duration::hours(4))),
+        Some(at(14, 0, 0))
+    );
+    assert_eq!(window_closes(None, Some(Duration::hours(4))), None);
+    assert_eq!(window_closes(Some(done), None), None);
+    // Closed at its close, open a second before.
+    let closes = Some(at(14, 0, 0));
+    let said = window_closed(closes, at(14, 0, 0)).unwrap();
+    assert!(
+        said.contains("validation window closed at 2026-12-01T14:00:00Z"),
+        "{said}"
+    );
+    assert_eq!(window_closed(closes, at(13, 59, 59)), None);
+    assert_eq!(window_closed(None, at(23, 0, 0)), None);
+    // The deadline: the configured one, or the window's close when sooner.
+    let now = at(12, 0, 0);
+    let configured = Duration::minutes(180);
+    assert_eq!(validation_deadline(now, configured, None), at(15, 0, 0));
+    assert_eq!(validation_deadline(now, configured, closes), at(14, 0, 0));
+    assert_eq!(
+        validation_deadline(now, configured, Some(at(16, 0, 0))),
+        at(15, 0, 0)
+    );
+}

@@ -71,6 +71,39 @@ pub fn subject_of_arn(arn: &str, origin: &Origin) -> Result<Subject, String> {
 pub struct ValidationTarget {
     pub restored: Subject,
     pub source: Subject,
+    /// When Backup's validation window closes (`None`: not known): Backup deletes the restore
+    /// then and waits for no verdict.
+    pub window_closes: Option<DateTime<Utc>>,
+}
+
+/// When a restore job's validation window closes: its completion plus its plan's window.
+pub fn window_closes(
+    completed: Option<DateTime<Utc>>,
+    window: Option<Duration>,
+) -> Option<DateTime<Utc>> {
+    completed.zip(window).map(|(at, window)| at + window)
+}
+
+/// The `TIMED_OUT` message of a validation whose window closed before a check began (at its
+/// close, nothing is left to check; Backup deletes the restore).
+pub fn window_closed(closes: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<String> {
+    closes.filter(|at| *at <= now).map(|at| {
+        format!(
+            "restore-drill: the validation window closed at {} before a check began",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    })
+}
+
+/// The deadline of a validation that outlives a run (an Aurora restore's added instance): the
+/// configured one, or the window's close when that comes first.
+pub fn validation_deadline(
+    now: DateTime<Utc>,
+    configured: Duration,
+    closes: Option<DateTime<Utc>>,
+) -> DateTime<Utc> {
+    let deadline = now + configured;
+    closes.map_or(deadline, |at| at.min(deadline))
 }
 
 /// Why restore job `job` is not validated, or what it is checked against.
@@ -137,7 +170,11 @@ pub fn validation_target(
             restored.tag_value()
         ));
     }
-    Ok(ValidationTarget { restored, source })
+    Ok(ValidationTarget {
+        restored,
+        source,
+        window_closes: None,
+    })
 }
 
 /// Whether a sweep validates `job`: a listed plan's completed restore no one has validated, or
