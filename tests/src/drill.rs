@@ -36,19 +36,29 @@ pub async fn snapshot(fixture: &Fixture, db: &str, id: &str) {
         .expect("snapshot");
 }
 
-/// Every DB instance moto lists.
+/// Every DB instance moto lists, every page (the whole suite's instances outnumber one).
 pub async fn instance_ids(fixture: &Fixture) -> Vec<String> {
-    fixture
-        .aws
-        .rds
-        .describe_db_instances()
-        .send()
-        .await
-        .expect("describe DB instances")
-        .db_instances()
-        .iter()
-        .filter_map(|d| d.db_instance_identifier().map(str::to_string))
-        .collect()
+    let mut ids = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = fixture
+            .aws
+            .rds
+            .describe_db_instances()
+            .set_marker(marker.take())
+            .send()
+            .await
+            .expect("describe DB instances");
+        ids.extend(
+            page.db_instances()
+                .iter()
+                .filter_map(|d| d.db_instance_identifier().map(str::to_string)),
+        );
+        match page.marker() {
+            Some(m) if !m.is_empty() => marker = Some(m.to_string()),
+            _ => return ids,
+        }
+    }
 }
 
 /// The DB instances moto lists named as scratch instances of a drill of `db`.
