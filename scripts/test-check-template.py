@@ -87,8 +87,9 @@ VALIDATE = ("Action: [backup:DescribeRestoreJob, backup:ListRestoreJobs, backup:
 # restore-drill's restore test instance grants (RestoreDrillRestoreTestPolicy, a managed policy:
 # its statements' keys at MKEY): the create into Backup's cluster, its tags on create.
 MKEY = "            "
+PG_ARN = "!Sub arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:pg:*"
 TEST_CREATE = (f"Action: rds:CreateDBInstance\n{MKEY}Resource:\n              - {SCRATCH_ARN}\n"
-               f"              - {CLUSTER_ARN}\n{MKEY}Condition:\n")
+               f"              - {CLUSTER_ARN}\n              - {PG_ARN}\n{MKEY}Condition:\n")
 TEST_TAG = f"Action: rds:AddTagsToResource\n{MKEY}Resource: {SCRATCH_ARN}\n{MKEY}Condition:\n"
 TEST_TAGGED = ("              StringLike:\n"
                "                aws:RequestTag/rds-responder:drill: \"*-rr-drill-*\"\n"
@@ -1369,8 +1370,8 @@ VARIANTS = [
      + "\n  RestoreDrillLogGroup:\n",
      "[policy-size] RestoreDrillFunction: its role's inline policies come to about"),
     ("restore-drill's managed policy past IAM's limit",
-     f"              - {CLUSTER_ARN}\n{MKEY}Condition:\n",
-     f"              - {CLUSTER_ARN}\n"
+     f"              - {PG_ARN}\n{MKEY}Condition:\n",
+     f"              - {PG_ARN}\n"
      + "".join(f"              - !Sub arn:${{AWS::Partition}}:rds:${{AWS::Region}}:${{AWS::AccountId}}:cluster:"
                f"awsbackup-restore-test-{i:03d}-*\n" for i in range(60))
      + f"{MKEY}Condition:\n",

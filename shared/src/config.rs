@@ -181,7 +181,8 @@ impl CommonConfig {
                 if partition.starts_with("aws")
                     && account.len() == 12
                     && account.chars().all(|c| c.is_ascii_digit())
-                    && !name.is_empty() =>
+                    && !name.is_empty()
+                    && !name.contains(':') =>
             {
                 if *topic_region == region {
                     Ok(raw.to_string())
@@ -483,6 +484,8 @@ mod tests {
             "arn:aws:sqs:us-east-1:111122223333:q",
             "arn:aws:sns:us-east-1:1111:short-account",
             "arn:aws:sns:us-east-1:111122223333:",
+            // A subscription's ARN, not its topic's.
+            "arn:aws:sns:us-east-1:111122223333:t:0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e",
             "arn:other:sns:us-east-1:111122223333:t",
         ] {
             let err = with(bad).unwrap_err();

@@ -64,6 +64,8 @@ pub struct RecoveryInfo {
     pub placement: Option<Placement>,
     /// A cluster's member instances, its writer first.
     pub members: Vec<String>,
+    /// A cluster's member RDS flags as its writer (`None`: none is, e.g. mid-failover).
+    pub writer: Option<String>,
 }
 
 /// Where a restore starts from.
@@ -169,6 +171,12 @@ fn from_cluster(c: &aws_sdk_rds::types::DbCluster) -> Result<RecoveryInfo, RdsEr
             storage_type: c.storage_type().map(str::to_string),
         }),
         members: writer_first(c.db_cluster_members()),
+        writer: c
+            .db_cluster_members()
+            .iter()
+            .find(|m| m.is_cluster_writer().unwrap_or(false))
+            .and_then(|m| m.db_instance_identifier())
+            .map(str::to_string),
     })
 }
 
@@ -235,6 +243,7 @@ fn from_instance(db: &aws_sdk_rds::types::DbInstance) -> Result<RecoveryInfo, Rd
             storage_type: db.storage_type().map(str::to_string),
         }),
         members: Vec::new(),
+        writer: None,
     })
 }
 

@@ -82,8 +82,9 @@ pub trait RestoreJobs {
         since: DateTime<Utc>,
     ) -> Result<Vec<RestoreJob>, RestoreTestingError>;
     /// The validation window of `plan`'s selections of `resource_type` (Backup's words: `RDS`,
-    /// `Aurora`, `DynamoDB`), the shortest when several select it; `Ok(None)` when Backup lists
-    /// no such plan or none of its selections is of that type.
+    /// `Aurora`, `DynamoDB`), the longest when several select it (a job does not say which
+    /// selection made it: a window is never taken as closed while Backup may still wait);
+    /// `Ok(None)` when Backup lists no such plan or none of its selections is of that type.
     async fn validation_window(
         &self,
         plan: &str,
@@ -207,6 +208,7 @@ impl RestoreJobs for BackupRestoreJobs {
         // A plan's selections are listed by its name; its ARN is what the job and the settings say.
         let mut name = None;
         let mut token: Option<String> = None;
+        let mut seen: Vec<String> = Vec::new();
         for _ in 0..MAX_PAGES {
             let out = self
                 .client
@@ -222,7 +224,10 @@ impl RestoreJobs for BackupRestoreJobs {
                 .find(|p| p.restore_testing_plan_arn() == plan)
                 .map(|p| p.restore_testing_plan_name().to_string());
             match out.next_token() {
-                Some(t) if name.is_none() && !t.is_empty() => token = Some(t.to_string()),
+                Some(t) if name.is_none() && !t.is_empty() && !seen.iter().any(|s| s == t) => {
+                    seen.push(t.to_string());
+                    token = Some(t.to_string());
+                }
                 _ => break,
             }
         }
@@ -231,6 +236,7 @@ impl RestoreJobs for BackupRestoreJobs {
         };
         let mut hours: Option<i32> = None;
         let mut token: Option<String> = None;
+        let mut seen: Vec<String> = Vec::new();
         for _ in 0..MAX_PAGES {
             let out = self
                 .client
@@ -244,11 +250,14 @@ impl RestoreJobs for BackupRestoreJobs {
             for selection in out.restore_testing_selections() {
                 if selection.protected_resource_type() == resource_type {
                     let h = selection.validation_window_hours().clamp(0, 168);
-                    hours = Some(hours.map_or(h, |shortest| shortest.min(h)));
+                    hours = Some(hours.map_or(h, |longest| longest.max(h)));
                 }
             }
             match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                Some(t) if !t.is_empty() && !seen.iter().any(|s| s == t) => {
+                    seen.push(t.to_string());
+                    token = Some(t.to_string());
+                }
                 _ => break,
             }
         }

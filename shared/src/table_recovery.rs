@@ -32,11 +32,13 @@ pub struct TableSettings {
     pub read_capacity: Option<i64>,
 }
 
-/// Items counted by a scan; `complete` is false when it stopped at its bound.
+/// Items counted by a scan; `complete` is false when it stopped at its bound or its time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ItemCount {
     pub items: u64,
     pub complete: bool,
+    /// A paced count stopped by the run's time (not by its bound).
+    pub cut_short: bool,
 }
 
 /// A table named like a scratch table, with its tags.
@@ -91,6 +93,9 @@ pub trait TableRestores {
 
 /// Scan pages a count reads at most.
 const MAX_SCAN_PAGES: usize = 100_000;
+
+/// Kept back from the time left by a paced count: the rest of the check and its report.
+const PACED_RESERVE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What an eventually consistent 1 MB scan page costs, when the answer does not say.
 const FULL_PAGE_READ_UNITS: f64 = 128.0;
@@ -302,6 +307,7 @@ impl TableRestores for DynamoRestores {
                 return Ok(ItemCount {
                     items: count,
                     complete: false,
+                    cut_short: false,
                 });
             }
             start = next;
@@ -310,12 +316,14 @@ impl TableRestores for DynamoRestores {
                     return Ok(ItemCount {
                         items: count,
                         complete: true,
+                        cut_short: false,
                     })
                 }
                 Some(_) if count >= max => {
                     return Ok(ItemCount {
                         items: count,
                         complete: false,
+                        cut_short: false,
                     })
                 }
                 Some(_) => {}
@@ -323,11 +331,12 @@ impl TableRestores for DynamoRestores {
             if let Some(pace) = pace {
                 let consumed = page.consumed_capacity().and_then(|c| c.capacity_units());
                 let pause = scan_pause(consumed, pace);
-                if crate::budget::time_left().is_some_and(|left| left <= pause) {
-                    // Counting on would outlast the run: what was counted, said as incomplete.
+                if crate::budget::time_left().is_some_and(|left| left <= pause + PACED_RESERVE) {
+                    // Counting on would outlast the run: what was counted, cut short.
                     return Ok(ItemCount {
                         items: count,
                         complete: false,
+                        cut_short: true,
                     });
                 }
                 tokio::time::sleep(pause).await;
@@ -336,6 +345,7 @@ impl TableRestores for DynamoRestores {
         Ok(ItemCount {
             items: count,
             complete: false,
+            cut_short: false,
         })
     }
 

@@ -283,6 +283,7 @@ mod tests {
             tags: Default::default(),
             placement: p,
             members: Vec::new(),
+            writer: None,
         }
     }
 

@@ -7,7 +7,7 @@ use chrono::{SecondsFormat, Utc};
 use serde_json::Value;
 
 use rds_responder::backups::TableBackups;
-use rds_responder::job::{JobRecord, JobStore, Lease, Swap};
+use rds_responder::job::{JobStore, Lease, Swap};
 use rds_responder::ledger::Ledger;
 use rds_responder::recovery::{RecoveryInfo, RestoreControl};
 use rds_responder::report::{Check, Outcome};
@@ -186,13 +186,6 @@ where
             state.rpo_seconds,
         );
         (checks, summary, Some(result))
-    }
-
-    async fn finish(&self, job: &mut JobRecord, version: u64) {
-        job.step = Step::Done.as_str().into();
-        job.lease = None;
-        // Unrecorded, the sweep finds the record in `cleaning` and the instance gone.
-        let _ = self.jobs.swap(FUNCTION, job, Some(version)).await;
     }
 
     /// Reads the restore and its source and judges them.
@@ -387,7 +380,9 @@ where
             first_query,
         };
         let (verdict, stages) = rto(&timeline, &read_speed, self.config.rto_target);
-        state.rto_seconds = stages.last().map(|s| s.seconds);
+        // A restore still reading slowly has no RTO yet: its usable time is unmeasured.
+        let usable = stages.last().filter(|_| read_speed != ReadSpeed::Slow);
+        state.rto_seconds = usable.map(|s| s.seconds);
         checks.push(
             checks::verdict_check(&verdict).with_data(checks::stages_data(
                 &stages,

@@ -28,6 +28,14 @@ where
     J: JobStore,
     V: RestoreJobs,
 {
+    /// The drill is over: its record says done, no lease.
+    pub(super) async fn finish(&self, job: &mut rds_responder::job::JobRecord, version: u64) {
+        job.step = Step::Done.as_str().into();
+        job.lease = None;
+        // Unrecorded, the sweep finds the record in `cleaning` and the instance gone.
+        let _ = self.jobs.swap(FUNCTION, job, Some(version)).await;
+    }
+
     /// Deletes the scratch instance (no final snapshot, no automated backups kept). A failure
     /// fails the report: the instance costs money until the sweep deletes it.
     pub(super) async fn clean_up(

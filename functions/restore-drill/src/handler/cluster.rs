@@ -231,8 +231,8 @@ where
             Ok(None) => return Err(format!("{cluster} is gone")),
             Err(e) => return Err(e.to_string()),
         };
-        let Some(writer) = source.members.first() else {
-            return Err(format!("{cluster} has no instance to copy"));
+        let Some(writer) = source.writer.as_ref() else {
+            return Err(format!("{cluster} lists no writer instance to copy"));
         };
         let writer =
             RdsIdentifier::parse(writer, ResourceKind::DbInstance).map_err(|e| e.to_string())?;

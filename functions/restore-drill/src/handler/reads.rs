@@ -18,7 +18,7 @@ use rds_responder::sql::{ConnectTarget, Engine};
 use rds_responder::table_recovery::TableRestores;
 
 use super::RestoreDrill;
-use crate::policy::verdict::{next_reread, reads, ReadSpeed, Verdict};
+use crate::policy::verdict::{next_reread, reads, ReadSpeed, Verdict, REREAD_RESERVE};
 use rds_responder::report::Outcome;
 
 /// The first timing of the restore's reads against its source's.
@@ -67,10 +67,13 @@ where
             Duration::from_secs_f64(last_ms.max(0.0) / 1000.0),
         ) {
             tokio::time::sleep(pause).await;
-            let Ok(again) = self
-                .data
-                .inspect(first.engine, first.target, &tables_only)
-                .await
+            // However long this read takes, the reserve is left for the cleanup and the report.
+            let until = run
+                .stop_at
+                .checked_sub(REREAD_RESERVE)
+                .unwrap_or(run.stop_at);
+            let read = self.data.inspect(first.engine, first.target, &tables_only);
+            let Ok(again) = rds_responder::budget::scope(until, "the re-reads' end", read).await
             else {
                 break;
             };

@@ -63,6 +63,25 @@ where
         }
     }
 
+    /// Whether a drill's copy named `run` is there, of `subject`'s kind; unread, it may be
+    /// (fail closed: its drill is not taken over).
+    pub(super) async fn copy_named(&self, subject: &Subject, run: &str) -> bool {
+        match subject {
+            Subject::Table(_) => match rds_responder::trigger::TableName::parse(run) {
+                Ok(table) => !matches!(self.table_restores.table_settings(&table).await, Ok(None)),
+                Err(_) => true,
+            },
+            Subject::Instance(_) => match RdsIdentifier::parse(run, ResourceKind::DbInstance) {
+                Ok(id) => !matches!(self.rds.describe_recovery(&id).await, Ok(None)),
+                Err(_) => true,
+            },
+            Subject::Cluster(_) => match RdsIdentifier::parse(run, ResourceKind::DbCluster) {
+                Ok(id) => !matches!(self.rds.describe_cluster(&id).await, Ok(None)),
+                Err(_) => true,
+            },
+        }
+    }
+
     /// An instance or cluster restore; a retry finds its own scratch by its drill tag.
     pub(super) async fn restore_rds(
         &self,

@@ -239,6 +239,16 @@ where
             },
         };
         let facts = existing.as_ref().map(facts_of);
+        // A copy listed without its source tag (a table restoring, untagged yet) is its
+        // drill's, alive: asked for by name before its drill is taken as abandoned.
+        let named = match facts
+            .as_ref()
+            .filter(|d| abandoned(d, live, run.now).is_some())
+        {
+            Some(d) if self.copy_named(subject, &d.run).await => Some(d.run.clone()),
+            _ => None,
+        };
+        let live = live.or(named.as_deref());
         let start = StartFacts {
             subject,
             info,

@@ -266,7 +266,16 @@ where
         }
         let (target, window_note) = self.with_window(job, target).await;
         let target = &target;
-        if let Some(message) = window_closed(target.window_closes, Utc::now().max(run.now)) {
+        // An Aurora validation already begun (its instance added) ends in its own flow, which
+        // deletes that instance; one not begun adds none after the window.
+        let begun_member = match &target.restored {
+            Subject::Cluster(_) => {
+                !matches!(self.jobs.load(FUNCTION, &member_key(id)).await, Ok(None))
+            }
+            _ => false,
+        };
+        let closed = window_closed(target.window_closes, Utc::now().max(run.now));
+        if let Some(message) = closed.filter(|_| !begun_member) {
             let mut checks = window_note.into_iter().collect::<Vec<_>>();
             let shown = self
                 .post_verdict(id, Validation::TimedOut, &message, &mut checks)

@@ -547,7 +547,10 @@ pub fn sweep_action(
                 scratch.id
             ))
         }
-        (Ownership::Untagged, None) if scratch.expires.is_none_or(|at| at <= now) => {
+        // Being deleted (by a person, at last): nothing to ask of anyone.
+        (Ownership::Untagged, None)
+            if scratch.status != "deleting" && scratch.expires.is_none_or(|at| at <= now) =>
+        {
             return SweepAction::Escalate(format!(
                 "{} is a drill's copy past its expiry (or with none) that lacks the {OWNER_TAG} tag, and no drill record here names it: this deployment may not delete it (its IAM deletes only copies carrying its owner tag); delete it by hand: it costs money and blocks drills of its source",
                 scratch.id

@@ -257,6 +257,7 @@ fn instance(raw: &str) -> RecoveryInfo {
         tags: BTreeMap::new(),
         placement: None,
         members: Vec::new(),
+        writer: None,
     }
 }
 
@@ -517,6 +518,14 @@ fn the_sweep_touches_only_its_own_deployments_copies() {
     assert!(matches!(
         sweep_action(&no_expiry, None, "me", now),
         SweepAction::Escalate(_)
+    ));
+    let being_deleted = ScratchFacts {
+        status: "deleting".into(),
+        ..untagged.clone()
+    };
+    assert!(matches!(
+        sweep_action(&being_deleted, None, "me", now),
+        SweepAction::Leave(_)
     ));
     let expiring_now = ScratchFacts {
         expires: Some(now),
@@ -1525,7 +1534,13 @@ fn the_sweep_advances_each_kind_of_scratch_by_its_own_step() {
 
 #[test]
 fn item_counts_compare_like_rows_and_a_cut_short_scan_only_warns() {
-    let n = |items, complete| Ok(ItemCount { items, complete });
+    let n = |items, complete| {
+        Ok(ItemCount {
+            items,
+            complete,
+            cut_short: false,
+        })
+    };
     assert_eq!(
         items(&n(100, true), &n(95, true), 5.0).outcome,
         Outcome::Pass
@@ -2608,4 +2623,44 @@ fn a_validation_window_closes_at_completion_plus_its_hours_and_bounds_the_deadli
         validation_deadline(now, configured, Some(at(16, 0, 0))),
         at(15, 0, 0)
     );
+}
+
+#[test]
+fn an_item_count_the_runs_time_cut_short_compares_nothing_and_a_validation_times_out() {
+    use super::validation::verdict as validation_verdict;
+    use rds_responder::report::Check;
+    use rds_responder::restore_testing::Validation;
+    let count = |items, complete, cut_short| {
+        Ok(ItemCount {
+            items,
+            complete,
+            cut_short,
+        })
+    };
+    // Cut short on either side: a warning, never a loss of items, however far apart.
+    for (source, restored) in [
+        (count(10, false, true), count(1_000, true, false)),
+        (count(1_000, true, false), count(10, false, true)),
+    ] {
+        let v = items(&source, &restored, 5.0);
+        assert_eq!(v.outcome, Outcome::Warn, "{}", v.detail);
+        assert!(v.detail.ends_with(CUT_SHORT), "{}", v.detail);
+        assert!(v.detail.contains("paced"), "{}", v.detail);
+    }
+    // Stopped at the scan bound, not the time: still judged as before.
+    let bound = items(&count(1_000, false, false), &count(10, true, false), 5.0);
+    assert_eq!(bound.outcome, Outcome::Fail);
+    // A validation whose count was cut short is TIMED_OUT, not FAILED for comparing nothing.
+    let cut = items(&count(10, false, true), &count(1_000, true, false), 5.0);
+    let checks = vec![
+        Check::new("restore", Outcome::Pass, "restored"),
+        Check::new(cut.name.clone(), cut.outcome, cut.detail.clone()),
+    ];
+    assert_eq!(validation_verdict(&checks, false).0, Validation::TimedOut);
+    // The same words in another check's name do not.
+    let other = vec![
+        Check::new("restore", Outcome::Pass, "restored"),
+        Check::new("settings", Outcome::Warn, cut.detail.clone()),
+    ];
+    assert_ne!(validation_verdict(&other, false).0, Validation::TimedOut);
 }

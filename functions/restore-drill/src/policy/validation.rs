@@ -200,6 +200,12 @@ pub fn sweep_validates(
 /// comparison of the data passed; a run whose time ran out times out, whatever failed (a check
 /// cut short reads as failed).
 pub fn verdict(checks: &[Check], time_up: bool) -> (Validation, String) {
+    // An item count the run's time cut short is the run's time running out, not the backup's
+    // fault.
+    let time_up = time_up
+        || checks
+            .iter()
+            .any(|c| c.name == "items" && c.detail.ends_with(super::verdict::CUT_SHORT));
     let judged: Vec<&Check> = checks
         .iter()
         .filter(|c| !INFORMATIONAL.contains(&c.name.as_str()))
