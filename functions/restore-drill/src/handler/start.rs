@@ -261,16 +261,6 @@ where
         if let Some(reason) = start_refusal(&start, run.now) {
             return Check::new(name, Outcome::Skipped, reason);
         }
-        // An earlier drill that never finished and never reported: this start reports it.
-        *earlier = facts.as_ref().and_then(|d| {
-            abandoned(d, live, run.now).map(|(outcome, why)| {
-                Check::new(
-                    format!("drill {}", d.run),
-                    outcome,
-                    crate::checks::abandoned_words(&why),
-                )
-            })
-        });
         let source = match self.source_of(subject, info, snapshots, from).await {
             Ok(s) => s,
             Err(reason) => return Check::new(name, Outcome::Fail, reason),
@@ -295,6 +285,17 @@ where
         if dry_run {
             return Check::new(name, Outcome::Planned, format!("would restore {plan}"));
         }
+        // An earlier drill that never finished and never reported: a real start reports it
+        // (a dry run takes nothing's place).
+        *earlier = facts.as_ref().and_then(|d| {
+            abandoned(d, live, run.now).map(|(outcome, why)| {
+                Check::new(
+                    format!("drill {}", d.run),
+                    outcome,
+                    crate::checks::abandoned_words(&why),
+                )
+            })
+        });
         let state = DrillState {
             source: subject.name().to_string(),
             kind: subject.kind().to_string(),
